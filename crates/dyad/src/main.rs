@@ -1,0 +1,2 @@
+//! The `dyad` binary.
+fn main() {}
