@@ -46,6 +46,13 @@ impl DecodeError {
         }
     }
 
+    /// Shorthand for an [`DecodeErrorKind::UnknownValue`] error.
+    pub fn unknown_value(value: impl Into<u64>) -> Self {
+        Self::new(DecodeErrorKind::UnknownValue {
+            value: value.into(),
+        })
+    }
+
     /// Shorthand for an [`DecodeErrorKind::Invalid`] error.
     pub fn invalid(reason: impl Into<String>) -> Self {
         Self::new(DecodeErrorKind::Invalid(reason.into()))
@@ -232,9 +239,25 @@ impl<'a> Reader<'a> {
         let mut inner = self.sub(width, min_bytes, width.max())?;
         let mut items = Vec::new();
         while !inner.is_empty() {
+            let before = inner.remaining();
             items.push(T::decode(&mut inner)?);
+            // An item that encodes to nothing would repeat forever; no DAP
+            // vector holds such items.
+            if inner.remaining() == before {
+                return Err(DecodeError::invalid("vector item of zero length"));
+            }
         }
         Ok(items)
+    }
+
+    /// Reads a structure carried inside a variable-length opaque string (as
+    /// taskprov does with `query_config`): the structure must span exactly
+    /// the bytes the length prefix announces.
+    pub fn nested<T: Decode>(&mut self, width: LengthWidth, min: usize) -> Result<T, DecodeError> {
+        let mut inner = self.sub(width, min, width.max())?;
+        let value = T::decode(&mut inner)?;
+        inner.finish()?;
+        Ok(value)
     }
 
     /// Fails unless every byte has been read.
@@ -358,6 +381,18 @@ pub fn put_vec<T: Encode>(
     Ok(())
 }
 
+/// Writes a structure inside a variable-length opaque string: the length
+/// prefix counts the bytes of the structure's encoding.
+pub fn put_nested<T: Encode>(
+    out: &mut Vec<u8>,
+    width: LengthWidth,
+    min: usize,
+    value: &T,
+    at: (&'static str, &'static str),
+) -> Result<(), EncodeError> {
+    put_vec(out, width, min, std::slice::from_ref(value), at)
+}
+
 /// Adds `(structure, field)` context to the error of a decoding step.
 pub trait DecodeContext<T> {
     fn at(self, structure: &'static str, field: &'static str) -> Result<T, DecodeError>;
@@ -451,6 +486,18 @@ mod tests {
             err,
             EncodeError::LengthOutOfRange { length: 256, .. }
         ));
+    }
+
+    #[test]
+    fn vec_of_zero_length_items_is_rejected_not_looped() {
+        struct Nothing;
+        impl Decode for Nothing {
+            fn decode(_: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                Ok(Nothing)
+            }
+        }
+        let mut r = Reader::new(&[1, 0]);
+        assert!(r.vec::<Nothing>(LengthWidth::U8, 0).is_err());
     }
 
     #[test]

@@ -1,1 +1,30 @@
-//! HPKE (RFC 9180) as DAP-09 uses it: key generation, and seal/open with the application info strings and AAD structures of DAP-09 sections 4.4.2, 4.5.1.3 and 4.7.5.
+//! HPKE (RFC 9180) as DAP-09 uses it: key generation, and seal/open with the application info strings and AAD structures of DAP-09 sections 4.4.2, 4.5.1.3 and 4.6.4.
+//!
+//! - [`HpkeCiphersuite`] and [`supported_ciphersuites`]: which algorithm
+//!   triples dyad can use; [`HpkeCiphersuite::DEFAULT`] is the suite DAP-09
+//!   section 6 makes mandatory.
+//! - [`HpkePrivateKey`] and [`HpkeKeypair`]: keys, checked when built,
+//!   redacted in `Debug`, zeroized on drop.
+//! - [`Label`] and [`HpkeApplicationInfo`]: the `info` string of each message.
+//! - [`seal`] and [`open`]: base-mode single-shot HPKE over bytes.
+//! - [`seal_input_share`], [`open_input_share`], [`seal_aggregate_share`] and
+//!   [`open_aggregate_share`]: the same for DAP's messages, with their info
+//!   and encoded AAD.
+//!
+//! (Section numbers count the headings of draft-ietf-ppm-dap-09: "Upload
+//! Request" is 4.4.2, "Input Share Decryption" 4.5.1.3 and "Aggregate Share
+//! Encryption" 4.6.4.)
+
+mod ciphersuite;
+mod error;
+mod info;
+mod keys;
+mod seal;
+mod shares;
+
+pub use ciphersuite::{supported_ciphersuites, HpkeCiphersuite};
+pub use error::HpkeError;
+pub use info::{HpkeApplicationInfo, Label};
+pub use keys::{HpkeKeypair, HpkePrivateKey};
+pub use seal::{open, seal};
+pub use shares::{open_aggregate_share, open_input_share, seal_aggregate_share, seal_input_share};

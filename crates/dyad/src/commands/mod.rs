@@ -1,0 +1,4 @@
+//! One module per `dyad` subcommand.
+
+pub mod decode;
+pub mod hpke;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every check dyad's CI runs, in order: formatting, lints, the whole
+# workspace's tests (unit, property, cross-implementation and integration),
+# the doc tests, and a build of the fuzz targets.
+#
+# Builds are cached outside the checkout (in $CARGO_TARGET_DIR, by default
+# ~/.cache/dyad-target) so that a fresh clone does not start from nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dyad-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE=1
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+else
+    echo "cargo-nextest not found; falling back to cargo test"
+    cargo test --workspace --locked --no-fail-fast
+fi
+
+step "doc tests"
+cargo test --workspace --locked --doc
+
+if [ -f fuzz/Cargo.toml ]; then
+    step "fuzz targets build"
+    CARGO_TARGET_DIR="$CARGO_TARGET_DIR/fuzz" cargo check --manifest-path fuzz/Cargo.toml --bins --locked
+fi
+
+step "all checks passed"
