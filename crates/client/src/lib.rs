@@ -1,2 +1,53 @@
-//! The DAP client library: fetch HPKE configs, shard a measurement, seal the
-//! input shares and upload the report. Filled in by the end-to-end work.
+//! The DAP client library (DAP-09 section 4.4): what an application embeds
+//! to contribute measurements to a task.
+//!
+//! A [`Client`] fetches and caches both aggregators' HPKE configurations,
+//! shards each measurement with the task's VDAF, seals the two input shares
+//! and uploads the report to the Leader, retrying transient failures.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), dyad_client::ClientError> {
+//! use dyad_client::{AnyVdaf, Client};
+//! use dyad_core::vdaf::{Measurement, VdafInstance};
+//! use dyad_messages::draft09::{Duration, TaskId};
+//!
+//! let task_id: TaskId = "8BY0RzZMzxvA46_8ymhzycOB9krN-QIGYvg_RsByGec".parse().unwrap();
+//! // Typed: any `prio::vdaf::Client<16>`.
+//! let client = Client::new(
+//!     task_id,
+//!     "https://leader.example/".parse().unwrap(),
+//!     "https://helper.example/".parse().unwrap(),
+//!     Duration::from_seconds(3600),
+//!     dyad_core::vdaf::new_prio3_sum(8).unwrap(),
+//! )?;
+//! client.upload(&42).await?;
+//!
+//! // Chosen at run time: any catalogue VDAF.
+//! let client = Client::new(
+//!     task_id,
+//!     "https://leader.example/".parse().unwrap(),
+//!     "https://helper.example/".parse().unwrap(),
+//!     Duration::from_seconds(3600),
+//!     AnyVdaf(VdafInstance::Prio3Count),
+//! )?;
+//! client.upload(&Measurement::Count(true)).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules: [`ClientBuilder`] (settings), [`Client`] (uploads),
+//! [`ClientVdaf`] and [`AnyVdaf`] (sharding), [`ClientError`] and
+//! [`ErrorResponse`] (failures).
+
+mod builder;
+mod client;
+mod error;
+mod hpke_config;
+mod http;
+mod report;
+mod vdaf;
+
+pub use builder::{system_time, ClientBuilder, TimeSource};
+pub use client::Client;
+pub use error::{ClientError, ErrorResponse};
+pub use vdaf::{AnyVdaf, ClientVdaf};

@@ -1,2 +1,58 @@
-//! The DAP collector library: create a collection job, poll it, open the
-//! aggregate shares and unshard the result. Filled in by the end-to-end work.
+//! The DAP collector library (DAP-09 section 4.6): what an analyst embeds to
+//! collect a task's aggregate results.
+//!
+//! A [`Collector`] creates a collection job at the Leader, polls it until it
+//! is finished, opens the Leader's and the Helper's aggregate shares with the
+//! collector's HPKE key and unshards them into the aggregate result.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), dyad_collector::CollectorError> {
+//! use dyad_collector::{AnyVdaf, Collector};
+//! use dyad_core::hpke::HpkeKeypair;
+//! use dyad_core::task::AuthenticationToken;
+//! use dyad_core::vdaf::{AggregateResult, AggregationParam, VdafInstance};
+//! use dyad_messages::draft09::{Duration, HpkeConfigId, Interval, Query, TaskId, Time};
+//!
+//! let task_id: TaskId = "8BY0RzZMzxvA46_8ymhzycOB9krN-QIGYvg_RsByGec".parse().unwrap();
+//! let token = AuthenticationToken::new_bearer("collector-token").unwrap();
+//! let keypair = HpkeKeypair::generate_default(HpkeConfigId(1));
+//! let collector = Collector::new(
+//!     task_id,
+//!     "https://leader.example/".parse().unwrap(),
+//!     token,
+//!     keypair,
+//!     AnyVdaf(VdafInstance::Prio3Count),
+//! )?;
+//! let interval = Interval::new(
+//!     Time::from_seconds_since_epoch(1_700_000_000 / 3600 * 3600),
+//!     Duration::from_seconds(3600),
+//! )
+//! .unwrap();
+//! let collection = collector
+//!     .collect(Query::TimeInterval(interval), &AggregationParam::Empty)
+//!     .await?;
+//! if let AggregateResult::Count(count) = collection.aggregate_result {
+//!     println!("{count} of {} reports said yes", collection.report_count);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules: [`CollectorBuilder`] (settings), [`Collector`] (the requests),
+//! [`CollectionJob`], [`PollResult`] and [`Collection`] (their values),
+//! [`CollectorVdaf`] and [`AnyVdaf`] (unsharding), [`CollectorError`] and
+//! [`ErrorResponse`] (failures).
+
+mod builder;
+mod collector;
+mod error;
+mod http;
+mod job;
+mod open;
+mod vdaf;
+
+pub use builder::CollectorBuilder;
+pub use collector::Collector;
+pub use error::{CollectorError, ErrorResponse};
+pub use job::{Collection, CollectionJob, PollResult};
+pub use vdaf::{AnyVdaf, CollectorVdaf};

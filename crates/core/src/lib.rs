@@ -4,6 +4,8 @@
 //! concrete `prio` type ([`vdaf`]), and the task model ([`task`]) with its
 //! authentication tokens.
 
+pub mod clock;
 pub mod hpke;
+pub mod retry;
 pub mod task;
 pub mod vdaf;

@@ -1,3 +1,29 @@
-//! The `Datastore` trait, its models, its conformance test suite and its
-//! backends (SQLite, the embedded default, and PostgreSQL). Filled in by the
-//! end-to-end aggregation work.
+//! The storage of a dyad aggregator (Leader or Helper): the [`Datastore`]
+//! trait and its transactions ([`Transaction`]), the stored models
+//! ([`models`]), leases on jobs ([`Lease`]), the SQLite backend ([`sqlite`],
+//! the embedded default) and, with the `test-util` feature, the conformance
+//! suite every backend must pass ([`conformance`]).
+//!
+//! Callers open a datastore with [`open`] (or a backend's own constructor),
+//! hold the `Arc<dyn Datastore>` and do all work in transactions:
+//! `datastore.run_tx("name", |tx| Box::pin(async move { ... }))` (with
+//! [`DatastoreExt`] in scope). Time comes from the injected
+//! [`dyad_core::clock::Clock`].
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
+mod datastore;
+mod error;
+mod lease;
+pub mod models;
+mod open;
+mod redact;
+pub mod sqlite;
+mod transaction;
+
+pub use datastore::{Datastore, DatastoreExt, ErasedTxFn, RetryPolicy, TxMode};
+pub use error::{BoxError, DatastoreError, TxError};
+pub use futures::future::BoxFuture;
+pub use lease::{Lease, LeaseToken};
+pub use open::open;
+pub use transaction::Transaction;

@@ -2,6 +2,8 @@
 //! and tool. Each subcommand lives in its own module under `commands/`.
 
 mod commands;
+mod provision;
+mod values;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +23,18 @@ enum Command {
     /// HPKE key management.
     #[command(subcommand)]
     Hpke(commands::hpke::HpkeCommand),
+    /// Run a Leader, a Helper, clients and a collector in one process, and
+    /// check the collected result against the plaintext total.
+    Quickstart(commands::quickstart::QuickstartArgs),
+    /// Run the aggregator roles a config file names.
+    Serve(commands::serve::ServeArgs),
+    /// Manage an aggregator's tasks.
+    #[command(subcommand)]
+    Task(commands::task::TaskCommand),
+    /// Upload measurements to a task, as a DAP client.
+    Upload(commands::upload::UploadArgs),
+    /// Collect a batch's aggregate result, as a DAP collector.
+    Collect(commands::collect::CollectArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +42,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => commands::decode::run(args),
         Command::Hpke(command) => commands::hpke::run(command),
+        Command::Quickstart(args) => block_on(commands::quickstart::run(args)),
+        Command::Serve(args) => block_on(commands::serve::run(args)),
+        Command::Task(command) => block_on(commands::task::run(command)),
+        Command::Upload(args) => block_on(commands::upload::run(args)),
+        Command::Collect(args) => block_on(commands::collect::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -36,4 +55,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs an async command on a multi-threaded tokio runtime.
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
 }

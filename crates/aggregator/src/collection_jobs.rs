@@ -1,0 +1,302 @@
+//! The Leader's collection job endpoints (DAP-09 section 4.6.1), all
+//! authenticated with the task's collector token (403
+//! `unauthorizedRequest`). The background driver that completes jobs is the
+//! Leader's [`crate::leader`] module; these handlers only create, report on
+//! and delete jobs.
+//!
+//! `PUT /tasks/{task-id}/collection_jobs/{collection-job-id}`
+//! (`CollectionReq`) → 201 Created. Checked at once: query type
+//! (`invalidMessage`), aggregation parameter (`invalidMessage`), and, under
+//! "the Leader MAY further validate the request" (section 4.6.6), the batch
+//! boundary (`batchInvalid`: misaligned interval, or a `by_batch_id` batch
+//! the Leader never returned), the query count (`batchQueriedTooManyTimes`:
+//! a new aggregation parameter for a batch already queried with
+//! `max_batch_query_count` others) and overlap (`batchOverlap`: an interval
+//! overlapping, without equalling, one already queried). Earlier queries are
+//! the batches asked of the Helper and the jobs pending or finished. The
+//! size check is left to the driver (the Leader "SHOULD wait for more
+//! reports"). A `current_batch` query takes the oldest batch ready for
+//! collection, or fails with `invalidBatchSize` if none is ready yet. The
+//! same PUT again (identical body) is 201 again; a different body for the
+//! same ID is 409 Conflict (typed `invalidMessage`).
+//!
+//! `POST` on the URI → 202 Accepted with `Retry-After` while the job runs,
+//! 200 OK with a `Collection` (`application/dap-collection`) once finished,
+//! the job's stored problem document if it failed, 500 if the Leader
+//! abandoned it, 204 No Content if it was deleted. An unknown job is 404
+//! Not Found (no DAP type exists for it).
+//!
+//! `DELETE` on the URI → 204 No Content; the job is marked deleted (later
+//! POSTs get 204: "results deleted").
+
+use crate::convert::{to_protocol_batch, to_stored_batch};
+use crate::http::problem::{ApiError, ApiResult};
+use crate::http::request::{
+    authenticate, decode, message_response, parse_id, read_body, require_media_type, Requester,
+};
+use crate::http::AppState;
+use crate::vdaf_ops::check_agg_param;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dyad_core::task::Task;
+use dyad_datastore::models::{
+    BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
+};
+use dyad_datastore::{DatastoreExt, Transaction, TxError};
+use dyad_messages::draft09::{CollectionJobId, CollectionReq, Interval, Role, TaskId};
+use dyad_messages::media_type::DapMediaType;
+use dyad_messages::problem::DapProblemType;
+use dyad_protocol::batch::{
+    check_fixed_size_batch_known, check_query_count, check_time_interval_overlap,
+    BatchIdentifier as ProtocolBatch,
+};
+use dyad_protocol::collection::{build_collection, collection_target, CollectionTarget};
+use dyad_protocol::ProtocolError;
+use std::sync::Arc;
+
+/// `PUT`: creates the job.
+pub async fn put_collection_job(
+    State(state): State<AppState>,
+    Path((task_id, job_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let (task, job_id) = authorized(&state, &task_id, &job_id, &headers).await?;
+    let task_id = *task.task_id();
+    let with_task = |e: ApiError| e.with_task_id(task_id);
+    require_media_type(&headers, DapMediaType::CollectionReq).map_err(with_task)?;
+    let bytes = read_body(body, state.config.max_request_body_bytes)
+        .await
+        .map_err(with_task)?;
+    let request: CollectionReq = decode(&bytes).map_err(with_task)?;
+    let target = collection_target(&task, &request.query)?;
+    check_agg_param(&task, &request.aggregation_parameter)?;
+
+    let shared = Arc::new((task, request, bytes.to_vec(), target));
+    state
+        .datastore
+        .run_tx("put_collection_job", move |tx| {
+            let shared = shared.clone();
+            Box::pin(async move {
+                let (task, request, bytes, target) = &*shared;
+                create(tx, task, job_id, request, bytes, *target).await
+            })
+        })
+        .await
+        .map_err(|e| with_task(e.into()))?;
+    tracing::info!(task_id = %task_id, collection_job_id = %job_id, "collection job created");
+    Ok(StatusCode::CREATED)
+}
+
+async fn create(
+    tx: &mut dyn Transaction,
+    task: &Task,
+    job_id: CollectionJobId,
+    request: &CollectionReq,
+    bytes: &[u8],
+    target: CollectionTarget,
+) -> Result<(), TxError> {
+    let task_id = *task.task_id();
+    let agg_param = &request.aggregation_parameter;
+    let conflict = || {
+        TxError::abort(ApiError::conflict(
+            "the collection job exists with a different request",
+        ))
+    };
+    if let Some(existing) = tx.get_collection_job(&task_id, &job_id).await? {
+        return if existing.request == bytes {
+            Ok(())
+        } else {
+            Err(conflict())
+        };
+    }
+    let batch = match target {
+        CollectionTarget::Batch(batch) => {
+            check_earlier_queries(tx, task, &batch, agg_param).await?;
+            to_stored_batch(&batch)
+        }
+        CollectionTarget::CurrentBatch => {
+            let taken = tx
+                .take_current_batch(&task_id, agg_param, task.min_batch_size())
+                .await?;
+            match taken {
+                Some(batch_id) => BatchIdentifier::FixedSize(batch_id),
+                None => {
+                    return Err(TxError::abort(ApiError::dap(
+                        DapProblemType::InvalidBatchSize,
+                        "no batch holds min_batch_size aggregated reports yet",
+                    )))
+                }
+            }
+        }
+    };
+    let job = CollectionJob::new(
+        task_id,
+        job_id,
+        request.query,
+        agg_param.clone(),
+        batch,
+        bytes.to_vec(),
+    );
+    match tx.put_collection_job(&job).await? {
+        CollectionJobWriteOutcome::Created | CollectionJobWriteOutcome::AlreadyExists(_) => Ok(()),
+        CollectionJobWriteOutcome::Conflict => Err(conflict()),
+    }
+}
+
+/// The eager checks of batch validation (DAP-09 section 4.6.6) that the
+/// stored queries decide: boundary of a batch ID, query count, overlap.
+async fn check_earlier_queries(
+    tx: &mut dyn Transaction,
+    task: &Task,
+    batch: &ProtocolBatch,
+    agg_param: &[u8],
+) -> Result<(), TxError> {
+    let task_id = *task.task_id();
+    let stored = to_stored_batch(batch);
+    let fail = |e: ProtocolError| TxError::abort(e.with_task_id(task_id));
+    // Every query of a batch touching this one: (batch, parameter).
+    let mut queries: Vec<(BatchIdentifier, Vec<u8>)> = tx
+        .get_collected_batches(&task_id, &stored)
+        .await?
+        .into_iter()
+        .map(|q| (q.batch_identifier, q.aggregation_parameter))
+        .collect();
+    let jobs = tx.get_collection_jobs_for_batch(&task_id, &stored).await?;
+    let finished_before = jobs
+        .iter()
+        .any(|j| matches!(j.state, CollectionJobState::Finished { .. }));
+    queries.extend(
+        jobs.into_iter()
+            .filter(|j| {
+                matches!(
+                    j.state,
+                    CollectionJobState::Start | CollectionJobState::Finished { .. }
+                )
+            })
+            .map(|j| (j.batch_identifier, j.aggregation_parameter)),
+    );
+
+    if let ProtocolBatch::FixedSize(batch_id) = batch {
+        let known = finished_before || queries.iter().any(|(b, _)| *b == stored);
+        check_fixed_size_batch_known(batch_id, known).map_err(fail)?;
+    }
+    let same_batch: Vec<&[u8]> = queries
+        .iter()
+        .filter(|(b, _)| *b == stored)
+        .map(|(_, p)| p.as_slice())
+        .collect();
+    check_query_count(task, &same_batch, agg_param).map_err(fail)?;
+    if let ProtocolBatch::TimeInterval(interval) = batch {
+        let intervals: Vec<Interval> = queries
+            .iter()
+            .filter_map(|(b, _)| b.interval().copied())
+            .collect();
+        check_time_interval_overlap(*interval, &intervals).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// `POST`: the job's status or result.
+pub async fn poll_collection_job(
+    State(state): State<AppState>,
+    Path((task_id, job_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (task, job_id) = authorized(&state, &task_id, &job_id, &headers).await?;
+    let task_id = *task.task_id();
+    let job = state
+        .datastore
+        .run_read_tx("get_collection_job", move |tx| {
+            Box::pin(async move { Ok(tx.get_collection_job(&task_id, &job_id).await?) })
+        })
+        .await?
+        .ok_or_else(|| unknown_job(task_id, job_id))?;
+    match job.state {
+        CollectionJobState::Start => {
+            let mut response = StatusCode::ACCEPTED.into_response();
+            let seconds = state.config.collection_retry_after.as_secs().max(1);
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            Ok(response)
+        }
+        CollectionJobState::Finished {
+            report_count,
+            interval,
+            leader_encrypted_agg_share,
+            helper_encrypted_agg_share,
+        } => {
+            let collection = build_collection(
+                &to_protocol_batch(&job.batch_identifier),
+                report_count,
+                interval,
+                leader_encrypted_agg_share,
+                helper_encrypted_agg_share,
+            );
+            message_response(StatusCode::OK, DapMediaType::Collection, &collection)
+        }
+        CollectionJobState::Failed {
+            problem_type,
+            detail,
+        } => Err(ApiError::stored(problem_type, detail).with_task_id(task_id)),
+        CollectionJobState::Abandoned => Err(ApiError::server_error(format!(
+            "collection job {job_id} was abandoned by the Leader"
+        ))
+        .with_task_id(task_id)),
+        CollectionJobState::Deleted => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// `DELETE`: marks the job deleted.
+pub async fn delete_collection_job(
+    State(state): State<AppState>,
+    Path((task_id, job_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let (task, job_id) = authorized(&state, &task_id, &job_id, &headers).await?;
+    let task_id = *task.task_id();
+    state
+        .datastore
+        .run_tx("delete_collection_job", move |tx| {
+            Box::pin(async move {
+                let Some(mut job) = tx.get_collection_job(&task_id, &job_id).await? else {
+                    return Err(TxError::abort(unknown_job(task_id, job_id)));
+                };
+                if job.state != CollectionJobState::Deleted {
+                    job.state = CollectionJobState::Deleted;
+                    tx.update_collection_job(&job, None).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    tracing::info!(task_id = %task_id, collection_job_id = %job_id, "collection job deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The task (which this aggregator must lead) and job ID of a request from
+/// the task's Collector.
+async fn authorized(
+    state: &AppState,
+    task_id: &str,
+    job_id: &str,
+    headers: &HeaderMap,
+) -> ApiResult<(Task, CollectionJobId)> {
+    let task_id: TaskId = parse_id(task_id, "task ID")?;
+    let job_id: CollectionJobId =
+        parse_id(job_id, "collection job ID").map_err(|e| e.with_task_id(task_id))?;
+    let task = state.task_in_role(task_id, Role::Leader).await?;
+    authenticate(&task, headers, Requester::Collector)?;
+    Ok((task, job_id))
+}
+
+fn unknown_job(task_id: TaskId, job_id: CollectionJobId) -> ApiError {
+    ApiError::not_found(format!("unknown collection job {job_id}")).with_task_id(task_id)
+}
+
+#[cfg(test)]
+#[path = "collection_jobs_tests.rs"]
+mod tests;

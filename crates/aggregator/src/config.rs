@@ -1,0 +1,470 @@
+//! [`AggregatorConfig`]: the aggregator's YAML configuration file.
+//!
+//! ```yaml
+//! listen_address: "0.0.0.0:8080"        # required with the `aggregator` role
+//! datastore: "sqlite:///var/lib/dyad/dyad.sqlite"
+//! roles: [aggregator, aggregation-job-creator, aggregation-job-driver, collection-job-driver]
+//! max_upload_body_bytes: 1048576        # PUT .../reports
+//! max_request_body_bytes: 67108864      # every other request with a body
+//! collection_retry_after_secs: 5        # Retry-After of a pending collection job
+//! upload:
+//!   max_batch_reports: 100              # reports written per transaction
+//!   max_batch_delay_ms: 5               # longest a report waits for its batch
+//! http_client:                          # requests to the Helper
+//!   connect_timeout_secs: 10
+//!   request_timeout_secs: 60
+//! log:
+//!   level: info                         # a tracing-subscriber EnvFilter directive
+//!   format: text                        # text | json
+//! aggregation_job_creator: {}           # sections of the Leader's jobs; defaults if absent
+//! aggregation_job_driver: {}
+//! collection_job_driver: {}
+//! ```
+//!
+//! Unknown fields are rejected (in the sections this crate owns), and
+//! [`AggregatorConfig::validate`] checks what serde cannot: a supported
+//! datastore URL, at least one role and none twice, a listen address when the
+//! HTTP API runs, positive limits.
+
+use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML does not parse or does not have the expected shape.
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] serde_yaml::Error),
+    /// A value is out of range or inconsistent with another.
+    #[error("invalid configuration: {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// One process role the configuration may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessRole {
+    /// The DAP HTTP API (both the Leader's and the Helper's endpoints).
+    Aggregator,
+    /// The Leader's aggregation job creator.
+    AggregationJobCreator,
+    /// The Leader's aggregation job driver.
+    AggregationJobDriver,
+    /// The Leader's collection job driver.
+    CollectionJobDriver,
+}
+
+impl fmt::Display for ProcessRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProcessRole::Aggregator => "aggregator",
+            ProcessRole::AggregationJobCreator => "aggregation-job-creator",
+            ProcessRole::AggregationJobDriver => "aggregation-job-driver",
+            ProcessRole::CollectionJobDriver => "collection-job-driver",
+        })
+    }
+}
+
+/// The upload path's batching writer (see [`crate::upload::writer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadConfig {
+    /// Most reports written in one transaction.
+    pub max_batch_reports: usize,
+    /// Longest a report waits for others to share its transaction.
+    pub max_batch_delay_ms: u64,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_reports: 100,
+            max_batch_delay_ms: 5,
+        }
+    }
+}
+
+impl UploadConfig {
+    /// [`UploadConfig::max_batch_delay_ms`] as a duration.
+    pub fn max_batch_delay(&self) -> Duration {
+        Duration::from_millis(self.max_batch_delay_ms)
+    }
+}
+
+/// The HTTP client the Leader's jobs use to reach the Helper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpClientConfig {
+    pub connect_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_secs: 10,
+            request_timeout_secs: 60,
+        }
+    }
+}
+
+impl HttpClientConfig {
+    /// A client with these timeouts. It follows no redirects, so the
+    /// `DAP-Auth-Token` sent to the Helper is never forwarded to another host.
+    pub fn build_client(&self) -> reqwest::Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(self.connect_timeout_secs))
+            .timeout(Duration::from_secs(self.request_timeout_secs))
+            .user_agent(concat!("dyad/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+}
+
+/// The format of log lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging (see [`crate::logging::init_logging`]).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing-subscriber` filter directive, e.g. `info` or
+    /// `info,dyad_aggregator=debug`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// The whole configuration file. `Debug` hides a password in the
+/// datastore URL.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatorConfig {
+    /// Where the HTTP API listens (required with the `aggregator` role).
+    #[serde(default)]
+    pub listen_address: Option<SocketAddr>,
+    /// The datastore URL: `sqlite://PATH`.
+    pub datastore: String,
+    /// The roles this process runs.
+    pub roles: Vec<ProcessRole>,
+    #[serde(default = "default_max_upload_body_bytes")]
+    pub max_upload_body_bytes: usize,
+    #[serde(default = "default_max_request_body_bytes")]
+    pub max_request_body_bytes: usize,
+    #[serde(default = "default_collection_retry_after_secs")]
+    pub collection_retry_after_secs: u64,
+    #[serde(default)]
+    pub upload: UploadConfig,
+    #[serde(default)]
+    pub http_client: HttpClientConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub aggregation_job_creator: JobCreatorConfig,
+    #[serde(default)]
+    pub aggregation_job_driver: JobDriverConfig,
+    #[serde(default)]
+    pub collection_job_driver: CollectionDriverConfig,
+}
+
+impl fmt::Debug for AggregatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AggregatorConfig")
+            .field("listen_address", &self.listen_address)
+            .field("datastore", &redacted_url(&self.datastore))
+            .field("roles", &self.roles)
+            .field("max_upload_body_bytes", &self.max_upload_body_bytes)
+            .field("max_request_body_bytes", &self.max_request_body_bytes)
+            .field(
+                "collection_retry_after_secs",
+                &self.collection_retry_after_secs,
+            )
+            .field("upload", &self.upload)
+            .field("http_client", &self.http_client)
+            .field("log", &self.log)
+            .field("aggregation_job_creator", &self.aggregation_job_creator)
+            .field("aggregation_job_driver", &self.aggregation_job_driver)
+            .field("collection_job_driver", &self.collection_job_driver)
+            .finish()
+    }
+}
+
+/// A URL with its password (if any) replaced, for logs.
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("REDACTED"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<unparseable URL>".to_owned(),
+    }
+}
+
+/// Default cap on an uploaded report: 1 MiB.
+pub const DEFAULT_MAX_UPLOAD_BODY_BYTES: usize = 1 << 20;
+/// Default cap on other request bodies (aggregation jobs carry many
+/// reports): 64 MiB.
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 64 << 20;
+
+fn default_max_upload_body_bytes() -> usize {
+    DEFAULT_MAX_UPLOAD_BODY_BYTES
+}
+
+fn default_max_request_body_bytes() -> usize {
+    DEFAULT_MAX_REQUEST_BODY_BYTES
+}
+
+fn default_collection_retry_after_secs() -> u64 {
+    5
+}
+
+impl AggregatorConfig {
+    /// Parses and validates a YAML document.
+    pub fn from_yaml_str(yaml: &str) -> Result<Self, ConfigError> {
+        let config: AggregatorConfig = serde_yaml::from_str(yaml)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a YAML file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let yaml = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml_str(&yaml)
+    }
+
+    /// Checks what deserialization cannot (see the module documentation).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.datastore.starts_with("sqlite://") {
+            let scheme = self.datastore.split(':').next().unwrap_or_default();
+            return Err(invalid(
+                "datastore",
+                format!("unsupported datastore URL scheme {scheme:?}: expected sqlite://PATH"),
+            ));
+        }
+        if self.datastore.len() <= "sqlite://".len() {
+            return Err(invalid("datastore", "sqlite:// URL without a path"));
+        }
+        if self.roles.is_empty() {
+            return Err(invalid("roles", "at least one role is required"));
+        }
+        let mut seen = HashSet::new();
+        for role in &self.roles {
+            if !seen.insert(role) {
+                return Err(invalid("roles", format!("{role} is listed twice")));
+            }
+        }
+        if self.has_role(ProcessRole::Aggregator) && self.listen_address.is_none() {
+            return Err(invalid(
+                "listen_address",
+                "required when the aggregator role runs",
+            ));
+        }
+        for (field, value) in [
+            ("max_upload_body_bytes", self.max_upload_body_bytes),
+            ("max_request_body_bytes", self.max_request_body_bytes),
+            ("upload.max_batch_reports", self.upload.max_batch_reports),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "must be positive"));
+            }
+        }
+        if self.http_client.request_timeout_secs == 0 {
+            return Err(invalid(
+                "http_client.request_timeout_secs",
+                "must be positive",
+            ));
+        }
+        for (field, checked) in [
+            (
+                "aggregation_job_creator",
+                self.aggregation_job_creator.validate(),
+            ),
+            (
+                "aggregation_job_driver",
+                self.aggregation_job_driver.validate(),
+            ),
+            (
+                "collection_job_driver",
+                self.collection_job_driver.validate(),
+            ),
+        ] {
+            checked.map_err(|reason| invalid(field, reason))?;
+        }
+        if self.upload.max_batch_delay_ms > 60_000 {
+            return Err(invalid(
+                "upload.max_batch_delay_ms",
+                "must be at most 60000 (a client waits this long for its answer)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the configuration asks for `role`.
+    pub fn has_role(&self, role: ProcessRole) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The HTTP API's options, from this configuration.
+    pub fn api_config(&self) -> crate::http::ApiConfig {
+        crate::http::ApiConfig {
+            max_upload_body_bytes: self.max_upload_body_bytes,
+            max_request_body_bytes: self.max_request_body_bytes,
+            collection_retry_after: Duration::from_secs(self.collection_retry_after_secs),
+            upload: self.upload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+listen_address: "127.0.0.1:8080"
+datastore: "sqlite:///tmp/dyad.sqlite"
+roles: [aggregator, aggregation-job-creator, aggregation-job-driver, collection-job-driver]
+max_upload_body_bytes: 2048
+max_request_body_bytes: 4096
+collection_retry_after_secs: 2
+upload:
+  max_batch_reports: 10
+  max_batch_delay_ms: 3
+http_client:
+  connect_timeout_secs: 1
+  request_timeout_secs: 2
+log:
+  level: debug
+  format: json
+"#;
+
+    #[test]
+    fn full_config_parses() {
+        let config = AggregatorConfig::from_yaml_str(FULL).unwrap();
+        assert_eq!(
+            config.listen_address,
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(config.roles.len(), 4);
+        assert!(config.has_role(ProcessRole::CollectionJobDriver));
+        assert_eq!(config.upload.max_batch_reports, 10);
+        assert_eq!(config.upload.max_batch_delay(), Duration::from_millis(3));
+        assert_eq!(config.log.format, LogFormat::Json);
+        let api = config.api_config();
+        assert_eq!(api.max_upload_body_bytes, 2048);
+        assert_eq!(api.collection_retry_after, Duration::from_secs(2));
+        assert!(config.http_client.build_client().is_ok());
+    }
+
+    #[test]
+    fn minimal_config_takes_defaults() {
+        let config = AggregatorConfig::from_yaml_str(
+            "datastore: sqlite://x.db\nroles: [aggregation-job-driver]\n",
+        )
+        .unwrap();
+        assert_eq!(config.listen_address, None);
+        assert_eq!(config.upload, UploadConfig::default());
+        assert_eq!(config.max_upload_body_bytes, DEFAULT_MAX_UPLOAD_BODY_BYTES);
+        assert_eq!(config.log, LogConfig::default());
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_the_field_named() {
+        let cases = [
+            ("datastore: sqlite://x\nroles: [aggregator]\n", "listen_address"),
+            ("datastore: postgres://x\nroles: [aggregation-job-driver]\n", "datastore"),
+            ("datastore: sqlite://\nroles: [aggregation-job-driver]\n", "datastore"),
+            ("datastore: sqlite://x\nroles: []\n", "roles"),
+            (
+                "datastore: sqlite://x\nroles: [aggregation-job-driver, aggregation-job-driver]\n",
+                "roles",
+            ),
+            (
+                "datastore: sqlite://x\nroles: [aggregation-job-driver]\nmax_upload_body_bytes: 0\n",
+                "max_upload_body_bytes",
+            ),
+            (
+                "datastore: sqlite://x\nroles: [aggregation-job-driver]\nupload: {max_batch_reports: 0}\n",
+                "upload.max_batch_reports",
+            ),
+            (
+                "datastore: sqlite://x\nroles: [aggregation-job-driver]\naggregation_job_driver: {interval_ms: 0}\n",
+                "aggregation_job_driver",
+            ),
+        ];
+        for (yaml, field) in cases {
+            let error = AggregatorConfig::from_yaml_str(yaml).unwrap_err();
+            assert!(error.to_string().contains(field), "{yaml}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_roles_are_refused() {
+        for yaml in [
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\nlisten_adress: 1\n",
+            "datastore: sqlite://x\nroles: [garbage-collectr]\n",
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\nupload: {max_delay: 1}\n",
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\nlog: {format: xml}\n",
+            "roles: [aggregation-job-driver]\n",
+        ] {
+            let error = AggregatorConfig::from_yaml_str(yaml).unwrap_err();
+            assert!(matches!(error, ConfigError::Parse(_)), "{yaml}: {error}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_datastore_passwords() {
+        let mut config = AggregatorConfig::from_yaml_str(FULL).unwrap();
+        config.datastore = "postgres://dyad:hunter2@db.example/dyad".into();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("db.example"), "{shown}");
+        assert_eq!(redacted_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let error = AggregatorConfig::from_file("/nonexistent/dyad.yaml").unwrap_err();
+        assert!(matches!(error, ConfigError::Read { .. }));
+        assert!(error.to_string().contains("/nonexistent/dyad.yaml"));
+    }
+}

@@ -1,0 +1,167 @@
+//! `POST /tasks/{task-id}/aggregate_shares` (DAP-09 section 4.6.2): the
+//! Helper's aggregate share for a batch, sealed to the Collector, answered
+//! with 200 OK and an `AggregateShare`.
+//!
+//! In one write transaction, so that no aggregation job can add to the
+//! batch between the check and the record:
+//!
+//! 1. an identical request answered before (same batch, aggregation
+//!    parameter, report count and checksum) gets the stored response and
+//!    consumes no further query ("MUST be idempotent"); the same batch and
+//!    parameter with another count or checksum is `batchMismatch`;
+//! 2. the batch's rows are merged (every time-precision bucket inside a
+//!    batch interval, or the batch ID's rows) into the Helper's count,
+//!    checksum and aggregate share;
+//! 3. batch validation (section 4.6.6, [`dyad_protocol::collection::check_aggregate_share_req`]):
+//!    query type (`invalidMessage`), boundary (`batchInvalid`: misaligned
+//!    interval, or a batch ID no aggregation job used), size
+//!    (`invalidBatchSize`), distinct aggregation parameters
+//!    (`batchQueriedTooManyTimes`), overlap with another collected interval
+//!    (`batchOverlap`);
+//! 4. count and checksum against the Leader's (`batchMismatch`), then the
+//!    share is sealed ([`dyad_protocol::collection::helper_aggregate_share`]);
+//! 5. the batch is recorded as collected with the parameter, and the
+//!    response stored.
+
+use crate::convert::{to_protocol_batch, to_stored_batch};
+use crate::http::problem::{ApiError, ApiResult};
+use crate::http::request::{
+    authenticate, decode, message_response, parse_id, read_body, require_media_type, Requester,
+};
+use crate::http::AppState;
+use crate::vdaf_ops::{check_agg_param, merge_rows};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use dyad_core::task::Task;
+use dyad_datastore::models::{AggregateShareJob, BatchIdentifier};
+use dyad_datastore::{DatastoreExt, Transaction, TxError};
+use dyad_messages::draft09::{AggregateShare, AggregateShareReq, Interval, Role, TaskId, Time};
+use dyad_messages::media_type::DapMediaType;
+use dyad_messages::problem::DapProblemType;
+use dyad_protocol::batch::{check_query_type, BatchFacts, BatchIdentifier as ProtocolBatch};
+use dyad_protocol::collection::{check_aggregate_share_req, helper_aggregate_share};
+use dyad_protocol::ProtocolError;
+use std::sync::Arc;
+
+/// The handler.
+pub async fn post_aggregate_share(
+    State(state): State<AppState>,
+    Path(task_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    let task = state.task_in_role(task_id, Role::Helper).await?;
+    let with_task = |e: ApiError| e.with_task_id(task_id);
+    authenticate(&task, &headers, Requester::Leader)?;
+    require_media_type(&headers, DapMediaType::AggregateShareReq).map_err(with_task)?;
+    let bytes = read_body(body, state.config.max_request_body_bytes)
+        .await
+        .map_err(with_task)?;
+    let request: AggregateShareReq = decode(&bytes).map_err(with_task)?;
+    check_query_type(&task, request.batch_selector.query_type())?;
+    check_agg_param(&task, &request.aggregation_parameter)?;
+
+    let shared = Arc::new((task, request));
+    let response = state
+        .datastore
+        .run_tx("helper_aggregate_share", move |tx| {
+            let shared = shared.clone();
+            Box::pin(async move { answer(tx, &shared.0, &shared.1).await })
+        })
+        .await
+        .map_err(|e| with_task(e.into()))?;
+    message_response(StatusCode::OK, DapMediaType::AggregateShare, &response)
+}
+
+async fn answer(
+    tx: &mut dyn Transaction,
+    task: &Task,
+    request: &AggregateShareReq,
+) -> Result<AggregateShare, TxError> {
+    let task_id = *task.task_id();
+    let protocol_batch = ProtocolBatch::from(request.batch_selector);
+    let batch = to_stored_batch(&protocol_batch);
+    let agg_param = &request.aggregation_parameter;
+    let fail = |e: ProtocolError| TxError::abort(e.with_task_id(task_id));
+
+    if let Some(answered) = tx
+        .get_aggregate_share_job(&task_id, &batch, agg_param)
+        .await?
+    {
+        if answered.report_count == request.report_count && answered.checksum == request.checksum {
+            tracing::info!(task_id = %task_id, "replayed aggregate share request");
+            return Ok(answered.response);
+        }
+        return Err(fail(ProtocolError::new(
+            DapProblemType::BatchMismatch,
+            format!(
+                "the batch was answered for {} reports; this request counts {}",
+                answered.report_count, request.report_count
+            ),
+        )));
+    }
+
+    let rows = tx
+        .get_batch_aggregations_for_batch(&task_id, &batch, agg_param)
+        .await?;
+    let mine = merge_rows(task, agg_param, &rows).map_err(fail)?;
+
+    let queries = tx.get_collected_batches(&task_id, &batch).await?;
+    let previous_agg_params: Vec<Vec<u8>> = queries
+        .iter()
+        .filter(|q| q.batch_identifier == batch)
+        .map(|q| q.aggregation_parameter.clone())
+        .collect();
+    let previously_collected_intervals: Vec<Interval> = queries
+        .iter()
+        .filter_map(|q| q.batch_identifier.interval().copied())
+        .collect();
+    let batch_id_known = match &batch {
+        BatchIdentifier::FixedSize(batch_id) => {
+            tx.aggregation_jobs_exist_for_batch_id(&task_id, batch_id)
+                .await?
+        }
+        BatchIdentifier::TimeInterval(_) => true,
+    };
+    let facts = BatchFacts {
+        report_count: mine.report_count,
+        previous_agg_params: &previous_agg_params,
+        previously_collected_intervals: &previously_collected_intervals,
+        batch_id_known,
+    };
+    check_aggregate_share_req(task, request, &facts).map_err(fail)?;
+    let response = helper_aggregate_share(
+        task,
+        request,
+        mine.report_count,
+        &mine.checksum,
+        &mine.aggregate_share,
+    )
+    .map_err(fail)?;
+
+    tx.put_collected_batch(&task_id, &batch, agg_param).await?;
+    tx.put_aggregate_share_job(&AggregateShareJob {
+        task_id,
+        batch_identifier: batch,
+        aggregation_parameter: agg_param.clone(),
+        report_count: request.report_count,
+        checksum: request.checksum,
+        response: response.clone(),
+        created_at: Time::from_seconds_since_epoch(0),
+    })
+    .await?;
+    tracing::info!(
+        task_id = %task_id,
+        batch = ?to_protocol_batch(&batch),
+        reports = mine.report_count,
+        "answered aggregate share request"
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+#[path = "aggregate_share_tests.rs"]
+mod tests;

@@ -1,0 +1,408 @@
+//! `PUT /tasks/{task-id}/aggregation_jobs/{aggregation-job-id}`: the
+//! Helper's initialization of an aggregation job (DAP-09 section 4.5.1.2),
+//! answered with 201 Created and an `AggregationJobResp`.
+//!
+//! 1. Task, token (403 `unauthorizedRequest`), media type (415), body
+//!    (`invalidMessage`).
+//! 2. A job already stored under the ID: the identical request again (same
+//!    SHA-256 digest, job not continued since) gets the stored response,
+//!    byte for byte; any other request conflicts (409, typed
+//!    `invalidMessage`: "MUST fail with an HTTP client error status code").
+//! 3. The facts of the reports are read ([`super::facts`]), then
+//!    [`dyad_protocol::helper::helper_initialize`] runs on the blocking pool.
+//! 4. One write transaction re-checks anti-replay and collected batches
+//!    (rejecting reports that lost a race with `report_replayed` or
+//!    `batch_collected`, without preparing anything again), records the
+//!    accepted reports as seen, and stores the job (step 0, request digest),
+//!    its reports with their responses, and the finished reports' output
+//!    shares folded into this job's batch aggregation rows.
+
+use super::facts::{self, InitFacts};
+use super::{batch_of, stored_job, stored_response, to_stored_state};
+use crate::convert::span_to_interval;
+use crate::http::problem::{ApiError, ApiResult};
+use crate::http::request::{
+    authenticate, decode, message_response, parse_id, read_body, require_media_type, Requester,
+};
+use crate::http::AppState;
+use crate::vdaf_ops::{fold_output_shares, FinishedReport};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use dyad_core::task::Task;
+use dyad_core::vdaf_dispatch;
+use dyad_datastore::models::{
+    AggregationJob, AggregationJobState, BatchAggregation, ReportAggregation, SeenReport,
+};
+use dyad_datastore::{DatastoreExt, Transaction, TxError};
+use dyad_messages::draft09::{
+    AggregationJobId, AggregationJobInitReq, AggregationJobResp, PartialBatchSelector,
+    PrepareError, PrepareResp, PrepareStepResult, ReportMetadata, Role, TaskId, Time,
+};
+use dyad_messages::media_type::DapMediaType;
+use dyad_protocol::batch::TimestampSpan;
+use dyad_protocol::helper::{
+    helper_initialize, HelperInitContext, HelperInitOutcome, HelperReportAggregation,
+    HelperReportState,
+};
+use dyad_protocol::idempotency::{check_init_request, InitDisposition, RequestHash};
+use dyad_protocol::upload::NO_EXTENSIONS;
+use dyad_protocol::ProtocolError;
+use std::sync::Arc;
+
+/// The handler.
+pub async fn put_aggregation_job(
+    State(state): State<AppState>,
+    Path((task_id, job_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    let job_id: AggregationJobId = parse_id(&job_id, "aggregation job ID")?;
+    let task = state.task_in_role(task_id, Role::Helper).await?;
+    let with_task = |e: ApiError| e.with_task_id(task_id);
+    authenticate(&task, &headers, Requester::Leader)?;
+    require_media_type(&headers, DapMediaType::AggregationJobInitReq).map_err(with_task)?;
+    let bytes = read_body(body, state.config.max_request_body_bytes)
+        .await
+        .map_err(with_task)?;
+    let request: AggregationJobInitReq = decode(&bytes).map_err(with_task)?;
+    let request_hash = RequestHash::of(&request).map_err(ApiError::from)?;
+
+    if let Some(response) = stored_answer(&state, task_id, job_id, request_hash).await? {
+        tracing::info!(task_id = %task_id, aggregation_job_id = %job_id, "replayed aggregation job initialization");
+        return message_response(
+            StatusCode::CREATED,
+            DapMediaType::AggregationJobResp,
+            &response,
+        );
+    }
+
+    let facts = read_facts(&state, &task, &request).await?;
+    let now = state.now();
+    let (task_for_vdaf, request) = (task.clone(), Arc::new(request));
+    let request_for_vdaf = request.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        prepare(&task_for_vdaf, &facts, &request_for_vdaf, now)
+    })
+    .await?
+    .map_err(|e| with_task(e.into()))?;
+
+    let response = store(&state, &task, job_id, request.clone(), outcome).await?;
+    tracing::info!(
+        task_id = %task_id,
+        aggregation_job_id = %job_id,
+        reports = response.prepare_resps.len(),
+        "initialized aggregation job"
+    );
+    message_response(
+        StatusCode::CREATED,
+        DapMediaType::AggregationJobResp,
+        &response,
+    )
+}
+
+/// The stored response if the job exists and `request_hash` replays its
+/// initialization; a conflict if it exists otherwise; `None` if it does not.
+async fn stored_answer(
+    state: &AppState,
+    task_id: TaskId,
+    job_id: AggregationJobId,
+    request_hash: RequestHash,
+) -> ApiResult<Option<AggregationJobResp>> {
+    let stored = state
+        .datastore
+        .run_read_tx("helper_get_aggregation_job", move |tx| {
+            Box::pin(async move {
+                let Some(job) = tx.get_aggregation_job(&task_id, &job_id).await? else {
+                    return Ok(None);
+                };
+                let reports = tx.get_report_aggregations(&task_id, &job_id).await?;
+                Ok(Some((job, reports)))
+            })
+        })
+        .await?;
+    match stored {
+        None => Ok(None),
+        Some((job, reports)) => answer_existing(&job, &reports, &request_hash)
+            .map(Some)
+            .map_err(|e| e.with_task_id(task_id)),
+    }
+}
+
+/// The answer to an initialization of a job that is already stored.
+fn answer_existing(
+    job: &AggregationJob,
+    reports: &[ReportAggregation],
+    request_hash: &RequestHash,
+) -> ApiResult<AggregationJobResp> {
+    if job.state == AggregationJobState::Deleted {
+        return Err(ApiError::conflict("the aggregation job was deleted"));
+    }
+    let stored = stored_job(job.step, job.last_request_hash);
+    match check_init_request(Some(&stored), request_hash) {
+        Ok(InitDisposition::Replay) => {
+            stored_response(reports, reports.iter().map(|r| &r.report_id))
+        }
+        Ok(InitDisposition::Fresh) => Err(ApiError::internal("stored job judged fresh")),
+        Err(error) => Err(ApiError::conflict(error.detail())),
+    }
+}
+
+async fn read_facts(
+    state: &AppState,
+    task: &Task,
+    request: &AggregationJobInitReq,
+) -> ApiResult<InitFacts> {
+    let task = Arc::new(task.clone());
+    let agg_param = Arc::new(request.aggregation_parameter.clone());
+    let selector = request.partial_batch_selector;
+    let reports: Arc<Vec<ReportMetadata>> = Arc::new(
+        request
+            .prepare_inits
+            .iter()
+            .map(|init| init.report_share.metadata)
+            .collect(),
+    );
+    Ok(state
+        .datastore
+        .run_read_tx("helper_init_facts", move |tx| {
+            let (task, agg_param, reports) = (task.clone(), agg_param.clone(), reports.clone());
+            Box::pin(async move { facts::gather(tx, &task, &agg_param, &selector, &reports).await })
+        })
+        .await?)
+}
+
+fn prepare(
+    task: &Task,
+    facts: &InitFacts,
+    request: &AggregationJobInitReq,
+    now: Time,
+) -> Result<HelperInitOutcome, ProtocolError> {
+    let context = HelperInitContext {
+        task,
+        keys: task,
+        facts,
+        now,
+        recognized_extensions: NO_EXTENSIONS,
+        batch_capacity: facts.batch_capacity,
+    };
+    vdaf_dispatch!(task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+        helper_initialize::<V, VERIFY_KEY_LEN, Task, InitFacts>(&vdaf, &context, request)
+    })
+}
+
+/// The finished reports' output shares, folded per batch.
+fn fold(
+    task: &Task,
+    job_id: AggregationJobId,
+    agg_param: &[u8],
+    selector: &PartialBatchSelector,
+    reports: &[HelperReportAggregation],
+) -> ApiResult<Vec<BatchAggregation>> {
+    let mut finished = Vec::new();
+    for report in reports {
+        if let HelperReportState::Finished { output_share } = &report.state {
+            let batch = batch_of(task, report.metadata.time, selector)
+                .ok_or_else(|| ApiError::internal("report time has no batch bucket"))?;
+            finished.push(FinishedReport {
+                report_id: report.metadata.id,
+                time: report.metadata.time,
+                output_share,
+                batch,
+            });
+        }
+    }
+    Ok(fold_output_shares(task, job_id, agg_param, &finished)?)
+}
+
+struct Prepared {
+    task: Task,
+    job: AggregationJob,
+    request: Arc<AggregationJobInitReq>,
+    outcome: HelperInitOutcome,
+    rows: Vec<BatchAggregation>,
+}
+
+async fn store(
+    state: &AppState,
+    task: &Task,
+    job_id: AggregationJobId,
+    request: Arc<AggregationJobInitReq>,
+    outcome: HelperInitOutcome,
+) -> ApiResult<AggregationJobResp> {
+    let selector = request.partial_batch_selector;
+    let rows = fold(
+        task,
+        job_id,
+        &request.aggregation_parameter,
+        &selector,
+        &outcome.reports,
+    )?;
+    let span = TimestampSpan::of(outcome.reports.iter().map(|r| r.metadata.time));
+    let job = AggregationJob::new(
+        *task.task_id(),
+        job_id,
+        request.aggregation_parameter.clone(),
+        selector.batch_id().copied(),
+        span_to_interval(&span),
+    );
+    let prepared = Arc::new(Prepared {
+        task: task.clone(),
+        job,
+        request,
+        outcome,
+        rows,
+    });
+    let response = state
+        .datastore
+        .run_tx("helper_init_aggregation_job", move |tx| {
+            let prepared = prepared.clone();
+            Box::pin(async move { store_in_tx(tx, &prepared).await })
+        })
+        .await
+        .map_err(|e| ApiError::from(e).with_task_id(*task.task_id()))?;
+    Ok(response)
+}
+
+fn accepted(state: &HelperReportState) -> bool {
+    matches!(
+        state,
+        HelperReportState::Continued { .. } | HelperReportState::Finished { .. }
+    )
+}
+
+async fn store_in_tx(
+    tx: &mut dyn Transaction,
+    prepared: &Prepared,
+) -> Result<AggregationJobResp, TxError> {
+    let Prepared {
+        task,
+        job,
+        request,
+        outcome,
+        rows,
+    } = prepared;
+    let (task_id, job_id) = (*task.task_id(), job.aggregation_job_id);
+    let selector = request.partial_batch_selector;
+    let agg_param = &request.aggregation_parameter;
+    let abort = |e: ApiError| TxError::abort(e.with_task_id(task_id));
+
+    // Another request for the same job may have been stored meanwhile.
+    if let Some(existing) = tx.get_aggregation_job(&task_id, &job_id).await? {
+        let reports = tx.get_report_aggregations(&task_id, &job_id).await?;
+        return answer_existing(&existing, &reports, &outcome.request_hash).map_err(abort);
+    }
+
+    // Authoritative anti-replay and collected-batch checks.
+    let mut reports = outcome.reports.clone();
+    let mut responses = outcome.response.prepare_resps.clone();
+    let candidates: Vec<ReportMetadata> = reports
+        .iter()
+        .filter(|r| accepted(&r.state))
+        .map(|r| r.metadata)
+        .collect();
+    let replayed = facts::replayed_reports(tx, task, agg_param, &candidates).await?;
+    let collected = facts::collected_batches(tx, task, &selector, &candidates).await?;
+    let mut changed = false;
+    for index in 0..reports.len() {
+        let metadata = reports[index].metadata;
+        if !accepted(&reports[index].state) {
+            continue;
+        }
+        let error = if replayed.contains(&metadata.id) {
+            Some(PrepareError::ReportReplayed)
+        } else if batch_of(task, metadata.time, &selector).is_some_and(|b| collected.contains(&b)) {
+            Some(PrepareError::BatchCollected)
+        } else {
+            None
+        };
+        if let Some(error) = error {
+            reject(&mut reports, &mut responses, index, error);
+            changed = true;
+        }
+    }
+    let seen: Vec<(usize, SeenReport)> = reports
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| accepted(&r.state))
+        .map(|(index, r)| {
+            let seen = SeenReport {
+                report_id: r.metadata.id,
+                time: r.metadata.time,
+            };
+            (index, seen)
+        })
+        .collect();
+    if !seen.is_empty() {
+        let to_record: Vec<SeenReport> = seen.iter().map(|(_, s)| *s).collect();
+        let already = tx
+            .put_helper_seen_reports(&task_id, agg_param, &to_record)
+            .await?;
+        for ((index, _), was_seen) in seen.iter().zip(already) {
+            if was_seen {
+                reject(
+                    &mut reports,
+                    &mut responses,
+                    *index,
+                    PrepareError::ReportReplayed,
+                );
+                changed = true;
+            }
+        }
+    }
+
+    let rows = if changed {
+        fold(task, job_id, agg_param, &selector, &reports).map_err(abort)?
+    } else {
+        rows.clone()
+    };
+    let mut job = job.clone();
+    job.last_request_hash = Some(outcome.request_hash.0);
+    job.state = if reports
+        .iter()
+        .any(|r| matches!(r.state, HelperReportState::Continued { .. }))
+    {
+        AggregationJobState::InProgress
+    } else {
+        AggregationJobState::Finished
+    };
+    tx.put_aggregation_job(&job).await?;
+    let stored: Vec<ReportAggregation> = reports
+        .iter()
+        .zip(&responses)
+        .enumerate()
+        .map(|(ord, (report, response))| ReportAggregation {
+            task_id,
+            aggregation_job_id: job_id,
+            ord: ord as u64,
+            report_id: report.metadata.id,
+            time: report.metadata.time,
+            state: to_stored_state(&report.state),
+            last_prep_resp: Some(response.clone()),
+        })
+        .collect();
+    tx.put_report_aggregations(&stored, None).await?;
+    if !rows.is_empty() {
+        tx.put_batch_aggregations(&rows, None).await?;
+    }
+    Ok(AggregationJobResp::new(responses))
+}
+
+/// Rejects report `index` with `error`, in its state and its response.
+fn reject(
+    reports: &mut [HelperReportAggregation],
+    responses: &mut [PrepareResp],
+    index: usize,
+    error: PrepareError,
+) {
+    if let (Some(report), Some(response)) = (reports.get_mut(index), responses.get_mut(index)) {
+        report.state = HelperReportState::Failed(error);
+        *response = PrepareResp::new(report.metadata.id, PrepareStepResult::Reject(error));
+    }
+}
+
+#[cfg(test)]
+#[path = "init_tests.rs"]
+mod tests;

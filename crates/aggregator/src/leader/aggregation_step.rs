@@ -1,0 +1,366 @@
+//! One step of a Leader's aggregation job (DAP-09 sections 4.5.1.1 and
+//! 4.5.2.1), split so that no VDAF work and no HTTP request happen inside a
+//! transaction:
+//!
+//! 1. [`load`] (read transaction): the task, the job, its report
+//!    aggregations in job order, the client reports of those not yet
+//!    initialized, and the job's batch aggregations so far;
+//! 2. [`prepare`] (CPU): what to send. A job whose reports are all `Start`
+//!    is initialized with [`leader_initialize`]; preparation is
+//!    deterministic (VDAF-08 section 5.2), so the same stored reports give
+//!    the byte-identical `AggregationJobInitReq` every time, which the
+//!    Helper answers identically (section 4.5.1.2). Otherwise the
+//!    `AggregationJobContinueReq` for step `stored + 1` is rebuilt from the
+//!    stored outbound messages, identical on every retry, which is the
+//!    Leader's half of step skew recovery (section 4.5.2.3);
+//! 3. (the caller sends it);
+//! 4. [`apply`] (CPU): the Helper's response through
+//!    [`leader_process_response`], and the newly prepared output shares
+//!    folded into the job's batch aggregations;
+//! 5. [`write`] (one read-write transaction, every write checking the
+//!    lease): report aggregation states, batch aggregations, the release of
+//!    fixed-size batch room taken by failed reports, and the job's step and
+//!    state. Nothing is written if the lease was lost.
+
+use super::batch_aggregation::{accumulate_job_outputs, PreparedReport};
+use super::report_state::{to_protocol, to_stored};
+use dyad_core::task::{BatchMode, Task};
+use dyad_core::vdaf_dispatch;
+use dyad_datastore::models::{
+    AggregationJob, AggregationJobState, BatchAggregation, LeaderStoredReport, ReportAggregation,
+    ReportAggregationState,
+};
+use dyad_datastore::{Datastore, DatastoreExt, LeaseToken, TxError};
+use dyad_messages::draft09::{
+    AggregationJobContinueReq, AggregationJobId, AggregationJobInitReq, AggregationJobResp,
+    AggregationJobStep, BatchId, PartialBatchSelector, PrepareError, TaskId,
+};
+use dyad_protocol::leader::{
+    build_continue_request, job_is_finished, leader_initialize, leader_process_response,
+    LeaderReportAggregation, LeaderReportShare, LeaderReportState,
+};
+use dyad_protocol::vdaf_codec::DapAggregator;
+use dyad_protocol::ProtocolError;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What one step starts from.
+pub(crate) struct LoadedJob {
+    pub task: Task,
+    pub job: AggregationJob,
+    /// In job order (`ord`).
+    pub report_aggregations: Vec<ReportAggregation>,
+    /// The client reports of the report aggregations still in `Start`.
+    pub client_reports: Vec<LeaderStoredReport>,
+    /// The job's batch aggregations written by earlier steps.
+    pub batch_aggregations: Vec<BatchAggregation>,
+}
+
+/// Reads what a step needs; `None` if the task or the job is gone.
+pub(crate) async fn load(
+    ds: &dyn Datastore,
+    task_id: TaskId,
+    job_id: AggregationJobId,
+) -> Result<Option<LoadedJob>, TxError> {
+    ds.run_read_tx("aggregation_step_load", move |tx| {
+        Box::pin(async move {
+            let Some(task) = tx.get_task(&task_id).await? else {
+                return Ok(None);
+            };
+            let Some(job) = tx.get_aggregation_job(&task_id, &job_id).await? else {
+                return Ok(None);
+            };
+            let report_aggregations = tx.get_report_aggregations(&task_id, &job_id).await?;
+            let unstarted: Vec<_> = report_aggregations
+                .iter()
+                .filter(|ra| ra.state == ReportAggregationState::Start)
+                .map(|ra| ra.report_id)
+                .collect();
+            let client_reports = if unstarted.is_empty() {
+                Vec::new()
+            } else {
+                tx.get_client_reports(&task_id, &unstarted).await?
+            };
+            let batch_aggregations = tx.get_batch_aggregations_for_job(&task_id, &job_id).await?;
+            Ok(Some(LoadedJob {
+                task,
+                job,
+                report_aggregations,
+                client_reports,
+                batch_aggregations,
+            }))
+        })
+    })
+    .await
+}
+
+/// The request of a step.
+#[derive(Clone, Debug)]
+pub(crate) enum StepRequest {
+    Init(AggregationJobInitReq),
+    Continue(AggregationJobContinueReq),
+}
+
+/// What [`prepare`] decided.
+pub(crate) struct PreparedStep {
+    /// The step the job reaches once the Helper has answered.
+    pub step: AggregationJobStep,
+    /// Every report of the job, in job order, before the Helper's answer.
+    pub reports: Vec<LeaderReportAggregation>,
+    /// What to send; `None` when no report is left to prepare with the
+    /// Helper (the Leader rejected all of them).
+    pub request: Option<StepRequest>,
+}
+
+/// Decides the step's request (CPU work: run it off the async runtime).
+pub(crate) fn prepare(loaded: &LoadedJob) -> Result<PreparedStep, ProtocolError> {
+    let starting = loaded
+        .report_aggregations
+        .iter()
+        .any(|ra| ra.state == ReportAggregationState::Start);
+    if starting {
+        return vdaf_dispatch!(loaded.task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+            prepare_init::<V, VERIFY_KEY_LEN>(&vdaf, loaded)
+        });
+    }
+    let reports = loaded
+        .report_aggregations
+        .iter()
+        .map(|ra| {
+            to_protocol(ra)?.ok_or_else(|| ProtocolError::internal("unreachable Start state"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let step = AggregationJobStep(loaded.job.step)
+        .next()
+        .ok_or_else(|| ProtocolError::internal("aggregation job step counter exhausted"))?;
+    let request = build_continue_request(step, &reports).map(StepRequest::Continue);
+    Ok(PreparedStep {
+        step,
+        reports,
+        request,
+    })
+}
+
+/// Leader initialization of a job whose reports are all `Start` (or, for
+/// robustness, already final).
+fn prepare_init<V: DapAggregator<L>, const L: usize>(
+    vdaf: &V,
+    loaded: &LoadedJob,
+) -> Result<PreparedStep, ProtocolError> {
+    let by_id: HashMap<_, _> = loaded
+        .client_reports
+        .iter()
+        .map(|report| (report.metadata.id, report))
+        .collect();
+    let mut shares = Vec::new();
+    // Per report: `None` if it goes through initialization, else its state.
+    let mut fixed: Vec<Option<LeaderReportAggregation>> = Vec::new();
+    for ra in &loaded.report_aggregations {
+        match (&ra.state, by_id.get(&ra.report_id)) {
+            (ReportAggregationState::Start, Some(report)) => {
+                shares.push(LeaderReportShare {
+                    metadata: report.metadata,
+                    public_share: report.public_share.clone(),
+                    leader_input_share: report.leader_input_share.clone(),
+                    helper_encrypted_input_share: report.helper_encrypted_input_share.clone(),
+                });
+                fixed.push(None);
+            }
+            (ReportAggregationState::Start, None) => {
+                // The client report is gone (garbage collected): the report
+                // cannot be prepared.
+                fixed.push(Some(LeaderReportAggregation {
+                    metadata: dyad_messages::draft09::ReportMetadata::new(ra.report_id, ra.time),
+                    state: LeaderReportState::Failed {
+                        error: PrepareError::ReportDropped,
+                    },
+                }));
+            }
+            (ReportAggregationState::Finished | ReportAggregationState::Failed(_), _) => {
+                fixed.push(to_protocol(ra)?);
+            }
+            _ => {
+                return Err(ProtocolError::internal(
+                    "aggregation job mixes unstarted and waiting reports",
+                ))
+            }
+        }
+    }
+    let outcome = leader_initialize(
+        vdaf,
+        &loaded.task,
+        &loaded.job.aggregation_parameter,
+        partial_batch_selector(&loaded.task, &loaded.job)?,
+        &shares,
+    )?;
+    let mut initialized = outcome.reports.into_iter();
+    let reports = fixed
+        .into_iter()
+        .map(|slot| match slot {
+            Some(report) => Ok(report),
+            None => initialized
+                .next()
+                .ok_or_else(|| ProtocolError::internal("initialization lost a report")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PreparedStep {
+        step: AggregationJobStep::INITIAL,
+        reports,
+        request: outcome.request.map(StepRequest::Init),
+    })
+}
+
+/// The job's `PartialBatchSelector` (DAP-09 section 4.5.1.1).
+fn partial_batch_selector(
+    task: &Task,
+    job: &AggregationJob,
+) -> Result<PartialBatchSelector, ProtocolError> {
+    match task.batch_mode() {
+        BatchMode::TimeInterval => Ok(PartialBatchSelector::TimeInterval),
+        BatchMode::FixedSize { .. } => job
+            .batch_id
+            .map(PartialBatchSelector::FixedSize)
+            .ok_or_else(|| {
+                ProtocolError::internal("fixed-size aggregation job without a batch ID")
+            }),
+    }
+}
+
+/// Counts of what a step did, for logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StepCounts {
+    pub finished: u64,
+    pub failed: u64,
+    pub waiting: u64,
+    pub too_early: u64,
+}
+
+/// What [`write`] stores.
+pub(crate) struct StepWrite {
+    pub job: AggregationJob,
+    pub report_aggregations: Vec<ReportAggregation>,
+    pub batch_aggregations: Vec<BatchAggregation>,
+    /// Fixed-size batch room to give back for reports that failed.
+    pub release: Option<(BatchId, u64)>,
+    pub counts: StepCounts,
+}
+
+/// Applies the Helper's response (CPU work: run it off the async runtime).
+/// `response` is `None` exactly when the prepared request was.
+pub(crate) fn apply(
+    loaded: &LoadedJob,
+    prepared: PreparedStep,
+    response: Option<&AggregationJobResp>,
+) -> Result<StepWrite, ProtocolError> {
+    vdaf_dispatch!(loaded.task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+        apply_with::<V, VERIFY_KEY_LEN>(&vdaf, loaded, &prepared, response)
+    })
+}
+
+fn apply_with<V: DapAggregator<L>, const L: usize>(
+    vdaf: &V,
+    loaded: &LoadedJob,
+    prepared: &PreparedStep,
+    response: Option<&AggregationJobResp>,
+) -> Result<StepWrite, ProtocolError> {
+    let after = match response {
+        Some(response) => leader_process_response(
+            vdaf,
+            &loaded.job.aggregation_parameter,
+            &prepared.reports,
+            response,
+        )?,
+        None => prepared.reports.clone(),
+    };
+    if after.len() != loaded.report_aggregations.len() {
+        return Err(ProtocolError::internal(
+            "step changed the number of reports",
+        ));
+    }
+    let mut counts = StepCounts::default();
+    let mut changed = Vec::new();
+    let mut newly_prepared = Vec::new();
+    for (stored, report) in loaded.report_aggregations.iter().zip(&after) {
+        let new_state = to_stored(&report.state)?;
+        match &report.state {
+            LeaderReportState::Finished { output_share } => {
+                counts.finished += 1;
+                if stored.state != ReportAggregationState::Finished {
+                    newly_prepared.push(PreparedReport {
+                        report_id: stored.report_id,
+                        time: stored.time,
+                        output_share: output_share.clone(),
+                    });
+                }
+            }
+            LeaderReportState::Failed { error } => {
+                counts.failed += 1;
+                if *error == PrepareError::ReportTooEarly {
+                    counts.too_early += 1;
+                }
+            }
+            LeaderReportState::Continued { .. } => counts.waiting += 1,
+        }
+        if new_state != stored.state {
+            let mut updated = stored.clone();
+            updated.state = new_state;
+            updated.last_prep_resp = None;
+            changed.push(updated);
+        }
+    }
+    let newly_failed = changed
+        .iter()
+        .filter(|ra| matches!(ra.state, ReportAggregationState::Failed(_)))
+        .count() as u64;
+    let batch_aggregations = accumulate_job_outputs(
+        vdaf,
+        &loaded.task,
+        &loaded.job,
+        &loaded.batch_aggregations,
+        &newly_prepared,
+    )?;
+    let mut job = loaded.job.clone();
+    job.step = prepared.step.0;
+    if job_is_finished(&after) {
+        job.state = AggregationJobState::Finished;
+    }
+    let release = match (loaded.job.batch_id, newly_failed) {
+        (Some(batch_id), count) if count > 0 => Some((batch_id, count)),
+        _ => None,
+    };
+    Ok(StepWrite {
+        job,
+        report_aggregations: changed,
+        batch_aggregations,
+        release,
+        counts,
+    })
+}
+
+/// Stores a step in one transaction, under the lease.
+pub(crate) async fn write(
+    ds: &dyn Datastore,
+    token: LeaseToken,
+    step: Arc<StepWrite>,
+) -> Result<(), TxError> {
+    ds.run_tx("aggregation_step_write", move |tx| {
+        let step = Arc::clone(&step);
+        Box::pin(async move {
+            if !step.report_aggregations.is_empty() {
+                tx.update_report_aggregations(&step.report_aggregations, Some(&token))
+                    .await?;
+            }
+            if !step.batch_aggregations.is_empty() {
+                tx.put_batch_aggregations(&step.batch_aggregations, Some(&token))
+                    .await?;
+            }
+            if let Some((batch_id, count)) = &step.release {
+                tx.release_outstanding_batch_reservation(&step.job.task_id, batch_id, *count)
+                    .await?;
+            }
+            tx.update_aggregation_job(&step.job, Some(&token)).await?;
+            Ok(())
+        })
+    })
+    .await
+}

@@ -1,0 +1,177 @@
+//! The batch of a collection job, on the Leader (DAP-09 sections 4.6.1,
+//! 4.6.2 and 4.6.6): whether it is ready, whether it is valid, the Leader's
+//! aggregate share of it, and the finished job's contents.
+//!
+//! [`prepare`] is one read-write transaction that decides readiness,
+//! validates, and records the batch as collected; the rest is computation.
+
+use super::batch_aggregation::merge_batch;
+use super::job_creator::eager_aggregation_parameter;
+use dyad_core::task::Task;
+use dyad_core::vdaf_dispatch;
+use dyad_datastore::models::{
+    BatchAggregation, BatchIdentifier, CollectionJob, CollectionJobState,
+};
+use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
+use dyad_messages::draft09::{AggregateShare, AggregateShareReq, Interval};
+use dyad_protocol::aggregate::AccumulatedBatch;
+use dyad_protocol::batch::{self as protocol_batch, validate_batch, BatchFacts};
+use dyad_protocol::collection::{build_aggregate_share_req, seal_leader_aggregate_share};
+use dyad_protocol::ProtocolError;
+
+/// What [`prepare`] found.
+pub(crate) enum Readiness {
+    /// The job or its task is gone, or the job is no longer waiting.
+    Gone,
+    /// Not yet: why.
+    NotReady(&'static str),
+    /// The batch fails validation: the job fails with this problem.
+    Invalid(ProtocolError),
+    /// Ready, validated and recorded as collected.
+    Ready(Box<ReadyBatch>),
+}
+
+/// A batch ready to be collected.
+pub(crate) struct ReadyBatch {
+    pub task: Task,
+    pub job: CollectionJob,
+    /// Every job's contribution to the batch.
+    pub rows: Vec<BatchAggregation>,
+}
+
+/// The protocol crate's name for a stored batch identifier.
+fn protocol_identifier(batch: &BatchIdentifier) -> protocol_batch::BatchIdentifier {
+    protocol_batch::BatchIdentifier::from(batch.to_batch_selector())
+}
+
+/// Readiness, validation and the collected-batch record, in one transaction
+/// that checks the lease (see [`super::collection_driver`]).
+pub(crate) async fn prepare(
+    ds: &dyn Datastore,
+    lease: &Lease<CollectionJob>,
+) -> Result<Readiness, TxError> {
+    let task_id = lease.leased.task_id;
+    let job_id = lease.leased.collection_job_id;
+    let token = lease.token;
+    ds.run_tx("collection_job_prepare", move |tx| {
+        Box::pin(async move {
+            let Some(task) = tx.get_task(&task_id).await? else {
+                return Ok(Readiness::Gone);
+            };
+            let Some(job) = tx.get_collection_job(&task_id, &job_id).await? else {
+                return Ok(Readiness::Gone);
+            };
+            if job.state != CollectionJobState::Start {
+                return Ok(Readiness::Gone);
+            }
+            let batch = job.batch_identifier;
+            let parameter = job.aggregation_parameter.clone();
+            if tx
+                .count_unfinished_aggregation_jobs_for_batch(&task_id, &batch, &parameter)
+                .await?
+                > 0
+            {
+                return Ok(Readiness::NotReady(
+                    "aggregation jobs of the batch are running",
+                ));
+            }
+            // Reports not yet in a job are waited for only if the job
+            // creator will aggregate them with this parameter.
+            if let BatchIdentifier::TimeInterval(interval) = batch {
+                if eager_aggregation_parameter(&task).as_deref() == Some(parameter.as_slice())
+                    && tx
+                        .count_unaggregated_client_reports(&task_id, Some(interval))
+                        .await?
+                        > 0
+                {
+                    return Ok(Readiness::NotReady(
+                        "reports of the batch wait for aggregation",
+                    ));
+                }
+            }
+            let rows = tx
+                .get_batch_aggregations_for_batch(&task_id, &batch, &parameter)
+                .await?;
+            let report_count = rows
+                .iter()
+                .fold(0u64, |sum, row| sum.saturating_add(row.report_count));
+            if report_count < task.min_batch_size() {
+                return Ok(Readiness::NotReady("fewer reports than min_batch_size"));
+            }
+
+            let collected = tx.get_collected_batches(&task_id, &batch).await?;
+            let previous_agg_params: Vec<Vec<u8>> = collected
+                .iter()
+                .filter(|c| c.batch_identifier == batch)
+                .map(|c| c.aggregation_parameter.clone())
+                .collect();
+            let previously_collected_intervals: Vec<Interval> = collected
+                .iter()
+                .filter_map(|c| c.batch_identifier.interval().copied())
+                .collect();
+            let batch_id_known = match &batch {
+                BatchIdentifier::FixedSize(batch_id) => {
+                    tx.aggregation_jobs_exist_for_batch_id(&task_id, batch_id)
+                        .await?
+                }
+                BatchIdentifier::TimeInterval(_) => true,
+            };
+            let facts = BatchFacts {
+                report_count,
+                previous_agg_params: &previous_agg_params,
+                previously_collected_intervals: &previously_collected_intervals,
+                batch_id_known,
+            };
+            if let Err(problem) =
+                validate_batch(&task, &protocol_identifier(&batch), &parameter, &facts)
+            {
+                return Ok(Readiness::Invalid(problem));
+            }
+            tx.put_collected_batch(&task_id, &batch, &parameter).await?;
+            // Unchanged, but proves the lease is still held.
+            tx.update_collection_job(&job, Some(&token)).await?;
+            Ok(Readiness::Ready(Box::new(ReadyBatch { task, job, rows })))
+        })
+    })
+    .await
+}
+
+/// The Leader's aggregate of the batch (CPU work).
+pub(crate) fn leader_share(ready: &ReadyBatch) -> Result<AccumulatedBatch, ProtocolError> {
+    vdaf_dispatch!(ready.task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+        merge_batch::<V, VERIFY_KEY_LEN>(&vdaf, &ready.job.aggregation_parameter, &ready.rows)
+    })
+}
+
+/// The `AggregateShareReq` for the batch (DAP-09 section 4.6.2).
+pub(crate) fn aggregate_share_req(
+    ready: &ReadyBatch,
+    leader: &AccumulatedBatch,
+) -> AggregateShareReq {
+    build_aggregate_share_req(
+        &protocol_identifier(&ready.job.batch_identifier),
+        &ready.job.aggregation_parameter,
+        leader.report_count,
+        leader.checksum,
+    )
+}
+
+/// The finished job: counts, interval and both sealed shares.
+pub(crate) fn finished_state(
+    ready: &ReadyBatch,
+    leader: &AccumulatedBatch,
+    helper: AggregateShare,
+) -> Result<CollectionJobState, ProtocolError> {
+    let leader_encrypted_agg_share = seal_leader_aggregate_share(
+        &ready.task,
+        &protocol_identifier(&ready.job.batch_identifier),
+        &ready.job.aggregation_parameter,
+        &leader.aggregate_share,
+    )?;
+    Ok(CollectionJobState::Finished {
+        report_count: leader.report_count,
+        interval: leader.span.aligned_interval(ready.task.time_precision())?,
+        leader_encrypted_agg_share,
+        helper_encrypted_agg_share: helper.encrypted_aggregate_share,
+    })
+}

@@ -1,0 +1,279 @@
+//! The collection job driver (DAP-09 section 4.6, Leader side): leases
+//! collection jobs and turns each into the two sealed aggregate shares.
+//!
+//! The batch is the one the HTTP handler stored with the job (the query's
+//! interval, the `by_batch_id` batch, or the batch it took for
+//! `current_batch`). For each job:
+//!
+//! 1. readiness and validation, in one read-write transaction
+//!    ([`collection_batch::prepare`](super::collection_batch::prepare)):
+//!    while an unfinished aggregation job may hold reports of the batch,
+//!    unaggregated reports lie in its interval, or it holds fewer than
+//!    `min_batch_size` reports, the job waits (its lease is given back, it
+//!    is looked at again after `not_ready_retry_secs`, no attempt counted;
+//!    section 4.6.6: "Leaders SHOULD wait for more reports"). Then batch
+//!    validation (section 4.6.6): a failure fails the job with its problem
+//!    type. A valid batch is recorded as collected with the job's
+//!    aggregation parameter in the same transaction, so that from then on no
+//!    report joins it (the job creator ignores such reports) and the
+//!    Leader's count cannot move away from the Helper's;
+//! 2. the Leader's aggregate share: every job's batch aggregation rows of
+//!    the batch merged (off the async runtime);
+//! 3. `AggregateShareReq` with the report count and checksum to the Helper
+//!    (section 4.6.2). A retried request is identical, and the Helper
+//!    answers it identically without counting another query;
+//! 4. one transaction, checking the lease: the job `Finished` with the
+//!    report count, the smallest `time_precision`-aligned interval holding
+//!    every report time, the Leader's share sealed to the Collector and the
+//!    Helper's share.
+//!
+//! A problem document from the Helper (`batchMismatch`,
+//! `invalidBatchSize`, ...) fails the job with that problem, which the
+//! Collector sees when it polls. Transient failures are retried with backoff
+//! and the job is abandoned after `max_attempts`, like aggregation jobs.
+
+use super::collection_batch::{self, Readiness};
+use super::config::{CollectionDriverConfig, LeaseSettings};
+use super::lease_loop::{run_lease_loop, LeasedWork};
+use super::peer_client::{HelperClient, PeerError};
+use dyad_core::retry::Retryable;
+use dyad_datastore::models::{CollectionJob, CollectionJobState};
+use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
+use dyad_messages::draft09::Duration as DapDuration;
+use dyad_messages::problem::DapProblemType;
+use dyad_protocol::ProtocolError;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+/// Why driving a collection job stopped.
+#[derive(Debug, thiserror::Error)]
+enum CollectError {
+    #[error("datastore: {0}")]
+    Datastore(#[from] TxError),
+    #[error("{0}")]
+    Peer(#[from] PeerError),
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+}
+
+/// The collection job driver; [`run_collection_job_driver`] runs it in a
+/// loop, tests call [`CollectionJobDriver::run_once`].
+pub struct CollectionJobDriver {
+    ds: Arc<dyn Datastore>,
+    client: HelperClient,
+    settings: LeaseSettings,
+    not_ready_retry: DapDuration,
+    shutdown: CancellationToken,
+}
+
+impl CollectionJobDriver {
+    /// A driver; its jobs give their leases back when `shutdown` is cancelled.
+    pub fn new(
+        ds: Arc<dyn Datastore>,
+        http: reqwest::Client,
+        cfg: &CollectionDriverConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let settings = cfg.lease_settings();
+        Self {
+            ds,
+            client: HelperClient::new(http, settings.http_timeout),
+            settings,
+            not_ready_retry: DapDuration::from_seconds(cfg.not_ready_retry_secs),
+            shutdown,
+        }
+    }
+
+    /// Acquires up to `max_concurrent_jobs` jobs and drives them all; how
+    /// many were acquired.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let leases = self.acquire(self.settings.max_concurrent).await?;
+        let count = leases.len();
+        futures::future::join_all(leases.into_iter().map(|lease| self.drive(lease))).await;
+        Ok(count)
+    }
+
+    async fn drive_job(&self, lease: &Lease<CollectionJob>) -> Result<(), CollectError> {
+        let task_id = lease.leased.task_id;
+        let job_id = lease.leased.collection_job_id;
+        let ready = match collection_batch::prepare(self.ds.as_ref(), lease).await? {
+            Readiness::Gone => return Ok(()),
+            Readiness::NotReady(reason) => {
+                debug!(%task_id, collection_job_id = %job_id, reason, "batch not ready");
+                self.release(lease, self.not_ready_retry, true).await;
+                return Ok(());
+            }
+            Readiness::Invalid(problem) => {
+                warn!(%task_id, collection_job_id = %job_id, %problem, "batch validation failed");
+                let problem_type = problem
+                    .problem_type()
+                    .unwrap_or(DapProblemType::InvalidMessage);
+                self.finish(lease, failed(problem_type, problem.detail()))
+                    .await?;
+                return Ok(());
+            }
+            Readiness::Ready(ready) => ready,
+        };
+        let ready: Arc<_> = Arc::from(ready);
+        let leader = tokio::task::spawn_blocking({
+            let ready = Arc::clone(&ready);
+            move || collection_batch::leader_share(&ready)
+        })
+        .await
+        .map_err(|e| ProtocolError::internal(format!("aggregate share task failed: {e}")))??;
+        let request = collection_batch::aggregate_share_req(&ready, &leader);
+        let helper = self.client.aggregate_share(&ready.task, &request).await?;
+        let state = collection_batch::finished_state(&ready, &leader, helper)?;
+        let report_count = leader.report_count;
+        self.finish(lease, state).await?;
+        info!(%task_id, collection_job_id = %job_id, report_count, "collection job finished");
+        Ok(())
+    }
+
+    /// Writes the job's final state under the lease.
+    async fn finish(
+        &self,
+        lease: &Lease<CollectionJob>,
+        state: CollectionJobState,
+    ) -> Result<(), CollectError> {
+        let token = lease.token;
+        let (task_id, job_id) = (lease.leased.task_id, lease.leased.collection_job_id);
+        self.ds
+            .run_tx("collection_job_finish", move |tx| {
+                let state = state.clone();
+                Box::pin(async move {
+                    let Some(mut job) = tx.get_collection_job(&task_id, &job_id).await? else {
+                        return Ok(());
+                    };
+                    job.state = state;
+                    tx.update_collection_job(&job, Some(&token)).await?;
+                    Ok(())
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn settle(&self, lease: &Lease<CollectionJob>, result: Result<(), CollectError>) {
+        let task_id = lease.leased.task_id;
+        let job_id = lease.leased.collection_job_id;
+        let error = match result {
+            Ok(()) => return,
+            Err(error) => error,
+        };
+        if matches!(&error, CollectError::Datastore(e) if e.is_lease_lost()) {
+            warn!(%task_id, collection_job_id = %job_id, "lease lost; nothing was recorded");
+            return;
+        }
+        let transient = match &error {
+            CollectError::Datastore(_) => true,
+            CollectError::Peer(peer) => peer.retry_class().is_transient(),
+            CollectError::Protocol(_) => false,
+        };
+        if transient && lease.attempts < self.settings.max_attempts {
+            let mut delay = self.settings.retry_delay(lease.attempts);
+            if let CollectError::Peer(peer) = &error {
+                if let Some(asked) = peer.retry_after() {
+                    delay = DapDuration::from_seconds(delay.as_seconds().max(asked.as_secs()));
+                }
+            }
+            warn!(
+                %task_id,
+                collection_job_id = %job_id,
+                attempt = lease.attempts,
+                retry_in_secs = delay.as_seconds(),
+                %error,
+                "collection job failed transiently; will retry"
+            );
+            self.release(lease, delay, false).await;
+            return;
+        }
+        // A Helper's problem document is the Collector's answer; anything
+        // else ends the job as abandoned.
+        let state = match &error {
+            CollectError::Peer(peer) if !transient => match peer.problem_type() {
+                Some(problem_type) => failed(
+                    problem_type,
+                    peer.problem_detail()
+                        .unwrap_or("the Helper refused the aggregate share request"),
+                ),
+                None => CollectionJobState::Abandoned,
+            },
+            _ => CollectionJobState::Abandoned,
+        };
+        error!(
+            %task_id,
+            collection_job_id = %job_id,
+            attempts = lease.attempts,
+            %error,
+            outcome = ?state.code(),
+            "collection job failed"
+        );
+        if let Err(error) = self.finish(lease, state).await {
+            warn!(%task_id, collection_job_id = %job_id, %error, "could not record the failure");
+        }
+    }
+
+    async fn release(&self, lease: &Lease<CollectionJob>, delay: DapDuration, reset: bool) {
+        let lease = lease.clone();
+        let released = self
+            .ds
+            .run_tx("collection_job_release", move |tx| {
+                let lease = lease.clone();
+                Box::pin(async move { Ok(tx.release_collection_job(&lease, delay, reset).await?) })
+            })
+            .await;
+        if let Err(error) = released {
+            warn!(%error, "could not release a collection job; its lease will run out");
+        }
+    }
+}
+
+fn failed(problem_type: DapProblemType, detail: &str) -> CollectionJobState {
+    CollectionJobState::Failed {
+        problem_type,
+        detail: detail.to_owned(),
+    }
+}
+
+impl LeasedWork for CollectionJobDriver {
+    type Job = CollectionJob;
+
+    async fn acquire(&self, max: u64) -> Result<Vec<Lease<CollectionJob>>, TxError> {
+        let duration = self.settings.lease_duration;
+        self.ds
+            .run_tx("collection_jobs_acquire", move |tx| {
+                Box::pin(async move { Ok(tx.acquire_collection_jobs(duration, max).await?) })
+            })
+            .await
+    }
+
+    async fn drive(&self, lease: Lease<CollectionJob>) {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => self.release(&lease, DapDuration::ZERO, false).await,
+            result = self.drive_job(&lease) => self.settle(&lease, result).await,
+        }
+    }
+}
+
+/// Runs the driver until `shutdown` is cancelled.
+pub async fn run_collection_job_driver(
+    ds: Arc<dyn Datastore>,
+    http: reqwest::Client,
+    cfg: CollectionDriverConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    let driver = Arc::new(CollectionJobDriver::new(ds, http, &cfg, shutdown.clone()));
+    run_lease_loop(
+        "collection_job_driver",
+        driver,
+        std::time::Duration::from_millis(cfg.interval_ms),
+        cfg.max_concurrent_jobs,
+        shutdown,
+    )
+    .await;
+    Ok(())
+}

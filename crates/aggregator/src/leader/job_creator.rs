@@ -1,0 +1,452 @@
+//! The aggregation job creator (DAP-09 section 4.5): groups each Leader
+//! task's unaggregated reports, oldest first, into aggregation jobs of
+//! `min_job_size..=max_job_size` reports.
+//!
+//! One transaction per task and run reads the unaggregated reports, creates
+//! the jobs with their report aggregations (state `Start`, in job order) and
+//! marks every report it took as started. The marking is checked: if any
+//! report was already marked, the transaction is aborted, so no report ever
+//! lands in two jobs, whichever creator replicas run.
+//!
+//! - `time_interval` tasks: any grouping will do (the batch is decided by the
+//!   Collector's query); reports are taken oldest first so that jobs cover
+//!   short time spans. Reports whose time bucket was already collected are
+//!   marked started without a job: the Leader ignores them (sections 4.4.2
+//!   and 4.5.1.4: the Helper would reject them with `batch_collected`).
+//! - `fixed_size` tasks: each job belongs to one batch. Room is reserved in
+//!   the oldest open outstanding batch, up to `min_batch_size` reports per
+//!   batch (the target of section 4.1.2; never above `max_batch_size`), and
+//!   a new batch ID is made when none has room. A batch with little room
+//!   left gets a job smaller than `min_job_size`, to fill it.
+//!
+//! Fewer unaggregated reports than `min_job_size` wait for more, but at most
+//! `max_report_wait` (counted from the run that first saw them wait).
+//!
+//! Only VDAFs whose aggregation parameter is known before collection are
+//! aggregated here: the Prio3 family, with the empty parameter. A VDAF with
+//! a real parameter (Poplar1) would get its jobs when a collection job names
+//! the parameter; [`eager_aggregation_parameter`] is the one place that
+//! decides.
+
+use super::config::JobCreatorConfig;
+use dyad_core::task::{BatchMode, Task};
+use dyad_datastore::models::{
+    AggregationJob, BatchIdentifier, ReportAggregation, ReportAggregationState,
+};
+use dyad_datastore::{Datastore, DatastoreExt, Transaction, TxError};
+use dyad_messages::draft09::{AggregationJobId, BatchId, Interval, ReportMetadata, TaskId};
+use dyad_protocol::batch::bucket_of;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// The aggregation parameter to aggregate a task's reports with as soon as
+/// they arrive, or `None` if it is only known once the Collector asks.
+pub fn eager_aggregation_parameter(task: &Task) -> Option<Vec<u8>> {
+    // Every Prio3 VDAF has exactly one aggregation parameter, `()`, encoded
+    // as the empty string (VDAF-08 section 7).
+    task.vdaf().is_prio3().then(Vec::new)
+}
+
+/// What one run did, summed over tasks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CreatorRunSummary {
+    /// Aggregation jobs created.
+    pub jobs_created: u64,
+    /// Their IDs, with their tasks'.
+    pub job_ids: Vec<(TaskId, AggregationJobId)>,
+    /// Reports put in those jobs.
+    pub reports_assigned: u64,
+    /// Reports ignored because their batch was already collected.
+    pub reports_skipped: u64,
+}
+
+/// What one task's transaction did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct TaskOutcome {
+    summary: CreatorRunSummary,
+    /// Reports left waiting because they are fewer than `min_job_size`.
+    undersized_remainder: bool,
+}
+
+/// Why a task's transaction was aborted.
+#[derive(Debug, thiserror::Error)]
+#[error("{marked} of {expected} reports could be marked as started: another creator took some")]
+struct DoubleAssignment {
+    marked: u64,
+    expected: u64,
+}
+
+/// The aggregation job creator; [`run_aggregation_job_creator`] runs one
+/// every `interval`, tests call [`AggregationJobCreator::run_once`].
+pub struct AggregationJobCreator {
+    ds: Arc<dyn Datastore>,
+    cfg: JobCreatorConfig,
+    /// Per task: when its undersized remainder was first left waiting.
+    waiting_since: Mutex<HashMap<TaskId, Instant>>,
+}
+
+impl AggregationJobCreator {
+    /// A creator; sizes out of range are brought into range (at least one
+    /// report and one job, `min_job_size <= max_job_size`).
+    pub fn new(ds: Arc<dyn Datastore>, mut cfg: JobCreatorConfig) -> Self {
+        cfg.max_job_size = cfg.max_job_size.max(1);
+        cfg.min_job_size = cfg.min_job_size.clamp(1, cfg.max_job_size);
+        cfg.max_jobs_per_task = cfg.max_jobs_per_task.max(1);
+        Self {
+            ds,
+            cfg,
+            waiting_since: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Creates jobs for every Leader task once. A task whose transaction
+    /// fails is logged and skipped; the run goes on with the next.
+    pub async fn run_once(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<CreatorRunSummary> {
+        let tasks = self
+            .ds
+            .run_read_tx("job_creator_tasks", |tx| {
+                Box::pin(async move { Ok(tx.get_tasks().await?) })
+            })
+            .await?;
+        let mut total = CreatorRunSummary::default();
+        for task in tasks.iter().filter(|task| task.is_leader()) {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let Some(aggregation_parameter) = eager_aggregation_parameter(task) else {
+                continue;
+            };
+            match self.create_for_task(task, aggregation_parameter).await {
+                Ok(summary) => {
+                    total.jobs_created += summary.jobs_created;
+                    total.job_ids.extend(summary.job_ids);
+                    total.reports_assigned += summary.reports_assigned;
+                    total.reports_skipped += summary.reports_skipped;
+                }
+                Err(error) => warn!(
+                    task_id = %task.task_id(),
+                    %error,
+                    "creating aggregation jobs failed; will retry"
+                ),
+            }
+        }
+        Ok(total)
+    }
+
+    async fn create_for_task(
+        &self,
+        task: &Task,
+        aggregation_parameter: Vec<u8>,
+    ) -> Result<CreatorRunSummary, TxError> {
+        let task_id = *task.task_id();
+        let flush = self.remainder_waited_enough(&task_id);
+        // A read-only look first, so that idle tasks never take the write
+        // lock (SQLite has one for the whole database).
+        let waiting = self
+            .ds
+            .run_read_tx("job_creator_count", move |tx| {
+                Box::pin(
+                    async move { Ok(tx.count_unaggregated_client_reports(&task_id, None).await?) },
+                )
+            })
+            .await?;
+        if waiting == 0 || (waiting < self.cfg.min_job_size && !flush) {
+            self.note_remainder(&task_id, waiting > 0);
+            return Ok(CreatorRunSummary::default());
+        }
+        let plan = Arc::new(TaskPlan {
+            task: task.clone(),
+            aggregation_parameter,
+            cfg: self.cfg.clone(),
+            flush,
+        });
+        let outcome = self
+            .ds
+            .run_tx("create_aggregation_jobs", move |tx| {
+                let plan = Arc::clone(&plan);
+                Box::pin(async move { create_jobs(tx, &plan).await })
+            })
+            .await?;
+        self.note_remainder(&task_id, outcome.undersized_remainder);
+        let summary = outcome.summary;
+        if summary.jobs_created > 0 || summary.reports_skipped > 0 {
+            info!(
+                %task_id,
+                jobs = summary.jobs_created,
+                reports = summary.reports_assigned,
+                skipped_collected = summary.reports_skipped,
+                "created aggregation jobs"
+            );
+        }
+        Ok(summary)
+    }
+
+    fn remainder_waited_enough(&self, task_id: &TaskId) -> bool {
+        let waiting = self
+            .waiting_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        waiting
+            .get(task_id)
+            .is_some_and(|since| since.elapsed() >= self.cfg.max_report_wait())
+    }
+
+    fn note_remainder(&self, task_id: &TaskId, undersized: bool) {
+        let mut waiting = self
+            .waiting_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if undersized {
+            waiting.entry(*task_id).or_insert_with(Instant::now);
+        } else {
+            waiting.remove(task_id);
+        }
+    }
+}
+
+/// Everything one task's transaction needs (cloned into each attempt).
+struct TaskPlan {
+    task: Task,
+    aggregation_parameter: Vec<u8>,
+    cfg: JobCreatorConfig,
+    /// Whether an undersized remainder is to be put in a job now.
+    flush: bool,
+}
+
+/// The sizes of the jobs to make from `available` reports: as many full
+/// jobs as possible, then the rest if it reaches `min` (or if `flush`), at
+/// most `max_jobs` in all. Also whether an undersized remainder was left.
+fn plan_job_sizes(
+    available: u64,
+    min: u64,
+    max: u64,
+    max_jobs: u64,
+    flush: bool,
+) -> (Vec<u64>, bool) {
+    let mut sizes = Vec::new();
+    let mut left = available;
+    while left > 0 && (sizes.len() as u64) < max_jobs {
+        let size = left.min(max);
+        if size < min && !flush {
+            return (sizes, true);
+        }
+        sizes.push(size);
+        left -= size;
+    }
+    (sizes, false)
+}
+
+/// The transaction body: reads, groups, creates and marks.
+async fn create_jobs(tx: &mut dyn Transaction, plan: &TaskPlan) -> Result<TaskOutcome, TxError> {
+    let task_id = *plan.task.task_id();
+    let cfg = &plan.cfg;
+    let limit = cfg.max_job_size.saturating_mul(cfg.max_jobs_per_task);
+    let reports = tx.get_unaggregated_client_reports(&task_id, limit).await?;
+    if reports.is_empty() {
+        return Ok(TaskOutcome::default());
+    }
+    let (candidates, skipped) = split_collected(tx, plan, reports).await?;
+
+    let mut groups: Vec<(Option<BatchId>, &[ReportMetadata])> = Vec::new();
+    let undersized_remainder;
+    match plan.task.batch_mode() {
+        BatchMode::TimeInterval => {
+            let (sizes, undersized) = plan_job_sizes(
+                candidates.len() as u64,
+                cfg.min_job_size,
+                cfg.max_job_size,
+                cfg.max_jobs_per_task,
+                plan.flush,
+            );
+            let mut rest = candidates.as_slice();
+            for size in sizes {
+                let (job, after) = rest.split_at(size as usize);
+                groups.push((None, job));
+                rest = after;
+            }
+            undersized_remainder = undersized;
+        }
+        BatchMode::FixedSize { .. } => {
+            let target = plan.task.min_batch_size();
+            let mut rest = candidates.as_slice();
+            let mut undersized = false;
+            while !rest.is_empty() && (groups.len() as u64) < cfg.max_jobs_per_task {
+                let wanted = (rest.len() as u64).min(cfg.max_job_size);
+                if wanted < cfg.min_job_size && !plan.flush {
+                    undersized = true;
+                    break;
+                }
+                let reservation = tx
+                    .reserve_outstanding_batch(&task_id, wanted, target)
+                    .await?;
+                let take = reservation.reserved.min(wanted).max(1) as usize;
+                let (job, after) = rest.split_at(take);
+                groups.push((Some(reservation.batch_id), job));
+                rest = after;
+            }
+            undersized_remainder = undersized;
+        }
+    }
+
+    let mut started = Vec::with_capacity(candidates.len() + skipped.len());
+    let mut summary = CreatorRunSummary {
+        reports_skipped: skipped.len() as u64,
+        ..Default::default()
+    };
+    for (batch_id, reports) in groups {
+        let job_id = put_job(tx, plan, batch_id, reports).await?;
+        debug!(
+            %task_id,
+            aggregation_job_id = %job_id,
+            batch_id = ?batch_id,
+            reports = reports.len(),
+            "aggregation job created"
+        );
+        summary.jobs_created += 1;
+        summary.job_ids.push((task_id, job_id));
+        summary.reports_assigned += reports.len() as u64;
+        started.extend(reports.iter().map(|report| report.id));
+    }
+    started.extend(skipped.iter().map(|report| report.id));
+    if !started.is_empty() {
+        let expected = started.len() as u64;
+        let marked = tx
+            .mark_client_reports_aggregation_started(&task_id, &started)
+            .await?;
+        if marked != expected {
+            return Err(TxError::abort(DoubleAssignment { marked, expected }));
+        }
+    }
+    Ok(TaskOutcome {
+        summary,
+        undersized_remainder,
+    })
+}
+
+/// Separates the reports whose batch was already collected (time-interval
+/// tasks: the report's `time_precision` bucket overlaps a collected query).
+async fn split_collected(
+    tx: &mut dyn Transaction,
+    plan: &TaskPlan,
+    reports: Vec<ReportMetadata>,
+) -> Result<(Vec<ReportMetadata>, Vec<ReportMetadata>), TxError> {
+    if !matches!(plan.task.batch_mode(), BatchMode::TimeInterval) {
+        // A fixed-size report joins a batch only now, and only open
+        // (uncollected) batches take reports.
+        return Ok((reports, Vec::new()));
+    }
+    let precision = plan.task.time_precision();
+    let buckets: BTreeMap<_, _> = reports
+        .iter()
+        .filter_map(|report| bucket_of(report.time, precision))
+        .map(|bucket| (bucket.start(), bucket))
+        .collect();
+    let mut collected = Vec::new();
+    for bucket in buckets.into_values() {
+        let batch = BatchIdentifier::TimeInterval(bucket);
+        if tx
+            .is_batch_collected(
+                plan.task.task_id(),
+                &batch,
+                Some(&plan.aggregation_parameter),
+            )
+            .await?
+        {
+            collected.push(bucket);
+        }
+    }
+    if collected.is_empty() {
+        return Ok((reports, Vec::new()));
+    }
+    Ok(reports
+        .into_iter()
+        .partition(|report| !collected.iter().any(|bucket| bucket.contains(report.time))))
+}
+
+/// Stores one job and its report aggregations; returns the job's ID.
+async fn put_job(
+    tx: &mut dyn Transaction,
+    plan: &TaskPlan,
+    batch_id: Option<BatchId>,
+    reports: &[ReportMetadata],
+) -> Result<AggregationJobId, TxError> {
+    let task_id = *plan.task.task_id();
+    let job_id = AggregationJobId::random();
+    let mut interval = Interval::EMPTY;
+    for report in reports {
+        interval = interval.merged_with(report.time).map_err(TxError::abort)?;
+    }
+    let job = AggregationJob::new(
+        task_id,
+        job_id,
+        plan.aggregation_parameter.clone(),
+        batch_id,
+        interval,
+    );
+    tx.put_aggregation_job(&job).await?;
+    let report_aggregations: Vec<ReportAggregation> = reports
+        .iter()
+        .enumerate()
+        .map(|(ord, report)| {
+            ReportAggregation::new(
+                task_id,
+                job_id,
+                ord as u64,
+                report.id,
+                report.time,
+                ReportAggregationState::Start,
+            )
+        })
+        .collect();
+    tx.put_report_aggregations(&report_aggregations, None)
+        .await?;
+    Ok(job_id)
+}
+
+/// Runs the creator every `cfg.interval` until `shutdown` is cancelled.
+pub async fn run_aggregation_job_creator(
+    ds: Arc<dyn Datastore>,
+    cfg: JobCreatorConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    let interval = cfg.interval();
+    let creator = AggregationJobCreator::new(ds, cfg);
+    info!(?interval, "aggregation job creator started");
+    loop {
+        if let Err(error) = creator.run_once(&shutdown).await {
+            warn!(%error, "aggregation job creator run failed; will retry");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+    info!("aggregation job creator stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_sizes_respect_min_max_and_the_job_cap() {
+        assert_eq!(plan_job_sizes(0, 1, 10, 5, false), (vec![], false));
+        assert_eq!(
+            plan_job_sizes(25, 1, 10, 5, false),
+            (vec![10, 10, 5], false)
+        );
+        assert_eq!(plan_job_sizes(25, 6, 10, 5, false), (vec![10, 10], true));
+        assert_eq!(plan_job_sizes(25, 6, 10, 5, true), (vec![10, 10, 5], false));
+        assert_eq!(plan_job_sizes(3, 6, 10, 5, false), (vec![], true));
+        // The cap leaves reports for the next run, not as a remainder.
+        assert_eq!(plan_job_sizes(100, 6, 10, 2, false), (vec![10, 10], false));
+    }
+}

@@ -1,0 +1,392 @@
+//! The aggregation job driver (DAP-09 section 4.5, Leader side): leases
+//! aggregation jobs and drives each through its steps with the Helper.
+//!
+//! Each step is [`aggregation_step`]'s load → prepare → send → apply →
+//! write, the write being one transaction that checks the lease; the job is
+//! driven step after step under one lease until it is finished. Outcomes:
+//!
+//! - success: the job is `Finished` (its batch aggregations written with it);
+//! - lease lost (another driver took the job, or the lease ran out):
+//!   nothing was written for the step; the other holder carries on;
+//! - transient failure (the Helper unreachable, timing out, answering 5xx,
+//!   408 or 429; the database busy): the lease is given back and the job is
+//!   retried after an exponential backoff (at least what the Helper's
+//!   `Retry-After` asks). A repeated step sends the identical request, which
+//!   the Helper answers as a replay. After `max_attempts` acquisitions the
+//!   job is abandoned;
+//! - permanent failure (the Helper answers another 4xx, a response that does
+//!   not decode or that breaks section 4.5.1.1's rules, or our own stored
+//!   state is unusable): the job is abandoned at once.
+//!
+//! Abandoning writes, under the lease, state `Abandoned` for the job and
+//! `Failed(report_dropped)` for its unfinished reports (giving fixed-size
+//! batch room back), logs an error with the task and job IDs, and then asks
+//! the Helper to delete the job (best effort, section 4.5.2.2).
+//!
+//! Reports the Helper rejects with `report_too_early` stay failed in their
+//! job (the spec allows but does not require aggregating them again later;
+//! the datastore offers no way to return a report to the pool).
+
+use super::aggregation_step::{self, LoadedJob, StepRequest, StepWrite};
+use super::config::{JobDriverConfig, LeaseSettings};
+use super::lease_loop::{run_lease_loop, LeasedWork};
+use super::peer_client::{HelperClient, PeerError};
+use dyad_core::retry::Retryable;
+use dyad_datastore::models::{AggregationJob, AggregationJobState, ReportAggregationState};
+use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
+use dyad_messages::draft09::{Duration as DapDuration, PrepareError};
+use dyad_protocol::ProtocolError;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+/// Most steps driven under one lease (a guard; VDAFs need a handful).
+const MAX_STEPS_PER_LEASE: usize = 64;
+
+/// Why driving a job stopped before it finished.
+#[derive(Debug, thiserror::Error)]
+enum DriveError {
+    #[error("datastore: {0}")]
+    Datastore(#[from] TxError),
+    #[error("{0}")]
+    Peer(#[from] PeerError),
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("the lease is too close to running out for another request")]
+    LeaseExpiring,
+    #[error("the job or its task no longer exists")]
+    Gone,
+}
+
+impl DriveError {
+    fn is_lease_lost(&self) -> bool {
+        matches!(self, DriveError::Datastore(error) if error.is_lease_lost())
+    }
+
+    /// Whether another attempt may succeed.
+    fn is_transient(&self) -> bool {
+        match self {
+            DriveError::Datastore(_) | DriveError::LeaseExpiring => true,
+            DriveError::Peer(error) => error.retry_class().is_transient(),
+            DriveError::Protocol(_) | DriveError::Gone => false,
+        }
+    }
+}
+
+/// The aggregation job driver; [`run_aggregation_job_driver`] runs it in a
+/// loop, tests call [`AggregationJobDriver::run_once`].
+pub struct AggregationJobDriver {
+    ds: Arc<dyn Datastore>,
+    client: HelperClient,
+    settings: LeaseSettings,
+    shutdown: CancellationToken,
+}
+
+impl AggregationJobDriver {
+    /// A driver; its jobs give their leases back when `shutdown` is cancelled.
+    pub fn new(
+        ds: Arc<dyn Datastore>,
+        http: reqwest::Client,
+        cfg: &JobDriverConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let settings = cfg.lease_settings();
+        Self {
+            ds,
+            client: HelperClient::new(http, settings.http_timeout),
+            settings,
+            shutdown,
+        }
+    }
+
+    /// Acquires up to `max_concurrent_jobs` jobs and drives them all; how
+    /// many were acquired.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let leases = self.acquire(self.settings.max_concurrent).await?;
+        let count = leases.len();
+        futures::future::join_all(leases.into_iter().map(|lease| self.drive(lease))).await;
+        Ok(count)
+    }
+
+    async fn drive_job(&self, lease: &Lease<AggregationJob>) -> (Result<(), DriveError>, bool) {
+        let task_id = lease.leased.task_id;
+        let job_id = lease.leased.aggregation_job_id;
+        let mut progressed = false;
+        for _ in 0..MAX_STEPS_PER_LEASE {
+            let loaded = match aggregation_step::load(self.ds.as_ref(), task_id, job_id).await {
+                Ok(Some(loaded)) => Arc::new(loaded),
+                Ok(None) => return (Err(DriveError::Gone), progressed),
+                Err(error) => return (Err(error.into()), progressed),
+            };
+            if loaded.job.state != AggregationJobState::InProgress {
+                return (Ok(()), progressed);
+            }
+            match self.step(lease, loaded).await {
+                Ok(true) => return (Ok(()), true),
+                Ok(false) => progressed = true,
+                Err(error) => return (Err(error), progressed),
+            }
+        }
+        warn!(%task_id, aggregation_job_id = %job_id, "step limit reached; releasing the job");
+        (Err(DriveError::LeaseExpiring), progressed)
+    }
+
+    /// One step; whether the job is now finished.
+    async fn step(
+        &self,
+        lease: &Lease<AggregationJob>,
+        loaded: Arc<LoadedJob>,
+    ) -> Result<bool, DriveError> {
+        let task_id = *loaded.task.task_id();
+        let job_id = loaded.job.aggregation_job_id;
+        let prepared = blocking({
+            let loaded = Arc::clone(&loaded);
+            move || aggregation_step::prepare(&loaded)
+        })
+        .await?;
+        let step = prepared.step;
+        let response = match &prepared.request {
+            None => None,
+            Some(request) => {
+                self.check_lease_time(lease)?;
+                debug!(%task_id, aggregation_job_id = %job_id, %step, "sending to the Helper");
+                Some(match request {
+                    StepRequest::Init(request) => {
+                        self.client
+                            .init_aggregation_job(&loaded.task, &job_id, request)
+                            .await?
+                    }
+                    StepRequest::Continue(request) => {
+                        self.client
+                            .continue_aggregation_job(&loaded.task, &job_id, request)
+                            .await?
+                    }
+                })
+            }
+        };
+        let write: StepWrite = blocking({
+            let loaded = Arc::clone(&loaded);
+            move || aggregation_step::apply(&loaded, prepared, response.as_ref())
+        })
+        .await?;
+        let write = Arc::new(write);
+        aggregation_step::write(self.ds.as_ref(), lease.token, Arc::clone(&write)).await?;
+        let counts = write.counts;
+        let finished = write.job.state == AggregationJobState::Finished;
+        info!(
+            %task_id,
+            aggregation_job_id = %job_id,
+            %step,
+            finished_reports = counts.finished,
+            failed_reports = counts.failed,
+            waiting_reports = counts.waiting,
+            job_finished = finished,
+            "aggregation job step done"
+        );
+        if counts.too_early > 0 {
+            warn!(
+                %task_id,
+                aggregation_job_id = %job_id,
+                reports = counts.too_early,
+                "the Helper found reports too early; they stay failed"
+            );
+        }
+        Ok(finished)
+    }
+
+    /// Refuses to start a request that could outlive the lease.
+    fn check_lease_time(&self, lease: &Lease<AggregationJob>) -> Result<(), DriveError> {
+        let margin = DapDuration::from_seconds(self.settings.http_timeout.as_secs() + 1);
+        match self.ds.clock().now().checked_add(margin) {
+            Some(deadline) if deadline < lease.expiry => Ok(()),
+            _ => Err(DriveError::LeaseExpiring),
+        }
+    }
+
+    /// Handles what driving a job came to.
+    async fn settle(
+        &self,
+        lease: &Lease<AggregationJob>,
+        result: Result<(), DriveError>,
+        progressed: bool,
+    ) {
+        let task_id = lease.leased.task_id;
+        let job_id = lease.leased.aggregation_job_id;
+        let error = match result {
+            Ok(()) => return,
+            Err(error) => error,
+        };
+        if error.is_lease_lost() {
+            warn!(%task_id, aggregation_job_id = %job_id, "lease lost; the step was not recorded");
+            return;
+        }
+        if matches!(error, DriveError::Gone) {
+            debug!(%task_id, aggregation_job_id = %job_id, "job or task gone");
+            return;
+        }
+        if matches!(error, DriveError::LeaseExpiring) {
+            self.release(lease, DapDuration::ZERO, progressed).await;
+            return;
+        }
+        if error.is_transient() && (progressed || lease.attempts < self.settings.max_attempts) {
+            let mut delay = self.settings.retry_delay(lease.attempts);
+            if let DriveError::Peer(peer) = &error {
+                if let Some(asked) = peer.retry_after() {
+                    delay = DapDuration::from_seconds(delay.as_seconds().max(asked.as_secs()));
+                }
+            }
+            warn!(
+                %task_id,
+                aggregation_job_id = %job_id,
+                attempt = lease.attempts,
+                retry_in_secs = delay.as_seconds(),
+                %error,
+                "aggregation job failed transiently; will retry"
+            );
+            self.release(lease, delay, progressed).await;
+            return;
+        }
+        self.abandon(lease, &error).await;
+    }
+
+    async fn release(&self, lease: &Lease<AggregationJob>, delay: DapDuration, reset: bool) {
+        let lease = lease.clone();
+        let released = self
+            .ds
+            .run_tx("aggregation_job_release", move |tx| {
+                let lease = lease.clone();
+                Box::pin(async move { Ok(tx.release_aggregation_job(&lease, delay, reset).await?) })
+            })
+            .await;
+        if let Err(error) = released {
+            warn!(%error, "could not release an aggregation job; its lease will run out");
+        }
+    }
+
+    /// Gives up on a job for good (see the module documentation).
+    async fn abandon(&self, lease: &Lease<AggregationJob>, reason: &DriveError) {
+        let task_id = lease.leased.task_id;
+        let job_id = lease.leased.aggregation_job_id;
+        let token = lease.token;
+        let abandoned = self
+            .ds
+            .run_tx("aggregation_job_abandon", move |tx| {
+                Box::pin(async move {
+                    let Some(mut job) = tx.get_aggregation_job(&task_id, &job_id).await? else {
+                        return Ok(None);
+                    };
+                    let mut dropped = Vec::new();
+                    for mut ra in tx.get_report_aggregations(&task_id, &job_id).await? {
+                        if !ra.state.is_terminal() {
+                            ra.state = ReportAggregationState::Failed(PrepareError::ReportDropped);
+                            dropped.push(ra);
+                        }
+                    }
+                    if !dropped.is_empty() {
+                        tx.update_report_aggregations(&dropped, Some(&token))
+                            .await?;
+                        if let Some(batch_id) = &job.batch_id {
+                            tx.release_outstanding_batch_reservation(
+                                &task_id,
+                                batch_id,
+                                dropped.len() as u64,
+                            )
+                            .await?;
+                        }
+                    }
+                    job.state = AggregationJobState::Abandoned;
+                    tx.update_aggregation_job(&job, Some(&token)).await?;
+                    Ok(Some((tx.get_task(&task_id).await?, dropped.len())))
+                })
+            })
+            .await;
+        match abandoned {
+            Ok(Some((task, dropped))) => {
+                error!(
+                    %task_id,
+                    aggregation_job_id = %job_id,
+                    attempts = lease.attempts,
+                    dropped_reports = dropped,
+                    reason = %reason,
+                    "aggregation job abandoned"
+                );
+                if let Some(task) = task {
+                    if let Err(error) = self.client.delete_aggregation_job(&task, &job_id).await {
+                        debug!(%task_id, aggregation_job_id = %job_id, %error, "DELETE at the Helper failed");
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(error) if error.is_lease_lost() => {
+                warn!(%task_id, aggregation_job_id = %job_id, "lease lost while abandoning")
+            }
+            Err(error) => warn!(
+                %task_id,
+                aggregation_job_id = %job_id,
+                %error,
+                "could not abandon an aggregation job; it will be retried"
+            ),
+        }
+    }
+}
+
+impl LeasedWork for AggregationJobDriver {
+    type Job = AggregationJob;
+
+    async fn acquire(&self, max: u64) -> Result<Vec<Lease<AggregationJob>>, TxError> {
+        let duration = self.settings.lease_duration;
+        self.ds
+            .run_tx("aggregation_jobs_acquire", move |tx| {
+                Box::pin(async move { Ok(tx.acquire_aggregation_jobs(duration, max).await?) })
+            })
+            .await
+    }
+
+    async fn drive(&self, lease: Lease<AggregationJob>) {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => {
+                // The step in flight, if any, was not recorded; it will be
+                // sent again (identically) by whoever takes the job next.
+                self.release(&lease, DapDuration::ZERO, false).await;
+            }
+            (result, progressed) = self.drive_job(&lease) => {
+                self.settle(&lease, result, progressed).await;
+            }
+        }
+    }
+}
+
+/// Runs CPU-heavy protocol work on the blocking thread pool.
+async fn blocking<T, F>(work: F) -> Result<T, DriveError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ProtocolError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => Ok(result?),
+        Err(error) => Err(DriveError::Protocol(ProtocolError::internal(format!(
+            "preparation task failed: {error}"
+        )))),
+    }
+}
+
+/// Runs the driver until `shutdown` is cancelled.
+pub async fn run_aggregation_job_driver(
+    ds: Arc<dyn Datastore>,
+    http: reqwest::Client,
+    cfg: JobDriverConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    let driver = Arc::new(AggregationJobDriver::new(ds, http, &cfg, shutdown.clone()));
+    run_lease_loop(
+        "aggregation_job_driver",
+        driver,
+        std::time::Duration::from_millis(cfg.interval_ms),
+        cfg.max_concurrent_jobs,
+        shutdown,
+    )
+    .await;
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! The aggregation job driver against the stand-in Helper: success, replays
+//! after lost responses, lease loss, transient and permanent failures, and a
+//! two-round VDAF's continuation with step skew recovery.
+
+use super::fixtures::Env;
+use super::helper_stub::{Fault, Route};
+use super::*;
+use dyad_core::clock::Clock;
+use dyad_core::task::BatchMode;
+use dyad_core::vdaf::{Measurement, VdafInstance};
+use dyad_datastore::models::{
+    AggregationJob, AggregationJobState, BatchAggregation, BatchIdentifier, ReportAggregation,
+    ReportAggregationState,
+};
+use dyad_messages::draft09::{PrepareError, Query};
+use prio::codec::Encode as _;
+use prio::idpf::IdpfInput;
+use prio::vdaf::poplar1::Poplar1AggregationParam;
+
+fn sums(values: &[u128]) -> Vec<Measurement> {
+    values.iter().map(|v| Measurement::Sum(*v)).collect()
+}
+
+async fn job(env: &Env, id: AggregationJobId) -> (AggregationJob, Vec<ReportAggregation>) {
+    env.jobs(&[id]).await.pop().expect("job exists")
+}
+
+async fn job_batch_aggregations(env: &Env, id: AggregationJobId) -> Vec<BatchAggregation> {
+    let task_id = env.task_id();
+    env.ds()
+        .run_read_tx("rows", move |tx| {
+            Box::pin(async move { Ok(tx.get_batch_aggregations_for_job(&task_id, &id).await?) })
+        })
+        .await
+        .unwrap()
+}
+
+/// Uploads, aggregates, and collects the whole time span; the collected
+/// result and report count.
+async fn collect_interval(env: &Env, start: Time, buckets: u64) -> (String, u64) {
+    let batch = interval(start, buckets);
+    let id = env
+        .put_collection_job(
+            Query::TimeInterval(batch),
+            BatchIdentifier::TimeInterval(batch),
+            vec![],
+        )
+        .await;
+    collection_driver(env, &collection_config(3))
+        .run_once()
+        .await
+        .unwrap();
+    env.collected_result(&env.collection_job(id).await)
+}
+
+#[tokio::test]
+async fn jobs_are_aggregated_and_collected_exactly() {
+    let env = Env::new(
+        VdafInstance::Prio3Sum { bits: 8 },
+        BatchMode::TimeInterval,
+        5,
+    )
+    .await;
+    env.upload(&sums(&[1, 2, 3, 4]), bucket_time(&env, 3)).await;
+    env.upload(&sums(&[10, 20, 255]), bucket_time(&env, 2))
+        .await;
+    let ids = create_jobs(&env, creator_config(1, 3)).await;
+    assert_eq!(ids.len(), 3);
+    drive_all(&env).await;
+    for (job, ras) in env.jobs(&ids).await {
+        assert_eq!(job.state, AggregationJobState::Finished);
+        assert!(ras
+            .iter()
+            .all(|ra| ra.state == ReportAggregationState::Finished));
+    }
+    assert_eq!(env.stub().requests(Route::Init), 3);
+    // One row per job and bucket: the job spanning both buckets has two.
+    let rows: usize =
+        futures::future::join_all(ids.iter().map(|id| job_batch_aggregations(&env, *id)))
+            .await
+            .iter()
+            .map(Vec::len)
+            .sum();
+    assert_eq!(rows, 4);
+    assert_eq!(
+        collect_interval(&env, bucket_time(&env, 3), 2).await,
+        ("295".to_owned(), 7)
+    );
+}
+
+#[tokio::test]
+async fn a_lost_init_response_is_recovered_by_an_identical_replay() {
+    let env = Env::new(
+        VdafInstance::Prio3Sum { bits: 8 },
+        BatchMode::TimeInterval,
+        3,
+    )
+    .await;
+    env.upload(&sums(&[7, 8, 9]), bucket_time(&env, 1)).await;
+    let ids = create_jobs(&env, creator_config(1, 10)).await;
+    env.stub().inject(Route::Init, Fault::LoseResponse);
+    let driver = job_driver(&env, &driver_config(5));
+    assert_eq!(driver.run_once().await.unwrap(), 1);
+    let (after_loss, ras) = job(&env, ids[0]).await;
+    assert_eq!(after_loss.state, AggregationJobState::InProgress);
+    assert!(ras
+        .iter()
+        .all(|ra| ra.state == ReportAggregationState::Start));
+    assert_eq!(
+        env.stub().prepared_reports(),
+        3,
+        "the Helper did prepare them"
+    );
+
+    // Retried after the backoff: the Helper recognizes the same request.
+    assert_eq!(
+        driver.run_once().await.unwrap(),
+        0,
+        "not before its retry time"
+    );
+    env.clock().advance(Duration::from_seconds(1));
+    assert_eq!(driver.run_once().await.unwrap(), 1);
+    assert_eq!(
+        job(&env, ids[0]).await.0.state,
+        AggregationJobState::Finished
+    );
+    assert_eq!(env.stub().requests(Route::Init), 2);
+    assert_eq!(
+        env.stub().prepared_reports(),
+        3,
+        "a replay prepares nothing twice"
+    );
+    assert_eq!(
+        collect_interval(&env, bucket_time(&env, 1), 1).await,
+        ("24".to_owned(), 3)
+    );
+}
+
+#[tokio::test]
+async fn losing_the_lease_mid_job_writes_nothing() {
+    let env = Env::new(
+        VdafInstance::Prio3Sum { bits: 8 },
+        BatchMode::TimeInterval,
+        2,
+    )
+    .await;
+    env.upload(&sums(&[5, 6]), bucket_time(&env, 1)).await;
+    let ids = create_jobs(&env, creator_config(1, 10)).await;
+    let cfg = driver_config(5);
+    // While the Helper works, the lease runs out and another driver takes
+    // the job over.
+    env.stub().inject(
+        Route::Init,
+        Fault::AdvanceClock(Duration::from_seconds(cfg.lease_duration_secs + 1)),
+    );
+    let slow = job_driver(&env, &cfg);
+    let other = job_driver(&env, &cfg);
+    let ds = env.ds();
+    let (slow_result, _) = tokio::join!(slow.run_once(), async {
+        // Take the job as soon as the clock has moved past the lease.
+        loop {
+            let acquired = ds
+                .run_tx("steal", |tx| {
+                    Box::pin(async move {
+                        Ok(tx
+                            .acquire_aggregation_jobs(Duration::from_seconds(60), 1)
+                            .await?)
+                    })
+                })
+                .await
+                .unwrap();
+            if let Some(lease) = acquired.into_iter().next() {
+                // Give it back at once for `other` to drive.
+                ds.run_tx("release", move |tx| {
+                    let lease = lease.clone();
+                    Box::pin(async move {
+                        Ok(tx
+                            .release_aggregation_job(&lease, Duration::ZERO, false)
+                            .await?)
+                    })
+                })
+                .await
+                .unwrap();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
+    assert_eq!(slow_result.unwrap(), 1);
+    let (unchanged, ras) = job(&env, ids[0]).await;
+    assert_eq!(unchanged.state, AggregationJobState::InProgress);
+    assert!(ras
+        .iter()
+        .all(|ra| ra.state == ReportAggregationState::Start));
+    assert!(job_batch_aggregations(&env, ids[0]).await.is_empty());
+
+    assert_eq!(other.run_once().await.unwrap(), 1);
+    assert_eq!(
+        job(&env, ids[0]).await.0.state,
+        AggregationJobState::Finished
+    );
+    assert_eq!(env.stub().prepared_reports(), 2);
+    assert_eq!(
+        collect_interval(&env, bucket_time(&env, 1), 1).await,
+        ("11".to_owned(), 2)
+    );
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_with_backoff() {
+    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1).await;
+    env.upload(&[Measurement::Count(true)], bucket_time(&env, 1))
+        .await;
+    let ids = create_jobs(&env, creator_config(1, 10)).await;
+    env.stub().inject(Route::Init, Fault::Status(503, None));
+    env.stub().inject(Route::Init, Fault::Status(429, None));
+    let driver = job_driver(&env, &driver_config(3));
+    for _ in 0..2 {
+        assert_eq!(driver.run_once().await.unwrap(), 1);
+        assert_eq!(
+            job(&env, ids[0]).await.0.state,
+            AggregationJobState::InProgress
+        );
+        env.clock().advance(Duration::from_seconds(1));
+    }
+    assert_eq!(driver.run_once().await.unwrap(), 1);
+    assert_eq!(
+        job(&env, ids[0]).await.0.state,
+        AggregationJobState::Finished
+    );
+    assert_eq!(env.stub().requests(Route::Init), 3);
+}
+
+#[tokio::test]
+async fn a_job_failing_max_attempts_times_is_abandoned_visibly() {
+    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1).await;
+    env.upload(&vec![Measurement::Count(true); 2], bucket_time(&env, 1))
+        .await;
+    let ids = create_jobs(&env, creator_config(1, 10)).await;
+    for _ in 0..2 {
+        env.stub().inject(Route::Init, Fault::Status(500, None));
+    }
+    let driver = job_driver(&env, &driver_config(2));
+    assert_eq!(driver.run_once().await.unwrap(), 1);
+    env.clock().advance(Duration::from_seconds(1));
+    assert_eq!(driver.run_once().await.unwrap(), 1);
+    let (abandoned, ras) = job(&env, ids[0]).await;
+    assert_eq!(abandoned.state, AggregationJobState::Abandoned);
+    assert!(ras
+        .iter()
+        .all(|ra| ra.state == ReportAggregationState::Failed(PrepareError::ReportDropped)));
+    assert_eq!(env.stub().requests(Route::Delete), 1);
+    env.clock().advance(Duration::from_seconds(60));
+    assert_eq!(
+        driver.run_once().await.unwrap(),
+        0,
+        "abandoned jobs stay put"
+    );
+}
+
+#[tokio::test]
+async fn a_helper_client_error_abandons_the_job_at_once() {
+    let mode = BatchMode::FixedSize {
+        max_batch_size: None,
+    };
+    let env = Env::new(VdafInstance::Prio3Count, mode, 3).await;
+    env.upload(&vec![Measurement::Count(true); 3], bucket_time(&env, 0))
+        .await;
+    let ids = create_jobs(&env, creator_config(1, 10)).await;
+    env.stub().inject(
+        Route::Init,
+        Fault::Status(
+            400,
+            Some(dyad_messages::problem::DapProblemType::InvalidMessage),
+        ),
+    );
+    job_driver(&env, &driver_config(10))
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(
+        job(&env, ids[0]).await.0.state,
+        AggregationJobState::Abandoned
+    );
+    // The batch's room came back: new reports fill the same batch.
+    env.upload(&vec![Measurement::Count(false); 3], bucket_time(&env, 0))
+        .await;
+    let again = create_jobs(&env, creator_config(1, 10)).await;
+    assert_eq!(
+        job(&env, again[0]).await.0.batch_id,
+        job(&env, ids[0]).await.0.batch_id
+    );
+}
+
+#[tokio::test]
+async fn a_two_round_vdaf_recovers_from_step_skew() {
+    let env = Env::new(
+        VdafInstance::Poplar1 { bits: 2 },
+        BatchMode::TimeInterval,
+        1,
+    )
+    .await;
+    let time = bucket_time(&env, 1);
+    let values = [[false, true], [true, false], [true, true]];
+    let measurements: Vec<_> = values
+        .iter()
+        .map(|v| Measurement::Poplar1(v.to_vec()))
+        .collect();
+    let report_ids = env.upload(&measurements, time).await;
+    let param = Poplar1AggregationParam::try_from_prefixes(vec![
+        IdpfInput::from_bools(&[false]),
+        IdpfInput::from_bools(&[true]),
+    ])
+    .unwrap()
+    .get_encoded()
+    .unwrap();
+    let job_id = put_job(&env, &report_ids, time, param.clone()).await;
+
+    env.stub().inject(Route::Continue, Fault::LoseResponse);
+    let driver = job_driver(&env, &driver_config(5));
+    assert_eq!(driver.run_once().await.unwrap(), 1);
+    let (midway, ras) = job(&env, job_id).await;
+    assert_eq!(
+        (midway.state, midway.step),
+        (AggregationJobState::InProgress, 0)
+    );
+    assert!(ras
+        .iter()
+        .all(|ra| matches!(ra.state, ReportAggregationState::WaitingLeader { .. })));
+
+    env.clock().advance(Duration::from_seconds(1));
+    assert_eq!(driver.run_once().await.unwrap(), 1);
+    let (done, _) = job(&env, job_id).await;
+    assert_eq!((done.state, done.step), (AggregationJobState::Finished, 1));
+    assert_eq!(env.stub().requests(Route::Init), 1);
+    assert_eq!(env.stub().requests(Route::Continue), 2);
+    assert_eq!(env.stub().prepared_reports(), 3);
+
+    let batch = interval(time, 1);
+    let id = env
+        .put_collection_job(
+            Query::TimeInterval(batch),
+            BatchIdentifier::TimeInterval(batch),
+            param,
+        )
+        .await;
+    collection_driver(&env, &collection_config(3))
+        .run_once()
+        .await
+        .unwrap();
+    let (result, count) = env.collected_result(&env.collection_job(id).await);
+    assert_eq!((result.as_str(), count), ("[1, 2]", 3));
+}
+
+/// Stores a job over the given reports by hand (the creator makes jobs only
+/// for VDAFs whose aggregation parameter is known in advance).
+async fn put_job(
+    env: &Env,
+    report_ids: &[dyad_messages::draft09::ReportId],
+    time: Time,
+    param: Vec<u8>,
+) -> AggregationJobId {
+    let task_id = env.task_id();
+    let job_id = AggregationJobId::random();
+    let job = AggregationJob::new(
+        task_id,
+        job_id,
+        param,
+        None,
+        Interval::new(time, Duration::from_seconds(1)).unwrap(),
+    );
+    let ras: Vec<_> = report_ids
+        .iter()
+        .enumerate()
+        .map(|(ord, id)| {
+            ReportAggregation::new(
+                task_id,
+                job_id,
+                ord as u64,
+                *id,
+                time,
+                ReportAggregationState::Start,
+            )
+        })
+        .collect();
+    let ids = report_ids.to_vec();
+    assert!(env.clock().now() > time);
+    env.ds()
+        .run_tx("put_job", move |tx| {
+            let (job, ras, ids) = (job.clone(), ras.clone(), ids.clone());
+            Box::pin(async move {
+                tx.put_aggregation_job(&job).await?;
+                tx.put_report_aggregations(&ras, None).await?;
+                tx.mark_client_reports_aggregation_started(&task_id, &ids)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    job_id
+}

@@ -1,0 +1,96 @@
+//! The three loops together, in real time: reports in, a collection out,
+//! and a prompt stop on shutdown.
+
+use super::fixtures::Env;
+use super::*;
+use crate::leader::{
+    run_aggregation_job_creator, run_aggregation_job_driver, run_collection_job_driver,
+};
+use dyad_core::task::BatchMode;
+use dyad_core::vdaf::{Measurement, VdafInstance};
+use dyad_datastore::models::{BatchIdentifier, CollectionJobState};
+use dyad_messages::draft09::Query;
+use std::time::Duration as StdDuration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loops_aggregate_and_collect_a_thousand_reports_then_stop() {
+    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1000).await;
+    let start = bucket_time(&env, 1);
+    let mut measurements = vec![Measurement::Count(true); 400];
+    measurements.extend(vec![Measurement::Count(false); 600]);
+    env.upload(&measurements, start).await;
+    let batch = interval(start, 1);
+    let id = env
+        .put_collection_job(
+            Query::TimeInterval(batch),
+            BatchIdentifier::TimeInterval(batch),
+            vec![],
+        )
+        .await;
+
+    let shutdown = CancellationToken::new();
+    let creator = tokio::spawn(run_aggregation_job_creator(
+        env.ds(),
+        JobCreatorConfig {
+            interval_ms: 100,
+            ..Default::default()
+        },
+        shutdown.clone(),
+    ));
+    let driver = tokio::spawn(run_aggregation_job_driver(
+        env.ds(),
+        env.http.clone(),
+        JobDriverConfig {
+            interval_ms: 100,
+            ..Default::default()
+        },
+        shutdown.clone(),
+    ));
+    let collector = tokio::spawn(run_collection_job_driver(
+        env.ds(),
+        env.http.clone(),
+        CollectionDriverConfig {
+            interval_ms: 100,
+            not_ready_retry_secs: 0,
+            ..Default::default()
+        },
+        shutdown.clone(),
+    ));
+
+    let finished = tokio::time::timeout(StdDuration::from_secs(60), async {
+        loop {
+            let job = env.collection_job(id).await;
+            if !matches!(job.state, CollectionJobState::Start) {
+                return job;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("collected within a minute");
+    assert_eq!(env.collected_result(&finished), ("400".to_owned(), 1000));
+
+    shutdown.cancel();
+    for handle in [creator, driver, collector] {
+        tokio::time::timeout(StdDuration::from_secs(10), handle)
+            .await
+            .expect("stops promptly")
+            .expect("no panic")
+            .expect("no error");
+    }
+}
+
+#[tokio::test]
+async fn invalid_configurations_are_refused_at_start() {
+    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1).await;
+    let result = run_aggregation_job_creator(
+        env.ds(),
+        JobCreatorConfig {
+            min_job_size: 0,
+            ..Default::default()
+        },
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(result.unwrap_err().to_string().contains("min_job_size"));
+}

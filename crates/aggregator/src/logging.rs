@@ -1,0 +1,24 @@
+//! Installing the process-wide `tracing` subscriber from [`LogConfig`].
+//!
+//! The library itself only emits events (with structured fields such as
+//! `task_id`, `aggregation_job_id`, `collection_job_id`, never secrets); the
+//! binary calls [`init_logging`] once at start-up. `RUST_LOG`, when set,
+//! overrides the configured level.
+
+use crate::config::{LogConfig, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber. Fails if the level is not a valid filter
+/// directive or a subscriber is already installed.
+pub fn init_logging(config: &LogConfig) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directive) if !directive.trim().is_empty() => EnvFilter::try_new(directive)?,
+        _ => EnvFilter::try_new(&config.level)?,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match config.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))
+}

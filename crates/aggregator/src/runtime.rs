@@ -1,0 +1,212 @@
+//! [`run`]: one aggregator process. It opens the datastore (bringing its
+//! schema up to date), serves the HTTP API if the `aggregator` role is
+//! configured, runs each configured Leader job, and returns once `shutdown`
+//! is cancelled and everything has stopped, or as soon as a role fails (the
+//! others are then stopped first).
+//!
+//! [`open_datastore`] and [`crate::http::serve_on`] are the pieces, for
+//! callers (the quickstart, tests) that bind their own listener, e.g. on
+//! port 0 to learn the address.
+
+use crate::config::{AggregatorConfig, ProcessRole};
+use crate::http::HttpApi;
+use crate::leader;
+use anyhow::Context as _;
+use dyad_core::clock::{Clock, RealClock};
+use dyad_datastore::sqlite::SqliteDatastore;
+use dyad_datastore::Datastore;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Opens the configured datastore with `clock`, applying migrations.
+pub async fn open_datastore(
+    url: &str,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn Datastore>> {
+    let datastore = SqliteDatastore::open(url, clock)
+        .await
+        .context("opening the datastore")?;
+    Ok(Arc::new(datastore))
+}
+
+/// Runs the configured roles until `shutdown` is cancelled (see the module
+/// documentation).
+pub async fn run(config: AggregatorConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.validate()?;
+    let datastore = open_datastore(&config.datastore, Arc::new(RealClock)).await?;
+    let listener = match (
+        config.has_role(ProcessRole::Aggregator),
+        config.listen_address,
+    ) {
+        (true, Some(address)) => Some(
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding {address}"))?,
+        ),
+        _ => None,
+    };
+    let result = run_with(config, datastore.clone(), listener, shutdown).await;
+    datastore.close().await;
+    result
+}
+
+/// [`run`] with an opened datastore and, for the `aggregator` role, a bound
+/// listener.
+pub async fn run_with(
+    config: AggregatorConfig,
+    datastore: Arc<dyn Datastore>,
+    listener: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    if config.has_role(ProcessRole::Aggregator) && listener.is_none() {
+        anyhow::bail!("the aggregator role needs a listener");
+    }
+    // Stopped when the caller asks, or when any role fails.
+    let stop = shutdown.child_token();
+    let mut roles: JoinSet<(ProcessRole, anyhow::Result<()>)> = JoinSet::new();
+    let needs_client = config.roles.iter().any(|role| {
+        matches!(
+            role,
+            ProcessRole::AggregationJobDriver | ProcessRole::CollectionJobDriver
+        )
+    });
+    let http_client = if needs_client {
+        Some(
+            config
+                .http_client
+                .build_client()
+                .context("building the HTTP client")?,
+        )
+    } else {
+        None
+    };
+
+    for role in config.roles.iter().copied() {
+        let datastore = datastore.clone();
+        let stop = stop.clone();
+        match role {
+            // Served below, once every job runs.
+            ProcessRole::Aggregator => {}
+            ProcessRole::AggregationJobCreator => {
+                let cfg = config.aggregation_job_creator.clone();
+                roles.spawn(async move {
+                    (
+                        role,
+                        leader::run_aggregation_job_creator(datastore, cfg, stop).await,
+                    )
+                });
+            }
+            ProcessRole::AggregationJobDriver => {
+                let cfg = config.aggregation_job_driver.clone();
+                let client = http_client.clone().unwrap_or_default();
+                roles.spawn(async move {
+                    (
+                        role,
+                        leader::run_aggregation_job_driver(datastore, client, cfg, stop).await,
+                    )
+                });
+            }
+            ProcessRole::CollectionJobDriver => {
+                let cfg = config.collection_job_driver.clone();
+                let client = http_client.clone().unwrap_or_default();
+                roles.spawn(async move {
+                    (
+                        role,
+                        leader::run_collection_job_driver(datastore, client, cfg, stop).await,
+                    )
+                });
+            }
+        }
+        tracing::info!(%role, "started role");
+    }
+    if config.has_role(ProcessRole::Aggregator) {
+        if let Some(listener) = listener {
+            let api = HttpApi::new(datastore.clone(), config.api_config());
+            let stop = stop.clone();
+            roles.spawn(async move { (ProcessRole::Aggregator, api.serve(listener, stop).await) });
+        }
+    }
+
+    let mut first_error = None;
+    while let Some(joined) = roles.join_next().await {
+        let (role, result) = match joined {
+            Ok(done) => done,
+            Err(error) => {
+                stop.cancel();
+                first_error.get_or_insert(anyhow::anyhow!("a role task failed: {error}"));
+                continue;
+            }
+        };
+        match result {
+            Ok(()) => tracing::info!(%role, "role stopped"),
+            Err(error) => {
+                tracing::error!(%role, error = format!("{error:#}"), "role failed; stopping the others");
+                stop.cancel();
+                first_error.get_or_insert(error.context(format!("role {role} failed")));
+            }
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_until_shutdown_and_serves_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "listen_address: \"127.0.0.1:0\"\ndatastore: \"{url}\"\nroles: [aggregator, aggregation-job-creator]\n"
+        ))
+        .unwrap();
+        let datastore = open_datastore(&url, Arc::new(RealClock)).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(run_with(
+            config,
+            datastore,
+            Some(listener),
+            shutdown.clone(),
+        ));
+
+        let response = reqwest::Client::new()
+            .get(format!("http://{address}/hpke_config"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["type"], "urn:ietf:params:ppm:dap:error:missingTaskID");
+
+        shutdown.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(10), running)
+            .await
+            .expect("stops after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn run_opens_the_datastore_and_stops_on_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dyad.sqlite");
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "datastore: \"sqlite://{}\"\nroles: [aggregation-job-creator]\n",
+            path.display()
+        ))
+        .unwrap();
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        run(config, shutdown).await.unwrap();
+        assert!(path.exists(), "the datastore file was created");
+    }
+}

@@ -1,0 +1,83 @@
+//! The Leader's upload endpoint, `PUT /tasks/{task-id}/reports` (DAP-09
+//! section 4.4.2).
+//!
+//! In order: the task must be one this aggregator leads (`unrecognizedTask`);
+//! `Content-Type: application/dap-report` (415); the body at most
+//! `max_upload_body_bytes` (413) and a `Report` (`invalidMessage`); then
+//! [`dyad_protocol::upload::validate_upload`] (`reportTooEarly`,
+//! `reportRejected` for an expired task or report or an undecryptable
+//! share, `outdatedConfig`, `invalidMessage` for extensions). The report is
+//! then written by the batching [`writer`]; a report whose batch was already
+//! collected is refused with `reportRejected` (the spec's MAY: the Client
+//! learns its report will not count), a duplicate report ID is ignored and
+//! still answered 201 Created, as is a stored report.
+
+pub mod writer;
+
+use crate::http::problem::{ApiError, ApiResult};
+use crate::http::request::{decode, parse_id, read_body, require_media_type};
+use crate::http::AppState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use dyad_core::task::BatchMode;
+use dyad_datastore::models::{BatchIdentifier, LeaderStoredReport};
+use dyad_messages::draft09::{Report, Role, TaskId};
+use dyad_messages::media_type::DapMediaType;
+use dyad_messages::problem::DapProblemType;
+use dyad_protocol::batch::bucket_of;
+use dyad_protocol::upload::{validate_upload, NO_EXTENSIONS};
+use writer::UploadOutcome;
+
+/// The handler.
+pub async fn put_report(
+    State(state): State<AppState>,
+    Path(task_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    let task = state.task_in_role(task_id, Role::Leader).await?;
+    let with_task = |e: ApiError| e.with_task_id(task_id);
+    require_media_type(&headers, DapMediaType::Report).map_err(with_task)?;
+    let bytes = read_body(body, state.config.max_upload_body_bytes)
+        .await
+        .map_err(with_task)?;
+    let report: Report = decode(&bytes).map_err(with_task)?;
+    let report_id = report.metadata.id;
+    let validated = validate_upload(&task, &task, &report, state.now(), NO_EXTENSIONS)
+        .map_err(|e| ApiError::from(e.into_protocol_error(&task)))?;
+
+    let collected_check = match task.batch_mode() {
+        BatchMode::TimeInterval => bucket_of(validated.metadata.time, task.time_precision())
+            .map(BatchIdentifier::TimeInterval),
+        // A fixed-size report joins a batch only when aggregated.
+        BatchMode::FixedSize { .. } => None,
+    };
+    let stored = LeaderStoredReport {
+        task_id,
+        metadata: validated.metadata,
+        public_share: validated.public_share,
+        leader_extensions: validated.leader_input_share.extensions.clone(),
+        leader_input_share: validated.leader_input_share.payload.clone(),
+        helper_encrypted_input_share: validated.helper_encrypted_input_share,
+    };
+    let outcome = state
+        .reports
+        .write(stored, collected_check)
+        .await
+        .map_err(with_task)?;
+    tracing::debug!(task_id = %task_id, report_id = %report_id, ?outcome, "upload");
+    match outcome {
+        UploadOutcome::Stored | UploadOutcome::Duplicate => Ok(StatusCode::CREATED),
+        UploadOutcome::BatchCollected => Err(ApiError::dap(
+            DapProblemType::ReportRejected,
+            "the report's batch was already collected",
+        )
+        .with_task_id(task_id)),
+    }
+}
+
+#[cfg(test)]
+#[path = "upload_tests.rs"]
+mod tests;

@@ -1,0 +1,253 @@
+//! The batching report writer: one background task gathers the reports of
+//! many concurrent uploads and writes them in one transaction, flushing once
+//! it holds `max_batch_reports` reports or `max_batch_delay_ms` after the
+//! first one arrived. Each upload is answered only after the transaction
+//! holding its report committed (DAP-09 section 4.4.2: 201 Created promises
+//! the report is kept).
+//!
+//! In the same transaction, a report whose time falls in an already
+//! collected batch is left out ([`UploadOutcome::BatchCollected`]), and a
+//! report whose ID is already stored is a [`UploadOutcome::Duplicate`]: the
+//! first copy wins and the report is counted once.
+//!
+//! If a batch's transaction fails for a reason other than contention (which
+//! the datastore retries itself), each of its reports is written alone, so
+//! that one bad report cannot fail its neighbours.
+
+use crate::config::UploadConfig;
+use crate::http::problem::ApiError;
+use dyad_datastore::models::{BatchIdentifier, LeaderStoredReport, ReportWriteOutcome};
+use dyad_datastore::{Datastore, DatastoreExt, Transaction, TxError};
+use dyad_messages::draft09::TaskId;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// What became of one report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadOutcome {
+    /// Stored: it will be aggregated.
+    Stored,
+    /// A report with this ID was stored before; this copy was ignored.
+    Duplicate,
+    /// The report's batch was already collected; it was not stored.
+    BatchCollected,
+}
+
+/// A report waiting for its transaction.
+struct Pending {
+    report: LeaderStoredReport,
+    /// The batch to check for collection (time-interval tasks: the
+    /// report's time-precision bucket).
+    collected_check: Option<BatchIdentifier>,
+    reply: oneshot::Sender<Result<UploadOutcome, ApiError>>,
+}
+
+/// The handle uploads use to queue reports. Cheap to clone.
+#[derive(Clone)]
+pub struct ReportWriter {
+    sender: mpsc::Sender<Pending>,
+}
+
+/// The background task; [`WriterTask::stop`] writes what is queued and
+/// ends it.
+pub struct WriterTask {
+    handle: JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+impl WriterTask {
+    /// Stops taking reports, writes those already queued, and waits for the
+    /// task to end.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        if let Err(error) = self.handle.await {
+            tracing::error!(%error, "report writer task failed");
+        }
+    }
+}
+
+impl ReportWriter {
+    /// Starts the writer on the current tokio runtime.
+    pub fn spawn(datastore: Arc<dyn Datastore>, config: UploadConfig) -> (Self, WriterTask) {
+        let capacity = config.max_batch_reports.max(1).saturating_mul(4);
+        let (sender, receiver) = mpsc::channel(capacity);
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(run(datastore, receiver, config, stop.clone()));
+        (Self { sender }, WriterTask { handle, stop })
+    }
+
+    /// Queues a report and waits until its transaction committed (or failed).
+    pub async fn write(
+        &self,
+        report: LeaderStoredReport,
+        collected_check: Option<BatchIdentifier>,
+    ) -> Result<UploadOutcome, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            report,
+            collected_check,
+            reply,
+        };
+        self.sender
+            .send(pending)
+            .await
+            .map_err(|_| ApiError::internal("the report writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal("the report writer dropped the report"))?
+    }
+}
+
+async fn run(
+    datastore: Arc<dyn Datastore>,
+    mut receiver: mpsc::Receiver<Pending>,
+    config: UploadConfig,
+    stop: CancellationToken,
+) {
+    let max_reports = config.max_batch_reports.max(1);
+    loop {
+        let first = tokio::select! {
+            biased;
+            pending = receiver.recv() => match pending {
+                Some(pending) => pending,
+                None => break,
+            },
+            _ = stop.cancelled() => {
+                // Take no more, but write everything already queued.
+                receiver.close();
+                let mut rest = Vec::new();
+                while let Some(pending) = receiver.recv().await {
+                    rest.push(pending);
+                }
+                for chunk in chunks(rest, max_reports) {
+                    flush(datastore.as_ref(), chunk).await;
+                }
+                break;
+            }
+        };
+        let mut batch = vec![first];
+        let deadline = Instant::now() + config.max_batch_delay();
+        while batch.len() < max_reports {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(pending)) => batch.push(pending),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        flush(datastore.as_ref(), batch).await;
+    }
+    tracing::debug!("report writer stopped");
+}
+
+fn chunks(mut items: Vec<Pending>, size: usize) -> Vec<Vec<Pending>> {
+    let mut out = Vec::new();
+    while items.len() > size {
+        let rest = items.split_off(size);
+        out.push(std::mem::replace(&mut items, rest));
+    }
+    if !items.is_empty() {
+        out.push(items);
+    }
+    out
+}
+
+/// Writes one batch and answers its uploads.
+async fn flush(datastore: &dyn Datastore, batch: Vec<Pending>) {
+    let (items, replies): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .map(|p| ((p.report, p.collected_check), p.reply))
+        .unzip();
+    let items = Arc::new(items);
+    match write_in_one_transaction(datastore, items.clone()).await {
+        Ok(outcomes) => {
+            tracing::debug!(reports = outcomes.len(), "wrote a batch of reports");
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(error) if items.len() > 1 => {
+            tracing::warn!(%error, reports = items.len(), "batch write failed; writing reports one by one");
+            for (item, reply) in items.iter().cloned().zip(replies) {
+                let single = Arc::new(vec![item]);
+                let result = write_in_one_transaction(datastore, single)
+                    .await
+                    .map_err(ApiError::from)
+                    .and_then(|outcomes| {
+                        outcomes
+                            .first()
+                            .copied()
+                            .ok_or_else(|| ApiError::internal("no outcome for the report"))
+                    });
+                let _ = reply.send(result);
+            }
+        }
+        Err(error) => {
+            let error = ApiError::from(error);
+            for reply in replies {
+                let _ = reply.send(Err(ApiError::internal(error.to_string())));
+            }
+        }
+    }
+}
+
+type Item = (LeaderStoredReport, Option<BatchIdentifier>);
+
+async fn write_in_one_transaction(
+    datastore: &dyn Datastore,
+    items: Arc<Vec<Item>>,
+) -> Result<Vec<UploadOutcome>, TxError> {
+    datastore
+        .run_tx("upload_reports", move |tx| {
+            let items = items.clone();
+            Box::pin(async move { write_reports(tx, &items).await })
+        })
+        .await
+}
+
+async fn write_reports(
+    tx: &mut dyn Transaction,
+    items: &[Item],
+) -> Result<Vec<UploadOutcome>, TxError> {
+    let mut outcomes = vec![UploadOutcome::BatchCollected; items.len()];
+    let mut collected: HashMap<(TaskId, BatchIdentifier), bool> = HashMap::new();
+    let mut to_store = Vec::with_capacity(items.len());
+    let mut positions = Vec::with_capacity(items.len());
+    for (index, (report, check)) in items.iter().enumerate() {
+        if let Some(batch) = check {
+            let key = (report.task_id, *batch);
+            let is_collected = match collected.get(&key) {
+                Some(known) => *known,
+                None => {
+                    let known = tx.is_batch_collected(&report.task_id, batch, None).await?;
+                    collected.insert(key, known);
+                    known
+                }
+            };
+            if is_collected {
+                continue;
+            }
+        }
+        to_store.push(report.clone());
+        positions.push(index);
+    }
+    if !to_store.is_empty() {
+        let written = tx.put_client_reports(&to_store).await?;
+        if written.len() != positions.len() {
+            return Err(TxError::abort(ApiError::internal(format!(
+                "{} outcomes for {} reports",
+                written.len(),
+                positions.len()
+            ))));
+        }
+        for (index, outcome) in positions.into_iter().zip(written) {
+            outcomes[index] = match outcome {
+                ReportWriteOutcome::Stored => UploadOutcome::Stored,
+                ReportWriteOutcome::Duplicate => UploadOutcome::Duplicate,
+            };
+        }
+    }
+    Ok(outcomes)
+}

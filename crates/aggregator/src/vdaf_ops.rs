@@ -1,0 +1,243 @@
+//! The aggregator's VDAF work that is not preparation, each function one
+//! `vdaf_dispatch!` over the task's VDAF around `dyad-protocol`'s generic
+//! code: checking an aggregation parameter, VDAF-08's `is_valid` for
+//! anti-replay, and folding output shares and aggregate shares into the
+//! per-job, per-batch rows the datastore keeps (DAP-09 section 4.6.2's
+//! implementation note: aggregate as output shares arrive).
+
+use crate::convert::{interval_to_span, span_to_interval};
+use dyad_core::task::Task;
+use dyad_core::vdaf::VdafInstance;
+use dyad_core::vdaf_dispatch;
+use dyad_datastore::models::{BatchAggregation, BatchIdentifier};
+use dyad_messages::draft09::{AggregationJobId, ReportId, ReportIdChecksum, Time};
+use dyad_protocol::aggregate::{aggregate_output_shares, AccumulatedBatch, BatchAccumulator};
+use dyad_protocol::vdaf_codec::{decode_agg_param, DapAggregator};
+use dyad_protocol::ProtocolError;
+use prio::codec::Decode as _;
+use prio::vdaf::poplar1::Poplar1AggregationParam;
+use std::collections::HashMap;
+
+/// `invalidMessage` unless `agg_param` decodes as the task's VDAF's
+/// aggregation parameter.
+pub fn check_agg_param(task: &Task, agg_param: &[u8]) -> Result<(), ProtocolError> {
+    vdaf_dispatch!(task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+        decode_agg_param::<V>(agg_param).map(|_| ()).map_err(|e| {
+            ProtocolError::invalid_message(format!("aggregation parameter: {e}"))
+                .with_task_id(*task.task_id())
+        })
+    })
+}
+
+/// VDAF-08's `is_valid(agg_param, previous_agg_params)` (sections 7.3 and
+/// 8.3): whether a report aggregated before with `previous` parameters may
+/// be aggregated with `current`. Prio3: never twice. Poplar1: never twice
+/// at the same level. A parameter that does not decode counts as a clash.
+pub fn agg_param_is_valid(vdaf: &VdafInstance, current: &[u8], previous: &[Vec<u8>]) -> bool {
+    if previous.is_empty() {
+        return true;
+    }
+    match vdaf {
+        VdafInstance::Poplar1 { .. } => {
+            let level = |bytes: &[u8]| {
+                Poplar1AggregationParam::get_decoded(bytes)
+                    .ok()
+                    .map(|p| p.level())
+            };
+            let Some(current) = level(current) else {
+                return false;
+            };
+            previous
+                .iter()
+                .all(|p| level(p).is_some_and(|other| other != current))
+        }
+        _ => false,
+    }
+}
+
+/// A report whose preparation finished, with its encoded output share.
+#[derive(Clone, Copy)]
+pub struct FinishedReport<'a> {
+    pub report_id: ReportId,
+    pub time: Time,
+    pub output_share: &'a [u8],
+    /// The batch the report counts in (time-interval tasks: its
+    /// time-precision bucket; fixed-size: the job's batch ID).
+    pub batch: BatchIdentifier,
+}
+
+/// One [`BatchAggregation`] row per batch for the output shares of `job`.
+pub fn fold_output_shares(
+    task: &Task,
+    job: AggregationJobId,
+    agg_param: &[u8],
+    reports: &[FinishedReport<'_>],
+) -> Result<Vec<BatchAggregation>, ProtocolError> {
+    vdaf_dispatch!(task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+        fold::<V, VERIFY_KEY_LEN>(&vdaf, task, job, agg_param, reports)
+    })
+}
+
+fn fold<V: DapAggregator<L>, const L: usize>(
+    vdaf: &V,
+    task: &Task,
+    job: AggregationJobId,
+    agg_param: &[u8],
+    reports: &[FinishedReport<'_>],
+) -> Result<Vec<BatchAggregation>, ProtocolError> {
+    let mut order = Vec::new();
+    let mut batches: HashMap<BatchIdentifier, BatchAccumulator<'_, V, L>> = HashMap::new();
+    for report in reports {
+        let accumulator = match batches.entry(report.batch) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                order.push(report.batch);
+                entry.insert(BatchAccumulator::new(vdaf, agg_param)?)
+            }
+        };
+        accumulator.add_report(&report.report_id, report.time, report.output_share)?;
+    }
+    let mut rows = Vec::with_capacity(order.len());
+    for batch in order {
+        let Some(accumulator) = batches.remove(&batch) else {
+            continue;
+        };
+        rows.push(to_row(task, job, agg_param, batch, accumulator.finish()?));
+    }
+    Ok(rows)
+}
+
+fn to_row(
+    task: &Task,
+    job: AggregationJobId,
+    agg_param: &[u8],
+    batch: BatchIdentifier,
+    accumulated: AccumulatedBatch,
+) -> BatchAggregation {
+    BatchAggregation {
+        task_id: *task.task_id(),
+        batch_identifier: batch,
+        aggregation_parameter: agg_param.to_vec(),
+        aggregation_job_id: job,
+        aggregate_share: accumulated.aggregate_share,
+        report_count: accumulated.report_count,
+        checksum: accumulated.checksum,
+        client_timestamp_interval: span_to_interval(&accumulated.span),
+    }
+}
+
+fn from_row(row: &BatchAggregation) -> AccumulatedBatch {
+    AccumulatedBatch {
+        aggregate_share: row.aggregate_share.clone(),
+        report_count: row.report_count,
+        checksum: row.checksum,
+        span: interval_to_span(&row.client_timestamp_interval),
+    }
+}
+
+/// The sum of stored rows (of one batch, or of one bucket each of a batch
+/// interval): aggregate share, report count, checksum and timestamps.
+pub fn merge_rows(
+    task: &Task,
+    agg_param: &[u8],
+    rows: &[BatchAggregation],
+) -> Result<AccumulatedBatch, ProtocolError> {
+    vdaf_dispatch!(task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+        let mut accumulator = BatchAccumulator::<V, VERIFY_KEY_LEN>::new(&vdaf, agg_param)?;
+        for row in rows {
+            accumulator.merge(&from_row(row))?;
+        }
+        accumulator.finish()
+    })
+}
+
+/// A job's rows after a step: each of `added` merged into the job's
+/// `existing` row for the same batch, if any (rows are per job and batch,
+/// and writing one replaces the job's earlier row).
+pub fn merge_job_rows(
+    task: &Task,
+    existing: &[BatchAggregation],
+    added: Vec<BatchAggregation>,
+) -> Result<Vec<BatchAggregation>, ProtocolError> {
+    let mut merged = Vec::with_capacity(added.len());
+    for row in added {
+        let earlier = existing.iter().find(|e| {
+            e.batch_identifier == row.batch_identifier
+                && e.aggregation_parameter == row.aggregation_parameter
+        });
+        match earlier {
+            None => merged.push(row),
+            Some(earlier) => {
+                let sum = merge_rows(
+                    task,
+                    &row.aggregation_parameter,
+                    &[earlier.clone(), row.clone()],
+                )?;
+                merged.push(BatchAggregation {
+                    aggregate_share: sum.aggregate_share,
+                    report_count: sum.report_count,
+                    checksum: sum.checksum,
+                    client_timestamp_interval: span_to_interval(&sum.span),
+                    ..row
+                });
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// `row` with nothing in it: the VDAF's empty aggregate share, no reports.
+/// Writing it withdraws a job's contribution to the batch.
+pub fn emptied_row(task: &Task, row: &BatchAggregation) -> Result<BatchAggregation, ProtocolError> {
+    let empty = vdaf_dispatch!(task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+        aggregate_output_shares::<V, VERIFY_KEY_LEN>(&vdaf, &row.aggregation_parameter, None, [])
+    })?;
+    Ok(BatchAggregation {
+        aggregate_share: empty,
+        report_count: 0,
+        checksum: ReportIdChecksum::default(),
+        client_timestamp_interval: dyad_messages::draft09::Interval::EMPTY,
+        ..row.clone()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prio::codec::Encode as _;
+    use prio::idpf::IdpfInput;
+
+    fn poplar_param(level_bits: &[bool]) -> Vec<u8> {
+        Poplar1AggregationParam::try_from_prefixes(vec![IdpfInput::from_bools(level_bits)])
+            .unwrap()
+            .get_encoded()
+            .unwrap()
+    }
+
+    #[test]
+    fn prio3_reports_are_aggregated_once() {
+        let prio3 = VdafInstance::Prio3Count;
+        assert!(agg_param_is_valid(&prio3, &[], &[]));
+        assert!(!agg_param_is_valid(&prio3, &[], &[vec![]]));
+    }
+
+    #[test]
+    fn poplar1_reports_are_aggregated_once_per_level() {
+        let poplar = VdafInstance::Poplar1 { bits: 4 };
+        let level0 = poplar_param(&[false]);
+        let level0_other = poplar_param(&[true]);
+        let level1 = poplar_param(&[false, true]);
+        assert!(agg_param_is_valid(
+            &poplar,
+            &level1,
+            std::slice::from_ref(&level0)
+        ));
+        assert!(!agg_param_is_valid(
+            &poplar,
+            &level0_other,
+            std::slice::from_ref(&level0)
+        ));
+        assert!(!agg_param_is_valid(&poplar, &level1, &[vec![0xff]]));
+        assert!(!agg_param_is_valid(&poplar, &[0xff], &[level0]));
+    }
+}

@@ -1,0 +1,233 @@
+//! [`ClientBuilder`]: a client's task parameters (task ID, aggregator
+//! endpoints, time precision) and its optional settings (HTTP client, upload
+//! authentication, retry policy, clock, extensions).
+
+use crate::client::{Client, Shared};
+use crate::error::ClientError;
+use crate::hpke_config::HpkeConfigSource;
+use crate::http::{endpoint_base, resource};
+use crate::vdaf::ClientVdaf;
+use dyad_core::retry::RetryPolicy;
+use dyad_core::task::AuthenticationToken;
+use dyad_messages::draft09::{Duration, Extension, Role, TaskId, Time};
+use reqwest::header::{HeaderName, HeaderValue};
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+use url::Url;
+
+/// Where report timestamps come from: a function returning the current time.
+pub type TimeSource = Arc<dyn Fn() -> Time + Send + Sync>;
+
+/// The current time from the system clock (the epoch if the clock is set
+/// before it).
+pub fn system_time() -> Time {
+    let seconds = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Time::from_seconds_since_epoch(seconds)
+}
+
+/// Builds a [`Client`]. The four task parameters are required; everything
+/// else has a default.
+pub struct ClientBuilder {
+    task_id: TaskId,
+    leader: Url,
+    helper: Url,
+    time_precision: Duration,
+    http: Option<reqwest::Client>,
+    auth_token: Option<AuthenticationToken>,
+    retry_policy: RetryPolicy,
+    clock: TimeSource,
+    leader_extensions: Vec<Extension>,
+    helper_extensions: Vec<Extension>,
+}
+
+impl ClientBuilder {
+    /// A client for the task `task_id`, whose Leader and Helper have the base
+    /// URLs `leader` and `helper` (DAP resource paths are resolved below
+    /// them), and whose reports carry timestamps rounded down to
+    /// `time_precision`.
+    pub fn new(task_id: TaskId, leader: Url, helper: Url, time_precision: Duration) -> Self {
+        Self {
+            task_id,
+            leader,
+            helper,
+            time_precision,
+            http: None,
+            auth_token: None,
+            retry_policy: RetryPolicy::default(),
+            clock: Arc::new(system_time),
+            leader_extensions: Vec::new(),
+            helper_extensions: Vec::new(),
+        }
+    }
+
+    /// The HTTP client to send requests with. By default the client builds
+    /// its own, which follows no redirects (so that an upload token is never
+    /// forwarded to another host) and times requests out after a minute.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The token to authenticate uploads with (DAP-09 section 7.3, "Client
+    /// Authentication"), when the Leader asks for one.
+    pub fn auth_token(mut self, token: AuthenticationToken) -> Self {
+        self.auth_token = Some(token);
+        self
+    }
+
+    /// How to retry transient failures; [`RetryPolicy::default`] otherwise.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// Where report timestamps come from; the system clock otherwise.
+    pub fn clock(mut self, clock: impl Fn() -> Time + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Every report is timestamped `time` (before rounding), as in tests.
+    pub fn fixed_time(self, time: Time) -> Self {
+        self.clock(move || time)
+    }
+
+    /// Extensions for the Leader's `PlaintextInputShare` (none by default).
+    pub fn leader_extensions(mut self, extensions: Vec<Extension>) -> Self {
+        self.leader_extensions = extensions;
+        self
+    }
+
+    /// Extensions for the Helper's `PlaintextInputShare` (none by default).
+    pub fn helper_extensions(mut self, extensions: Vec<Extension>) -> Self {
+        self.helper_extensions = extensions;
+        self
+    }
+
+    /// The client, sharding with `vdaf`.
+    pub fn build<V: ClientVdaf>(self, vdaf: V) -> Result<Client<V>, ClientError> {
+        if self.time_precision.as_seconds() == 0 {
+            return Err(ClientError::InvalidConfiguration(
+                "time precision must be at least one second".to_owned(),
+            ));
+        }
+        let leader = endpoint_base(Role::Leader, self.leader)?;
+        let helper = endpoint_base(Role::Helper, self.helper)?;
+        let reports_url = resource(
+            Role::Leader,
+            &leader,
+            &format!("tasks/{}/reports", self.task_id),
+        )?;
+        let http = match self.http {
+            Some(http) => http,
+            None => default_http_client()?,
+        };
+        let auth_header = self.auth_token.as_ref().map(auth_header).transpose()?;
+        let shared = Shared {
+            task_id: self.task_id,
+            leader_config: HpkeConfigSource::new(Role::Leader, &leader, &self.task_id)?,
+            helper_config: HpkeConfigSource::new(Role::Helper, &helper, &self.task_id)?,
+            reports_url,
+            time_precision: self.time_precision,
+            http,
+            auth_header,
+            retry_policy: self.retry_policy,
+            clock: self.clock,
+            leader_extensions: self.leader_extensions,
+            helper_extensions: self.helper_extensions,
+        };
+        Ok(Client::from_parts(Arc::new(shared), Arc::new(vdaf)))
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("task_id", &self.task_id)
+            .field("leader", &self.leader.as_str())
+            .field("helper", &self.helper.as_str())
+            .field("time_precision", &self.time_precision)
+            .field("auth_token", &self.auth_token)
+            .field("retry_policy", &self.retry_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_http_client() -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("dyad-client/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(ClientError::HttpClient)
+}
+
+/// The header presenting `token`, marked sensitive so that it is never
+/// printed.
+fn auth_header(token: &AuthenticationToken) -> Result<(HeaderName, HeaderValue), ClientError> {
+    let mut value = HeaderValue::from_str(&token.header_value()).map_err(|_| {
+        ClientError::InvalidConfiguration("the upload token is not a valid header value".into())
+    })?;
+    value.set_sensitive(true);
+    Ok((HeaderName::from_static(header_name(token)), value))
+}
+
+/// The lower-case header name (`HeaderName::from_static` wants lower case).
+fn header_name(token: &AuthenticationToken) -> &'static str {
+    match token.kind() {
+        dyad_core::task::AuthenticationTokenType::DapAuth => "dap-auth-token",
+        dyad_core::task::AuthenticationTokenType::Bearer => "authorization",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> ClientBuilder {
+        ClientBuilder::new(
+            TaskId::random(),
+            "https://leader.example/dap".parse().unwrap(),
+            "https://helper.example/".parse().unwrap(),
+            Duration::from_seconds(300),
+        )
+    }
+
+    #[test]
+    fn zero_time_precision_is_refused() {
+        let builder = ClientBuilder::new(
+            TaskId::random(),
+            "https://leader.example/".parse().unwrap(),
+            "https://helper.example/".parse().unwrap(),
+            Duration::ZERO,
+        );
+        assert!(matches!(
+            builder.build(dyad_core::vdaf::new_prio3_count().unwrap()),
+            Err(ClientError::InvalidConfiguration(_))
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let token = AuthenticationToken::new_bearer("s3cr3t-upload-token").unwrap();
+        let (name, value) = auth_header(&token).unwrap();
+        assert_eq!(name.as_str(), token.header_name().to_ascii_lowercase());
+        assert!(value.is_sensitive());
+        let builder = builder().auth_token(token);
+        assert!(!format!("{builder:?}").contains("s3cr3t"));
+        let client = builder
+            .build(dyad_core::vdaf::new_prio3_count().unwrap())
+            .unwrap();
+        assert!(!format!("{client:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn system_time_is_after_2020() {
+        assert!(system_time().as_seconds_since_epoch() > 1_577_836_800);
+    }
+}

@@ -1,0 +1,127 @@
+//! [`CollectorBuilder`]: a collector's task parameters (task ID, Leader
+//! endpoint, authentication token, HPKE keypair) and its optional settings
+//! (HTTP client, retry policy, polling policy).
+
+use crate::collector::{Collector, Shared};
+use crate::error::CollectorError;
+use crate::http::{auth_header, endpoint_base};
+use crate::vdaf::CollectorVdaf;
+use dyad_core::hpke::HpkeKeypair;
+use dyad_core::retry::RetryPolicy;
+use dyad_core::task::AuthenticationToken;
+use dyad_messages::draft09::TaskId;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Builds a [`Collector`]. The four task parameters are required; everything
+/// else has a default.
+pub struct CollectorBuilder {
+    task_id: TaskId,
+    leader: Url,
+    auth_token: AuthenticationToken,
+    keypair: HpkeKeypair,
+    http: Option<reqwest::Client>,
+    retry_policy: RetryPolicy,
+    poll_policy: RetryPolicy,
+}
+
+impl CollectorBuilder {
+    /// The first delay between polls without a `Retry-After`.
+    pub const DEFAULT_POLL_INITIAL_DELAY: Duration = Duration::from_secs(1);
+    /// The longest delay between polls without a `Retry-After`.
+    pub const DEFAULT_POLL_MAX_DELAY: Duration = Duration::from_secs(30);
+    /// How long [`Collector::collect`] waits for a job by default.
+    pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(600);
+
+    /// A collector for the task `task_id` whose Leader has the base URL
+    /// `leader`, authenticating with `auth_token` (DAP-09 section 4.6.1:
+    /// Collectors must authenticate to the Leader) and opening aggregate
+    /// shares with `keypair`, the task's collector HPKE key.
+    pub fn new(
+        task_id: TaskId,
+        leader: Url,
+        auth_token: AuthenticationToken,
+        keypair: HpkeKeypair,
+    ) -> Self {
+        Self {
+            task_id,
+            leader,
+            auth_token,
+            keypair,
+            http: None,
+            retry_policy: RetryPolicy::default(),
+            poll_policy: RetryPolicy::new(
+                Self::DEFAULT_POLL_INITIAL_DELAY,
+                Self::DEFAULT_POLL_MAX_DELAY,
+            )
+            .with_jitter(0.25)
+            .with_max_elapsed(Self::DEFAULT_MAX_WAIT),
+        }
+    }
+
+    /// The HTTP client to send requests with. By default the collector
+    /// builds its own, which follows no redirects (so that the token is
+    /// never forwarded to another host) and times requests out after a
+    /// minute.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// How to retry a request that failed transiently;
+    /// [`RetryPolicy::default`] otherwise.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// How [`Collector::collect`] paces its polls when the Leader sends no
+    /// `Retry-After`, and (through the policy's `max_elapsed`) how long it
+    /// waits in all: 1 s growing to 30 s, for at most 10 minutes, by
+    /// default. A policy without `max_elapsed` waits for as long as the job
+    /// stays pending.
+    pub fn poll_policy(mut self, policy: RetryPolicy) -> Self {
+        self.poll_policy = policy;
+        self
+    }
+
+    /// The collector, finishing collections with `vdaf`.
+    pub fn build<V: CollectorVdaf>(self, vdaf: V) -> Result<Collector<V>, CollectorError> {
+        let leader = endpoint_base(self.leader)?;
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .user_agent(concat!("dyad-collector/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .map_err(CollectorError::HttpClient)?,
+        };
+        let shared = Shared {
+            task_id: self.task_id,
+            leader,
+            auth_header: auth_header(&self.auth_token)?,
+            keypair: self.keypair,
+            http,
+            retry_policy: self.retry_policy,
+            poll_policy: self.poll_policy,
+        };
+        Ok(Collector::from_parts(Arc::new(shared), Arc::new(vdaf)))
+    }
+}
+
+impl fmt::Debug for CollectorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectorBuilder")
+            .field("task_id", &self.task_id)
+            .field("leader", &self.leader.as_str())
+            .field("auth_token", &self.auth_token)
+            .field("hpke_config", self.keypair.config())
+            .field("retry_policy", &self.retry_policy)
+            .field("poll_policy", &self.poll_policy)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,330 @@
+//! [`Collector`]: runs collection jobs against the Leader (DAP-09 section
+//! 4.6).
+//!
+//! `PUT {leader}tasks/{task-id}/collection_jobs/{id}` creates a job with a
+//! `CollectionReq`; `POST` to the same URI polls it (202 while pending, 200
+//! with a `Collection` once finished); `DELETE` abandons it. Every request
+//! is authenticated with the collector's token and retried under the retry
+//! policy when it fails transiently; an error answer (a problem document
+//! such as `invalidBatchSize`) ends the operation with that error, so a
+//! collection the Leader refuses is never polled forever.
+
+use crate::builder::CollectorBuilder;
+use crate::error::CollectorError;
+use crate::http::{error_response, read_body, resource, retry_after, with_retry};
+use crate::job::{Collection, CollectionJob, PollResult};
+use crate::open::open_collection;
+use crate::vdaf::CollectorVdaf;
+use dyad_core::hpke::HpkeKeypair;
+use dyad_core::retry::RetryPolicy;
+use dyad_core::task::AuthenticationToken;
+use dyad_messages::draft09::{
+    Collection as CollectionMessage, CollectionJobId, CollectionReq, Query, TaskId,
+};
+use dyad_messages::media_type::DapMediaType;
+use dyad_messages::{Decode, Encode};
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// The largest `Collection` the collector reads.
+const MAX_COLLECTION_LEN: usize = 64 * 1024 * 1024;
+
+/// The shortest wait between polls, even when the Leader's `Retry-After`
+/// asks for less (so that `Retry-After: 0` cannot make the collector spin).
+const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
+
+/// Everything a collector's requests share, whatever the VDAF.
+pub(crate) struct Shared {
+    pub(crate) task_id: TaskId,
+    pub(crate) leader: Url,
+    pub(crate) auth_header: (HeaderName, HeaderValue),
+    pub(crate) keypair: HpkeKeypair,
+    pub(crate) http: reqwest::Client,
+    pub(crate) retry_policy: RetryPolicy,
+    pub(crate) poll_policy: RetryPolicy,
+}
+
+/// A DAP collector for one task.
+///
+/// Cloning is cheap.
+pub struct Collector<V> {
+    shared: Arc<Shared>,
+    vdaf: Arc<V>,
+}
+
+impl<V> Clone for Collector<V> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            vdaf: Arc::clone(&self.vdaf),
+        }
+    }
+}
+
+impl<V> fmt::Debug for Collector<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collector")
+            .field("task_id", &self.shared.task_id)
+            .field("leader", &self.shared.leader.as_str())
+            .field("hpke_config_id", &self.shared.keypair.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one `POST` to a collection job said.
+enum Polled {
+    Pending(Option<Duration>),
+    Ready(Vec<u8>),
+}
+
+impl<V: CollectorVdaf> Collector<V> {
+    /// A collector with default settings; see [`CollectorBuilder`] for the
+    /// others.
+    pub fn new(
+        task_id: TaskId,
+        leader: Url,
+        auth_token: AuthenticationToken,
+        keypair: HpkeKeypair,
+        vdaf: V,
+    ) -> Result<Self, CollectorError> {
+        CollectorBuilder::new(task_id, leader, auth_token, keypair).build(vdaf)
+    }
+
+    pub(crate) fn from_parts(shared: Arc<Shared>, vdaf: Arc<V>) -> Self {
+        Self { shared, vdaf }
+    }
+
+    pub fn task_id(&self) -> &TaskId {
+        &self.shared.task_id
+    }
+
+    pub fn vdaf(&self) -> &V {
+        &self.vdaf
+    }
+
+    /// Starts a collection job for `query` under a fresh random ID.
+    pub async fn start_collection(
+        &self,
+        query: Query,
+        aggregation_parameter: &V::AggregationParam,
+    ) -> Result<CollectionJob<V::AggregationParam>, CollectorError> {
+        let job = CollectionJob::new(
+            CollectionJobId::random(),
+            query,
+            aggregation_parameter.clone(),
+        );
+        self.create_collection_job(&job).await?;
+        Ok(job)
+    }
+
+    /// Creates `job` at the Leader (again, harmlessly, if it exists with the
+    /// same request). Any 2xx answer is success (the spec says 201 Created).
+    pub async fn create_collection_job(
+        &self,
+        job: &CollectionJob<V::AggregationParam>,
+    ) -> Result<(), CollectorError> {
+        let encoded_param = self
+            .vdaf
+            .encode_aggregation_parameter(job.aggregation_parameter())?;
+        let body = CollectionReq::new(*job.query(), encoded_param).get_encoded()?;
+        let url = self.job_url(job.id())?;
+        with_retry(&self.shared.retry_policy, "create collection job", || {
+            self.put_job(&url, job.id(), body.clone())
+        })
+        .await?;
+        tracing::info!(
+            task_id = %self.shared.task_id,
+            collection_job_id = %job.id(),
+            query = ?job.query(),
+            "collection job created"
+        );
+        Ok(())
+    }
+
+    /// Polls `job` once: pending, or finished with the unsharded result.
+    pub async fn poll_once(
+        &self,
+        job: &CollectionJob<V::AggregationParam>,
+    ) -> Result<PollResult<V::AggregateResult>, CollectorError> {
+        let url = self.job_url(job.id())?;
+        let polled = with_retry(&self.shared.retry_policy, "poll collection job", || {
+            self.post_job(&url, job.id())
+        })
+        .await?;
+        let body = match polled {
+            Polled::Pending(retry_after) => {
+                tracing::debug!(
+                    task_id = %self.shared.task_id,
+                    collection_job_id = %job.id(),
+                    retry_after_ms = retry_after.map(|d| d.as_millis() as u64),
+                    "collection job pending"
+                );
+                return Ok(PollResult::Pending { retry_after });
+            }
+            Polled::Ready(body) => body,
+        };
+        let message =
+            CollectionMessage::get_decoded(&body).map_err(CollectorError::InvalidCollection)?;
+        let encoded_param = self
+            .vdaf
+            .encode_aggregation_parameter(job.aggregation_parameter())?;
+        let collection = open_collection(
+            &*self.vdaf,
+            &self.shared.keypair,
+            self.shared.task_id,
+            job,
+            encoded_param,
+            message,
+        )?;
+        tracing::info!(
+            task_id = %self.shared.task_id,
+            collection_job_id = %job.id(),
+            report_count = collection.report_count,
+            interval = %collection.interval,
+            "collection finished"
+        );
+        Ok(PollResult::Ready(collection))
+    }
+
+    /// Polls `job` until it finishes, waiting between polls as the Leader's
+    /// `Retry-After` asks or, without one, as the poll policy's backoff
+    /// says; gives up with [`CollectorError::Timeout`] once the policy's
+    /// `max_elapsed` has passed (the job can be polled again later).
+    pub async fn poll_until_complete(
+        &self,
+        job: &CollectionJob<V::AggregationParam>,
+    ) -> Result<Collection<V::AggregateResult>, CollectorError> {
+        let policy = &self.shared.poll_policy;
+        let start = Instant::now();
+        let mut backoff = policy.backoff();
+        loop {
+            let retry_after = match self.poll_once(job).await? {
+                PollResult::Ready(collection) => return Ok(collection),
+                PollResult::Pending { retry_after } => retry_after,
+            };
+            let elapsed = start.elapsed();
+            let Some(backoff_delay) = backoff.next_delay(elapsed) else {
+                return Err(CollectorError::Timeout {
+                    job_id: job.id(),
+                    waited: elapsed,
+                });
+            };
+            let mut delay = retry_after.map_or(backoff_delay, |asked| asked.max(MIN_POLL_DELAY));
+            if let Some(max_elapsed) = policy.max_elapsed() {
+                delay = delay.min(max_elapsed.saturating_sub(elapsed));
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Starts a collection job and polls it until it finishes.
+    pub async fn collect(
+        &self,
+        query: Query,
+        aggregation_parameter: &V::AggregationParam,
+    ) -> Result<Collection<V::AggregateResult>, CollectorError> {
+        let job = self.start_collection(query, aggregation_parameter).await?;
+        self.poll_until_complete(&job).await
+    }
+
+    /// Tells the Leader to abandon `job` and discard its state.
+    pub async fn delete_collection_job(
+        &self,
+        job: &CollectionJob<V::AggregationParam>,
+    ) -> Result<(), CollectorError> {
+        let url = self.job_url(job.id())?;
+        with_retry(&self.shared.retry_policy, "delete collection job", || {
+            self.delete_job(&url)
+        })
+        .await?;
+        tracing::info!(
+            task_id = %self.shared.task_id,
+            collection_job_id = %job.id(),
+            "collection job deleted"
+        );
+        Ok(())
+    }
+}
+
+impl<V> Collector<V> {
+    fn job_url(&self, id: CollectionJobId) -> Result<Url, CollectorError> {
+        resource(
+            &self.shared.leader,
+            &format!("tasks/{}/collection_jobs/{id}", self.shared.task_id),
+        )
+    }
+
+    fn request(&self, method: Method, url: &Url) -> RequestBuilder {
+        let (name, value) = &self.shared.auth_header;
+        self.shared
+            .http
+            .request(method, url.clone())
+            .header(name.clone(), value.clone())
+    }
+
+    async fn put_job(
+        &self,
+        url: &Url,
+        id: CollectionJobId,
+        body: Vec<u8>,
+    ) -> Result<(), CollectorError> {
+        let response = self
+            .request(Method::PUT, url)
+            .header(CONTENT_TYPE, DapMediaType::CollectionReq.as_str())
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let error = error_or_unexpected(response).await;
+        tracing::debug!(
+            task_id = %self.shared.task_id,
+            collection_job_id = %id,
+            status = status.as_u16(),
+            error = %error,
+            "collection job refused"
+        );
+        Err(error)
+    }
+
+    async fn post_job(&self, url: &Url, id: CollectionJobId) -> Result<Polled, CollectorError> {
+        let response = self
+            .request(Method::POST, url)
+            .header(ACCEPT, DapMediaType::Collection.as_str())
+            .body(Vec::new())
+            .send()
+            .await?;
+        match response.status() {
+            StatusCode::OK => Ok(Polled::Ready(
+                read_body(response, MAX_COLLECTION_LEN).await?,
+            )),
+            StatusCode::ACCEPTED => Ok(Polled::Pending(retry_after(response.headers()))),
+            StatusCode::NO_CONTENT => Err(CollectorError::CollectionDeleted(id)),
+            _ => Err(error_or_unexpected(response).await),
+        }
+    }
+
+    async fn delete_job(&self, url: &Url) -> Result<(), CollectorError> {
+        let response = self.request(Method::DELETE, url).send().await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(error_or_unexpected(response).await)
+    }
+}
+
+/// The error a non-success answer amounts to.
+async fn error_or_unexpected(response: reqwest::Response) -> CollectorError {
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        CollectorError::ErrorResponse(Box::new(error_response(response).await))
+    } else {
+        CollectorError::UnexpectedStatus(status.as_u16())
+    }
+}

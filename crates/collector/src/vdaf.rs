@@ -1,0 +1,148 @@
+//! [`CollectorVdaf`]: how the collector encodes its aggregation parameter
+//! and unshards the two aggregate shares (VDAF-08 section 5.5). Every
+//! `prio::vdaf::Collector` is one, with its own typed parameter and result;
+//! for code that learns the VDAF only at run time, [`AnyVdaf`] handles any
+//! catalogue [`VdafInstance`] with catalogue [`AggregationParam`]s and
+//! [`AggregateResult`]s.
+
+use dyad_core::vdaf::{
+    AggregateResult, AggregationParam, CatalogueVdaf, VdafInstance, VdafRunError,
+};
+use prio::codec::{Encode, ParameterizedDecode};
+use std::fmt;
+
+/// A VDAF the collector can finish collections of.
+pub trait CollectorVdaf {
+    /// The aggregation parameter the collector chooses.
+    type AggregationParam: Clone + fmt::Debug;
+    /// What unsharding yields.
+    type AggregateResult;
+
+    /// The aggregation parameter as it goes on the wire (`agg_param` of
+    /// `CollectionReq` and `AggregateShareAad`).
+    fn encode_aggregation_parameter(
+        &self,
+        param: &Self::AggregationParam,
+    ) -> Result<Vec<u8>, VdafRunError>;
+
+    /// Decodes the Leader's and the Helper's encoded aggregate shares and
+    /// unshards them over `report_count` reports.
+    fn unshard_encoded(
+        &self,
+        param: &Self::AggregationParam,
+        leader_share: &[u8],
+        helper_share: &[u8],
+        report_count: usize,
+    ) -> Result<Self::AggregateResult, VdafRunError>;
+}
+
+impl<V: prio::vdaf::Collector> CollectorVdaf for V {
+    type AggregationParam = V::AggregationParam;
+    type AggregateResult = V::AggregateResult;
+
+    fn encode_aggregation_parameter(
+        &self,
+        param: &V::AggregationParam,
+    ) -> Result<Vec<u8>, VdafRunError> {
+        Ok(param.get_encoded()?)
+    }
+
+    fn unshard_encoded(
+        &self,
+        param: &V::AggregationParam,
+        leader_share: &[u8],
+        helper_share: &[u8],
+        report_count: usize,
+    ) -> Result<V::AggregateResult, VdafRunError> {
+        let leader = V::AggregateShare::get_decoded_with_param(&(self, param), leader_share)?;
+        let helper = V::AggregateShare::get_decoded_with_param(&(self, param), helper_share)?;
+        Ok(self.unshard(param, [leader, helper], report_count)?)
+    }
+}
+
+/// Any catalogue VDAF, chosen at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnyVdaf(pub VdafInstance);
+
+impl From<VdafInstance> for AnyVdaf {
+    fn from(instance: VdafInstance) -> Self {
+        Self(instance)
+    }
+}
+
+impl CollectorVdaf for AnyVdaf {
+    type AggregationParam = AggregationParam;
+    type AggregateResult = AggregateResult;
+
+    fn encode_aggregation_parameter(
+        &self,
+        param: &AggregationParam,
+    ) -> Result<Vec<u8>, VdafRunError> {
+        dyad_core::vdaf_dispatch!(&self.0, |vdaf, V, VERIFY_KEY_LEN| {
+            let param = vdaf.to_vdaf_aggregation_param(param)?;
+            CollectorVdaf::encode_aggregation_parameter(&vdaf, &param)
+        })
+    }
+
+    fn unshard_encoded(
+        &self,
+        param: &AggregationParam,
+        leader_share: &[u8],
+        helper_share: &[u8],
+        report_count: usize,
+    ) -> Result<AggregateResult, VdafRunError> {
+        dyad_core::vdaf_dispatch!(&self.0, |vdaf, V, VERIFY_KEY_LEN| {
+            let param = vdaf.to_vdaf_aggregation_param(param)?;
+            let result = CollectorVdaf::unshard_encoded(
+                &vdaf,
+                &param,
+                leader_share,
+                helper_share,
+                report_count,
+            )?;
+            Ok::<_, VdafRunError>(vdaf.to_aggregate_result(result))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregation_parameters_encode_as_the_vdaf_does() {
+        let prio3 = AnyVdaf(VdafInstance::Prio3Count);
+        assert_eq!(
+            prio3
+                .encode_aggregation_parameter(&AggregationParam::Empty)
+                .unwrap(),
+            Vec::<u8>::new()
+        );
+        assert!(prio3
+            .encode_aggregation_parameter(&AggregationParam::Poplar1 {
+                prefixes: vec![vec![true]]
+            })
+            .is_err());
+        let poplar = AnyVdaf(VdafInstance::Poplar1 { bits: 4 });
+        let encoded = poplar
+            .encode_aggregation_parameter(&AggregationParam::Poplar1 {
+                prefixes: vec![vec![false, true], vec![true, true]],
+            })
+            .unwrap();
+        // level (u16) = 1, then the prefix count (u32) = 2, then packed bits.
+        assert_eq!(&encoded[..6], &[0, 1, 0, 0, 0, 2]);
+        assert!(poplar
+            .encode_aggregation_parameter(&AggregationParam::Empty)
+            .is_err());
+    }
+
+    #[test]
+    fn garbage_shares_are_errors_not_panics() {
+        let vdaf = AnyVdaf(VdafInstance::Prio3Sum { bits: 8 });
+        for share in [&[][..], &[1, 2, 3], &[0xff; 64]] {
+            assert!(vdaf
+                .unshard_encoded(&AggregationParam::Empty, share, share, 1)
+                .is_err());
+        }
+    }
+}

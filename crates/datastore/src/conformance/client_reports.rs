@@ -1,0 +1,216 @@
+//! Conformance: the Leader's client reports (DAP-09 section 4.4.2).
+
+use super::fixtures::{self, interval, leader_task, report, t};
+use super::TestDatastore;
+use crate::models::{LeaderStoredReport, ReportWriteOutcome};
+use crate::{Datastore, DatastoreExt};
+use dyad_messages::draft09::{ReportId, ReportMetadata, TaskId};
+
+async fn put(
+    datastore: &dyn Datastore,
+    reports: Vec<LeaderStoredReport>,
+) -> Vec<ReportWriteOutcome> {
+    datastore
+        .run_tx("put_client_reports", move |tx| {
+            let reports = reports.clone();
+            Box::pin(async move { Ok(tx.put_client_reports(&reports).await?) })
+        })
+        .await
+        .unwrap()
+}
+
+async fn get_one(
+    datastore: &dyn Datastore,
+    task_id: TaskId,
+    report_id: ReportId,
+) -> Option<LeaderStoredReport> {
+    datastore
+        .run_read_tx("get_client_report", move |tx| {
+            Box::pin(async move { Ok(tx.get_client_report(&task_id, &report_id).await?) })
+        })
+        .await
+        .unwrap()
+}
+
+/// A stored report reads back field for field.
+pub async fn round_trip(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let stored = report(task.task_id(), 7200, 3);
+    let mut no_extensions = report(task.task_id(), 7201, 4);
+    no_extensions.leader_extensions.clear();
+    no_extensions.public_share.clear();
+    let outcomes = put(
+        h.datastore.as_ref(),
+        vec![stored.clone(), no_extensions.clone()],
+    )
+    .await;
+    assert_eq!(outcomes, vec![ReportWriteOutcome::Stored; 2]);
+    for expected in [stored, no_extensions] {
+        let found = get_one(
+            h.datastore.as_ref(),
+            expected.task_id,
+            *expected.report_id(),
+        )
+        .await;
+        assert_eq!(found, Some(expected));
+    }
+}
+
+/// A report ID seen twice, in one batch or across batches, is stored once:
+/// the first copy wins and the duplicates are reported as such.
+pub async fn duplicate_report_kept_once(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let first = report(task.task_id(), 3600, 1);
+    let mut same_id = report(task.task_id(), 3700, 2);
+    same_id.metadata = ReportMetadata::new(*first.report_id(), t(3700));
+    let other = report(task.task_id(), 3800, 3);
+
+    let outcomes = put(
+        h.datastore.as_ref(),
+        vec![first.clone(), same_id.clone(), other.clone()],
+    )
+    .await;
+    assert_eq!(
+        outcomes,
+        vec![
+            ReportWriteOutcome::Stored,
+            ReportWriteOutcome::Duplicate,
+            ReportWriteOutcome::Stored
+        ]
+    );
+    let again = put(h.datastore.as_ref(), vec![same_id, other, first.clone()]).await;
+    assert_eq!(again, vec![ReportWriteOutcome::Duplicate; 3]);
+
+    let found = get_one(h.datastore.as_ref(), first.task_id, *first.report_id()).await;
+    assert_eq!(found, Some(first));
+    let task_id = *task.task_id();
+    let count = h
+        .datastore
+        .run_read_tx("count", move |tx| {
+            Box::pin(async move { Ok(tx.count_unaggregated_client_reports(&task_id, None).await?) })
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+}
+
+/// `get_client_reports` answers in the order asked, without missing IDs.
+pub async fn get_many_keeps_order_and_skips_missing(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let reports: Vec<_> = (0..5)
+        .map(|i| report(task.task_id(), 3600 + i, i as u8))
+        .collect();
+    put(h.datastore.as_ref(), reports.clone()).await;
+    let wanted = vec![
+        *reports[3].report_id(),
+        ReportId::random(),
+        *reports[0].report_id(),
+        *reports[4].report_id(),
+    ];
+    let task_id = *task.task_id();
+    let found = h
+        .datastore
+        .run_read_tx("get many", move |tx| {
+            let wanted = wanted.clone();
+            Box::pin(async move { Ok(tx.get_client_reports(&task_id, &wanted).await?) })
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        vec![reports[3].clone(), reports[0].clone(), reports[4].clone()]
+    );
+}
+
+/// Unaggregated reports come oldest first up to the limit; marked ones no
+/// longer come or count; counts can be limited to an interval.
+pub async fn unaggregated_reports_oldest_first(h: TestDatastore) {
+    let task = leader_task();
+    let other = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task, &other]).await;
+    let times = [7300, 3600, 10_900, 3700, 7200];
+    let reports: Vec<_> = times
+        .iter()
+        .map(|s| report(task.task_id(), *s, 0))
+        .collect();
+    let mut all = reports.clone();
+    all.push(report(other.task_id(), 3600, 0));
+    put(h.datastore.as_ref(), all).await;
+
+    let task_id = *task.task_id();
+    let ids_by_time = |order: &[usize]| -> Vec<ReportMetadata> {
+        order.iter().map(|i| reports[*i].metadata).collect()
+    };
+    let oldest = h
+        .datastore
+        .run_read_tx("oldest", move |tx| {
+            Box::pin(async move { Ok(tx.get_unaggregated_client_reports(&task_id, 3).await?) })
+        })
+        .await
+        .unwrap();
+    assert_eq!(oldest, ids_by_time(&[1, 3, 4]));
+
+    let to_mark = vec![
+        *reports[1].report_id(),
+        *reports[4].report_id(),
+        ReportId::random(),
+    ];
+    let (marked, marked_again, rest, in_first_hour, total) = h
+        .datastore
+        .run_tx("mark", move |tx| {
+            let to_mark = to_mark.clone();
+            Box::pin(async move {
+                let marked = tx
+                    .mark_client_reports_aggregation_started(&task_id, &to_mark)
+                    .await?;
+                let again = tx
+                    .mark_client_reports_aggregation_started(&task_id, &to_mark)
+                    .await?;
+                Ok((
+                    marked,
+                    again,
+                    tx.get_unaggregated_client_reports(&task_id, 10).await?,
+                    tx.count_unaggregated_client_reports(&task_id, Some(interval(3600, 3600)))
+                        .await?,
+                    tx.count_unaggregated_client_reports(&task_id, None).await?,
+                ))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!((marked, marked_again), (2, 0));
+    assert_eq!(rest, ids_by_time(&[3, 0, 2]));
+    assert_eq!((in_first_hour, total), (1, 3));
+}
+
+/// Reports older than a time are deleted, at most `limit` at a time.
+pub async fn delete_old_reports(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let reports: Vec<_> = [100, 200, 300, 400]
+        .iter()
+        .map(|s| report(task.task_id(), *s, 0))
+        .collect();
+    put(h.datastore.as_ref(), reports.clone()).await;
+    let task_id = *task.task_id();
+    let (first, second, left) = h
+        .datastore
+        .run_tx("delete", move |tx| {
+            Box::pin(async move {
+                let first = tx.delete_client_reports_before(&task_id, t(350), 2).await?;
+                let second = tx.delete_client_reports_before(&task_id, t(350), 2).await?;
+                Ok((
+                    first,
+                    second,
+                    tx.get_unaggregated_client_reports(&task_id, 10).await?,
+                ))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!((first, second), (2, 1));
+    assert_eq!(left, vec![reports[3].metadata]);
+}

@@ -1,0 +1,87 @@
+//! Conformance: the Helper's anti-replay set (DAP-09 section 4.5.1.4).
+
+use super::fixtures::{self, helper_task, t};
+use super::TestDatastore;
+use crate::models::SeenReport;
+use crate::{Datastore, DatastoreExt};
+use dyad_messages::draft09::{ReportId, TaskId};
+
+async fn put(
+    datastore: &dyn Datastore,
+    task_id: TaskId,
+    p: &'static [u8],
+    reports: Vec<SeenReport>,
+) -> Vec<bool> {
+    datastore
+        .run_tx("put", move |tx| {
+            let reports = reports.clone();
+            Box::pin(async move { Ok(tx.put_helper_seen_reports(&task_id, p, &reports).await?) })
+        })
+        .await
+        .unwrap()
+}
+
+fn seen(time: u64) -> SeenReport {
+    SeenReport {
+        report_id: ReportId::random(),
+        time: t(time),
+    }
+}
+
+/// A report seen before with the same parameter, or earlier in the same
+/// batch, is a replay; the same ID with another parameter or task is not.
+pub async fn replays_are_reported(h: TestDatastore) {
+    let task = helper_task();
+    let other = helper_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task, &other]).await;
+    let (a, b, c) = (seen(100), seen(200), seen(300));
+    let first = put(h.datastore.as_ref(), *task.task_id(), b"", vec![a, b, a]).await;
+    assert_eq!(first, vec![false, false, true]);
+    let second = put(h.datastore.as_ref(), *task.task_id(), b"", vec![c, b]).await;
+    assert_eq!(second, vec![false, true]);
+    let other_parameter = put(h.datastore.as_ref(), *task.task_id(), b"x", vec![a]).await;
+    assert_eq!(other_parameter, vec![false]);
+    let other_task = put(h.datastore.as_ref(), *other.task_id(), b"", vec![a]).await;
+    assert_eq!(other_task, vec![false]);
+}
+
+/// The parameters each report was seen with are listed; old entries can be
+/// dropped by report time.
+pub async fn parameters_and_expiry(h: TestDatastore) {
+    let task = helper_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let task_id = *task.task_id();
+    let (old, new) = (seen(100), seen(5000));
+    put(h.datastore.as_ref(), task_id, b"1", vec![old, new]).await;
+    put(h.datastore.as_ref(), task_id, b"2", vec![old]).await;
+    let (parameters, deleted, after) = h
+        .datastore
+        .run_tx("params", move |tx| {
+            Box::pin(async move {
+                let ids = [old.report_id, new.report_id, ReportId::random()];
+                let parameters = tx
+                    .get_helper_seen_aggregation_parameters(&task_id, &ids)
+                    .await?;
+                let deleted = tx
+                    .delete_helper_seen_reports_before(&task_id, t(1000), 10)
+                    .await?;
+                let after = tx
+                    .get_helper_seen_aggregation_parameters(&task_id, &ids)
+                    .await?;
+                Ok((parameters, deleted, after))
+            })
+        })
+        .await
+        .unwrap();
+    let mut parameters = parameters;
+    parameters.sort();
+    let mut expected = vec![
+        (old.report_id, b"1".to_vec()),
+        (old.report_id, b"2".to_vec()),
+        (new.report_id, b"1".to_vec()),
+    ];
+    expected.sort();
+    assert_eq!(parameters, expected);
+    assert_eq!(deleted, 2);
+    assert_eq!(after, vec![(new.report_id, b"1".to_vec())]);
+}

@@ -1,0 +1,115 @@
+//! Conformance: tasks (DAP-09 section 4.2).
+
+use super::fixtures::{self, helper_task, leader_task, report};
+use super::TestDatastore;
+use crate::{DatastoreError, DatastoreExt, TxError};
+use dyad_core::task::Task;
+
+/// Stored tasks read back equal, list in task ID order, and go when deleted.
+pub async fn put_get_list_delete(h: TestDatastore) {
+    let leader = leader_task();
+    let helper = helper_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&leader, &helper]).await;
+
+    let (leader_id, helper_id) = (*leader.task_id(), *helper.task_id());
+    let (got, all) = h
+        .datastore
+        .run_read_tx("get", move |tx| {
+            Box::pin(async move { Ok((tx.get_task(&leader_id).await?, tx.get_tasks().await?)) })
+        })
+        .await
+        .unwrap();
+    assert_eq!(got.as_ref(), Some(&leader));
+    let mut expected = vec![leader.clone(), helper.clone()];
+    expected.sort_by_key(|task| *task.task_id());
+    assert_eq!(all, expected);
+
+    let (deleted, deleted_again, gone) = h
+        .datastore
+        .run_tx("delete", move |tx| {
+            Box::pin(async move {
+                let deleted = tx.delete_task(&helper_id).await?;
+                let deleted_again = tx.delete_task(&helper_id).await?;
+                Ok((deleted, deleted_again, tx.get_task(&helper_id).await?))
+            })
+        })
+        .await
+        .unwrap();
+    assert!(deleted && !deleted_again);
+    assert_eq!(gone, None);
+}
+
+/// Putting the identical task again succeeds; a different task under the
+/// same ID is refused and leaves the stored one as it was.
+pub async fn put_same_task_again(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+
+    let changed: Task = task.to_builder().min_batch_size(999).build().unwrap();
+    let result = h
+        .datastore
+        .run_tx("put changed", move |tx| {
+            let changed = changed.clone();
+            Box::pin(async move { Ok(tx.put_task(&changed).await?) })
+        })
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(TxError::Datastore(DatastoreError::AlreadyExists { .. }))
+        ),
+        "{result:?}"
+    );
+
+    let id = *task.task_id();
+    let stored = h
+        .datastore
+        .run_read_tx("get", move |tx| {
+            Box::pin(async move { Ok(tx.get_task(&id).await?) })
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, Some(task));
+}
+
+/// Deleting a task deletes its reports and jobs too.
+pub async fn delete_task_removes_its_data(h: TestDatastore) {
+    let task = leader_task();
+    let other = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task, &other]).await;
+    let kept = report(other.task_id(), 1000, 2);
+    let reports = vec![report(task.task_id(), 1000, 1), kept.clone()];
+    let job = fixtures::aggregation_job(task.task_id(), b"", None, fixtures::interval(0, 3600));
+    let (task_id, job_id) = (*task.task_id(), job.aggregation_job_id);
+    h.datastore
+        .run_tx("fill", move |tx| {
+            let (reports, job) = (reports.clone(), job.clone());
+            Box::pin(async move {
+                tx.put_client_reports(&reports).await?;
+                tx.put_aggregation_job(&job).await?;
+                tx.delete_task(&job.task_id).await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    let (reports_left, job_left, other_report) = h
+        .datastore
+        .run_read_tx("check", move |tx| {
+            let kept = kept.clone();
+            Box::pin(async move {
+                Ok((
+                    tx.count_unaggregated_client_reports(&task_id, None).await?,
+                    tx.get_aggregation_job(&task_id, &job_id).await?,
+                    tx.get_client_report(&kept.task_id, kept.report_id())
+                        .await?,
+                ))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(reports_left, 0);
+    assert_eq!(job_left, None);
+    assert!(other_report.is_some());
+}

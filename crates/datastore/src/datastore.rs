@@ -1,0 +1,189 @@
+//! The [`Datastore`] trait: a handle on one aggregator's database, shared
+//! as `Arc<dyn Datastore>`, that runs transactions.
+//!
+//! All work is done in a transaction body, a closure given a
+//! `&mut dyn Transaction` (see [`crate::Transaction`] for the operations):
+//!
+//! ```
+//! use dyad_core::task::Task;
+//! use dyad_datastore::{Datastore, DatastoreExt, TxError};
+//! use dyad_messages::draft09::TaskId;
+//!
+//! async fn load(datastore: &dyn Datastore, task_id: TaskId) -> Result<Option<Task>, TxError> {
+//!     datastore
+//!         .run_read_tx("load_task", move |tx| {
+//!             Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+//!         })
+//!         .await
+//! }
+//! ```
+//!
+//! The body's writes are committed together when it returns `Ok`, and rolled
+//! back when it returns `Err` (or panics, or its future is dropped). When the
+//! database is busy (SQLite's write lock, PostgreSQL serialization failures)
+//! the whole body is run again after a backoff, up to [`RetryPolicy`]'s
+//! limits, so a body must do nothing but database work (or work that is
+//! harmless to repeat) and must clone what it captures into the future it
+//! returns.
+
+use crate::{DatastoreError, Transaction, TxError};
+use dyad_core::clock::Clock;
+use futures::future::BoxFuture;
+use std::any::Any;
+use std::time::Duration as StdDuration;
+
+/// A transaction body with its result type erased, as backends receive it.
+pub type ErasedTxFn<'f> = dyn for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<Box<dyn Any + Send>, TxError>>
+    + Send
+    + Sync
+    + 'f;
+
+/// Whether a transaction may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxMode {
+    /// Reads and writes. SQLite takes the write lock at the start
+    /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading locks.
+    ReadWrite,
+    /// Reads only; every write fails with [`DatastoreError::ReadOnly`].
+    /// Read-only transactions run beside each other and beside a writer.
+    ReadOnly,
+}
+
+/// How often and how patiently a transaction is retried when the database
+/// is busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Runs of the body at most, the first included.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled for each further one.
+    pub initial_backoff: StdDuration,
+    /// Longest delay between two runs.
+    pub max_backoff: StdDuration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            initial_backoff: StdDuration::from_millis(10),
+            max_backoff: StdDuration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before run number `attempt + 1` (`attempt` counts from 1),
+    /// with full jitter: uniform in `[delay/2, delay]`.
+    pub fn backoff(&self, attempt: u32) -> StdDuration {
+        let exponent = attempt.saturating_sub(1).min(20);
+        let delay = self
+            .initial_backoff
+            .saturating_mul(1u32 << exponent)
+            .min(self.max_backoff);
+        let half = delay / 2;
+        let jitter_nanos = rand::random::<u64>() % (half.as_nanos() as u64).max(1);
+        half + StdDuration::from_nanos(jitter_nanos)
+    }
+}
+
+/// A handle on one aggregator's database. Object-safe: callers hold
+/// `Arc<dyn Datastore>` and run transactions with [`DatastoreExt`].
+#[async_trait::async_trait]
+pub trait Datastore: Send + Sync + 'static {
+    /// Runs a type-erased transaction body (see [`DatastoreExt::run_tx`],
+    /// which callers use instead). `name` names the transaction in logs.
+    async fn run_tx_erased(
+        &self,
+        name: &'static str,
+        mode: TxMode,
+        f: &ErasedTxFn<'_>,
+    ) -> Result<Box<dyn Any + Send>, TxError>;
+
+    /// The clock transactions read "now" from.
+    fn clock(&self) -> &dyn Clock;
+
+    /// Closes the connections; later transactions fail.
+    async fn close(&self);
+}
+
+/// Typed transactions over any [`Datastore`], `dyn` or not.
+pub trait DatastoreExt: Datastore {
+    /// Runs `f` in a read-write transaction, committing its writes if it
+    /// returns `Ok` and retrying it while the database is busy.
+    fn run_tx<'s, T, F>(&'s self, name: &'static str, f: F) -> BoxFuture<'s, Result<T, TxError>>
+    where
+        T: Send + 'static,
+        F: for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<T, TxError>>
+            + Send
+            + Sync
+            + 's,
+    {
+        run_typed(self, name, TxMode::ReadWrite, f)
+    }
+
+    /// Runs `f` in a read-only transaction (see [`TxMode::ReadOnly`]).
+    fn run_read_tx<'s, T, F>(
+        &'s self,
+        name: &'static str,
+        f: F,
+    ) -> BoxFuture<'s, Result<T, TxError>>
+    where
+        T: Send + 'static,
+        F: for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<T, TxError>>
+            + Send
+            + Sync
+            + 's,
+    {
+        run_typed(self, name, TxMode::ReadOnly, f)
+    }
+}
+
+impl<D: Datastore + ?Sized> DatastoreExt for D {}
+
+fn run_typed<'s, D, T, F>(
+    datastore: &'s D,
+    name: &'static str,
+    mode: TxMode,
+    f: F,
+) -> BoxFuture<'s, Result<T, TxError>>
+where
+    D: Datastore + ?Sized,
+    T: Send + 'static,
+    F: for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<T, TxError>> + Send + Sync + 's,
+{
+    Box::pin(async move {
+        let erased: &ErasedTxFn<'_> = &|tx| {
+            let body = f(tx);
+            Box::pin(async move {
+                body.await
+                    .map(|value| Box::new(value) as Box<dyn Any + Send>)
+            })
+        };
+        let value = datastore.run_tx_erased(name, mode, erased).await?;
+        value.downcast::<T>().map(|value| *value).map_err(|_| {
+            TxError::Datastore(DatastoreError::Internal(
+                "transaction result of unexpected type",
+            ))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: StdDuration::from_millis(100),
+            max_backoff: StdDuration::from_millis(400),
+        };
+        let first = policy.backoff(1);
+        assert!(first >= StdDuration::from_millis(50) && first <= StdDuration::from_millis(100));
+        let third = policy.backoff(3);
+        assert!(third >= StdDuration::from_millis(200) && third <= StdDuration::from_millis(400));
+        let late = policy.backoff(30);
+        assert!(late <= StdDuration::from_millis(400));
+    }
+}

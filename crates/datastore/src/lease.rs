@@ -1,0 +1,94 @@
+//! Leases: how one process among many takes exclusive charge of a Leader's
+//! aggregation job or collection job for a while.
+//!
+//! `acquire_*` hands out a [`Lease`] holding a fresh random [`LeaseToken`]
+//! and an expiry; every later write for the job presents the token and fails
+//! with [`crate::DatastoreError::LeaseLost`] once the lease has expired or
+//! another process has acquired the job since. Releasing clears the lease and
+//! sets when the job may next be acquired. Each acquisition counts one
+//! attempt, so the driver can give up on a job after too many.
+
+use dyad_messages::draft09::Time;
+use std::fmt;
+
+/// The random token naming one acquisition of a job's lease.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseToken([u8; 16]);
+
+impl LeaseToken {
+    /// A fresh random token.
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
+
+    /// The token with the given bytes.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The token's bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LeaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not a secret, but long: the first bytes tell leases apart in logs.
+        write!(
+            f,
+            "LeaseToken({:02x}{:02x}{:02x}{:02x}..)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+/// A job held under a lease: the job as it was when acquired, and what
+/// every later write for it must present.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease<T> {
+    /// The leased job.
+    pub leased: T,
+    /// The token proving this acquisition.
+    pub token: LeaseToken,
+    /// When the lease runs out, unless released before.
+    pub expiry: Time,
+    /// How many times the job has been acquired since its attempts were last
+    /// reset, this acquisition included (so at least 1).
+    pub attempts: u32,
+}
+
+impl<T> Lease<T> {
+    /// The token proving this acquisition.
+    pub fn token(&self) -> &LeaseToken {
+        &self.token
+    }
+
+    /// A lease with the same token and expiry over another view of the job.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Lease<U> {
+        Lease {
+            leased: f(self.leased),
+            token: self.token,
+            expiry: self.expiry,
+            attempts: self.attempts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_short_in_debug() {
+        let a = LeaseToken::random();
+        let b = LeaseToken::random();
+        assert_ne!(a, b);
+        let shown = format!("{a:?}");
+        assert!(
+            shown.starts_with("LeaseToken(") && shown.len() < 24,
+            "{shown}"
+        );
+        assert_eq!(LeaseToken::from_bytes(*a.as_bytes()), a);
+    }
+}

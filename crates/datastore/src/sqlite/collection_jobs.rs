@@ -1,0 +1,318 @@
+//! The Leader's collection jobs in SQLite (DAP-09 section 4.6.1), with the
+//! request bytes that make a repeated PUT idempotent and leases for the
+//! collection job driver.
+
+use super::leases::{self, LeasedTable};
+use super::row::{self, Result, RowReader};
+use crate::lease::{Lease, LeaseToken};
+use crate::models::{
+    BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
+};
+use crate::DatastoreError;
+use dyad_messages::draft09::{CollectionJobId, Duration, HpkeCiphertext, TaskId, Time};
+use dyad_messages::problem::DapProblemType;
+use sqlx::sqlite::SqliteRow;
+use sqlx::SqliteConnection;
+
+const TABLE: &str = "collection_jobs";
+const COLUMNS: &str =
+    "task_id, collection_job_id, query, aggregation_parameter, batch_identifier, \
+                       request, state, report_count, result_interval_start, result_interval_end, \
+                       leader_encrypted_agg_share, helper_encrypted_agg_share, problem_type, \
+                       problem_detail, created_at";
+
+fn state_from_row(r: &RowReader<'_>) -> Result<CollectionJobState> {
+    Ok(match r.i64("state")? {
+        0 => CollectionJobState::Start,
+        1 => CollectionJobState::Finished {
+            report_count: r.u64("report_count")?,
+            interval: r.interval("result_interval_start", "result_interval_end")?,
+            leader_encrypted_agg_share: r.decode::<HpkeCiphertext>("leader_encrypted_agg_share")?,
+            helper_encrypted_agg_share: r.decode::<HpkeCiphertext>("helper_encrypted_agg_share")?,
+        },
+        2 => {
+            let urn = r
+                .opt_text("problem_type")?
+                .ok_or_else(|| r.corrupt_error("problem_type", "missing"))?;
+            CollectionJobState::Failed {
+                problem_type: urn
+                    .parse::<DapProblemType>()
+                    .map_err(|e| r.corrupt_error("problem_type", e))?,
+                detail: r.opt_text("problem_detail")?.unwrap_or_default(),
+            }
+        }
+        3 => CollectionJobState::Abandoned,
+        4 => CollectionJobState::Deleted,
+        other => return Err(r.corrupt_error("state", format!("unknown state {other}"))),
+    })
+}
+
+fn from_row(row: &SqliteRow) -> Result<CollectionJob> {
+    let r = RowReader::new(row, TABLE);
+    Ok(CollectionJob {
+        task_id: r.id("task_id")?,
+        collection_job_id: r.id("collection_job_id")?,
+        query: r.decode("query")?,
+        aggregation_parameter: r.blob("aggregation_parameter")?,
+        batch_identifier: r.batch_identifier("batch_identifier")?,
+        request: r.blob("request")?,
+        state: state_from_row(&r)?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+/// The state's columns: report count, result interval, the two shares,
+/// problem type and detail.
+type StateColumns = (
+    Option<i64>,
+    Option<(i64, i64)>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<&'static str>,
+    Option<String>,
+);
+
+fn state_columns(state: &CollectionJobState) -> Result<StateColumns> {
+    Ok(match state {
+        CollectionJobState::Finished {
+            report_count,
+            interval,
+            leader_encrypted_agg_share,
+            helper_encrypted_agg_share,
+        } => (
+            Some(row::int(*report_count, "report_count")?),
+            Some(row::interval(interval, "collection interval")?),
+            Some(row::encode(leader_encrypted_agg_share, "leader share")?),
+            Some(row::encode(helper_encrypted_agg_share, "helper share")?),
+            None,
+            None,
+        ),
+        CollectionJobState::Failed {
+            problem_type,
+            detail,
+        } => (
+            None,
+            None,
+            None,
+            None,
+            Some(problem_type.urn()),
+            Some(detail.clone()),
+        ),
+        _ => (None, None, None, None, None, None),
+    })
+}
+
+pub(super) async fn put(
+    conn: &mut SqliteConnection,
+    now: Time,
+    job: &CollectionJob,
+) -> Result<CollectionJobWriteOutcome> {
+    let batch = row::batch_columns(&job.batch_identifier)?;
+    let (count, interval, leader, helper, problem, detail) = state_columns(&job.state)?;
+    let now_db = row::time(now, "now")?;
+    let inserted = sqlx::query(
+        "INSERT INTO collection_jobs (task_id, collection_job_id, query, aggregation_parameter,
+             batch_identifier, batch_interval_start, batch_interval_end, request, state,
+             report_count, result_interval_start, result_interval_end,
+             leader_encrypted_agg_share, helper_encrypted_agg_share, problem_type,
+             problem_detail, created_at, updated_at, retry_after)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (task_id, collection_job_id) DO NOTHING",
+    )
+    .bind(job.task_id.as_bytes().as_slice())
+    .bind(job.collection_job_id.as_bytes().as_slice())
+    .bind(row::encode(&job.query, "query")?)
+    .bind(job.aggregation_parameter.as_slice())
+    .bind(batch.encoded)
+    .bind(batch.start)
+    .bind(batch.end)
+    .bind(job.request.as_slice())
+    .bind(job.state.code())
+    .bind(count)
+    .bind(interval.map(|i| i.0))
+    .bind(interval.map(|i| i.1))
+    .bind(leader)
+    .bind(helper)
+    .bind(problem)
+    .bind(detail)
+    .bind(now_db)
+    .bind(now_db)
+    .bind(now_db)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(CollectionJobWriteOutcome::Created);
+    }
+    let existing = get(conn, &job.task_id, &job.collection_job_id)
+        .await?
+        .ok_or(DatastoreError::Internal(
+            "collection job vanished inside a transaction",
+        ))?;
+    Ok(if existing.request == job.request {
+        CollectionJobWriteOutcome::AlreadyExists(Box::new(existing))
+    } else {
+        CollectionJobWriteOutcome::Conflict
+    })
+}
+
+pub(super) async fn get(
+    conn: &mut SqliteConnection,
+    task_id: &TaskId,
+    job_id: &CollectionJobId,
+) -> Result<Option<CollectionJob>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM collection_jobs WHERE task_id = ? AND collection_job_id = ?"
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(job_id.as_bytes().as_slice())
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+pub(super) async fn update(
+    conn: &mut SqliteConnection,
+    now: Time,
+    job: &CollectionJob,
+    lease: Option<&LeaseToken>,
+) -> Result<()> {
+    let job_id = job.collection_job_id.as_bytes().as_slice();
+    if let Some(token) = lease {
+        leases::check(
+            conn,
+            LeasedTable::CollectionJobs,
+            &job.task_id,
+            job_id,
+            token,
+            now,
+        )
+        .await?;
+    }
+    let (count, interval, leader, helper, problem, detail) = state_columns(&job.state)?;
+    let updated = sqlx::query(
+        "UPDATE collection_jobs SET state = ?, report_count = ?, result_interval_start = ?,
+             result_interval_end = ?, leader_encrypted_agg_share = ?,
+             helper_encrypted_agg_share = ?, problem_type = ?, problem_detail = ?, updated_at = ?
+         WHERE task_id = ? AND collection_job_id = ?",
+    )
+    .bind(job.state.code())
+    .bind(count)
+    .bind(interval.map(|i| i.0))
+    .bind(interval.map(|i| i.1))
+    .bind(leader)
+    .bind(helper)
+    .bind(problem)
+    .bind(detail)
+    .bind(row::time(now, "now")?)
+    .bind(job.task_id.as_bytes().as_slice())
+    .bind(job_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(DatastoreError::NotFound {
+            what: format!("collection job {}", job.collection_job_id),
+        });
+    }
+    Ok(())
+}
+
+pub(super) async fn get_for_batch(
+    conn: &mut SqliteConnection,
+    task_id: &TaskId,
+    batch: &BatchIdentifier,
+) -> Result<Vec<CollectionJob>> {
+    let rows = match batch {
+        BatchIdentifier::TimeInterval(interval) => {
+            let (start, end) = row::interval(interval, "batch interval")?;
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM collection_jobs
+                 WHERE task_id = ? AND batch_interval_start < ? AND batch_interval_end > ?
+                 ORDER BY created_at, collection_job_id"
+            ))
+            .bind(task_id.as_bytes().as_slice())
+            .bind(end)
+            .bind(start)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        BatchIdentifier::FixedSize(_) => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM collection_jobs
+                 WHERE task_id = ? AND batch_identifier = ?
+                 ORDER BY created_at, collection_job_id"
+            ))
+            .bind(task_id.as_bytes().as_slice())
+            .bind(batch.to_bytes())
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    rows.iter().map(from_row).collect()
+}
+
+pub(super) async fn acquire(
+    conn: &mut SqliteConnection,
+    now: Time,
+    lease_duration: Duration,
+    max: u64,
+) -> Result<Vec<Lease<CollectionJob>>> {
+    let now_db = row::time(now, "now")?;
+    let candidates = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM collection_jobs
+         WHERE state = ? AND lease_expiry <= ? AND retry_after <= ?
+         ORDER BY retry_after, created_at, collection_job_id LIMIT ?"
+    ))
+    .bind(CollectionJobState::Start.code())
+    .bind(now_db)
+    .bind(now_db)
+    .bind(row::int(max, "max")?)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut acquired = Vec::with_capacity(candidates.len());
+    for candidate in &candidates {
+        let job = from_row(candidate)?;
+        let job_id = job.collection_job_id.as_bytes().as_slice();
+        let taken = leases::take(
+            conn,
+            LeasedTable::CollectionJobs,
+            &job.task_id,
+            job_id,
+            now,
+            lease_duration,
+        )
+        .await?;
+        if let Some((token, expiry, attempts)) = taken {
+            acquired.push(Lease {
+                leased: job,
+                token,
+                expiry,
+                attempts,
+            });
+        }
+    }
+    Ok(acquired)
+}
+
+pub(super) async fn release(
+    conn: &mut SqliteConnection,
+    now: Time,
+    lease: &Lease<CollectionJob>,
+    retry_after: Duration,
+    reset_attempts: bool,
+) -> Result<()> {
+    leases::release(
+        conn,
+        LeasedTable::CollectionJobs,
+        &lease.leased.task_id,
+        lease.leased.collection_job_id.as_bytes().as_slice(),
+        &lease.token,
+        now,
+        retry_after,
+        reset_attempts,
+    )
+    .await
+}

@@ -1,0 +1,260 @@
+//! The conformance suite on SQLite, plus what only SQLite has: the file and
+//! its pragmas, re-opening, busy retries, cancelled transactions, and rows
+//! corrupted behind the datastore's back.
+
+use super::{SqliteConfig, SqliteDatastore};
+use crate::conformance::fixtures::{self, aggregation_job, interval, leader_task, report};
+use crate::conformance::run_test;
+use crate::datastore::RetryPolicy;
+use crate::{Datastore, DatastoreError, DatastoreExt, TxError};
+use dyad_core::clock::MockClock;
+use dyad_messages::draft09::{ReportMetadata, Time};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+crate::datastore_conformance_tests!(crate::conformance::sqlite_harness);
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    clock: MockClock,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            clock: MockClock::default(),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("db.sqlite").display())
+    }
+
+    async fn open(&self, config: SqliteConfig) -> SqliteDatastore {
+        SqliteDatastore::open_with(&self.url(), Arc::new(self.clock.clone()), config)
+            .await
+            .unwrap()
+    }
+}
+
+#[test]
+fn file_is_created_with_wal_and_foreign_keys() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(SqliteConfig::default()).await;
+        assert!(f.dir.path().join("db.sqlite").exists());
+        let mut conn = datastore.pool.acquire().await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!((mode.as_str(), foreign_keys, synchronous), ("wal", 1, 1));
+    });
+}
+
+#[test]
+fn reopening_keeps_data_and_schema() {
+    run_test(async {
+        let f = Fixture::new();
+        let task = leader_task();
+        let first = f.open(SqliteConfig::default()).await;
+        fixtures::put_tasks(&first, &[&task]).await;
+        first.close().await;
+        let second = f.open(SqliteConfig::default()).await;
+        let id = *task.task_id();
+        let found = second
+            .run_read_tx("get", move |tx| {
+                Box::pin(async move { Ok(tx.get_task(&id).await?) })
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, Some(task));
+    });
+}
+
+#[test]
+fn bad_urls_are_refused() {
+    run_test(async {
+        let clock = Arc::new(MockClock::default());
+        for url in ["postgres://localhost/db", "/tmp/no-scheme.sqlite"] {
+            let result = SqliteDatastore::open(url, clock.clone()).await;
+            assert!(matches!(result, Err(DatastoreError::Config(_))), "{url}");
+        }
+    });
+}
+
+/// A writer waits out another connection's write lock (retrying), and gives
+/// up with `RetriesExhausted` if the lock is never released.
+#[test]
+fn busy_database_is_retried_then_given_up() {
+    run_test(async {
+        let f = Fixture::new();
+        let config = SqliteConfig {
+            busy_timeout: StdDuration::from_millis(20),
+            retry: RetryPolicy {
+                max_attempts: 4,
+                initial_backoff: StdDuration::from_millis(10),
+                max_backoff: StdDuration::from_millis(20),
+            },
+            ..SqliteConfig::default()
+        };
+        let datastore = Arc::new(f.open(config).await);
+        let task = leader_task();
+
+        let mut blocker = sqlx::SqliteConnection::connect(&f.url()).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut blocker)
+            .await
+            .unwrap();
+        let put = |datastore: Arc<SqliteDatastore>, task: dyad_core::task::Task| async move {
+            datastore
+                .run_tx("put", move |tx| {
+                    let task = task.clone();
+                    Box::pin(async move { Ok(tx.put_task(&task).await?) })
+                })
+                .await
+        };
+        let result = put(datastore.clone(), task.clone()).await;
+        assert!(
+            matches!(
+                result,
+                Err(TxError::Datastore(DatastoreError::RetriesExhausted {
+                    attempts: 4,
+                    ..
+                }))
+            ),
+            "{result:?}"
+        );
+
+        let waiting = tokio::spawn(put(datastore.clone(), task.clone()));
+        tokio::time::sleep(StdDuration::from_millis(30)).await;
+        sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+        waiting.await.unwrap().unwrap();
+    });
+}
+
+/// A transaction whose future is dropped mid-way rolls back and frees the
+/// write lock.
+#[test]
+fn cancelled_transaction_rolls_back() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(SqliteConfig::default()).await;
+        let task = leader_task();
+        let id = *task.task_id();
+        let stuck = datastore.run_tx("stuck", move |tx| {
+            let task = task.clone();
+            Box::pin(async move {
+                tx.put_task(&task).await?;
+                futures::future::pending::<()>().await;
+                Ok(())
+            })
+        });
+        assert!(tokio::time::timeout(StdDuration::from_millis(100), stuck)
+            .await
+            .is_err());
+        let other = leader_task();
+        fixtures::put_tasks(&datastore, &[&other]).await;
+        let found = datastore
+            .run_read_tx("get", move |tx| {
+                Box::pin(async move { Ok(tx.get_task(&id).await?) })
+            })
+            .await
+            .unwrap();
+        assert_eq!(found, None);
+    });
+}
+
+/// Rows that do not convert back are `Corrupt` errors, not panics.
+#[test]
+fn corrupt_rows_are_errors() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(SqliteConfig::default()).await;
+        let task = leader_task();
+        fixtures::put_tasks(&datastore, &[&task]).await;
+        let job = aggregation_job(task.task_id(), b"", None, interval(0, 10));
+        fixtures::put_aggregation_jobs(&datastore, std::slice::from_ref(&job)).await;
+        let stored = report(task.task_id(), 100, 1);
+        let put = stored.clone();
+        datastore
+            .run_tx("put", move |tx| {
+                let put = put.clone();
+                Box::pin(async move { Ok(tx.put_client_reports(&[put]).await?) })
+            })
+            .await
+            .unwrap();
+
+        let mut conn = datastore.pool.acquire().await.unwrap();
+        for sql in [
+            "UPDATE aggregation_jobs SET state = 99",
+            "UPDATE client_reports SET helper_encrypted_input_share = x'01'",
+            "UPDATE tasks SET task_document = x'7b7d'",
+        ] {
+            sqlx::query(sql).execute(&mut *conn).await.unwrap();
+        }
+        drop(conn);
+
+        let (task_id, job_id, report_id) =
+            (job.task_id, job.aggregation_job_id, *stored.report_id());
+        let results = datastore
+            .run_read_tx("read", move |tx| {
+                Box::pin(async move {
+                    Ok([
+                        tx.get_aggregation_job(&task_id, &job_id).await.err(),
+                        tx.get_client_report(&task_id, &report_id).await.err(),
+                        tx.get_task(&task_id).await.err(),
+                    ])
+                })
+            })
+            .await
+            .unwrap();
+        for (error, column) in
+            results
+                .iter()
+                .zip(["state", "helper_encrypted_input_share", "task_document"])
+        {
+            match error {
+                Some(DatastoreError::Corrupt { column: c, .. }) => assert_eq!(*c, column),
+                other => panic!("expected a corrupt {column}, got {other:?}"),
+            }
+        }
+    });
+}
+
+/// Values beyond what SQLite integers hold are refused, not wrapped.
+#[test]
+fn out_of_range_values_are_refused() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(SqliteConfig::default()).await;
+        let task = leader_task();
+        fixtures::put_tasks(&datastore, &[&task]).await;
+        let mut far = report(task.task_id(), 0, 1);
+        far.metadata =
+            ReportMetadata::new(*far.report_id(), Time::from_seconds_since_epoch(u64::MAX));
+        let result = datastore
+            .run_tx("put", move |tx| {
+                let far = far.clone();
+                Box::pin(async move { Ok(tx.put_client_reports(&[far]).await?) })
+            })
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(TxError::Datastore(DatastoreError::InvalidValue { .. }))
+            ),
+            "{result:?}"
+        );
+    });
+}
