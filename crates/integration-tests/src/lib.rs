@@ -1,0 +1,447 @@
+//! End-to-end tests of dyad: the Leader and the Helper run as two separate
+//! `dyad serve` processes on loopback ports, each with its own SQLite
+//! datastore in a temporary directory; a task is provisioned with
+//! `dyad task add --generate` (Leader) and `dyad task add --file` (Helper);
+//! reports are uploaded with the `dyad-client` library and results collected
+//! with the `dyad-collector` library.
+//!
+//! The helpers here:
+//!
+//! - [`dyad_binary`] finds (and, if missing, builds once) the `dyad` binary
+//!   next to the test executable's profile directory;
+//! - [`free_port`] picks a free loopback port;
+//! - [`Dyad::start`] provisions a task and starts both aggregators;
+//!   [`Server`] kills its process on drop and can be killed (SIGKILL) and
+//!   restarted with the same config and datastore;
+//! - [`Dyad::client`] and [`Dyad::collector`] build the libraries' clients
+//!   for the task; [`collect`] collects with a bounded wait.
+
+use anyhow::{bail, ensure, Context as _};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use dyad_client::ClientBuilder;
+use dyad_collector::{Collection, CollectorBuilder};
+use dyad_core::hpke::{HpkeKeypair, HpkePrivateKey};
+use dyad_core::retry::RetryPolicy;
+use dyad_core::task::{AuthenticationToken, BatchMode};
+use dyad_core::vdaf::{AggregateResult, AggregationParam, VdafInstance};
+use dyad_messages::draft09::{Duration, HpkeConfig, Query, TaskId, Time};
+use dyad_messages::Decode as _;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Instant;
+use tempfile::TempDir;
+use url::Url;
+
+/// How long any single wait (startup, upload, collection) may take before
+/// the test fails instead of hanging.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The `dyad` binary of the profile this test was built in:
+/// `<target>/<profile>/dyad`, derived from the test executable's path
+/// (`<target>/<profile>/deps/<test>`). Runs `cargo build -p dyad` once per
+/// process (a no-op when it is up to date), so that the binary is never
+/// missing or stale.
+pub fn dyad_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable lives in <target>/<profile>/deps")
+            .to_path_buf();
+        let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
+        let release = profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release");
+        let binary = profile_dir.join(format!("dyad{}", std::env::consts::EXE_SUFFIX));
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut command = Command::new(cargo);
+        command
+            .current_dir(workspace)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .args(["build", "--quiet", "-p", "dyad", "--bin", "dyad"]);
+        if release {
+            command.arg("--release");
+        }
+        let status = command.status().expect("running cargo build -p dyad");
+        assert!(status.success(), "cargo build -p dyad failed: {status}");
+        assert!(binary.exists(), "no dyad binary at {}", binary.display());
+        binary
+    })
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port()
+}
+
+/// Runs `dyad ARGS`, failing with its output if it fails.
+pub fn run_dyad<I, S>(args: I) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = Command::new(dyad_binary())
+        .args(args)
+        .output()
+        .context("running dyad")?;
+    if !output.status.success() {
+        bail!(
+            "dyad failed ({}):\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// The Collector's credentials as `dyad task add --generate` writes them to
+/// `collector.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CollectorCredentials {
+    pub task_id: TaskId,
+    pub leader: Url,
+    pub helper: Url,
+    pub vdaf: VdafInstance,
+    pub batch_mode: BatchMode,
+    pub time_precision: Duration,
+    pub collector_bearer_token: String,
+    pub hpke_config: String,
+    pub hpke_private_key: String,
+}
+
+impl CollectorCredentials {
+    pub fn keypair(&self) -> anyhow::Result<HpkeKeypair> {
+        let config = URL_SAFE_NO_PAD.decode(self.hpke_config.trim())?;
+        let config = HpkeConfig::get_decoded(&config).context("hpke_config")?;
+        let key = HpkePrivateKey::new(URL_SAFE_NO_PAD.decode(self.hpke_private_key.trim())?);
+        Ok(HpkeKeypair::new(config, key)?)
+    }
+
+    pub fn token(&self) -> anyhow::Result<AuthenticationToken> {
+        Ok(AuthenticationToken::new_bearer(
+            self.collector_bearer_token.clone(),
+        )?)
+    }
+}
+
+/// One `dyad serve` process. Killed (and reaped) on drop.
+pub struct Server {
+    name: &'static str,
+    config: PathBuf,
+    log: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Writes the serve config for `roles` into `dir` (datastore
+    /// `dir/NAME.sqlite`); does not start the process.
+    pub fn configure(dir: &Path, name: &'static str, roles: &[&str]) -> anyhow::Result<Self> {
+        let port = free_port();
+        let datastore = dir.join(format!("{name}.sqlite"));
+        let yaml = format!(
+            "listen_address: \"127.0.0.1:{port}\"\n\
+             datastore: \"sqlite://{}\"\n\
+             roles: [{}]\n\
+             log: {{level: warn}}\n\
+             collection_retry_after_secs: 1\n\
+             aggregation_job_creator: {{ interval_ms: 200 }}\n\
+             aggregation_job_driver: {{ interval_ms: 200, lease_duration_secs: 5, http_timeout_secs: 2 }}\n\
+             collection_job_driver: {{ interval_ms: 200, lease_duration_secs: 5, http_timeout_secs: 2 }}\n",
+            datastore.display(),
+            roles.join(", ")
+        );
+        let config = dir.join(format!("{name}.yaml"));
+        std::fs::write(&config, yaml)?;
+        Ok(Self {
+            name,
+            config,
+            log: dir.join(format!("{name}.log")),
+            port,
+            child: None,
+        })
+    }
+
+    pub fn url(&self) -> Url {
+        format!("http://127.0.0.1:{}/", self.port).parse().unwrap()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Starts `dyad serve --config` (stderr appended to `NAME.log`).
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        ensure!(self.child.is_none(), "{} already running", self.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let child = Command::new(dyad_binary())
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("spawning the {}", self.name))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until `GET /hpke_config?task_id=...` answers 200.
+    pub async fn wait_ready(&mut self, task_id: &TaskId) -> anyhow::Result<()> {
+        let url = format!("{}hpke_config?task_id={task_id}", self.url());
+        let http = reqwest::Client::new();
+        let start = Instant::now();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!("the {} exited ({status}): {}", self.name, self.log_text());
+                }
+            }
+            if let Ok(response) = http.get(&url).send().await {
+                if response.status() == reqwest::StatusCode::OK {
+                    return Ok(());
+                }
+            }
+            if start.elapsed() > WAIT {
+                bail!("the {} was not ready within {WAIT:?}", self.name);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILLs the process (on unix, `Child::kill` sends SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The process's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The task to provision.
+#[derive(Debug, Clone)]
+pub struct TaskOptions {
+    /// The VDAF as JSON, e.g. `{"type":"Prio3Sum","bits":"8"}`.
+    pub vdaf: String,
+    /// `None` for time-interval, `Some(max_batch_size)` for fixed-size.
+    pub fixed_size: Option<u64>,
+    pub min_batch_size: u64,
+    /// Seconds.
+    pub time_precision: u64,
+}
+
+impl TaskOptions {
+    pub fn time_interval(vdaf: &str, min_batch_size: u64) -> Self {
+        Self {
+            vdaf: vdaf.to_owned(),
+            fixed_size: None,
+            min_batch_size,
+            time_precision: 3600,
+        }
+    }
+
+    pub fn fixed_size(vdaf: &str, min_batch_size: u64, max_batch_size: u64) -> Self {
+        Self {
+            fixed_size: Some(max_batch_size),
+            ..Self::time_interval(vdaf, min_batch_size)
+        }
+    }
+}
+
+/// A provisioned task with its Leader and Helper running.
+pub struct Dyad {
+    pub leader: Server,
+    pub helper: Server,
+    pub credentials: CollectorCredentials,
+    // Dropped last: the servers must die before their directory goes.
+    dir: TempDir,
+}
+
+impl Dyad {
+    /// Provisions a task and starts both aggregators, waiting until both
+    /// serve the task's HPKE configuration.
+    pub async fn start(options: &TaskOptions) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut leader = Server::configure(
+            dir.path(),
+            "leader",
+            &[
+                "aggregator",
+                "aggregation-job-creator",
+                "aggregation-job-driver",
+                "collection-job-driver",
+            ],
+        )?;
+        let mut helper = Server::configure(dir.path(), "helper", &["aggregator"])?;
+        let out_dir = dir.path().join("provision");
+        let mut args: Vec<String> = vec![
+            "task".into(),
+            "add".into(),
+            "--config".into(),
+            leader.config_path().display().to_string(),
+            "--generate".into(),
+            "--role".into(),
+            "leader".into(),
+            "--leader".into(),
+            leader.url().to_string(),
+            "--helper".into(),
+            helper.url().to_string(),
+            "--vdaf".into(),
+            options.vdaf.clone(),
+            "--min-batch-size".into(),
+            options.min_batch_size.to_string(),
+            "--time-precision".into(),
+            options.time_precision.to_string(),
+            "--out-dir".into(),
+            out_dir.display().to_string(),
+        ];
+        if let Some(max) = options.fixed_size {
+            args.extend([
+                "--batch-mode".into(),
+                "fixed-size".into(),
+                "--max-batch-size".into(),
+                max.to_string(),
+            ]);
+        }
+        run_dyad(&args).context("provisioning the Leader's task")?;
+        run_dyad([
+            "task".as_ref(),
+            "add".as_ref(),
+            "--config".as_ref(),
+            helper.config_path().as_os_str(),
+            "--file".as_ref(),
+            out_dir.join("peer-task.yaml").as_os_str(),
+        ])
+        .context("provisioning the Helper's task")?;
+        let credentials: CollectorCredentials =
+            serde_yaml::from_str(&std::fs::read_to_string(out_dir.join("collector.yaml"))?)
+                .context("collector.yaml")?;
+        leader.start()?;
+        helper.start()?;
+        leader.wait_ready(&credentials.task_id).await?;
+        helper.wait_ready(&credentials.task_id).await?;
+        Ok(Self {
+            leader,
+            helper,
+            credentials,
+            dir,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn vdaf(&self) -> &VdafInstance {
+        &self.credentials.vdaf
+    }
+
+    /// A client builder for the task (time precision and endpoints set).
+    pub fn client_builder(&self) -> ClientBuilder {
+        ClientBuilder::new(
+            self.credentials.task_id,
+            self.credentials.leader.clone(),
+            self.credentials.helper.clone(),
+            self.credentials.time_precision,
+        )
+    }
+
+    /// A client for the task, timestamping reports with `time`.
+    pub fn client_at(&self, time: Time) -> dyad_client::Client<dyad_client::AnyVdaf> {
+        self.client_builder()
+            .fixed_time(time)
+            .build(dyad_client::AnyVdaf(*self.vdaf()))
+            .expect("building the client")
+    }
+
+    /// A collector for the task, polling often and giving up after [`WAIT`].
+    pub fn collector(&self) -> dyad_collector::Collector<dyad_collector::AnyVdaf> {
+        let credentials = &self.credentials;
+        CollectorBuilder::new(
+            credentials.task_id,
+            credentials.leader.clone(),
+            credentials.token().expect("collector token"),
+            credentials.keypair().expect("collector keypair"),
+        )
+        .poll_policy(
+            RetryPolicy::new(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(1),
+            )
+            .with_max_elapsed(WAIT),
+        )
+        .build(dyad_collector::AnyVdaf(*self.vdaf()))
+        .expect("building the collector")
+    }
+
+    /// Collects `query` with the empty aggregation parameter, failing after
+    /// [`WAIT`] (plus a margin) rather than hanging.
+    pub async fn collect(&self, query: Query) -> anyhow::Result<Collection<AggregateResult>> {
+        let collector = self.collector();
+        match tokio::time::timeout(
+            WAIT + std::time::Duration::from_secs(5),
+            collector.collect(query, &AggregationParam::Empty),
+        )
+        .await
+        {
+            Ok(result) => result.map_err(|error| anyhow::anyhow!("{error:?}\n{}", self.logs())),
+            Err(_) => bail!("collection timed out\n{}", self.logs()),
+        }
+    }
+
+    /// Both servers' logs, for failure messages.
+    pub fn logs(&self) -> String {
+        format!(
+            "--- leader log ---\n{}\n--- helper log ---\n{}",
+            self.leader.log_text(),
+            self.helper.log_text()
+        )
+    }
+}
+
+/// The start of the time-precision bucket `buckets_ago` buckets before the
+/// current one, plus a small offset (a timestamp inside that bucket).
+pub fn past_bucket_time(time_precision: u64, buckets_ago: u64) -> Time {
+    let now = dyad_client::system_time().as_seconds_since_epoch();
+    let start = (now / time_precision - buckets_ago) * time_precision;
+    Time::from_seconds_since_epoch(start + time_precision / 2)
+}
+
+/// Asserts that two aggregates are equal (fixed-point vectors up to a small
+/// tolerance, since they are decoded from field elements).
+pub fn assert_aggregate_eq(got: &AggregateResult, want: &AggregateResult) {
+    match (got, want) {
+        (AggregateResult::FixedPointVec(got), AggregateResult::FixedPointVec(want)) => {
+            assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-3, "{got:?} vs {want:?}");
+            }
+        }
+        _ => assert_eq!(got, want),
+    }
+}
