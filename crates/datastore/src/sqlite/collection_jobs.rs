@@ -272,29 +272,19 @@ pub(super) async fn acquire(
     .bind(row::int(max, "max")?)
     .fetch_all(&mut *conn)
     .await?;
-    let mut acquired = Vec::with_capacity(candidates.len());
-    for candidate in &candidates {
-        let job = from_row(candidate)?;
-        let job_id = job.collection_job_id.as_bytes().as_slice();
-        let taken = leases::take(
-            conn,
-            LeasedTable::CollectionJobs,
-            &job.task_id,
-            job_id,
-            now,
-            lease_duration,
-        )
-        .await?;
-        if let Some((token, expiry, attempts)) = taken {
-            acquired.push(Lease {
-                leased: job,
-                token,
-                expiry,
-                attempts,
-            });
-        }
-    }
-    Ok(acquired)
+    let jobs = candidates
+        .iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>>>()?;
+    leases::take_each(
+        conn,
+        LeasedTable::CollectionJobs,
+        jobs,
+        |job| (job.task_id, job.collection_job_id.as_bytes().to_vec()),
+        now,
+        lease_duration,
+    )
+    .await
 }
 
 pub(super) async fn release(

@@ -7,7 +7,7 @@
 //! that `BEGIN IMMEDIATE` already holds.
 
 use super::row::{self, Result, RowReader};
-use crate::lease::LeaseToken;
+use crate::lease::{Lease, LeaseToken};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Duration, TaskId, Time};
 use sqlx::SqliteConnection;
@@ -78,6 +78,33 @@ pub(super) async fn check(
             what: table.describe(job_id),
         })
     }
+}
+
+/// Takes the lease of each candidate job that is still free, in order, and
+/// returns the leases won; `key` gives a job's task ID and job ID.
+pub(super) async fn take_each<T>(
+    conn: &mut SqliteConnection,
+    table: LeasedTable,
+    candidates: Vec<T>,
+    key: impl Fn(&T) -> (TaskId, Vec<u8>),
+    now: Time,
+    duration: Duration,
+) -> Result<Vec<Lease<T>>> {
+    let mut acquired = Vec::with_capacity(candidates.len());
+    for job in candidates {
+        let (task_id, job_id) = key(&job);
+        if let Some((token, expiry, attempts)) =
+            take(conn, table, &task_id, &job_id, now, duration).await?
+        {
+            acquired.push(Lease {
+                leased: job,
+                token,
+                expiry,
+                attempts,
+            });
+        }
+    }
+    Ok(acquired)
 }
 
 /// Takes the job's lease if it is free or expired: the new token, expiry
