@@ -31,9 +31,7 @@
 
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{
-    authenticate, decode, message_response, parse_id, read_body, require_media_type, Requester,
-};
+use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
 use crate::http::AppState;
 use crate::vdaf_ops::check_agg_param;
 use axum::body::Body;
@@ -66,11 +64,14 @@ pub async fn put_collection_job(
     let (task, job_id) = authorized(&state, &task_id, &job_id, &headers).await?;
     let task_id = *task.task_id();
     let with_task = |e: ApiError| e.with_task_id(task_id);
-    require_media_type(&headers, DapMediaType::CollectionReq).map_err(with_task)?;
-    let bytes = read_body(body, state.config.max_request_body_bytes)
-        .await
-        .map_err(with_task)?;
-    let request: CollectionReq = decode(&bytes).map_err(with_task)?;
+    let (request, bytes): (CollectionReq, _) = read_message(
+        task_id,
+        &headers,
+        DapMediaType::CollectionReq,
+        body,
+        state.config.max_request_body_bytes,
+    )
+    .await?;
     let target = collection_target(&task, &request.query)?;
     check_agg_param(&task, &request.aggregation_parameter)?;
 

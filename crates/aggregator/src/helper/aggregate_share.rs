@@ -25,9 +25,7 @@
 
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{
-    authenticate, decode, message_response, parse_id, read_body, require_media_type, Requester,
-};
+use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
 use crate::http::AppState;
 use crate::vdaf_ops::{check_agg_param, merge_rows};
 use axum::body::Body;
@@ -56,11 +54,14 @@ pub async fn post_aggregate_share(
     let task = state.task_in_role(task_id, Role::Helper).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);
     authenticate(&task, &headers, Requester::Leader)?;
-    require_media_type(&headers, DapMediaType::AggregateShareReq).map_err(with_task)?;
-    let bytes = read_body(body, state.config.max_request_body_bytes)
-        .await
-        .map_err(with_task)?;
-    let request: AggregateShareReq = decode(&bytes).map_err(with_task)?;
+    let (request, _): (AggregateShareReq, _) = read_message(
+        task_id,
+        &headers,
+        DapMediaType::AggregateShareReq,
+        body,
+        state.config.max_request_body_bytes,
+    )
+    .await?;
     check_query_type(&task, request.batch_selector.query_type())?;
     check_agg_param(&task, &request.aggregation_parameter)?;
 

@@ -16,9 +16,7 @@
 
 use super::{job_selector, stored_job, stored_response, to_helper_report, to_stored_state};
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{
-    authenticate, decode, message_response, parse_id, read_body, require_media_type, Requester,
-};
+use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
 use crate::http::AppState;
 use crate::vdaf_ops::{fold_output_shares, merge_job_rows, FinishedReport};
 use axum::body::Body;
@@ -56,11 +54,15 @@ pub async fn post_aggregation_job(
     let task = state.task_in_role(task_id, Role::Helper).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);
     authenticate(&task, &headers, Requester::Leader)?;
-    require_media_type(&headers, DapMediaType::AggregationJobContinueReq).map_err(with_task)?;
-    let bytes = read_body(body, state.config.max_request_body_bytes)
-        .await
-        .map_err(with_task)?;
-    let request: Arc<AggregationJobContinueReq> = Arc::new(decode(&bytes).map_err(with_task)?);
+    let (request_message, _): (AggregationJobContinueReq, _) = read_message(
+        task_id,
+        &headers,
+        DapMediaType::AggregationJobContinueReq,
+        body,
+        state.config.max_request_body_bytes,
+    )
+    .await?;
+    let request: Arc<AggregationJobContinueReq> = Arc::new(request_message);
 
     for _ in 0..MAX_ATTEMPTS {
         let (job, stored) = load(&state, task_id, job_id).await?;

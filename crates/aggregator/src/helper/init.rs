@@ -21,9 +21,7 @@ use super::facts::{self, InitFacts};
 use super::{batch_of, stored_job, stored_response, to_stored_state};
 use crate::convert::span_to_interval;
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{
-    authenticate, decode, message_response, parse_id, read_body, require_media_type, Requester,
-};
+use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
 use crate::http::AppState;
 use crate::vdaf_ops::{fold_output_shares, FinishedReport};
 use axum::body::Body;
@@ -63,11 +61,14 @@ pub async fn put_aggregation_job(
     let task = state.task_in_role(task_id, Role::Helper).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);
     authenticate(&task, &headers, Requester::Leader)?;
-    require_media_type(&headers, DapMediaType::AggregationJobInitReq).map_err(with_task)?;
-    let bytes = read_body(body, state.config.max_request_body_bytes)
-        .await
-        .map_err(with_task)?;
-    let request: AggregationJobInitReq = decode(&bytes).map_err(with_task)?;
+    let (request, _): (AggregationJobInitReq, _) = read_message(
+        task_id,
+        &headers,
+        DapMediaType::AggregationJobInitReq,
+        body,
+        state.config.max_request_body_bytes,
+    )
+    .await?;
     let request_hash = RequestHash::of(&request).map_err(ApiError::from)?;
 
     if let Some(response) = stored_answer(&state, task_id, job_id, request_hash).await? {

@@ -19,6 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dyad_core::task::{AuthenticationToken, AuthenticationTokenHash, Task};
+use dyad_messages::draft09::TaskId;
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::{Decode, Encode};
 use std::str::FromStr;
@@ -105,6 +106,23 @@ fn is_length_limit(error: &axum::Error) -> bool {
         source = current.source();
     }
     false
+}
+
+/// Reads a request's DAP message for the task `task_id`: checks the media
+/// type, reads at most `limit` bytes and decodes them. Errors carry the task
+/// ID. Returns the message and the bytes it was decoded from.
+pub async fn read_message<M: Decode>(
+    task_id: TaskId,
+    headers: &HeaderMap,
+    media_type: DapMediaType,
+    body: Body,
+    limit: usize,
+) -> ApiResult<(M, Bytes)> {
+    let with_task = |e: ApiError| e.with_task_id(task_id);
+    require_media_type(headers, media_type).map_err(with_task)?;
+    let bytes = read_body(body, limit).await.map_err(with_task)?;
+    let message = decode(&bytes).map_err(with_task)?;
+    Ok((message, bytes))
 }
 
 /// Decodes a message, the whole body and nothing more (`invalidMessage`

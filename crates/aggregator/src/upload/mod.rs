@@ -15,7 +15,7 @@
 pub mod writer;
 
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{decode, parse_id, read_body, require_media_type};
+use crate::http::request::{parse_id, read_message};
 use crate::http::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -39,11 +39,14 @@ pub async fn put_report(
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
     let task = state.task_in_role(task_id, Role::Leader).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);
-    require_media_type(&headers, DapMediaType::Report).map_err(with_task)?;
-    let bytes = read_body(body, state.config.max_upload_body_bytes)
-        .await
-        .map_err(with_task)?;
-    let report: Report = decode(&bytes).map_err(with_task)?;
+    let (report, _): (Report, _) = read_message(
+        task_id,
+        &headers,
+        DapMediaType::Report,
+        body,
+        state.config.max_upload_body_bytes,
+    )
+    .await?;
     let report_id = report.metadata.id;
     let validated = validate_upload(&task, &task, &report, state.now(), NO_EXTENSIONS)
         .map_err(|e| ApiError::from(e.into_protocol_error(&task)))?;
