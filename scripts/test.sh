@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check dyad's CI runs, in order: formatting, lints, the whole
-# workspace's tests (unit, property, cross-implementation and integration),
-# the doc tests, and a build of the fuzz targets.
+# workspace's tests (unit, property, cross-implementation and integration,
+# with a PostgreSQL server for the datastore's PostgreSQL tests), the doc
+# tests, and a build of the fuzz targets.
 #
 # Builds are cached outside the checkout (in $CARGO_TARGET_DIR, by default
 # ~/.cache/dyad-target) so that a fresh clone does not start from nothing.
@@ -19,6 +20,13 @@ cargo fmt --all --check
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "PostgreSQL for the datastore tests (scripts/postgres.sh)"
+# Starts (installing it first on a fresh machine) a local server and exports
+# DYAD_TEST_DATABASE_URL, unless that is already set; the PostgreSQL tests
+# run every datastore test on it, one fresh database per test.
+# shellcheck source=scripts/postgres.sh
+source scripts/postgres.sh
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then

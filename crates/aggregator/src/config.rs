@@ -2,7 +2,14 @@
 //!
 //! ```yaml
 //! listen_address: "0.0.0.0:8080"        # required with the `aggregator` role
-//! datastore: "sqlite:///var/lib/dyad/dyad.sqlite"
+//! datastore: "sqlite:///var/lib/dyad/dyad.sqlite"   # or postgres://USER:PASSWORD@HOST/DB
+//! datastore_keys: ["<16 random bytes, base64url>"]  # or DYAD_DATASTORE_KEYS=k1,k2 (wins)
+//! datastore_pool:                       # defaults if absent
+//!   max_connections: 8
+//!   acquire_timeout_secs: 30
+//!   statement_timeout_secs: 30
+//!   max_transaction_attempts: 10        # retries of busy/serialization-failed transactions
+//! datastore_apply_migrations: true      # default: true for SQLite, false for PostgreSQL
 //! roles: [aggregator, aggregation-job-creator, aggregation-job-driver, collection-job-driver]
 //! max_upload_body_bytes: 1048576        # PUT .../reports
 //! max_request_body_bytes: 67108864      # every other request with a body
@@ -27,6 +34,7 @@
 //! HTTP API runs, positive limits.
 
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
+use dyad_datastore::{DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::fmt;
@@ -170,16 +178,49 @@ impl Default for LogConfig {
     }
 }
 
+/// The datastore's connection pool and transaction retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatastorePoolConfig {
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub statement_timeout_secs: u64,
+    pub max_transaction_attempts: u32,
+}
+
+impl Default for DatastorePoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout_secs: 30,
+            statement_timeout_secs: 30,
+            max_transaction_attempts: 10,
+        }
+    }
+}
+
 /// The whole configuration file. `Debug` hides a password in the
-/// datastore URL.
+/// datastore URL and the datastore keys.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AggregatorConfig {
     /// Where the HTTP API listens (required with the `aggregator` role).
     #[serde(default)]
     pub listen_address: Option<SocketAddr>,
-    /// The datastore URL: `sqlite://PATH`.
+    /// The datastore URL: `sqlite://PATH` or `postgres://...`.
     pub datastore: String,
+    /// The keys task secrets are encrypted under at rest (the first
+    /// encrypts, any decrypts); the `DYAD_DATASTORE_KEYS` environment
+    /// variable, when set, is used instead.
+    #[serde(default)]
+    pub datastore_keys: Vec<String>,
+    #[serde(default)]
+    pub datastore_pool: DatastorePoolConfig,
+    /// Whether to apply schema migrations at start (default: yes for
+    /// SQLite; no for PostgreSQL, where `dyad migrate` does it once for all
+    /// replicas).
+    #[serde(default)]
+    pub datastore_apply_migrations: Option<bool>,
     /// The roles this process runs.
     pub roles: Vec<ProcessRole>,
     #[serde(default = "default_max_upload_body_bytes")]
@@ -207,6 +248,15 @@ impl fmt::Debug for AggregatorConfig {
         f.debug_struct("AggregatorConfig")
             .field("listen_address", &self.listen_address)
             .field("datastore", &redacted_url(&self.datastore))
+            .field(
+                "datastore_keys",
+                &format_args!("[{} redacted]", self.datastore_keys.len()),
+            )
+            .field("datastore_pool", &self.datastore_pool)
+            .field(
+                "datastore_apply_migrations",
+                &self.datastore_apply_migrations,
+            )
             .field("roles", &self.roles)
             .field("max_upload_body_bytes", &self.max_upload_body_bytes)
             .field("max_request_body_bytes", &self.max_request_body_bytes)
@@ -274,15 +324,45 @@ impl AggregatorConfig {
 
     /// Checks what deserialization cannot (see the module documentation).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.datastore.starts_with("sqlite://") {
+        let postgres = self.datastore.starts_with("postgres://")
+            || self.datastore.starts_with("postgresql://");
+        if !self.datastore.starts_with("sqlite://") && !postgres {
             let scheme = self.datastore.split(':').next().unwrap_or_default();
             return Err(invalid(
                 "datastore",
-                format!("unsupported datastore URL scheme {scheme:?}: expected sqlite://PATH"),
+                format!(
+                    "unsupported datastore URL scheme {scheme:?}: expected sqlite://PATH or postgres://..."
+                ),
             ));
         }
         if self.datastore.len() <= "sqlite://".len() {
-            return Err(invalid("datastore", "sqlite:// URL without a path"));
+            return Err(invalid("datastore", "URL without a path or host"));
+        }
+        if !self.datastore_keys.is_empty() {
+            DatastoreKeys::from_encoded(&self.datastore_keys)
+                .map_err(|e| invalid("datastore_keys", e.to_string()))?;
+        }
+        for (field, value) in [
+            (
+                "datastore_pool.max_connections",
+                u64::from(self.datastore_pool.max_connections),
+            ),
+            (
+                "datastore_pool.acquire_timeout_secs",
+                self.datastore_pool.acquire_timeout_secs,
+            ),
+            (
+                "datastore_pool.statement_timeout_secs",
+                self.datastore_pool.statement_timeout_secs,
+            ),
+            (
+                "datastore_pool.max_transaction_attempts",
+                u64::from(self.datastore_pool.max_transaction_attempts),
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "must be positive"));
+            }
         }
         if self.roles.is_empty() {
             return Err(invalid("roles", "at least one role is required"));
@@ -337,6 +417,40 @@ impl AggregatorConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The options to open the datastore with: the keys from
+    /// `DYAD_DATASTORE_KEYS` if set, else from `datastore_keys`; an error
+    /// if neither gives any.
+    pub fn datastore_options(&self) -> Result<DatastoreOptions, ConfigError> {
+        let keys = match DatastoreKeys::from_env()
+            .map_err(|e| invalid("datastore_keys", e.to_string()))?
+        {
+            Some(keys) => keys,
+            None if !self.datastore_keys.is_empty() => {
+                DatastoreKeys::from_encoded(&self.datastore_keys)
+                    .map_err(|e| invalid("datastore_keys", e.to_string()))?
+            }
+            None => {
+                return Err(invalid(
+                    "datastore_keys",
+                    format!(
+                        "no datastore keys: set {KEYS_ENV} or datastore_keys \
+                         (make one with `dyad datastore-key generate`)"
+                    ),
+                ))
+            }
+        };
+        let pool = &self.datastore_pool;
+        let mut options = DatastoreOptions::new(keys);
+        options.max_connections = pool.max_connections;
+        options.acquire_timeout = Duration::from_secs(pool.acquire_timeout_secs);
+        options.statement_timeout = Duration::from_secs(pool.statement_timeout_secs);
+        options.retry.max_attempts = pool.max_transaction_attempts;
+        options.apply_migrations = self
+            .datastore_apply_migrations
+            .unwrap_or_else(|| self.datastore.starts_with("sqlite:"));
+        Ok(options)
     }
 
     /// Whether the configuration asks for `role`.
@@ -411,7 +525,15 @@ log:
     fn bad_configs_are_refused_with_the_field_named() {
         let cases = [
             ("datastore: sqlite://x\nroles: [aggregator]\n", "listen_address"),
-            ("datastore: postgres://x\nroles: [aggregation-job-driver]\n", "datastore"),
+            ("datastore: mysql://x\nroles: [aggregation-job-driver]\n", "datastore"),
+            (
+                "datastore: sqlite://x\nroles: [aggregation-job-driver]\ndatastore_keys: [short]\n",
+                "datastore_keys",
+            ),
+            (
+                "datastore: sqlite://x\nroles: [aggregation-job-driver]\ndatastore_pool: {max_connections: 0}\n",
+                "datastore_pool.max_connections",
+            ),
             ("datastore: sqlite://\nroles: [aggregation-job-driver]\n", "datastore"),
             ("datastore: sqlite://x\nroles: []\n", "roles"),
             (
@@ -452,11 +574,37 @@ log:
     }
 
     #[test]
-    fn debug_hides_datastore_passwords() {
+    fn datastore_options_come_from_the_config() {
+        let key = DatastoreKeys::generate_encoded();
+        let yaml = format!(
+            "datastore: postgres://db/dyad\nroles: [aggregation-job-driver]\n\
+             datastore_keys: [{key}]\n\
+             datastore_pool: {{max_connections: 3, statement_timeout_secs: 7, max_transaction_attempts: 4}}\n"
+        );
+        let config = AggregatorConfig::from_yaml_str(&yaml).unwrap();
+        // The environment may override the keys; the rest is the config's.
+        let options = config.datastore_options().unwrap();
+        assert_eq!(options.max_connections, 3);
+        assert_eq!(options.statement_timeout, Duration::from_secs(7));
+        assert_eq!(options.retry.max_attempts, 4);
+        assert!(
+            !options.apply_migrations,
+            "PostgreSQL defaults to dyad migrate"
+        );
+        let sqlite =
+            AggregatorConfig::from_yaml_str(&yaml.replace("postgres://db/dyad", "sqlite://x"))
+                .unwrap();
+        assert!(sqlite.datastore_options().unwrap().apply_migrations);
+    }
+
+    #[test]
+    fn debug_hides_datastore_passwords_and_keys() {
         let mut config = AggregatorConfig::from_yaml_str(FULL).unwrap();
         config.datastore = "postgres://dyad:hunter2@db.example/dyad".into();
+        config.datastore_keys = vec!["c2VjcmV0LWtleS1ieXRlcw".into()];
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
         assert!(shown.contains("db.example"), "{shown}");
         assert_eq!(redacted_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }

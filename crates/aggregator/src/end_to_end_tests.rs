@@ -52,11 +52,12 @@ async fn reports_uploaded_to_the_leader_are_collected_through_the_helper() {
         &format!("http://{helper_address}/"),
     );
 
-    let helper_ds = open_datastore(&url("helper.sqlite"), Arc::new(RealClock))
+    let options = dyad_datastore::DatastoreOptions::new(dyad_datastore::DatastoreKeys::generate());
+    let helper_ds = open_datastore(&url("helper.sqlite"), Arc::new(RealClock), &options)
         .await
         .unwrap();
     store_task(&helper_ds, &pair.helper).await;
-    let leader_ds = open_datastore(&url("leader.sqlite"), Arc::new(RealClock))
+    let leader_ds = open_datastore(&url("leader.sqlite"), Arc::new(RealClock), &options)
         .await
         .unwrap();
     store_task(&leader_ds, &pair.leader).await;

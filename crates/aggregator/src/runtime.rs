@@ -8,34 +8,36 @@
 //! callers (the quickstart, tests) that bind their own listener, e.g. on
 //! port 0 to learn the address.
 
+use crate::config::redacted_url;
 use crate::config::{AggregatorConfig, ProcessRole};
 use crate::http::HttpApi;
 use crate::leader;
 use anyhow::Context as _;
 use dyad_core::clock::{Clock, RealClock};
-use dyad_datastore::sqlite::SqliteDatastore;
-use dyad_datastore::Datastore;
+use dyad_datastore::{Datastore, DatastoreOptions};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Opens the configured datastore with `clock`, applying migrations.
+/// Opens the datastore at `url` (SQLite or PostgreSQL) with `clock` and
+/// `options`.
 pub async fn open_datastore(
     url: &str,
     clock: Arc<dyn Clock>,
+    options: &DatastoreOptions,
 ) -> anyhow::Result<Arc<dyn Datastore>> {
-    let datastore = SqliteDatastore::open(url, clock)
+    dyad_datastore::open(url, clock, options)
         .await
-        .context("opening the datastore")?;
-    Ok(Arc::new(datastore))
+        .with_context(|| format!("opening the datastore {}", redacted_url(url)))
 }
 
 /// Runs the configured roles until `shutdown` is cancelled (see the module
 /// documentation).
 pub async fn run(config: AggregatorConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
-    let datastore = open_datastore(&config.datastore, Arc::new(RealClock)).await?;
+    let options = config.datastore_options()?;
+    let datastore = open_datastore(&config.datastore, Arc::new(RealClock), &options).await?;
     let listener = match (
         config.has_role(ProcessRole::Aggregator),
         config.listen_address,
@@ -158,6 +160,10 @@ pub async fn run_with(
 mod tests {
     use super::*;
 
+    fn test_options() -> DatastoreOptions {
+        DatastoreOptions::new(dyad_datastore::DatastoreKeys::generate())
+    }
+
     #[tokio::test]
     async fn runs_until_shutdown_and_serves_meanwhile() {
         let dir = tempfile::tempdir().unwrap();
@@ -166,7 +172,9 @@ mod tests {
             "listen_address: \"127.0.0.1:0\"\ndatastore: \"{url}\"\nroles: [aggregator, aggregation-job-creator]\n"
         ))
         .unwrap();
-        let datastore = open_datastore(&url, Arc::new(RealClock)).await.unwrap();
+        let datastore = open_datastore(&url, Arc::new(RealClock), &test_options())
+            .await
+            .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
@@ -200,13 +208,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dyad.sqlite");
         let config = AggregatorConfig::from_yaml_str(&format!(
-            "datastore: \"sqlite://{}\"\nroles: [aggregation-job-creator]\n",
-            path.display()
+            "datastore: \"sqlite://{}\"\nroles: [aggregation-job-creator]\ndatastore_keys: [{}]\n",
+            path.display(),
+            dyad_datastore::DatastoreKeys::generate_encoded()
         ))
         .unwrap();
         let shutdown = CancellationToken::new();
         shutdown.cancel();
         run(config, shutdown).await.unwrap();
         assert!(path.exists(), "the datastore file was created");
+    }
+
+    #[tokio::test]
+    async fn run_without_datastore_keys_says_how_to_get_them() {
+        if std::env::var_os(dyad_datastore::KEYS_ENV).is_some() {
+            return; // the environment supplies keys; nothing to check
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "datastore: \"sqlite://{}\"\nroles: [aggregation-job-creator]\n",
+            dir.path().join("dyad.sqlite").display()
+        ))
+        .unwrap();
+        let error = run(config, CancellationToken::new()).await.unwrap_err();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("DYAD_DATASTORE_KEYS") && message.contains("datastore-key generate"),
+            "{message}"
+        );
     }
 }

@@ -48,6 +48,27 @@ pub enum DatastoreError {
     /// A bug in the datastore itself.
     #[error("internal datastore error: {0}")]
     Internal(&'static str),
+    /// A sealed secret opened with none of the configured datastore keys:
+    /// the keys are wrong (or incomplete after a rotation), or the value was
+    /// moved or altered.
+    #[error(
+        "cannot decrypt {table}.{column} with any of the {keys} configured datastore keys \
+         (wrong DYAD_DATASTORE_KEYS / datastore_keys, or a key dropped too early in a rotation?)"
+    )]
+    Decrypt {
+        table: &'static str,
+        column: &'static str,
+        keys: usize,
+    },
+    /// The connection failed while the transaction was committing: it may or
+    /// may not have been committed, so it is not retried (running the body
+    /// again could apply it twice).
+    #[error("transaction {name}: connection lost while committing, outcome unknown: {source}")]
+    CommitInDoubt {
+        name: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
     /// A stored row could not be read back into its model.
     #[error("corrupt row in {table}.{column}: {reason}")]
     Corrupt {
@@ -58,14 +79,32 @@ pub enum DatastoreError {
 }
 
 impl DatastoreError {
-    /// Whether the failure is transient contention (SQLite busy or locked,
-    /// PostgreSQL serialization failure or deadlock), after which the whole
-    /// transaction may be retried.
+    /// Whether the failure is transient, after which the whole transaction
+    /// (rolled back) may be run again: contention (SQLite busy or locked,
+    /// PostgreSQL serialization failure or deadlock), a statement timeout, or
+    /// a connection that failed or could not be had (see
+    /// [`Self::is_connection_failure`]). Backends never retry a connection
+    /// failure while committing ([`DatastoreError::CommitInDoubt`]).
     pub fn is_retryable(&self) -> bool {
         match self {
             DatastoreError::Database(error) => is_retryable_sqlx(error),
             _ => false,
         }
+    }
+
+    /// Whether the connection to the database failed (I/O error, closed
+    /// connection, server shutting down): during a commit, whether the
+    /// transaction was committed is then unknown.
+    pub fn is_connection_failure(&self) -> bool {
+        match self {
+            DatastoreError::Database(error) => is_connection_failure_sqlx(error),
+            _ => false,
+        }
+    }
+
+    /// [`Self::is_connection_failure`] of a driver error.
+    pub(crate) fn is_connection_failure_of(error: &sqlx::Error) -> bool {
+        is_connection_failure_sqlx(error)
     }
 
     pub(crate) fn corrupt(
@@ -100,20 +139,55 @@ impl From<sqlx::migrate::MigrateError> for DatastoreError {
     }
 }
 
-/// Whether a driver error is contention worth retrying the transaction for.
+/// Whether a driver error is worth retrying the transaction for.
 fn is_retryable_sqlx(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Database(db) => match db.code() {
-            // SQLite primary result codes (the low byte of the extended code):
-            // 5 SQLITE_BUSY, 6 SQLITE_LOCKED.
-            Some(code) => match code.parse::<i64>() {
-                Ok(numeric) => matches!(numeric & 0xff, 5 | 6),
-                // PostgreSQL SQLSTATEs: serialization_failure, deadlock_detected.
-                Err(_) => matches!(code.as_ref(), "40001" | "40P01"),
-            },
-            None => false,
-        },
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                is_retryable_sqlstate(pg.code())
+            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite primary result codes (the low byte of the extended
+                // code): 5 SQLITE_BUSY, 6 SQLITE_LOCKED.
+                db.code()
+                    .and_then(|code| code.parse::<i64>().ok())
+                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+            } else {
+                false
+            }
+        }
+        // No connection could be had in time: nothing was run.
         sqlx::Error::PoolTimedOut => true,
+        other => is_connection_failure_sqlx(other),
+    }
+}
+
+/// PostgreSQL SQLSTATEs after which rerunning the whole transaction is safe
+/// (the server rolled it back) and may succeed.
+fn is_retryable_sqlstate(code: &str) -> bool {
+    matches!(
+        code,
+        // serialization_failure, deadlock_detected
+        "40001" | "40P01"
+        // query_canceled (statement_timeout), lock_not_available (lock_timeout)
+        | "57014" | "55P03"
+    ) || is_connection_sqlstate(code)
+}
+
+/// PostgreSQL SQLSTATEs saying the connection is gone: class 08
+/// (connection exception), and the server shutting down or starting up
+/// (admin_shutdown, crash_shutdown, cannot_connect_now).
+fn is_connection_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+/// Whether a driver error means the connection failed.
+fn is_connection_failure_sqlx(error: &sqlx::Error) -> bool {
+    match error {
+        // A broken or closed socket (the server went away mid-transaction).
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some_and(|pg| is_connection_sqlstate(pg.code())),
         _ => false,
     }
 }

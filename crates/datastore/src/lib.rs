@@ -14,16 +14,23 @@
 pub mod conformance;
 mod datastore;
 mod error;
+mod keys;
 mod lease;
 pub mod models;
 mod open;
+mod options;
+pub mod postgres;
 mod redact;
+mod schema;
 pub mod sqlite;
+mod task_document;
 mod transaction;
 
 pub use datastore::{Datastore, DatastoreExt, ErasedTxFn, RetryPolicy, TxMode};
 pub use error::{BoxError, DatastoreError, TxError};
 pub use futures::future::BoxFuture;
+pub use keys::{DatastoreKeys, KEYS_ENV};
 pub use lease::{Lease, LeaseToken};
-pub use open::open;
+pub use open::{migrate, open};
+pub use options::DatastoreOptions;
 pub use transaction::Transaction;

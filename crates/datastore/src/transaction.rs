@@ -151,6 +151,17 @@ pub trait Transaction: Send {
         retry_after: Duration,
         reset_attempts: bool,
     ) -> Result<()>;
+    /// Extends a held lease of an aggregation job to `lease_duration` from
+    /// now, so that work longer than one lease keeps it; the new expiry.
+    /// [`DatastoreError::LeaseLost`] (nothing changed) if the lease expired
+    /// or another process acquired the job since.
+    async fn renew_aggregation_job_lease(
+        &mut self,
+        task_id: &TaskId,
+        aggregation_job_id: &AggregationJobId,
+        token: &LeaseToken,
+        lease_duration: Duration,
+    ) -> Result<Time>;
 
     // ----- Report aggregations (sections 4.5.1, 4.5.2) -----
 
@@ -270,6 +281,14 @@ pub trait Transaction: Send {
         retry_after: Duration,
         reset_attempts: bool,
     ) -> Result<()>;
+    /// Extends a held lease, like [`Self::renew_aggregation_job_lease`].
+    async fn renew_collection_job_lease(
+        &mut self,
+        task_id: &TaskId,
+        collection_job_id: &CollectionJobId,
+        token: &LeaseToken,
+        lease_duration: Duration,
+    ) -> Result<Time>;
 
     // ----- Helper: aggregate share jobs (section 4.6.3) -----
 

@@ -19,8 +19,8 @@
 //!    Leader's count cannot move away from the Helper's;
 //! 2. the Leader's aggregate share: every job's batch aggregation rows of
 //!    the batch merged (off the async runtime);
-//! 3. `AggregateShareReq` with the report count and checksum to the Helper
-//!    (section 4.6.2). A retried request is identical, and the Helper
+//! 3. the lease renewed, then `AggregateShareReq` with the report count and
+//!    checksum to the Helper (section 4.6.2). A retried request is identical, and the Helper
 //!    answers it identically without counting another query;
 //! 4. one transaction, checking the lease: the job `Finished` with the
 //!    report count, the smallest `time_precision`-aligned interval holding
@@ -123,11 +123,35 @@ impl CollectionJobDriver {
         .await
         .map_err(|e| ProtocolError::internal(format!("aggregate share task failed: {e}")))??;
         let request = collection_batch::aggregate_share_req(&ready, &leader);
+        // Merging a large batch takes a while: start the request with a
+        // full lease (the config keeps the HTTP timeout inside one).
+        self.renew_lease(lease).await?;
         let helper = self.client.aggregate_share(&ready.task, &request).await?;
         let state = collection_batch::finished_state(&ready, &leader, helper)?;
         let report_count = leader.report_count;
         self.finish(lease, state).await?;
         info!(%task_id, collection_job_id = %job_id, report_count, "collection job finished");
+        Ok(())
+    }
+
+    /// Extends the lease to a full `lease_duration` from now (lease lost if
+    /// another driver took the job meanwhile).
+    async fn renew_lease(&self, lease: &Lease<CollectionJob>) -> Result<(), CollectError> {
+        let (task_id, job_id, token) = (
+            lease.leased.task_id,
+            lease.leased.collection_job_id,
+            lease.token,
+        );
+        let duration = self.settings.lease_duration;
+        self.ds
+            .run_tx("collection_job_renew_lease", move |tx| {
+                Box::pin(async move {
+                    Ok(tx
+                        .renew_collection_job_lease(&task_id, &job_id, &token, duration)
+                        .await?)
+                })
+            })
+            .await?;
         Ok(())
     }
 

@@ -3,7 +3,11 @@
 //!
 //! Each step is [`aggregation_step`]'s load → prepare → send → apply →
 //! write, the write being one transaction that checks the lease; the job is
-//! driven step after step under one lease until it is finished. Outcomes:
+//! driven step after step under one lease until it is finished. Before each
+//! request to the Helper the lease is renewed (a full `lease_duration` from
+//! then), so a job of many steps keeps it for as long as it makes progress,
+//! while a crashed driver's lease still runs out one `lease_duration` after
+//! its last renewal. Outcomes:
 //!
 //! - success: the job is `Finished` (its batch aggregations written with it);
 //! - lease lost (another driver took the job, or the lease ran out):
@@ -34,7 +38,7 @@ use super::peer_client::{HelperClient, PeerError};
 use dyad_core::retry::Retryable;
 use dyad_datastore::models::{AggregationJob, AggregationJobState, ReportAggregationState};
 use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
-use dyad_messages::draft09::{Duration as DapDuration, PrepareError};
+use dyad_messages::draft09::{Duration as DapDuration, PrepareError, Time};
 use dyad_protocol::ProtocolError;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -148,7 +152,8 @@ impl AggregationJobDriver {
         let response = match &prepared.request {
             None => None,
             Some(request) => {
-                self.check_lease_time(lease)?;
+                let expiry = self.renew_lease(lease).await?;
+                self.check_lease_time(expiry)?;
                 debug!(%task_id, aggregation_job_id = %job_id, %step, "sending to the Helper");
                 Some(match request {
                     StepRequest::Init(request) => {
@@ -194,11 +199,32 @@ impl AggregationJobDriver {
         Ok(finished)
     }
 
+    /// Extends the lease to a full `lease_duration` from now; the new
+    /// expiry. Fails (lease lost) if another driver took the job meanwhile.
+    async fn renew_lease(&self, lease: &Lease<AggregationJob>) -> Result<Time, DriveError> {
+        let (task_id, job_id, token) = (
+            lease.leased.task_id,
+            lease.leased.aggregation_job_id,
+            lease.token,
+        );
+        let duration = self.settings.lease_duration;
+        Ok(self
+            .ds
+            .run_tx("aggregation_job_renew_lease", move |tx| {
+                Box::pin(async move {
+                    Ok(tx
+                        .renew_aggregation_job_lease(&task_id, &job_id, &token, duration)
+                        .await?)
+                })
+            })
+            .await?)
+    }
+
     /// Refuses to start a request that could outlive the lease.
-    fn check_lease_time(&self, lease: &Lease<AggregationJob>) -> Result<(), DriveError> {
+    fn check_lease_time(&self, expiry: Time) -> Result<(), DriveError> {
         let margin = DapDuration::from_seconds(self.settings.http_timeout.as_secs() + 1);
         match self.ds.clock().now().checked_add(margin) {
-            Some(deadline) if deadline < lease.expiry => Ok(()),
+            Some(deadline) if deadline < expiry => Ok(()),
             _ => Err(DriveError::LeaseExpiring),
         }
     }

@@ -39,9 +39,13 @@ impl TestEnv {
         let url = format!("sqlite://{}", dir.path().join("test.sqlite").display());
         let clock = MockClock::default();
         let datastore: Arc<dyn Datastore> = Arc::new(
-            SqliteDatastore::open(&url, Arc::new(clock.clone()))
-                .await
-                .unwrap(),
+            SqliteDatastore::open(
+                &url,
+                Arc::new(clock.clone()),
+                &dyad_datastore::DatastoreOptions::new(dyad_datastore::DatastoreKeys::generate()),
+            )
+            .await
+            .unwrap(),
         );
         let router = router(datastore.clone(), config);
         Self {

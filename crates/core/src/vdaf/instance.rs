@@ -1,6 +1,6 @@
 //! [`VdafInstance`]: one entry of the catalogue, naming a VDAF and its
 //! parameters. The names and parameters of the interop test API's VDAF object
-//! (draft-dcook-ppm-dap-interop-test-design-07 section 4.2, "VDAF") are used for
+//! (draft-dcook-ppm-dap-interop-test-design-07 section 4.1.1, "VDAF") are used for
 //! the VDAFs it defines; the other entries follow the same pattern.
 //!
 //! A `VdafInstance` is plain data. [`VdafInstance::validate`] checks its

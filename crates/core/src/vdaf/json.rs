@@ -1,5 +1,5 @@
 //! The serde form of [`VdafInstance`]: the interop test API's VDAF object
-//! (draft-dcook-ppm-dap-interop-test-design-07 section 4.2, "VDAF"), e.g.
+//! (draft-dcook-ppm-dap-interop-test-design-07 section 4.1.1, "VDAF"), e.g.
 //! `{"type":"Prio3SumVec","bits":"8","length":"10","chunk_length":"4"}`.
 //!
 //! Integer parameters are emitted as base-10 strings, as the draft requires;
@@ -328,7 +328,7 @@ mod tests {
         );
     }
 
-    /// The objects of the interop test design draft, section 4.2 "VDAF".
+    /// The objects of the interop test design draft, section 4.1.1 "VDAF".
     #[test]
     fn interop_examples_parse() {
         let cases = [

@@ -355,3 +355,88 @@ impl TestDatastore {
         dyad_core::clock::Clock::now(&self.clock)
     }
 }
+
+/// A renewed lease outlives its first expiry (no one else can take the job
+/// meanwhile); a lost lease cannot be renewed, for either kind of job.
+pub async fn renewal_extends_a_held_lease_only(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let job = aggregation_job(task.task_id(), b"", None, interval(0, 3600));
+    fixtures::put_aggregation_jobs(h.datastore.as_ref(), std::slice::from_ref(&job)).await;
+    let lease = acquire(h.datastore.as_ref(), 1).await.remove(0);
+    let renew = |datastore: std::sync::Arc<dyn Datastore>, token: crate::LeaseToken| {
+        let (task_id, job_id) = (*task.task_id(), job.aggregation_job_id);
+        async move {
+            datastore
+                .run_tx("renew", move |tx| {
+                    Box::pin(async move {
+                        Ok(tx
+                            .renew_aggregation_job_lease(&task_id, &job_id, &token, LEASE)
+                            .await?)
+                    })
+                })
+                .await
+        }
+    };
+
+    h.clock.advance(d(LEASE.as_seconds() - 1));
+    let expiry = renew(h.datastore.clone(), lease.token).await.unwrap();
+    assert_eq!(expiry, h.clock_now().checked_add(LEASE).unwrap());
+    h.clock.advance(d(LEASE.as_seconds() - 1));
+    assert!(
+        acquire(h.datastore.as_ref(), 1).await.is_empty(),
+        "the renewed lease still holds past its first expiry"
+    );
+    h.clock.advance(d(1));
+    let taken = acquire(h.datastore.as_ref(), 1).await.remove(0);
+    assert_lease_lost(renew(h.datastore.clone(), lease.token).await);
+    renew(h.datastore.clone(), taken.token).await.unwrap();
+
+    // Collection jobs: the same rules.
+    let batch = interval(3600, 3600);
+    let collection = CollectionJob::new(
+        *task.task_id(),
+        CollectionJobId::random(),
+        Query::TimeInterval(batch),
+        vec![],
+        BatchIdentifier::TimeInterval(batch),
+        vec![1],
+    );
+    let put = collection.clone();
+    h.datastore
+        .run_tx("put", move |tx| {
+            let put = put.clone();
+            Box::pin(async move { Ok(tx.put_collection_job(&put).await?) })
+        })
+        .await
+        .unwrap();
+    let held = h
+        .datastore
+        .run_tx("acquire", |tx| {
+            Box::pin(async move { Ok(tx.acquire_collection_jobs(LEASE, 1).await?) })
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    let renew_collection = |datastore: std::sync::Arc<dyn Datastore>, token: crate::LeaseToken| {
+        let (task_id, job_id) = (*task.task_id(), collection.collection_job_id);
+        async move {
+            datastore
+                .run_tx("renew", move |tx| {
+                    Box::pin(async move {
+                        Ok(tx
+                            .renew_collection_job_lease(&task_id, &job_id, &token, LEASE)
+                            .await?)
+                    })
+                })
+                .await
+        }
+    };
+    h.clock.advance(d(10));
+    renew_collection(h.datastore.clone(), held.token)
+        .await
+        .unwrap();
+    assert_lease_lost(renew_collection(h.datastore.clone(), crate::LeaseToken::random()).await);
+    h.clock.advance(LEASE);
+    assert_lease_lost(renew_collection(h.datastore.clone(), held.token).await);
+}

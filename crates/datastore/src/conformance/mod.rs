@@ -11,7 +11,10 @@
 //!
 //! where `my_backend_harness` is an `async fn() -> TestDatastore` in scope.
 //! The SQLite backend runs it with [`sqlite_harness`] (a temporary file per
-//! test).
+//! test); the PostgreSQL backend with
+//! `datastore_conformance_tests!(optional postgres_harness)`, whose harness
+//! gives `None` (and the tests pass without running) when no test server is
+//! configured (see `crate::postgres::testing`).
 
 pub mod aggregate_share_jobs;
 pub mod aggregation_jobs;
@@ -28,30 +31,47 @@ pub mod tasks;
 pub mod transactions;
 
 use crate::sqlite::SqliteDatastore;
-use crate::Datastore;
+use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
+use futures::future::BoxFuture;
 use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 
-/// A fresh datastore for one test, with the clock it reads and whatever
+/// Opens another handle on a test's database with other keys (to test
+/// what a process configured with those keys would see).
+pub type Reopen = Arc<
+    dyn Fn(DatastoreKeys) -> BoxFuture<'static, Result<Arc<dyn Datastore>, DatastoreError>>
+        + Send
+        + Sync,
+>;
+
+/// A fresh datastore for one test, with the clock it reads, the keys it was
+/// opened with, a way to reopen its database with other keys, and whatever
 /// must live as long as it (a temporary directory, a test database).
 pub struct TestDatastore {
     pub datastore: Arc<dyn Datastore>,
     pub clock: MockClock,
+    pub keys: DatastoreKeys,
+    pub reopen: Reopen,
     _keep_alive: Box<dyn Any + Send + Sync>,
 }
 
 impl TestDatastore {
-    /// Wraps a datastore reading `clock`; `keep_alive` is dropped with it.
+    /// Wraps a datastore reading `clock`, opened with `keys`; `keep_alive`
+    /// is dropped with it.
     pub fn new(
         datastore: Arc<dyn Datastore>,
         clock: MockClock,
+        keys: DatastoreKeys,
+        reopen: Reopen,
         keep_alive: Box<dyn Any + Send + Sync>,
     ) -> Self {
         Self {
             datastore,
             clock,
+            keys,
+            reopen,
             _keep_alive: keep_alive,
         }
     }
@@ -62,10 +82,21 @@ pub async fn sqlite_harness() -> TestDatastore {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
     let clock = MockClock::default();
-    let datastore = SqliteDatastore::open(&url, Arc::new(clock.clone()))
+    let keys = DatastoreKeys::generate();
+    let options = DatastoreOptions::new(keys.clone());
+    let datastore = SqliteDatastore::open(&url, Arc::new(clock.clone()), &options)
         .await
         .expect("open SQLite datastore");
-    TestDatastore::new(Arc::new(datastore), clock, Box::new(dir))
+    let reopen_clock = clock.clone();
+    let reopen: Reopen = Arc::new(move |keys| {
+        let (url, clock) = (url.clone(), reopen_clock.clone());
+        Box::pin(async move {
+            let options = DatastoreOptions::new(keys);
+            let datastore = SqliteDatastore::open(&url, Arc::new(clock), &options).await?;
+            Ok(Arc::new(datastore) as Arc<dyn Datastore>)
+        })
+    });
+    TestDatastore::new(Arc::new(datastore), clock, keys, reopen, Box::new(dir))
 }
 
 /// Runs one test future on a multi-threaded runtime (so that concurrent
@@ -81,15 +112,32 @@ pub fn run_test<F: Future<Output = ()>>(test: F) {
 
 /// Makes one `#[test]` per conformance test function, each on a fresh
 /// datastore from the given `async fn() -> TestDatastore`.
+///
+/// With `optional` before it, the harness is an
+/// `async fn() -> Option<TestDatastore>`; when it gives `None` (a database
+/// server that is not configured; the harness says so on stderr) the test
+/// returns at once, passing.
 #[macro_export]
 macro_rules! datastore_conformance_tests {
+    (optional $harness:path) => {
+        $crate::__datastore_conformance_tests! { @optional $harness }
+    };
     ($harness:path) => {
-        $crate::__datastore_conformance_tests! {
-            $harness;
+        $crate::__datastore_conformance_tests! { @required $harness }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __datastore_conformance_tests {
+    (@$mode:ident $harness:path) => {
+        $crate::__datastore_conformance_test_fns! {
+            $mode $harness;
             tasks {
                 put_get_list_delete,
                 put_same_task_again,
                 delete_task_removes_its_data,
+                secrets_need_the_keys_and_survive_rotation,
             }
             transactions {
                 commit_returns_the_value,
@@ -119,6 +167,7 @@ macro_rules! datastore_conformance_tests {
                 writes_with_lost_lease_fail_and_change_nothing,
                 release_sets_retry_time_and_attempts,
                 collection_job_leases,
+                renewal_extends_a_held_lease_only,
             }
             report_aggregations {
                 every_state_round_trips_in_order,
@@ -160,8 +209,8 @@ macro_rules! datastore_conformance_tests {
 
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __datastore_conformance_tests {
-    ($harness:path; $($area:ident { $($test:ident),* $(,)? })*) => {
+macro_rules! __datastore_conformance_test_fns {
+    ($mode:ident $harness:path; $($area:ident { $($test:ident),* $(,)? })*) => {
         $(
             mod $area {
                 #[allow(unused_imports)]
@@ -170,12 +219,26 @@ macro_rules! __datastore_conformance_tests {
                     #[test]
                     fn $test() {
                         $crate::conformance::run_test(async {
-                            let harness = $harness().await;
+                            let harness = $crate::__datastore_conformance_harness!($mode $harness);
                             $crate::conformance::$area::$test(harness).await;
                         });
                     }
                 )*
             }
         )*
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __datastore_conformance_harness {
+    (required $harness:path) => {
+        $harness().await
+    };
+    (optional $harness:path) => {
+        match $harness().await {
+            Some(harness) => harness,
+            None => return,
+        }
     };
 }

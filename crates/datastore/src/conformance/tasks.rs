@@ -2,7 +2,7 @@
 
 use super::fixtures::{self, helper_task, leader_task, report};
 use super::TestDatastore;
-use crate::{DatastoreError, DatastoreExt, TxError};
+use crate::{DatastoreError, DatastoreExt, DatastoreKeys, TxError};
 use dyad_core::task::Task;
 
 /// Stored tasks read back equal, list in task ID order, and go when deleted.
@@ -112,4 +112,56 @@ pub async fn delete_task_removes_its_data(h: TestDatastore) {
     assert_eq!(reports_left, 0);
     assert_eq!(job_left, None);
     assert!(other_report.is_some());
+}
+
+/// Task secrets are stored under the datastore keys: a process with the
+/// wrong key gets a clear decryption error (not a task, not garbage); with
+/// the new key first and the old one after it, old rows stay readable and
+/// new rows are written under the new key.
+pub async fn secrets_need_the_keys_and_survive_rotation(h: TestDatastore) {
+    let old_task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&old_task]).await;
+    let old_id = *old_task.task_id();
+    let get = |datastore: std::sync::Arc<dyn crate::Datastore>, task_id| async move {
+        datastore
+            .run_read_tx("get", move |tx| {
+                Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+            })
+            .await
+    };
+
+    let new_key = DatastoreKeys::generate();
+    let wrong = (h.reopen)(new_key.clone()).await.unwrap();
+    match get(wrong.clone(), old_id).await {
+        Err(TxError::Datastore(error @ DatastoreError::Decrypt { .. })) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("tasks.task_document") && message.contains("datastore key"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a decryption error, got {other:?}"),
+    }
+    assert!(wrong
+        .run_read_tx("list", |tx| Box::pin(
+            async move { Ok(tx.get_tasks().await?) }
+        ))
+        .await
+        .is_err());
+    wrong.close().await;
+
+    let rotated_keys = DatastoreKeys::from_keys_in_order(&[&new_key, &h.keys]);
+    let rotated = (h.reopen)(rotated_keys).await.unwrap();
+    assert_eq!(get(rotated.clone(), old_id).await.unwrap(), Some(old_task));
+    let new_task = helper_task();
+    fixtures::put_tasks(rotated.as_ref(), &[&new_task]).await;
+    rotated.close().await;
+
+    let only_new = (h.reopen)(new_key).await.unwrap();
+    assert_eq!(
+        get(only_new.clone(), *new_task.task_id()).await.unwrap(),
+        Some(new_task)
+    );
+    assert!(get(only_new.clone(), old_id).await.is_err());
+    only_new.close().await;
 }

@@ -180,3 +180,38 @@ pub(super) async fn release(
     .await?;
     Ok(())
 }
+
+/// Extends a held lease to `duration` from `now`; the new expiry.
+/// `LeaseLost` (nothing changed) if the lease expired or changed hands.
+pub(super) async fn renew(
+    conn: &mut SqliteConnection,
+    table: LeasedTable,
+    task_id: &TaskId,
+    job_id: &[u8],
+    token: &LeaseToken,
+    now: Time,
+    duration: Duration,
+) -> Result<Time> {
+    if duration.as_seconds() == 0 {
+        return Err(DatastoreError::invalid(
+            "lease duration",
+            "must be positive",
+        ));
+    }
+    check(conn, table, task_id, job_id, token, now).await?;
+    let expiry = now
+        .checked_add(duration)
+        .ok_or_else(|| DatastoreError::invalid("lease duration", "time overflows"))?;
+    sqlx::query(&format!(
+        "UPDATE {} SET lease_expiry = ? WHERE task_id = ? AND {} = ? AND lease_token = ?",
+        table.table(),
+        table.id_column()
+    ))
+    .bind(row::time(expiry, "lease expiry")?)
+    .bind(task_id.as_bytes().as_slice())
+    .bind(job_id)
+    .bind(token.as_bytes().as_slice())
+    .execute(&mut *conn)
+    .await?;
+    Ok(expiry)
+}

@@ -29,7 +29,7 @@ mod tasks;
 mod transaction;
 
 use crate::datastore::{ErasedTxFn, RetryPolicy, TxMode};
-use crate::{Datastore, DatastoreError, TxError};
+use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::Clock;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -37,41 +37,16 @@ use sqlx::sqlite::{
 use std::any::Any;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 use tracing::{debug, warn};
 
 pub use transaction::SqliteTransaction;
-
-/// Options of the SQLite backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SqliteConfig {
-    /// Connections in the pool (readers run in parallel; writers take turns).
-    pub max_connections: u32,
-    /// How long a statement waits for the write lock before failing busy
-    /// (and the transaction is retried).
-    pub busy_timeout: StdDuration,
-    /// How long to wait for a free connection.
-    pub acquire_timeout: StdDuration,
-    /// Retries of busy transactions.
-    pub retry: RetryPolicy,
-}
-
-impl Default for SqliteConfig {
-    fn default() -> Self {
-        Self {
-            max_connections: 8,
-            busy_timeout: StdDuration::from_secs(5),
-            acquire_timeout: StdDuration::from_secs(30),
-            retry: RetryPolicy::default(),
-        }
-    }
-}
 
 /// A datastore in one SQLite file.
 pub struct SqliteDatastore {
     pool: SqlitePool,
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
+    keys: Arc<DatastoreKeys>,
 }
 
 impl std::fmt::Debug for SqliteDatastore {
@@ -84,50 +59,75 @@ impl std::fmt::Debug for SqliteDatastore {
 
 impl SqliteDatastore {
     /// Opens (creating if missing) the database at `url` (`sqlite://PATH`)
-    /// with default options, and brings its schema up to date.
-    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self, DatastoreError> {
-        Self::open_with(url, clock, SqliteConfig::default()).await
-    }
-
-    /// Opens the database at `url` with the given options, and brings its
-    /// schema up to date.
-    pub async fn open_with(
+    /// with the given options; brings its schema up to date if
+    /// `options.apply_migrations`, else checks that it is.
+    pub async fn open(
         url: &str,
         clock: Arc<dyn Clock>,
-        config: SqliteConfig,
+        options: &DatastoreOptions,
     ) -> Result<Self, DatastoreError> {
         if !url.starts_with("sqlite:") {
             return Err(DatastoreError::Config(format!(
                 "not a SQLite URL (expected sqlite://PATH): {url}"
             )));
         }
-        if config.max_connections == 0 || config.retry.max_attempts == 0 {
-            return Err(DatastoreError::Config(
-                "max_connections and retry.max_attempts must be positive".into(),
-            ));
-        }
-        let options = SqliteConnectOptions::from_str(url)
+        options.validate()?;
+        let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(config.busy_timeout)
+            .busy_timeout(options.statement_timeout)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(config.acquire_timeout)
-            .connect_with(options)
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
             .await?;
-        migrations::migrator().run(&pool).await?;
+        let migrator = migrations::migrator();
+        if options.apply_migrations {
+            migrator.run(&pool).await?;
+        } else {
+            let applied: Vec<i64> = match sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(&pool)
+            .await
+            {
+                Ok(versions) => versions,
+                // No migrations table: nothing applied yet.
+                Err(sqlx::Error::Database(_)) => Vec::new(),
+                Err(error) => return Err(error.into()),
+            };
+            crate::schema::check_up_to_date(&applied, &migrator)?;
+        }
         debug!(
-            max_connections = config.max_connections,
+            max_connections = options.max_connections,
             "opened SQLite datastore"
         );
         Ok(Self {
             pool,
             clock,
-            retry: config.retry,
+            retry: options.retry,
+            keys: Arc::new(options.keys.clone()),
         })
+    }
+
+    /// Applies pending migrations to the database at `url` (creating it if
+    /// missing); returns the schema version it is at.
+    pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(connect)
+            .await?;
+        let migrator = migrations::migrator();
+        migrator.run(&pool).await?;
+        pool.close().await;
+        Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
     }
 
     async fn attempt(
@@ -144,7 +144,7 @@ impl SqliteDatastore {
             .begin_with(begin)
             .await
             .map_err(DatastoreError::from)?;
-        let mut tx = SqliteTransaction::new(inner, self.clock.now(), mode);
+        let mut tx = SqliteTransaction::new(inner, self.clock.now(), mode, self.keys.clone());
         // On error the sqlx transaction rolls back when dropped (also if this
         // future is dropped mid-way).
         let value = f(&mut tx).await?;

@@ -1,27 +1,27 @@
-//! Tasks (DAP-09 section 4.2) in SQLite: the task's serde form in one
-//! column (`task_document`, which holds every task secret), plus the columns
-//! queries need.
+//! Tasks (DAP-09 section 4.2) in SQLite: the task's sealed document in one
+//! column (`task_document`, which holds every task secret, encrypted: see
+//! `crate::task_document`), plus the columns queries need.
 
 use super::row::{self, Result, RowReader};
-use crate::DatastoreError;
+use crate::{task_document, DatastoreError, DatastoreKeys};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};
 use sqlx::SqliteConnection;
 
 const TABLE: &str = "tasks";
 
-fn document(task: &Task) -> Result<Vec<u8>> {
-    serde_json::to_vec(task).map_err(|e| DatastoreError::invalid("task", e))
-}
-
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Task> {
+fn from_row(row: &sqlx::sqlite::SqliteRow, keys: &DatastoreKeys) -> Result<Task> {
     let reader = RowReader::new(row, TABLE);
-    let bytes = reader.blob("task_document")?;
-    // serde_json errors name a position, never the secret values.
-    serde_json::from_slice(&bytes).map_err(|e| reader.corrupt_error("task_document", e))
+    let task_id: TaskId = reader.id("task_id")?;
+    task_document::open(&reader.blob("task_document")?, &task_id, keys)
 }
 
-pub(super) async fn put(conn: &mut SqliteConnection, now: Time, task: &Task) -> Result<()> {
+pub(super) async fn put(
+    conn: &mut SqliteConnection,
+    now: Time,
+    task: &Task,
+    keys: &DatastoreKeys,
+) -> Result<()> {
     let expiration = task
         .task_expiration()
         .map(|t| row::time(t, "task_expiration"))
@@ -35,14 +35,14 @@ pub(super) async fn put(conn: &mut SqliteConnection, now: Time, task: &Task) -> 
     .bind(i64::from(task.batch_mode().query_type_code()))
     .bind(expiration)
     .bind(row::time(now, "created_at")?)
-    .bind(document(task)?)
+    .bind(task_document::seal(task, keys)?)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if inserted == 1 {
         return Ok(());
     }
-    match get(conn, task.task_id()).await? {
+    match get(conn, task.task_id(), keys).await? {
         Some(existing) if existing == *task => Ok(()),
         _ => Err(DatastoreError::AlreadyExists {
             what: format!("a different task with ID {}", task.task_id()),
@@ -50,22 +50,29 @@ pub(super) async fn put(conn: &mut SqliteConnection, now: Time, task: &Task) -> 
     }
 }
 
-pub(super) async fn get(conn: &mut SqliteConnection, task_id: &TaskId) -> Result<Option<Task>> {
-    sqlx::query("SELECT task_document FROM tasks WHERE task_id = ?")
+pub(super) async fn get(
+    conn: &mut SqliteConnection,
+    task_id: &TaskId,
+    keys: &DatastoreKeys,
+) -> Result<Option<Task>> {
+    sqlx::query("SELECT task_id, task_document FROM tasks WHERE task_id = ?")
         .bind(task_id.as_bytes().as_slice())
         .fetch_optional(&mut *conn)
         .await?
         .as_ref()
-        .map(from_row)
+        .map(|row| from_row(row, keys))
         .transpose()
 }
 
-pub(super) async fn get_all(conn: &mut SqliteConnection) -> Result<Vec<Task>> {
-    sqlx::query("SELECT task_document FROM tasks ORDER BY task_id")
+pub(super) async fn get_all(
+    conn: &mut SqliteConnection,
+    keys: &DatastoreKeys,
+) -> Result<Vec<Task>> {
+    sqlx::query("SELECT task_id, task_document FROM tasks ORDER BY task_id")
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(from_row)
+        .map(|row| from_row(row, keys))
         .collect()
 }
 

@@ -2,11 +2,11 @@
 //! its pragmas, re-opening, busy retries, cancelled transactions, and rows
 //! corrupted behind the datastore's back.
 
-use super::{SqliteConfig, SqliteDatastore};
+use super::SqliteDatastore;
 use crate::conformance::fixtures::{self, aggregation_job, interval, leader_task, report};
 use crate::conformance::run_test;
 use crate::datastore::RetryPolicy;
-use crate::{Datastore, DatastoreError, DatastoreExt, TxError};
+use crate::{Datastore, DatastoreError, DatastoreExt, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::MockClock;
 use dyad_messages::draft09::{ReportMetadata, Time};
 use sqlx::Connection;
@@ -18,6 +18,7 @@ crate::datastore_conformance_tests!(crate::conformance::sqlite_harness);
 struct Fixture {
     dir: tempfile::TempDir,
     clock: MockClock,
+    keys: DatastoreKeys,
 }
 
 impl Fixture {
@@ -25,6 +26,7 @@ impl Fixture {
         Self {
             dir: tempfile::tempdir().unwrap(),
             clock: MockClock::default(),
+            keys: DatastoreKeys::generate(),
         }
     }
 
@@ -32,8 +34,12 @@ impl Fixture {
         format!("sqlite://{}", self.dir.path().join("db.sqlite").display())
     }
 
-    async fn open(&self, config: SqliteConfig) -> SqliteDatastore {
-        SqliteDatastore::open_with(&self.url(), Arc::new(self.clock.clone()), config)
+    fn options(&self) -> DatastoreOptions {
+        DatastoreOptions::new(self.keys.clone())
+    }
+
+    async fn open(&self, options: DatastoreOptions) -> SqliteDatastore {
+        SqliteDatastore::open(&self.url(), Arc::new(self.clock.clone()), &options)
             .await
             .unwrap()
     }
@@ -43,7 +49,7 @@ impl Fixture {
 fn file_is_created_with_wal_and_foreign_keys() {
     run_test(async {
         let f = Fixture::new();
-        let datastore = f.open(SqliteConfig::default()).await;
+        let datastore = f.open(f.options()).await;
         assert!(f.dir.path().join("db.sqlite").exists());
         let mut conn = datastore.pool.acquire().await.unwrap();
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -67,10 +73,10 @@ fn reopening_keeps_data_and_schema() {
     run_test(async {
         let f = Fixture::new();
         let task = leader_task();
-        let first = f.open(SqliteConfig::default()).await;
+        let first = f.open(f.options()).await;
         fixtures::put_tasks(&first, &[&task]).await;
         first.close().await;
-        let second = f.open(SqliteConfig::default()).await;
+        let second = f.open(f.options()).await;
         let id = *task.task_id();
         let found = second
             .run_read_tx("get", move |tx| {
@@ -87,7 +93,12 @@ fn bad_urls_are_refused() {
     run_test(async {
         let clock = Arc::new(MockClock::default());
         for url in ["postgres://localhost/db", "/tmp/no-scheme.sqlite"] {
-            let result = SqliteDatastore::open(url, clock.clone()).await;
+            let result = SqliteDatastore::open(
+                url,
+                clock.clone(),
+                &DatastoreOptions::new(DatastoreKeys::generate()),
+            )
+            .await;
             assert!(matches!(result, Err(DatastoreError::Config(_))), "{url}");
         }
     });
@@ -99,14 +110,14 @@ fn bad_urls_are_refused() {
 fn busy_database_is_retried_then_given_up() {
     run_test(async {
         let f = Fixture::new();
-        let config = SqliteConfig {
-            busy_timeout: StdDuration::from_millis(20),
+        let config = DatastoreOptions {
+            statement_timeout: StdDuration::from_millis(20),
             retry: RetryPolicy {
                 max_attempts: 4,
                 initial_backoff: StdDuration::from_millis(10),
                 max_backoff: StdDuration::from_millis(20),
             },
-            ..SqliteConfig::default()
+            ..f.options()
         };
         let datastore = Arc::new(f.open(config).await);
         let task = leader_task();
@@ -149,7 +160,7 @@ fn busy_database_is_retried_then_given_up() {
 fn cancelled_transaction_rolls_back() {
     run_test(async {
         let f = Fixture::new();
-        let datastore = f.open(SqliteConfig::default()).await;
+        let datastore = f.open(f.options()).await;
         let task = leader_task();
         let id = *task.task_id();
         let stuck = datastore.run_tx("stuck", move |tx| {
@@ -180,7 +191,7 @@ fn cancelled_transaction_rolls_back() {
 fn corrupt_rows_are_errors() {
     run_test(async {
         let f = Fixture::new();
-        let datastore = f.open(SqliteConfig::default()).await;
+        let datastore = f.open(f.options()).await;
         let task = leader_task();
         fixtures::put_tasks(&datastore, &[&task]).await;
         let job = aggregation_job(task.task_id(), b"", None, interval(0, 10));
@@ -237,7 +248,7 @@ fn corrupt_rows_are_errors() {
 fn out_of_range_values_are_refused() {
     run_test(async {
         let f = Fixture::new();
-        let datastore = f.open(SqliteConfig::default()).await;
+        let datastore = f.open(f.options()).await;
         let task = leader_task();
         fixtures::put_tasks(&datastore, &[&task]).await;
         let mut far = report(task.task_id(), 0, 1);
@@ -256,5 +267,40 @@ fn out_of_range_values_are_refused() {
             ),
             "{result:?}"
         );
+    });
+}
+
+/// What lies in the file is sealed: neither the auth token nor the task's
+/// JSON form can be found in the stored task document.
+#[test]
+fn task_secrets_are_not_stored_in_the_clear() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(f.options()).await;
+        let task = leader_task();
+        let token = task
+            .aggregator_auth_token()
+            .token()
+            .expect("the fixture stores its token")
+            .as_str()
+            .to_owned();
+        let stored = task.clone();
+        datastore
+            .run_tx("put", move |tx| {
+                let stored = stored.clone();
+                Box::pin(async move { Ok(tx.put_task(&stored).await?) })
+            })
+            .await
+            .unwrap();
+        let raw: Vec<u8> = sqlx::query_scalar("SELECT task_document FROM tasks")
+            .fetch_one(&datastore.pool)
+            .await
+            .unwrap();
+        let contains = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            !contains(token.as_bytes()),
+            "the token is stored in the clear"
+        );
+        assert!(!contains(b"vdaf_verify_key") && !contains(b"{\""));
     });
 }

@@ -1,9 +1,10 @@
 //! [`SqliteTransaction`]: one SQLite transaction, implementing
 //! [`Transaction`] by handing each operation to its table's module.
 
+use super::leases::LeasedTable;
 use super::{
     aggregate_share_jobs, aggregation_jobs, batch_aggregations, client_reports, collected_batches,
-    collection_jobs, helper_replay, outstanding_batches, report_aggregations, tasks,
+    collection_jobs, helper_replay, leases, outstanding_batches, report_aggregations, tasks,
 };
 use crate::datastore::TxMode;
 use crate::lease::{Lease, LeaseToken};
@@ -12,13 +13,14 @@ use crate::models::{
     CollectedBatch, CollectionJob, CollectionJobWriteOutcome, LeaderStoredReport, OutstandingBatch,
     ReportAggregation, ReportWriteOutcome, SeenReport,
 };
-use crate::{DatastoreError, Transaction};
+use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
     AggregationJobId, BatchId, CollectionJobId, Duration, Interval, ReportId, ReportMetadata,
     TaskId, Time,
 };
 use sqlx::{Sqlite, SqliteConnection};
+use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, DatastoreError>;
 
@@ -28,11 +30,22 @@ pub struct SqliteTransaction {
     inner: sqlx::Transaction<'static, Sqlite>,
     now: Time,
     mode: TxMode,
+    keys: Arc<DatastoreKeys>,
 }
 
 impl SqliteTransaction {
-    pub(super) fn new(inner: sqlx::Transaction<'static, Sqlite>, now: Time, mode: TxMode) -> Self {
-        Self { inner, now, mode }
+    pub(super) fn new(
+        inner: sqlx::Transaction<'static, Sqlite>,
+        now: Time,
+        mode: TxMode,
+        keys: Arc<DatastoreKeys>,
+    ) -> Self {
+        Self {
+            inner,
+            now,
+            mode,
+            keys,
+        }
     }
 
     pub(super) async fn commit(self) -> Result<()> {
@@ -58,16 +71,18 @@ impl Transaction for SqliteTransaction {
     }
 
     async fn put_task(&mut self, task: &Task) -> Result<()> {
-        let now = self.now;
-        tasks::put(self.write("put_task")?, now, task).await
+        let (now, keys) = (self.now, self.keys.clone());
+        tasks::put(self.write("put_task")?, now, task, &keys).await
     }
 
     async fn get_task(&mut self, task_id: &TaskId) -> Result<Option<Task>> {
-        tasks::get(self.read(), task_id).await
+        let keys = self.keys.clone();
+        tasks::get(self.read(), task_id, &keys).await
     }
 
     async fn get_tasks(&mut self) -> Result<Vec<Task>> {
-        tasks::get_all(self.read()).await
+        let keys = self.keys.clone();
+        tasks::get_all(self.read(), &keys).await
     }
 
     async fn delete_task(&mut self, task_id: &TaskId) -> Result<bool> {
@@ -197,6 +212,27 @@ impl Transaction for SqliteTransaction {
         let now = self.now;
         let conn = self.write("release_aggregation_job")?;
         aggregation_jobs::release(conn, now, lease, retry_after, reset_attempts).await
+    }
+
+    async fn renew_aggregation_job_lease(
+        &mut self,
+        task_id: &TaskId,
+        aggregation_job_id: &AggregationJobId,
+        token: &LeaseToken,
+        lease_duration: Duration,
+    ) -> Result<Time> {
+        let now = self.now;
+        let conn = self.write("renew_aggregation_job_lease")?;
+        leases::renew(
+            conn,
+            LeasedTable::AggregationJobs,
+            task_id,
+            aggregation_job_id.as_bytes(),
+            token,
+            now,
+            lease_duration,
+        )
+        .await
     }
 
     async fn put_report_aggregations(
@@ -334,6 +370,27 @@ impl Transaction for SqliteTransaction {
         let now = self.now;
         let conn = self.write("release_collection_job")?;
         collection_jobs::release(conn, now, lease, retry_after, reset_attempts).await
+    }
+
+    async fn renew_collection_job_lease(
+        &mut self,
+        task_id: &TaskId,
+        collection_job_id: &CollectionJobId,
+        token: &LeaseToken,
+        lease_duration: Duration,
+    ) -> Result<Time> {
+        let now = self.now;
+        let conn = self.write("renew_collection_job_lease")?;
+        leases::renew(
+            conn,
+            LeasedTable::CollectionJobs,
+            task_id,
+            collection_job_id.as_bytes(),
+            token,
+            now,
+            lease_duration,
+        )
+        .await
     }
 
     async fn put_aggregate_share_job(&mut self, job: &AggregateShareJob) -> Result<()> {

@@ -15,7 +15,7 @@ use dyad_collector::{AnyVdaf as CollectorVdaf, CollectorBuilder};
 use dyad_core::clock::RealClock;
 use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, VdafInstance};
-use dyad_datastore::{Datastore, DatastoreExt};
+use dyad_datastore::{Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
 use dyad_messages::draft09::{Duration, Interval, Query, Time};
 use futures::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -230,8 +230,10 @@ async fn start_aggregator(
          aggregation_job_driver: {{ interval_ms: 200 }}\n\
          collection_job_driver: {{ interval_ms: 200 }}\n"
     ))?;
+    // A throwaway datastore: its secrets are sealed under a throwaway key.
+    let options = DatastoreOptions::new(DatastoreKeys::generate());
     let datastore: Arc<dyn Datastore> =
-        dyad_aggregator::runtime::open_datastore(&database, Arc::new(RealClock)).await?;
+        dyad_aggregator::runtime::open_datastore(&database, Arc::new(RealClock), &options).await?;
     let task = task.clone();
     datastore
         .run_tx("quickstart_put_task", move |tx| {

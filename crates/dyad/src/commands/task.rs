@@ -8,7 +8,7 @@ use dyad_aggregator::config::AggregatorConfig;
 use dyad_core::clock::RealClock;
 use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf::VdafInstance;
-use dyad_datastore::{Datastore, DatastoreExt};
+use dyad_datastore::{Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use dyad_messages::draft09::{Duration, TaskId, Time};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,13 +38,30 @@ pub struct DatastoreArgs {
 }
 
 impl DatastoreArgs {
+    /// Opens the datastore: with `--config`, as `dyad serve` would; with
+    /// `--datastore`, with the keys of `DYAD_DATASTORE_KEYS` (and, for
+    /// SQLite, bringing the schema up to date).
     async fn open(&self) -> anyhow::Result<Arc<dyn Datastore>> {
-        let url = match (&self.datastore, &self.config) {
-            (Some(url), _) => url.clone(),
-            (None, Some(path)) => AggregatorConfig::from_file(path)?.datastore,
+        let (url, options) = match (&self.datastore, &self.config) {
+            (Some(url), _) => {
+                let keys = DatastoreKeys::from_env()?.with_context(|| {
+                    format!(
+                        "{KEYS_ENV} must hold the datastore keys the aggregator uses \
+                         (or give --config)"
+                    )
+                })?;
+                let mut options = DatastoreOptions::new(keys);
+                options.apply_migrations = url.starts_with("sqlite:");
+                (url.clone(), options)
+            }
+            (None, Some(path)) => {
+                let config = AggregatorConfig::from_file(path)?;
+                let options = config.datastore_options()?;
+                (config.datastore, options)
+            }
             (None, None) => bail!("give --datastore or --config"),
         };
-        dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock)).await
+        dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock), &options).await
     }
 }
 

@@ -400,3 +400,38 @@ async fn put_job(
         .unwrap();
     job_id
 }
+
+/// A job of two requests whose first request eats most of the lease still
+/// finishes under the same lease: the driver renews it before the second
+/// request instead of giving the job up.
+#[tokio::test]
+async fn a_slow_multi_step_job_renews_its_lease_between_requests() {
+    let env = Env::new(
+        VdafInstance::Poplar1 { bits: 2 },
+        BatchMode::TimeInterval,
+        1,
+    )
+    .await;
+    let time = bucket_time(&env, 1);
+    let measurements = vec![Measurement::Poplar1(vec![true, false])];
+    let report_ids = env.upload(&measurements, time).await;
+    let param = Poplar1AggregationParam::try_from_prefixes(vec![IdpfInput::from_bools(&[true])])
+        .unwrap()
+        .get_encoded()
+        .unwrap();
+    let job_id = put_job(&env, &report_ids, time, param).await;
+
+    let cfg = driver_config(5);
+    // Without renewal, the second request would not fit in what is left of
+    // the lease (the driver keeps `http_timeout + 1` s of margin).
+    let eaten = cfg.lease_duration_secs - cfg.http_timeout_secs - 1;
+    env.stub().inject(
+        Route::Init,
+        Fault::AdvanceClock(Duration::from_seconds(eaten)),
+    );
+    assert_eq!(job_driver(&env, &cfg).run_once().await.unwrap(), 1);
+    let (done, _) = job(&env, job_id).await;
+    assert_eq!((done.state, done.step), (AggregationJobState::Finished, 1));
+    assert_eq!(env.stub().requests(Route::Init), 1);
+    assert_eq!(env.stub().requests(Route::Continue), 1);
+}

@@ -1,0 +1,69 @@
+//! The Helper's aggregate share jobs in PostgreSQL (DAP-09 section 4.6.3).
+
+use super::row::{self, Result, RowReader};
+use crate::models::{AggregateShareJob, BatchIdentifier};
+use crate::DatastoreError;
+use dyad_messages::draft09::{ReportIdChecksum, TaskId, Time};
+use sqlx::PgConnection;
+
+const TABLE: &str = "aggregate_share_jobs";
+
+pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregateShareJob) -> Result<()> {
+    // ON CONFLICT keeps the transaction usable after a duplicate.
+    let inserted = sqlx::query(
+        "INSERT INTO aggregate_share_jobs (task_id, batch_identifier, aggregation_parameter,
+             report_count, checksum, response, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (task_id, batch_identifier, aggregation_parameter) DO NOTHING",
+    )
+    .bind(job.task_id.as_bytes().as_slice())
+    .bind(job.batch_identifier.to_bytes())
+    .bind(job.aggregation_parameter.as_slice())
+    .bind(row::int(job.report_count, "report_count")?)
+    .bind(job.checksum.0.as_slice())
+    .bind(row::encode(&job.response, "aggregate share")?)
+    .bind(row::time(now, "now")?)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(DatastoreError::AlreadyExists {
+            what: "aggregate share job for the batch and aggregation parameter".into(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) async fn get(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    batch: &BatchIdentifier,
+    aggregation_parameter: &[u8],
+) -> Result<Option<AggregateShareJob>> {
+    let found = sqlx::query(
+        "SELECT task_id, batch_identifier, aggregation_parameter, report_count, checksum,
+             response, created_at
+         FROM aggregate_share_jobs
+         WHERE task_id = $1 AND batch_identifier = $2 AND aggregation_parameter = $3",
+    )
+    .bind(task_id.as_bytes().as_slice())
+    .bind(batch.to_bytes())
+    .bind(aggregation_parameter)
+    .fetch_optional(&mut *conn)
+    .await?;
+    found
+        .as_ref()
+        .map(|row| {
+            let r = RowReader::new(row, TABLE);
+            Ok(AggregateShareJob {
+                task_id: r.id("task_id")?,
+                batch_identifier: r.batch_identifier("batch_identifier")?,
+                aggregation_parameter: r.blob("aggregation_parameter")?,
+                report_count: r.u64("report_count")?,
+                checksum: ReportIdChecksum(r.array32("checksum")?),
+                response: r.decode("response")?,
+                created_at: r.time("created_at")?,
+            })
+        })
+        .transpose()
+}

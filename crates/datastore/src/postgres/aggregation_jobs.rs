@@ -1,0 +1,229 @@
+//! Aggregation jobs in PostgreSQL (DAP-09 section 4.5), with the Leader's
+//! lease acquisition (see `leases`).
+
+use super::leases::{self, LeasedTable};
+use super::row::{self, Result, RowReader};
+use crate::lease::{Lease, LeaseToken};
+use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
+use crate::DatastoreError;
+use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, Time};
+use sqlx::postgres::PgRow;
+use sqlx::PgConnection;
+
+const TABLE: &str = "aggregation_jobs";
+const COLUMNS: &str = "j.task_id, j.aggregation_job_id, j.aggregation_parameter, j.batch_id, \
+                       j.client_interval_start, j.client_interval_end, j.state, j.step, \
+                       j.last_request_hash, j.created_at";
+
+fn from_row(row: &PgRow) -> Result<AggregationJob> {
+    let r = RowReader::new(row, TABLE);
+    let state = r.code("state")?;
+    let step = r.i32("step")?;
+    Ok(AggregationJob {
+        task_id: r.id("task_id")?,
+        aggregation_job_id: r.id("aggregation_job_id")?,
+        aggregation_parameter: r.blob("aggregation_parameter")?,
+        batch_id: r.opt_id("batch_id")?,
+        client_timestamp_interval: r.interval("client_interval_start", "client_interval_end")?,
+        state: AggregationJobState::from_code(state)
+            .ok_or_else(|| r.corrupt("state", format!("unknown state {state}")))?,
+        step: u16::try_from(step).map_err(|_| r.corrupt("step", "not a u16"))?,
+        last_request_hash: r.opt_array32("last_request_hash")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregationJob) -> Result<()> {
+    let (start, end) = row::interval(&job.client_timestamp_interval, "client timestamp interval")?;
+    let now = row::time(now, "now")?;
+    // ON CONFLICT keeps the transaction usable after a duplicate (a failed
+    // statement would abort it).
+    let inserted = sqlx::query(
+        "INSERT INTO aggregation_jobs (task_id, aggregation_job_id, aggregation_parameter,
+             batch_id, client_interval_start, client_interval_end, state, step,
+             last_request_hash, created_at, updated_at, retry_after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10)
+         ON CONFLICT (task_id, aggregation_job_id) DO NOTHING",
+    )
+    .bind(job.task_id.as_bytes().as_slice())
+    .bind(job.aggregation_job_id.as_bytes().as_slice())
+    .bind(job.aggregation_parameter.as_slice())
+    .bind(job.batch_id.as_ref().map(|id| id.as_bytes().as_slice()))
+    .bind(start)
+    .bind(end)
+    .bind(row::code(job.state.code(), "state")?)
+    .bind(i32::from(job.step))
+    .bind(job.last_request_hash.as_ref().map(|h| h.as_slice()))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(DatastoreError::AlreadyExists {
+            what: format!("aggregation job {}", job.aggregation_job_id),
+        });
+    }
+    Ok(())
+}
+
+pub(super) async fn get(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    job_id: &AggregationJobId,
+) -> Result<Option<AggregationJob>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM aggregation_jobs j
+         WHERE j.task_id = $1 AND j.aggregation_job_id = $2"
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(job_id.as_bytes().as_slice())
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+pub(super) async fn update(
+    conn: &mut PgConnection,
+    now: Time,
+    job: &AggregationJob,
+    lease: Option<&LeaseToken>,
+) -> Result<()> {
+    let job_id = job.aggregation_job_id.as_bytes().as_slice();
+    if let Some(token) = lease {
+        leases::check(
+            conn,
+            LeasedTable::AggregationJobs,
+            &job.task_id,
+            job_id,
+            token,
+            now,
+        )
+        .await?;
+    }
+    let updated = sqlx::query(
+        "UPDATE aggregation_jobs SET state = $1, step = $2, last_request_hash = $3,
+             updated_at = $4
+         WHERE task_id = $5 AND aggregation_job_id = $6",
+    )
+    .bind(row::code(job.state.code(), "state")?)
+    .bind(i32::from(job.step))
+    .bind(job.last_request_hash.as_ref().map(|h| h.as_slice()))
+    .bind(row::time(now, "now")?)
+    .bind(job.task_id.as_bytes().as_slice())
+    .bind(job_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(DatastoreError::NotFound {
+            what: format!("aggregation job {}", job.aggregation_job_id),
+        });
+    }
+    Ok(())
+}
+
+pub(super) async fn count_unfinished_for_batch(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    batch: &BatchIdentifier,
+    aggregation_parameter: &[u8],
+) -> Result<u64> {
+    let in_progress = row::code(AggregationJobState::InProgress.code(), "state")?;
+    let count: i64 = match batch {
+        BatchIdentifier::TimeInterval(interval) => {
+            let (start, end) = row::interval(interval, "batch interval")?;
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM aggregation_jobs
+                 WHERE task_id = $1 AND state = $2 AND aggregation_parameter = $3
+                   AND client_interval_start < $4 AND $5 < client_interval_end",
+            )
+            .bind(task_id.as_bytes().as_slice())
+            .bind(in_progress)
+            .bind(aggregation_parameter)
+            .bind(end)
+            .bind(start)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+        BatchIdentifier::FixedSize(batch_id) => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM aggregation_jobs
+                 WHERE task_id = $1 AND state = $2 AND aggregation_parameter = $3
+                   AND batch_id = $4",
+            )
+            .bind(task_id.as_bytes().as_slice())
+            .bind(in_progress)
+            .bind(aggregation_parameter)
+            .bind(batch_id.as_bytes().as_slice())
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+    row::count(count, TABLE)
+}
+
+pub(super) async fn exist_for_batch_id(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    batch_id: &BatchId,
+) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM aggregation_jobs WHERE task_id = $1 AND batch_id = $2)",
+    )
+    .bind(task_id.as_bytes().as_slice())
+    .bind(batch_id.as_bytes().as_slice())
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+pub(super) async fn acquire(
+    conn: &mut PgConnection,
+    now: Time,
+    lease_duration: Duration,
+    max: u64,
+) -> Result<Vec<Lease<AggregationJob>>> {
+    leases::acquire(
+        conn,
+        LeasedTable::AggregationJobs,
+        COLUMNS,
+        AggregationJobState::InProgress.code(),
+        "JOIN tasks t ON t.task_id = j.task_id",
+        &format!("AND t.role = {}", Role::Leader.as_u8()),
+        now,
+        lease_duration,
+        max,
+    )
+    .await?
+    .into_iter()
+    .map(|taken| {
+        Ok(Lease {
+            leased: from_row(&taken.row)?,
+            token: taken.token,
+            expiry: taken.expiry,
+            attempts: taken.attempts,
+        })
+    })
+    .collect()
+}
+
+pub(super) async fn release(
+    conn: &mut PgConnection,
+    now: Time,
+    lease: &Lease<AggregationJob>,
+    retry_after: Duration,
+    reset_attempts: bool,
+) -> Result<()> {
+    leases::release(
+        conn,
+        LeasedTable::AggregationJobs,
+        &lease.leased.task_id,
+        lease.leased.aggregation_job_id.as_bytes().as_slice(),
+        &lease.token,
+        now,
+        retry_after,
+        reset_attempts,
+    )
+    .await
+}

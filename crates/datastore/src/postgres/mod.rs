@@ -1,0 +1,283 @@
+//! The PostgreSQL backend, for production: one database shared by any number
+//! of replicas of every aggregator role, opened from a `postgres://` (or
+//! `postgresql://`) URL.
+//!
+//! # Isolation
+//!
+//! Read-write transactions run at `SERIALIZABLE`. The aggregator's
+//! transaction bodies were written against SQLite, where writers run one at
+//! a time, and some of them rely on that across tables: for example the
+//! Helper checks that a batch is not collected before adding to its batch
+//! aggregations while an `AggregateShareReq` reads those aggregations and
+//! marks the batch collected. Under `REPEATABLE READ` both could commit
+//! (write skew) and the two aggregators' shares would disagree; under
+//! `SERIALIZABLE` PostgreSQL aborts one of them with a serialization failure
+//! (SQLSTATE 40001) and the body is run again, so every body keeps the
+//! meaning it has on SQLite. The price is retries under contention, which
+//! the schema and queries keep rare: writers touch disjoint rows (one batch
+//! aggregation row per job, leases taken with `SKIP LOCKED`), and the
+//! acquisition indexes stay unchanged by lease writes.
+//!
+//! Read-only transactions run at `REPEATABLE READ, READ ONLY`: one snapshot,
+//! never aborted, never the cause of a writer's abort. (A read-only
+//! transaction may see a state no serial order would show, which no
+//! read-only body of the aggregator cares about.)
+//!
+//! # Leases and job queues
+//!
+//! Acquiring jobs is one `UPDATE` over candidates chosen `FOR NO KEY UPDATE
+//! SKIP LOCKED` (see `leases`): acquirers in other transactions or other
+//! replicas never wait for one another and never get the same job. The job
+//! creator reads unaggregated reports the same way, so two creators take
+//! disjoint reports. Writes under a lease lock the job's row while checking
+//! the token.
+//!
+//! # Retries
+//!
+//! A body that fails with a serialization failure, a deadlock, a statement
+//! timeout, or a failed connection (I/O error, server restart, no
+//! connection free in time) is rolled back and run again after the retry
+//! policy's backoff, up to its `max_attempts`; then the transaction fails
+//! with [`DatastoreError::RetriesExhausted`]. A connection lost while
+//! committing is not retried ([`DatastoreError::CommitInDoubt`]): the commit
+//! may have happened. Every connection has `statement_timeout` set from the
+//! options, and "now" always comes from the injected clock, never from the
+//! database's.
+//!
+//! All SQL specific to PostgreSQL lives in this module; the schema is in
+//! `migrations/postgres/`.
+
+mod aggregate_share_jobs;
+mod aggregation_jobs;
+mod batch_aggregations;
+mod client_reports;
+mod collected_batches;
+mod collection_jobs;
+mod helper_replay;
+mod leases;
+mod migrations;
+mod outstanding_batches;
+mod report_aggregations;
+mod row;
+mod tasks;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+mod transaction;
+
+use crate::datastore::{ErasedTxFn, RetryPolicy, TxMode};
+use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
+use dyad_core::clock::Clock;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::any::Any;
+use std::str::FromStr;
+use std::sync::Arc;
+use tracing::{debug, warn};
+
+pub use transaction::PostgresTransaction;
+
+/// A datastore in one PostgreSQL database.
+pub struct PostgresDatastore {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    keys: Arc<DatastoreKeys>,
+    /// `host:port/database`, for Debug and logs (never the password).
+    target: String,
+}
+
+impl std::fmt::Debug for PostgresDatastore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresDatastore")
+            .field("target", &self.target)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The connection options of `url`, checked to be a PostgreSQL URL.
+fn connect_options(url: &str) -> Result<PgConnectOptions, DatastoreError> {
+    if !is_postgres_url(url) {
+        return Err(DatastoreError::Config(
+            "not a PostgreSQL URL (expected postgres://USER:PASSWORD@HOST:PORT/DATABASE)".into(),
+        ));
+    }
+    // The parser's errors name the part that is wrong, never the password.
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| DatastoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+    Ok(match options.get_application_name() {
+        Some(_) => options,
+        None => options.application_name("dyad"),
+    })
+}
+
+/// `host:port/database` of the options.
+fn target(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("")
+    )
+}
+
+impl PostgresDatastore {
+    /// Opens the database at `url` (`postgres://USER:PASSWORD@HOST:PORT/DB`)
+    /// with the given options; brings its schema up to date if
+    /// `options.apply_migrations`, else checks that it is.
+    pub async fn open(
+        url: &str,
+        clock: Arc<dyn Clock>,
+        options: &DatastoreOptions,
+    ) -> Result<Self, DatastoreError> {
+        options.validate()?;
+        let connect = connect_options(url)?;
+        let target = target(&connect);
+        let timeout_ms = options.statement_timeout.as_millis().max(1).to_string();
+        let pooled = connect
+            .clone()
+            .options([("statement_timeout", timeout_ms.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(pooled)
+            .await?;
+        let migrator = migrations::migrator();
+        if options.apply_migrations {
+            migrate_with(&connect).await?;
+        } else {
+            let applied = applied_versions(&pool).await?;
+            crate::schema::check_up_to_date(&applied, &migrator)?;
+        }
+        debug!(
+            target = %target,
+            max_connections = options.max_connections,
+            "opened PostgreSQL datastore"
+        );
+        Ok(Self {
+            pool,
+            clock,
+            retry: options.retry,
+            keys: Arc::new(options.keys.clone()),
+            target,
+        })
+    }
+
+    /// Applies pending migrations to the database at `url` (which must
+    /// exist); returns the schema version it is at. Safe to run from many
+    /// replicas at once (see `migrations`).
+    pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
+        migrate_with(&connect_options(url)?).await
+    }
+
+    async fn attempt(
+        &self,
+        name: &'static str,
+        mode: TxMode,
+        f: &ErasedTxFn<'_>,
+    ) -> Result<Box<dyn Any + Send>, TxError> {
+        let begin = match mode {
+            TxMode::ReadWrite => "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
+            TxMode::ReadOnly => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        };
+        let inner = self
+            .pool
+            .begin_with(begin)
+            .await
+            .map_err(DatastoreError::from)?;
+        let mut tx = PostgresTransaction::new(inner, self.clock.now(), mode, self.keys.clone());
+        // On error the sqlx transaction rolls back when dropped (also if this
+        // future is dropped mid-way); a connection that failed is discarded.
+        let value = f(&mut tx).await?;
+        tx.commit().await.map_err(|error| match error {
+            // The COMMIT may or may not have reached the server.
+            DatastoreError::Database(source)
+                if DatastoreError::is_connection_failure_of(&source) =>
+            {
+                DatastoreError::CommitInDoubt { name, source }
+            }
+            other => other,
+        })?;
+        Ok(value)
+    }
+}
+
+/// Applies the migrations on a dedicated connection, closed afterwards (it
+/// holds the migrator's advisory lock); returns the schema version.
+async fn migrate_with(connect: &PgConnectOptions) -> Result<i64, DatastoreError> {
+    let migrator = migrations::migrator();
+    // A pool of one connection of its own, not the datastore's pool.
+    let dedicated = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(connect.clone())
+        .await?;
+    let result = migrator.run(&dedicated).await;
+    // Closing ends the session, releasing the advisory lock even when a
+    // migration failed.
+    dedicated.close().await;
+    result?;
+    Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
+}
+
+/// The versions of the migrations applied to the database (none if it has
+/// never been migrated).
+async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, DatastoreError> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+#[async_trait::async_trait]
+impl Datastore for PostgresDatastore {
+    async fn run_tx_erased(
+        &self,
+        name: &'static str,
+        mode: TxMode,
+        f: &ErasedTxFn<'_>,
+    ) -> Result<Box<dyn Any + Send>, TxError> {
+        let mut attempt = 1;
+        loop {
+            match self.attempt(name, mode, f).await {
+                Ok(value) => return Ok(value),
+                Err(error) if error.is_retryable() => {
+                    if attempt >= self.retry.max_attempts {
+                        warn!(tx = name, attempt, %error, "giving up on transaction");
+                        return Err(DatastoreError::RetriesExhausted {
+                            name,
+                            attempts: attempt,
+                        }
+                        .into());
+                    }
+                    let delay = self.retry.backoff(attempt);
+                    debug!(tx = name, attempt, ?delay, %error, "retrying transaction");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

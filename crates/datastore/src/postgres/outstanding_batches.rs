@@ -1,0 +1,153 @@
+//! The Leader's fixed-size batches in PostgreSQL (DAP-09 sections 4.1.2 and
+//! 4.6.1): reserving room for new aggregation jobs, and choosing the batch
+//! of a `current_batch` query. Two transactions reserving room in (or
+//! taking) the same batch conflict on its row, so one of them is retried.
+
+use super::row::{self, Result, RowReader};
+use crate::models::{BatchReservation, OutstandingBatch};
+use crate::DatastoreError;
+use dyad_messages::draft09::{BatchId, TaskId, Time};
+use sqlx::PgConnection;
+
+const TABLE: &str = "outstanding_batches";
+
+pub(super) async fn reserve(
+    conn: &mut PgConnection,
+    now: Time,
+    task_id: &TaskId,
+    wanted: u64,
+    target_size: u64,
+) -> Result<BatchReservation> {
+    if wanted == 0 || target_size == 0 {
+        return Err(DatastoreError::invalid(
+            "batch reservation",
+            "wanted and target size must be positive",
+        ));
+    }
+    let open = sqlx::query(
+        "SELECT batch_id, size FROM outstanding_batches
+         WHERE task_id = $1 AND NOT filled AND NOT collected AND size < $2
+         ORDER BY created_at, batch_id LIMIT 1",
+    )
+    .bind(task_id.as_bytes().as_slice())
+    .bind(row::int(target_size, "target size")?)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (batch_id, size, created) = match open {
+        Some(found) => {
+            let r = RowReader::new(&found, TABLE);
+            (r.id::<BatchId>("batch_id")?, r.u64("size")?, false)
+        }
+        None => (BatchId::random(), 0, true),
+    };
+    let reserved = wanted.min(target_size - size);
+    let new_size = row::int(size + reserved, "batch size")?;
+    let filled = size + reserved >= target_size;
+    if created {
+        sqlx::query(
+            "INSERT INTO outstanding_batches (task_id, batch_id, created_at, size, filled)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(task_id.as_bytes().as_slice())
+        .bind(batch_id.as_bytes().as_slice())
+        .bind(row::time(now, "now")?)
+        .bind(new_size)
+        .bind(filled)
+        .execute(&mut *conn)
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE outstanding_batches SET size = $1, filled = $2
+             WHERE task_id = $3 AND batch_id = $4",
+        )
+        .bind(new_size)
+        .bind(filled)
+        .bind(task_id.as_bytes().as_slice())
+        .bind(batch_id.as_bytes().as_slice())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(BatchReservation {
+        batch_id,
+        reserved,
+        created,
+    })
+}
+
+pub(super) async fn release(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    batch_id: &BatchId,
+    count: u64,
+) -> Result<()> {
+    let updated = sqlx::query(
+        "UPDATE outstanding_batches
+         SET size = GREATEST(size - $1, 0), filled = CASE WHEN collected THEN filled ELSE FALSE END
+         WHERE task_id = $2 AND batch_id = $3",
+    )
+    .bind(row::int(count, "count")?)
+    .bind(task_id.as_bytes().as_slice())
+    .bind(batch_id.as_bytes().as_slice())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(DatastoreError::NotFound {
+            what: format!("outstanding batch {batch_id}"),
+        });
+    }
+    Ok(())
+}
+
+pub(super) async fn get_open(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+) -> Result<Vec<OutstandingBatch>> {
+    sqlx::query(
+        "SELECT task_id, batch_id, created_at, size, filled, collected FROM outstanding_batches
+         WHERE task_id = $1 AND NOT collected ORDER BY created_at, batch_id",
+    )
+    .bind(task_id.as_bytes().as_slice())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let r = RowReader::new(row, TABLE);
+        Ok(OutstandingBatch {
+            task_id: r.id("task_id")?,
+            batch_id: r.id("batch_id")?,
+            created_at: r.time("created_at")?,
+            size: r.u64("size")?,
+            filled: r.bool("filled")?,
+            collected: r.bool("collected")?,
+        })
+    })
+    .collect()
+}
+
+pub(super) async fn take_current(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    aggregation_parameter: &[u8],
+    min_batch_size: u64,
+) -> Result<Option<BatchId>> {
+    let taken = sqlx::query(
+        "UPDATE outstanding_batches SET collected = TRUE
+         WHERE task_id = $1 AND batch_id = (
+             SELECT ob.batch_id FROM outstanding_batches ob
+             WHERE ob.task_id = $1 AND NOT ob.collected
+               AND (SELECT COALESCE(SUM(ba.report_count), 0) FROM batch_aggregations ba
+                    WHERE ba.task_id = ob.task_id AND ba.batch_id = ob.batch_id
+                      AND ba.aggregation_parameter = $2) >= $3
+             ORDER BY ob.created_at, ob.batch_id LIMIT 1)
+         RETURNING batch_id",
+    )
+    .bind(task_id.as_bytes().as_slice())
+    .bind(aggregation_parameter)
+    .bind(row::int(min_batch_size, "min_batch_size")?)
+    .fetch_optional(&mut *conn)
+    .await?;
+    taken
+        .map(|found| RowReader::new(&found, TABLE).id("batch_id"))
+        .transpose()
+}

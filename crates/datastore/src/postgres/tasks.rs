@@ -1,0 +1,84 @@
+//! Tasks (DAP-09 section 4.2) in PostgreSQL: the task's sealed document in
+//! one column (`task_document`, which holds every task secret, encrypted:
+//! see `crate::task_document`), plus the columns queries need.
+
+use super::row::{self, Result, RowReader};
+use crate::{task_document, DatastoreError, DatastoreKeys};
+use dyad_core::task::Task;
+use dyad_messages::draft09::{TaskId, Time};
+use sqlx::postgres::PgRow;
+use sqlx::PgConnection;
+
+const TABLE: &str = "tasks";
+
+fn from_row(row: &PgRow, keys: &DatastoreKeys) -> Result<Task> {
+    let reader = RowReader::new(row, TABLE);
+    let task_id: TaskId = reader.id("task_id")?;
+    task_document::open(&reader.blob("task_document")?, &task_id, keys)
+}
+
+pub(super) async fn put(
+    conn: &mut PgConnection,
+    now: Time,
+    task: &Task,
+    keys: &DatastoreKeys,
+) -> Result<()> {
+    let expiration = task
+        .task_expiration()
+        .map(|t| row::time(t, "task_expiration"))
+        .transpose()?;
+    let inserted = sqlx::query(
+        "INSERT INTO tasks (task_id, role, query_type, task_expiration, created_at, task_document)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (task_id) DO NOTHING",
+    )
+    .bind(task.task_id().as_bytes().as_slice())
+    .bind(i16::from(task.role().as_u8()))
+    .bind(i16::from(task.batch_mode().query_type_code()))
+    .bind(expiration)
+    .bind(row::time(now, "created_at")?)
+    .bind(task_document::seal(task, keys)?)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(());
+    }
+    match get(conn, task.task_id(), keys).await? {
+        Some(existing) if existing == *task => Ok(()),
+        _ => Err(DatastoreError::AlreadyExists {
+            what: format!("a different task with ID {}", task.task_id()),
+        }),
+    }
+}
+
+pub(super) async fn get(
+    conn: &mut PgConnection,
+    task_id: &TaskId,
+    keys: &DatastoreKeys,
+) -> Result<Option<Task>> {
+    sqlx::query("SELECT task_id, task_document FROM tasks WHERE task_id = $1")
+        .bind(task_id.as_bytes().as_slice())
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(|row| from_row(row, keys))
+        .transpose()
+}
+
+pub(super) async fn get_all(conn: &mut PgConnection, keys: &DatastoreKeys) -> Result<Vec<Task>> {
+    sqlx::query("SELECT task_id, task_document FROM tasks ORDER BY task_id")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| from_row(row, keys))
+        .collect()
+}
+
+pub(super) async fn delete(conn: &mut PgConnection, task_id: &TaskId) -> Result<bool> {
+    let deleted = sqlx::query("DELETE FROM tasks WHERE task_id = $1")
+        .bind(task_id.as_bytes().as_slice())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(deleted > 0)
+}

@@ -1,0 +1,145 @@
+//! Test databases on a PostgreSQL server (feature `test-util`): the server
+//! is the one named by the environment variable `DYAD_TEST_DATABASE_URL`
+//! (for example `postgres://postgres:postgres@127.0.0.1:5432/postgres`;
+//! `scripts/postgres.sh` starts one and sets it). Each [`TestDatabase`] is
+//! a fresh database (`CREATE DATABASE dyad_test_<random>`) that is dropped
+//! when the value is dropped.
+//!
+//! Without the variable, [`TestDatabase::create`] says
+//! `skipped: DYAD_TEST_DATABASE_URL is not set` on stderr and returns
+//! `None`, so tests that need PostgreSQL pass without running.
+
+use super::PostgresDatastore;
+use crate::conformance::{Reopen, TestDatastore};
+use crate::{Datastore, DatastoreKeys, DatastoreOptions};
+use dyad_core::clock::MockClock;
+use sqlx::{Connection as _, PgConnection};
+use std::sync::Arc;
+
+/// The environment variable naming the test server (a URL of a database
+/// on it that the tests may connect to and create databases from).
+pub const TEST_DATABASE_URL_ENV: &str = "DYAD_TEST_DATABASE_URL";
+
+/// The test server's URL, or `None` after saying on stderr that the test
+/// is skipped.
+pub fn test_server_url() -> Option<String> {
+    match std::env::var(TEST_DATABASE_URL_ENV) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: {TEST_DATABASE_URL_ENV} is not set");
+            None
+        }
+    }
+}
+
+/// A fresh database on the test server, dropped (with `FORCE`, closing any
+/// connection left to it) when this value is dropped.
+pub struct TestDatabase {
+    server_url: String,
+    name: String,
+    url: String,
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestDatabase {
+    /// Creates a fresh, empty database on the test server; `None` if
+    /// `DYAD_TEST_DATABASE_URL` is not set. Panics if the server cannot be
+    /// reached (the tests were asked to use it).
+    pub async fn create() -> Option<Self> {
+        let server_url = test_server_url()?;
+        let name = format!("dyad_test_{:016x}", rand::random::<u64>());
+        let mut url = url::Url::parse(&server_url)
+            .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_ENV} is not a URL: {e}"));
+        url.set_path(&format!("/{name}"));
+        let mut conn = PgConnection::connect(&server_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {TEST_DATABASE_URL_ENV}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let _ = conn.close().await;
+        Some(Self {
+            server_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (server_url, name) = (self.server_url.clone(), self.name.clone());
+        // Dropped inside a test's runtime, which cannot be blocked on: drop
+        // the database from a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&server_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = conn.close().await;
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("cannot drop test database {}: {error}", self.name),
+            Err(_) => eprintln!("cannot drop test database {}: thread panicked", self.name),
+        }
+    }
+}
+
+/// A PostgreSQL datastore in a fresh test database (migrated, default
+/// options), or `None` if `DYAD_TEST_DATABASE_URL` is not set: the harness
+/// of `datastore_conformance_tests!(optional ...)`.
+pub async fn postgres_harness() -> Option<TestDatastore> {
+    let database = TestDatabase::create().await?;
+    let clock = MockClock::default();
+    let keys = DatastoreKeys::generate();
+    let options = DatastoreOptions::new(keys.clone());
+    let datastore = PostgresDatastore::open(database.url(), Arc::new(clock.clone()), &options)
+        .await
+        .expect("open PostgreSQL datastore");
+    let (url, reopen_clock) = (database.url().to_owned(), clock.clone());
+    let reopen: Reopen = Arc::new(move |keys| {
+        let (url, clock) = (url.clone(), reopen_clock.clone());
+        Box::pin(async move {
+            let options = DatastoreOptions::new(keys);
+            let datastore = PostgresDatastore::open(&url, Arc::new(clock), &options).await?;
+            Ok(Arc::new(datastore) as Arc<dyn Datastore>)
+        })
+    });
+    Some(TestDatastore::new(
+        Arc::new(datastore),
+        clock,
+        keys,
+        reopen,
+        Box::new(database),
+    ))
+}

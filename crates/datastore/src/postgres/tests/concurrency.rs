@@ -1,0 +1,210 @@
+//! Many replicas on one PostgreSQL database, each with its own pool: they
+//! never acquire the same job, an acquirer never waits for another one's
+//! uncommitted acquisition (`SKIP LOCKED`), and two job creators take
+//! disjoint reports.
+
+use super::{with_database, Fixture};
+use crate::conformance::fixtures::{self, aggregation_job, interval, leader_task, report};
+use crate::lease::Lease;
+use crate::models::AggregationJob;
+use crate::{Datastore, DatastoreExt};
+use dyad_messages::draft09::{AggregationJobId, Duration, ReportId};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+use tokio::sync::Notify;
+
+const LEASE: Duration = Duration::from_seconds(600);
+/// How long an acquirer may take when it must not wait for another one.
+const PROMPTLY: StdDuration = StdDuration::from_secs(10);
+
+async fn acquire(datastore: &dyn Datastore, max: u64) -> Vec<Lease<AggregationJob>> {
+    datastore
+        .run_tx("acquire", move |tx| {
+            Box::pin(async move { Ok(tx.acquire_aggregation_jobs(LEASE, max).await?) })
+        })
+        .await
+        .unwrap()
+}
+
+/// Two replicas store `jobs` jobs of a Leader task.
+async fn two_replicas_with_jobs(f: &Fixture, jobs: u64) -> [Arc<dyn Datastore>; 2] {
+    let first: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+    let second: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+    let task = leader_task();
+    fixtures::put_tasks(first.as_ref(), &[&task]).await;
+    let jobs: Vec<_> = (0..jobs)
+        .map(|i| aggregation_job(task.task_id(), b"", None, interval(i * 10, 10)))
+        .collect();
+    fixtures::put_aggregation_jobs(first.as_ref(), &jobs).await;
+    [first, second]
+}
+
+/// Three acquirers in each of two replicas take jobs until none is left:
+/// every job goes to exactly one of them.
+#[test]
+fn replicas_never_acquire_the_same_job() {
+    with_database(|f| async move {
+        let replicas = two_replicas_with_jobs(&f, 60).await;
+        let mut acquirers = Vec::new();
+        for replica in replicas.iter().cycle().take(6) {
+            let datastore = replica.clone();
+            acquirers.push(tokio::spawn(async move {
+                let mut won = Vec::new();
+                loop {
+                    let leases = acquire(datastore.as_ref(), 4).await;
+                    if leases.is_empty() {
+                        return won;
+                    }
+                    won.extend(leases.into_iter().map(|l| l.leased.aggregation_job_id));
+                }
+            }));
+        }
+        let mut seen: HashSet<AggregationJobId> = HashSet::new();
+        for acquirer in acquirers {
+            for job in acquirer.await.unwrap() {
+                assert!(seen.insert(job), "acquired twice");
+            }
+        }
+        assert_eq!(seen.len(), 60);
+        for replica in &replicas {
+            assert!(acquire(replica.as_ref(), 100).await.is_empty());
+        }
+    });
+}
+
+/// While one replica's acquisition is uncommitted (its rows locked), the
+/// other replica's acquisition skips those jobs and returns the rest at
+/// once instead of waiting; in the end each job has one holder.
+#[test]
+fn acquirers_skip_jobs_being_taken() {
+    with_database(|f| async move {
+        let [slow, fast] = two_replicas_with_jobs(&f, 10).await;
+        let (holding, finish) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let runs = Arc::new(AtomicU32::new(0));
+        let held = {
+            let (holding, finish, runs) = (holding.clone(), finish.clone(), runs.clone());
+            tokio::spawn(async move {
+                slow.run_tx("slow acquire", move |tx| {
+                    let (holding, finish, runs) = (holding.clone(), finish.clone(), runs.clone());
+                    Box::pin(async move {
+                        let leases = tx.acquire_aggregation_jobs(LEASE, 5).await?;
+                        if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                            assert_eq!(leases.len(), 5);
+                            holding.notify_one();
+                            finish.notified().await;
+                        }
+                        Ok(leases)
+                    })
+                })
+                .await
+                .unwrap()
+            })
+        };
+        holding.notified().await;
+        let quick = tokio::time::timeout(PROMPTLY, acquire(fast.as_ref(), 10))
+            .await
+            .expect("the second replica waited for the first one's locks");
+        assert_eq!(quick.len(), 5, "the jobs nobody was taking");
+        finish.notify_one();
+        let slow_leases = held.await.unwrap();
+
+        let mut seen = HashSet::new();
+        for lease in quick.iter().chain(&slow_leases) {
+            assert!(
+                seen.insert(lease.leased.aggregation_job_id),
+                "acquired twice"
+            );
+        }
+        assert_eq!(seen.len(), 10);
+    });
+}
+
+/// Two aggregation job creators (in two replicas) reading unaggregated
+/// reports at once get disjoint sets, without the second waiting for the
+/// first.
+#[test]
+fn job_creators_take_disjoint_reports() {
+    with_database(|f| async move {
+        let first: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+        let second: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+        let task = leader_task();
+        fixtures::put_tasks(first.as_ref(), &[&task]).await;
+        let reports: Vec<_> = (0..20)
+            .map(|i| report(task.task_id(), 3600 + i, 1))
+            .collect();
+        let put = reports.clone();
+        first
+            .run_tx("upload", move |tx| {
+                let put = put.clone();
+                Box::pin(async move { Ok(tx.put_client_reports(&put).await?) })
+            })
+            .await
+            .unwrap();
+        let task_id = *task.task_id();
+
+        let (holding, finish) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let runs = Arc::new(AtomicU32::new(0));
+        let creator = {
+            let (holding, finish, runs) = (holding.clone(), finish.clone(), runs.clone());
+            tokio::spawn(async move {
+                first
+                    .run_tx("create jobs", move |tx| {
+                        let (holding, finish, runs) =
+                            (holding.clone(), finish.clone(), runs.clone());
+                        Box::pin(async move {
+                            let taken = tx.get_unaggregated_client_reports(&task_id, 12).await?;
+                            let ids: Vec<ReportId> = taken.iter().map(|m| m.id).collect();
+                            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                                holding.notify_one();
+                                finish.notified().await;
+                            }
+                            let marked = tx
+                                .mark_client_reports_aggregation_started(&task_id, &ids)
+                                .await?;
+                            Ok((ids, marked))
+                        })
+                    })
+                    .await
+                    .unwrap()
+            })
+        };
+        holding.notified().await;
+        let other = tokio::time::timeout(
+            PROMPTLY,
+            second.run_tx("create jobs", move |tx| {
+                Box::pin(async move {
+                    let taken = tx.get_unaggregated_client_reports(&task_id, 12).await?;
+                    let ids: Vec<ReportId> = taken.iter().map(|m| m.id).collect();
+                    let marked = tx
+                        .mark_client_reports_aggregation_started(&task_id, &ids)
+                        .await?;
+                    Ok((ids, marked))
+                })
+            }),
+        )
+        .await
+        .expect("the second creator waited for the first one's locks")
+        .unwrap();
+        assert_eq!(
+            other.0.len(),
+            8,
+            "the reports the first creator was not taking"
+        );
+        assert_eq!(other.1, 8);
+        finish.notify_one();
+        let (first_ids, first_marked) = creator.await.unwrap();
+        assert_eq!(first_marked, first_ids.len() as u64);
+
+        let all: HashSet<ReportId> = first_ids.iter().chain(&other.0).copied().collect();
+        assert_eq!(
+            all.len(),
+            first_ids.len() + other.0.len(),
+            "a report taken twice"
+        );
+        assert_eq!(all.len(), 20);
+        let expected: HashSet<ReportId> = reports.iter().map(|r| *r.report_id()).collect();
+        assert_eq!(all, expected);
+    });
+}

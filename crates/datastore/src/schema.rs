@@ -1,0 +1,68 @@
+//! Schema versions, shared by the backends: whether a database's applied
+//! migrations (sqlx's `_sqlx_migrations`) match the ones built in, for a
+//! process told not to apply them itself (`apply_migrations: false`, the
+//! usual setting of many replicas sharing one database migrated by
+//! `dyad migrate`).
+
+use crate::DatastoreError;
+use sqlx::migrate::Migrator;
+
+/// Checks that exactly the built-in migrations were applied.
+pub(crate) fn check_up_to_date(applied: &[i64], migrator: &Migrator) -> Result<(), DatastoreError> {
+    let expected: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+    let latest = expected.last().copied().unwrap_or(0);
+    let current = applied.iter().copied().max().unwrap_or(0);
+    if let Some(unknown) = applied.iter().find(|v| !expected.contains(v)) {
+        return Err(DatastoreError::Config(format!(
+            "the database has schema migration {unknown}, which this dyad does not know \
+             (it is older than the one that migrated the database)"
+        )));
+    }
+    if applied.len() != expected.len() {
+        return Err(DatastoreError::Config(format!(
+            "the database schema is at version {current}, this dyad needs {latest}: \
+             run `dyad migrate --database URL` (or set datastore_apply_migrations: true)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::migrate::{Migration, MigrationType};
+    use std::borrow::Cow;
+
+    fn migrator(versions: &[i64]) -> Migrator {
+        Migrator {
+            migrations: Cow::Owned(
+                versions
+                    .iter()
+                    .map(|v| {
+                        Migration::new(
+                            *v,
+                            Cow::Borrowed("m"),
+                            MigrationType::Simple,
+                            Cow::Borrowed(""),
+                            false,
+                        )
+                    })
+                    .collect(),
+            ),
+            ..Migrator::DEFAULT
+        }
+    }
+
+    #[test]
+    fn missing_and_unknown_migrations_are_refused() {
+        let m = migrator(&[1, 2]);
+        assert!(check_up_to_date(&[1, 2], &m).is_ok());
+        let behind = check_up_to_date(&[1], &m).unwrap_err().to_string();
+        assert!(
+            behind.contains("version 1") && behind.contains("needs 2"),
+            "{behind}"
+        );
+        assert!(check_up_to_date(&[], &m).is_err());
+        assert!(check_up_to_date(&[1, 2, 3], &m).is_err());
+    }
+}
