@@ -18,11 +18,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Manage the keys that encrypt task secrets at rest.
+    #[command(subcommand)]
+    DatastoreKey(commands::datastore_key::DatastoreKeyCommand),
     /// Decode a DAP-09 message from a file or stdin and pretty-print it.
     Decode(commands::decode::DecodeArgs),
     /// HPKE key management.
     #[command(subcommand)]
     Hpke(commands::hpke::HpkeCommand),
+    /// Apply pending schema migrations to a datastore (SQLite or PostgreSQL).
+    Migrate(commands::migrate::MigrateArgs),
     /// Run a Leader, a Helper, clients and a collector in one process, and
     /// check the collected result against the plaintext total.
     Quickstart(commands::quickstart::QuickstartArgs),
@@ -35,18 +40,30 @@ enum Command {
     Upload(commands::upload::UploadArgs),
     /// Collect a batch's aggregate result, as a DAP collector.
     Collect(commands::collect::CollectArgs),
+    /// Interop test API: the Client role (test use only).
+    InteropClient(commands::interop::client::InteropClientArgs),
+    /// Interop test API: an Aggregator (Leader or Helper) serving the DAP
+    /// API too (test use only).
+    InteropAggregator(commands::interop::aggregator::InteropAggregatorArgs),
+    /// Interop test API: the Collector role (test use only).
+    InteropCollector(commands::interop::collector::InteropCollectorArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::DatastoreKey(command) => commands::datastore_key::run(command),
         Command::Decode(args) => commands::decode::run(args),
         Command::Hpke(command) => commands::hpke::run(command),
+        Command::Migrate(args) => block_on(commands::migrate::run(args)),
         Command::Quickstart(args) => block_on(commands::quickstart::run(args)),
         Command::Serve(args) => block_on(commands::serve::run(args)),
         Command::Task(command) => block_on(commands::task::run(command)),
         Command::Upload(args) => block_on(commands::upload::run(args)),
         Command::Collect(args) => block_on(commands::collect::run(args)),
+        Command::InteropClient(args) => block_on(commands::interop::client::run(args)),
+        Command::InteropAggregator(args) => block_on(commands::interop::aggregator::run(args)),
+        Command::InteropCollector(args) => block_on(commands::interop::collector::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

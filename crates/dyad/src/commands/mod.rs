@@ -2,8 +2,11 @@
 
 pub mod args;
 pub mod collect;
+pub mod datastore_key;
 pub mod decode;
 pub mod hpke;
+pub mod interop;
+pub mod migrate;
 pub mod quickstart;
 pub mod serve;
 pub mod task;
