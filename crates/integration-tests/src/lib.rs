@@ -13,8 +13,15 @@
 //! - [`Dyad::start`] provisions a task and starts both aggregators;
 //!   [`Server`] kills its process on drop and can be killed (SIGKILL) and
 //!   restarted with the same config and datastore;
+//!   [`Dyad::start_with`] first replaces top-level config keys
+//!   ([`Server::set_config`]), and [`Dyad::add_task`] provisions further
+//!   tasks on the running pair;
 //! - [`Dyad::client`] and [`Dyad::collector`] build the libraries' clients
-//!   for the task; [`collect`] collects with a bounded wait.
+//!   for the task (for any task, [`CollectorCredentials::client_builder`]
+//!   and [`CollectorCredentials::collector`]); [`collect`] collects with a
+//!   bounded wait.
+
+pub mod interop;
 
 use anyhow::{bail, ensure, Context as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -83,6 +90,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A fresh random datastore key (16 bytes, base64url), as
+/// `dyad datastore-key generate` prints.
+pub fn datastore_key() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
+}
+
 /// Runs `dyad ARGS`, failing with its output if it fails.
 pub fn run_dyad<I, S>(args: I) -> anyhow::Result<()>
 where
@@ -132,6 +145,35 @@ impl CollectorCredentials {
             self.collector_bearer_token.clone(),
         )?)
     }
+
+    /// A client builder for the task (time precision and endpoints set).
+    pub fn client_builder(&self) -> ClientBuilder {
+        ClientBuilder::new(
+            self.task_id,
+            self.leader.clone(),
+            self.helper.clone(),
+            self.time_precision,
+        )
+    }
+
+    /// A collector for the task, polling often and giving up after [`WAIT`].
+    pub fn collector(&self) -> dyad_collector::Collector<dyad_collector::AnyVdaf> {
+        CollectorBuilder::new(
+            self.task_id,
+            self.leader.clone(),
+            self.token().expect("collector token"),
+            self.keypair().expect("collector keypair"),
+        )
+        .poll_policy(
+            RetryPolicy::new(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(1),
+            )
+            .with_max_elapsed(WAIT),
+        )
+        .build(dyad_collector::AnyVdaf(self.vdaf))
+        .expect("building the collector")
+    }
 }
 
 /// One `dyad serve` process. Killed (and reaped) on drop.
@@ -152,6 +194,7 @@ impl Server {
         let yaml = format!(
             "listen_address: \"127.0.0.1:{port}\"\n\
              datastore: \"sqlite://{}\"\n\
+             datastore_keys: [\"{}\"]\n\
              roles: [{}]\n\
              log: {{level: warn}}\n\
              collection_retry_after_secs: 1\n\
@@ -159,6 +202,7 @@ impl Server {
              aggregation_job_driver: {{ interval_ms: 200, lease_duration_secs: 5, http_timeout_secs: 2 }}\n\
              collection_job_driver: {{ interval_ms: 200, lease_duration_secs: 5, http_timeout_secs: 2 }}\n",
             datastore.display(),
+            datastore_key(),
             roles.join(", ")
         );
         let config = dir.join(format!("{name}.yaml"));
@@ -178,6 +222,22 @@ impl Server {
 
     pub fn config_path(&self) -> &Path {
         &self.config
+    }
+
+    /// Sets the top-level key `key` of the written config to `value` (YAML,
+    /// e.g. `{max_job_size: 10}`), replacing what `configure` wrote there.
+    /// Takes effect at the next [`Server::start`].
+    pub fn set_config(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        let mut config: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&self.config)?)?;
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(value).with_context(|| format!("config value for {key}"))?;
+        config
+            .as_mapping_mut()
+            .context("the config is not a mapping")?
+            .insert(key.into(), value);
+        std::fs::write(&self.config, serde_yaml::to_string(&config)?)?;
+        Ok(())
     }
 
     /// Starts `dyad serve --config` (stderr appended to `NAME.log`).
@@ -286,6 +346,17 @@ impl Dyad {
     /// Provisions a task and starts both aggregators, waiting until both
     /// serve the task's HPKE configuration.
     pub async fn start(options: &TaskOptions) -> anyhow::Result<Self> {
+        Self::start_with(options, &[], &[]).await
+    }
+
+    /// Like [`Dyad::start`], with top-level keys of the Leader's and the
+    /// Helper's configs replaced first (see [`Server::set_config`]), e.g.
+    /// `("aggregation_job_creator", "{max_job_size: 10}")`.
+    pub async fn start_with(
+        options: &TaskOptions,
+        leader_config: &[(&str, &str)],
+        helper_config: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut leader = Server::configure(
             dir.path(),
@@ -298,49 +369,13 @@ impl Dyad {
             ],
         )?;
         let mut helper = Server::configure(dir.path(), "helper", &["aggregator"])?;
-        let out_dir = dir.path().join("provision");
-        let mut args: Vec<String> = vec![
-            "task".into(),
-            "add".into(),
-            "--config".into(),
-            leader.config_path().display().to_string(),
-            "--generate".into(),
-            "--role".into(),
-            "leader".into(),
-            "--leader".into(),
-            leader.url().to_string(),
-            "--helper".into(),
-            helper.url().to_string(),
-            "--vdaf".into(),
-            options.vdaf.clone(),
-            "--min-batch-size".into(),
-            options.min_batch_size.to_string(),
-            "--time-precision".into(),
-            options.time_precision.to_string(),
-            "--out-dir".into(),
-            out_dir.display().to_string(),
-        ];
-        if let Some(max) = options.fixed_size {
-            args.extend([
-                "--batch-mode".into(),
-                "fixed-size".into(),
-                "--max-batch-size".into(),
-                max.to_string(),
-            ]);
+        for (key, value) in leader_config {
+            leader.set_config(key, value)?;
         }
-        run_dyad(&args).context("provisioning the Leader's task")?;
-        run_dyad([
-            "task".as_ref(),
-            "add".as_ref(),
-            "--config".as_ref(),
-            helper.config_path().as_os_str(),
-            "--file".as_ref(),
-            out_dir.join("peer-task.yaml").as_os_str(),
-        ])
-        .context("provisioning the Helper's task")?;
-        let credentials: CollectorCredentials =
-            serde_yaml::from_str(&std::fs::read_to_string(out_dir.join("collector.yaml"))?)
-                .context("collector.yaml")?;
+        for (key, value) in helper_config {
+            helper.set_config(key, value)?;
+        }
+        let credentials = provision_task(&leader, &helper, options, &dir.path().join("provision"))?;
         leader.start()?;
         helper.start()?;
         leader.wait_ready(&credentials.task_id).await?;
@@ -353,6 +388,23 @@ impl Dyad {
         })
     }
 
+    /// Provisions one more task on the running pair (`dyad task add` against
+    /// their datastores) and waits until both serve its HPKE configuration.
+    /// `self.credentials` stays the first task's.
+    pub async fn add_task(
+        &mut self,
+        options: &TaskOptions,
+    ) -> anyhow::Result<CollectorCredentials> {
+        let out_dir = self
+            .dir
+            .path()
+            .join(format!("provision-{:016x}", rand::random::<u64>()));
+        let credentials = provision_task(&self.leader, &self.helper, options, &out_dir)?;
+        self.leader.wait_ready(&credentials.task_id).await?;
+        self.helper.wait_ready(&credentials.task_id).await?;
+        Ok(credentials)
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -363,12 +415,7 @@ impl Dyad {
 
     /// A client builder for the task (time precision and endpoints set).
     pub fn client_builder(&self) -> ClientBuilder {
-        ClientBuilder::new(
-            self.credentials.task_id,
-            self.credentials.leader.clone(),
-            self.credentials.helper.clone(),
-            self.credentials.time_precision,
-        )
+        self.credentials.client_builder()
     }
 
     /// A client for the task, timestamping reports with `time`.
@@ -381,28 +428,22 @@ impl Dyad {
 
     /// A collector for the task, polling often and giving up after [`WAIT`].
     pub fn collector(&self) -> dyad_collector::Collector<dyad_collector::AnyVdaf> {
-        let credentials = &self.credentials;
-        CollectorBuilder::new(
-            credentials.task_id,
-            credentials.leader.clone(),
-            credentials.token().expect("collector token"),
-            credentials.keypair().expect("collector keypair"),
-        )
-        .poll_policy(
-            RetryPolicy::new(
-                std::time::Duration::from_millis(200),
-                std::time::Duration::from_secs(1),
-            )
-            .with_max_elapsed(WAIT),
-        )
-        .build(dyad_collector::AnyVdaf(*self.vdaf()))
-        .expect("building the collector")
+        self.credentials.collector()
     }
 
     /// Collects `query` with the empty aggregation parameter, failing after
     /// [`WAIT`] (plus a margin) rather than hanging.
     pub async fn collect(&self, query: Query) -> anyhow::Result<Collection<AggregateResult>> {
-        let collector = self.collector();
+        self.collect_task(&self.credentials, query).await
+    }
+
+    /// [`Dyad::collect`] for any task of this pair (see [`Dyad::add_task`]).
+    pub async fn collect_task(
+        &self,
+        credentials: &CollectorCredentials,
+        query: Query,
+    ) -> anyhow::Result<Collection<AggregateResult>> {
+        let collector = credentials.collector();
         match tokio::time::timeout(
             WAIT + std::time::Duration::from_secs(5),
             collector.collect(query, &AggregationParam::Empty),
@@ -422,6 +463,60 @@ impl Dyad {
             self.helper.log_text()
         )
     }
+}
+
+/// Provisions a task with `dyad task add`: `--generate` into the Leader's
+/// datastore (writing the peer's view and the Collector's credentials to
+/// `out_dir`), then `--file` into the Helper's.
+pub fn provision_task(
+    leader: &Server,
+    helper: &Server,
+    options: &TaskOptions,
+    out_dir: &Path,
+) -> anyhow::Result<CollectorCredentials> {
+    let mut args: Vec<String> = vec![
+        "task".into(),
+        "add".into(),
+        "--config".into(),
+        leader.config_path().display().to_string(),
+        "--generate".into(),
+        "--role".into(),
+        "leader".into(),
+        "--leader".into(),
+        leader.url().to_string(),
+        "--helper".into(),
+        helper.url().to_string(),
+        "--vdaf".into(),
+        options.vdaf.clone(),
+        "--min-batch-size".into(),
+        options.min_batch_size.to_string(),
+        "--time-precision".into(),
+        options.time_precision.to_string(),
+        "--out-dir".into(),
+        out_dir.display().to_string(),
+    ];
+    if let Some(max) = options.fixed_size {
+        args.extend([
+            "--batch-mode".into(),
+            "fixed-size".into(),
+            "--max-batch-size".into(),
+            max.to_string(),
+        ]);
+    }
+    run_dyad(&args).context("provisioning the Leader's task")?;
+    run_dyad([
+        "task".as_ref(),
+        "add".as_ref(),
+        "--config".as_ref(),
+        helper.config_path().as_os_str(),
+        "--file".as_ref(),
+        out_dir.join("peer-task.yaml").as_os_str(),
+    ])
+    .context("provisioning the Helper's task")?;
+    let credentials: CollectorCredentials =
+        serde_yaml::from_str(&std::fs::read_to_string(out_dir.join("collector.yaml"))?)
+            .context("collector.yaml")?;
+    Ok(credentials)
 }
 
 /// The start of the time-precision bucket `buckets_ago` buckets before the
