@@ -1,10 +1,13 @@
 //! The storage of a dyad aggregator (Leader or Helper): the [`Datastore`]
 //! trait and its transactions ([`Transaction`]), the stored models
 //! ([`models`]), leases on jobs ([`Lease`]), the SQLite backend ([`sqlite`],
-//! the embedded default) and, with the `test-util` feature, the conformance
+//! the embedded default), the PostgreSQL backend ([`postgres`], for many
+//! replicas), the keys task secrets are sealed under at rest
+//! ([`DatastoreKeys`]) and, with the `test-util` feature, the conformance
 //! suite every backend must pass ([`conformance`]).
 //!
-//! Callers open a datastore with [`open`] (or a backend's own constructor),
+//! Callers open a datastore with [`open`] and [`DatastoreOptions`] (or a
+//! backend's own constructor),
 //! hold the `Arc<dyn Datastore>` and do all work in transactions:
 //! `datastore.run_tx("name", |tx| Box::pin(async move { ... }))` (with
 //! [`DatastoreExt`] in scope). Time comes from the injected

@@ -47,6 +47,7 @@
 //! All SQL specific to PostgreSQL lives in this module; the schema is in
 //! `migrations/postgres/`.
 
+pub mod admin;
 mod aggregate_share_jobs;
 mod aggregation_jobs;
 mod batch_aggregations;

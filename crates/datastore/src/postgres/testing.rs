@@ -13,7 +13,6 @@ use super::PostgresDatastore;
 use crate::conformance::{Reopen, TestDatastore};
 use crate::{Datastore, DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
-use sqlx::{Connection as _, PgConnection};
 use std::sync::Arc;
 
 /// The environment variable naming the test server (a URL of a database
@@ -55,21 +54,13 @@ impl TestDatabase {
     pub async fn create() -> Option<Self> {
         let server_url = test_server_url()?;
         let name = format!("dyad_test_{:016x}", rand::random::<u64>());
-        let mut url = url::Url::parse(&server_url)
-            .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_ENV} is not a URL: {e}"));
-        url.set_path(&format!("/{name}"));
-        let mut conn = PgConnection::connect(&server_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {TEST_DATABASE_URL_ENV}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
+        let url = super::admin::create_database(&server_url, &name)
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        let _ = conn.close().await;
         Some(Self {
             server_url,
             name,
-            url: url.to_string(),
+            url,
         })
     }
 
@@ -94,17 +85,9 @@ impl Drop for TestDatabase {
                 .enable_all()
                 .build()
                 .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let mut conn = PgConnection::connect(&server_url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let _ = conn.close().await;
-                Ok::<_, String>(())
-            })
+            runtime
+                .block_on(super::admin::drop_database(&server_url, &name))
+                .map_err(|e| e.to_string())
         })
         .join();
         match dropped {

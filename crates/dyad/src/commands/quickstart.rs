@@ -1,9 +1,12 @@
 //! `dyad quickstart`: a whole DAP deployment in one process. Starts a Leader
 //! and a Helper on free loopback ports, each with its own SQLite file in a
-//! fresh temporary folder, provisions a task, uploads N reports of random
-//! measurements, lets the aggregators aggregate, collects, and prints the
-//! result beside the total computed from the plaintext measurements. Exits
-//! with success only when the two are equal.
+//! fresh temporary folder (or, with `--datastore postgres://...`, its own
+//! fresh database on that server, dropped at the end), provisions a task,
+//! uploads N reports of random measurements, and only then starts the
+//! Leader's job creator and drivers (so that upload and aggregation are
+//! timed apart: the printed rates are each phase's own), collects, and
+//! prints the result beside the total computed from the plaintext
+//! measurements. Exits with success only when the two are equal.
 
 use crate::provision::{provision, TaskParameters};
 use crate::values::format_result;
@@ -15,7 +18,7 @@ use dyad_collector::{AnyVdaf as CollectorVdaf, CollectorBuilder};
 use dyad_core::clock::RealClock;
 use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, VdafInstance};
-use dyad_datastore::{Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
+use dyad_datastore::{postgres, Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
 use dyad_messages::draft09::{Duration, Interval, Query, Time};
 use futures::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,6 +47,56 @@ pub struct QuickstartArgs {
     /// Keep the temporary folder (its path is printed) instead of deleting it.
     #[arg(long)]
     keep: bool,
+    /// A PostgreSQL server (`postgres://USER:PASSWORD@HOST/DB`, a database
+    /// the user may connect to and create databases from): each aggregator
+    /// gets a fresh database there, dropped at the end. Default: a SQLite
+    /// file per aggregator in the temporary folder.
+    #[arg(long, value_name = "URL")]
+    datastore: Option<String>,
+}
+
+/// Where the two aggregators keep their state.
+enum Databases {
+    Sqlite,
+    /// Fresh databases (Leader's, Helper's) on this server.
+    Postgres {
+        server: String,
+        names: [String; 2],
+    },
+}
+
+impl Databases {
+    /// The two aggregators' datastore URLs, creating databases as needed.
+    async fn create(&self, dir: &Path) -> anyhow::Result<[String; 2]> {
+        match self {
+            Databases::Sqlite => Ok(["leader", "helper"]
+                .map(|name| format!("sqlite://{}", dir.join(format!("{name}.sqlite")).display()))),
+            Databases::Postgres { server, names } => {
+                let mut urls = Vec::new();
+                for name in names {
+                    urls.push(
+                        postgres::admin::create_database(server, name)
+                            .await
+                            .with_context(|| format!("creating database {name}"))?,
+                    );
+                }
+                println!("databases: {} (dropped at the end)", names.join(", "));
+                Ok([urls[0].clone(), urls[1].clone()])
+            }
+        }
+    }
+
+    /// Drops what [`Self::create`] made (whatever of it exists).
+    async fn drop_all(&self) -> anyhow::Result<()> {
+        if let Databases::Postgres { server, names } = self {
+            for name in names {
+                postgres::admin::drop_database(server, name)
+                    .await
+                    .with_context(|| format!("dropping database {name}"))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
@@ -62,12 +115,40 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         level: "warn".to_owned(),
         ..LogConfig::default()
     });
+    let databases = match &args.datastore {
+        None => Databases::Sqlite,
+        Some(url) if postgres::is_postgres_url(url) => {
+            let run = format!("dyad_quickstart_{:08x}", rand::random::<u32>());
+            Databases::Postgres {
+                server: url.clone(),
+                names: [format!("{run}_leader"), format!("{run}_helper")],
+            }
+        }
+        Some(_) => bail!(
+            "--datastore takes a postgres:// URL (without it, each aggregator gets a SQLite file)"
+        ),
+    };
     let dir = tempfile::Builder::new()
         .prefix("dyad-quickstart-")
         .tempdir()?;
     println!("dyad quickstart: {} reports of {}", args.reports, args.vdaf);
     println!("working folder: {}", dir.path().display());
+    let outcome = match databases.create(dir.path()).await {
+        Ok(urls) => run_on(&args, dir, urls, started).await,
+        Err(error) => Err(error),
+    };
+    let dropped = databases.drop_all().await;
+    outcome?;
+    dropped
+}
 
+/// The quickstart proper, on the two aggregators' datastores.
+async fn run_on(
+    args: &QuickstartArgs,
+    dir: tempfile::TempDir,
+    [leader_database, helper_database]: [String; 2],
+    started: Instant,
+) -> anyhow::Result<()> {
     // Two aggregators on free loopback ports.
     let leader_listener = TcpListener::bind("127.0.0.1:0").await?;
     let helper_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -89,23 +170,24 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         tolerable_clock_skew: None,
     })?;
 
+    // Both aggregators serve HTTP from the start; the Leader's background
+    // roles start once every report is in, so that the upload and the
+    // aggregation are timed apart.
     let shutdown = CancellationToken::new();
-    let leader = start_aggregator(
-        "leader",
-        dir.path(),
-        leader_listener,
-        &provisioned.leader_task,
+    let leader_ds = open_aggregator("leader", &leader_database, &provisioned.leader_task).await?;
+    let helper_ds = open_aggregator("helper", &helper_database, &provisioned.helper_task).await?;
+    let leader = spawn_roles(
+        aggregator_config(Some(&leader_listener), &leader_database, "aggregator")?,
+        leader_ds.clone(),
+        Some(leader_listener),
         &shutdown,
-    )
-    .await?;
-    let helper = start_aggregator(
-        "helper",
-        dir.path(),
-        helper_listener,
-        &provisioned.helper_task,
+    );
+    let helper = spawn_roles(
+        aggregator_config(Some(&helper_listener), &helper_database, "aggregator")?,
+        helper_ds.clone(),
+        Some(helper_listener),
         &shutdown,
-    )
-    .await?;
+    );
     println!("leader: {leader_url}  helper: {helper_url}");
 
     // Clients: random measurements, uploaded concurrently.
@@ -160,6 +242,16 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let spinner = ProgressBar::new_spinner().with_message("aggregating and collecting");
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     let collect_started = Instant::now();
+    let leader_jobs = spawn_roles(
+        aggregator_config(
+            None,
+            &leader_database,
+            "aggregation-job-creator, aggregation-job-driver, collection-job-driver",
+        )?,
+        leader_ds.clone(),
+        None,
+        &shutdown,
+    );
     let collected = collector
         .collect(Query::TimeInterval(interval), &AggregationParam::Empty)
         .await
@@ -168,8 +260,11 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let collect_secs = collect_started.elapsed().as_secs_f64();
 
     shutdown.cancel();
-    let (leader_result, helper_result) = tokio::join!(leader, helper);
+    let (leader_result, jobs_result, helper_result) = tokio::join!(leader, leader_jobs, helper);
+    leader_ds.close().await;
+    helper_ds.close().await;
     leader_result.context("the Leader stopped")??;
+    jobs_result.context("the Leader's jobs stopped")??;
     helper_result.context("the Helper stopped")??;
     let collection = collected?;
 
@@ -209,31 +304,16 @@ fn now() -> Time {
     dyad_core::clock::Clock::now(&RealClock)
 }
 
-/// Opens `NAME.sqlite` in `dir`, stores `task`, and runs every role of one
-/// aggregator on `listener` until `shutdown`.
-async fn start_aggregator(
+/// Opens `database` (applying migrations) and stores `task` in it.
+async fn open_aggregator(
     name: &str,
-    dir: &Path,
-    listener: TcpListener,
+    database: &str,
     task: &Task,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
-    let database = format!("sqlite://{}", dir.join(format!("{name}.sqlite")).display());
-    let address = listener.local_addr()?;
-    let config = AggregatorConfig::from_yaml_str(&format!(
-        "listen_address: \"{address}\"\n\
-         datastore: \"{database}\"\n\
-         roles: [aggregator, aggregation-job-creator, aggregation-job-driver, collection-job-driver]\n\
-         log: {{ level: warn }}\n\
-         collection_retry_after_secs: 1\n\
-         aggregation_job_creator: {{ interval_ms: 200 }}\n\
-         aggregation_job_driver: {{ interval_ms: 200 }}\n\
-         collection_job_driver: {{ interval_ms: 200 }}\n"
-    ))?;
+) -> anyhow::Result<Arc<dyn Datastore>> {
     // A throwaway datastore: its secrets are sealed under a throwaway key.
     let options = DatastoreOptions::new(DatastoreKeys::generate());
     let datastore: Arc<dyn Datastore> =
-        dyad_aggregator::runtime::open_datastore(&database, Arc::new(RealClock), &options).await?;
+        dyad_aggregator::runtime::open_datastore(database, Arc::new(RealClock), &options).await?;
     let task = task.clone();
     datastore
         .run_tx("quickstart_put_task", move |tx| {
@@ -242,12 +322,41 @@ async fn start_aggregator(
         })
         .await
         .with_context(|| format!("storing the {name}'s task"))?;
+    Ok(datastore)
+}
+
+/// The configuration of one process running `roles` (a YAML list's
+/// items) on `database`, serving HTTP on `listener`'s address if given.
+fn aggregator_config(
+    listener: Option<&TcpListener>,
+    database: &str,
+    roles: &str,
+) -> anyhow::Result<AggregatorConfig> {
+    let listen = match listener {
+        Some(listener) => format!("listen_address: \"{}\"\n", listener.local_addr()?),
+        None => String::new(),
+    };
+    Ok(AggregatorConfig::from_yaml_str(&format!(
+        "{listen}\
+         datastore: \"{database}\"\n\
+         roles: [{roles}]\n\
+         log: {{ level: warn }}\n\
+         collection_retry_after_secs: 1\n\
+         aggregation_job_creator: {{ interval_ms: 200 }}\n\
+         aggregation_job_driver: {{ interval_ms: 200 }}\n\
+         collection_job_driver: {{ interval_ms: 200 }}\n"
+    ))?)
+}
+
+/// Runs `config`'s roles on `datastore` until `shutdown`.
+fn spawn_roles(
+    config: AggregatorConfig,
+    datastore: Arc<dyn Datastore>,
+    listener: Option<TcpListener>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     let shutdown = shutdown.clone();
-    Ok(tokio::spawn(async move {
-        let result =
-            dyad_aggregator::runtime::run_with(config, datastore.clone(), Some(listener), shutdown)
-                .await;
-        datastore.close().await;
-        result
-    }))
+    tokio::spawn(dyad_aggregator::runtime::run_with(
+        config, datastore, listener, shutdown,
+    ))
 }
