@@ -13,6 +13,7 @@
 //! [`DatastoreExt`] in scope). Time comes from the injected
 //! [`dyad_core::clock::Clock`].
 
+mod columns;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 mod datastore;

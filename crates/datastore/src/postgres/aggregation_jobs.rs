@@ -2,36 +2,18 @@
 //! lease acquisition (see `leases`).
 
 use super::leases::{self, LeasedTable};
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, Time};
-use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 
 const TABLE: &str = "aggregation_jobs";
 const COLUMNS: &str = "j.task_id, j.aggregation_job_id, j.aggregation_parameter, j.batch_id, \
                        j.client_interval_start, j.client_interval_end, j.state, j.step, \
                        j.last_request_hash, j.created_at";
-
-fn from_row(row: &PgRow) -> Result<AggregationJob> {
-    let r = RowReader::new(row, TABLE);
-    let state = r.code("state")?;
-    let step = r.i32("step")?;
-    Ok(AggregationJob {
-        task_id: r.id("task_id")?,
-        aggregation_job_id: r.id("aggregation_job_id")?,
-        aggregation_parameter: r.blob("aggregation_parameter")?,
-        batch_id: r.opt_id("batch_id")?,
-        client_timestamp_interval: r.interval("client_interval_start", "client_interval_end")?,
-        state: AggregationJobState::from_code(state)
-            .ok_or_else(|| r.corrupt("state", format!("unknown state {state}")))?,
-        step: u16::try_from(step).map_err(|_| r.corrupt("step", "not a u16"))?,
-        last_request_hash: r.opt_array32("last_request_hash")?,
-        created_at: r.time("created_at")?,
-    })
-}
 
 pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregationJob) -> Result<()> {
     let (start, end) = row::interval(&job.client_timestamp_interval, "client timestamp interval")?;
@@ -80,7 +62,7 @@ pub(super) async fn get(
     .fetch_optional(&mut *conn)
     .await?
     .as_ref()
-    .map(from_row)
+    .map(columns::rows::aggregation_job)
     .transpose()
 }
 
@@ -199,7 +181,7 @@ pub(super) async fn acquire(
     .into_iter()
     .map(|taken| {
         Ok(Lease {
-            leased: from_row(&taken.row)?,
+            leased: columns::rows::aggregation_job(&taken.row)?,
             token: taken.token,
             expiry: taken.expiry,
             attempts: taken.attempts,

@@ -4,34 +4,19 @@
 //! one upsert per chunk, over `UNNEST`ed arrays.
 
 use super::leases::{self, LeasedTable};
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::lease::LeaseToken;
 use crate::models::{BatchAggregation, BatchIdentifier};
-use dyad_messages::draft09::{AggregationJobId, ReportIdChecksum, TaskId, Time};
-use sqlx::postgres::PgRow;
+use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::PgConnection;
 use std::collections::BTreeSet;
 
-const TABLE: &str = "batch_aggregations";
 const COLUMNS: &str = "task_id, batch_identifier, aggregation_parameter, aggregation_job_id, \
                        aggregate_share, report_count, checksum, client_interval_start, \
                        client_interval_end";
 /// Rows written by one statement at most.
 const CHUNK: usize = 500;
-
-fn from_row(row: &PgRow) -> Result<BatchAggregation> {
-    let r = RowReader::new(row, TABLE);
-    Ok(BatchAggregation {
-        task_id: r.id("task_id")?,
-        batch_identifier: r.batch_identifier("batch_identifier")?,
-        aggregation_parameter: r.blob("aggregation_parameter")?,
-        aggregation_job_id: r.id("aggregation_job_id")?,
-        aggregate_share: r.blob("aggregate_share")?,
-        report_count: r.u64("report_count")?,
-        checksum: ReportIdChecksum(r.array32("checksum")?),
-        client_timestamp_interval: r.interval("client_interval_start", "client_interval_end")?,
-    })
-}
 
 /// The columns of a chunk of rows, as arrays.
 #[derive(Default)]
@@ -180,7 +165,7 @@ pub(super) async fn get_for_batch(
             .await?
         }
     };
-    rows.iter().map(from_row).collect()
+    rows.iter().map(columns::rows::batch_aggregation).collect()
 }
 
 pub(super) async fn get_for_job(
@@ -197,6 +182,6 @@ pub(super) async fn get_for_job(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(from_row)
+    .map(columns::rows::batch_aggregation)
     .collect()
 }

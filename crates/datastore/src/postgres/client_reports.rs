@@ -6,10 +6,10 @@
 //! each other.
 
 use super::row::{self, Result, RowReader};
-use crate::models::{decode_extensions, encode_extensions, LeaderStoredReport, ReportWriteOutcome};
+use crate::columns;
+use crate::models::{encode_extensions, LeaderStoredReport, ReportWriteOutcome};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Interval, ReportId, ReportMetadata, TaskId, Time};
-use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
 
@@ -18,20 +18,6 @@ const COLUMNS: &str = "task_id, report_id, client_time, public_share, leader_ext
                        leader_input_share, helper_encrypted_input_share";
 /// Reports written by one statement at most.
 const CHUNK: usize = 1000;
-
-fn from_row(row: &PgRow) -> Result<LeaderStoredReport> {
-    let r = RowReader::new(row, TABLE);
-    let extensions = r.blob("leader_extensions")?;
-    Ok(LeaderStoredReport {
-        task_id: r.id("task_id")?,
-        metadata: ReportMetadata::new(r.id("report_id")?, r.time("client_time")?),
-        public_share: r.blob("public_share")?,
-        leader_extensions: decode_extensions(&extensions)
-            .map_err(|e| r.corrupt("leader_extensions", e))?,
-        leader_input_share: r.blob("leader_input_share")?,
-        helper_encrypted_input_share: r.decode("helper_encrypted_input_share")?,
-    })
-}
 
 /// The columns of a chunk of reports, as arrays.
 #[derive(Default)]
@@ -127,7 +113,7 @@ pub(super) async fn get(
     .fetch_optional(&mut *conn)
     .await?
     .as_ref()
-    .map(from_row)
+    .map(columns::rows::client_report)
     .transpose()
 }
 
@@ -150,7 +136,7 @@ pub(super) async fn get_many(
         .fetch_all(&mut *conn)
         .await?;
         for r in rows {
-            let report = from_row(&r)?;
+            let report = columns::rows::client_report(&r)?;
             found.insert(*report.report_id(), report);
         }
     }
@@ -184,13 +170,7 @@ pub(super) async fn get_unaggregated(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| {
-        let r = RowReader::new(r, TABLE);
-        Ok(ReportMetadata::new(
-            r.id("report_id")?,
-            r.time("client_time")?,
-        ))
-    })
+    .map(columns::rows::report_metadata)
     .collect()
 }
 

@@ -1,12 +1,11 @@
 //! Collected batches in PostgreSQL (DAP-09 sections 4.5.1.4 and 4.6.6): one
 //! row per queried batch and distinct aggregation parameter.
 
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::models::{BatchIdentifier, CollectedBatch};
 use dyad_messages::draft09::{TaskId, Time};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
-
-const TABLE: &str = "collected_batches";
 
 pub(super) async fn put(
     conn: &mut PgConnection,
@@ -76,15 +75,7 @@ pub(super) async fn get_touching(
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|row| {
-            let r = RowReader::new(row, TABLE);
-            Ok(CollectedBatch {
-                task_id: r.id("task_id")?,
-                batch_identifier: r.batch_identifier("batch_identifier")?,
-                aggregation_parameter: r.blob("aggregation_parameter")?,
-                created_at: r.time("created_at")?,
-            })
-        })
+        .map(columns::rows::collected_batch)
         .collect()
 }
 

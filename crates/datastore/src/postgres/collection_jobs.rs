@@ -3,112 +3,21 @@
 //! collection job driver (see `leases`).
 
 use super::leases::{self, LeasedTable};
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
 };
 use crate::DatastoreError;
-use dyad_messages::draft09::{CollectionJobId, Duration, HpkeCiphertext, TaskId, Time};
-use dyad_messages::problem::DapProblemType;
-use sqlx::postgres::PgRow;
+use dyad_messages::draft09::{CollectionJobId, Duration, TaskId, Time};
 use sqlx::PgConnection;
 
-const TABLE: &str = "collection_jobs";
 const COLUMNS: &str = "j.task_id, j.collection_job_id, j.query, j.aggregation_parameter, \
                        j.batch_identifier, j.request, j.state, j.report_count, \
                        j.result_interval_start, j.result_interval_end, \
                        j.leader_encrypted_agg_share, j.helper_encrypted_agg_share, \
                        j.problem_type, j.problem_detail, j.created_at";
-
-fn state_from_row(r: &RowReader<'_>) -> Result<CollectionJobState> {
-    Ok(match r.code("state")? {
-        0 => CollectionJobState::Start,
-        1 => CollectionJobState::Finished {
-            report_count: r.u64("report_count")?,
-            interval: r.interval("result_interval_start", "result_interval_end")?,
-            leader_encrypted_agg_share: r.decode::<HpkeCiphertext>("leader_encrypted_agg_share")?,
-            helper_encrypted_agg_share: r.decode::<HpkeCiphertext>("helper_encrypted_agg_share")?,
-        },
-        2 => {
-            let urn = r
-                .opt_text("problem_type")?
-                .ok_or_else(|| r.corrupt("problem_type", "missing"))?;
-            CollectionJobState::Failed {
-                problem_type: urn
-                    .parse::<DapProblemType>()
-                    .map_err(|e| r.corrupt("problem_type", e))?,
-                detail: r.opt_text("problem_detail")?.unwrap_or_default(),
-            }
-        }
-        3 => CollectionJobState::Abandoned,
-        4 => CollectionJobState::Deleted,
-        other => return Err(r.corrupt("state", format!("unknown state {other}"))),
-    })
-}
-
-fn from_row(row: &PgRow) -> Result<CollectionJob> {
-    let r = RowReader::new(row, TABLE);
-    Ok(CollectionJob {
-        task_id: r.id("task_id")?,
-        collection_job_id: r.id("collection_job_id")?,
-        query: r.decode("query")?,
-        aggregation_parameter: r.blob("aggregation_parameter")?,
-        batch_identifier: r.batch_identifier("batch_identifier")?,
-        request: r.blob("request")?,
-        state: state_from_row(&r)?,
-        created_at: r.time("created_at")?,
-    })
-}
-
-/// The state's columns.
-struct StateColumns {
-    code: i16,
-    report_count: Option<i64>,
-    start: Option<i64>,
-    end: Option<i64>,
-    leader_share: Option<Vec<u8>>,
-    helper_share: Option<Vec<u8>>,
-    problem_type: Option<&'static str>,
-    problem_detail: Option<String>,
-}
-
-fn state_columns(state: &CollectionJobState) -> Result<StateColumns> {
-    let mut columns = StateColumns {
-        code: row::code(state.code(), "state")?,
-        report_count: None,
-        start: None,
-        end: None,
-        leader_share: None,
-        helper_share: None,
-        problem_type: None,
-        problem_detail: None,
-    };
-    match state {
-        CollectionJobState::Finished {
-            report_count,
-            interval,
-            leader_encrypted_agg_share,
-            helper_encrypted_agg_share,
-        } => {
-            let (start, end) = row::interval(interval, "collection interval")?;
-            columns.report_count = Some(row::int(*report_count, "report_count")?);
-            columns.start = Some(start);
-            columns.end = Some(end);
-            columns.leader_share = Some(row::encode(leader_encrypted_agg_share, "leader share")?);
-            columns.helper_share = Some(row::encode(helper_encrypted_agg_share, "helper share")?);
-        }
-        CollectionJobState::Failed {
-            problem_type,
-            detail,
-        } => {
-            columns.problem_type = Some(problem_type.urn());
-            columns.problem_detail = Some(detail.clone());
-        }
-        _ => {}
-    }
-    Ok(columns)
-}
 
 pub(super) async fn put(
     conn: &mut PgConnection,
@@ -116,7 +25,8 @@ pub(super) async fn put(
     job: &CollectionJob,
 ) -> Result<CollectionJobWriteOutcome> {
     let batch = row::batch_columns(&job.batch_identifier)?;
-    let s = state_columns(&job.state)?;
+    let code = row::code(job.state.code(), "state")?;
+    let s = columns::collection_job_state_columns(&job.state)?;
     let inserted = sqlx::query(
         "INSERT INTO collection_jobs (task_id, collection_job_id, query, aggregation_parameter,
              batch_identifier, batch_interval_start, batch_interval_end, request, state,
@@ -135,7 +45,7 @@ pub(super) async fn put(
     .bind(batch.start)
     .bind(batch.end)
     .bind(job.request.as_slice())
-    .bind(s.code)
+    .bind(code)
     .bind(s.report_count)
     .bind(s.start)
     .bind(s.end)
@@ -176,7 +86,7 @@ pub(super) async fn get(
     .fetch_optional(&mut *conn)
     .await?
     .as_ref()
-    .map(from_row)
+    .map(columns::rows::collection_job)
     .transpose()
 }
 
@@ -198,7 +108,8 @@ pub(super) async fn update(
         )
         .await?;
     }
-    let s = state_columns(&job.state)?;
+    let code = row::code(job.state.code(), "state")?;
+    let s = columns::collection_job_state_columns(&job.state)?;
     let updated = sqlx::query(
         "UPDATE collection_jobs SET state = $1, report_count = $2, result_interval_start = $3,
              result_interval_end = $4, leader_encrypted_agg_share = $5,
@@ -206,7 +117,7 @@ pub(super) async fn update(
              updated_at = $9
          WHERE task_id = $10 AND collection_job_id = $11",
     )
-    .bind(s.code)
+    .bind(code)
     .bind(s.report_count)
     .bind(s.start)
     .bind(s.end)
@@ -260,7 +171,7 @@ pub(super) async fn get_for_batch(
             .await?
         }
     };
-    rows.iter().map(from_row).collect()
+    rows.iter().map(columns::rows::collection_job).collect()
 }
 
 pub(super) async fn acquire(
@@ -284,7 +195,7 @@ pub(super) async fn acquire(
     .into_iter()
     .map(|taken| {
         Ok(Lease {
-            leased: from_row(&taken.row)?,
+            leased: columns::rows::collection_job(&taken.row)?,
             token: taken.token,
             expiry: taken.expiry,
             attempts: taken.attempts,

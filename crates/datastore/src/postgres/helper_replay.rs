@@ -3,6 +3,7 @@
 //! already there.
 
 use super::row::{self, Result, RowReader};
+use crate::columns;
 use crate::models::SeenReport;
 use dyad_messages::draft09::{ReportId, TaskId, Time};
 use sqlx::PgConnection;
@@ -72,8 +73,7 @@ pub(super) async fn get_parameters(
         .fetch_all(&mut *conn)
         .await?;
         for row in rows {
-            let r = RowReader::new(&row, TABLE);
-            found.push((r.id("report_id")?, r.blob("aggregation_parameter")?));
+            found.push(columns::rows::seen_report(&row)?);
         }
     }
     Ok(found)

@@ -139,9 +139,15 @@ impl PostgresDatastore {
         let connect = connect_options(url)?;
         let target = target(&connect);
         let timeout_ms = options.statement_timeout.as_millis().max(1).to_string();
-        let pooled = connect
-            .clone()
-            .options([("statement_timeout", timeout_ms.as_str())]);
+        // `client_min_messages = error`: a COMMIT that fails (say, on a
+        // serialization failure) ends the transaction server-side, and the
+        // driver's ROLLBACK that follows draws a "there is no transaction in
+        // progress" WARNING; the failure itself is handled (retried) here,
+        // so such notices would only be noise in the logs.
+        let pooled = connect.clone().options([
+            ("statement_timeout", timeout_ms.as_str()),
+            ("client_min_messages", "error"),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

@@ -4,6 +4,7 @@
 //! taking) the same batch conflict on its row, so one of them is retried.
 
 use super::row::{self, Result, RowReader};
+use crate::columns;
 use crate::models::{BatchReservation, OutstandingBatch};
 use crate::DatastoreError;
 use dyad_messages::draft09::{BatchId, TaskId, Time};
@@ -111,17 +112,7 @@ pub(super) async fn get_open(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|row| {
-        let r = RowReader::new(row, TABLE);
-        Ok(OutstandingBatch {
-            task_id: r.id("task_id")?,
-            batch_id: r.id("batch_id")?,
-            created_at: r.time("created_at")?,
-            size: r.u64("size")?,
-            filled: r.bool("filled")?,
-            collected: r.bool("collected")?,
-        })
-    })
+    .map(columns::rows::outstanding_batch)
     .collect()
 }
 

@@ -4,37 +4,17 @@
 
 use super::leases::{self, LeasedTable};
 use super::row::{self, Result, RowReader};
+use crate::columns;
 use crate::lease::LeaseToken;
-use crate::models::{ReportAggregation, ReportAggregationState};
+use crate::models::ReportAggregation;
 use crate::DatastoreError;
-use dyad_messages::draft09::{AggregationJobId, PrepareResp, TaskId, Time};
-use sqlx::postgres::PgRow;
+use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::PgConnection;
 use std::collections::{BTreeSet, HashSet};
 
 const TABLE: &str = "report_aggregations";
 /// Rows written by one statement at most.
 const CHUNK: usize = 1000;
-
-fn from_row(row: &PgRow) -> Result<ReportAggregation> {
-    let r = RowReader::new(row, TABLE);
-    let error = r
-        .opt_code("prepare_error")?
-        .map(|code| u8::try_from(code).map_err(|_| r.corrupt("prepare_error", "not a u8")))
-        .transpose()?;
-    let state =
-        ReportAggregationState::from_parts(r.code("state")?, r.opt_blob("state_payload")?, error)
-            .map_err(|reason| r.corrupt("state", reason))?;
-    Ok(ReportAggregation {
-        task_id: r.id("task_id")?,
-        aggregation_job_id: r.id("aggregation_job_id")?,
-        ord: r.u64("ord")?,
-        report_id: r.id("report_id")?,
-        time: r.time("client_time")?,
-        state,
-        last_prep_resp: r.opt_decode::<PrepareResp>("last_prep_resp")?,
-    })
-}
 
 /// Checks (and locks) the lease of every job the rows belong to.
 async fn check_leases(
@@ -164,7 +144,7 @@ pub(super) async fn get_for_job(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(from_row)
+    .map(columns::rows::report_aggregation)
     .collect()
 }
 

@@ -1,12 +1,11 @@
 //! The Helper's aggregate share jobs in SQLite (DAP-09 section 4.6.3).
 
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::models::{AggregateShareJob, BatchIdentifier};
 use crate::DatastoreError;
-use dyad_messages::draft09::{ReportIdChecksum, TaskId, Time};
+use dyad_messages::draft09::{TaskId, Time};
 use sqlx::SqliteConnection;
-
-const TABLE: &str = "aggregate_share_jobs";
 
 pub(super) async fn put(
     conn: &mut SqliteConnection,
@@ -55,17 +54,6 @@ pub(super) async fn get(
     .await?;
     found
         .as_ref()
-        .map(|row| {
-            let r = RowReader::new(row, TABLE);
-            Ok(AggregateShareJob {
-                task_id: r.id("task_id")?,
-                batch_identifier: r.batch_identifier("batch_identifier")?,
-                aggregation_parameter: r.blob("aggregation_parameter")?,
-                report_count: r.u64("report_count")?,
-                checksum: ReportIdChecksum(r.array32("checksum")?),
-                response: r.decode("response")?,
-                created_at: r.time("created_at")?,
-            })
-        })
+        .map(columns::rows::aggregate_share_job)
         .transpose()
 }

@@ -2,42 +2,18 @@
 //! acquisition.
 
 use super::leases::{self, LeasedTable};
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, Time};
-use sqlx::sqlite::SqliteRow;
 use sqlx::SqliteConnection;
 
 const TABLE: &str = "aggregation_jobs";
 const COLUMNS: &str = "aj.task_id, aj.aggregation_job_id, aj.aggregation_parameter, aj.batch_id, \
                        aj.client_interval_start, aj.client_interval_end, aj.state, aj.step, \
                        aj.last_request_hash, aj.created_at";
-
-fn from_row(row: &SqliteRow) -> Result<AggregationJob> {
-    let r = RowReader::new(row, TABLE);
-    let state = r.i64("state")?;
-    let step = r.i64("step")?;
-    Ok(AggregationJob {
-        task_id: r.id("task_id")?,
-        aggregation_job_id: r.id("aggregation_job_id")?,
-        aggregation_parameter: r.blob("aggregation_parameter")?,
-        batch_id: r.opt_id("batch_id")?,
-        client_timestamp_interval: r.interval("client_interval_start", "client_interval_end")?,
-        state: AggregationJobState::from_code(state)
-            .ok_or_else(|| r.corrupt_error("state", format!("unknown state {state}")))?,
-        step: u16::try_from(step).map_err(|_| r.corrupt_error("step", "not a u16"))?,
-        last_request_hash: r
-            .opt_blob("last_request_hash")?
-            .map(|hash| {
-                <[u8; 32]>::try_from(hash.as_slice())
-                    .map_err(|_| r.corrupt_error("last_request_hash", "not 32 bytes"))
-            })
-            .transpose()?,
-        created_at: r.time("created_at")?,
-    })
-}
 
 pub(super) async fn put(
     conn: &mut SqliteConnection,
@@ -88,7 +64,7 @@ pub(super) async fn get(
     .fetch_optional(&mut *conn)
     .await?
     .as_ref()
-    .map(from_row)
+    .map(columns::rows::aggregation_job)
     .transpose()
 }
 
@@ -167,7 +143,7 @@ pub(super) async fn count_unfinished_for_batch(
             .await?
         }
     };
-    u64::try_from(count).map_err(|_| DatastoreError::corrupt(TABLE, "COUNT(*)", "negative"))
+    row::count(count, TABLE)
 }
 
 pub(super) async fn exist_for_batch_id(
@@ -206,7 +182,7 @@ pub(super) async fn acquire(
     .await?;
     let jobs = candidates
         .iter()
-        .map(from_row)
+        .map(columns::rows::aggregation_job)
         .collect::<Result<Vec<_>>>()?;
     leases::take_each(
         conn,

@@ -3,30 +3,16 @@
 //! aggregation job creator.
 
 use super::row::{self, Result, RowReader};
-use crate::models::{decode_extensions, encode_extensions, LeaderStoredReport, ReportWriteOutcome};
+use crate::columns;
+use crate::models::{encode_extensions, LeaderStoredReport, ReportWriteOutcome};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Interval, ReportId, ReportMetadata, TaskId, Time};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::{HashMap, HashSet};
 
 const TABLE: &str = "client_reports";
 const COLUMNS: &str = "task_id, report_id, client_time, public_share, leader_extensions, \
                        leader_input_share, helper_encrypted_input_share";
-
-fn from_row(row: &SqliteRow) -> Result<LeaderStoredReport> {
-    let r = RowReader::new(row, TABLE);
-    let extensions = r.blob("leader_extensions")?;
-    Ok(LeaderStoredReport {
-        task_id: r.id("task_id")?,
-        metadata: ReportMetadata::new(r.id("report_id")?, r.time("client_time")?),
-        public_share: r.blob("public_share")?,
-        leader_extensions: decode_extensions(&extensions)
-            .map_err(|e| r.corrupt_error("leader_extensions", e))?,
-        leader_input_share: r.blob("leader_input_share")?,
-        helper_encrypted_input_share: r.decode("helper_encrypted_input_share")?,
-    })
-}
 
 pub(super) async fn put(
     conn: &mut SqliteConnection,
@@ -91,7 +77,7 @@ pub(super) async fn get(
     .fetch_optional(&mut *conn)
     .await?
     .as_ref()
-    .map(from_row)
+    .map(columns::rows::client_report)
     .transpose()
 }
 
@@ -113,7 +99,7 @@ pub(super) async fn get_many(
         }
         query.push(")");
         for r in query.build().fetch_all(&mut *conn).await? {
-            let report = from_row(&r)?;
+            let report = columns::rows::client_report(&r)?;
             found.insert(*report.report_id(), report);
         }
     }
@@ -138,13 +124,7 @@ pub(super) async fn get_unaggregated(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| {
-        let r = RowReader::new(r, TABLE);
-        Ok(ReportMetadata::new(
-            r.id("report_id")?,
-            r.time("client_time")?,
-        ))
-    })
+    .map(columns::rows::report_metadata)
     .collect()
 }
 
@@ -188,7 +168,7 @@ pub(super) async fn count_unaggregated(
     .bind(end)
     .fetch_one(&mut *conn)
     .await?;
-    u64::try_from(count).map_err(|_| DatastoreError::corrupt(TABLE, "COUNT(*)", "negative"))
+    row::count(count, TABLE)
 }
 
 pub(super) async fn delete_before(

@@ -3,104 +3,21 @@
 //! collection job driver.
 
 use super::leases::{self, LeasedTable};
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
 };
 use crate::DatastoreError;
-use dyad_messages::draft09::{CollectionJobId, Duration, HpkeCiphertext, TaskId, Time};
-use dyad_messages::problem::DapProblemType;
-use sqlx::sqlite::SqliteRow;
+use dyad_messages::draft09::{CollectionJobId, Duration, TaskId, Time};
 use sqlx::SqliteConnection;
 
-const TABLE: &str = "collection_jobs";
 const COLUMNS: &str =
     "task_id, collection_job_id, query, aggregation_parameter, batch_identifier, \
                        request, state, report_count, result_interval_start, result_interval_end, \
                        leader_encrypted_agg_share, helper_encrypted_agg_share, problem_type, \
                        problem_detail, created_at";
-
-fn state_from_row(r: &RowReader<'_>) -> Result<CollectionJobState> {
-    Ok(match r.i64("state")? {
-        0 => CollectionJobState::Start,
-        1 => CollectionJobState::Finished {
-            report_count: r.u64("report_count")?,
-            interval: r.interval("result_interval_start", "result_interval_end")?,
-            leader_encrypted_agg_share: r.decode::<HpkeCiphertext>("leader_encrypted_agg_share")?,
-            helper_encrypted_agg_share: r.decode::<HpkeCiphertext>("helper_encrypted_agg_share")?,
-        },
-        2 => {
-            let urn = r
-                .opt_text("problem_type")?
-                .ok_or_else(|| r.corrupt_error("problem_type", "missing"))?;
-            CollectionJobState::Failed {
-                problem_type: urn
-                    .parse::<DapProblemType>()
-                    .map_err(|e| r.corrupt_error("problem_type", e))?,
-                detail: r.opt_text("problem_detail")?.unwrap_or_default(),
-            }
-        }
-        3 => CollectionJobState::Abandoned,
-        4 => CollectionJobState::Deleted,
-        other => return Err(r.corrupt_error("state", format!("unknown state {other}"))),
-    })
-}
-
-fn from_row(row: &SqliteRow) -> Result<CollectionJob> {
-    let r = RowReader::new(row, TABLE);
-    Ok(CollectionJob {
-        task_id: r.id("task_id")?,
-        collection_job_id: r.id("collection_job_id")?,
-        query: r.decode("query")?,
-        aggregation_parameter: r.blob("aggregation_parameter")?,
-        batch_identifier: r.batch_identifier("batch_identifier")?,
-        request: r.blob("request")?,
-        state: state_from_row(&r)?,
-        created_at: r.time("created_at")?,
-    })
-}
-
-/// The state's columns: report count, result interval, the two shares,
-/// problem type and detail.
-type StateColumns = (
-    Option<i64>,
-    Option<(i64, i64)>,
-    Option<Vec<u8>>,
-    Option<Vec<u8>>,
-    Option<&'static str>,
-    Option<String>,
-);
-
-fn state_columns(state: &CollectionJobState) -> Result<StateColumns> {
-    Ok(match state {
-        CollectionJobState::Finished {
-            report_count,
-            interval,
-            leader_encrypted_agg_share,
-            helper_encrypted_agg_share,
-        } => (
-            Some(row::int(*report_count, "report_count")?),
-            Some(row::interval(interval, "collection interval")?),
-            Some(row::encode(leader_encrypted_agg_share, "leader share")?),
-            Some(row::encode(helper_encrypted_agg_share, "helper share")?),
-            None,
-            None,
-        ),
-        CollectionJobState::Failed {
-            problem_type,
-            detail,
-        } => (
-            None,
-            None,
-            None,
-            None,
-            Some(problem_type.urn()),
-            Some(detail.clone()),
-        ),
-        _ => (None, None, None, None, None, None),
-    })
-}
 
 pub(super) async fn put(
     conn: &mut SqliteConnection,
@@ -108,7 +25,7 @@ pub(super) async fn put(
     job: &CollectionJob,
 ) -> Result<CollectionJobWriteOutcome> {
     let batch = row::batch_columns(&job.batch_identifier)?;
-    let (count, interval, leader, helper, problem, detail) = state_columns(&job.state)?;
+    let s = columns::collection_job_state_columns(&job.state)?;
     let now_db = row::time(now, "now")?;
     let inserted = sqlx::query(
         "INSERT INTO collection_jobs (task_id, collection_job_id, query, aggregation_parameter,
@@ -128,13 +45,13 @@ pub(super) async fn put(
     .bind(batch.end)
     .bind(job.request.as_slice())
     .bind(job.state.code())
-    .bind(count)
-    .bind(interval.map(|i| i.0))
-    .bind(interval.map(|i| i.1))
-    .bind(leader)
-    .bind(helper)
-    .bind(problem)
-    .bind(detail)
+    .bind(s.report_count)
+    .bind(s.start)
+    .bind(s.end)
+    .bind(s.leader_share)
+    .bind(s.helper_share)
+    .bind(s.problem_type)
+    .bind(s.problem_detail)
     .bind(now_db)
     .bind(now_db)
     .bind(now_db)
@@ -169,7 +86,7 @@ pub(super) async fn get(
     .fetch_optional(&mut *conn)
     .await?
     .as_ref()
-    .map(from_row)
+    .map(columns::rows::collection_job)
     .transpose()
 }
 
@@ -191,7 +108,7 @@ pub(super) async fn update(
         )
         .await?;
     }
-    let (count, interval, leader, helper, problem, detail) = state_columns(&job.state)?;
+    let s = columns::collection_job_state_columns(&job.state)?;
     let updated = sqlx::query(
         "UPDATE collection_jobs SET state = ?, report_count = ?, result_interval_start = ?,
              result_interval_end = ?, leader_encrypted_agg_share = ?,
@@ -199,13 +116,13 @@ pub(super) async fn update(
          WHERE task_id = ? AND collection_job_id = ?",
     )
     .bind(job.state.code())
-    .bind(count)
-    .bind(interval.map(|i| i.0))
-    .bind(interval.map(|i| i.1))
-    .bind(leader)
-    .bind(helper)
-    .bind(problem)
-    .bind(detail)
+    .bind(s.report_count)
+    .bind(s.start)
+    .bind(s.end)
+    .bind(s.leader_share)
+    .bind(s.helper_share)
+    .bind(s.problem_type)
+    .bind(s.problem_detail)
     .bind(row::time(now, "now")?)
     .bind(job.task_id.as_bytes().as_slice())
     .bind(job_id)
@@ -251,7 +168,7 @@ pub(super) async fn get_for_batch(
             .await?
         }
     };
-    rows.iter().map(from_row).collect()
+    rows.iter().map(columns::rows::collection_job).collect()
 }
 
 pub(super) async fn acquire(
@@ -274,7 +191,7 @@ pub(super) async fn acquire(
     .await?;
     let jobs = candidates
         .iter()
-        .map(from_row)
+        .map(columns::rows::collection_job)
         .collect::<Result<Vec<_>>>()?;
     leases::take_each(
         conn,

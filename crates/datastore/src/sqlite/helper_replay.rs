@@ -2,6 +2,7 @@
 //! inserts that report which entries were already there.
 
 use super::row::{self, Result, RowReader};
+use crate::columns;
 use crate::models::SeenReport;
 use dyad_messages::draft09::{ReportId, TaskId, Time};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -62,8 +63,7 @@ pub(super) async fn get_parameters(
         }
         query.push(") ORDER BY report_id, aggregation_parameter");
         for row in query.build().fetch_all(&mut *conn).await? {
-            let r = RowReader::new(&row, TABLE);
-            found.push((r.id("report_id")?, r.blob("aggregation_parameter")?));
+            found.push(columns::rows::seen_report(&row)?);
         }
     }
     Ok(found)

@@ -146,7 +146,7 @@ pub(super) async fn take(
         Some(taken) => {
             let r = RowReader::new(&taken, table.table());
             let attempts = u32::try_from(r.u64("lease_attempts")?)
-                .map_err(|_| r.corrupt_error("lease_attempts", "too large"))?;
+                .map_err(|_| r.corrupt("lease_attempts", "too large"))?;
             Ok(Some((token, expiry, attempts)))
         }
     }

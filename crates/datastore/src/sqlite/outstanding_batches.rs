@@ -3,6 +3,7 @@
 //! of a `current_batch` query.
 
 use super::row::{self, Result, RowReader};
+use crate::columns;
 use crate::models::{BatchReservation, OutstandingBatch};
 use crate::DatastoreError;
 use dyad_messages::draft09::{BatchId, TaskId, Time};
@@ -109,17 +110,7 @@ pub(super) async fn get_open(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|row| {
-        let r = RowReader::new(row, TABLE);
-        Ok(OutstandingBatch {
-            task_id: r.id("task_id")?,
-            batch_id: r.id("batch_id")?,
-            created_at: r.time("created_at")?,
-            size: r.u64("size")?,
-            filled: r.bool("filled")?,
-            collected: r.bool("collected")?,
-        })
-    })
+    .map(columns::rows::outstanding_batch)
     .collect()
 }
 

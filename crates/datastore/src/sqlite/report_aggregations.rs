@@ -2,36 +2,14 @@
 //! per (task, job, ord), written in batches.
 
 use super::leases::{self, LeasedTable};
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::lease::LeaseToken;
-use crate::models::{ReportAggregation, ReportAggregationState};
+use crate::models::ReportAggregation;
 use crate::DatastoreError;
-use dyad_messages::draft09::{AggregationJobId, PrepareResp, TaskId, Time};
-use sqlx::sqlite::SqliteRow;
+use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeSet;
-
-const TABLE: &str = "report_aggregations";
-
-fn from_row(row: &SqliteRow) -> Result<ReportAggregation> {
-    let r = RowReader::new(row, TABLE);
-    let error = r
-        .opt_i64("prepare_error")?
-        .map(|code| u8::try_from(code).map_err(|_| r.corrupt_error("prepare_error", "not a u8")))
-        .transpose()?;
-    let state =
-        ReportAggregationState::from_parts(r.i64("state")?, r.opt_blob("state_payload")?, error)
-            .map_err(|reason| r.corrupt_error("state", reason))?;
-    Ok(ReportAggregation {
-        task_id: r.id("task_id")?,
-        aggregation_job_id: r.id("aggregation_job_id")?,
-        ord: r.u64("ord")?,
-        report_id: r.id("report_id")?,
-        time: r.time("client_time")?,
-        state,
-        last_prep_resp: r.opt_decode::<PrepareResp>("last_prep_resp")?,
-    })
-}
 
 /// Checks the lease of every job the rows belong to.
 async fn check_leases(
@@ -136,7 +114,7 @@ pub(super) async fn get_for_job(
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(from_row)
+    .map(columns::rows::report_aggregation)
     .collect()
 }
 

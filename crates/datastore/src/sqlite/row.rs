@@ -1,206 +1,35 @@
-//! Conversions between model values and SQLite columns: integers that must
-//! fit in `i64`, identifiers and encoded messages in BLOBs. Reading a value
-//! that does not convert back is a [`DatastoreError::Corrupt`] error, never
-//! a panic.
+//! SQLite's side of the shared column conversions (`crate::columns`):
+//! every integer, code and boolean is an `INTEGER` (booleans 0 or 1), and
+//! statements are chunked to SQLite's bound-parameter limit.
 
-use crate::models::BatchIdentifier;
-use crate::DatastoreError;
-use dyad_messages::draft09::{Duration, Interval, Time};
-use dyad_messages::{Decode, Encode};
+pub(super) use crate::columns::{
+    batch_columns, count, encode, int, interval, time, time_after, Result, RowReader,
+};
+use crate::columns::{plain_reads, StoredRow};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
 
-pub(super) type Result<T> = std::result::Result<T, DatastoreError>;
+impl StoredRow for SqliteRow {
+    plain_reads!();
 
-/// A `u64` as stored (SQLite integers are signed 64-bit).
-pub(super) fn int(value: u64, what: &'static str) -> Result<i64> {
-    i64::try_from(value).map_err(|_| DatastoreError::invalid(what, "exceeds 2^63-1"))
-}
-
-/// A time as stored.
-pub(super) fn time(value: Time, what: &'static str) -> Result<i64> {
-    int(value.as_seconds_since_epoch(), what)
-}
-
-/// `now + duration` as stored.
-pub(super) fn time_after(now: Time, duration: Duration, what: &'static str) -> Result<i64> {
-    let later = now
-        .checked_add(duration)
-        .ok_or_else(|| DatastoreError::invalid(what, "time overflows"))?;
-    time(later, what)
-}
-
-/// An interval as stored: `(start, end)`.
-pub(super) fn interval(value: &Interval, what: &'static str) -> Result<(i64, i64)> {
-    Ok((time(value.start(), what)?, time(value.end(), what)?))
-}
-
-/// The encoding of a message.
-pub(super) fn encode<T: Encode>(value: &T, what: &'static str) -> Result<Vec<u8>> {
-    value
-        .get_encoded()
-        .map_err(|e| DatastoreError::invalid(what, e))
-}
-
-/// A batch identifier's stored columns: encoded form, interval bounds.
-pub(super) struct BatchColumns {
-    pub(super) encoded: Vec<u8>,
-    pub(super) start: Option<i64>,
-    pub(super) end: Option<i64>,
-    pub(super) batch_id: Option<Vec<u8>>,
-}
-
-pub(super) fn batch_columns(batch: &BatchIdentifier) -> Result<BatchColumns> {
-    Ok(match batch {
-        BatchIdentifier::TimeInterval(i) => {
-            let (start, end) = interval(i, "batch interval")?;
-            BatchColumns {
-                encoded: batch.to_bytes(),
-                start: Some(start),
-                end: Some(end),
-                batch_id: None,
-            }
-        }
-        BatchIdentifier::FixedSize(id) => BatchColumns {
-            encoded: batch.to_bytes(),
-            start: None,
-            end: None,
-            batch_id: Some(id.as_bytes().to_vec()),
-        },
-    })
-}
-
-/// Typed, checked reads of one row of one table.
-pub(super) struct RowReader<'r> {
-    row: &'r SqliteRow,
-    table: &'static str,
-}
-
-impl<'r> RowReader<'r> {
-    pub(super) fn new(row: &'r SqliteRow, table: &'static str) -> Self {
-        Self { row, table }
+    fn code(&self, column: &str) -> sqlx::Result<i64> {
+        self.try_get(column)
     }
 
-    fn corrupt(&self, column: &'static str, reason: impl ToString) -> DatastoreError {
-        DatastoreError::corrupt(self.table, column, reason)
+    fn opt_code(&self, column: &str) -> sqlx::Result<Option<i64>> {
+        self.try_get(column)
     }
 
-    pub(super) fn blob(&self, column: &'static str) -> Result<Vec<u8>> {
-        self.row
-            .try_get::<Vec<u8>, _>(column)
-            .map_err(|e| self.corrupt(column, e))
+    fn small_int(&self, column: &str) -> sqlx::Result<i64> {
+        self.try_get(column)
     }
 
-    pub(super) fn opt_blob(&self, column: &'static str) -> Result<Option<Vec<u8>>> {
-        self.row
-            .try_get::<Option<Vec<u8>>, _>(column)
-            .map_err(|e| self.corrupt(column, e))
-    }
-
-    pub(super) fn i64(&self, column: &'static str) -> Result<i64> {
-        self.row
-            .try_get::<i64, _>(column)
-            .map_err(|e| self.corrupt(column, e))
-    }
-
-    pub(super) fn opt_i64(&self, column: &'static str) -> Result<Option<i64>> {
-        self.row
-            .try_get::<Option<i64>, _>(column)
-            .map_err(|e| self.corrupt(column, e))
-    }
-
-    pub(super) fn opt_text(&self, column: &'static str) -> Result<Option<String>> {
-        self.row
-            .try_get::<Option<String>, _>(column)
-            .map_err(|e| self.corrupt(column, e))
-    }
-
-    pub(super) fn u64(&self, column: &'static str) -> Result<u64> {
-        let value = self.i64(column)?;
-        u64::try_from(value).map_err(|_| self.corrupt(column, "negative"))
-    }
-
-    pub(super) fn bool(&self, column: &'static str) -> Result<bool> {
-        match self.i64(column)? {
+    fn bool(&self, column: &str) -> std::result::Result<bool, String> {
+        match self.try_get::<i64, _>(column).map_err(|e| e.to_string())? {
             0 => Ok(false),
             1 => Ok(true),
-            other => Err(self.corrupt(column, format!("not a boolean: {other}"))),
+            other => Err(format!("not a boolean: {other}")),
         }
-    }
-
-    pub(super) fn time(&self, column: &'static str) -> Result<Time> {
-        self.u64(column).map(Time::from_seconds_since_epoch)
-    }
-
-    /// An interval stored as `[start, end)`.
-    pub(super) fn interval(&self, start: &'static str, end: &'static str) -> Result<Interval> {
-        let start_time = self.time(start)?;
-        let end_time = self.time(end)?;
-        let duration = end_time
-            .checked_difference(start_time)
-            .ok_or_else(|| self.corrupt(end, "interval ends before it starts"))?;
-        Interval::new(start_time, duration).map_err(|e| self.corrupt(end, e))
-    }
-
-    /// A fixed-length identifier.
-    pub(super) fn id<I>(&self, column: &'static str) -> Result<I>
-    where
-        I: for<'b> TryFrom<&'b [u8]>,
-        for<'b> <I as TryFrom<&'b [u8]>>::Error: std::fmt::Display,
-    {
-        let bytes = self.blob(column)?;
-        I::try_from(bytes.as_slice()).map_err(|e| self.corrupt(column, e))
-    }
-
-    /// An identifier that may be NULL.
-    pub(super) fn opt_id<I>(&self, column: &'static str) -> Result<Option<I>>
-    where
-        I: for<'b> TryFrom<&'b [u8]>,
-        for<'b> <I as TryFrom<&'b [u8]>>::Error: std::fmt::Display,
-    {
-        match self.opt_blob(column)? {
-            None => Ok(None),
-            Some(bytes) => I::try_from(bytes.as_slice())
-                .map(Some)
-                .map_err(|e| self.corrupt(column, e)),
-        }
-    }
-
-    /// A 32-byte array (hashes, checksums).
-    pub(super) fn array32(&self, column: &'static str) -> Result<[u8; 32]> {
-        let bytes = self.blob(column)?;
-        <[u8; 32]>::try_from(bytes.as_slice())
-            .map_err(|_| self.corrupt(column, format!("expected 32 bytes, got {}", bytes.len())))
-    }
-
-    /// An encoded message.
-    pub(super) fn decode<T: Decode>(&self, column: &'static str) -> Result<T> {
-        let bytes = self.blob(column)?;
-        T::get_decoded(&bytes).map_err(|e| self.corrupt(column, e))
-    }
-
-    /// An encoded message that may be NULL.
-    pub(super) fn opt_decode<T: Decode>(&self, column: &'static str) -> Result<Option<T>> {
-        match self.opt_blob(column)? {
-            None => Ok(None),
-            Some(bytes) => T::get_decoded(&bytes)
-                .map(Some)
-                .map_err(|e| self.corrupt(column, e)),
-        }
-    }
-
-    /// A batch identifier stored encoded.
-    pub(super) fn batch_identifier(&self, column: &'static str) -> Result<BatchIdentifier> {
-        let bytes = self.blob(column)?;
-        BatchIdentifier::from_bytes(&bytes).map_err(|e| self.corrupt(column, e))
-    }
-
-    pub(super) fn corrupt_error(
-        &self,
-        column: &'static str,
-        reason: impl ToString,
-    ) -> DatastoreError {
-        self.corrupt(column, reason)
     }
 }
 

@@ -2,19 +2,12 @@
 //! column (`task_document`, which holds every task secret, encrypted: see
 //! `crate::task_document`), plus the columns queries need.
 
-use super::row::{self, Result, RowReader};
+use super::row::{self, Result};
+use crate::columns;
 use crate::{task_document, DatastoreError, DatastoreKeys};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};
 use sqlx::SqliteConnection;
-
-const TABLE: &str = "tasks";
-
-fn from_row(row: &sqlx::sqlite::SqliteRow, keys: &DatastoreKeys) -> Result<Task> {
-    let reader = RowReader::new(row, TABLE);
-    let task_id: TaskId = reader.id("task_id")?;
-    task_document::open(&reader.blob("task_document")?, &task_id, keys)
-}
 
 pub(super) async fn put(
     conn: &mut SqliteConnection,
@@ -60,7 +53,7 @@ pub(super) async fn get(
         .fetch_optional(&mut *conn)
         .await?
         .as_ref()
-        .map(|row| from_row(row, keys))
+        .map(|row| columns::rows::task(row, keys))
         .transpose()
 }
 
@@ -72,7 +65,7 @@ pub(super) async fn get_all(
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|row| from_row(row, keys))
+        .map(|row| columns::rows::task(row, keys))
         .collect()
 }
 
