@@ -48,9 +48,9 @@ pub const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The `dyad` binary of the profile this test was built in:
 /// `<target>/<profile>/dyad`, derived from the test executable's path
-/// (`<target>/<profile>/deps/<test>`). Runs `cargo build -p dyad` once per
-/// process (a no-op when it is up to date), so that the binary is never
-/// missing or stale.
+/// (`<target>/<profile>/deps/<test>`). Runs `cargo build --workspace
+/// --tests --bins` once per process (a no-op when it is up to date), so that
+/// the binary is never missing or stale.
 pub fn dyad_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
@@ -71,12 +71,22 @@ pub fn dyad_binary() -> &'static Path {
         command
             .current_dir(workspace)
             .env("CARGO_TARGET_DIR", &target_dir)
-            .args(["build", "--quiet", "-p", "dyad", "--bin", "dyad"]);
+            // The same units as the workspace's test build (dev-dependency
+            // features included), so that the dependencies `nextest run
+            // --workspace` just compiled are reused and only the binary
+            // itself is built; `-p dyad` alone would resolve other features
+            // and compile the whole tree a second time.
+            .args(["build", "--quiet", "--workspace", "--tests", "--bins"]);
         if release {
             command.arg("--release");
         }
-        let status = command.status().expect("running cargo build -p dyad");
-        assert!(status.success(), "cargo build -p dyad failed: {status}");
+        let status = command
+            .status()
+            .expect("running cargo build for the dyad binary");
+        assert!(
+            status.success(),
+            "cargo build for the dyad binary failed: {status}"
+        );
         assert!(binary.exists(), "no dyad binary at {}", binary.display());
         binary
     })
