@@ -68,6 +68,26 @@ pub fn dyad_binary() -> &'static Path {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut command = Command::new(cargo);
+        // Cargo gives this test process the variables it sets for a crate
+        // (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...). Some build scripts (ring's)
+        // declare them as inputs, so passing ours on would make the child
+        // cargo rebuild those crates and everything above them.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || matches!(
+                    name.as_ref(),
+                    "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "OUT_DIR"
+                )
+            {
+                command.env_remove(name.as_ref());
+            }
+        }
         command
             .current_dir(workspace)
             .env("CARGO_TARGET_DIR", &target_dir)
