@@ -449,7 +449,7 @@ impl AggregatorConfig {
         options.retry.max_attempts = pool.max_transaction_attempts;
         options.apply_migrations = self
             .datastore_apply_migrations
-            .unwrap_or_else(|| self.datastore.starts_with("sqlite:"));
+            .unwrap_or_else(|| DatastoreOptions::migrates_by_default(&self.datastore));
         Ok(options)
     }
 

@@ -40,6 +40,14 @@ impl DatastoreOptions {
         }
     }
 
+    /// Whether a process should migrate the datastore at `url` itself when
+    /// its configuration does not say: yes for SQLite (one embedded file,
+    /// one process); no for PostgreSQL, where `dyad migrate` does it once
+    /// for all replicas.
+    pub fn migrates_by_default(url: &str) -> bool {
+        url.starts_with("sqlite:")
+    }
+
     /// Checks what the types cannot.
     pub fn validate(&self) -> Result<(), crate::DatastoreError> {
         if self.max_connections == 0 || self.retry.max_attempts == 0 {

@@ -51,7 +51,7 @@ impl DatastoreArgs {
                     )
                 })?;
                 let mut options = DatastoreOptions::new(keys);
-                options.apply_migrations = url.starts_with("sqlite:");
+                options.apply_migrations = DatastoreOptions::migrates_by_default(url);
                 (url.clone(), options)
             }
             (None, Some(path)) => {
