@@ -2,9 +2,10 @@
 //! as five `dyad serve` processes sharing one database (the HTTP API with
 //! the aggregation job creator, two aggregation job drivers, two collection
 //! job drivers), the Helper as one more on its own database. 5,000 reports
-//! are uploaded while one aggregation job driver is SIGKILLed and restarted
-//! again and again (and one collection job driver once while the collection
-//! is pending). The collected result must be exact (no report lost, none
+//! are uploaded and put into aggregation jobs; then the aggregation job
+//! drivers start, and one of them is SIGKILLed and restarted again and again,
+//! each time while it holds jobs in progress (and one collection job driver
+//! once while the collection is pending). The collected result must be exact (no report lost, none
 //! counted twice) and every aggregation and collection job must end
 //! finished.
 //!
@@ -62,6 +63,20 @@ fn use_database(server: &Server, url: &str, key: &str) {
         .unwrap();
 }
 
+/// Indexes into `LEADER_PROCESSES` of the aggregation job drivers.
+const AGGREGATION_DRIVERS: [usize; 2] = [1, 2];
+
+/// `SELECT COUNT(*) FROM {from}` in the database at `url`.
+async fn count(url: &str, from: &str) -> i64 {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*)::BIGINT FROM {from}"))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    n
+}
+
 /// `(state, count)` of the rows of `table` in the database at `url`.
 async fn states(url: &str, table: &str) -> Vec<(i64, i64)> {
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
@@ -95,6 +110,10 @@ async fn replicas_on_postgres_survive_driver_crashes_and_count_exactly() {
             server
         })
         .collect();
+    // The killed driver logs its steps: the test reads them to time its kills.
+    leader[AGGREGATION_DRIVERS[0]]
+        .set_config("log", "{level: info}")
+        .unwrap();
     let mut helper = Server::configure(dir.path(), "helper", &["aggregator"]).unwrap();
     use_database(&helper, helper_db.url(), &datastore_key());
 
@@ -110,14 +129,18 @@ async fn replicas_on_postgres_survive_driver_crashes_and_count_exactly() {
         &dir.path().join("provision"),
     )
     .unwrap();
-    for server in leader.iter_mut().chain(std::iter::once(&mut helper)) {
-        server.start().unwrap();
+    // Everything but the aggregation job drivers starts now; they start once
+    // every report waits in an aggregation job, so that aggregation has a
+    // known amount of work to be interrupted in, however fast the machine.
+    for (i, server) in leader.iter_mut().enumerate() {
+        if !AGGREGATION_DRIVERS.contains(&i) {
+            server.start().unwrap();
+        }
     }
+    helper.start().unwrap();
     leader[0].wait_ready(&credentials.task_id).await.unwrap();
     helper.wait_ready(&credentials.task_id).await.unwrap();
 
-    // Upload in the background while the first aggregation job driver is
-    // killed and restarted.
     let time = past_bucket_time(PRECISION, 1);
     let values: Vec<u128> = {
         let mut rng = rand::thread_rng();
@@ -130,37 +153,60 @@ async fn replicas_on_postgres_survive_driver_crashes_and_count_exactly() {
         .unwrap();
     let measurements: Vec<Measurement> = values.iter().map(|v| Measurement::Sum(*v)).collect();
     let started = Instant::now();
-    let uploads_done = std::sync::atomic::AtomicBool::new(false);
-    let upload = async {
-        let outcomes = client.upload_batch(&measurements, 32).await;
-        uploads_done.store(true, std::sync::atomic::Ordering::SeqCst);
-        outcomes.into_iter().filter(|o| o.is_err()).count()
-    };
-    // Each kill waits until aggregation jobs are in progress, so that it
-    // lands mid-aggregation, then leaves a second for work to resume.
-    let crashes = async {
-        let mut kills = Vec::new();
-        let give_up = Instant::now() + std::time::Duration::from_secs(90);
-        while kills.len() < 4 && Instant::now() < give_up {
-            let jobs = states(leader_db.url(), "aggregation_jobs").await;
-            let in_progress = jobs.iter().any(|(state, count)| *state == 0 && *count > 0);
-            if in_progress {
-                leader[1].kill();
-                kills.push((started.elapsed(), jobs));
-                leader[1].start().unwrap();
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            } else if uploads_done.load(std::sync::atomic::Ordering::SeqCst) && !jobs.is_empty() {
-                // Everything uploaded is aggregated: no more to interrupt.
-                break;
-            } else {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-        }
-        kills
-    };
-    let (failed_uploads, kills) = tokio::join!(upload, crashes);
-    assert_eq!(failed_uploads, 0, "every upload is accepted");
+    let outcomes = client.upload_batch(&measurements, 32).await;
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_err()).count(),
+        0,
+        "every upload is accepted"
+    );
     let uploaded_in = started.elapsed();
+    let give_up = Instant::now() + std::time::Duration::from_secs(60);
+    while count(
+        leader_db.url(),
+        "client_reports WHERE NOT aggregation_started",
+    )
+    .await
+        > 0
+    {
+        assert!(Instant::now() < give_up, "reports never went into jobs");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        count(leader_db.url(), "client_reports").await,
+        REPORTS as i64
+    );
+
+    // Both drivers start; the first is SIGKILLed each time it has finished
+    // a step since it (re)started, which means it holds leases on jobs still
+    // in progress, and restarted at once. Its leased jobs wait for their
+    // leases to expire, so the other driver cannot finish everything between
+    // two kills.
+    let aggregation_started = Instant::now();
+    for i in AGGREGATION_DRIVERS {
+        leader[i].start().unwrap();
+    }
+    let victim = AGGREGATION_DRIVERS[0];
+    let mut kills = Vec::new();
+    let mut seen = leader[victim].log_text().len();
+    let give_up = Instant::now() + std::time::Duration::from_secs(90);
+    while kills.len() < 4 && Instant::now() < give_up {
+        let in_progress = count(leader_db.url(), "aggregation_jobs WHERE state = 0").await;
+        if in_progress == 0 {
+            break;
+        }
+        let log = leader[victim].log_text();
+        if log[seen.min(log.len())..].contains("aggregation job step done") {
+            leader[victim].kill();
+            kills.push((
+                aggregation_started.elapsed(),
+                states(leader_db.url(), "aggregation_jobs").await,
+            ));
+            seen = leader[victim].log_text().len();
+            leader[victim].start().unwrap();
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 
     let start =
         Time::from_seconds_since_epoch(time.as_seconds_since_epoch() / PRECISION * PRECISION);
@@ -208,7 +254,8 @@ async fn replicas_on_postgres_survive_driver_crashes_and_count_exactly() {
         states(leader_db.url(), "collection_jobs").await,
         vec![(1, 1)]
     );
-    // Several kills landed during aggregation (each saw jobs in progress).
+    // Several kills landed during aggregation (each after the killed driver
+    // had stepped a job, with jobs still in progress).
     assert!(
         kills.len() >= 3,
         "too few kills landed mid-aggregation: {kills:?}"
