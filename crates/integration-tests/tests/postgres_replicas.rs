@@ -5,9 +5,9 @@
 //! are uploaded and put into aggregation jobs; then the aggregation job
 //! drivers start, and one of them is SIGKILLed and restarted again and again,
 //! each time while it holds jobs in progress (and one collection job driver
-//! once while the collection is pending). The collected result must be exact (no report lost, none
-//! counted twice) and every aggregation and collection job must end
-//! finished.
+//! once while the collection is pending). The collected result must be exact
+//! (no report lost, none counted twice) and every aggregation and collection
+//! job must end finished.
 //!
 //! Needs `DYAD_TEST_DATABASE_URL` (a PostgreSQL server on which it may
 //! create databases, as `scripts/postgres.sh` provides); without it the test
@@ -66,28 +66,32 @@ fn use_database(server: &Server, url: &str, key: &str) {
 /// Indexes into `LEADER_PROCESSES` of the aggregation job drivers.
 const AGGREGATION_DRIVERS: [usize; 2] = [1, 2];
 
+/// The rows `sql` returns from the database at `url`.
+async fn rows<T>(url: &str, sql: &str) -> Vec<T>
+where
+    T: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    let rows = sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap();
+    let _ = conn.close().await;
+    rows
+}
+
 /// `SELECT COUNT(*) FROM {from}` in the database at `url`.
 async fn count(url: &str, from: &str) -> i64 {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*)::BIGINT FROM {from}"))
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    let _ = conn.close().await;
+    let (n,) = rows::<(i64,)>(url, &format!("SELECT COUNT(*)::BIGINT FROM {from}")).await[0];
     n
 }
 
 /// `(state, count)` of the rows of `table` in the database at `url`.
 async fn states(url: &str, table: &str) -> Vec<(i64, i64)> {
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
-        "SELECT state::BIGINT, COUNT(*)::BIGINT FROM {table} GROUP BY state ORDER BY state"
-    ))
-    .fetch_all(&mut conn)
+    rows(
+        url,
+        &format!(
+            "SELECT state::BIGINT, COUNT(*)::BIGINT FROM {table} GROUP BY state ORDER BY state"
+        ),
+    )
     .await
-    .unwrap();
-    let _ = conn.close().await;
-    rows
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
