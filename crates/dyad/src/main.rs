@@ -3,6 +3,8 @@
 
 mod commands;
 mod provision;
+#[allow(dead_code)] // used by `task add`, `upload` and `collect` as they adopt it
+mod task_files;
 mod values;
 
 use clap::{Parser, Subcommand};
