@@ -5,6 +5,8 @@ mod commands;
 mod provision;
 #[allow(dead_code)] // used by `task add`, `upload` and `collect` as they adopt it
 mod task_files;
+#[allow(dead_code)] // adopted by each command in turn
+mod output;
 mod values;
 
 use clap::{Parser, Subcommand};
