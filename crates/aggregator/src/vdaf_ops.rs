@@ -1,6 +1,7 @@
 //! The aggregator's VDAF work that is not preparation, each function one
 //! `vdaf_dispatch!` over the task's VDAF around `dyad-protocol`'s generic
-//! code: checking an aggregation parameter, VDAF-08's `is_valid` for
+//! code: checking that an upload's shares decode, checking an aggregation
+//! parameter, VDAF-08's `is_valid` for
 //! anti-replay, and folding output shares and aggregate shares into the
 //! per-job, per-batch rows the datastore keeps (DAP-09 section 4.6.2's
 //! implementation note: aggregate as output shares arrive).
@@ -12,6 +13,7 @@ use dyad_core::vdaf_dispatch;
 use dyad_datastore::models::{BatchAggregation, BatchIdentifier};
 use dyad_messages::draft09::{AggregationJobId, ReportId, ReportIdChecksum, Time};
 use dyad_protocol::aggregate::{aggregate_output_shares, AccumulatedBatch, BatchAccumulator};
+use dyad_protocol::upload::{check_shares_decode, UploadError, ValidatedReport};
 use dyad_protocol::vdaf_codec::{decode_agg_param, DapAggregator};
 use dyad_protocol::ProtocolError;
 use prio::codec::Decode as _;
@@ -27,6 +29,25 @@ pub fn check_agg_param(task: &Task, agg_param: &[u8]) -> Result<(), ProtocolErro
                 .with_task_id(*task.task_id())
         })
     })
+}
+
+/// Upload validation's last step (DAP-09 section 4.4.2): the report's
+/// public share and the Leader's input share decode with the task's VDAF.
+pub fn check_report_shares(task: &Task, report: &ValidatedReport) -> Result<(), UploadError> {
+    let instance = *task.vdaf();
+    let checked = vdaf_dispatch!(instance, |vdaf, V, VERIFY_KEY_LEN| {
+        Ok::<_, prio::vdaf::VdafError>(check_shares_decode(&vdaf, &instance, report))
+    });
+    match checked {
+        Ok(result) => result,
+        // prio refused to construct the task's VDAF: the task is unusable,
+        // and the report cannot be checked against it.
+        Err(e) => Err(UploadError::UndecodableShare {
+            part: "public share",
+            vdaf: instance.to_string(),
+            cause: format!("the task's VDAF cannot be constructed: {e}"),
+        }),
+    }
 }
 
 /// VDAF-08's `is_valid(agg_param, previous_agg_params)` (sections 7.3 and

@@ -18,6 +18,13 @@
 //! 6. an unrecognized or repeated extension → `invalidMessage` (the spec's
 //!    MAY).
 //!
+//! Then, generic over the task's VDAF, [`check_shares_decode`]: the public
+//! share and the Leader's input share must decode as the VDAF specifies, or
+//! the upload is malformed → `invalidMessage` naming the VDAF (section 3.2;
+//! the Helper would refuse the report anyway with `invalid_message`,
+//! section 4.5.1.4, but only long after the Client was told 201 Created, so
+//! a misconfigured Client would never learn of it).
+//!
 //! What needs the store is the caller's: the Leader must ignore a repeated
 //! report ID (it may answer `reportRejected`), and must ignore a report whose
 //! batch was already collected (see
@@ -26,6 +33,7 @@
 
 use crate::error::ProtocolError;
 use crate::keyring::HpkeKeyring;
+use crate::vdaf_codec::{decode_input_share, decode_public_share};
 use dyad_core::hpke::{open_input_share, HpkeError};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
@@ -33,6 +41,8 @@ use dyad_messages::draft09::{
     Report, ReportMetadata, Role, Time,
 };
 use dyad_messages::problem::DapProblemType;
+use prio::codec::CodecError;
+use prio::vdaf::Vdaf;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -90,6 +100,15 @@ pub enum UploadError {
     /// Two extensions of the same type.
     #[error("repeated extension {0:?}")]
     RepeatedExtension(ExtensionType),
+    /// The public share or the Leader's input share does not decode as the
+    /// task's VDAF specifies: the Client uses another VDAF or other
+    /// parameters than the task.
+    #[error("the report's {part} does not decode as {vdaf} ({cause}); is the client configured with the task's VDAF?")]
+    UndecodableShare {
+        part: &'static str,
+        vdaf: String,
+        cause: String,
+    },
     /// The report falls in a batch already collected (decided by the caller).
     #[error("the report's batch was already collected")]
     BatchCollected,
@@ -104,9 +123,9 @@ impl UploadError {
         match self {
             UploadError::TooEarly { .. } => DapProblemType::ReportTooEarly,
             UploadError::OutdatedConfig(_) => DapProblemType::OutdatedConfig,
-            UploadError::UnrecognizedExtension(_) | UploadError::RepeatedExtension(_) => {
-                DapProblemType::InvalidMessage
-            }
+            UploadError::UnrecognizedExtension(_)
+            | UploadError::RepeatedExtension(_)
+            | UploadError::UndecodableShare { .. } => DapProblemType::InvalidMessage,
             UploadError::TaskExpired { .. }
             | UploadError::Expired { .. }
             | UploadError::DecryptFailed
@@ -204,6 +223,26 @@ pub fn validate_upload<K: HpkeKeyring + ?Sized>(
         leader_input_share,
         helper_encrypted_input_share: report.helper_encrypted_input_share.clone(),
     })
+}
+
+/// Checks that a validated report's public share and Leader input share
+/// decode with `vdaf` (described as `vdaf_name` in the error), the last
+/// step of upload validation (see the module documentation). Call it from
+/// inside `vdaf_dispatch!` over the task's VDAF.
+pub fn check_shares_decode<V: Vdaf>(
+    vdaf: &V,
+    vdaf_name: &dyn fmt::Display,
+    report: &ValidatedReport,
+) -> Result<(), UploadError> {
+    let undecodable = |part: &'static str, cause: CodecError| UploadError::UndecodableShare {
+        part,
+        vdaf: vdaf_name.to_string(),
+        cause: cause.to_string(),
+    };
+    decode_public_share(vdaf, &report.public_share).map_err(|e| undecodable("public share", e))?;
+    decode_input_share(vdaf, Role::Leader, &report.leader_input_share.payload)
+        .map_err(|e| undecodable("Leader input share", e))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -187,3 +187,41 @@ fn caller_decided_rejections_map_to_report_rejected() {
         DapProblemType::ReportRejected
     );
 }
+
+#[test]
+fn shares_must_decode_with_the_task_vdaf() {
+    let fx = fixture();
+    let report = fx.report(&Measurement::Count(true), NOW);
+    let mut validated = validate_upload(
+        &fx.leader_task,
+        &fx.leader_keys,
+        &report,
+        NOW,
+        NO_EXTENSIONS,
+    )
+    .unwrap();
+    let vdaf = dyad_core::vdaf::concrete::new_prio3_count().unwrap();
+    let name = VdafInstance::Prio3Count;
+    assert_eq!(check_shares_decode(&vdaf, &name, &validated), Ok(()));
+
+    // One byte too many, one too few, a public share where none belongs.
+    let good_payload = validated.leader_input_share.payload.clone();
+    for payload in [
+        [good_payload.as_slice(), &[0]].concat(),
+        good_payload[..good_payload.len() - 1].to_vec(),
+    ] {
+        validated.leader_input_share.payload = payload;
+        let error = check_shares_decode(&vdaf, &name, &validated).unwrap_err();
+        assert_eq!(error.problem_type(), DapProblemType::InvalidMessage);
+        let message = error.to_string();
+        assert!(
+            message.contains("Leader input share does not decode as")
+                && message.contains("Prio3Count"),
+            "{message}"
+        );
+    }
+    validated.leader_input_share.payload = good_payload;
+    validated.public_share = vec![1, 2, 3];
+    let error = check_shares_decode(&vdaf, &name, &validated).unwrap_err();
+    assert!(error.to_string().contains("public share"), "{error}");
+}

@@ -6,7 +6,10 @@
 //! `max_upload_body_bytes` (413) and a `Report` (`invalidMessage`); then
 //! [`dyad_protocol::upload::validate_upload`] (`reportTooEarly`,
 //! `reportRejected` for an expired task or report or an undecryptable
-//! share, `outdatedConfig`, `invalidMessage` for extensions). The report is
+//! share, `outdatedConfig`, `invalidMessage` for extensions), and
+//! [`check_report_shares`]: the public share and the Leader's input share
+//! must decode with the task's VDAF (`invalidMessage` naming the VDAF, so a
+//! Client configured with another VDAF learns at once). The report is
 //! then written by the batching [`writer`]; a report whose batch was already
 //! collected is refused with `reportRejected` (the spec's MAY: the Client
 //! learns its report will not count), a duplicate report ID is ignored and
@@ -17,6 +20,7 @@ pub mod writer;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{parse_id, read_message};
 use crate::http::AppState;
+use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -49,6 +53,7 @@ pub async fn put_report(
     .await?;
     let report_id = report.metadata.id;
     let validated = validate_upload(&task, &task, &report, state.now(), NO_EXTENSIONS)
+        .and_then(|validated| check_report_shares(&task, &validated).map(|()| validated))
         .map_err(|e| ApiError::from(e.into_protocol_error(&task)))?;
 
     let collected_check = match task.batch_mode() {

@@ -249,3 +249,63 @@ async fn report_in_a_collected_batch_is_rejected() {
         StatusCode::CREATED
     );
 }
+
+/// The same task as `pair`, as a Client configured with `vdaf` instead of
+/// the task's VDAF would see it (same ID, keys and verify key length).
+fn misconfigured_client(pair: &TaskPair, vdaf: VdafInstance) -> TaskPair {
+    let rebuild = |task: &dyad_core::task::Task| task.to_builder().vdaf(vdaf).build().unwrap();
+    TaskPair {
+        leader: rebuild(&pair.leader),
+        helper: rebuild(&pair.helper),
+        leader_token: pair.leader_token.clone(),
+        collector_token: pair.collector_token.clone(),
+        collector_keypair: pair.collector_keypair.clone(),
+    }
+}
+
+#[tokio::test]
+async fn report_of_another_vdaf_is_refused_at_upload_naming_the_vdaf() {
+    let (env, pair) = setup().await;
+    let histogram = VdafInstance::Prio3Histogram {
+        length: 10,
+        chunk_length: 3,
+    };
+    let client = misconfigured_client(&pair, histogram);
+    let report = client.report(&Measurement::Histogram(4), now(&env));
+    let response = env.send(upload(pair.task_id(), &report.report)).await;
+    response.assert_problem(DapProblemType::InvalidMessage, Some(pair.task_id()));
+    let detail = response.problem().detail.unwrap_or_default();
+    assert!(
+        detail.contains("Prio3Count") && detail.contains("does not decode"),
+        "{detail}"
+    );
+    assert_eq!(env.report_count(pair.task_id()).await, 0);
+}
+
+#[tokio::test]
+async fn report_with_other_vdaf_parameters_is_refused_at_upload() {
+    let vdaf = VdafInstance::Prio3Histogram {
+        length: 10,
+        chunk_length: 3,
+    };
+    let pair = TaskPair::time_interval(vdaf);
+    let env = TestEnv::with_tasks(&[&pair.leader]).await;
+    let client = misconfigured_client(
+        &pair,
+        VdafInstance::Prio3Histogram {
+            length: 12,
+            chunk_length: 3,
+        },
+    );
+    let report = client.report(&Measurement::Histogram(11), now(&env));
+    let response = env.send(upload(pair.task_id(), &report.report)).await;
+    response.assert_problem(DapProblemType::InvalidMessage, Some(pair.task_id()));
+    assert_eq!(env.report_count(pair.task_id()).await, 0);
+    // The same client with the task's own parameters is accepted.
+    let good = pair.report(&Measurement::Histogram(9), now(&env));
+    assert_eq!(
+        env.send(upload(pair.task_id(), &good.report)).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(env.report_count(pair.task_id()).await, 1);
+}
