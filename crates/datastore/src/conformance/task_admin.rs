@@ -36,7 +36,7 @@ async fn fill(datastore: &dyn Datastore, task_id: TaskId, reports: u64) -> TaskR
                     tx.put_batch_aggregations(
                         &[BatchAggregation {
                             task_id,
-                            batch_identifier: batch.clone(),
+                            batch_identifier: batch,
                             aggregation_parameter: Vec::new(),
                             aggregation_job_id: job.aggregation_job_id,
                             aggregate_share: vec![1; 4],
@@ -71,13 +71,13 @@ async fn fill(datastore: &dyn Datastore, task_id: TaskId, reports: u64) -> TaskR
                     CollectionJobId::random(),
                     Query::TimeInterval(interval(3600, 3600)),
                     Vec::new(),
-                    batch.clone(),
+                    batch,
                     vec![1, 2, 3],
                 ))
                 .await?;
                 tx.put_aggregate_share_job(&AggregateShareJob {
                     task_id,
-                    batch_identifier: batch.clone(),
+                    batch_identifier: batch,
                     aggregation_parameter: Vec::new(),
                     report_count: 1,
                     checksum: ReportIdChecksum([2; 32]),
