@@ -19,7 +19,7 @@ use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     AggregateShareJob, AggregationJob, BatchAggregation, BatchIdentifier, BatchReservation,
     CollectedBatch, CollectionJob, CollectionJobWriteOutcome, LeaderStoredReport, OutstandingBatch,
-    ReportAggregation, ReportWriteOutcome, SeenReport,
+    ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
 use crate::DatastoreError;
 use dyad_core::task::Task;
@@ -45,8 +45,21 @@ pub trait Transaction: Send {
     async fn get_task(&mut self, task_id: &TaskId) -> Result<Option<Task>>;
     /// Every task, ordered by task ID.
     async fn get_tasks(&mut self) -> Result<Vec<Task>>;
-    /// Deletes the task and everything stored for it; whether it existed.
-    async fn delete_task(&mut self, task_id: &TaskId) -> Result<bool>;
+    /// Deletes the task and everything stored for it, counting the rows
+    /// removed per kind; `None` (and nothing changed) if there is no such
+    /// task.
+    async fn delete_task(&mut self, task_id: &TaskId) -> Result<Option<TaskRowCounts>>;
+    /// Counts the rows stored for the task, per kind (what
+    /// [`Self::delete_task`] would remove); `None` if there is no such task.
+    async fn count_task_rows(&mut self, task_id: &TaskId) -> Result<Option<TaskRowCounts>>;
+    /// Sets the task's `task_expiration` (DAP-09 section 4.2; `None`: the
+    /// task never expires) and gives back the task as now stored.
+    /// [`DatastoreError::NotFound`] if there is no such task.
+    async fn update_task_expiration(
+        &mut self,
+        task_id: &TaskId,
+        task_expiration: Option<Time>,
+    ) -> Result<Task>;
 
     // ----- Leader: client reports (section 4.4.2) -----
 

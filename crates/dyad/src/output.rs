@@ -40,7 +40,7 @@ impl Table {
     }
 
     /// Columns padded to their widest cell, two spaces apart; no trailing
-    /// spaces.
+    /// spaces. An empty header prints no header line (a key/value table).
     pub fn render(&self) -> String {
         let columns = self
             .rows
@@ -56,7 +56,8 @@ impl Table {
             }
         }
         let mut out = String::new();
-        for row in std::iter::once(&self.header).chain(&self.rows) {
+        let header = Some(&self.header).filter(|header| !header.is_empty());
+        for row in header.into_iter().chain(&self.rows) {
             let mut line = String::new();
             for (i, cell) in row.iter().enumerate() {
                 if i > 0 {
@@ -119,6 +120,18 @@ mod tests {
         assert_eq!(
             table.render(),
             "TASK ID           ROLE\nabc               leader\na-much-longer-id  helper\n"
+        );
+    }
+
+    #[test]
+    fn a_table_without_header_is_just_its_rows() {
+        let mut table = Table::new(Vec::<String>::new());
+        table
+            .row(["role", "leader"])
+            .row(["task expiration", "never"]);
+        assert_eq!(
+            table.render(),
+            "role             leader\ntask expiration  never\n"
         );
     }
 

@@ -27,6 +27,7 @@ pub mod helper_replay;
 pub mod leases;
 pub mod outstanding_batches;
 pub mod report_aggregations;
+pub mod task_admin;
 pub mod tasks;
 pub mod transactions;
 
@@ -138,6 +139,13 @@ macro_rules! __datastore_conformance_tests {
                 put_same_task_again,
                 delete_task_removes_its_data,
                 secrets_need_the_keys_and_survive_rotation,
+            }
+            task_admin {
+                delete_counts_what_it_removes,
+                empty_and_unknown_tasks,
+                aborted_delete_keeps_everything,
+                update_expiration,
+                read_only_transactions_cannot_delete_or_update,
             }
             transactions {
                 commit_returns_the_value,

@@ -30,7 +30,11 @@ pub async fn put_get_list_delete(h: TestDatastore) {
             Box::pin(async move {
                 let deleted = tx.delete_task(&helper_id).await?;
                 let deleted_again = tx.delete_task(&helper_id).await?;
-                Ok((deleted, deleted_again, tx.get_task(&helper_id).await?))
+                Ok((
+                    deleted.is_some(),
+                    deleted_again.is_some(),
+                    tx.get_task(&helper_id).await?,
+                ))
             })
         })
         .await

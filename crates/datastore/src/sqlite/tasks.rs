@@ -4,6 +4,7 @@
 
 use super::row::{self, Result};
 use crate::columns;
+use crate::models::{TaskRowCounts, TASK_TABLES};
 use crate::{task_document, DatastoreError, DatastoreKeys};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};
@@ -69,11 +70,82 @@ pub(super) async fn get_all(
         .collect()
 }
 
-pub(super) async fn delete(conn: &mut SqliteConnection, task_id: &TaskId) -> Result<bool> {
+/// Deletes the task's rows table by table (children first, see
+/// [`TASK_TABLES`]), counting each, then the task itself; `None` if there
+/// is no such task (then nothing was deleted: every table references it).
+pub(super) async fn delete(
+    conn: &mut SqliteConnection,
+    task_id: &TaskId,
+) -> Result<Option<TaskRowCounts>> {
+    let mut counts = [0; TASK_TABLES.len()];
+    for (table, count) in TASK_TABLES.iter().zip(&mut counts) {
+        *count = sqlx::query(&format!("DELETE FROM {table} WHERE task_id = ?"))
+            .bind(task_id.as_bytes().as_slice())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
     let deleted = sqlx::query("DELETE FROM tasks WHERE task_id = ?")
         .bind(task_id.as_bytes().as_slice())
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    Ok(deleted > 0)
+    Ok((deleted > 0).then(|| TaskRowCounts::from_table_counts(counts)))
+}
+
+/// Counts the task's rows in every table of [`TASK_TABLES`]; `None` if
+/// there is no such task.
+pub(super) async fn count_rows(
+    conn: &mut SqliteConnection,
+    task_id: &TaskId,
+) -> Result<Option<TaskRowCounts>> {
+    let exists = sqlx::query("SELECT 1 FROM tasks WHERE task_id = ?")
+        .bind(task_id.as_bytes().as_slice())
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    let mut counts = [0; TASK_TABLES.len()];
+    for (table, count) in TASK_TABLES.iter().zip(&mut counts) {
+        let stored: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE task_id = ?"))
+                .bind(task_id.as_bytes().as_slice())
+                .fetch_one(&mut *conn)
+                .await?;
+        *count = row::count(stored, table)?;
+    }
+    Ok(Some(TaskRowCounts::from_table_counts(counts)))
+}
+
+/// Sets the task's expiration in both places it is stored: the
+/// `task_expiration` column (for queries) and the sealed task document
+/// (resealed under the first datastore key).
+pub(super) async fn update_expiration(
+    conn: &mut SqliteConnection,
+    task_id: &TaskId,
+    task_expiration: Option<Time>,
+    keys: &DatastoreKeys,
+) -> Result<Task> {
+    let task = get(conn, task_id, keys)
+        .await?
+        .ok_or_else(|| DatastoreError::NotFound {
+            what: format!("task {task_id}"),
+        })?;
+    let task = task
+        .to_builder()
+        .task_expiration(task_expiration)
+        .build()
+        .map_err(|e| DatastoreError::invalid("task_expiration", e))?;
+    let expiration = task_expiration
+        .map(|t| row::time(t, "task_expiration"))
+        .transpose()?;
+    sqlx::query("UPDATE tasks SET task_expiration = ?, task_document = ? WHERE task_id = ?")
+        .bind(expiration)
+        .bind(task_document::seal(&task, keys)?)
+        .bind(task_id.as_bytes().as_slice())
+        .execute(&mut *conn)
+        .await?;
+    Ok(task)
 }

@@ -11,7 +11,7 @@ use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     AggregateShareJob, AggregationJob, BatchAggregation, BatchIdentifier, BatchReservation,
     CollectedBatch, CollectionJob, CollectionJobWriteOutcome, LeaderStoredReport, OutstandingBatch,
-    ReportAggregation, ReportWriteOutcome, SeenReport,
+    ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
@@ -85,8 +85,22 @@ impl Transaction for SqliteTransaction {
         tasks::get_all(self.read(), &keys).await
     }
 
-    async fn delete_task(&mut self, task_id: &TaskId) -> Result<bool> {
+    async fn delete_task(&mut self, task_id: &TaskId) -> Result<Option<TaskRowCounts>> {
         tasks::delete(self.write("delete_task")?, task_id).await
+    }
+
+    async fn count_task_rows(&mut self, task_id: &TaskId) -> Result<Option<TaskRowCounts>> {
+        tasks::count_rows(self.read(), task_id).await
+    }
+
+    async fn update_task_expiration(
+        &mut self,
+        task_id: &TaskId,
+        task_expiration: Option<Time>,
+    ) -> Result<Task> {
+        let keys = self.keys.clone();
+        let conn = self.write("update_task_expiration")?;
+        tasks::update_expiration(conn, task_id, task_expiration, &keys).await
     }
 
     async fn put_client_reports(

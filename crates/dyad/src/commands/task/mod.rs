@@ -1,17 +1,29 @@
 //! `dyad task`: provision tasks into an aggregator's datastore (DAP-09
-//! section 4.2), list them, show one, delete one. Adding lives in `add.rs`.
+//! section 4.2) and manage them. This module holds the subcommands and how
+//! they open the datastore ([`DatastoreArgs`]); each subcommand lives in
+//! its own file: `add.rs`, `list.rs`, `show.rs`, `delete.rs`, `update.rs`
+//! (and `view.rs`, the task as `list` and `show` print it).
 
 mod add;
+mod delete;
+mod list;
+mod show;
+mod update;
+mod view;
 
 pub use add::AddArgs;
+pub use delete::DeleteArgs;
+pub use list::ListArgs;
+pub use show::ShowArgs;
+pub use update::UpdateArgs;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use dyad_aggregator::config::AggregatorConfig;
 use dyad_core::clock::RealClock;
-use dyad_datastore::{Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions, KEYS_ENV};
+use dyad_datastore::{Datastore, DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use dyad_messages::draft09::TaskId;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
@@ -19,11 +31,13 @@ pub enum TaskCommand {
     /// Add a task: from a YAML task file, or generated from flags.
     Add(Box<AddArgs>),
     /// List the datastore's tasks.
-    List(DatastoreArgs),
-    /// Show one task (secrets redacted).
-    Show(TaskIdArgs),
-    /// Delete one task.
-    Delete(TaskIdArgs),
+    List(ListArgs),
+    /// Show one task (secrets are never shown).
+    Show(ShowArgs),
+    /// Delete a task and everything stored for it (asks first).
+    Delete(DeleteArgs),
+    /// Change a stored task's expiration.
+    Update(UpdateArgs),
 }
 
 /// Which datastore to work on: a URL, or the one a `dyad serve` config names.
@@ -42,7 +56,28 @@ impl DatastoreArgs {
     /// `--datastore`, with the keys of `DYAD_DATASTORE_KEYS` (and, for
     /// SQLite, bringing the schema up to date).
     pub(super) async fn open(&self) -> anyhow::Result<Arc<dyn Datastore>> {
-        let (url, options) = match (&self.datastore, &self.config) {
+        let (url, options) = self.url_and_options()?;
+        dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock), &options).await
+    }
+
+    /// Opens a datastore that must exist already: a SQLite file that is not
+    /// there is an error (naming the file), not a new empty database.
+    pub(super) async fn open_existing(&self) -> anyhow::Result<Arc<dyn Datastore>> {
+        let (url, options) = self.url_and_options()?;
+        if let Some(path) = missing_sqlite_file(&url) {
+            bail!(
+                "no SQLite datastore at {} (check --datastore / the config's datastore)",
+                path.display()
+            );
+        }
+        dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock), &options).await
+    }
+
+    /// With `--config`, what `dyad serve` would use; with `--datastore`, the
+    /// keys of `DYAD_DATASTORE_KEYS` (and, for SQLite, bringing the schema up
+    /// to date).
+    fn url_and_options(&self) -> anyhow::Result<(String, DatastoreOptions)> {
+        Ok(match (&self.datastore, &self.config) {
             (Some(url), _) => {
                 let keys = DatastoreKeys::from_env()?.with_context(|| {
                     format!(
@@ -60,65 +95,62 @@ impl DatastoreArgs {
                 (config.datastore, options)
             }
             (None, None) => bail!("give --datastore or --config"),
-        };
-        dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock), &options).await
+        })
     }
 }
 
-#[derive(Debug, Args)]
-pub struct TaskIdArgs {
-    #[command(flatten)]
-    datastore: DatastoreArgs,
-    /// The task ID (base64url).
-    task_id: TaskId,
+/// The file of a `sqlite:` URL when it does not exist (`None` for other
+/// URLs and in-memory databases).
+fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") || rest.contains("mode=memory") {
+        return None;
+    }
+    let path = Path::new(path);
+    (!path.exists()).then(|| path.to_path_buf())
+}
+
+/// The error for a task ID the datastore does not hold.
+fn no_such_task(task_id: &TaskId) -> String {
+    format!("no task {task_id} in this datastore (`dyad task list` shows the stored tasks)")
 }
 
 pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
     match command {
         TaskCommand::Add(args) => add::run(*args).await,
-        TaskCommand::List(args) => {
-            let datastore = args.open().await?;
-            let tasks = datastore
-                .run_read_tx("list_tasks", |tx| {
-                    Box::pin(async move { Ok(tx.get_tasks().await?) })
-                })
-                .await?;
-            for task in tasks {
-                println!(
-                    "{}  {}  {}  {:?}",
-                    task.task_id(),
-                    task.role(),
-                    task.vdaf(),
-                    task.batch_mode()
-                );
-            }
-            Ok(())
-        }
-        TaskCommand::Show(args) => {
-            let datastore = args.datastore.open().await?;
-            let task_id = args.task_id;
-            let task = datastore
-                .run_read_tx("show_task", move |tx| {
-                    Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
-                })
-                .await?
-                .with_context(|| format!("no task {task_id}"))?;
-            println!("{task:#?}");
-            Ok(())
-        }
-        TaskCommand::Delete(args) => {
-            let datastore = args.datastore.open().await?;
-            let task_id = args.task_id;
-            let deleted = datastore
-                .run_tx("delete_task", move |tx| {
-                    Box::pin(async move { Ok(tx.delete_task(&task_id).await?) })
-                })
-                .await?;
-            if !deleted {
-                bail!("no task {task_id}");
-            }
-            println!("deleted {task_id}");
-            Ok(())
-        }
+        TaskCommand::List(args) => list::run(args).await,
+        TaskCommand::Show(args) => show::run(args).await,
+        TaskCommand::Delete(args) => delete::run(args).await,
+        TaskCommand::Update(args) => update::run(args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sqlite_files_that_are_not_there_are_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let there = dir.path().join("there.sqlite");
+        std::fs::write(&there, b"").unwrap();
+        let absent = dir.path().join("absent.sqlite");
+        assert_eq!(
+            missing_sqlite_file(&format!("sqlite://{}", there.display())),
+            None
+        );
+        assert_eq!(
+            missing_sqlite_file(&format!("sqlite://{}?mode=rwc", absent.display())),
+            Some(absent.clone())
+        );
+        assert_eq!(
+            missing_sqlite_file(&format!("sqlite:{}", absent.display())),
+            Some(absent)
+        );
+        assert_eq!(missing_sqlite_file("sqlite::memory:"), None);
+        assert_eq!(missing_sqlite_file("postgres://localhost/dyad"), None);
     }
 }

@@ -1,0 +1,102 @@
+//! [`TaskRowCounts`]: how many rows of each kind a task has stored, as
+//! counted before deleting it and as removed by
+//! [`crate::Transaction::delete_task`].
+
+/// Rows stored for one task, per kind (the task's own row not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskRowCounts {
+    /// The Leader's client reports (DAP-09 section 4.4.2).
+    pub client_reports: u64,
+    /// Aggregation jobs (section 4.5), of either role.
+    pub aggregation_jobs: u64,
+    /// Report aggregations: one per report per aggregation job.
+    pub report_aggregations: u64,
+    /// Batch aggregations: one per (batch, aggregation parameter, job).
+    pub batch_aggregations: u64,
+    /// Records of collected batches (section 4.5.1.4, query counts).
+    pub collected_batches: u64,
+    /// The Leader's collection jobs (section 4.6.1).
+    pub collection_jobs: u64,
+    /// The Helper's answered aggregate share requests (section 4.6.3).
+    pub aggregate_share_jobs: u64,
+    /// The Helper's anti-replay set (section 4.5.1.4).
+    pub helper_seen_reports: u64,
+    /// The Leader's fixed-size batches (section 4.1.2).
+    pub outstanding_batches: u64,
+}
+
+impl TaskRowCounts {
+    /// Every kind with its count, named for people (e.g. "client reports"),
+    /// in the order of the fields.
+    pub fn kinds(&self) -> [(&'static str, u64); 9] {
+        [
+            ("client reports", self.client_reports),
+            ("aggregation jobs", self.aggregation_jobs),
+            ("report aggregations", self.report_aggregations),
+            ("batch aggregations", self.batch_aggregations),
+            ("collected batches", self.collected_batches),
+            ("collection jobs", self.collection_jobs),
+            ("aggregate share jobs", self.aggregate_share_jobs),
+            ("anti-replay rows", self.helper_seen_reports),
+            ("outstanding batches", self.outstanding_batches),
+        ]
+    }
+
+    /// All rows, of every kind.
+    pub fn total(&self) -> u64 {
+        self.kinds().iter().map(|(_, count)| count).sum()
+    }
+
+    /// The counts in the order of [`TASK_TABLES`].
+    pub(crate) fn from_table_counts(counts: [u64; TASK_TABLES.len()]) -> Self {
+        let [report_aggregations, aggregation_jobs, client_reports, batch_aggregations, collected_batches, collection_jobs, aggregate_share_jobs, helper_seen_reports, outstanding_batches] =
+            counts;
+        Self {
+            client_reports,
+            aggregation_jobs,
+            report_aggregations,
+            batch_aggregations,
+            collected_batches,
+            collection_jobs,
+            aggregate_share_jobs,
+            helper_seen_reports,
+            outstanding_batches,
+        }
+    }
+}
+
+/// Every table holding rows of a task (each has a `task_id` column), the
+/// children before their parents, so that deleting in this order never
+/// leans on `ON DELETE CASCADE` and every row is counted where it goes.
+pub(crate) const TASK_TABLES: [&str; 9] = [
+    "report_aggregations",
+    "aggregation_jobs",
+    "client_reports",
+    "batch_aggregations",
+    "collected_batches",
+    "collection_jobs",
+    "aggregate_share_jobs",
+    "helper_seen_reports",
+    "outstanding_batches",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_counts_land_in_their_fields() {
+        let counts = TaskRowCounts::from_table_counts([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(counts.report_aggregations, 1);
+        assert_eq!(counts.aggregation_jobs, 2);
+        assert_eq!(counts.client_reports, 3);
+        assert_eq!(counts.batch_aggregations, 4);
+        assert_eq!(counts.collected_batches, 5);
+        assert_eq!(counts.collection_jobs, 6);
+        assert_eq!(counts.aggregate_share_jobs, 7);
+        assert_eq!(counts.helper_seen_reports, 8);
+        assert_eq!(counts.outstanding_batches, 9);
+        assert_eq!(counts.total(), 45);
+        assert_eq!(counts.kinds()[0], ("client reports", 3));
+    }
+}

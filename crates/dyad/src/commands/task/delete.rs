@@ -1,0 +1,197 @@
+//! `dyad task delete TASK_ID`: deletes a task and everything stored for it,
+//! after saying what that is and asking (on a terminal; elsewhere only with
+//! `--yes`), then says what went, per kind of row.
+
+use super::DatastoreArgs;
+use crate::output::{OutputFormat, Table};
+use anyhow::{bail, Context as _};
+use clap::Args;
+use dyad_datastore::models::TaskRowCounts;
+use dyad_datastore::DatastoreExt;
+use dyad_messages::draft09::{Role, TaskId};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    datastore: DatastoreArgs,
+    /// The task ID (base64url).
+    task_id: TaskId,
+    /// Delete without asking (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// How to print what was deleted.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+pub async fn run(args: DeleteArgs) -> anyhow::Result<()> {
+    let datastore = args.datastore.open_existing().await?;
+    let task_id = args.task_id;
+    let (role, stored) = datastore
+        .run_read_tx("count_task_rows", move |tx| {
+            Box::pin(async move {
+                let Some(task) = tx.get_task(&task_id).await? else {
+                    return Ok(None);
+                };
+                let counts = tx.count_task_rows(&task_id).await?;
+                Ok(counts.map(|counts| (task.role(), counts)))
+            })
+        })
+        .await?
+        .with_context(|| super::no_such_task(&task_id))?;
+
+    if !args.yes {
+        let question = format!("Delete task {task_id} ({})? [y/N] ", summary(role, &stored));
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "not deleting task {task_id} without confirmation: stdin is not a terminal \
+                 to ask on (give --yes to delete without asking)"
+            );
+        }
+        if !confirm(&question)? {
+            eprintln!("Nothing deleted.");
+            return Ok(());
+        }
+    }
+
+    let deleted = datastore
+        .run_tx("delete_task", move |tx| {
+            Box::pin(async move { Ok(tx.delete_task(&task_id).await?) })
+        })
+        .await?
+        .with_context(|| format!("task {task_id} was deleted meanwhile by someone else"))?;
+    tracing::info!(task_id = %task_id, rows = deleted.total(), "deleted a task");
+    print!("{}", render(&task_id, role, &deleted, args.format)?);
+    Ok(())
+}
+
+/// What the task holds, for the question: its role and every kind of row
+/// it has, e.g. `leader, 1000 client reports, 12 aggregation jobs`.
+fn summary(role: Role, counts: &TaskRowCounts) -> String {
+    let mut parts = vec![role.to_string()];
+    parts.extend(
+        counts
+            .kinds()
+            .iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(kind, count)| format!("{count} {kind}")),
+    );
+    if counts.total() == 0 {
+        parts.push("nothing stored for it yet".to_owned());
+    }
+    parts.join(", ")
+}
+
+/// Asks on stderr, reads the answer from stdin: only `y` or `yes` agree.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// What was deleted, as `format` prints it.
+fn render(
+    task_id: &TaskId,
+    role: Role,
+    deleted: &TaskRowCounts,
+    format: OutputFormat,
+) -> anyhow::Result<String> {
+    if format == OutputFormat::Json {
+        let rows: serde_json::Map<String, serde_json::Value> = deleted
+            .kinds()
+            .iter()
+            .map(|(kind, count)| (kind.replace([' ', '-'], "_"), (*count).into()))
+            .collect();
+        let json = serde_json::json!({
+            "task_id": task_id.to_string(),
+            "role": role.to_string(),
+            "deleted_rows": rows,
+        });
+        return Ok(serde_json::to_string_pretty(&json)? + "\n");
+    }
+    let mut table = Table::new(["DELETED", "ROWS"]);
+    for (kind, count) in deleted.kinds() {
+        table.row([kind.to_owned(), count.to_string()]);
+    }
+    Ok(match format {
+        OutputFormat::Csv => table.render_csv(),
+        _ => format!("Deleted task {task_id} ({role}).\n{}", table.render()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts() -> TaskRowCounts {
+        TaskRowCounts {
+            client_reports: 1000,
+            aggregation_jobs: 12,
+            report_aggregations: 980,
+            batch_aggregations: 12,
+            ..TaskRowCounts::default()
+        }
+    }
+
+    #[test]
+    fn the_question_names_every_kind_the_task_has() {
+        assert_eq!(
+            summary(Role::Leader, &counts()),
+            "leader, 1000 client reports, 12 aggregation jobs, 980 report aggregations, \
+             12 batch aggregations"
+        );
+        assert_eq!(
+            summary(Role::Helper, &TaskRowCounts::default()),
+            "helper, nothing stored for it yet"
+        );
+    }
+
+    #[test]
+    fn the_summary_counts_every_kind() {
+        let task_id = TaskId::from_bytes([7; 32]);
+        assert_eq!(
+            render(&task_id, Role::Leader, &counts(), OutputFormat::Table).unwrap(),
+            "\
+Deleted task BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc (leader).
+DELETED               ROWS
+client reports        1000
+aggregation jobs      12
+report aggregations   980
+batch aggregations    12
+collected batches     0
+collection jobs       0
+aggregate share jobs  0
+anti-replay rows      0
+outstanding batches   0
+"
+        );
+        assert_eq!(
+            render(&task_id, Role::Leader, &counts(), OutputFormat::Json).unwrap(),
+            r#"{
+  "deleted_rows": {
+    "aggregate_share_jobs": 0,
+    "aggregation_jobs": 12,
+    "anti_replay_rows": 0,
+    "batch_aggregations": 12,
+    "client_reports": 1000,
+    "collected_batches": 0,
+    "collection_jobs": 0,
+    "outstanding_batches": 0,
+    "report_aggregations": 980
+  },
+  "role": "leader",
+  "task_id": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc"
+}
+"#
+        );
+    }
+}
