@@ -19,7 +19,12 @@
 //! ```
 //!
 //! The body's writes are committed together when it returns `Ok`, and rolled
-//! back when it returns `Err` (or panics, or its future is dropped). When the
+//! back when it returns `Err` (or panics). A transaction runs on a task of
+//! its own, to commit or rollback, even when the caller's future is dropped
+//! (a client that hangs up, a timeout): a dropped request can never leave a
+//! pooled connection half-way through `BEGIN` or a statement, so the pool
+//! stays healthy; the caller just never sees the result. Bodies are
+//! therefore `'static`: they own (clone) what they use. When the
 //! database is busy (SQLite's write lock, PostgreSQL serialization failures)
 //! the whole body is run again after a backoff, up to [`RetryPolicy`]'s
 //! limits, so a body must do nothing but database work (or work that is
@@ -30,13 +35,15 @@ use crate::{DatastoreError, Transaction, TxError};
 use dyad_core::clock::Clock;
 use futures::future::BoxFuture;
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-/// A transaction body with its result type erased, as backends receive it.
-pub type ErasedTxFn<'f> = dyn for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<Box<dyn Any + Send>, TxError>>
+/// A transaction body with its result type erased, as backends receive it:
+/// owned, so that a backend can run it on a task of its own.
+pub type ErasedTxFn = dyn for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<Box<dyn Any + Send>, TxError>>
     + Send
     + Sync
-    + 'f;
+    + 'static;
 
 /// Whether a transaction may write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,12 +98,14 @@ impl RetryPolicy {
 #[async_trait::async_trait]
 pub trait Datastore: Send + Sync + 'static {
     /// Runs a type-erased transaction body (see [`DatastoreExt::run_tx`],
-    /// which callers use instead). `name` names the transaction in logs.
+    /// which callers use instead) to its end, on a task of its own, so that
+    /// dropping the returned future never cuts a transaction in half. `name`
+    /// names the transaction in logs.
     async fn run_tx_erased(
         &self,
         name: &'static str,
         mode: TxMode,
-        f: &ErasedTxFn<'_>,
+        f: Arc<ErasedTxFn>,
     ) -> Result<Box<dyn Any + Send>, TxError>;
 
     /// The clock transactions read "now" from.
@@ -116,7 +125,7 @@ pub trait DatastoreExt: Datastore {
         F: for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<T, TxError>>
             + Send
             + Sync
-            + 's,
+            + 'static,
     {
         run_typed(self, name, TxMode::ReadWrite, f)
     }
@@ -132,7 +141,7 @@ pub trait DatastoreExt: Datastore {
         F: for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<T, TxError>>
             + Send
             + Sync
-            + 's,
+            + 'static,
     {
         run_typed(self, name, TxMode::ReadOnly, f)
     }
@@ -149,16 +158,19 @@ fn run_typed<'s, D, T, F>(
 where
     D: Datastore + ?Sized,
     T: Send + 'static,
-    F: for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<T, TxError>> + Send + Sync + 's,
+    F: for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<T, TxError>>
+        + Send
+        + Sync
+        + 'static,
 {
     Box::pin(async move {
-        let erased: &ErasedTxFn<'_> = &|tx| {
+        let erased: Arc<ErasedTxFn> = Arc::new(move |tx| {
             let body = f(tx);
             Box::pin(async move {
                 body.await
                     .map(|value| Box::new(value) as Box<dyn Any + Send>)
             })
-        };
+        });
         let value = datastore.run_tx_erased(name, mode, erased).await?;
         value.downcast::<T>().map(|value| *value).map_err(|_| {
             TxError::Datastore(DatastoreError::Internal(
@@ -166,6 +178,36 @@ where
             ))
         })
     })
+}
+
+/// Runs a backend's transaction loop on a task of its own and waits for
+/// it (see [`Datastore::run_tx_erased`]). A panic in the body is resumed
+/// in the caller, as if the body had run inline.
+pub(crate) async fn run_detached<F>(work: F) -> Result<Box<dyn Any + Send>, TxError>
+where
+    F: std::future::Future<Output = Result<Box<dyn Any + Send>, TxError>> + Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(TxError::Datastore(DatastoreError::Internal(
+            "the transaction's task was cancelled (runtime shutting down)",
+        ))),
+    }
+}
+
+/// How long closing a datastore waits for connections still in use.
+pub(crate) const CLOSE_TIMEOUT: StdDuration = StdDuration::from_secs(5);
+
+/// Waits for a pool to close, at most [`CLOSE_TIMEOUT`]: shutdown must not
+/// hang on a connection that a stuck transaction holds.
+pub(crate) async fn close_pool_bounded<F: std::future::Future<Output = ()>>(close: F) {
+    if tokio::time::timeout(CLOSE_TIMEOUT, close).await.is_err() {
+        tracing::warn!(
+            timeout_secs = CLOSE_TIMEOUT.as_secs(),
+            "datastore connections still busy at close; not waiting for them"
+        );
+    }
 }
 
 #[cfg(test)]

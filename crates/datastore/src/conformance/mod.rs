@@ -154,6 +154,7 @@ macro_rules! __datastore_conformance_tests {
                 read_only_transaction_rejects_writes,
                 now_comes_from_the_clock,
                 concurrent_writers_all_commit,
+                dropped_callers_leave_no_half_transaction,
             }
             client_reports {
                 round_trip,

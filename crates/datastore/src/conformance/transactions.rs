@@ -176,3 +176,87 @@ pub async fn concurrent_writers_all_commit(h: TestDatastore) {
         .unwrap();
     assert_eq!(count, 200);
 }
+
+/// Callers that go away at any point (a client hanging up, a timeout) never
+/// cut a transaction in half: each dropped transaction committed whole or
+/// not at all, and afterwards the pool serves ordinary transactions at once
+/// and closes promptly.
+pub async fn dropped_callers_leave_no_half_transaction(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let task_id = *task.task_id();
+    let mut pairs = Vec::new();
+    let mut callers = Vec::new();
+    for i in 0..400u64 {
+        let pair = vec![
+            report(&task_id, 3600 + i, (i % 250) as u8),
+            report(&task_id, 3600 + i, (i % 250) as u8),
+        ];
+        pairs.push((*pair[0].report_id(), *pair[1].report_id()));
+        let datastore = h.datastore.clone();
+        // Dropped after 0 to ~2 ms: before BEGIN, inside it, between the
+        // two writes, during COMMIT or after it.
+        let patience = std::time::Duration::from_micros((i * 37) % 2000);
+        callers.push(tokio::spawn(async move {
+            let write = datastore.run_tx("dropped_write", move |tx| {
+                let pair = pair.clone();
+                Box::pin(async move {
+                    tx.put_client_reports(&pair[..1]).await?;
+                    tokio::task::yield_now().await;
+                    tx.put_client_reports(&pair[1..]).await?;
+                    Ok(())
+                })
+            });
+            let read = datastore.run_read_tx("dropped_read", move |tx| {
+                Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+            });
+            let _ = tokio::time::timeout(patience, write).await;
+            let _ = tokio::time::timeout(patience, read).await;
+        }));
+    }
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    // A wedged pool would hang here for good: the bound turns that into a
+    // failure instead of a stuck test run.
+    let bound = std::time::Duration::from_secs(60);
+    let found = tokio::time::timeout(
+        bound,
+        h.datastore.run_read_tx("check", move |tx| {
+            let pairs = pairs.clone();
+            Box::pin(async move {
+                let mut found = Vec::with_capacity(pairs.len());
+                for (a, b) in pairs {
+                    found.push((
+                        tx.get_client_report(&task_id, &a).await?.is_some(),
+                        tx.get_client_report(&task_id, &b).await?.is_some(),
+                    ));
+                }
+                Ok(found)
+            })
+        }),
+    )
+    .await
+    .expect("the datastore still answers after dropped callers")
+    .unwrap();
+    assert!(
+        found.iter().all(|(a, b)| a == b),
+        "a dropped transaction was half applied: {:?}",
+        found.iter().filter(|(a, b)| a != b).count()
+    );
+    // Ordinary writes go through, and closing does not hang.
+    let more = report(&task_id, 7200, 1);
+    tokio::time::timeout(
+        bound,
+        h.datastore.run_tx("after", move |tx| {
+            let more = more.clone();
+            Box::pin(async move { Ok(tx.put_client_reports(&[more]).await?) })
+        }),
+    )
+    .await
+    .expect("writes go through after dropped callers")
+    .unwrap();
+    tokio::time::timeout(bound, h.datastore.close())
+        .await
+        .expect("closing is bounded");
+}

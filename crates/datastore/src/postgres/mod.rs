@@ -65,7 +65,7 @@ mod tasks;
 pub mod testing;
 mod transaction;
 
-use crate::datastore::{ErasedTxFn, RetryPolicy, TxMode};
+use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::Clock;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -77,6 +77,7 @@ use tracing::{debug, warn};
 pub use transaction::PostgresTransaction;
 
 /// A datastore in one PostgreSQL database.
+#[derive(Clone)]
 pub struct PostgresDatastore {
     pool: PgPool,
     clock: Arc<dyn Clock>,
@@ -185,7 +186,7 @@ impl PostgresDatastore {
         &self,
         name: &'static str,
         mode: TxMode,
-        f: &ErasedTxFn<'_>,
+        f: &ErasedTxFn,
     ) -> Result<Box<dyn Any + Send>, TxError> {
         let begin = match mode {
             TxMode::ReadWrite => "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
@@ -246,13 +247,13 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, DatastoreError> {
     )
 }
 
-#[async_trait::async_trait]
-impl Datastore for PostgresDatastore {
-    async fn run_tx_erased(
+impl PostgresDatastore {
+    /// Runs `f` until it commits, fails for good or runs out of retries.
+    async fn run_attempts(
         &self,
         name: &'static str,
         mode: TxMode,
-        f: &ErasedTxFn<'_>,
+        f: &ErasedTxFn,
     ) -> Result<Box<dyn Any + Send>, TxError> {
         let mut attempt = 1;
         loop {
@@ -276,13 +277,29 @@ impl Datastore for PostgresDatastore {
             }
         }
     }
+}
+
+#[async_trait::async_trait]
+impl Datastore for PostgresDatastore {
+    async fn run_tx_erased(
+        &self,
+        name: &'static str,
+        mode: TxMode,
+        f: Arc<ErasedTxFn>,
+    ) -> Result<Box<dyn Any + Send>, TxError> {
+        // On a task of its own: if the caller's future is dropped, the
+        // transaction still runs to COMMIT or ROLLBACK and its connection
+        // goes back to the pool in a known state.
+        let this = self.clone();
+        run_detached(async move { this.run_attempts(name, mode, &*f).await }).await
+    }
 
     fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        crate::datastore::close_pool_bounded(self.pool.close()).await;
     }
 }
 

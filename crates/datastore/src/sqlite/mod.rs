@@ -28,7 +28,7 @@ mod row;
 mod tasks;
 mod transaction;
 
-use crate::datastore::{ErasedTxFn, RetryPolicy, TxMode};
+use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::Clock;
 use sqlx::sqlite::{
@@ -42,6 +42,7 @@ use tracing::{debug, warn};
 pub use transaction::SqliteTransaction;
 
 /// A datastore in one SQLite file.
+#[derive(Clone)]
 pub struct SqliteDatastore {
     pool: SqlitePool,
     clock: Arc<dyn Clock>,
@@ -130,11 +131,7 @@ impl SqliteDatastore {
         Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
     }
 
-    async fn attempt(
-        &self,
-        mode: TxMode,
-        f: &ErasedTxFn<'_>,
-    ) -> Result<Box<dyn Any + Send>, TxError> {
+    async fn attempt(&self, mode: TxMode, f: &ErasedTxFn) -> Result<Box<dyn Any + Send>, TxError> {
         let begin = match mode {
             TxMode::ReadWrite => "BEGIN IMMEDIATE",
             TxMode::ReadOnly => "BEGIN DEFERRED",
@@ -153,13 +150,13 @@ impl SqliteDatastore {
     }
 }
 
-#[async_trait::async_trait]
-impl Datastore for SqliteDatastore {
-    async fn run_tx_erased(
+impl SqliteDatastore {
+    /// Runs `f` until it commits, fails for good or runs out of retries.
+    async fn run_attempts(
         &self,
         name: &'static str,
         mode: TxMode,
-        f: &ErasedTxFn<'_>,
+        f: &ErasedTxFn,
     ) -> Result<Box<dyn Any + Send>, TxError> {
         let mut attempt = 1;
         loop {
@@ -183,13 +180,29 @@ impl Datastore for SqliteDatastore {
             }
         }
     }
+}
+
+#[async_trait::async_trait]
+impl Datastore for SqliteDatastore {
+    async fn run_tx_erased(
+        &self,
+        name: &'static str,
+        mode: TxMode,
+        f: Arc<ErasedTxFn>,
+    ) -> Result<Box<dyn Any + Send>, TxError> {
+        // On a task of its own: if the caller's future is dropped, the
+        // transaction still runs to COMMIT or ROLLBACK and its connection
+        // goes back to the pool in a known state.
+        let this = self.clone();
+        run_detached(async move { this.run_attempts(name, mode, &*f).await }).await
+    }
 
     fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        crate::datastore::close_pool_bounded(self.pool.close()).await;
     }
 }
 
