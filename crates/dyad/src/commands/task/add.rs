@@ -178,11 +178,18 @@ fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
 /// `--collector-hpke-config`: a file holding the base64url HpkeConfig, or
 /// the text itself. The suite must be one dyad can seal aggregate shares to.
 pub(crate) fn parse_collector_hpke_config(arg: &str) -> anyhow::Result<HpkeConfig> {
+    const HINT: &str = "hint: give the collector-hpke-config.txt that `dyad collector init` wrote";
     let path = Path::new(arg);
     let (text, source) = if path.is_file() {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --collector-hpke-config {}", path.display()))?;
         (text, path.display().to_string())
+    } else if arg.contains(['/', '.']) {
+        // base64url has neither character: this was meant as a file.
+        bail!(
+            "--collector-hpke-config: no file {} ({HINT})",
+            path.display()
+        );
     } else {
         (arg.to_owned(), "the value".to_owned())
     };
@@ -194,14 +201,8 @@ pub(crate) fn parse_collector_hpke_config(arg: &str) -> anyhow::Result<HpkeConfi
         );
     }
     let config = decode_hpke_config(&text).map_err(|error| {
-        let hint = if path.is_file() || arg.contains(['/', '.']) {
-            String::new()
-        } else {
-            " (nor is it a file)".to_owned()
-        };
         anyhow::anyhow!(
-            "--collector-hpke-config: {source} is not a base64url HpkeConfig{hint}: {error:#} \
-             (hint: give the collector-hpke-config.txt that `dyad collector init` wrote)"
+            "--collector-hpke-config: {source} is not a base64url HpkeConfig ({error:#}; {HINT})"
         )
     })?;
     let suite = HpkeCiphersuite::of(&config);
@@ -277,7 +278,7 @@ fn prepare_out_dir(
         bail!(
             "give --out-dir: as the {}, this aggregator writes {} for the other parties",
             provisioned.task.role(),
-            names.join(", ")
+            names.join(" and ")
         );
     };
     std::fs::create_dir_all(out_dir)
@@ -461,7 +462,10 @@ mod tests {
             "{:#}",
             parse_collector_hpke_config("/no/such/collector-hpke-config.txt").unwrap_err()
         );
-        assert!(error.contains("is not a base64url HpkeConfig"), "{error}");
+        assert!(
+            error.starts_with("--collector-hpke-config: no file /no/such/"),
+            "{error}"
+        );
     }
 
     #[test]
