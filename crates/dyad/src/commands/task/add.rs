@@ -143,7 +143,15 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
     let out_dir = prepare_out_dir(&provisioned, peer_file.as_ref(), args.out_dir.as_deref())?;
     store(&args.datastore, provisioned.task.clone()).await?;
     let written = match out_dir {
-        Some(out_dir) => write_files(&out_dir, &provisioned, peer_file.as_ref())?,
+        Some(out_dir) => {
+            write_files(&out_dir, &provisioned, peer_file.as_ref()).with_context(|| {
+                format!(
+                    "task {} is stored, but its files could not all be written (hint: remove it \
+                 with `dyad task delete`, empty --out-dir and add it again)",
+                    provisioned.task.task_id()
+                )
+            })?
+        }
         None => Vec::new(),
     };
     report(&provisioned.task, &written, args.format)
