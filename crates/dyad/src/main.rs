@@ -22,6 +22,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The Collector's own setup: its HPKE keypair.
+    #[command(subcommand)]
+    Collector(commands::collector::CollectorCommand),
     /// Manage the keys that encrypt task secrets at rest.
     #[command(subcommand)]
     DatastoreKey(commands::datastore_key::DatastoreKeyCommand),
@@ -56,6 +59,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Collector(command) => commands::collector::run(command),
         Command::DatastoreKey(command) => commands::datastore_key::run(command),
         Command::Decode(args) => commands::decode::run(args),
         Command::Hpke(command) => commands::hpke::run(command),

@@ -1,21 +1,28 @@
-//! Provisioning a new task for a dyad: the Leader's and the Helper's views of
-//! the same task (DAP-09 section 4.2: both share the task ID, VDAF, verify
-//! key, query configuration and the Leader→Helper token), and what the
-//! Collector needs (its token and HPKE keypair). Used by `dyad task add
-//! --generate` and by the quickstart.
+//! Provisioning a task across three parties so that every private key stays
+//! with its owner (DAP-09 section 4.2: the aggregators share the task ID,
+//! VDAF, verify key, query configuration and the Leader→Helper token; the
+//! Collector's HPKE config is public).
+//!
+//! - [`generate`]: one aggregator makes what is shared (task ID, verify key,
+//!   Leader→Helper token) and what is its own (its HPKE keypair; on the
+//!   Leader, the Collector's bearer token), given the Collector's public
+//!   HPKE config. It keeps its task and hands out a [`PeerTaskFile`] that
+//!   holds no private key.
+//! - [`import`]: the other aggregator reads that file and makes its own
+//!   HPKE keypair (and, on the Leader, the Collector's bearer token).
+//!
+//! The Leader's side also yields the [`CollectorTaskFile`] and the
+//! [`ClientTaskFile`]. Used by `dyad task add` and by the quickstart.
 
-use anyhow::Context as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use crate::task_files::{ClientTaskFile, CollectorTaskFile, PeerTaskFile};
+use anyhow::{bail, Context as _};
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::{AuthenticationToken, AuthenticationTokenType, BatchMode, Task, VerifyKey};
 use dyad_core::vdaf::VdafInstance;
-use dyad_messages::draft09::{Duration, HpkeConfigId, Role, TaskId, Time};
-use dyad_messages::Encode;
-use serde::{Deserialize, Serialize};
+use dyad_messages::draft09::{Duration, HpkeConfig, HpkeConfigId, Role, Time};
 use url::Url;
 
-/// The parameters an operator chooses; everything secret is generated.
+/// The task parameters both aggregators share, as an operator chooses them.
 #[derive(Debug, Clone)]
 pub struct TaskParameters {
     pub leader: Url,
@@ -26,159 +33,347 @@ pub struct TaskParameters {
     pub time_precision: Duration,
     pub max_batch_query_count: u64,
     pub task_expiration: Option<Time>,
+}
+
+/// What each aggregator decides for itself about a task: not part of what
+/// the two share.
+#[derive(Debug, Clone, Default)]
+pub struct LocalPolicy {
+    /// How long after its timestamp a report may be deleted.
     pub report_expiry_age: Option<Duration>,
+    /// How far in the future a report's timestamp may be.
     pub tolerable_clock_skew: Option<Duration>,
 }
 
-/// A freshly provisioned task, as each party sees it.
-pub struct ProvisionedTask {
-    pub leader_task: Task,
-    pub helper_task: Task,
-    pub collector: CollectorCredentials,
+/// One aggregator's side of a provisioned task.
+pub struct Provisioned {
+    /// This aggregator's task, with its own HPKE keypair.
+    pub task: Task,
+    /// For the Collector (the Leader's side only).
+    pub collector_file: Option<CollectorTaskFile>,
+    /// For clients (the Leader's side only).
+    pub client_file: Option<ClientTaskFile>,
 }
 
-/// What the Collector needs to collect the task's results. Secret: it holds
-/// the Collector's token and private key.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct CollectorCredentials {
-    pub task_id: TaskId,
-    pub leader: Url,
-    pub helper: Url,
-    pub vdaf: VdafInstance,
-    pub batch_mode: BatchMode,
-    pub time_precision: Duration,
-    /// Sent as `Authorization: Bearer` to the Leader.
-    pub collector_bearer_token: String,
-    /// The Collector's encoded HpkeConfig, base64url.
-    pub hpke_config: String,
-    /// The Collector's HPKE private key, base64url.
-    pub hpke_private_key: String,
+/// What [`generate`] makes: this aggregator's side and the other's file.
+pub struct Generated {
+    pub mine: Provisioned,
+    /// For the other aggregator's operator. Secret, but no private key.
+    pub peer_file: PeerTaskFile,
 }
 
-impl std::fmt::Debug for CollectorCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CollectorCredentials")
-            .field("task_id", &self.task_id)
-            .field("leader", &self.leader.as_str())
-            .field("vdaf", &self.vdaf)
-            .finish_non_exhaustive()
+/// Refuses a VDAF that dyad cannot yet run end to end.
+pub fn check_supported(vdaf: &VdafInstance) -> anyhow::Result<()> {
+    if let VdafInstance::Poplar1 { .. } = vdaf {
+        bail!(
+            "Poplar1 tasks are not supported yet: heavy-hitters collection (several \
+             aggregation parameters per batch) does not work end to end; use a Prio3 VDAF"
+        );
     }
+    Ok(())
 }
 
-impl CollectorCredentials {
-    pub fn keypair(&self) -> anyhow::Result<HpkeKeypair> {
-        crate::commands::args::CollectorKeyArgs {
-            hpke_config: self.hpke_config.clone(),
-            hpke_private_key: self.hpke_private_key.clone(),
-        }
-        .keypair()
-    }
-
-    pub fn token(&self) -> anyhow::Result<AuthenticationToken> {
-        AuthenticationToken::new_bearer(self.collector_bearer_token.clone())
-            .context("collector token")
-    }
-}
-
-/// Generates a task ID, verify key, tokens and HPKE keys, and builds both
-/// aggregators' tasks and the Collector's credentials.
-pub fn provision(params: &TaskParameters) -> anyhow::Result<ProvisionedTask> {
-    let task_id = TaskId::random();
-    let verify_key = VerifyKey::random(params.vdaf.verify_key_length());
-    let aggregator_token = AuthenticationToken::random(AuthenticationTokenType::DapAuth);
-    let collector_token = AuthenticationToken::random(AuthenticationTokenType::Bearer);
-    let collector_keypair = HpkeKeypair::generate_default(HpkeConfigId(1));
-
-    let base = |role: Role, key_id: u8| {
-        let mut builder = Task::builder()
-            .task_id(task_id)
-            .role(role)
-            .leader_aggregator_endpoint(params.leader.clone())
-            .helper_aggregator_endpoint(params.helper.clone())
-            .vdaf(params.vdaf)
-            .vdaf_verify_key(verify_key.clone())
-            .batch_mode(params.batch_mode)
-            .min_batch_size(params.min_batch_size)
-            .time_precision(params.time_precision)
-            .max_batch_query_count(params.max_batch_query_count)
-            .task_expiration(params.task_expiration)
-            .report_expiry_age(params.report_expiry_age)
-            .collector_hpke_config(collector_keypair.config().clone())
-            .aggregator_auth_token(aggregator_token.clone())
-            .hpke_keys(vec![HpkeKeypair::generate_default(HpkeConfigId(key_id))]);
-        if let Some(skew) = params.tolerable_clock_skew {
-            builder = builder.tolerable_clock_skew(skew);
-        }
-        builder
+/// Generates a new task as `role`: the task ID, VDAF verify key and
+/// Leader→Helper token (shared), this aggregator's HPKE keypair and, as the
+/// Leader, the Collector's bearer token. `collector_hpke_config` is the
+/// Collector's public config (its private key is never here).
+pub fn generate(
+    params: &TaskParameters,
+    role: Role,
+    collector_hpke_config: HpkeConfig,
+    policy: &LocalPolicy,
+) -> anyhow::Result<Generated> {
+    check_supported(&params.vdaf)?;
+    let peer_role = match role {
+        Role::Leader => Role::Helper,
+        Role::Helper => Role::Leader,
+        other => bail!("a task is generated by the Leader or the Helper, not the {other}"),
     };
-    let leader_task = base(Role::Leader, 1)
-        .collector_auth_token(collector_token.clone())
-        .build()
-        .context("building the Leader's task")?;
-    let helper_task = base(Role::Helper, 2)
-        .aggregator_auth_token(aggregator_token.hash())
-        .build()
-        .context("building the Helper's task")?;
-    let collector = CollectorCredentials {
-        task_id,
+    let peer_file = PeerTaskFile {
+        role: peer_role,
+        task_id: dyad_messages::draft09::TaskId::random(),
         leader: params.leader.clone(),
         helper: params.helper.clone(),
         vdaf: params.vdaf,
         batch_mode: params.batch_mode,
+        min_batch_size: params.min_batch_size,
         time_precision: params.time_precision,
-        collector_bearer_token: collector_token.as_str().to_owned(),
-        hpke_config: URL_SAFE_NO_PAD.encode(collector_keypair.config().get_encoded()?),
-        hpke_private_key: URL_SAFE_NO_PAD.encode(collector_keypair.private_key().as_bytes()),
+        max_batch_query_count: params.max_batch_query_count,
+        task_expiration: params.task_expiration,
+        vdaf_verify_key: VerifyKey::random(params.vdaf.verify_key_length()),
+        aggregator_auth_token: AuthenticationToken::random(AuthenticationTokenType::DapAuth),
+        collector_hpke_config,
     };
-    Ok(ProvisionedTask {
-        leader_task,
-        helper_task,
-        collector,
-    })
+    // This side is built exactly as the peer will build its own, from the
+    // same shared values: the two cannot drift apart.
+    let mine = build(&peer_file, role, policy)?;
+    // Check the peer's side builds too, so that a file this command writes
+    // is one the peer can import (its keypair is thrown away here).
+    build(&peer_file, peer_role, &LocalPolicy::default()).context("the peer's view of the task")?;
+    Ok(Generated { mine, peer_file })
+}
+
+/// Imports the task file the other aggregator generated: makes this
+/// aggregator's own HPKE keypair (and, as the Leader, the Collector's
+/// bearer token) and builds its task. The role is the file's.
+pub fn import(peer_file: &PeerTaskFile, policy: &LocalPolicy) -> anyhow::Result<Provisioned> {
+    check_supported(&peer_file.vdaf)?;
+    build(peer_file, peer_file.role, policy)
+}
+
+/// This aggregator's task from the shared values, with fresh secrets of its
+/// own.
+fn build(shared: &PeerTaskFile, role: Role, policy: &LocalPolicy) -> anyhow::Result<Provisioned> {
+    let own_keypair = HpkeKeypair::generate_default(HpkeConfigId(match role {
+        Role::Leader => 1,
+        _ => 2,
+    }));
+    let mut builder = Task::builder()
+        .task_id(shared.task_id)
+        .role(role)
+        .leader_aggregator_endpoint(shared.leader.clone())
+        .helper_aggregator_endpoint(shared.helper.clone())
+        .vdaf(shared.vdaf)
+        .vdaf_verify_key(shared.vdaf_verify_key.clone())
+        .batch_mode(shared.batch_mode)
+        .min_batch_size(shared.min_batch_size)
+        .time_precision(shared.time_precision)
+        .max_batch_query_count(shared.max_batch_query_count)
+        .task_expiration(shared.task_expiration)
+        .report_expiry_age(policy.report_expiry_age)
+        .collector_hpke_config(shared.collector_hpke_config.clone())
+        .hpke_keys(vec![own_keypair]);
+    if let Some(skew) = policy.tolerable_clock_skew {
+        builder = builder.tolerable_clock_skew(skew);
+    }
+    let role_name = role.as_str();
+    match role {
+        Role::Leader => {
+            // The Collector's token is shared by the Collector and the Leader
+            // alone (DAP-09 section 3.1): the Leader makes it.
+            let collector_token = AuthenticationToken::random(AuthenticationTokenType::Bearer);
+            let task = builder
+                .aggregator_auth_token(shared.aggregator_auth_token.clone())
+                .collector_auth_token(collector_token.clone())
+                .build()
+                .with_context(|| {
+                    format!("the task's parameters do not make a valid {role_name}'s task")
+                })?;
+            Ok(Provisioned {
+                collector_file: Some(CollectorTaskFile {
+                    task_id: shared.task_id,
+                    leader: shared.leader.clone(),
+                    helper: shared.helper.clone(),
+                    vdaf: shared.vdaf,
+                    batch_mode: shared.batch_mode,
+                    time_precision: shared.time_precision,
+                    min_batch_size: shared.min_batch_size,
+                    collector_bearer_token: collector_token.as_str().to_owned(),
+                }),
+                client_file: Some(ClientTaskFile {
+                    task_id: shared.task_id,
+                    leader: shared.leader.clone(),
+                    helper: shared.helper.clone(),
+                    vdaf: shared.vdaf,
+                    time_precision: shared.time_precision,
+                }),
+                task,
+            })
+        }
+        Role::Helper => {
+            // The Helper only verifies the Leader's token: it keeps the hash.
+            let task = builder
+                .aggregator_auth_token(shared.aggregator_auth_token.hash())
+                .build()
+                .with_context(|| {
+                    format!("the task's parameters do not make a valid {role_name}'s task")
+                })?;
+            Ok(Provisioned {
+                task,
+                collector_file: None,
+                client_file: None,
+            })
+        }
+        other => bail!("a task file is for the Leader or the Helper, not the {other}"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task_files::CollectorKeyFile;
 
-    fn params() -> TaskParameters {
+    fn params(vdaf: VdafInstance) -> TaskParameters {
         TaskParameters {
             leader: "http://127.0.0.1:1/".parse().unwrap(),
             helper: "http://127.0.0.1:2/".parse().unwrap(),
-            vdaf: VdafInstance::Prio3Count,
+            vdaf,
             batch_mode: BatchMode::TimeInterval,
             min_batch_size: 10,
             time_precision: Duration::from_seconds(3600),
             max_batch_query_count: 1,
             task_expiration: None,
-            report_expiry_age: None,
-            tolerable_clock_skew: None,
         }
     }
 
+    fn collector_config() -> HpkeConfig {
+        CollectorKeyFile::generate(HpkeConfigId(7))
+            .unwrap()
+            .0
+            .config()
+            .clone()
+    }
+
     #[test]
-    fn both_views_share_the_task_and_the_helper_keeps_only_a_token_hash() {
-        let p = provision(&params()).unwrap();
-        assert_eq!(p.leader_task.task_id(), p.helper_task.task_id());
+    fn leader_and_helper_share_the_task_but_each_has_its_own_hpke_key() {
+        let generated = generate(
+            &params(VdafInstance::Prio3Count),
+            Role::Leader,
+            collector_config(),
+            &LocalPolicy::default(),
+        )
+        .unwrap();
+        let leader = &generated.mine.task;
+        let helper = import(&generated.peer_file, &LocalPolicy::default())
+            .unwrap()
+            .task;
+        assert_eq!(helper.role(), Role::Helper);
+        assert_eq!(leader.task_id(), helper.task_id());
+        assert_eq!(leader.vdaf_verify_key(), helper.vdaf_verify_key());
         assert_eq!(
-            p.leader_task.vdaf_verify_key(),
-            p.helper_task.vdaf_verify_key()
+            leader.collector_hpke_config(),
+            helper.collector_hpke_config()
         );
-        assert!(p.helper_task.aggregator_auth_token().token().is_none());
-        let sent = p.leader_task.aggregator_auth_token().token().unwrap();
-        assert!(p.helper_task.aggregator_auth_token().validate(sent));
-        assert!(p.helper_task.collector_auth_token().is_none());
+        assert_ne!(
+            leader.hpke_keys()[0].private_key(),
+            helper.hpke_keys()[0].private_key()
+        );
+        // The Helper keeps only the hash of the token the Leader sends.
+        assert!(helper.aggregator_auth_token().token().is_none());
+        let sent = leader.aggregator_auth_token().token().unwrap();
+        assert!(helper.aggregator_auth_token().validate(sent));
+        assert!(helper.collector_auth_token().is_none());
+        // The Collector's file carries the Leader's collector token.
+        let collector_file = generated.mine.collector_file.as_ref().unwrap();
+        let collector_token =
+            AuthenticationToken::new_bearer(collector_file.collector_bearer_token.clone()).unwrap();
+        assert!(leader
+            .collector_auth_token()
+            .unwrap()
+            .validate(&collector_token));
+    }
+
+    #[test]
+    fn the_peer_file_holds_no_private_key() {
+        let generated = generate(
+            &params(VdafInstance::Prio3Count),
+            Role::Leader,
+            collector_config(),
+            &LocalPolicy::default(),
+        )
+        .unwrap();
+        let yaml = serde_yaml::to_string(&generated.peer_file).unwrap();
+        let own_key = generated.mine.task.hpke_keys()[0].private_key().as_bytes();
+        let encoded =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, own_key);
+        assert!(!yaml.contains(&encoded), "{yaml}");
+        assert!(!yaml.contains("private"), "{yaml}");
+        assert!(!yaml.contains("hpke_keys"), "{yaml}");
+        // Nor is the Leader's collector token in it: the Helper has no use
+        // for it.
+        let collector_token = &generated
+            .mine
+            .collector_file
+            .unwrap()
+            .collector_bearer_token;
+        assert!(!yaml.contains(collector_token.as_str()), "{yaml}");
+        // Debug shows no secret either.
+        let debug = format!("{:?}", generated.peer_file);
+        let token = generated.peer_file.aggregator_auth_token.as_str();
+        assert!(!debug.contains(token), "{debug}");
+    }
+
+    #[test]
+    fn generating_as_helper_leaves_the_collector_token_to_the_leader() {
+        let generated = generate(
+            &params(VdafInstance::Prio3Sum { bits: 8 }),
+            Role::Helper,
+            collector_config(),
+            &LocalPolicy::default(),
+        )
+        .unwrap();
+        assert!(generated.mine.collector_file.is_none());
+        assert!(generated
+            .mine
+            .task
+            .aggregator_auth_token()
+            .token()
+            .is_none());
+        assert_eq!(generated.peer_file.role, Role::Leader);
+        let leader = import(&generated.peer_file, &LocalPolicy::default()).unwrap();
+        assert!(leader.task.is_leader());
+        assert!(leader.task.collector_auth_token().is_some());
         assert_eq!(
-            p.collector.keypair().unwrap().config(),
-            p.leader_task.collector_hpke_config()
+            leader.client_file.unwrap().task_id,
+            *generated.mine.task.task_id()
         );
     }
 
     #[test]
-    fn tasks_survive_a_yaml_round_trip() {
-        let p = provision(&params()).unwrap();
-        let yaml = serde_yaml::to_string(&p.helper_task).unwrap();
-        let back: Task = serde_yaml::from_str(&yaml).unwrap();
-        assert_eq!(back, p.helper_task);
+    fn the_peer_file_survives_a_yaml_round_trip() {
+        let generated = generate(
+            &params(VdafInstance::Prio3Histogram {
+                length: 4,
+                chunk_length: 2,
+            }),
+            Role::Leader,
+            collector_config(),
+            &LocalPolicy::default(),
+        )
+        .unwrap();
+        let yaml = serde_yaml::to_string(&generated.peer_file).unwrap();
+        let back: PeerTaskFile = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back, generated.peer_file);
+    }
+
+    #[test]
+    fn local_policy_applies_only_to_its_own_side() {
+        let policy = LocalPolicy {
+            report_expiry_age: Some(Duration::from_seconds(86_400)),
+            tolerable_clock_skew: Some(Duration::from_seconds(300)),
+        };
+        let generated = generate(
+            &params(VdafInstance::Prio3Count),
+            Role::Leader,
+            collector_config(),
+            &policy,
+        )
+        .unwrap();
+        assert_eq!(
+            generated.mine.task.report_expiry_age(),
+            policy.report_expiry_age
+        );
+        assert_eq!(
+            generated.mine.task.tolerable_clock_skew(),
+            Duration::from_seconds(300)
+        );
+        let helper = import(&generated.peer_file, &LocalPolicy::default()).unwrap();
+        assert_eq!(helper.task.report_expiry_age(), None);
+    }
+
+    #[test]
+    fn poplar1_tasks_are_refused_with_a_reason() {
+        let error = generate(
+            &params(VdafInstance::Poplar1 { bits: 8 }),
+            Role::Leader,
+            collector_config(),
+            &LocalPolicy::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            format!("{error:#}").contains("Poplar1 tasks are not supported yet"),
+            "{error:#}"
+        );
     }
 }

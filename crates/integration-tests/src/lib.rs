@@ -1,7 +1,8 @@
 //! End-to-end tests of dyad: the Leader and the Helper run as two separate
 //! `dyad serve` processes on loopback ports, each with its own SQLite
-//! datastore in a temporary directory; a task is provisioned with
-//! `dyad task add --generate` (Leader) and `dyad task add --file` (Helper);
+//! datastore in a temporary directory; a task is provisioned the three-party
+//! way ([`provision_task`]: `dyad collector init`, `dyad task add
+//! --generate` on the Leader, `dyad task add --file` on the Helper);
 //! reports are uploaded with the `dyad-client` library and results collected
 //! with the `dyad-collector` library.
 //!
@@ -147,9 +148,10 @@ where
     Ok(())
 }
 
-/// The Collector's credentials as `dyad task add --generate` writes them to
-/// `collector.yaml`.
-#[derive(Debug, Clone, Deserialize)]
+/// What the Collector holds for a task: `collector-task.yaml` (the task and
+/// its bearer token, from the Leader's `dyad task add`) merged with its own
+/// `collector-key.yaml` (from `dyad collector init`).
+#[derive(Debug, Clone)]
 pub struct CollectorCredentials {
     pub task_id: TaskId,
     pub leader: Url,
@@ -160,6 +162,66 @@ pub struct CollectorCredentials {
     pub collector_bearer_token: String,
     pub hpke_config: String,
     pub hpke_private_key: String,
+}
+
+/// `collector-task.yaml`, as the Leader's `dyad task add` writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorTaskFile {
+    pub task_id: TaskId,
+    pub leader: Url,
+    pub helper: Url,
+    pub vdaf: VdafInstance,
+    pub batch_mode: BatchMode,
+    pub time_precision: Duration,
+    pub min_batch_size: u64,
+    pub collector_bearer_token: String,
+}
+
+/// `collector-key.yaml`, as `dyad collector init` writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorKeyFile {
+    pub hpke_config: String,
+    pub hpke_private_key: String,
+}
+
+/// `client-task.yaml`, as the Leader's `dyad task add` writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTaskFile {
+    pub task_id: TaskId,
+    pub leader: Url,
+    pub helper: Url,
+    pub vdaf: VdafInstance,
+    pub time_precision: Duration,
+}
+
+/// Reads a YAML file, naming it in any error.
+pub fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+impl CollectorCredentials {
+    /// The Collector's view of a task: the Leader's `collector-task.yaml`
+    /// and the Collector's own `collector-key.yaml`.
+    pub fn from_files(task_file: &Path, key_file: &Path) -> anyhow::Result<Self> {
+        let task: CollectorTaskFile = read_yaml(task_file)?;
+        let key: CollectorKeyFile = read_yaml(key_file)?;
+        Ok(Self {
+            task_id: task.task_id,
+            leader: task.leader,
+            helper: task.helper,
+            vdaf: task.vdaf,
+            batch_mode: task.batch_mode,
+            time_precision: task.time_precision,
+            collector_bearer_token: task.collector_bearer_token,
+            hpke_config: key.hpke_config,
+            hpke_private_key: key.hpke_private_key,
+        })
+    }
 }
 
 impl CollectorCredentials {
@@ -495,15 +557,28 @@ impl Dyad {
     }
 }
 
-/// Provisions a task with `dyad task add`: `--generate` into the Leader's
-/// datastore (writing the peer's view and the Collector's credentials to
-/// `out_dir`), then `--file` into the Helper's.
+/// Provisions a task the three-party way, each party in its own folder
+/// under `out_dir`: `dyad collector init` (`collector/`), `dyad task add
+/// --generate --role leader --collector-hpke-config` into the Leader's
+/// datastore (writing `helper-task.yaml`, `collector-task.yaml` and
+/// `client-task.yaml` into `leader/`), then `dyad task add --file
+/// helper-task.yaml` into the Helper's. Returns what the Collector then
+/// holds.
 pub fn provision_task(
     leader: &Server,
     helper: &Server,
     options: &TaskOptions,
     out_dir: &Path,
 ) -> anyhow::Result<CollectorCredentials> {
+    let collector_dir = out_dir.join("collector");
+    let leader_dir = out_dir.join("leader");
+    run_dyad([
+        "collector".as_ref(),
+        "init".as_ref(),
+        "--out-dir".as_ref(),
+        collector_dir.as_os_str(),
+    ])
+    .context("making the Collector's keypair")?;
     let mut args: Vec<String> = vec![
         "task".into(),
         "add".into(),
@@ -522,8 +597,13 @@ pub fn provision_task(
         options.min_batch_size.to_string(),
         "--time-precision".into(),
         options.time_precision.to_string(),
+        "--collector-hpke-config".into(),
+        collector_dir
+            .join("collector-hpke-config.txt")
+            .display()
+            .to_string(),
         "--out-dir".into(),
-        out_dir.display().to_string(),
+        leader_dir.display().to_string(),
     ];
     if let Some(max) = options.fixed_size {
         args.extend([
@@ -540,13 +620,13 @@ pub fn provision_task(
         "--config".as_ref(),
         helper.config_path().as_os_str(),
         "--file".as_ref(),
-        out_dir.join("peer-task.yaml").as_os_str(),
+        leader_dir.join("helper-task.yaml").as_os_str(),
     ])
     .context("provisioning the Helper's task")?;
-    let credentials: CollectorCredentials =
-        serde_yaml::from_str(&std::fs::read_to_string(out_dir.join("collector.yaml"))?)
-            .context("collector.yaml")?;
-    Ok(credentials)
+    CollectorCredentials::from_files(
+        &leader_dir.join("collector-task.yaml"),
+        &collector_dir.join("collector-key.yaml"),
+    )
 }
 
 /// The start of the time-precision bucket `buckets_ago` buckets before the

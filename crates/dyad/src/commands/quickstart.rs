@@ -8,7 +8,8 @@
 //! prints the result beside the total computed from the plaintext
 //! measurements. Exits with success only when the two are equal.
 
-use crate::provision::{provision, TaskParameters};
+use crate::provision::{self, LocalPolicy, TaskParameters};
+use crate::task_files::CollectorKeyFile;
 use crate::values::format_result;
 use anyhow::{bail, Context as _};
 use clap::Args;
@@ -16,10 +17,10 @@ use dyad_aggregator::config::{AggregatorConfig, LogConfig};
 use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
 use dyad_collector::{AnyVdaf as CollectorVdaf, CollectorBuilder};
 use dyad_core::clock::RealClock;
-use dyad_core::task::{BatchMode, Task};
+use dyad_core::task::{AuthenticationToken, BatchMode, Task};
 use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, VdafInstance};
 use dyad_datastore::{postgres, Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
-use dyad_messages::draft09::{Duration, Interval, Query, Time};
+use dyad_messages::draft09::{Duration, HpkeConfigId, Interval, Query, Role, Time};
 use futures::StreamExt as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
@@ -155,27 +156,49 @@ async fn run_on(
     let leader_url: url::Url = format!("http://{}/", leader_listener.local_addr()?).parse()?;
     let helper_url: url::Url = format!("http://{}/", helper_listener.local_addr()?).parse()?;
 
-    let provisioned = provision(&TaskParameters {
-        leader: leader_url.clone(),
-        helper: helper_url.clone(),
-        vdaf: args.vdaf,
-        batch_mode: BatchMode::TimeInterval,
-        // Every report must be in the batch, so that the result can be
-        // compared with the plaintext total.
-        min_batch_size: args.reports,
-        time_precision: Duration::from_seconds(TIME_PRECISION),
-        max_batch_query_count: 1,
-        task_expiration: None,
-        report_expiry_age: None,
-        tolerable_clock_skew: None,
-    })?;
+    // A demo: this one process plays every party, so it holds every party's
+    // keys. Each is still made by its owner's code path: the Collector's
+    // keypair as `dyad collector init` makes it, the Leader's task as `task
+    // add --generate` does, the Helper's keypair by its own import of the
+    // Leader's task file.
+    println!(
+        "demo: this process holds the Leader's, the Helper's and the Collector's keys; \
+         in a deployment each party makes and keeps its own (docs/CONFIGURING.md)"
+    );
+    let (collector_keypair, _) = CollectorKeyFile::generate(HpkeConfigId(1))?;
+    let leader_side = provision::generate(
+        &TaskParameters {
+            leader: leader_url.clone(),
+            helper: helper_url.clone(),
+            vdaf: args.vdaf,
+            batch_mode: BatchMode::TimeInterval,
+            // Every report must be in the batch, so that the result can be
+            // compared with the plaintext total.
+            min_batch_size: args.reports,
+            time_precision: Duration::from_seconds(TIME_PRECISION),
+            max_batch_query_count: 1,
+            task_expiration: None,
+        },
+        Role::Leader,
+        collector_keypair.config().clone(),
+        &LocalPolicy::default(),
+    )?;
+    let helper_task = provision::import(&leader_side.peer_file, &LocalPolicy::default())?.task;
+    let leader_task = leader_side.mine.task;
+    let collector_token = AuthenticationToken::new_bearer(
+        leader_side
+            .mine
+            .collector_file
+            .context("the Leader's side has the collector's file")?
+            .collector_bearer_token,
+    )?;
 
     // Both aggregators serve HTTP from the start; the Leader's background
     // roles start once every report is in, so that the upload and the
     // aggregation are timed apart.
     let shutdown = CancellationToken::new();
-    let leader_ds = open_aggregator("leader", &leader_database, &provisioned.leader_task).await?;
-    let helper_ds = open_aggregator("helper", &helper_database, &provisioned.helper_task).await?;
+    let leader_ds = open_aggregator("leader", &leader_database, &leader_task).await?;
+    let helper_ds = open_aggregator("helper", &helper_database, &helper_task).await?;
     let leader = spawn_roles(
         aggregator_config(Some(&leader_listener), &leader_database, "aggregator")?,
         leader_ds.clone(),
@@ -197,7 +220,7 @@ async fn run_on(
         .collect();
     let expected = plaintext_aggregate(&args.vdaf, &AggregationParam::Empty, &measurements)?;
     let client = ClientBuilder::new(
-        *provisioned.leader_task.task_id(),
+        *leader_task.task_id(),
         leader_url.clone(),
         helper_url.clone(),
         Duration::from_seconds(TIME_PRECISION),
@@ -233,10 +256,10 @@ async fn run_on(
         ),
     )?;
     let collector = CollectorBuilder::new(
-        *provisioned.leader_task.task_id(),
+        *leader_task.task_id(),
         leader_url.clone(),
-        provisioned.collector.token()?,
-        provisioned.collector.keypair()?,
+        collector_token,
+        collector_keypair,
     )
     .build(CollectorVdaf(args.vdaf))?;
     let spinner = ProgressBar::new_spinner().with_message("aggregating and collecting");

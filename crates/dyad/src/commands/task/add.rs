@@ -1,14 +1,23 @@
-//! `dyad task add`: store a task from a task file, or generate a new one
-//! (DAP-09 section 4.2).
+//! `dyad task add`: provision a task so that every private key stays with
+//! its owner (DAP-09 section 4.2). `--generate` makes a new task on one
+//! aggregator, given the Collector's public HPKE config; `--file` imports
+//! the task file it wrote on the other aggregator. Each aggregator makes its
+//! own HPKE keypair; the files written hold no private key (see
+//! `provision.rs` and `task_files.rs`).
 
 use super::DatastoreArgs;
-use crate::provision::{provision, TaskParameters};
+use crate::output::OutputFormat;
+use crate::provision::{self, LocalPolicy, Provisioned, TaskParameters};
+use crate::task_files::{
+    decode_hpke_config, read_yaml, write_public_yaml, write_secret_yaml, PeerTaskFile,
+};
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
+use dyad_core::hpke::HpkeCiphersuite;
 use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::DatastoreExt as _;
-use dyad_messages::draft09::{Duration, Time};
+use dyad_messages::draft09::{Duration, HpkeConfig, Role, Time};
 use std::path::{Path, PathBuf};
 use url::Url;
 
@@ -28,128 +37,482 @@ enum RoleArg {
 pub struct AddArgs {
     #[command(flatten)]
     datastore: DatastoreArgs,
-    /// A YAML task file, as `--generate` writes for the peer.
-    #[arg(long, conflicts_with = "generate")]
+    /// The task file the other aggregator's `task add --generate` wrote
+    /// (`helper-task.yaml` or `leader-task.yaml`). This aggregator makes its
+    /// own HPKE keypair; a Leader also writes the Collector's and the
+    /// clients' files into --out-dir.
+    #[arg(
+        long,
+        conflicts_with = "generate",
+        required_unless_present = "generate"
+    )]
     file: Option<PathBuf>,
-    /// Generate a new task: its ID, verify key, tokens and HPKE keys. Stores
-    /// this aggregator's view, and writes the peer's task file and the
-    /// collector's credentials into --out-dir.
-    #[arg(long, requires_all = ["role", "leader", "helper", "vdaf", "min_batch_size", "time_precision", "out_dir"])]
+    /// Generate a new task: its ID, verify key, the Leader→Helper token and
+    /// this aggregator's HPKE keypair (and, as Leader, the Collector's
+    /// token). Stores this aggregator's task and writes the other files into
+    /// --out-dir.
+    #[arg(long, requires_all = ["role", "leader", "helper", "vdaf", "min_batch_size", "time_precision", "collector_hpke_config", "out_dir"])]
     generate: bool,
     /// This aggregator's role in the generated task.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, requires = "generate")]
     role: Option<RoleArg>,
+    /// The Collector's public HPKE config: the file `dyad collector init`
+    /// wrote (`collector-hpke-config.txt`), or its base64url text.
+    #[arg(long, value_name = "FILE|BASE64", requires = "generate")]
+    collector_hpke_config: Option<String>,
     /// The Leader's DAP base URL.
-    #[arg(long)]
+    #[arg(long, requires = "generate")]
     leader: Option<Url>,
     /// The Helper's DAP base URL.
-    #[arg(long)]
+    #[arg(long, requires = "generate")]
     helper: Option<Url>,
     /// The VDAF, as JSON, e.g. '{"type":"Prio3Histogram","length":"4","chunk_length":"2"}'.
-    #[arg(long)]
+    #[arg(long, requires = "generate")]
     vdaf: Option<VdafInstance>,
     #[arg(long, value_enum, default_value_t = BatchModeArg::TimeInterval)]
     batch_mode: BatchModeArg,
     /// fixed-size only: the most reports a batch may hold.
-    #[arg(long)]
+    #[arg(long, requires = "generate")]
     max_batch_size: Option<u64>,
-    #[arg(long)]
+    #[arg(long, requires = "generate")]
     min_batch_size: Option<u64>,
     /// Seconds.
-    #[arg(long)]
+    #[arg(long, requires = "generate")]
     time_precision: Option<u64>,
     #[arg(long, default_value_t = 1)]
     max_batch_query_count: u64,
     /// Seconds since the epoch after which reports are rejected.
-    #[arg(long)]
+    #[arg(long, requires = "generate")]
     task_expiration: Option<u64>,
-    /// Seconds after which reports are too old to aggregate.
+    /// This aggregator only: seconds after which reports are too old to
+    /// aggregate.
     #[arg(long)]
     report_expiry_age: Option<u64>,
-    /// Seconds of clock skew tolerated in report timestamps.
+    /// This aggregator only: seconds of clock skew tolerated in report
+    /// timestamps.
     #[arg(long)]
     tolerable_clock_skew: Option<u64>,
-    /// Where --generate writes `peer-task.yaml` and `collector.yaml` (both secret).
+    /// Where to write the files for the other parties (created if missing;
+    /// existing files are never overwritten).
     #[arg(long)]
     out_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+/// One file written for another party.
+struct Written {
+    path: PathBuf,
+    reader: &'static str,
+    /// What makes the file secret, if anything.
+    secret: Option<&'static str>,
+    /// What its reader does with it.
+    next: String,
 }
 
 pub async fn run(args: AddArgs) -> anyhow::Result<()> {
-    let datastore = args.datastore.open().await?;
-    let task = if let Some(path) = &args.file {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_yaml::from_str::<Task>(&text)
-            .with_context(|| format!("{} is not a valid task", path.display()))?
-    } else if args.generate {
-        let out_dir = args.out_dir.clone().context("--out-dir")?;
-        let params = TaskParameters {
-            leader: args.leader.clone().context("--leader")?,
-            helper: args.helper.clone().context("--helper")?,
-            vdaf: args.vdaf.context("--vdaf")?,
-            batch_mode: match args.batch_mode {
-                BatchModeArg::TimeInterval => BatchMode::TimeInterval,
-                BatchModeArg::FixedSize => BatchMode::FixedSize {
-                    max_batch_size: args.max_batch_size,
-                },
-            },
-            min_batch_size: args.min_batch_size.context("--min-batch-size")?,
-            time_precision: Duration::from_seconds(
-                args.time_precision.context("--time-precision")?,
-            ),
-            max_batch_query_count: args.max_batch_query_count,
-            task_expiration: args.task_expiration.map(Time::from_seconds_since_epoch),
-            report_expiry_age: args.report_expiry_age.map(Duration::from_seconds),
-            tolerable_clock_skew: args.tolerable_clock_skew.map(Duration::from_seconds),
-        };
-        let provisioned = provision(&params)?;
-        let (mine, peer) = match args.role.context("--role")? {
-            RoleArg::Leader => (provisioned.leader_task, provisioned.helper_task),
-            RoleArg::Helper => (provisioned.helper_task, provisioned.leader_task),
-        };
-        std::fs::create_dir_all(&out_dir)?;
-        write_secret(
-            &out_dir.join("peer-task.yaml"),
-            &serde_yaml::to_string(&peer)?,
-        )?;
-        write_secret(
-            &out_dir.join("collector.yaml"),
-            &serde_yaml::to_string(&provisioned.collector)?,
-        )?;
-        println!(
-            "peer task file: {}",
-            out_dir.join("peer-task.yaml").display()
-        );
-        println!(
-            "collector credentials: {}",
-            out_dir.join("collector.yaml").display()
-        );
-        mine
-    } else {
-        bail!("give --file or --generate");
+    if args.format == OutputFormat::Csv {
+        bail!("`task add` answers as a table or JSON, not CSV");
+    }
+    let policy = LocalPolicy {
+        report_expiry_age: args.report_expiry_age.map(Duration::from_seconds),
+        tolerable_clock_skew: args.tolerable_clock_skew.map(Duration::from_seconds),
     };
+    // Everything that can fail without side effects fails first: the task
+    // is stored only once its files can be written, and written only once it
+    // is stored.
+    let (provisioned, peer_file) = if let Some(path) = &args.file {
+        let peer_file = read_peer_task_file(path)?;
+        (provision::import(&peer_file, &policy)?, None)
+    } else {
+        let generated = provision::generate(
+            &parameters(&args)?,
+            match args.role.context("give --role")? {
+                RoleArg::Leader => Role::Leader,
+                RoleArg::Helper => Role::Helper,
+            },
+            parse_collector_hpke_config(
+                args.collector_hpke_config
+                    .as_deref()
+                    .context("give --collector-hpke-config")?,
+            )?,
+            &policy,
+        )?;
+        (generated.mine, Some(generated.peer_file))
+    };
+    let out_dir = prepare_out_dir(&provisioned, peer_file.as_ref(), args.out_dir.as_deref())?;
+    store(&args.datastore, provisioned.task.clone()).await?;
+    let written = match out_dir {
+        Some(out_dir) => {
+            write_files(&out_dir, &provisioned, peer_file.as_ref()).with_context(|| {
+                format!(
+                    "task {} is stored, but its files could not all be written (hint: remove it \
+                 with `dyad task delete`, empty --out-dir and add it again)",
+                    provisioned.task.task_id()
+                )
+            })?
+        }
+        None => Vec::new(),
+    };
+    report(&provisioned.task, &written, args.format)
+}
+
+/// The shared task parameters from the flags of `--generate`.
+fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
+    Ok(TaskParameters {
+        leader: args.leader.clone().context("give --leader")?,
+        helper: args.helper.clone().context("give --helper")?,
+        vdaf: args.vdaf.context("give --vdaf")?,
+        batch_mode: match args.batch_mode {
+            BatchModeArg::TimeInterval => {
+                if args.max_batch_size.is_some() {
+                    bail!("--max-batch-size applies only to --batch-mode fixed-size");
+                }
+                BatchMode::TimeInterval
+            }
+            BatchModeArg::FixedSize => BatchMode::FixedSize {
+                max_batch_size: args.max_batch_size,
+            },
+        },
+        min_batch_size: args.min_batch_size.context("give --min-batch-size")?,
+        time_precision: Duration::from_seconds(
+            args.time_precision.context("give --time-precision")?,
+        ),
+        max_batch_query_count: args.max_batch_query_count,
+        task_expiration: args.task_expiration.map(Time::from_seconds_since_epoch),
+    })
+}
+
+/// `--collector-hpke-config`: a file holding the base64url HpkeConfig, or
+/// the text itself. The suite must be one dyad can seal aggregate shares to.
+pub(crate) fn parse_collector_hpke_config(arg: &str) -> anyhow::Result<HpkeConfig> {
+    const HINT: &str = "hint: give the collector-hpke-config.txt that `dyad collector init` wrote";
+    let path = Path::new(arg);
+    let (text, source) = if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --collector-hpke-config {}", path.display()))?;
+        (text, path.display().to_string())
+    } else if arg.contains(['/', '.']) {
+        // base64url has neither character: this was meant as a file.
+        bail!(
+            "--collector-hpke-config: no file {} ({HINT})",
+            path.display()
+        );
+    } else {
+        (arg.to_owned(), "the value".to_owned())
+    };
+    if text.contains("hpke_private_key") {
+        bail!(
+            "--collector-hpke-config: {source} holds the Collector's private key; give the \
+             public config instead (collector-hpke-config.txt, written beside it by \
+             `dyad collector init`), and keep the private key with the Collector"
+        );
+    }
+    let config = decode_hpke_config(&text).map_err(|error| {
+        anyhow::anyhow!(
+            "--collector-hpke-config: {source} is not a base64url HpkeConfig ({error:#}; {HINT})"
+        )
+    })?;
+    let suite = HpkeCiphersuite::of(&config);
+    if !suite.is_supported() {
+        bail!(
+            "--collector-hpke-config: the config's HPKE suite (KEM {:?}, KDF {:?}, AEAD {:?}) \
+             is not one dyad can seal to (hint: `dyad collector init` makes a supported one)",
+            suite.kem,
+            suite.kdf,
+            suite.aead
+        );
+    }
+    Ok(config)
+}
+
+/// Reads a peer task file, recognising the full task files (with the
+/// Helper's private key) that earlier versions wrote.
+fn read_peer_task_file(path: &Path) -> anyhow::Result<PeerTaskFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read task file {}", path.display()))?;
+    if let Ok(serde_yaml::Value::Mapping(map)) = serde_yaml::from_str(&text) {
+        if map.contains_key("hpke_keys") {
+            bail!(
+                "{} holds an HPKE private key made by the other aggregator, which this \
+                 aggregator no longer accepts; generate the task again with `dyad task add \
+                 --generate --collector-hpke-config ...` and import the helper-task.yaml it \
+                 writes",
+                path.display()
+            );
+        }
+    }
+    read_yaml(path, "task file (helper-task.yaml or leader-task.yaml)")
+}
+
+/// The names of the files this side writes for the other parties.
+fn file_names(provisioned: &Provisioned, peer_file: Option<&PeerTaskFile>) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if let Some(peer) = peer_file {
+        names.push(peer_file_name(peer.role));
+    }
+    if provisioned.collector_file.is_some() {
+        names.push(COLLECTOR_TASK_FILE);
+    }
+    if provisioned.client_file.is_some() {
+        names.push(CLIENT_TASK_FILE);
+    }
+    names
+}
+
+const COLLECTOR_TASK_FILE: &str = "collector-task.yaml";
+const CLIENT_TASK_FILE: &str = "client-task.yaml";
+
+/// The name of the file for the aggregator in `role`.
+fn peer_file_name(role: Role) -> &'static str {
+    match role {
+        Role::Leader => "leader-task.yaml",
+        _ => "helper-task.yaml",
+    }
+}
+
+/// The folder the files go into, if there are any: created, and checked to
+/// hold none of them yet, before anything is stored.
+fn prepare_out_dir(
+    provisioned: &Provisioned,
+    peer_file: Option<&PeerTaskFile>,
+    out_dir: Option<&Path>,
+) -> anyhow::Result<Option<PathBuf>> {
+    let names = file_names(provisioned, peer_file);
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let Some(out_dir) = out_dir else {
+        bail!(
+            "give --out-dir: as the {}, this aggregator writes {} for the other parties",
+            provisioned.task.role(),
+            names.join(" and ")
+        );
+    };
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create --out-dir {}", out_dir.display()))?;
+    for name in &names {
+        let path = out_dir.join(name);
+        if path.exists() {
+            bail!(
+                "{} already exists (from another task?); give an empty --out-dir",
+                path.display()
+            );
+        }
+    }
+    Ok(Some(out_dir.to_path_buf()))
+}
+
+async fn store(datastore: &DatastoreArgs, task: Task) -> anyhow::Result<()> {
     let task_id = *task.task_id();
     datastore
+        .open()
+        .await?
         .run_tx("add_task", move |tx| {
             let task = task.clone();
             Box::pin(async move { Ok(tx.put_task(&task).await?) })
         })
         .await
-        .context("storing the task")?;
-    println!("task_id: {task_id}");
+        .with_context(|| format!("cannot store task {task_id}"))
+}
+
+/// Writes the files for the other parties: secret ones readable by their
+/// owner only.
+fn write_files(
+    out_dir: &Path,
+    provisioned: &Provisioned,
+    peer_file: Option<&PeerTaskFile>,
+) -> anyhow::Result<Vec<Written>> {
+    let mut written = Vec::new();
+    if let Some(peer) = peer_file {
+        let name = peer_file_name(peer.role);
+        let path = out_dir.join(name);
+        write_secret_yaml(&path, peer)?;
+        let (reader, extra) = match peer.role {
+            Role::Leader => (
+                "the Leader's operator",
+                " --out-dir DIR` (it writes the Collector's and the clients' files there)",
+            ),
+            _ => ("the Helper's operator", "`"),
+        };
+        written.push(Written {
+            path,
+            reader,
+            secret: Some("verify key, Leader→Helper token"),
+            next: format!(
+                "send {name} to {reader} over a private channel; they run \
+                 `dyad task add --config SERVE_CONFIG --file {name}{extra}"
+            ),
+        });
+    }
+    if let Some(collector) = &provisioned.collector_file {
+        let path = out_dir.join(COLLECTOR_TASK_FILE);
+        write_secret_yaml(&path, collector)?;
+        written.push(Written {
+            path,
+            reader: "the Collector",
+            secret: Some("collector token"),
+            next: format!(
+                "send {COLLECTOR_TASK_FILE} to the Collector over a private channel; with \
+                 its own collector-key.yaml it can collect"
+            ),
+        });
+    }
+    if let Some(client) = &provisioned.client_file {
+        let path = out_dir.join(CLIENT_TASK_FILE);
+        write_public_yaml(&path, client)?;
+        written.push(Written {
+            path,
+            reader: "clients",
+            secret: None,
+            next: format!("publish {CLIENT_TASK_FILE} to the clients"),
+        });
+    }
+    Ok(written)
+}
+
+/// Prints what was stored and written, and what to do next.
+fn report(task: &Task, written: &[Written], format: OutputFormat) -> anyhow::Result<()> {
+    if format == OutputFormat::Json {
+        let files: Vec<_> = written
+            .iter()
+            .map(|w| {
+                serde_json::json!({
+                    "path": w.path.display().to_string(),
+                    "for": w.reader,
+                    "secret": w.secret.is_some(),
+                })
+            })
+            .collect();
+        let answer = serde_json::json!({
+            "task_id": task.task_id().to_string(),
+            "role": task.role().as_str(),
+            "vdaf": task.vdaf().to_string(),
+            "files": files,
+        });
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    println!(
+        "stored task {} as the {} ({}, with this aggregator's own HPKE key)",
+        task.task_id(),
+        task.role(),
+        task.vdaf()
+    );
+    if written.is_empty() {
+        return Ok(());
+    }
+    let mut table = crate::output::Table::new(["FILE", "FOR", "SECRET"]);
+    for w in written {
+        table.row([
+            w.path.display().to_string(),
+            w.reader.to_owned(),
+            match w.secret {
+                Some(what) => format!("yes ({what}): mode 0600"),
+                None => "no".to_owned(),
+            },
+        ]);
+    }
+    println!();
+    print!("{}", table.render());
+    println!();
+    for w in written {
+        println!("next: {}", w.next);
+    }
     Ok(())
 }
 
-/// Writes a file only its owner can read.
-fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task_files::{encode_hpke_config, CollectorKeyFile};
+    use dyad_messages::draft09::{HpkeAeadId, HpkeConfigId, HpkeKdfId, HpkeKemId, HpkePublicKey};
+
+    fn public_config() -> (HpkeConfig, CollectorKeyFile) {
+        let (keypair, file) = CollectorKeyFile::generate(HpkeConfigId(3)).unwrap();
+        (keypair.config().clone(), file)
+    }
+
+    #[test]
+    fn collector_hpke_config_is_read_from_a_file_or_the_value() {
+        let (config, file) = public_config();
+        assert_eq!(
+            parse_collector_hpke_config(&file.hpke_config).unwrap(),
+            config
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector-hpke-config.txt");
+        std::fs::write(&path, format!("{}\n", file.hpke_config)).unwrap();
+        assert_eq!(
+            parse_collector_hpke_config(path.to_str().unwrap()).unwrap(),
+            config
+        );
+    }
+
+    #[test]
+    fn bad_collector_hpke_config_says_what_is_wrong_once() {
+        let error = format!(
+            "{:#}",
+            parse_collector_hpke_config("not base64!").unwrap_err()
+        );
+        assert!(error.contains("is not a base64url HpkeConfig"), "{error}");
+        assert!(error.contains("not base64url"), "{error}");
+        assert_eq!(
+            error.matches("--collector-hpke-config").count(),
+            1,
+            "{error}"
+        );
+
+        let error = format!("{:#}", parse_collector_hpke_config("AAAA").unwrap_err());
+        assert!(error.contains("not an encoded HpkeConfig"), "{error}");
+
+        let error = format!(
+            "{:#}",
+            parse_collector_hpke_config("/no/such/collector-hpke-config.txt").unwrap_err()
+        );
+        assert!(
+            error.starts_with("--collector-hpke-config: no file /no/such/"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_collector_private_key_file_is_refused_without_echoing_it() {
+        let (_, file) = public_config();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector-key.yaml");
+        std::fs::write(&path, serde_yaml::to_string(&file).unwrap()).unwrap();
+        let error = format!(
+            "{:#}",
+            parse_collector_hpke_config(path.to_str().unwrap()).unwrap_err()
+        );
+        assert!(
+            error.contains("holds the Collector's private key"),
+            "{error}"
+        );
+        assert!(!error.contains(&file.hpke_private_key), "{error}");
+    }
+
+    #[test]
+    fn an_unsupported_hpke_suite_is_refused() {
+        let config = HpkeConfig {
+            id: HpkeConfigId(1),
+            kem_id: HpkeKemId::from(0x7777),
+            kdf_id: HpkeKdfId::from(1),
+            aead_id: HpkeAeadId::from(1),
+            public_key: HpkePublicKey::from(vec![1; 32]),
+        };
+        let text = encode_hpke_config(&config).unwrap();
+        let error = format!("{:#}", parse_collector_hpke_config(&text).unwrap_err());
+        assert!(error.contains("is not one dyad can seal to"), "{error}");
+    }
+
+    #[test]
+    fn an_old_full_task_file_with_a_private_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("peer-task.yaml");
+        std::fs::write(&path, "task_id: x\nhpke_keys: []\n").unwrap();
+        let error = format!("{:#}", read_peer_task_file(&path).unwrap_err());
+        assert!(error.contains("holds an HPKE private key"), "{error}");
+    }
 }
