@@ -2,6 +2,7 @@
 //! (DAP-09 section 4.2).
 
 use super::DatastoreArgs;
+use dyad_datastore::DatastoreExt as _;
 use crate::provision::{provision, TaskParameters};
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
