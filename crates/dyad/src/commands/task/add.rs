@@ -2,12 +2,12 @@
 //! (DAP-09 section 4.2).
 
 use super::DatastoreArgs;
-use dyad_datastore::DatastoreExt as _;
 use crate::provision::{provision, TaskParameters};
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf::VdafInstance;
+use dyad_datastore::DatastoreExt as _;
 use dyad_messages::draft09::{Duration, Time};
 use std::path::{Path, PathBuf};
 use url::Url;
