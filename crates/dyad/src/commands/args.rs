@@ -124,3 +124,22 @@ impl CaCertArgs {
         )?)
     }
 }
+
+#[cfg(test)]
+mod ca_cert_tests {
+    use super::*;
+
+    #[test]
+    fn no_ca_cert_gives_no_certificates_and_a_missing_file_is_named() {
+        let none = CaCertArgs { ca_certs: vec![] };
+        assert!(none.certificates().unwrap().is_empty());
+        let missing = CaCertArgs {
+            ca_certs: vec![PathBuf::from("/nonexistent/private-ca.pem")],
+        };
+        let error = format!("{:#}", missing.certificates().unwrap_err());
+        assert!(
+            error.contains("--ca-cert") && error.contains("/nonexistent/private-ca.pem"),
+            "{error}"
+        );
+    }
+}
