@@ -30,13 +30,13 @@ use std::sync::Arc;
 /// `tls.certificate_file` or `--ca-cert`); none carries key material.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    /// The file could not be read.
-    #[error("{what} {path}: cannot read: {source}")]
+    /// The file could not be read. (The IO error is part of the message,
+    /// not a separate source, so that an error chain states it once.)
+    #[error("{what} {path}: cannot read: {error}")]
     Read {
         what: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid PEM.
     #[error("{what} {path}: not valid PEM: {reason}")]
@@ -90,9 +90,9 @@ pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// Reads `path`, naming it and `what` on failure.
 fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|error| TlsError::Read {
         what,
         path: path.to_owned(),
-        source,
+        error,
     })
 }
