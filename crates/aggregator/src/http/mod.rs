@@ -156,12 +156,16 @@ impl HttpApi {
             tracing::info!(%address, "serving the DAP API over HTTPS");
         }
         crate::tls::reload::log_served(&certificate.summary(), "serving the TLS certificate");
-        let listener = crate::tls::TlsListener::new(listener, certificate.clone())?;
         let reloads = shutdown.child_token();
-        let reloader = tokio::spawn(crate::tls::reload::reload_on_sighup(
-            certificate,
-            reloads.clone(),
-        ));
+        let reloader = crate::tls::reload::reload_on_sighup(certificate.clone(), reloads.clone());
+        let listener = match crate::tls::TlsListener::new(listener, certificate) {
+            Ok(listener) => listener,
+            Err(error) => {
+                reloads.cancel();
+                writer.stop().await;
+                return Err(error.into());
+            }
+        };
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;

@@ -97,9 +97,14 @@ pub(crate) fn log_served(summary: &CertificateSummary, message: &'static str) {
 }
 
 /// Reloads `certificate` on every SIGHUP until `stop` is cancelled, logging
-/// the outcome of each reload. Where signals cannot be received (not unix,
-/// or the handler cannot be installed) it logs why and waits for `stop`.
-pub async fn reload_on_sighup(certificate: Arc<ReloadableCertificate>, stop: CancellationToken) {
+/// the outcome of each reload. The handler is installed before this returns
+/// (so a SIGHUP right after start reloads rather than ends the process);
+/// the reloads run on a spawned task. Where signals cannot be received (not
+/// unix, or the handler cannot be installed) it logs why and does nothing.
+pub fn reload_on_sighup(
+    certificate: Arc<ReloadableCertificate>,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -107,33 +112,33 @@ pub async fn reload_on_sighup(certificate: Arc<ReloadableCertificate>, stop: Can
             Ok(hangups) => hangups,
             Err(error) => {
                 tracing::error!(%error, "cannot listen for SIGHUP; the TLS certificate will not be reloaded");
-                stop.cancelled().await;
-                return;
+                return tokio::spawn(async {});
             }
         };
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                received = hangups.recv() => {
-                    if received.is_none() {
-                        stop.cancelled().await;
-                        return;
-                    }
-                    match certificate.reload() {
-                        Ok(summary) => log_served(&summary, "SIGHUP: reloaded the TLS certificate"),
-                        Err(error) => tracing::error!(
-                            error = %error,
-                            "SIGHUP: reloading the TLS certificate failed; still serving the previous one"
-                        ),
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    received = hangups.recv() => {
+                        if received.is_none() {
+                            return;
+                        }
+                        match certificate.reload() {
+                            Ok(summary) => log_served(&summary, "SIGHUP: reloaded the TLS certificate"),
+                            Err(error) => tracing::error!(
+                                error = %error,
+                                "SIGHUP: reloading the TLS certificate failed; still serving the previous one"
+                            ),
+                        }
                     }
                 }
             }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = certificate;
-        stop.cancelled().await;
+        let _ = (certificate, stop);
+        tokio::spawn(async {})
     }
 }
 
