@@ -2,6 +2,9 @@
 //!
 //! ```yaml
 //! listen_address: "0.0.0.0:8080"        # required with the `aggregator` role
+//! tls:                                  # HTTPS only on listen_address (reloaded on SIGHUP)
+//!   certificate_file: /etc/dyad/tls/chain.pem   # PEM chain, server certificate first
+//!   private_key_file: /etc/dyad/tls/key.pem     # PEM PKCS#8, RSA or SEC1 key
 //! datastore: "sqlite:///var/lib/dyad/dyad.sqlite"   # or postgres://USER:PASSWORD@HOST/DB
 //! datastore_keys: ["<16 random bytes, base64url>"]  # or DYAD_DATASTORE_KEYS=k1,k2 (wins)
 //! datastore_pool:                       # defaults if absent
@@ -20,6 +23,7 @@
 //! http_client:                          # requests to the Helper
 //!   connect_timeout_secs: 10
 //!   request_timeout_secs: 60
+//!   extra_root_certificates: [/etc/dyad/tls/private-ca.pem]  # trusted besides the system's
 //! log:
 //!   level: info                         # a tracing-subscriber EnvFilter directive
 //!   format: text                        # text | json
@@ -39,7 +43,7 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Why a configuration was refused.
@@ -119,11 +123,14 @@ impl UploadConfig {
 }
 
 /// The HTTP client the Leader's jobs use to reach the Helper.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpClientConfig {
     pub connect_timeout_secs: u64,
     pub request_timeout_secs: u64,
+    /// PEM files of CA certificates trusted for the Helper's HTTPS besides
+    /// the system's roots, e.g. a private CA.
+    pub extra_root_certificates: Vec<PathBuf>,
 }
 
 impl Default for HttpClientConfig {
@@ -131,21 +138,43 @@ impl Default for HttpClientConfig {
         Self {
             connect_timeout_secs: 10,
             request_timeout_secs: 60,
+            extra_root_certificates: Vec::new(),
         }
     }
 }
 
 impl HttpClientConfig {
-    /// A client with these timeouts. It follows no redirects, so the
-    /// `DAP-Auth-Token` sent to the Helper is never forwarded to another host.
-    pub fn build_client(&self) -> reqwest::Result<reqwest::Client> {
-        reqwest::Client::builder()
+    /// A client with these timeouts and extra roots. It follows no
+    /// redirects, so the `DAP-Auth-Token` sent to the Helper is never
+    /// forwarded to another host. Fails, naming the file, if a root
+    /// certificate file cannot be read or holds no certificate.
+    pub fn build_client(&self) -> anyhow::Result<reqwest::Client> {
+        let roots = crate::tls::read_root_certificates(
+            "http_client.extra_root_certificates",
+            &self.extra_root_certificates,
+        )?;
+        Ok(reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(self.connect_timeout_secs))
             .timeout(Duration::from_secs(self.request_timeout_secs))
             .user_agent(concat!("dyad/", env!("CARGO_PKG_VERSION")))
-            .build()
+            .tls_certs_merge(roots)
+            .build()?)
     }
+}
+
+/// `dyad serve` terminating TLS itself: the DAP listener then speaks HTTPS
+/// only. Both files are read at start and again on SIGHUP (see
+/// [`crate::tls`]).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain: the server's certificate first, then any
+    /// intermediates.
+    pub certificate_file: PathBuf,
+    /// PEM private key of the server's certificate: PKCS#8 (`PRIVATE
+    /// KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`).
+    pub private_key_file: PathBuf,
 }
 
 /// The format of log lines.
@@ -207,6 +236,9 @@ pub struct AggregatorConfig {
     /// Where the HTTP API listens (required with the `aggregator` role).
     #[serde(default)]
     pub listen_address: Option<SocketAddr>,
+    /// HTTPS on `listen_address` (plain HTTP when absent).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// The datastore URL: `sqlite://PATH` or `postgres://...`.
     pub datastore: String,
     /// The keys task secrets are encrypted under at rest (the first
@@ -247,6 +279,7 @@ impl fmt::Debug for AggregatorConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AggregatorConfig")
             .field("listen_address", &self.listen_address)
+            .field("tls", &self.tls)
             .field("datastore", &redacted_url(&self.datastore))
             .field(
                 "datastore_keys",
@@ -378,6 +411,22 @@ impl AggregatorConfig {
                 "listen_address",
                 "required when the aggregator role runs",
             ));
+        }
+        if let Some(tls) = &self.tls {
+            if !self.has_role(ProcessRole::Aggregator) {
+                return Err(invalid(
+                    "tls",
+                    "only the aggregator role listens: add it to roles or remove tls",
+                ));
+            }
+            for (field, path) in [
+                ("tls.certificate_file", &tls.certificate_file),
+                ("tls.private_key_file", &tls.private_key_file),
+            ] {
+                if path.as_os_str().is_empty() {
+                    return Err(invalid(field, "must name a PEM file"));
+                }
+            }
         }
         for (field, value) in [
             ("max_upload_body_bytes", self.max_upload_body_bytes),
@@ -607,6 +656,79 @@ log:
         assert!(!shown.contains("c2VjcmV0"), "{shown}");
         assert!(shown.contains("db.example"), "{shown}");
         assert_eq!(redacted_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+
+    #[test]
+    fn tls_and_extra_roots_parse() {
+        let config = AggregatorConfig::from_yaml_str(
+            "listen_address: \"127.0.0.1:8443\"\ndatastore: sqlite://x\nroles: [aggregator]\n\
+             tls: {certificate_file: /etc/dyad/chain.pem, private_key_file: /etc/dyad/key.pem}\n\
+             http_client: {extra_root_certificates: [/etc/dyad/ca.pem]}\n",
+        )
+        .unwrap();
+        let tls = config.tls.as_ref().unwrap();
+        assert_eq!(tls.certificate_file, Path::new("/etc/dyad/chain.pem"));
+        assert_eq!(tls.private_key_file, Path::new("/etc/dyad/key.pem"));
+        assert_eq!(
+            config.http_client.extra_root_certificates,
+            [PathBuf::from("/etc/dyad/ca.pem")]
+        );
+        assert!(format!("{config:?}").contains("chain.pem"));
+        assert_eq!(
+            AggregatorConfig::from_yaml_str(
+                "datastore: sqlite://x\nroles: [aggregation-job-driver]\n"
+            )
+            .unwrap()
+            .tls,
+            None
+        );
+    }
+
+    #[test]
+    fn bad_tls_sections_are_refused() {
+        for (yaml, expected) in [
+            // Without the aggregator role nothing listens.
+            (
+                "datastore: sqlite://x\nroles: [aggregation-job-driver]\n\
+                 tls: {certificate_file: c.pem, private_key_file: k.pem}\n",
+                "tls",
+            ),
+            (
+                "listen_address: \"127.0.0.1:1\"\ndatastore: sqlite://x\nroles: [aggregator]\n\
+                 tls: {certificate_file: \"\", private_key_file: k.pem}\n",
+                "tls.certificate_file",
+            ),
+            (
+                "listen_address: \"127.0.0.1:1\"\ndatastore: sqlite://x\nroles: [aggregator]\n\
+                 tls: {certificate_file: c.pem}\n",
+                "private_key_file",
+            ),
+            (
+                "listen_address: \"127.0.0.1:1\"\ndatastore: sqlite://x\nroles: [aggregator]\n\
+                 tls: {certificate_file: c.pem, private_key_file: k.pem, cert: x}\n",
+                "cert",
+            ),
+        ] {
+            let error = AggregatorConfig::from_yaml_str(yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{yaml}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_missing_extra_root_certificate_is_named_when_the_client_is_built() {
+        let config = AggregatorConfig::from_yaml_str(
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\n\
+             http_client: {extra_root_certificates: [/nonexistent/private-ca.pem]}\n",
+        )
+        .unwrap();
+        let error = format!("{:#}", config.http_client.build_client().unwrap_err());
+        assert!(
+            error.contains("/nonexistent/private-ca.pem")
+                && error.contains("http_client.extra_root_certificates"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | [`helper`] | the Helper's aggregation job and aggregate share endpoints (4.5, 4.6.2) |
 //! | [`leader`] | the Leader's background jobs: job creator and drivers |
 //! | [`logging`] | installing the `tracing` subscriber |
+//! | [`tls`] | HTTPS for the API (certificate reload on SIGHUP) and extra root certificates for clients |
 //!
 //! Protocol rules come from `dyad-protocol` and storage from
 //! `dyad-datastore`; this crate is the adapter between them and HTTP.
@@ -25,6 +26,7 @@ pub mod http;
 pub mod leader;
 pub mod logging;
 pub mod runtime;
+pub mod tls;
 pub mod upload;
 pub(crate) mod vdaf_ops;
 

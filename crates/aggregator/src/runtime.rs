@@ -65,6 +65,12 @@ pub async fn run_with(
     if config.has_role(ProcessRole::Aggregator) && listener.is_none() {
         anyhow::bail!("the aggregator role needs a listener");
     }
+    // Read before any role starts, so that a bad certificate stops the
+    // process at once.
+    let tls = match (&config.tls, config.has_role(ProcessRole::Aggregator)) {
+        (Some(tls), true) => Some(crate::tls::ReloadableCertificate::load(tls.clone())?),
+        _ => None,
+    };
     // Stopped when the caller asks, or when any role fails.
     let stop = shutdown.child_token();
     let mut roles: JoinSet<(ProcessRole, anyhow::Result<()>)> = JoinSet::new();
@@ -127,7 +133,13 @@ pub async fn run_with(
         if let Some(listener) = listener {
             let api = HttpApi::new(datastore.clone(), config.api_config());
             let stop = stop.clone();
-            roles.spawn(async move { (ProcessRole::Aggregator, api.serve(listener, stop).await) });
+            roles.spawn(async move {
+                let served = match tls {
+                    Some(certificate) => api.serve_tls(listener, certificate, stop).await,
+                    None => api.serve(listener, stop).await,
+                };
+                (ProcessRole::Aggregator, served)
+            });
         }
     }
 

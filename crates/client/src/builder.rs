@@ -1,6 +1,7 @@
 //! [`ClientBuilder`]: a client's task parameters (task ID, aggregator
-//! endpoints, time precision) and its optional settings (HTTP client, upload
-//! authentication, retry policy, clock, extensions).
+//! endpoints, time precision) and its optional settings (HTTP client or
+//! extra root certificates, upload authentication, retry policy, clock,
+//! extensions).
 
 use crate::client::{Client, Shared};
 use crate::error::ClientError;
@@ -37,6 +38,7 @@ pub struct ClientBuilder {
     helper: Url,
     time_precision: Duration,
     http: Option<reqwest::Client>,
+    extra_roots: Vec<reqwest::Certificate>,
     auth_token: Option<AuthenticationToken>,
     retry_policy: RetryPolicy,
     clock: TimeSource,
@@ -56,6 +58,7 @@ impl ClientBuilder {
             helper,
             time_precision,
             http: None,
+            extra_roots: Vec::new(),
             auth_token: None,
             retry_policy: RetryPolicy::default(),
             clock: Arc::new(system_time),
@@ -69,6 +72,16 @@ impl ClientBuilder {
     /// forwarded to another host) and times requests out after a minute.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Trusts `certificate` as a root for the aggregators' HTTPS, besides
+    /// the system's roots: for aggregators whose certificates come from a
+    /// private CA. Read a PEM file with `reqwest::Certificate::from_pem`
+    /// (or `from_pem_bundle` for several). Applies to the client's own HTTP
+    /// client: together with [`ClientBuilder::http_client`], `build` fails.
+    pub fn extra_root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.extra_roots.push(certificate);
         self
     }
 
@@ -122,9 +135,16 @@ impl ClientBuilder {
             &leader,
             &format!("tasks/{}/reports", self.task_id),
         )?;
-        let http = match self.http {
-            Some(http) => http,
-            None => default_http_client()?,
+        let http = match (self.http, self.extra_roots.is_empty()) {
+            (Some(http), true) => http,
+            (Some(_), false) => {
+                return Err(ClientError::InvalidConfiguration(
+                    "extra root certificates apply to the built-in HTTP client: \
+                     add them to the one given with http_client instead"
+                        .to_owned(),
+                ))
+            }
+            (None, _) => default_http_client(self.extra_roots)?,
         };
         let auth_header = self.auth_token.as_ref().map(auth_header).transpose()?;
         let shared = Shared {
@@ -157,8 +177,11 @@ impl fmt::Debug for ClientBuilder {
     }
 }
 
-fn default_http_client() -> Result<reqwest::Client, ClientError> {
+fn default_http_client(
+    extra_roots: Vec<reqwest::Certificate>,
+) -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
+        .tls_certs_merge(extra_roots)
         .user_agent(concat!("dyad-client/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(std::time::Duration::from_secs(10))
@@ -224,6 +247,22 @@ mod tests {
             .build(dyad_core::vdaf::new_prio3_count().unwrap())
             .unwrap();
         assert!(!format!("{client:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn extra_roots_and_an_own_http_client_are_exclusive() {
+        // `from_der` only keeps the bytes; they would be parsed when the
+        // HTTP client is built, which the refused combination never reaches.
+        let root = reqwest::Certificate::from_der(&[0x30, 0x00]).unwrap();
+        let built = builder()
+            .http_client(reqwest::Client::new())
+            .extra_root_certificate(root)
+            .build(dyad_core::vdaf::new_prio3_count().unwrap());
+        assert!(
+            matches!(&built, Err(ClientError::InvalidConfiguration(m)) if m.contains("http_client")),
+            "{:?}",
+            built.err()
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! [`CollectorBuilder`]: a collector's task parameters (task ID, Leader
 //! endpoint, authentication token, HPKE keypair) and its optional settings
-//! (HTTP client, retry policy, polling policy).
+//! (HTTP client or extra root certificates, retry policy, polling policy).
 
 use crate::collector::{Collector, Shared};
 use crate::error::CollectorError;
@@ -23,6 +23,7 @@ pub struct CollectorBuilder {
     auth_token: AuthenticationToken,
     keypair: HpkeKeypair,
     http: Option<reqwest::Client>,
+    extra_roots: Vec<reqwest::Certificate>,
     retry_policy: RetryPolicy,
     poll_policy: RetryPolicy,
 }
@@ -51,6 +52,7 @@ impl CollectorBuilder {
             auth_token,
             keypair,
             http: None,
+            extra_roots: Vec::new(),
             retry_policy: RetryPolicy::default(),
             poll_policy: RetryPolicy::new(
                 Self::DEFAULT_POLL_INITIAL_DELAY,
@@ -67,6 +69,17 @@ impl CollectorBuilder {
     /// minute.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Trusts `certificate` as a root for the Leader's HTTPS, besides the
+    /// system's roots: for a Leader whose certificate comes from a private
+    /// CA. Read a PEM file with `reqwest::Certificate::from_pem` (or
+    /// `from_pem_bundle` for several). Applies to the collector's own HTTP
+    /// client: together with [`CollectorBuilder::http_client`], `build`
+    /// fails.
+    pub fn extra_root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.extra_roots.push(certificate);
         self
     }
 
@@ -90,9 +103,17 @@ impl CollectorBuilder {
     /// The collector, finishing collections with `vdaf`.
     pub fn build<V: CollectorVdaf>(self, vdaf: V) -> Result<Collector<V>, CollectorError> {
         let leader = endpoint_base(self.leader)?;
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
+        let http = match (self.http, self.extra_roots.is_empty()) {
+            (Some(http), true) => http,
+            (Some(_), false) => {
+                return Err(CollectorError::InvalidConfiguration(
+                    "extra root certificates apply to the built-in HTTP client: \
+                     add them to the one given with http_client instead"
+                        .to_owned(),
+                ))
+            }
+            (None, _) => reqwest::Client::builder()
+                .tls_certs_merge(self.extra_roots)
                 .user_agent(concat!("dyad-collector/", env!("CARGO_PKG_VERSION")))
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(Duration::from_secs(10))
@@ -123,5 +144,36 @@ impl fmt::Debug for CollectorBuilder {
             .field("retry_policy", &self.retry_policy)
             .field("poll_policy", &self.poll_policy)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dyad_messages::draft09::HpkeConfigId;
+
+    fn builder() -> CollectorBuilder {
+        CollectorBuilder::new(
+            TaskId::random(),
+            "https://leader.example/".parse().unwrap(),
+            AuthenticationToken::new_bearer("collector-token").unwrap(),
+            HpkeKeypair::generate_default(HpkeConfigId(1)),
+        )
+    }
+
+    #[test]
+    fn extra_roots_and_an_own_http_client_are_exclusive() {
+        // `from_der` only keeps the bytes; they would be parsed when the
+        // HTTP client is built, which the refused combination never reaches.
+        let root = reqwest::Certificate::from_der(&[0x30, 0x00]).unwrap();
+        let built = builder()
+            .http_client(reqwest::Client::new())
+            .extra_root_certificate(root)
+            .build(dyad_core::vdaf::new_prio3_count().unwrap());
+        assert!(
+            matches!(&built, Err(CollectorError::InvalidConfiguration(m)) if m.contains("http_client")),
+            "{:?}",
+            built.err()
+        );
     }
 }

@@ -168,7 +168,12 @@ impl Retryable for CollectorError {
     fn retry_class(&self) -> RetryClass {
         match self {
             CollectorError::Http(error) => {
-                if error.is_connect() || error.is_timeout() || error.is_request() || error.is_body()
+                if certificate_refused(error) {
+                    RetryClass::Permanent
+                } else if error.is_connect()
+                    || error.is_timeout()
+                    || error.is_request()
+                    || error.is_body()
                 {
                     RetryClass::Transient
                 } else {
@@ -185,6 +190,28 @@ impl Retryable for CollectorError {
     fn retry_after(&self) -> Option<Duration> {
         self.error_response()?.retry_after
     }
+}
+
+/// Whether `error` is the server's certificate being refused (unknown
+/// issuer, wrong name, expired): a configuration problem that retrying
+/// cannot fix. The TLS error sits inside (nested) `io::Error`s, whose
+/// `source` skips it, hence the look inside each `io::Error` of the chain.
+pub(crate) fn certificate_refused(error: &reqwest::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = next {
+        let mut candidate = Some(current);
+        while let Some(error) = candidate {
+            if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref() {
+                return true;
+            }
+            candidate = error
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .map(|inner| inner as &(dyn std::error::Error + 'static));
+        }
+        next = current.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@
 //!   [`Server`] kills its process on drop and can be killed (SIGKILL) and
 //!   restarted with the same config and datastore;
 //!   [`Dyad::start_with`] first replaces top-level config keys
-//!   ([`Server::set_config`]), and [`Dyad::add_task`] provisions further
+//!   ([`Server::set_config`]), [`Dyad::start_prepared`] lets the test
+//!   prepare both servers (e.g. HTTPS with [`Server::serve_tls`]) before
+//!   the task is provisioned, and [`Dyad::add_task`] provisions further
 //!   tasks on the running pair;
 //! - [`Dyad::client`] and [`Dyad::collector`] build the libraries' clients
 //!   for the task (for any task, [`CollectorCredentials::client_builder`]
@@ -250,6 +252,13 @@ impl CollectorCredentials {
 
     /// A collector for the task, polling often and giving up after [`WAIT`].
     pub fn collector(&self) -> dyad_collector::Collector<dyad_collector::AnyVdaf> {
+        self.collector_builder()
+            .build(dyad_collector::AnyVdaf(self.vdaf))
+            .expect("building the collector")
+    }
+
+    /// The builder of [`CollectorCredentials::collector`], for more settings.
+    pub fn collector_builder(&self) -> CollectorBuilder {
         CollectorBuilder::new(
             self.task_id,
             self.leader.clone(),
@@ -263,8 +272,6 @@ impl CollectorCredentials {
             )
             .with_max_elapsed(WAIT),
         )
-        .build(dyad_collector::AnyVdaf(self.vdaf))
-        .expect("building the collector")
     }
 }
 
@@ -274,6 +281,8 @@ pub struct Server {
     config: PathBuf,
     log: PathBuf,
     port: u16,
+    /// With HTTPS: the PEM of the CA that signed the server's certificate.
+    ca_pem: Option<Vec<u8>>,
     child: Option<Child>,
 }
 
@@ -304,12 +313,53 @@ impl Server {
             config,
             log: dir.join(format!("{name}.log")),
             port,
+            ca_pem: None,
             child: None,
         })
     }
 
+    /// `https://127.0.0.1:PORT/` once [`Server::serve_tls`] was called,
+    /// `http://...` otherwise.
     pub fn url(&self) -> Url {
-        format!("http://127.0.0.1:{}/", self.port).parse().unwrap()
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
+            .parse()
+            .unwrap()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The process ID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Serves HTTPS from the next [`Server::start`] on, with the PEM files
+    /// `certificate_file` and `private_key_file` (the `tls` config key);
+    /// `ca_pem` is the CA that signed the certificate, which
+    /// [`Server::wait_ready`] trusts.
+    pub fn serve_tls(
+        &mut self,
+        certificate_file: &Path,
+        private_key_file: &Path,
+        ca_pem: &[u8],
+    ) -> anyhow::Result<()> {
+        self.set_config(
+            "tls",
+            &format!(
+                "{{certificate_file: \"{}\", private_key_file: \"{}\"}}",
+                certificate_file.display(),
+                private_key_file.display()
+            ),
+        )?;
+        self.ca_pem = Some(ca_pem.to_vec());
+        Ok(())
     }
 
     pub fn config_path(&self) -> &Path {
@@ -355,7 +405,11 @@ impl Server {
     /// Waits until `GET /hpke_config?task_id=...` answers 200.
     pub async fn wait_ready(&mut self, task_id: &TaskId) -> anyhow::Result<()> {
         let url = format!("{}hpke_config?task_id={task_id}", self.url());
-        let http = reqwest::Client::new();
+        let mut http = reqwest::Client::builder();
+        if let Some(ca_pem) = &self.ca_pem {
+            http = http.tls_certs_merge(reqwest::Certificate::from_pem_bundle(ca_pem)?);
+        }
+        let http = http.build()?;
         let start = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut() {
@@ -449,6 +503,26 @@ impl Dyad {
         leader_config: &[(&str, &str)],
         helper_config: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        Self::start_prepared(options, |_, leader, helper| {
+            for (key, value) in leader_config {
+                leader.set_config(key, value)?;
+            }
+            for (key, value) in helper_config {
+                helper.set_config(key, value)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Like [`Dyad::start`], with `prepare(dir, leader, helper)` run on
+    /// both configured servers before the task is provisioned (so that,
+    /// e.g., [`Server::serve_tls`] makes the task's URLs `https`). `dir` is
+    /// the pair's temporary directory.
+    pub async fn start_prepared(
+        options: &TaskOptions,
+        prepare: impl FnOnce(&Path, &mut Server, &mut Server) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut leader = Server::configure(
             dir.path(),
@@ -461,12 +535,7 @@ impl Dyad {
             ],
         )?;
         let mut helper = Server::configure(dir.path(), "helper", &["aggregator"])?;
-        for (key, value) in leader_config {
-            leader.set_config(key, value)?;
-        }
-        for (key, value) in helper_config {
-            helper.set_config(key, value)?;
-        }
+        prepare(dir.path(), &mut leader, &mut helper)?;
         let credentials = provision_task(&leader, &helper, options, &dir.path().join("provision"))?;
         leader.start()?;
         helper.start()?;

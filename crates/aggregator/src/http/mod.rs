@@ -141,6 +141,41 @@ impl HttpApi {
     }
 }
 
+impl HttpApi {
+    /// [`HttpApi::serve`] over HTTPS: every connection on `listener` is
+    /// TLS-terminated with `certificate`, which SIGHUP reloads meanwhile
+    /// (see [`crate::tls`]).
+    pub async fn serve_tls(
+        self,
+        listener: TcpListener,
+        certificate: Arc<crate::tls::ReloadableCertificate>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let HttpApi { router, writer } = self;
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(%address, "serving the DAP API over HTTPS");
+        }
+        crate::tls::reload::log_served(&certificate.summary(), "serving the TLS certificate");
+        let reloads = shutdown.child_token();
+        let reloader = crate::tls::reload::reload_on_sighup(certificate.clone(), reloads.clone());
+        let listener = match crate::tls::TlsListener::new(listener, certificate) {
+            Ok(listener) => listener,
+            Err(error) => {
+                reloads.cancel();
+                writer.stop().await;
+                return Err(error.into());
+            }
+        };
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        reloads.cancel();
+        let _ = reloader.await;
+        writer.stop().await;
+        served.map_err(|e| anyhow::anyhow!("HTTP server: {e}"))
+    }
+}
+
 /// Builds the router (and starts a report writer that stops when the last
 /// clone of the router is dropped). For in-process tests and embedding.
 pub fn router(datastore: Arc<dyn Datastore>, config: ApiConfig) -> Router {

@@ -1,5 +1,5 @@
 //! Command-line arguments shared by several subcommands: tokens, HPKE keys,
-//! VDAFs and queries.
+//! VDAFs, queries and trusted CA certificates.
 
 use anyhow::{bail, Context as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,6 +11,7 @@ use dyad_messages::draft09::{
     BatchId, Duration, FixedSizeQuery, HpkeConfig, Interval, Query, Time,
 };
 use dyad_messages::Decode;
+use std::path::PathBuf;
 
 /// A request authentication token (DAP-09 section 3.1): the interop
 /// `DAP-Auth-Token` header, or `Authorization: Bearer`.
@@ -101,5 +102,44 @@ impl QueryArgs {
                 "give one query: --batch-interval-start with --batch-interval-duration, --batch-id, or --current-batch"
             ),
         })
+    }
+}
+
+/// CA certificates to trust for the aggregators' HTTPS, besides the
+/// system's: for aggregators whose certificates come from a private CA.
+#[derive(Debug, Clone, Args)]
+pub struct CaCertArgs {
+    /// A PEM file of CA certificates to trust besides the system's (may be repeated).
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
+}
+
+impl CaCertArgs {
+    /// Every certificate of every `--ca-cert` file; an error names a file
+    /// that cannot be read or holds no certificate.
+    pub fn certificates(&self) -> anyhow::Result<Vec<reqwest::Certificate>> {
+        Ok(dyad_aggregator::tls::read_root_certificates(
+            "--ca-cert",
+            &self.ca_certs,
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod ca_cert_tests {
+    use super::*;
+
+    #[test]
+    fn no_ca_cert_gives_no_certificates_and_a_missing_file_is_named() {
+        let none = CaCertArgs { ca_certs: vec![] };
+        assert!(none.certificates().unwrap().is_empty());
+        let missing = CaCertArgs {
+            ca_certs: vec![PathBuf::from("/nonexistent/private-ca.pem")],
+        };
+        let error = format!("{:#}", missing.certificates().unwrap_err());
+        assert!(
+            error.contains("--ca-cert") && error.contains("/nonexistent/private-ca.pem"),
+            "{error}"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! job at the Leader, polls it until it is finished, opens both aggregate
 //! shares and prints the aggregate result (DAP-09 section 4.6).
 
-use super::args::{CollectorKeyArgs, QueryArgs, TokenArgs};
+use super::args::{CaCertArgs, CollectorKeyArgs, QueryArgs, TokenArgs};
 use crate::values::format_result;
 use anyhow::Context as _;
 use clap::Args;
@@ -29,6 +29,8 @@ pub struct CollectArgs {
     key: CollectorKeyArgs,
     #[command(flatten)]
     query: QueryArgs,
+    #[command(flatten)]
+    ca: CaCertArgs,
 }
 
 pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
@@ -36,7 +38,11 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
         .token
         .token()?
         .context("give the collector's token: --dap-auth-token or --bearer-token")?;
-    let collector = CollectorBuilder::new(args.task_id, args.leader, token, args.key.keypair()?)
+    let mut builder = CollectorBuilder::new(args.task_id, args.leader, token, args.key.keypair()?);
+    for certificate in args.ca.certificates()? {
+        builder = builder.extra_root_certificate(certificate);
+    }
+    let collector = builder
         .build(AnyVdaf(args.vdaf))
         .context("building the collector")?;
     let collection = collector

@@ -62,4 +62,18 @@ mod tests {
         let config = AggregatorConfig::from_yaml_str(yaml).expect("the example parses");
         assert_eq!(config.roles.len(), 4);
     }
+
+    #[test]
+    fn the_documented_tls_example_is_valid() {
+        let doc = include_str!("../../../../docs/CONFIGURING.md");
+        let tls = doc
+            .split("```yaml\n")
+            .find_map(|rest| rest.split("```").next().filter(|b| b.contains("\ntls:")))
+            .expect("CONFIGURING.md has a tls example");
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "{tls}datastore: sqlite://x\nroles: [aggregator]\n"
+        ))
+        .expect("the tls example parses");
+        assert!(config.tls.is_some());
+    }
 }

@@ -2,7 +2,7 @@
 //! with the task's VDAF, seals the shares to both aggregators and uploads the
 //! reports to the Leader (DAP-09 section 4.4).
 
-use super::args::TokenArgs;
+use super::args::{CaCertArgs, TokenArgs};
 use crate::values::parse_measurement;
 use anyhow::Context as _;
 use clap::Args;
@@ -31,6 +31,8 @@ pub struct UploadArgs {
     /// Optional client authentication to the Leader.
     #[command(flatten)]
     token: TokenArgs,
+    #[command(flatten)]
+    ca: CaCertArgs,
     /// The measurements, one report each (e.g. `1`, `42`, `1,0,3`, a bucket index).
     #[arg(required = true)]
     measurements: Vec<String>,
@@ -50,6 +52,9 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
     );
     if let Some(token) = args.token.token()? {
         builder = builder.auth_token(token);
+    }
+    for certificate in args.ca.certificates()? {
+        builder = builder.extra_root_certificate(certificate);
     }
     let client = builder
         .build(AnyVdaf(args.vdaf))
