@@ -27,6 +27,7 @@ pub mod helper_replay;
 pub mod leases;
 pub mod outstanding_batches;
 pub mod report_aggregations;
+pub mod reseal;
 pub mod tasks;
 pub mod transactions;
 
@@ -138,6 +139,9 @@ macro_rules! __datastore_conformance_tests {
                 put_same_task_again,
                 delete_task_removes_its_data,
                 secrets_need_the_keys_and_survive_rotation,
+            }
+            reseal {
+                reseal_then_the_old_key_can_go,
             }
             transactions {
                 commit_returns_the_value,
