@@ -41,7 +41,7 @@ impl DatastoreArgs {
     /// Opens the datastore: with `--config`, as `dyad serve` would; with
     /// `--datastore`, with the keys of `DYAD_DATASTORE_KEYS` (and, for
     /// SQLite, bringing the schema up to date).
-    pub(super) async fn open(&self) -> anyhow::Result<Arc<dyn Datastore>> {
+    pub(crate) async fn open(&self) -> anyhow::Result<Arc<dyn Datastore>> {
         let (url, options) = match (&self.datastore, &self.config) {
             (Some(url), _) => {
                 let keys = DatastoreKeys::from_env()?.with_context(|| {
@@ -122,4 +122,3 @@ pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
         }
     }
 }
-
