@@ -4,7 +4,8 @@
 //! Several keys may be configured, so that they can be rotated: the first
 //! encrypts every new write, and a stored value is read with whichever key
 //! opens it. To rotate, put the new key first and keep the old one after it
-//! until every row was rewritten (or the rows expire); then drop it.
+//! until every row was rewritten ([`crate::reseal::reseal_all`], `dyad
+//! datastore-key reseal`); then drop it.
 //!
 //! Each value is sealed with a fresh random 96-bit nonce and bound to where
 //! it is stored: the associated data names the table, the column and the

@@ -55,12 +55,11 @@ fn once_each(messages: impl IntoIterator<Item = String>) -> String {
 fn hints(causes: &[&(dyn StdError + 'static)]) -> Vec<String> {
     let mut hints: Vec<String> = Vec::new();
     for cause in causes {
-        let hint = if let Some(error) = cause.downcast_ref::<OpenDatastoreError>() {
-            error.hint()
-        } else if let Some(error) = cause.downcast_ref::<KeysCheckError>() {
-            Some(error.hint())
-        } else {
-            None
+        let hint = match cause.downcast_ref::<OpenDatastoreError>() {
+            Some(error) => error.hint(),
+            None => cause
+                .downcast_ref::<KeysCheckError>()
+                .map(KeysCheckError::hint),
         };
         if let Some(hint) = hint {
             if !hints.contains(&hint) {
