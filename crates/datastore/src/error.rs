@@ -22,8 +22,14 @@ pub enum DatastoreError {
     Database(sqlx::Error),
     /// The database stayed busy (locked, or a serialization failure) through
     /// every retry of the transaction.
-    #[error("transaction {name} gave up after {attempts} attempts: database busy")]
-    RetriesExhausted { name: &'static str, attempts: u32 },
+    /// `last_error` says why the last attempt failed (contention, or a
+    /// connection that could not be had), not only that it did.
+    #[error("transaction {name} gave up after {attempts} attempts: {last_error}")]
+    RetriesExhausted {
+        name: &'static str,
+        attempts: u32,
+        last_error: String,
+    },
     /// Running the schema migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[source] sqlx::migrate::MigrateError),

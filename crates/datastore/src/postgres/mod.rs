@@ -264,6 +264,7 @@ impl Datastore for PostgresDatastore {
                         return Err(DatastoreError::RetriesExhausted {
                             name,
                             attempts: attempt,
+                            last_error: error.to_string(),
                         }
                         .into());
                     }

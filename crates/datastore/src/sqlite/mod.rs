@@ -171,6 +171,7 @@ impl Datastore for SqliteDatastore {
                         return Err(DatastoreError::RetriesExhausted {
                             name,
                             attempts: attempt,
+                            last_error: error.to_string(),
                         }
                         .into());
                     }
