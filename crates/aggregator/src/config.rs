@@ -206,6 +206,8 @@ pub enum KeysSource {
     Environment,
     /// The config file's `datastore_keys`.
     ConfigFile,
+    /// A throwaway key made at start (test processes only).
+    Generated,
 }
 
 impl fmt::Display for KeysSource {
@@ -213,6 +215,7 @@ impl fmt::Display for KeysSource {
         f.write_str(match self {
             KeysSource::Environment => KEYS_ENV,
             KeysSource::ConfigFile => "the config file's datastore_keys",
+            KeysSource::Generated => "a throwaway key made at start",
         })
     }
 }
