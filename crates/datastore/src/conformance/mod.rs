@@ -142,6 +142,7 @@ macro_rules! __datastore_conformance_tests {
             }
             reseal {
                 reseal_then_the_old_key_can_go,
+                reseal_beside_a_writer_loses_nothing,
             }
             transactions {
                 commit_returns_the_value,

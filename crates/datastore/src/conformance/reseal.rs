@@ -74,3 +74,52 @@ pub async fn reseal_then_the_old_key_can_go(h: TestDatastore) {
     }
     unrelated.close().await;
 }
+
+/// A reseal running beside another process that adds and deletes tasks
+/// (both holding `[B, A]`) loses nothing: afterwards `[B]` alone opens
+/// every task that remains.
+pub async fn reseal_beside_a_writer_loses_nothing(h: TestDatastore) {
+    let old_tasks: Vec<Task> = (0..12).map(|_| leader_task()).collect();
+    fixtures::put_tasks(h.datastore.as_ref(), &old_tasks.iter().collect::<Vec<_>>()).await;
+    let new_key = DatastoreKeys::generate();
+    let rotation = DatastoreKeys::from_keys_in_order(&[&new_key, &h.keys]);
+    let resealer = (h.reopen)(rotation.clone()).await.unwrap();
+    let writer = (h.reopen)(rotation).await.unwrap();
+
+    // One task added and one deleted per step, four steps.
+    let deleted: Vec<Task> = old_tasks.iter().step_by(3).cloned().collect();
+    let added: Vec<Task> = deleted.iter().map(|_| helper_task()).collect();
+    let writing = {
+        let (added, deleted) = (added.clone(), deleted.clone());
+        tokio::spawn(async move {
+            for (new, gone) in added.into_iter().zip(deleted) {
+                fixtures::put_tasks(writer.as_ref(), &[&new]).await;
+                let gone_id = *gone.task_id();
+                writer
+                    .run_tx("delete", move |tx| {
+                        Box::pin(async move { Ok(tx.delete_task(&gone_id).await?) })
+                    })
+                    .await
+                    .unwrap();
+            }
+            writer.close().await;
+        })
+    };
+    reseal_all(resealer.as_ref(), 2, |_| {}).await.unwrap();
+    writing.await.unwrap();
+    resealer.close().await;
+
+    let mut expected: Vec<Task> = old_tasks
+        .iter()
+        .filter(|task| !deleted.contains(task))
+        .chain(&added)
+        .cloned()
+        .collect();
+    expected.sort_by_key(|task| *task.task_id());
+    let only_new = (h.reopen)(new_key).await.unwrap();
+    let ids = |tasks: &[Task]| tasks.iter().map(|task| *task.task_id()).collect::<Vec<_>>();
+    let got = all_tasks(&only_new).await.unwrap();
+    assert_eq!(ids(&got), ids(&expected));
+    assert_eq!(got, expected);
+    only_new.close().await;
+}
