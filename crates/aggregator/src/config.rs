@@ -228,6 +228,39 @@ impl Default for DatastorePoolConfig {
     }
 }
 
+/// Where a process's datastore keys come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeysSource {
+    /// The `DYAD_DATASTORE_KEYS` environment variable.
+    Environment,
+    /// The config file's `datastore_keys`.
+    ConfigFile,
+    /// A throwaway key made at start (test processes only).
+    Generated,
+}
+
+impl fmt::Display for KeysSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeysSource::Environment => KEYS_ENV,
+            KeysSource::ConfigFile => "the config file's datastore_keys",
+            KeysSource::Generated => "a throwaway key made at start",
+        })
+    }
+}
+
+/// The datastore keys a configuration resolves to (see
+/// [`AggregatorConfig::datastore_keys`]). `Debug` never shows the keys.
+#[derive(Clone, Debug)]
+pub struct ConfiguredKeys {
+    pub keys: DatastoreKeys,
+    pub source: KeysSource,
+    /// How many keys the config file gives that the environment overrides
+    /// (0 unless both give keys): worth a warning, since the file's keys
+    /// are then silently unused.
+    pub overridden_file_keys: usize,
+}
+
 /// The whole configuration file. `Debug` hides a password in the
 /// datastore URL and the datastore keys.
 #[derive(Clone, Deserialize)]
@@ -243,7 +276,8 @@ pub struct AggregatorConfig {
     pub datastore: String,
     /// The keys task secrets are encrypted under at rest (the first
     /// encrypts, any decrypts); the `DYAD_DATASTORE_KEYS` environment
-    /// variable, when set, is used instead.
+    /// variable, when set, is used instead (and `serve` warns that it
+    /// overrides these).
     #[serde(default)]
     pub datastore_keys: Vec<String>,
     #[serde(default)]
@@ -468,28 +502,38 @@ impl AggregatorConfig {
         Ok(())
     }
 
-    /// The options to open the datastore with: the keys from
-    /// `DYAD_DATASTORE_KEYS` if set, else from `datastore_keys`; an error
-    /// if neither gives any.
+    /// The datastore keys and where they come from: `DYAD_DATASTORE_KEYS`
+    /// if set (overriding `datastore_keys`), else `datastore_keys`; an
+    /// error if neither gives any.
+    pub fn datastore_keys(&self) -> Result<ConfiguredKeys, ConfigError> {
+        let from_env =
+            DatastoreKeys::from_env().map_err(|e| invalid("datastore_keys", e.to_string()))?;
+        match from_env {
+            Some(keys) => Ok(ConfiguredKeys {
+                keys,
+                source: KeysSource::Environment,
+                overridden_file_keys: self.datastore_keys.len(),
+            }),
+            None if !self.datastore_keys.is_empty() => Ok(ConfiguredKeys {
+                keys: DatastoreKeys::from_encoded(&self.datastore_keys)
+                    .map_err(|e| invalid("datastore_keys", e.to_string()))?,
+                source: KeysSource::ConfigFile,
+                overridden_file_keys: 0,
+            }),
+            None => Err(invalid(
+                "datastore_keys",
+                format!(
+                    "no datastore keys: set {KEYS_ENV} or datastore_keys \
+                     (make one with `dyad datastore-key generate`)"
+                ),
+            )),
+        }
+    }
+
+    /// The options to open the datastore with: the keys of
+    /// [`Self::datastore_keys`], the pool and migration settings.
     pub fn datastore_options(&self) -> Result<DatastoreOptions, ConfigError> {
-        let keys = match DatastoreKeys::from_env()
-            .map_err(|e| invalid("datastore_keys", e.to_string()))?
-        {
-            Some(keys) => keys,
-            None if !self.datastore_keys.is_empty() => {
-                DatastoreKeys::from_encoded(&self.datastore_keys)
-                    .map_err(|e| invalid("datastore_keys", e.to_string()))?
-            }
-            None => {
-                return Err(invalid(
-                    "datastore_keys",
-                    format!(
-                        "no datastore keys: set {KEYS_ENV} or datastore_keys \
-                         (make one with `dyad datastore-key generate`)"
-                    ),
-                ))
-            }
-        };
+        let keys = self.datastore_keys()?.keys;
         let pool = &self.datastore_pool;
         let mut options = DatastoreOptions::new(keys);
         options.max_connections = pool.max_connections;
@@ -644,6 +688,27 @@ log:
             AggregatorConfig::from_yaml_str(&yaml.replace("postgres://db/dyad", "sqlite://x"))
                 .unwrap();
         assert!(sqlite.datastore_options().unwrap().apply_migrations);
+    }
+
+    #[test]
+    fn datastore_keys_say_where_they_come_from() {
+        let key = DatastoreKeys::generate_encoded();
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\ndatastore_keys: [{key}, {key}]\n"
+        ))
+        .unwrap();
+        let keys = config.datastore_keys().unwrap();
+        // The environment of the test run may hold keys, which then win.
+        if std::env::var_os(KEYS_ENV).is_some() {
+            assert_eq!(keys.source, KeysSource::Environment);
+            assert_eq!(keys.overridden_file_keys, 2);
+        } else {
+            assert_eq!(keys.source, KeysSource::ConfigFile);
+            assert_eq!(keys.keys.len(), 2);
+            assert_eq!(keys.overridden_file_keys, 0);
+        }
+        assert!(!format!("{keys:?}").contains(&key));
+        assert_eq!(KeysSource::Environment.to_string(), KEYS_ENV);
     }
 
     #[test]

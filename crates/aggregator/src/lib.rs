@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`config`] | the YAML configuration file |
 //! | [`runtime`] | [`runtime::run`]: datastore, HTTP API and roles until shutdown |
+//! | [`startup`] | before serving: datastore open errors with advice, the keys check, the startup line |
 //! | [`http`] | router, problem documents, authentication, media types, `GET /hpke_config` |
 //! | [`upload`] | `PUT /tasks/{id}/reports` and the batching report writer |
 //! | [`collection_jobs`] | the Leader's collection job endpoints (DAP-09 4.6.1) |
@@ -27,6 +28,7 @@ pub mod leader;
 pub mod logging;
 pub mod runtime;
 pub mod tls;
+pub mod startup;
 pub mod upload;
 pub(crate) mod vdaf_ops;
 

@@ -3,9 +3,12 @@
 //! The library itself only emits events (with structured fields such as
 //! `task_id`, `aggregation_job_id`, `collection_job_id`, never secrets); the
 //! binary calls [`init_logging`] once at start-up. `RUST_LOG`, when set,
-//! overrides the configured level.
+//! overrides the configured level. Lines go to stdout; text lines are
+//! coloured only when stdout is a terminal, so that a log redirected to a
+//! file or a collector carries no ANSI escape codes.
 
 use crate::config::{LogConfig, LogFormat};
+use std::io::IsTerminal as _;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Fails if the level is not a valid filter
@@ -15,7 +18,10 @@ pub fn init_logging(config: &LogConfig) -> anyhow::Result<()> {
         Ok(directive) if !directive.trim().is_empty() => EnvFilter::try_new(directive)?,
         _ => EnvFilter::try_new(&config.level)?,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .with_ansi(std::io::stdout().is_terminal());
     let result = match config.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

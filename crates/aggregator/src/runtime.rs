@@ -4,14 +4,17 @@
 //! is cancelled and everything has stopped, or as soon as a role fails (the
 //! others are then stopped first).
 //!
+//! Before anything listens, it checks that the datastore keys open every
+//! stored task and logs one line saying what runs (see [`crate::startup`]).
+//!
 //! [`open_datastore`] and [`crate::http::serve_on`] are the pieces, for
 //! callers (the quickstart, tests) that bind their own listener, e.g. on
 //! port 0 to learn the address.
 
-use crate::config::redacted_url;
 use crate::config::{AggregatorConfig, ProcessRole};
 use crate::http::HttpApi;
 use crate::leader;
+use crate::startup::{self, OpenDatastoreError};
 use anyhow::Context as _;
 use dyad_core::clock::{Clock, RealClock};
 use dyad_datastore::{Datastore, DatastoreOptions};
@@ -29,15 +32,26 @@ pub async fn open_datastore(
 ) -> anyhow::Result<Arc<dyn Datastore>> {
     dyad_datastore::open(url, clock, options)
         .await
-        .with_context(|| format!("opening the datastore {}", redacted_url(url)))
+        .map_err(|error| OpenDatastoreError::new("opening", url, error).into())
 }
 
 /// Runs the configured roles until `shutdown` is cancelled (see the module
 /// documentation).
 pub async fn run(config: AggregatorConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
+    let keys = config.datastore_keys()?;
+    startup::log_keys(&keys);
     let options = config.datastore_options()?;
     let datastore = open_datastore(&config.datastore, Arc::new(RealClock), &options).await?;
+    // Before listening: keys that cannot open the stored tasks stop the
+    // process here, not each request later.
+    let tasks = match startup::check_keys(datastore.as_ref(), &keys).await {
+        Ok(tasks) => tasks,
+        Err(error) => {
+            datastore.close().await;
+            return Err(error);
+        }
+    };
     let listener = match (
         config.has_role(ProcessRole::Aggregator),
         config.listen_address,
@@ -49,6 +63,11 @@ pub async fn run(config: AggregatorConfig, shutdown: CancellationToken) -> anyho
         ),
         _ => None,
     };
+    let listening: Vec<_> = listener
+        .iter()
+        .filter_map(|listener| listener.local_addr().ok())
+        .collect();
+    startup::log_started(&config.roles, &listening, &config.datastore, tasks);
     let result = run_with(config, datastore.clone(), listener, shutdown).await;
     datastore.close().await;
     result

@@ -15,12 +15,21 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum DatastoreError {
     /// The database driver failed (connection, I/O, SQL error, constraint).
-    #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    /// Its message is the driver's (for an error the server returned, the
+    /// server's own message), stated here once: it is not also given as
+    /// the error's source.
+    #[error("database error: {}", driver_message(.0))]
+    Database(sqlx::Error),
     /// The database stayed busy (locked, or a serialization failure) through
     /// every retry of the transaction.
-    #[error("transaction {name} gave up after {attempts} attempts: database busy")]
-    RetriesExhausted { name: &'static str, attempts: u32 },
+    /// `last_error` says why the last attempt failed (contention, or a
+    /// connection that could not be had), not only that it did.
+    #[error("transaction {name} gave up after {attempts} attempts: {last_error}")]
+    RetriesExhausted {
+        name: &'static str,
+        attempts: u32,
+        last_error: String,
+    },
     /// Running the schema migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[source] sqlx::migrate::MigrateError),
@@ -52,12 +61,14 @@ pub enum DatastoreError {
     /// the keys are wrong (or incomplete after a rotation), or the value was
     /// moved or altered.
     #[error(
-        "cannot decrypt {table}.{column} with any of the {keys} configured datastore keys \
-         (wrong DYAD_DATASTORE_KEYS / datastore_keys, or a key dropped too early in a rotation?)"
+        "cannot decrypt {table}.{column} of {row} with any of the {keys} configured datastore \
+         keys (wrong DYAD_DATASTORE_KEYS / datastore_keys, or the key that sealed it was removed)"
     )]
     Decrypt {
         table: &'static str,
         column: &'static str,
+        /// Which row, e.g. `task <ID>` (its key, never its contents).
+        row: String,
         keys: usize,
     },
     /// The connection failed while the transaction was committing: it may or
@@ -78,7 +89,56 @@ pub enum DatastoreError {
     },
 }
 
+/// The usual mistakes in setting up a datastore, which the caller can
+/// turn into advice (see [`DatastoreError::setup_problem`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupProblem {
+    /// The PostgreSQL server has no database of that name.
+    MissingDatabase,
+    /// No connection could be made: the server is down, unreachable, or
+    /// not listening where the URL says.
+    Unreachable,
+    /// SQLite could not open or create its file (missing folder, no
+    /// permission).
+    CannotOpenFile,
+}
+
+/// A driver error's message: the server's own for an error it returned,
+/// without the driver's "error returned from database" preamble.
+fn driver_message(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
 impl DatastoreError {
+    /// Which usual setup mistake this is, if any: for advice when opening a
+    /// datastore fails.
+    pub fn setup_problem(&self) -> Option<SetupProblem> {
+        let DatastoreError::Database(error) = self else {
+            return None;
+        };
+        match error {
+            sqlx::Error::Database(db) => {
+                if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    // invalid_catalog_name
+                    (pg.code() == "3D000").then_some(SetupProblem::MissingDatabase)
+                } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    // SQLITE_CANTOPEN, in the low byte of the extended code.
+                    db.code()
+                        .and_then(|code| code.parse::<i64>().ok())
+                        .is_some_and(|code| code & 0xff == 14)
+                        .then_some(SetupProblem::CannotOpenFile)
+                } else {
+                    None
+                }
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => Some(SetupProblem::Unreachable),
+            _ => None,
+        }
+    }
+
     /// Whether the failure is transient, after which the whole transaction
     /// (rolled back) may be run again: contention (SQLite busy or locked,
     /// PostgreSQL serialization failure or deadlock), a statement timeout, or

@@ -4,7 +4,8 @@
 //! Several keys may be configured, so that they can be rotated: the first
 //! encrypts every new write, and a stored value is read with whichever key
 //! opens it. To rotate, put the new key first and keep the old one after it
-//! until every row was rewritten (or the rows expire); then drop it.
+//! until every row was rewritten ([`crate::reseal::reseal_all`], `dyad
+//! datastore-key reseal`); then drop it.
 //!
 //! Each value is sealed with a fresh random 96-bit nonce and bound to where
 //! it is stored: the associated data names the table, the column and the
@@ -159,6 +160,37 @@ impl DatastoreKeys {
         row: &[u8],
         stored: &[u8],
     ) -> Result<Vec<u8>, DatastoreError> {
+        self.open_with_index(table, column, row, stored)
+            .map(|(_, plaintext)| plaintext)
+    }
+
+    /// The value sealed in `stored` sealed again under the first key, or
+    /// `None` if the first key sealed it already (nothing to rewrite). This
+    /// is how a rotation ends: once every stored value is under the first
+    /// key, the others can be dropped. Fails as [`Self::open`] does.
+    pub(crate) fn reseal(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        row: &[u8],
+        stored: &[u8],
+    ) -> Result<Option<Vec<u8>>, DatastoreError> {
+        let (index, plaintext) = self.open_with_index(table, column, row, stored)?;
+        let plaintext = zeroize::Zeroizing::new(plaintext);
+        if index == 0 {
+            return Ok(None);
+        }
+        self.seal(table, column, row, &plaintext).map(Some)
+    }
+
+    /// [`Self::open`], with the index of the key that opened the value.
+    fn open_with_index(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        row: &[u8],
+        stored: &[u8],
+    ) -> Result<(usize, Vec<u8>), DatastoreError> {
         if stored.len() < NONCE_LEN + TAG_LEN {
             return Err(DatastoreError::corrupt(
                 table,
@@ -171,7 +203,8 @@ impl DatastoreKeys {
         let aad = associated_data(table, column, row);
         self.keys
             .iter()
-            .find_map(|key| {
+            .enumerate()
+            .find_map(|(index, key)| {
                 Aes128Gcm::new(&(*key).into())
                     .decrypt(
                         &nonce.into(),
@@ -181,10 +214,12 @@ impl DatastoreKeys {
                         },
                     )
                     .ok()
+                    .map(|plaintext| (index, plaintext))
             })
-            .ok_or(DatastoreError::Decrypt {
+            .ok_or_else(|| DatastoreError::Decrypt {
                 table,
                 column,
+                row: format!("row {}", URL_SAFE_NO_PAD.encode(row)),
                 keys: self.keys.len(),
             })
     }
@@ -260,6 +295,23 @@ mod tests {
         // New writes use the first key: readable without the old one.
         let resealed = rotated.seal("t", "c", b"r", b"value").unwrap();
         assert_eq!(other.open("t", "c", b"r", &resealed).unwrap(), b"value");
+    }
+
+    #[test]
+    fn reseal_moves_a_value_under_the_first_key_only_when_needed() {
+        let old = DatastoreKeys::generate();
+        let sealed = old.seal("t", "c", b"r", b"value").unwrap();
+        let new = DatastoreKeys::generate();
+        let rotated = DatastoreKeys::from_keys_in_order(&[&new, &old]);
+        let resealed = rotated.reseal("t", "c", b"r", &sealed).unwrap().unwrap();
+        assert_eq!(new.open("t", "c", b"r", &resealed).unwrap(), b"value");
+        assert_eq!(rotated.reseal("t", "c", b"r", &resealed).unwrap(), None);
+        let error = new.reseal("t", "c", b"r", &sealed).unwrap_err();
+        assert!(matches!(error, DatastoreError::Decrypt { .. }), "{error}");
+        assert!(
+            error.to_string().contains(&URL_SAFE_NO_PAD.encode(b"r")),
+            "names the row: {error}"
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! ([`models`]), leases on jobs ([`Lease`]), the SQLite backend ([`sqlite`],
 //! the embedded default), the PostgreSQL backend ([`postgres`], for many
 //! replicas), the keys task secrets are sealed under at rest
-//! ([`DatastoreKeys`]) and, with the `test-util` feature, the conformance
-//! suite every backend must pass ([`conformance`]).
+//! ([`DatastoreKeys`]) and the end of their rotation ([`reseal`]) and, with
+//! the `test-util` feature, the conformance suite every backend must pass
+//! ([`conformance`]).
 //!
 //! Callers open a datastore with [`open`] and [`DatastoreOptions`] (or a
 //! backend's own constructor),
@@ -25,13 +26,14 @@ mod open;
 mod options;
 pub mod postgres;
 mod redact;
+pub mod reseal;
 mod schema;
 pub mod sqlite;
 mod task_document;
 mod transaction;
 
 pub use datastore::{Datastore, DatastoreExt, ErasedTxFn, RetryPolicy, TxMode};
-pub use error::{BoxError, DatastoreError, TxError};
+pub use error::{BoxError, DatastoreError, SetupProblem, TxError};
 pub use futures::future::BoxFuture;
 pub use keys::{DatastoreKeys, KEYS_ENV};
 pub use lease::{Lease, LeaseToken};

@@ -24,7 +24,10 @@ pub(crate) fn open(
     task_id: &TaskId,
     keys: &DatastoreKeys,
 ) -> Result<Task, DatastoreError> {
-    let json = Zeroizing::new(keys.open(TABLE, COLUMN, task_id.as_bytes(), sealed)?);
+    let json = Zeroizing::new(
+        keys.open(TABLE, COLUMN, task_id.as_bytes(), sealed)
+            .map_err(|error| name_task(error, task_id))?,
+    );
     // serde_json errors name a position, never the secret values.
     let task: Task =
         serde_json::from_slice(&json).map_err(|e| DatastoreError::corrupt(TABLE, COLUMN, e))?;
@@ -36,4 +39,34 @@ pub(crate) fn open(
         ));
     }
     Ok(task)
+}
+
+/// A decryption error naming the task rather than its row key.
+pub(crate) fn name_task(error: DatastoreError, task_id: &TaskId) -> DatastoreError {
+    match error {
+        DatastoreError::Decrypt {
+            table,
+            column,
+            keys,
+            ..
+        } => DatastoreError::Decrypt {
+            table,
+            column,
+            row: format!("task {task_id}"),
+            keys,
+        },
+        other => other,
+    }
+}
+
+/// The sealed document of `task_id` sealed again under the first key, or
+/// `None` if it is under the first key already (see
+/// [`DatastoreKeys::reseal`]).
+pub(crate) fn reseal(
+    sealed: &[u8],
+    task_id: &TaskId,
+    keys: &DatastoreKeys,
+) -> Result<Option<Vec<u8>>, DatastoreError> {
+    keys.reseal(TABLE, COLUMN, task_id.as_bytes(), sealed)
+        .map_err(|error| name_task(error, task_id))
 }

@@ -21,6 +21,7 @@ use crate::models::{
     CollectedBatch, CollectionJob, CollectionJobWriteOutcome, LeaderStoredReport, OutstandingBatch,
     ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
+use crate::reseal::{ResealBatch, SealedColumn};
 use crate::DatastoreError;
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
@@ -373,4 +374,20 @@ pub trait Transaction: Send {
         aggregation_parameter: &[u8],
         min_batch_size: u64,
     ) -> Result<Option<BatchId>>;
+
+    // ----- Secrets at rest (see `crate::reseal`) -----
+
+    /// How many values `column` holds.
+    async fn count_sealed_values(&mut self, column: SealedColumn) -> Result<u64>;
+    /// Looks at up to `limit` rows of `column` in row-key order, starting
+    /// after the row whose key is `after` (from the first row if `None`),
+    /// and rewrites under the first datastore key each value sealed under
+    /// another. [`DatastoreError::Decrypt`] (naming the row) if no key opens
+    /// one.
+    async fn reseal_sealed_values(
+        &mut self,
+        column: SealedColumn,
+        after: Option<&[u8]>,
+        limit: u64,
+    ) -> Result<ResealBatch>;
 }

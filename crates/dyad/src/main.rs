@@ -5,6 +5,7 @@ mod commands;
 #[allow(dead_code)] // adopted by each command in turn
 mod output;
 mod provision;
+mod report;
 #[allow(dead_code)] // used by `task add`, `upload` and `collect` as they adopt it
 mod task_files;
 mod values;
@@ -57,10 +58,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return refused_arguments(error),
+    };
     let result = match cli.command {
         Command::Collector(command) => commands::collector::run(command),
-        Command::DatastoreKey(command) => commands::datastore_key::run(command),
+        Command::DatastoreKey(command) => block_on(commands::datastore_key::run(command)),
         Command::Decode(args) => commands::decode::run(args),
         Command::Hpke(command) => commands::hpke::run(command),
         Command::Migrate(args) => block_on(commands::migrate::run(args)),
@@ -76,10 +80,34 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprint!("{}", report::render(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Arguments clap refused: reported by clap itself (with its usage
+/// advice), except a `--vdaf` the VDAF parser refused, reported as
+/// `error:` and `hint:` lines like every other failure.
+fn refused_arguments(error: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use std::error::Error as _;
+    if error.kind() == ErrorKind::ValueValidation {
+        let arg = error.get(ContextKind::InvalidArg);
+        let value = error.get(ContextKind::InvalidValue);
+        if let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (arg, value) {
+            if arg.starts_with("--vdaf") {
+                if let Some(shown) = error
+                    .source()
+                    .and_then(|source| report::vdaf_argument(value, source))
+                {
+                    eprint!("{shown}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    }
+    error.exit()
 }
 
 /// Runs an async command on a multi-threaded tokio runtime.

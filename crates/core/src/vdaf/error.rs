@@ -12,7 +12,11 @@ pub enum VdafInstanceError {
     MissingType,
 
     /// The `type` names no VDAF dyad supports.
-    #[error("unknown VDAF type {0:?}")]
+    #[error(
+        "unknown VDAF type {:?} (known types: {})",
+        .0,
+        super::instance::VDAF_TYPES.join(", ")
+    )]
     UnknownType(String),
 
     /// A parameter the VDAF needs is absent.

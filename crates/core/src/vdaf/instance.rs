@@ -96,6 +96,17 @@ pub(crate) const PRIO3_SUM_VEC_FIELD64_MULTIPROOF: &str =
 pub(crate) const PRIO3_FIXED_POINT: &str = "Prio3FixedPointBoundedL2VecSum";
 pub(crate) const POPLAR1: &str = "Poplar1";
 
+/// Every VDAF type name dyad knows, in the order error messages list them.
+pub const VDAF_TYPES: [&str; 7] = [
+    PRIO3_COUNT,
+    PRIO3_SUM,
+    PRIO3_SUM_VEC,
+    PRIO3_HISTOGRAM,
+    PRIO3_SUM_VEC_FIELD64_MULTIPROOF,
+    PRIO3_FIXED_POINT,
+    POPLAR1,
+];
+
 impl VdafInstance {
     /// The `type` of the VDAF object.
     pub const fn type_name(&self) -> &'static str {

@@ -8,8 +8,8 @@
 
 use super::error::VdafInstanceError;
 use super::instance::{
-    FixedPointBitSize, VdafInstance, POPLAR1, PRIO3_COUNT, PRIO3_FIXED_POINT, PRIO3_HISTOGRAM,
-    PRIO3_SUM, PRIO3_SUM_VEC, PRIO3_SUM_VEC_FIELD64_MULTIPROOF,
+    FixedPointBitSize, VdafInstance, PRIO3_COUNT, PRIO3_FIXED_POINT, PRIO3_HISTOGRAM, PRIO3_SUM,
+    PRIO3_SUM_VEC, PRIO3_SUM_VEC_FIELD64_MULTIPROOF, VDAF_TYPES,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::ser::{SerializeMap, Serializer};
@@ -124,18 +124,10 @@ impl TryFrom<VdafObject> for VdafInstance {
             Some(Member::Text(s)) => s,
             Some(Member::Integer(n)) => return Err(VdafInstanceError::UnknownType(n.to_string())),
         };
-        let vdaf = [
-            PRIO3_COUNT,
-            PRIO3_SUM,
-            PRIO3_SUM_VEC,
-            PRIO3_HISTOGRAM,
-            PRIO3_SUM_VEC_FIELD64_MULTIPROOF,
-            PRIO3_FIXED_POINT,
-            POPLAR1,
-        ]
-        .into_iter()
-        .find(|name| *name == type_name)
-        .ok_or(VdafInstanceError::UnknownType(type_name))?;
+        let vdaf = VDAF_TYPES
+            .into_iter()
+            .find(|name| *name == type_name)
+            .ok_or(VdafInstanceError::UnknownType(type_name))?;
         let mut p = Params { vdaf, members };
         let instance = match vdaf {
             PRIO3_COUNT => VdafInstance::Prio3Count,
@@ -396,6 +388,10 @@ mod tests {
         assert!(matches!(parse_err("not json"), Malformed(_)));
         assert!(matches!(parse_err(r#"["Prio3Count"]"#), Malformed(_)));
         assert!(matches!(parse_err(r#"{"type":"Prio4"}"#), UnknownType(t) if t == "Prio4"));
+        let message = parse_err(r#"{"type":"Prio4"}"#).to_string();
+        for known in super::VDAF_TYPES {
+            assert!(message.contains(known), "{message} lists {known}");
+        }
         assert!(matches!(
             parse_err(r#"{"type":"Prio3Sum"}"#),
             MissingParameter {

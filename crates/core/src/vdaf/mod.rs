@@ -38,7 +38,7 @@ pub use concrete::{
     PRIO3_SUM_VEC_FIELD64_MULTIPROOF_ALGORITHM_ID, TURBOSHAKE128_VERIFY_KEY_LEN,
 };
 pub use error::{VdafInstanceError, VdafRunError};
-pub use instance::{FixedPointBitSize, VdafInstance};
+pub use instance::{FixedPointBitSize, VdafInstance, VDAF_TYPES};
 pub use measurement::{random_measurement, AggregateResult, AggregationParam, Measurement};
 pub use plaintext::plaintext_aggregate;
 pub use prio::vdaf::VdafError as PrioVdafError;

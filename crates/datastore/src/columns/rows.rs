@@ -22,6 +22,13 @@ pub(crate) fn task(row: &impl StoredRow, keys: &DatastoreKeys) -> Result<Task> {
     task_document::open(&r.blob("task_document")?, &task_id, keys)
 }
 
+/// A task's ID and its document still sealed (columns `task_id`,
+/// `task_document`), for re-sealing.
+pub(crate) fn sealed_task_document(row: &impl StoredRow) -> Result<(TaskId, Vec<u8>)> {
+    let r = RowReader::new(row, "tasks");
+    Ok((r.id("task_id")?, r.blob("task_document")?))
+}
+
 /// A stored client report.
 pub(crate) fn client_report(row: &impl StoredRow) -> Result<LeaderStoredReport> {
     let r = RowReader::new(row, "client_reports");

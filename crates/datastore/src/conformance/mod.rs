@@ -28,6 +28,7 @@ pub mod leases;
 pub mod outstanding_batches;
 pub mod report_aggregations;
 pub mod task_admin;
+pub mod reseal;
 pub mod tasks;
 pub mod transactions;
 
@@ -146,6 +147,10 @@ macro_rules! __datastore_conformance_tests {
                 aborted_delete_keeps_everything,
                 update_expiration,
                 read_only_transactions_cannot_delete_or_update,
+            }
+            reseal {
+                reseal_then_the_old_key_can_go,
+                reseal_beside_a_writer_loses_nothing,
             }
             transactions {
                 commit_returns_the_value,

@@ -265,6 +265,7 @@ impl PostgresDatastore {
                         return Err(DatastoreError::RetriesExhausted {
                             name,
                             attempts: attempt,
+                            last_error: error.to_string(),
                         }
                         .into());
                     }

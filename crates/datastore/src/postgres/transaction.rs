@@ -15,6 +15,7 @@ use crate::models::{
     CollectedBatch, CollectionJob, CollectionJobWriteOutcome, LeaderStoredReport, OutstandingBatch,
     ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
+use crate::reseal::{ResealBatch, SealedColumn};
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
@@ -488,5 +489,24 @@ impl Transaction for PostgresTransaction {
         let conn = self.write("take_current_batch")?;
         outstanding_batches::take_current(conn, task_id, aggregation_parameter, min_batch_size)
             .await
+    }
+
+    async fn count_sealed_values(&mut self, column: SealedColumn) -> Result<u64> {
+        match column {
+            SealedColumn::TaskDocument => tasks::count(self.read()).await,
+        }
+    }
+
+    async fn reseal_sealed_values(
+        &mut self,
+        column: SealedColumn,
+        after: Option<&[u8]>,
+        limit: u64,
+    ) -> Result<ResealBatch> {
+        let keys = self.keys.clone();
+        let conn = self.write("reseal_sealed_values")?;
+        match column {
+            SealedColumn::TaskDocument => tasks::reseal(conn, after, limit, &keys).await,
+        }
     }
 }

@@ -168,6 +168,7 @@ impl SqliteDatastore {
                         return Err(DatastoreError::RetriesExhausted {
                             name,
                             attempts: attempt,
+                            last_error: error.to_string(),
                         }
                         .into());
                     }

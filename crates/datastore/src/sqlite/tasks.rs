@@ -5,6 +5,7 @@
 use super::row::{self, Result};
 use crate::columns;
 use crate::models::{TaskRowCounts, TASK_TABLES};
+use crate::reseal::ResealBatch;
 use crate::{task_document, DatastoreError, DatastoreKeys};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};
@@ -148,4 +149,52 @@ pub(super) async fn update_expiration(
         .execute(&mut *conn)
         .await?;
     Ok(task)
+}
+
+/// How many tasks are stored.
+pub(super) async fn count(conn: &mut SqliteConnection) -> Result<u64> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
+        .fetch_one(&mut *conn)
+        .await?;
+    row::count(count, "tasks")
+}
+
+/// Re-seals under the first key the documents of up to `limit` tasks after
+/// `after` in task ID order (see `crate::reseal`). Each rewrite names the
+/// document it replaces, so a row changed since it was read is left alone.
+pub(super) async fn reseal(
+    conn: &mut SqliteConnection,
+    after: Option<&[u8]>,
+    limit: u64,
+    keys: &DatastoreKeys,
+) -> Result<ResealBatch> {
+    let rows = sqlx::query(
+        "SELECT task_id, task_document FROM tasks WHERE task_id > ? ORDER BY task_id LIMIT ?",
+    )
+    .bind(after.unwrap_or_default())
+    .bind(row::int(limit, "limit")?)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut batch = ResealBatch::default();
+    for stored in &rows {
+        let (task_id, sealed) = columns::rows::sealed_task_document(stored)?;
+        batch.last_row = Some(task_id.as_bytes().to_vec());
+        let Some(resealed) = task_document::reseal(&sealed, &task_id, keys)? else {
+            batch.current += 1;
+            continue;
+        };
+        let updated = sqlx::query(
+            "UPDATE tasks SET task_document = ? WHERE task_id = ? AND task_document = ?",
+        )
+        .bind(resealed)
+        .bind(task_id.as_bytes().as_slice())
+        .bind(sealed)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if updated == 1 {
+            batch.resealed += 1;
+        }
+    }
+    Ok(batch)
 }

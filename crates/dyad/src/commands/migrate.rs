@@ -4,7 +4,6 @@
 //! `datastore_apply_migrations: false`; running it again, or from several
 //! places at once, is harmless.
 
-use anyhow::Context as _;
 use clap::Args;
 use std::fmt;
 
@@ -32,9 +31,9 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
 /// Applies the pending migrations to the datastore at `url`; the schema
 /// version it is then at.
 pub async fn migrate(url: &str) -> anyhow::Result<i64> {
-    dyad_datastore::migrate(url)
-        .await
-        .context("migrating the datastore")
+    dyad_datastore::migrate(url).await.map_err(|error| {
+        dyad_aggregator::startup::OpenDatastoreError::new("migrating", url, error).into()
+    })
 }
 
 #[cfg(test)]

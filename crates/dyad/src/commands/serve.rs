@@ -1,7 +1,6 @@
 //! `dyad serve --config FILE`: runs the aggregator roles the YAML config names
 //! until SIGTERM or SIGINT, then shuts down cleanly.
 
-use anyhow::Context as _;
 use clap::Args;
 use dyad_aggregator::config::AggregatorConfig;
 use std::path::PathBuf;
@@ -15,8 +14,8 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = AggregatorConfig::from_file(&args.config)
-        .with_context(|| format!("reading {}", args.config.display()))?;
+    // The error names the file already.
+    let config = AggregatorConfig::from_file(&args.config)?;
     dyad_aggregator::logging::init_logging(&config.log)?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));

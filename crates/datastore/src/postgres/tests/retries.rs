@@ -123,7 +123,8 @@ fn retries_are_given_up_after_max_attempts() {
                 result,
                 Err(TxError::Datastore(DatastoreError::RetriesExhausted {
                     name: "put",
-                    attempts: 3
+                    attempts: 3,
+                    ..
                 }))
             ),
             "{result:?}"

@@ -23,7 +23,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
 use clap::Args;
-use dyad_aggregator::config::AggregatorConfig;
+use dyad_aggregator::config::{AggregatorConfig, ConfiguredKeys, KeysSource};
 use dyad_core::clock::RealClock;
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::{AuthenticationToken, Task, VerifyKey};
@@ -111,15 +111,30 @@ fn jobs_config(url: &str) -> anyhow::Result<AggregatorConfig> {
 }
 
 /// Opens the datastore, its secrets under `DYAD_DATASTORE_KEYS` or a fresh
-/// random key.
+/// random key, and checks that the keys open every task it holds already
+/// (a `--datastore` given again after a restart).
 async fn open_datastore(url: &str) -> anyhow::Result<Arc<dyn Datastore>> {
     // The error of a bad variable names it.
     let keys = match DatastoreKeys::from_env()? {
-        Some(keys) => keys,
-        None => DatastoreKeys::generate(),
+        Some(keys) => ConfiguredKeys {
+            keys,
+            source: KeysSource::Environment,
+            overridden_file_keys: 0,
+        },
+        None => ConfiguredKeys {
+            keys: DatastoreKeys::generate(),
+            source: KeysSource::Generated,
+            overridden_file_keys: 0,
+        },
     };
-    dyad_aggregator::runtime::open_datastore(url, Arc::new(RealClock), &DatastoreOptions::new(keys))
-        .await
+    let options = DatastoreOptions::new(keys.keys.clone());
+    let datastore =
+        dyad_aggregator::runtime::open_datastore(url, Arc::new(RealClock), &options).await?;
+    if let Err(error) = dyad_aggregator::startup::check_keys(datastore.as_ref(), &keys).await {
+        datastore.close().await;
+        return Err(error);
+    }
+    Ok(datastore)
 }
 
 /// The DAP API and the Aggregator's interop commands on one router.
@@ -275,6 +290,35 @@ mod tests {
         let config = jobs_config(&url).unwrap();
         let datastore = open_datastore(&url).await.unwrap();
         (router(datastore, &config, 8123), dir)
+    }
+
+    #[tokio::test]
+    async fn reopening_with_another_throwaway_key_is_refused_naming_the_task() {
+        if std::env::var_os(dyad_datastore::KEYS_ENV).is_some() {
+            return; // the environment gives the same keys to both opens
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("a.sqlite").display());
+        let datastore = open_datastore(&url).await.unwrap();
+        let task = dyad_datastore::conformance::fixtures::leader_task();
+        let stored = task.clone();
+        datastore
+            .run_tx("put", move |tx| {
+                let task = stored.clone();
+                Box::pin(async move { Ok(tx.put_task(&task).await?) })
+            })
+            .await
+            .unwrap();
+        datastore.close().await;
+        let error = match open_datastore(&url).await {
+            Ok(_) => panic!("a second throwaway key cannot open the first one's task"),
+            Err(error) => error,
+        };
+        let shown = error.to_string();
+        assert!(
+            shown.contains(&format!("task {}", task.task_id())) && shown.contains("throwaway"),
+            "{shown}"
+        );
     }
 
     fn add_task_request(task_id: TaskId, role: &str) -> Value {

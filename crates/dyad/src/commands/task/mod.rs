@@ -55,7 +55,7 @@ impl DatastoreArgs {
     /// Opens the datastore: with `--config`, as `dyad serve` would; with
     /// `--datastore`, with the keys of `DYAD_DATASTORE_KEYS` (and, for
     /// SQLite, bringing the schema up to date).
-    pub(super) async fn open(&self) -> anyhow::Result<Arc<dyn Datastore>> {
+    pub(crate) async fn open(&self) -> anyhow::Result<Arc<dyn Datastore>> {
         let (url, options) = self.url_and_options()?;
         dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock), &options).await
     }
