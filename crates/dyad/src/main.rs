@@ -2,11 +2,13 @@
 //! and tool. Each subcommand lives in its own module under `commands/`.
 
 mod commands;
+mod hints;
+#[allow(dead_code)] // adopted by each command in turn
+mod output;
+mod progress;
 mod provision;
 #[allow(dead_code)] // used by `task add`, `upload` and `collect` as they adopt it
 mod task_files;
-#[allow(dead_code)] // adopted by each command in turn
-mod output;
 mod values;
 
 use clap::{Parser, Subcommand};

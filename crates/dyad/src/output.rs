@@ -113,7 +113,9 @@ mod tests {
     #[test]
     fn tables_align_columns_and_trim_trailing_space() {
         let mut table = Table::new(["TASK ID", "ROLE"]);
-        table.row(["abc", "leader"]).row(["a-much-longer-id", "helper"]);
+        table
+            .row(["abc", "leader"])
+            .row(["a-much-longer-id", "helper"]);
         assert_eq!(
             table.render(),
             "TASK ID           ROLE\nabc               leader\na-much-longer-id  helper\n"
@@ -136,6 +138,9 @@ mod tests {
             rfc3339(Time::from_seconds_since_epoch(1_700_000_000)),
             "2023-11-14T22:13:20Z"
         );
-        assert_eq!(rfc3339_seconds(u64::MAX), "18446744073709551615s since the epoch");
+        assert_eq!(
+            rfc3339_seconds(u64::MAX),
+            "18446744073709551615s since the epoch"
+        );
     }
 }

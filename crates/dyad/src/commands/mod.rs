@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod collect;
+pub mod collect_output;
 pub mod datastore_key;
 pub mod decode;
 pub mod hpke;

@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf::VdafInstance;
+use dyad_datastore::DatastoreExt as _;
 use dyad_messages::draft09::{Duration, Time};
 use std::path::{Path, PathBuf};
 use url::Url;

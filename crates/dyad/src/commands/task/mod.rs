@@ -122,4 +122,3 @@ pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
         }
     }
 }
-
