@@ -40,13 +40,14 @@ pub const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
 /// The wait before the next poll of a pending job: the poll policy's
 /// `backoff_delay`, but never longer than the Leader's `Retry-After` asks
 /// (DAP-09 section 4.6.1: it suggests a polling interval; a Leader that
-/// knows the job is nearly done asks for little), and never shorter than
-/// [`MIN_POLL_DELAY`], so that `Retry-After: 0` cannot make the collector
-/// spin.
+/// knows the job is nearly done asks for little). A `Retry-After` below
+/// [`MIN_POLL_DELAY`] is taken as that, so that `Retry-After: 0` cannot
+/// make the collector spin.
 pub fn next_poll_delay(backoff_delay: Duration, retry_after: Option<Duration>) -> Duration {
-    retry_after
-        .map_or(backoff_delay, |asked| backoff_delay.min(asked))
-        .max(MIN_POLL_DELAY)
+    match retry_after {
+        Some(asked) => backoff_delay.min(asked.max(MIN_POLL_DELAY)),
+        None => backoff_delay,
+    }
 }
 
 /// Everything a collector's requests share, whatever the VDAF.
@@ -376,7 +377,9 @@ mod tests {
             next_poll_delay(8000 * MS, Some(Duration::ZERO)),
             MIN_POLL_DELAY
         );
-        assert_eq!(next_poll_delay(Duration::ZERO, None), MIN_POLL_DELAY);
+        // The policy's own short delays are the caller's choice.
+        assert_eq!(next_poll_delay(20 * MS, Some(Duration::ZERO)), 20 * MS);
+        assert_eq!(next_poll_delay(20 * MS, None), 20 * MS);
     }
 
     #[test]
