@@ -3,7 +3,7 @@
 //! otherwise (a line when a step starts, one when it ends), and in both
 //! cases one summary line per finished step.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
@@ -31,9 +31,8 @@ pub struct Step {
 impl Step {
     /// A step counting `total` `unit`s (e.g. "reports"), with its rate.
     pub fn counter(label: &'static str, total: u64, unit: &str) -> Self {
-        let template = format!(
-            "{{prefix:10}} {{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  {{elapsed}}  {{msg}}"
-        );
+        let template =
+            format!("{{prefix:10}} {{bar:30}} {{pos}}/{{len}} {unit}  {{rate}}  {{elapsed}}");
         Self::start(
             label,
             ProgressBar::new(total),
@@ -58,8 +57,15 @@ impl Step {
     fn start(label: &'static str, bar: ProgressBar, template: &str, plain: &str) -> Self {
         let live = stderr_is_terminal();
         let bar = if live {
-            bar.with_style(ProgressStyle::with_template(template).expect("a valid template"))
-                .with_prefix(label)
+            let style = ProgressStyle::with_template(template)
+                .expect("a valid template")
+                .with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}/s", state.per_sec());
+                    },
+                );
+            bar.with_style(style).with_prefix(label)
         } else {
             eprintln!("{label}: {plain}...");
             bar.with_prefix(label)

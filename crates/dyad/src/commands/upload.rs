@@ -166,9 +166,9 @@ fn input_measurements(args: &UploadArgs, vdaf: &VdafInstance) -> anyhow::Result<
 /// The line a retry is announced with.
 fn retry_line(notice: &RetryNotice<'_>) -> String {
     format!(
-        "{} to the {} failed: {}; retrying in {:.1} s (attempt {})",
-        notice.operation,
+        "{}: {} failed: {}; retrying in {:.1} s (attempt {})",
         notice.role,
+        notice.operation,
         client_cause(notice.error),
         notice.delay.as_secs_f64(),
         notice.attempt + 1
