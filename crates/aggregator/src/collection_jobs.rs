@@ -20,7 +20,8 @@
 //! same PUT again (identical body) is 201 again; a different body for the
 //! same ID is 409 Conflict (typed `invalidMessage`).
 //!
-//! `POST` on the URI → 202 Accepted with `Retry-After` while the job runs,
+//! `POST` on the URI → 202 Accepted with `Retry-After` while the job runs
+//! (its estimate of the work left: see [`pending_retry_after`]),
 //! 200 OK with a `Collection` (`application/dap-collection`) once finished,
 //! the job's stored problem document if it failed, 500 if the Leader
 //! abandoned it, 204 No Content if it was deleted. An unknown job is 404
@@ -208,18 +209,30 @@ pub async fn poll_collection_job(
 ) -> ApiResult<Response> {
     let (task, job_id) = authorized(&state, &task_id, &job_id, &headers).await?;
     let task_id = *task.task_id();
-    let job = state
+    let (job, work) = state
         .datastore
         .run_read_tx("get_collection_job", move |tx| {
-            Box::pin(async move { Ok(tx.get_collection_job(&task_id, &job_id).await?) })
+            Box::pin(async move {
+                let Some(job) = tx.get_collection_job(&task_id, &job_id).await? else {
+                    return Ok(None);
+                };
+                let work = match job.state {
+                    CollectionJobState::Start => Some(pending_work(tx, &job).await?),
+                    _ => None,
+                };
+                Ok(Some((job, work)))
+            })
         })
         .await?
         .ok_or_else(|| unknown_job(task_id, job_id))?;
     match job.state {
         CollectionJobState::Start => {
             let mut response = StatusCode::ACCEPTED.into_response();
-            let seconds = state.config.collection_retry_after.as_secs().max(1);
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            let delay = pending_retry_after(
+                work.unwrap_or_default(),
+                state.config.collection_retry_after,
+            );
+            if let Ok(value) = HeaderValue::from_str(&delay.as_secs().to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
             Ok(response)
@@ -249,6 +262,64 @@ pub async fn poll_collection_job(
         .with_task_id(task_id)),
         CollectionJobState::Deleted => Ok(StatusCode::NO_CONTENT.into_response()),
     }
+}
+
+/// What is left to do before a pending collection job's batch can be
+/// collected, as far as the Leader's tables tell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PendingWork {
+    /// Aggregation jobs still running that may hold reports of the batch.
+    pub unfinished_jobs: u64,
+    /// Reports in the batch's interval not yet put in an aggregation job
+    /// (time-interval batches only).
+    pub unaggregated_reports: u64,
+}
+
+/// Roughly how many aggregation jobs, and reports, the Leader gets through
+/// in a second on modest hardware; the estimate only paces the Collector's
+/// polls.
+const JOBS_PER_SECOND: u64 = 8;
+const REPORTS_PER_SECOND: u64 = 2000;
+
+/// The `Retry-After` of a pending collection job (DAP-09 section 4.6.1: the
+/// Leader MAY include one): one second when (almost) nothing is left, so
+/// that a Collector sees a result about as soon as it is ready, growing with
+/// the work left, and never more than the configured
+/// `collection_retry_after_secs`. (Whole seconds: the header carries no
+/// fractions.)
+pub(crate) fn pending_retry_after(
+    work: PendingWork,
+    max: std::time::Duration,
+) -> std::time::Duration {
+    let estimate = 1u64
+        .saturating_add(work.unfinished_jobs / JOBS_PER_SECOND)
+        .saturating_add(work.unaggregated_reports / REPORTS_PER_SECOND);
+    std::time::Duration::from_secs(estimate.min(max.as_secs()).max(1))
+}
+
+/// Counts the work left on `job`'s batch.
+async fn pending_work(
+    tx: &mut dyn Transaction,
+    job: &CollectionJob,
+) -> Result<PendingWork, TxError> {
+    let unfinished_jobs = tx
+        .count_unfinished_aggregation_jobs_for_batch(
+            &job.task_id,
+            &job.batch_identifier,
+            &job.aggregation_parameter,
+        )
+        .await?;
+    let unaggregated_reports = match job.batch_identifier.interval() {
+        Some(interval) => {
+            tx.count_unaggregated_client_reports(&job.task_id, Some(*interval))
+                .await?
+        }
+        None => 0,
+    };
+    Ok(PendingWork {
+        unfinished_jobs,
+        unaggregated_reports,
+    })
 }
 
 /// `DELETE`: marks the job deleted.

@@ -97,7 +97,9 @@ async fn job_lifecycle_pending_finished_deleted() {
 
     let pending = env.send(poll(&pair, job_id)).await;
     assert_eq!(pending.status, StatusCode::ACCEPTED);
-    assert_eq!(pending.header("retry-after"), Some("5"));
+    // Nothing left to aggregate: poll again in a second, not the configured
+    // maximum of 5.
+    assert_eq!(pending.header("retry-after"), Some("1"));
 
     let interval = hour(&env, 1);
     set_state(
@@ -399,4 +401,32 @@ async fn helper_task_has_no_collection_jobs() {
         ))
         .await;
     response.assert_problem(DapProblemType::UnrecognizedTask, Some(pair.task_id()));
+}
+
+#[test]
+fn retry_after_is_one_second_when_little_is_left_and_grows_with_the_work_up_to_the_maximum() {
+    use super::{pending_retry_after, PendingWork};
+    let max = std::time::Duration::from_secs(5);
+    let secs = |unfinished_jobs, unaggregated_reports| {
+        pending_retry_after(
+            PendingWork {
+                unfinished_jobs,
+                unaggregated_reports,
+            },
+            max,
+        )
+        .as_secs()
+    };
+    assert_eq!(secs(0, 0), 1);
+    assert_eq!(secs(3, 100), 1, "a few jobs left");
+    assert_eq!(secs(16, 0), 3);
+    assert_eq!(secs(0, 4000), 3);
+    assert_eq!(secs(8, 2000), 3);
+    assert_eq!(secs(1000, 1_000_000), 5, "capped at the configured maximum");
+    assert_eq!(secs(u64::MAX, u64::MAX), 5);
+    // A maximum of 0 still asks for a second, never a busy loop.
+    assert_eq!(
+        pending_retry_after(PendingWork::default(), std::time::Duration::ZERO).as_secs(),
+        1
+    );
 }

@@ -16,7 +16,7 @@
 //! roles: [aggregator, aggregation-job-creator, aggregation-job-driver, collection-job-driver]
 //! max_upload_body_bytes: 1048576        # PUT .../reports
 //! max_request_body_bytes: 67108864      # every other request with a body
-//! collection_retry_after_secs: 5        # Retry-After of a pending collection job
+//! collection_retry_after_secs: 5        # longest Retry-After of a pending collection job
 //! upload:
 //!   max_batch_reports: 100              # reports written per transaction
 //!   max_batch_delay_ms: 5               # longest a report waits for its batch
@@ -293,6 +293,8 @@ pub struct AggregatorConfig {
     pub max_upload_body_bytes: usize,
     #[serde(default = "default_max_request_body_bytes")]
     pub max_request_body_bytes: usize,
+    /// The longest `Retry-After` of a pending collection job (shorter when
+    /// little work is left on its batch).
     #[serde(default = "default_collection_retry_after_secs")]
     pub collection_retry_after_secs: u64,
     #[serde(default)]

@@ -27,8 +27,8 @@ pub mod http;
 pub mod leader;
 pub mod logging;
 pub mod runtime;
-pub mod tls;
 pub mod startup;
+pub mod tls;
 pub mod upload;
 pub(crate) mod vdaf_ops;
 

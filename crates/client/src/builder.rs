@@ -1,12 +1,12 @@
 //! [`ClientBuilder`]: a client's task parameters (task ID, aggregator
 //! endpoints, time precision) and its optional settings (HTTP client or
-//! extra root certificates, upload authentication, retry policy, clock,
-//! extensions).
+//! extra root certificates, upload authentication, retry policy and
+//! observer, clock, extensions).
 
 use crate::client::{Client, Shared};
 use crate::error::ClientError;
 use crate::hpke_config::HpkeConfigSource;
-use crate::http::{endpoint_base, resource};
+use crate::http::{endpoint_base, resource, RetryNotice, RetryObserver};
 use crate::vdaf::ClientVdaf;
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::AuthenticationToken;
@@ -41,6 +41,7 @@ pub struct ClientBuilder {
     extra_roots: Vec<reqwest::Certificate>,
     auth_token: Option<AuthenticationToken>,
     retry_policy: RetryPolicy,
+    retry_observer: Option<RetryObserver>,
     clock: TimeSource,
     leader_extensions: Vec<Extension>,
     helper_extensions: Vec<Extension>,
@@ -61,6 +62,7 @@ impl ClientBuilder {
             extra_roots: Vec::new(),
             auth_token: None,
             retry_policy: RetryPolicy::default(),
+            retry_observer: None,
             clock: Arc::new(system_time),
             leader_extensions: Vec::new(),
             helper_extensions: Vec::new(),
@@ -95,6 +97,16 @@ impl ClientBuilder {
     /// How to retry transient failures; [`RetryPolicy::default`] otherwise.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry_policy = policy;
+        self
+    }
+
+    /// Calls `observer` before each retry of a request that failed
+    /// transiently (an unreachable aggregator, a 5xx answer), with the cause
+    /// and the wait before the next attempt, so that a program can tell its
+    /// user why an upload is slow. Nothing is called by default; the retries
+    /// themselves are the same either way.
+    pub fn on_retry(mut self, observer: impl Fn(&RetryNotice<'_>) + Send + Sync + 'static) -> Self {
+        self.retry_observer = Some(Arc::new(observer));
         self
     }
 
@@ -156,6 +168,7 @@ impl ClientBuilder {
             http,
             auth_header,
             retry_policy: self.retry_policy,
+            retry_observer: self.retry_observer,
             clock: self.clock,
             leader_extensions: self.leader_extensions,
             helper_extensions: self.helper_extensions,

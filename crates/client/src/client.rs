@@ -13,7 +13,7 @@
 use crate::builder::{ClientBuilder, TimeSource};
 use crate::error::ClientError;
 use crate::hpke_config::HpkeConfigSource;
-use crate::http::{error_response, with_retry};
+use crate::http::{error_response, with_retry, RetryObserver};
 use crate::report::{seal_report, Recipients};
 use crate::vdaf::ClientVdaf;
 use dyad_core::retry::RetryPolicy;
@@ -39,6 +39,7 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     pub(crate) auth_header: Option<(HeaderName, HeaderValue)>,
     pub(crate) retry_policy: RetryPolicy,
+    pub(crate) retry_observer: Option<RetryObserver>,
     pub(crate) clock: TimeSource,
     pub(crate) leader_extensions: Vec<Extension>,
     pub(crate) helper_extensions: Vec<Extension>,
@@ -112,12 +113,16 @@ impl<V: ClientVdaf> Client<V> {
         let mut refreshed = false;
         loop {
             let (leader, helper) = futures::try_join!(
-                self.shared
-                    .leader_config
-                    .get(&self.shared.http, &self.shared.retry_policy),
-                self.shared
-                    .helper_config
-                    .get(&self.shared.http, &self.shared.retry_policy),
+                self.shared.leader_config.get(
+                    &self.shared.http,
+                    &self.shared.retry_policy,
+                    self.shared.retry_observer.as_ref(),
+                ),
+                self.shared.helper_config.get(
+                    &self.shared.http,
+                    &self.shared.retry_policy,
+                    self.shared.retry_observer.as_ref(),
+                ),
             )?;
             let report = self.seal(measurement, time, &leader.config, &helper.config)?;
             let report_id = report.metadata.id;
@@ -172,12 +177,16 @@ impl<V: ClientVdaf> Client<V> {
         time: Time,
     ) -> Result<Report, ClientError> {
         let (leader, helper) = futures::try_join!(
-            self.shared
-                .leader_config
-                .get(&self.shared.http, &self.shared.retry_policy),
-            self.shared
-                .helper_config
-                .get(&self.shared.http, &self.shared.retry_policy),
+            self.shared.leader_config.get(
+                &self.shared.http,
+                &self.shared.retry_policy,
+                self.shared.retry_observer.as_ref(),
+            ),
+            self.shared.helper_config.get(
+                &self.shared.http,
+                &self.shared.retry_policy,
+                self.shared.retry_observer.as_ref(),
+            ),
         )?;
         self.seal(measurement, time, &leader.config, &helper.config)
     }
@@ -215,9 +224,13 @@ impl<V> Client<V> {
     pub async fn upload_report(&self, report: &Report) -> Result<(), ClientError> {
         let body = report.get_encoded()?;
         let report_id = report.metadata.id;
-        with_retry(&self.shared.retry_policy, "upload report", || {
-            self.put_report(body.clone(), report_id)
-        })
+        with_retry(
+            &self.shared.retry_policy,
+            self.shared.retry_observer.as_ref(),
+            Role::Leader,
+            "upload report",
+            || self.put_report(body.clone(), report_id),
+        )
         .await
     }
 

@@ -9,7 +9,7 @@
 //! triggers one refetch and the others leave the fresh entry alone.
 
 use crate::error::ClientError;
-use crate::http::{error_response, read_body, resource, with_retry};
+use crate::http::{error_response, read_body, resource, with_retry, RetryObserver};
 use dyad_core::hpke::HpkeCiphersuite;
 use dyad_core::retry::RetryPolicy;
 use dyad_messages::draft09::{HpkeConfig, HpkeConfigList, Role, TaskId};
@@ -68,6 +68,7 @@ impl HpkeConfigSource {
         &self,
         http: &reqwest::Client,
         policy: &RetryPolicy,
+        observer: Option<&RetryObserver>,
     ) -> Result<CachedConfig, ClientError> {
         let mut cached = self.cached.lock().await;
         if let Some(entry) = cached.as_ref().filter(|c| c.is_fresh(Instant::now())) {
@@ -75,7 +76,10 @@ impl HpkeConfigSource {
         }
         let fetched_at = Instant::now();
         let (config, lifetime) =
-            with_retry(policy, "fetch HPKE config", || self.fetch(http)).await?;
+            with_retry(policy, observer, self.role, "fetch HPKE config", || {
+                self.fetch(http)
+            })
+            .await?;
         let entry = CachedConfig {
             config,
             expires_at: lifetime.map(|lifetime| fetched_at + lifetime),

@@ -1,7 +1,7 @@
 //! The HTTP plumbing the client shares between its requests: base URLs and
 //! DAP resource paths (DAP-09 section 4.3), bounded body reads, turning an
 //! error answer into an [`ErrorResponse`], and retrying transient failures
-//! under a [`RetryPolicy`].
+//! under a [`RetryPolicy`], telling a [`RetryObserver`] of each retry.
 
 use crate::error::{ClientError, ErrorResponse};
 use dyad_core::retry::{parse_retry_after, RetryDecision, RetryPolicy};
@@ -11,7 +11,8 @@ use dyad_messages::problem::ProblemDocument;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Response;
 use std::future::Future;
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
 /// The most of an error body read in search of a problem document.
@@ -103,10 +104,33 @@ pub(crate) async fn error_response(response: Response) -> ErrorResponse {
     }
 }
 
+/// What a [`RetryObserver`] hears before each retry of a request that
+/// failed transiently.
+#[derive(Debug)]
+pub struct RetryNotice<'a> {
+    /// What was being done: `"upload report"` or `"fetch HPKE config"`.
+    pub operation: &'static str,
+    /// The aggregator the request went to.
+    pub role: Role,
+    /// The attempt that failed, counting from 1.
+    pub attempt: u32,
+    /// Why it failed.
+    pub error: &'a ClientError,
+    /// The wait before the next attempt.
+    pub delay: Duration,
+    /// Time since the first attempt began.
+    pub elapsed: Duration,
+}
+
+/// Told of every retry (see [`crate::ClientBuilder::on_retry`]).
+pub type RetryObserver = Arc<dyn Fn(&RetryNotice<'_>) + Send + Sync>;
+
 /// Runs `attempt` until it succeeds, fails permanently, or `policy` says to
-/// stop, sleeping between attempts.
+/// stop, sleeping between attempts and telling `observer` of each retry.
 pub(crate) async fn with_retry<T, F, Fut>(
     policy: &RetryPolicy,
+    observer: Option<&RetryObserver>,
+    role: Role,
     operation: &'static str,
     mut attempt: F,
 ) -> Result<T, ClientError>
@@ -121,15 +145,28 @@ where
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        match backoff.decide(&error, start.elapsed()) {
+        let elapsed = start.elapsed();
+        match backoff.decide(&error, elapsed) {
             RetryDecision::Retry(delay) => {
+                let failed_attempt = backoff.attempts() - 1;
                 tracing::warn!(
                     operation,
-                    attempt = backoff.attempts() - 1,
+                    %role,
+                    attempt = failed_attempt,
                     delay_ms = delay.as_millis() as u64,
                     error = %error,
                     "transient failure, retrying"
                 );
+                if let Some(observer) = observer {
+                    observer(&RetryNotice {
+                        operation,
+                        role,
+                        attempt: failed_attempt,
+                        error: &error,
+                        delay,
+                        elapsed,
+                    });
+                }
                 tokio::time::sleep(delay).await;
             }
             RetryDecision::GiveUp => return Err(error),

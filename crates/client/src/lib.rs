@@ -37,7 +37,8 @@
 //!
 //! Modules: [`ClientBuilder`] (settings), [`Client`] (uploads),
 //! [`ClientVdaf`] and [`AnyVdaf`] (sharding), [`ClientError`] and
-//! [`ErrorResponse`] (failures).
+//! [`ErrorResponse`] (failures), [`RetryNotice`] (what
+//! [`ClientBuilder::on_retry`] is told).
 
 mod builder;
 mod client;
@@ -50,4 +51,5 @@ mod vdaf;
 pub use builder::{system_time, ClientBuilder, TimeSource};
 pub use client::Client;
 pub use error::{ClientError, ErrorResponse};
+pub use http::{RetryNotice, RetryObserver};
 pub use vdaf::{AnyVdaf, ClientVdaf};

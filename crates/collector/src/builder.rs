@@ -29,9 +29,11 @@ pub struct CollectorBuilder {
 }
 
 impl CollectorBuilder {
-    /// The first delay between polls without a `Retry-After`.
-    pub const DEFAULT_POLL_INITIAL_DELAY: Duration = Duration::from_secs(1);
-    /// The longest delay between polls without a `Retry-After`.
+    /// The first delay between polls (shorter if the Leader's `Retry-After`
+    /// asks for less).
+    pub const DEFAULT_POLL_INITIAL_DELAY: Duration = Duration::from_millis(250);
+    /// The longest delay between polls (shorter if the Leader's
+    /// `Retry-After` asks for less).
     pub const DEFAULT_POLL_MAX_DELAY: Duration = Duration::from_secs(30);
     /// How long [`Collector::collect`] waits for a job by default.
     pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(600);
@@ -90,11 +92,11 @@ impl CollectorBuilder {
         self
     }
 
-    /// How [`Collector::collect`] paces its polls when the Leader sends no
-    /// `Retry-After`, and (through the policy's `max_elapsed`) how long it
-    /// waits in all: 1 s growing to 30 s, for at most 10 minutes, by
-    /// default. A policy without `max_elapsed` waits for as long as the job
-    /// stays pending.
+    /// How [`Collector::collect`] paces its polls (each delay cut to the
+    /// Leader's `Retry-After` when it asks for less), and (through the
+    /// policy's `max_elapsed`) how long it waits in all: 250 ms doubling up
+    /// to 30 s, for at most 10 minutes, by default. A policy without
+    /// `max_elapsed` waits for as long as the job stays pending.
     pub fn poll_policy(mut self, policy: RetryPolicy) -> Self {
         self.poll_policy = policy;
         self

@@ -12,7 +12,7 @@
 use crate::builder::CollectorBuilder;
 use crate::error::CollectorError;
 use crate::http::{error_response, read_body, resource, retry_after, with_retry};
-use crate::job::{Collection, CollectionJob, PollResult};
+use crate::job::{Collection, CollectionJob, PollProgress, PollResult};
 use crate::open::open_collection;
 use crate::vdaf::CollectorVdaf;
 use dyad_core::hpke::HpkeKeypair;
@@ -35,7 +35,20 @@ const MAX_COLLECTION_LEN: usize = 64 * 1024 * 1024;
 
 /// The shortest wait between polls, even when the Leader's `Retry-After`
 /// asks for less (so that `Retry-After: 0` cannot make the collector spin).
-const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
+pub const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
+
+/// The wait before the next poll of a pending job: the poll policy's
+/// `backoff_delay`, but never longer than the Leader's `Retry-After` asks
+/// (DAP-09 section 4.6.1: it suggests a polling interval; a Leader that
+/// knows the job is nearly done asks for little). A `Retry-After` below
+/// [`MIN_POLL_DELAY`] is taken as that, so that `Retry-After: 0` cannot
+/// make the collector spin.
+pub fn next_poll_delay(backoff_delay: Duration, retry_after: Option<Duration>) -> Duration {
+    match retry_after {
+        Some(asked) => backoff_delay.min(asked.max(MIN_POLL_DELAY)),
+        None => backoff_delay,
+    }
+}
 
 /// Everything a collector's requests share, whatever the VDAF.
 pub(crate) struct Shared {
@@ -190,18 +203,32 @@ impl<V: CollectorVdaf> Collector<V> {
         Ok(PollResult::Ready(collection))
     }
 
-    /// Polls `job` until it finishes, waiting between polls as the Leader's
-    /// `Retry-After` asks or, without one, as the poll policy's backoff
-    /// says; gives up with [`CollectorError::Timeout`] once the policy's
-    /// `max_elapsed` has passed (the job can be polled again later).
+    /// Polls `job` until it finishes; gives up with
+    /// [`CollectorError::Timeout`] once the poll policy's `max_elapsed` has
+    /// passed (the job can be polled again later). The first poll is at
+    /// once, the next ones after the poll policy's growing delays (250 ms
+    /// doubling, by default), each cut to the Leader's `Retry-After` when it
+    /// asks for less: see [`next_poll_delay`].
     pub async fn poll_until_complete(
         &self,
         job: &CollectionJob<V::AggregationParam>,
     ) -> Result<Collection<V::AggregateResult>, CollectorError> {
+        self.poll_until_complete_with(job, |_| {}).await
+    }
+
+    /// [`Self::poll_until_complete`], telling `observer` after each poll
+    /// that found the job pending (to show progress, say).
+    pub async fn poll_until_complete_with(
+        &self,
+        job: &CollectionJob<V::AggregationParam>,
+        mut observer: impl FnMut(&PollProgress),
+    ) -> Result<Collection<V::AggregateResult>, CollectorError> {
         let policy = &self.shared.poll_policy;
         let start = Instant::now();
         let mut backoff = policy.backoff();
+        let mut polls = 0u32;
         loop {
+            polls = polls.saturating_add(1);
             let retry_after = match self.poll_once(job).await? {
                 PollResult::Ready(collection) => return Ok(collection),
                 PollResult::Pending { retry_after } => retry_after,
@@ -213,10 +240,16 @@ impl<V: CollectorVdaf> Collector<V> {
                     waited: elapsed,
                 });
             };
-            let mut delay = retry_after.map_or(backoff_delay, |asked| asked.max(MIN_POLL_DELAY));
+            let mut delay = next_poll_delay(backoff_delay, retry_after);
             if let Some(max_elapsed) = policy.max_elapsed() {
                 delay = delay.min(max_elapsed.saturating_sub(elapsed));
             }
+            observer(&PollProgress {
+                polls,
+                elapsed,
+                retry_after,
+                next_delay: delay,
+            });
             tokio::time::sleep(delay).await;
         }
     }
@@ -326,5 +359,60 @@ async fn error_or_unexpected(response: reqwest::Response) -> CollectorError {
         CollectorError::ErrorResponse(Box::new(error_response(response).await))
     } else {
         CollectorError::UnexpectedStatus(status.as_u16())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_poll_waits_the_backoff_delay_cut_to_the_leaders_retry_after() {
+        assert_eq!(next_poll_delay(250 * MS, None), 250 * MS);
+        assert_eq!(next_poll_delay(250 * MS, Some(5000 * MS)), 250 * MS);
+        assert_eq!(next_poll_delay(8000 * MS, Some(1000 * MS)), 1000 * MS);
+        assert_eq!(
+            next_poll_delay(8000 * MS, Some(Duration::ZERO)),
+            MIN_POLL_DELAY
+        );
+        // The policy's own short delays are the caller's choice.
+        assert_eq!(next_poll_delay(20 * MS, Some(Duration::ZERO)), 20 * MS);
+        assert_eq!(next_poll_delay(20 * MS, None), 20 * MS);
+    }
+
+    #[test]
+    fn the_default_pace_starts_short_and_doubles_up_to_retry_after() {
+        let policy = RetryPolicy::new(
+            CollectorBuilder::DEFAULT_POLL_INITIAL_DELAY,
+            CollectorBuilder::DEFAULT_POLL_MAX_DELAY,
+        )
+        .with_jitter(0.0);
+        let delays: Vec<Duration> = policy
+            .backoff_seeded(1)
+            .take(6)
+            .map(|delay| next_poll_delay(delay, Some(1000 * MS)))
+            .collect();
+        assert_eq!(
+            delays,
+            [
+                250 * MS,
+                500 * MS,
+                1000 * MS,
+                1000 * MS,
+                1000 * MS,
+                1000 * MS
+            ]
+        );
+        // Without a Retry-After the delays keep growing to the policy's
+        // maximum.
+        let delays: Vec<Duration> = policy
+            .backoff_seeded(1)
+            .take(9)
+            .map(|delay| next_poll_delay(delay, None))
+            .collect();
+        assert_eq!(delays[3], 2000 * MS);
+        assert_eq!(delays[8], 30_000 * MS);
     }
 }

@@ -1,6 +1,7 @@
 //! The values of a collection: [`CollectionJob`] (what the collector asked
-//! for, under which ID), [`PollResult`] (the answer to one poll) and
-//! [`Collection`] (the finished, unsharded result), DAP-09 section 4.6.1.
+//! for, under which ID), [`PollResult`] (the answer to one poll),
+//! [`PollProgress`] (how a wait is going) and [`Collection`] (the finished,
+//! unsharded result), DAP-09 section 4.6.1.
 
 use dyad_messages::draft09::{CollectionJobId, Interval, PartialBatchSelector, Query};
 use std::time::Duration;
@@ -46,6 +47,20 @@ pub enum PollResult<T> {
     Pending { retry_after: Option<Duration> },
     /// 200 OK: finished, opened and unsharded.
     Ready(Collection<T>),
+}
+
+/// How waiting for a collection job is going, after a poll that found it
+/// pending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollProgress {
+    /// The polls made so far, this one included.
+    pub polls: u32,
+    /// Time since the first poll.
+    pub elapsed: Duration,
+    /// The Leader's `Retry-After` on this poll, if it gave one.
+    pub retry_after: Option<Duration>,
+    /// The wait before the next poll.
+    pub next_delay: Duration,
 }
 
 /// The result of a finished collection job.

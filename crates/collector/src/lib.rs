@@ -39,7 +39,8 @@
 //! ```
 //!
 //! Modules: [`CollectorBuilder`] (settings), [`Collector`] (the requests),
-//! [`CollectionJob`], [`PollResult`] and [`Collection`] (their values),
+//! [`CollectionJob`], [`PollResult`], [`PollProgress`] and [`Collection`]
+//! (their values), [`next_poll_delay`] (the polling pace),
 //! [`CollectorVdaf`] and [`AnyVdaf`] (unsharding), [`CollectorError`] and
 //! [`ErrorResponse`] (failures).
 
@@ -52,7 +53,7 @@ mod open;
 mod vdaf;
 
 pub use builder::CollectorBuilder;
-pub use collector::Collector;
+pub use collector::{next_poll_delay, Collector, MIN_POLL_DELAY};
 pub use error::{CollectorError, ErrorResponse};
-pub use job::{Collection, CollectionJob, PollResult};
+pub use job::{Collection, CollectionJob, PollProgress, PollResult};
 pub use vdaf::{AnyVdaf, CollectorVdaf};

@@ -2,8 +2,10 @@
 //! and tool. Each subcommand lives in its own module under `commands/`.
 
 mod commands;
+mod hints;
 #[allow(dead_code)] // adopted by each command in turn
 mod output;
+mod progress;
 mod provision;
 mod report;
 #[allow(dead_code)] // used by `task add`, `upload` and `collect` as they adopt it

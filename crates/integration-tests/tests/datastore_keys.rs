@@ -65,6 +65,15 @@ async fn wrong_key_stops_serve_and_reseal_lets_the_old_key_go() {
         .unwrap();
     let config = leader.config_path().to_str().unwrap().to_owned();
     let out_dir = dir.path().join("provision");
+    let collector_dir = dir.path().join("collector");
+    run_dyad([
+        "collector",
+        "init",
+        "--out-dir",
+        collector_dir.to_str().unwrap(),
+    ])
+    .unwrap();
+    let collector_config = collector_dir.join("collector-hpke-config.txt");
     run_dyad([
         "task",
         "add",
@@ -83,13 +92,17 @@ async fn wrong_key_stops_serve_and_reseal_lets_the_old_key_go() {
         "1",
         "--time-precision",
         "3600",
+        "--collector-hpke-config",
+        collector_config.to_str().unwrap(),
         "--out-dir",
         out_dir.to_str().unwrap(),
     ])
     .unwrap();
-    let credentials: CollectorCredentials =
-        serde_yaml::from_str(&std::fs::read_to_string(out_dir.join("collector.yaml")).unwrap())
-            .unwrap();
+    let credentials = CollectorCredentials::from_files(
+        &out_dir.join("collector-task.yaml"),
+        &collector_dir.join("collector-key.yaml"),
+    )
+    .unwrap();
     let task_id = credentials.task_id;
 
     // The new key alone: the stored task was sealed under the old one.

@@ -37,7 +37,7 @@ pub struct ApiConfig {
     pub max_upload_body_bytes: usize,
     /// Largest accepted body of every other request.
     pub max_request_body_bytes: usize,
-    /// `Retry-After` of a collection job still running.
+    /// The longest `Retry-After` of a collection job still running.
     pub collection_retry_after: Duration,
     /// The batching report writer.
     pub upload: UploadConfig,

@@ -163,6 +163,46 @@ async fn server_errors_are_retried_with_the_same_report() {
 }
 
 #[tokio::test]
+async fn each_retry_is_told_to_the_observer_with_its_cause_and_delay() {
+    let (server, task_id) = setup().await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let client = builder(&server, task_id)
+        .on_retry({
+            let seen = seen.clone();
+            move |notice| {
+                seen.lock().unwrap().push((
+                    notice.operation,
+                    notice.role,
+                    notice.attempt,
+                    notice.error.status(),
+                    notice.delay,
+                ))
+            }
+        })
+        .build(new_prio3_sum(8).unwrap())
+        .unwrap();
+    server.script_hpke_config(Role::Helper, [Scripted::Status(502)]);
+    server.script_upload([Scripted::Status(500), Scripted::Status(503)]);
+    client.upload(&7).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let summary: Vec<_> = seen
+        .iter()
+        .map(|(op, role, attempt, status, _)| (*op, *role, *attempt, *status))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("fetch HPKE config", Role::Helper, 1, Some(502)),
+            ("upload report", Role::Leader, 1, Some(500)),
+            ("upload report", Role::Leader, 2, Some(503)),
+        ]
+    );
+    assert!(seen
+        .iter()
+        .all(|(.., delay)| *delay <= std::time::Duration::from_millis(20)));
+}
+
+#[tokio::test]
 async fn retries_stop_at_the_policy_limit() {
     let (server, task_id) = setup().await;
     let client = builder(&server, task_id)

@@ -27,8 +27,8 @@ pub mod helper_replay;
 pub mod leases;
 pub mod outstanding_batches;
 pub mod report_aggregations;
-pub mod task_admin;
 pub mod reseal;
+pub mod task_admin;
 pub mod tasks;
 pub mod transactions;
 

@@ -1,5 +1,6 @@
-//! Command-line arguments shared by several subcommands: tokens, HPKE keys,
-//! VDAFs, queries and trusted CA certificates.
+//! Command-line arguments shared by several subcommands: tokens, HPKE keys
+//! (from flags or the collector's key file), times, queries and trusted CA
+//! certificates.
 
 use anyhow::{bail, Context as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +13,8 @@ use dyad_messages::draft09::{
 };
 use dyad_messages::Decode;
 use std::path::PathBuf;
+
+use crate::task_files::{read_yaml, CollectorKeyFile};
 
 /// A request authentication token (DAP-09 section 3.1): the interop
 /// `DAP-Auth-Token` header, or `Authorization: Bearer`.
@@ -44,42 +47,91 @@ impl TokenArgs {
     }
 }
 
-/// The collector's HPKE keypair, as `dyad hpke keygen` prints it.
+/// The collector's HPKE keypair from its key file (`--hpke-key`, as
+/// `dyad collector init` writes it) or from two flags.
 #[derive(Debug, Clone, Args)]
-pub struct CollectorKeyArgs {
-    /// The collector's encoded HpkeConfig, base64url.
-    #[arg(long)]
-    pub hpke_config: String,
-    /// The collector's HPKE private key, base64url.
+pub struct CollectorKeySourceArgs {
+    /// The collector's key file (`collector-key.yaml`): its HPKE config and
+    /// private key.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["hpke_config", "hpke_private_key"])]
+    pub hpke_key: Option<PathBuf>,
+    /// The collector's encoded HpkeConfig, base64url (instead of --hpke-key).
+    #[arg(
+        long,
+        required_unless_present = "hpke_key",
+        requires = "hpke_private_key"
+    )]
+    pub hpke_config: Option<String>,
+    /// The collector's HPKE private key, base64url (instead of --hpke-key).
     #[arg(long, env = "DYAD_HPKE_PRIVATE_KEY", hide_env_values = true)]
-    pub hpke_private_key: String,
+    pub hpke_private_key: Option<String>,
 }
 
-impl CollectorKeyArgs {
+impl CollectorKeySourceArgs {
     pub fn keypair(&self) -> anyhow::Result<HpkeKeypair> {
-        let config = URL_SAFE_NO_PAD
-            .decode(self.hpke_config.trim())
-            .context("--hpke-config is not base64url")?;
-        let config =
-            HpkeConfig::get_decoded(&config).context("--hpke-config is not an HpkeConfig")?;
-        let private_key: HpkePrivateKey = self
-            .hpke_private_key
-            .trim()
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--hpke-private-key is not base64url"))?;
-        HpkeKeypair::new(config, private_key)
-            .context("the HPKE config and private key do not match")
+        if let Some(path) = &self.hpke_key {
+            let file: CollectorKeyFile = read_yaml(path, "collector key file")?;
+            let name = path.display();
+            return parse_keypair(
+                &file.hpke_config,
+                &file.hpke_private_key,
+                &format!("hpke_config in {name}"),
+                &format!("hpke_private_key in {name}"),
+            );
+        }
+        match (&self.hpke_config, &self.hpke_private_key) {
+            (Some(config), Some(private_key)) => {
+                parse_keypair(config, private_key, "--hpke-config", "--hpke-private-key")
+            }
+            _ => bail!(
+                "give the collector's HPKE key: --hpke-key FILE, or --hpke-config with --hpke-private-key"
+            ),
+        }
     }
+}
+
+/// A keypair from its two base64url parts, naming each part as `config_name`
+/// and `key_name` in errors (never the key itself).
+pub fn parse_keypair(
+    config: &str,
+    private_key: &str,
+    config_name: &str,
+    key_name: &str,
+) -> anyhow::Result<HpkeKeypair> {
+    let config = URL_SAFE_NO_PAD
+        .decode(config.trim())
+        .with_context(|| format!("{config_name} is not base64url"))?;
+    let config = HpkeConfig::get_decoded(&config)
+        .with_context(|| format!("{config_name} is not an HpkeConfig"))?;
+    let private_key: HpkePrivateKey = private_key
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{key_name} is not base64url"))?;
+    HpkeKeypair::new(config, private_key)
+        .with_context(|| format!("{config_name} and {key_name} are not one keypair"))
+}
+
+/// A point in time on the command line: seconds since the epoch, or RFC 3339
+/// (`2026-12-01T22:00:00Z`).
+pub fn parse_time(text: &str) -> Result<u64, String> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(seconds);
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
+        format!("{text:?} is neither seconds since the epoch nor an RFC 3339 time such as 2026-12-01T22:00:00Z")
+    })?;
+    u64::try_from(time.timestamp()).map_err(|_| format!("{text:?} is before 1970"))
 }
 
 /// Which batch to collect (DAP-09 section 4.1).
 #[derive(Debug, Clone, Args)]
 pub struct QueryArgs {
-    /// Time-interval query: the batch interval's start (seconds since the epoch).
-    #[arg(long, requires = "batch_interval_duration", conflicts_with_all = ["batch_id", "current_batch"])]
+    /// Time-interval query: the batch interval's start, as RFC 3339
+    /// (2026-12-01T22:00:00Z) or seconds since the epoch.
+    #[arg(long, value_name = "TIME", value_parser = parse_time, requires = "batch_interval_duration", conflicts_with_all = ["batch_id", "current_batch"])]
     pub batch_interval_start: Option<u64>,
     /// Time-interval query: the batch interval's duration in seconds.
-    #[arg(long)]
+    #[arg(long, value_name = "SECS")]
     pub batch_interval_duration: Option<u64>,
     /// Fixed-size query by batch ID (base64url).
     #[arg(long, conflicts_with = "current_batch")]

@@ -1,63 +1,343 @@
 //! `dyad collect`: a DAP collector on the command line. Creates a collection
-//! job at the Leader, polls it until it is finished, opens both aggregate
-//! shares and prints the aggregate result (DAP-09 section 4.6).
+//! job at the Leader, polls it until it is finished (showing progress, up to
+//! `--timeout`), opens both aggregate shares and prints the aggregate result
+//! as a table, JSON or CSV (DAP-09 section 4.6).
+//!
+//! The task's parameters and the collector's token come from the collector
+//! task file (`--credentials`), the HPKE keypair from the collector's key
+//! file (`--hpke-key`), so that no secret has to appear on a command line;
+//! flags remain for each value, and clap lets each come from one place only.
 
-use super::args::{CaCertArgs, CollectorKeyArgs, QueryArgs, TokenArgs};
-use crate::values::format_result;
-use anyhow::Context as _;
+use super::args::{CaCertArgs, CollectorKeySourceArgs, QueryArgs, TokenArgs};
+use super::collect_output::{render, CollectedBatch, CollectionView};
+use crate::hints::{collector_error, with_hint};
+use crate::output::{rfc3339, OutputFormat};
+use crate::progress::Step;
+use crate::task_files::{read_yaml, CollectorTaskFile};
+use anyhow::{bail, Context as _};
 use clap::Args;
-use dyad_collector::{AnyVdaf, CollectorBuilder};
+use dyad_collector::{AnyVdaf, CollectorBuilder, CollectorError};
+use dyad_core::retry::RetryPolicy;
+use dyad_core::task::{AuthenticationToken, BatchMode};
 use dyad_core::vdaf::{AggregationParam, VdafInstance};
-use dyad_messages::draft09::{PartialBatchSelector, TaskId};
+use dyad_messages::draft09::{Duration as DapDuration, PartialBatchSelector, Query, TaskId};
+use std::path::PathBuf;
+use std::time::Duration;
 use url::Url;
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
-    /// The task ID (base64url).
-    #[arg(long)]
-    task_id: TaskId,
-    /// The Leader's DAP base URL.
-    #[arg(long)]
-    leader: Url,
-    /// The task's VDAF, as JSON, e.g. '{"type":"Prio3Sum","bits":"8"}'.
-    #[arg(long)]
-    vdaf: VdafInstance,
-    /// The collector's token for the Leader.
+    /// The collector task file (`collector-task.yaml`, from the Leader's
+    /// operator): task ID, Leader, VDAF, batch mode, time precision, minimum
+    /// batch size and the collector's token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["task_id", "leader", "vdaf", "dap_auth_token", "bearer_token", "min_batch_size"]
+    )]
+    credentials: Option<PathBuf>,
+    /// The task ID, base64url (instead of --credentials).
+    #[arg(long, required_unless_present = "credentials")]
+    task_id: Option<TaskId>,
+    /// The Leader's DAP base URL (instead of --credentials).
+    #[arg(long, required_unless_present = "credentials")]
+    leader: Option<Url>,
+    /// The task's VDAF as JSON, e.g. '{"type":"Prio3Sum","bits":"8"}'
+    /// (instead of --credentials).
+    #[arg(long, required_unless_present = "credentials")]
+    vdaf: Option<VdafInstance>,
+    /// The collector's token for the Leader (instead of --credentials).
     #[command(flatten)]
     token: TokenArgs,
+    /// The task's minimum batch size, for the hint when a collection stays
+    /// pending (instead of --credentials).
+    #[arg(long, value_name = "N")]
+    min_batch_size: Option<u64>,
     #[command(flatten)]
-    key: CollectorKeyArgs,
+    key: CollectorKeySourceArgs,
     #[command(flatten)]
     query: QueryArgs,
     #[command(flatten)]
     ca: CaCertArgs,
+    /// Give up waiting for the collection after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    timeout: u64,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value_t)]
+    format: OutputFormat,
+}
+
+/// What the collection needs to know about the task, from the credentials
+/// file or the flags.
+struct TaskView {
+    task_id: TaskId,
+    leader: Url,
+    vdaf: VdafInstance,
+    token: AuthenticationToken,
+    min_batch_size: Option<u64>,
+    batch_mode: Option<BatchMode>,
+    time_precision: Option<DapDuration>,
+}
+
+impl TaskView {
+    fn from_args(args: &CollectArgs) -> anyhow::Result<Self> {
+        if let Some(path) = &args.credentials {
+            let file: CollectorTaskFile = read_yaml(path, "collector task file")?;
+            let token = AuthenticationToken::new_bearer(file.collector_bearer_token.clone())
+                .with_context(|| format!("collector_bearer_token in {}", path.display()))?;
+            return Ok(Self {
+                task_id: file.task_id,
+                leader: file.leader,
+                vdaf: file.vdaf,
+                token,
+                min_batch_size: Some(file.min_batch_size),
+                batch_mode: Some(file.batch_mode),
+                time_precision: Some(file.time_precision),
+            });
+        }
+        let missing = |what: &str| anyhow::anyhow!("give {what}, or --credentials FILE");
+        Ok(Self {
+            task_id: args.task_id.ok_or_else(|| missing("--task-id"))?,
+            leader: args.leader.clone().ok_or_else(|| missing("--leader"))?,
+            vdaf: args.vdaf.ok_or_else(|| missing("--vdaf"))?,
+            token: args.token.token()?.ok_or_else(|| {
+                missing("the collector's token (--bearer-token or --dap-auth-token)")
+            })?,
+            min_batch_size: args.min_batch_size,
+            batch_mode: None,
+            time_precision: None,
+        })
+    }
+
+    /// Refuses a query the task cannot answer, before asking the Leader.
+    fn check_query(&self, query: &Query) -> anyhow::Result<()> {
+        match (self.batch_mode, query) {
+            (Some(BatchMode::TimeInterval), Query::FixedSize(_)) => bail!(
+                "the task's batch mode is time_interval: give --batch-interval-start and --batch-interval-duration, not a batch ID"
+            ),
+            (Some(BatchMode::FixedSize { .. }), Query::TimeInterval(_)) => bail!(
+                "the task's batch mode is fixed_size: give --batch-id or --current-batch, not an interval"
+            ),
+            _ => {}
+        }
+        if let (Some(precision), Query::TimeInterval(interval)) = (self.time_precision, query) {
+            let p = precision.as_seconds().max(1);
+            let start = interval.start().as_seconds_since_epoch();
+            let duration = interval.duration().as_seconds();
+            if start % p != 0 || duration % p != 0 || duration == 0 {
+                let aligned = interval.start().to_batch_interval_start(precision);
+                return Err(with_hint(
+                    format!(
+                        "the batch interval must start and last a multiple of the task's time precision ({p} s)"
+                    ),
+                    Some(format!(
+                        "e.g. --batch-interval-start {} --batch-interval-duration {p}",
+                        rfc3339(aligned)
+                    )),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
-    let token = args
-        .token
-        .token()?
-        .context("give the collector's token: --dap-auth-token or --bearer-token")?;
-    let mut builder = CollectorBuilder::new(args.task_id, args.leader, token, args.key.keypair()?);
+    let task = TaskView::from_args(&args)?;
+    let keypair = args.key.keypair()?;
+    let query = args.query.query()?;
+    task.check_query(&query)?;
+    if let Query::TimeInterval(interval) = &query {
+        let now = dyad_client::system_time();
+        if interval.end() > now {
+            eprintln!(
+                "warning: the batch interval ends at {}, in the future: reports may still arrive after this collection, and the batch cannot be collected again",
+                rfc3339(interval.end())
+            );
+        }
+    }
+
+    let timeout = Duration::from_secs(args.timeout);
+    let mut builder = CollectorBuilder::new(
+        task.task_id,
+        task.leader.clone(),
+        task.token.clone(),
+        keypair,
+    );
     for certificate in args.ca.certificates()? {
         builder = builder.extra_root_certificate(certificate);
     }
     let collector = builder
-        .build(AnyVdaf(args.vdaf))
+        .poll_policy(
+            RetryPolicy::new(
+                CollectorBuilder::DEFAULT_POLL_INITIAL_DELAY,
+                CollectorBuilder::DEFAULT_POLL_MAX_DELAY,
+            )
+            .with_jitter(0.25)
+            .with_max_elapsed(timeout),
+        )
+        .build(AnyVdaf(task.vdaf))
         .context("building the collector")?;
-    let collection = collector
-        .collect(args.query.query()?, &AggregationParam::Empty)
+    let job = collector
+        .start_collection(query, &AggregationParam::Empty)
         .await
-        .context("collecting")?;
-    if let PartialBatchSelector::FixedSize(batch_id) = &collection.partial_batch_selector {
-        println!("batch_id: {batch_id}");
-    }
-    println!("report_count: {}", collection.report_count);
-    println!(
-        "interval: {} + {}s",
-        collection.interval.start(),
-        collection.interval.duration().as_seconds()
+        .map_err(collector_error)?;
+    let step = Step::spinner("collect", "waiting for the Leader");
+    let polled = collector
+        .poll_until_complete_with(&job, |progress| {
+            step.set_message(format!(
+                "waiting for the Leader ({} poll{}, next in {:.1} s)",
+                progress.polls,
+                if progress.polls == 1 { "" } else { "s" },
+                progress.next_delay.as_secs_f64()
+            ))
+        })
+        .await;
+    let collection = match polled {
+        Ok(collection) => {
+            if step.is_live() {
+                step.abandon();
+            } else {
+                let secs = step.elapsed().as_secs_f64();
+                step.finish(&format!("done in {secs:.1} s"));
+            }
+            collection
+        }
+        Err(CollectorError::Timeout { job_id, waited }) => {
+            step.abandon();
+            // The job would otherwise stay at the Leader, and collecting it
+            // later, unread, would use up one of the batch's queries.
+            let deleted = collector.delete_collection_job(&job).await.is_ok();
+            return Err(timeout_error(
+                job_id.to_string(),
+                deleted,
+                waited,
+                task.min_batch_size,
+            ));
+        }
+        Err(error) => {
+            step.abandon();
+            return Err(collector_error(error));
+        }
+    };
+
+    let batch = match (&collection.partial_batch_selector, job.query()) {
+        (PartialBatchSelector::FixedSize(id), _) => CollectedBatch::Id(*id),
+        (PartialBatchSelector::TimeInterval, Query::TimeInterval(interval)) => {
+            CollectedBatch::Interval(*interval)
+        }
+        (PartialBatchSelector::TimeInterval, _) => CollectedBatch::Interval(collection.interval),
+    };
+    print!(
+        "{}",
+        render(
+            &CollectionView {
+                batch,
+                report_count: collection.report_count,
+                report_times: collection.interval,
+                result: &collection.aggregate_result,
+            },
+            args.format,
+        )
     );
-    println!("result: {}", format_result(&collection.aggregate_result));
     Ok(())
+}
+
+/// The error of a collection still pending at `--timeout`.
+fn timeout_error(
+    job_id: String,
+    deleted: bool,
+    waited: Duration,
+    min_batch_size: Option<u64>,
+) -> anyhow::Error {
+    let hint = match min_batch_size {
+        Some(n) => format!(
+            "the Leader collects a batch only once it holds at least min_batch_size = {n} reports; \
+             if fewer were uploaded to it, upload more or collect a longer interval; otherwise try a longer --timeout"
+        ),
+        None => "a batch stays pending until it holds the task's min_batch_size reports \
+                 (give --credentials or --min-batch-size to see it); otherwise try a longer --timeout"
+            .to_owned(),
+    };
+    with_hint(
+        format!(
+            "the collection was still pending after {} s (collection job {job_id}{})",
+            waited.as_secs(),
+            if deleted { ", now deleted" } else { "" }
+        ),
+        Some(hint),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_hints_at_the_minimum_batch_size_when_it_is_known() {
+        let text = format!(
+            "{:#}",
+            timeout_error("job1".into(), true, Duration::from_secs(300), Some(100))
+        );
+        assert!(
+            text.starts_with("the collection was still pending after 300 s (collection job job1, now deleted)\n  hint: "),
+            "{text}"
+        );
+        assert!(text.contains("min_batch_size = 100 reports"), "{text}");
+        let text = format!(
+            "{:#}",
+            timeout_error("job1".into(), false, Duration::from_secs(5), None)
+        );
+        assert!(text.contains("(collection job job1)"), "{text}");
+        assert!(text.contains("--min-batch-size"), "{text}");
+    }
+
+    fn task(mode: BatchMode) -> TaskView {
+        TaskView {
+            task_id: TaskId::random(),
+            leader: "http://leader.example/".parse().unwrap(),
+            vdaf: VdafInstance::Prio3Count,
+            token: AuthenticationToken::new_bearer("t").unwrap(),
+            min_batch_size: Some(10),
+            batch_mode: Some(mode),
+            time_precision: Some(DapDuration::from_seconds(3600)),
+        }
+    }
+
+    #[test]
+    fn queries_the_task_cannot_answer_are_refused_before_asking_the_leader() {
+        use dyad_messages::draft09::{FixedSizeQuery, Interval, Time};
+        let interval = |start, duration| {
+            Query::TimeInterval(
+                Interval::new(
+                    Time::from_seconds_since_epoch(start),
+                    DapDuration::from_seconds(duration),
+                )
+                .unwrap(),
+            )
+        };
+        let time_task = task(BatchMode::TimeInterval);
+        assert!(time_task.check_query(&interval(7200, 3600)).is_ok());
+        let text = format!(
+            "{:#}",
+            time_task.check_query(&interval(7300, 3600)).unwrap_err()
+        );
+        assert!(
+            text.contains("multiple of the task's time precision (3600 s)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--batch-interval-start 1970-01-01T02:00:00Z"),
+            "{text}"
+        );
+        assert!(time_task
+            .check_query(&Query::FixedSize(FixedSizeQuery::CurrentBatch))
+            .is_err());
+        let fixed_task = task(BatchMode::FixedSize {
+            max_batch_size: None,
+        });
+        assert!(fixed_task
+            .check_query(&Query::FixedSize(FixedSizeQuery::CurrentBatch))
+            .is_ok());
+        assert!(fixed_task.check_query(&interval(7200, 3600)).is_err());
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod collect;
+pub mod collect_output;
 pub mod collector;
 pub mod datastore_key;
 pub mod decode;

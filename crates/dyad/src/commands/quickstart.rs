@@ -7,7 +7,13 @@
 //! timed apart: the printed rates are each phase's own), collects, and
 //! prints the result beside the total computed from the plaintext
 //! measurements. Exits with success only when the two are equal.
+//!
+//! Each phase (setup, upload, aggregation and collection) shows its
+//! progress on stderr and ends with a summary line there; stdout keeps the
+//! final summary. Ctrl-C stops the run and still drops its databases and
+//! removes its temporary folder.
 
+use crate::progress::Step;
 use crate::provision::{self, LocalPolicy, TaskParameters};
 use crate::task_files::CollectorKeyFile;
 use crate::values::format_result;
@@ -22,7 +28,6 @@ use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam,
 use dyad_datastore::{postgres, Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
 use dyad_messages::draft09::{Duration, HpkeConfigId, Interval, Query, Role, Time};
 use futures::StreamExt as _;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -134,13 +139,64 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         .tempdir()?;
     println!("dyad quickstart: {} reports of {}", args.reports, args.vdaf);
     println!("working folder: {}", dir.path().display());
-    let outcome = match databases.create(dir.path()).await {
-        Ok(urls) => run_on(&args, dir, urls, started).await,
-        Err(error) => Err(error),
+    let dir_path = dir.path().to_owned();
+    let work = async {
+        let setup = Step::spinner("setup", "creating the datastores and the task");
+        match databases.create(dir.path()).await {
+            Ok(urls) => run_on(&args, dir, urls, started, setup).await,
+            Err(error) => {
+                setup.abandon();
+                Err(error)
+            }
+        }
     };
+    // Ctrl-C stops the work where it is (dropping it closes the temporary
+    // folder) and still drops the databases.
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        _ = tokio::signal::ctrl_c() => Err(interrupted()),
+    };
+    let interrupted = outcome.as_ref().is_err_and(|e| e.is::<Interrupted>());
+    if interrupted {
+        // A second Ctrl-C during the cleanup ends the process at once.
+        tokio::spawn(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("interrupted again: exiting without cleaning up");
+            std::process::exit(130);
+        });
+        eprintln!("interrupted: cleaning up");
+    }
     let dropped = databases.drop_all().await;
+    if interrupted {
+        let _ = std::fs::remove_dir_all(&dir_path);
+        if let Err(error) = &dropped {
+            eprintln!("error: {error:#}");
+        }
+        if let Databases::Postgres { names, .. } = &databases {
+            if dropped.is_ok() {
+                eprintln!("dropped databases {}", names.join(", "));
+            }
+        }
+        eprintln!("removed {}", dir_path.display());
+    }
     outcome?;
     dropped
+}
+
+/// The quickstart was stopped with Ctrl-C.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+fn interrupted() -> anyhow::Error {
+    anyhow::Error::new(Interrupted)
 }
 
 /// The quickstart proper, on the two aggregators' datastores.
@@ -149,6 +205,7 @@ async fn run_on(
     dir: tempfile::TempDir,
     [leader_database, helper_database]: [String; 2],
     started: Instant,
+    setup: Step,
 ) -> anyhow::Result<()> {
     // Two aggregators on free loopback ports.
     let leader_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -211,6 +268,8 @@ async fn run_on(
         Some(helper_listener),
         &shutdown,
     );
+    let setup_secs = setup.elapsed().as_secs_f64();
+    setup.finish(&format!("datastores and task ready in {setup_secs:.1} s"));
     println!("leader: {leader_url}  helper: {helper_url}");
 
     // Clients: random measurements, uploaded concurrently.
@@ -227,23 +286,22 @@ async fn run_on(
     )
     .build(ClientVdaf(args.vdaf))?;
     let first_time = now();
-    let bar = ProgressBar::new(args.reports).with_style(
-        ProgressStyle::with_template(
-            "upload    {bar:40} {pos}/{len} reports  {per_sec}  {elapsed}",
-        )
-        .expect("a valid progress template"),
-    );
+    let upload = Step::counter("upload", args.reports, "reports");
     let upload_started = Instant::now();
     let mut uploads = futures::stream::iter(&measurements)
         .map(|m| client.upload(m))
         .buffer_unordered(args.concurrency.max(1));
     while let Some(outcome) = uploads.next().await {
         outcome.context("uploading a report")?;
-        bar.inc(1);
+        upload.inc(1);
     }
     drop(uploads);
-    bar.finish();
     let upload_secs = upload_started.elapsed().as_secs_f64();
+    upload.finish(&format!(
+        "{} reports in {upload_secs:.1} s ({:.0} reports/s)",
+        args.reports,
+        args.reports as f64 / upload_secs.max(f64::EPSILON)
+    ));
     let last_time = now();
 
     // The collector: one batch interval holding every report's timestamp.
@@ -262,8 +320,7 @@ async fn run_on(
         collector_keypair,
     )
     .build(CollectorVdaf(args.vdaf))?;
-    let spinner = ProgressBar::new_spinner().with_message("aggregating and collecting");
-    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    let aggregate = Step::counter("aggregate", args.reports, "reports");
     let collect_started = Instant::now();
     let leader_jobs = spawn_roles(
         aggregator_config(
@@ -275,12 +332,37 @@ async fn run_on(
         None,
         &shutdown,
     );
-    let collected = collector
-        .collect(Query::TimeInterval(interval), &AggregationParam::Empty)
-        .await
-        .context("collecting");
-    spinner.finish_and_clear();
+    let task_id = *leader_task.task_id();
+    let collected = async {
+        let job = collector
+            .start_collection(Query::TimeInterval(interval), &AggregationParam::Empty)
+            .await?;
+        let poll = collector.poll_until_complete(&job);
+        tokio::pin!(poll);
+        // Until the collection is ready: how many reports the job creator
+        // has put in aggregation jobs.
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                collection = &mut poll => break collection,
+                _ = tick.tick() => {
+                    if let Ok(waiting) = unaggregated_reports(&leader_ds, task_id).await {
+                        aggregate.set_position(args.reports.saturating_sub(waiting));
+                    }
+                }
+            }
+        }
+    }
+    .await
+    .context("collecting");
     let collect_secs = collect_started.elapsed().as_secs_f64();
+    match &collected {
+        Ok(_) => aggregate.finish(&format!(
+            "{} reports aggregated and collected in {collect_secs:.1} s",
+            args.reports
+        )),
+        Err(_) => aggregate.abandon(),
+    }
 
     shutdown.cancel();
     let (leader_result, jobs_result, helper_result) = tokio::join!(leader, leader_jobs, helper);
@@ -321,6 +403,19 @@ async fn run_on(
     }
     println!("OK: the collected result equals the plaintext total");
     Ok(())
+}
+
+/// How many of the task's reports the Leader has not yet put in an
+/// aggregation job.
+async fn unaggregated_reports(
+    datastore: &Arc<dyn Datastore>,
+    task_id: dyad_messages::draft09::TaskId,
+) -> anyhow::Result<u64> {
+    Ok(datastore
+        .run_read_tx("quickstart_progress", move |tx| {
+            Box::pin(async move { Ok(tx.count_unaggregated_client_reports(&task_id, None).await?) })
+        })
+        .await?)
 }
 
 fn now() -> Time {
