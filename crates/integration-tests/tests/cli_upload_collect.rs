@@ -6,46 +6,23 @@
 
 use dyad_core::vdaf::{plaintext_aggregate, AggregateResult, AggregationParam, Measurement};
 use dyad_integration_tests::{dyad_binary, Dyad, TaskOptions};
-use serde_yaml::{Mapping, Value};
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Writes the task files the Leader's operator hands out (and the collector
-/// keeps) from the credentials `dyad task add` wrote; their paths.
-fn write_task_files(dyad: &Dyad, min_batch_size: u64) -> [std::path::PathBuf; 3] {
-    let written = dyad.dir().join("provision/collector.yaml");
-    let all: Mapping = serde_yaml::from_str(&std::fs::read_to_string(written).unwrap()).unwrap();
-    let pick = |keys: &[&str]| {
-        let mut out = Mapping::new();
-        for key in keys {
-            let value = all
-                .get(*key)
-                .unwrap_or_else(|| panic!("collector.yaml has no {key}"));
-            out.insert(Value::from(*key), value.clone());
-        }
-        out
-    };
-    let client = pick(&["task_id", "leader", "helper", "vdaf", "time_precision"]);
-    let mut collector = pick(&[
-        "task_id",
-        "leader",
-        "helper",
-        "vdaf",
-        "batch_mode",
-        "time_precision",
-        "collector_bearer_token",
-    ]);
-    collector.insert("min_batch_size".into(), min_batch_size.into());
-    let key = pick(&["hpke_config", "hpke_private_key"]);
+/// The files the three parties hold once [`Dyad::start`] provisioned the
+/// task: the Leader's `client-task.yaml` and `collector-task.yaml`, and the
+/// Collector's own `collector-key.yaml`; their paths.
+fn task_files(dyad: &Dyad) -> [std::path::PathBuf; 3] {
+    let provision = dyad.dir().join("provision");
     let paths = [
-        dyad.dir().join("client-task.yaml"),
-        dyad.dir().join("collector-task.yaml"),
-        dyad.dir().join("collector-key.yaml"),
+        provision.join("leader/client-task.yaml"),
+        provision.join("leader/collector-task.yaml"),
+        provision.join("collector/collector-key.yaml"),
     ];
-    for (path, map) in paths.iter().zip([client, collector, key]) {
-        std::fs::write(path, serde_yaml::to_string(&map).unwrap()).unwrap();
+    for path in &paths {
+        assert!(path.exists(), "{} was written", path.display());
     }
     paths
 }
@@ -76,7 +53,7 @@ async fn upload_and_collect_read_the_task_files_and_print_json() {
     let dyad = Dyad::start(&TaskOptions::time_interval(vdaf, 6))
         .await
         .unwrap();
-    let [client_task, collector_task, collector_key] = write_task_files(&dyad, 6);
+    let [client_task, collector_task, collector_key] = task_files(&dyad);
     let buckets = [0u128, 3, 3, 1, 2, 3, 0];
     let input: String = buckets.iter().map(|b| format!("{b}\n")).collect();
     let path = |p: &Path| p.display().to_string();
@@ -168,7 +145,7 @@ async fn a_collection_below_min_batch_size_times_out_with_a_hint() {
     let dyad = Dyad::start(&TaskOptions::time_interval(vdaf, 100))
         .await
         .unwrap();
-    let [_, collector_task, collector_key] = write_task_files(&dyad, 100);
+    let [_, collector_task, collector_key] = task_files(&dyad);
     let (collector_task, collector_key) = (
         collector_task.display().to_string(),
         collector_key.display().to_string(),
