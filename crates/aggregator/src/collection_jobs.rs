@@ -33,6 +33,7 @@
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
+use crate::http::times::check_batch_interval;
 use crate::http::AppState;
 use crate::vdaf_ops::check_agg_param;
 use axum::body::Body;
@@ -62,18 +63,32 @@ pub async fn put_collection_job(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let (task, job_id) = authorized(&state, &task_id, &job_id, &headers).await?;
-    let task_id = *task.task_id();
-    let with_task = |e: ApiError| e.with_task_id(task_id);
+    let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    create_job(&state, task_id, &job_id, &headers, body)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn create_job(
+    state: &AppState,
+    task_id: TaskId,
+    job_id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let (task, job_id) = authorized(state, task_id, job_id, headers).await?;
     let (request, bytes): (CollectionReq, _) = read_message(
         task_id,
-        &headers,
+        headers,
         DapMediaType::CollectionReq,
         body,
         state.config.max_request_body_bytes,
     )
     .await?;
     let target = collection_target(&task, &request.query)?;
+    if let CollectionTarget::Batch(ProtocolBatch::TimeInterval(interval)) = &target {
+        check_batch_interval(interval)?;
+    }
     check_agg_param(&task, &request.aggregation_parameter)?;
 
     let shared = Arc::new((task, request, bytes.to_vec(), target));
@@ -86,8 +101,7 @@ pub async fn put_collection_job(
                 create(tx, task, job_id, request, bytes, *target).await
             })
         })
-        .await
-        .map_err(|e| with_task(e.into()))?;
+        .await?;
     tracing::info!(task_id = %task_id, collection_job_id = %job_id, "collection job created");
     Ok(StatusCode::CREATED)
 }
@@ -207,8 +221,19 @@ pub async fn poll_collection_job(
     Path((task_id, job_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (task, job_id) = authorized(&state, &task_id, &job_id, &headers).await?;
-    let task_id = *task.task_id();
+    let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    poll_job(&state, task_id, &job_id, &headers)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn poll_job(
+    state: &AppState,
+    task_id: TaskId,
+    job_id: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let (_, job_id) = authorized(state, task_id, job_id, headers).await?;
     let (job, work) = state
         .datastore
         .run_read_tx("get_collection_job", move |tx| {
@@ -328,8 +353,19 @@ pub async fn delete_collection_job(
     Path((task_id, job_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    let (task, job_id) = authorized(&state, &task_id, &job_id, &headers).await?;
-    let task_id = *task.task_id();
+    let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    delete_job(&state, task_id, &job_id, &headers)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn delete_job(
+    state: &AppState,
+    task_id: TaskId,
+    job_id: &str,
+    headers: &HeaderMap,
+) -> ApiResult<StatusCode> {
+    let (_, job_id) = authorized(state, task_id, job_id, headers).await?;
     state
         .datastore
         .run_tx("delete_collection_job", move |tx| {
@@ -353,13 +389,11 @@ pub async fn delete_collection_job(
 /// the task's Collector.
 async fn authorized(
     state: &AppState,
-    task_id: &str,
+    task_id: TaskId,
     job_id: &str,
     headers: &HeaderMap,
 ) -> ApiResult<(Task, CollectionJobId)> {
-    let task_id: TaskId = parse_id(task_id, "task ID")?;
-    let job_id: CollectionJobId =
-        parse_id(job_id, "collection job ID").map_err(|e| e.with_task_id(task_id))?;
+    let job_id: CollectionJobId = parse_id(job_id, "collection job ID")?;
     let task = state.task_in_role(task_id, Role::Leader).await?;
     authenticate(&task, headers, Requester::Collector)?;
     Ok((task, job_id))

@@ -32,6 +32,7 @@ pub mod sqlite;
 mod task_document;
 mod transaction;
 
+pub use columns::{is_storable_interval, LATEST_STORABLE_TIME};
 pub use datastore::{Datastore, DatastoreExt, ErasedTxFn, RetryPolicy, TxMode};
 pub use error::{BoxError, DatastoreError, SetupProblem, TxError};
 pub use futures::future::BoxFuture;

@@ -26,6 +26,7 @@
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
+use crate::http::times::check_batch_interval;
 use crate::http::AppState;
 use crate::vdaf_ops::{check_agg_param, merge_rows};
 use axum::body::Body;
@@ -35,10 +36,14 @@ use axum::response::Response;
 use dyad_core::task::Task;
 use dyad_datastore::models::{AggregateShareJob, BatchIdentifier};
 use dyad_datastore::{DatastoreExt, Transaction, TxError};
-use dyad_messages::draft09::{AggregateShare, AggregateShareReq, Interval, Role, TaskId, Time};
+use dyad_messages::draft09::{
+    AggregateShare, AggregateShareReq, BatchSelector, Interval, Role, TaskId, Time,
+};
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
-use dyad_protocol::batch::{check_query_type, BatchFacts, BatchIdentifier as ProtocolBatch};
+use dyad_protocol::batch::{
+    check_query_type, check_time_interval_boundary, BatchFacts, BatchIdentifier as ProtocolBatch,
+};
 use dyad_protocol::collection::{check_aggregate_share_req, helper_aggregate_share};
 use dyad_protocol::ProtocolError;
 use std::sync::Arc;
@@ -51,6 +56,19 @@ pub async fn post_aggregate_share(
     body: Body,
 ) -> ApiResult<Response> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    // Every error of a request naming a task carries its ID (DAP-09
+    // section 3.2).
+    aggregate_share(state, task_id, headers, body)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn aggregate_share(
+    state: AppState,
+    task_id: TaskId,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let task = state.task_in_role(task_id, Role::Helper).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);
     authenticate(&task, &headers, Requester::Leader)?;
@@ -63,6 +81,12 @@ pub async fn post_aggregate_share(
     )
     .await?;
     check_query_type(&task, request.batch_selector.query_type())?;
+    if let BatchSelector::TimeInterval(interval) = &request.batch_selector {
+        // The boundary check first (section 4.6.6.1.1), before any lookup
+        // of the batch: an interval that cannot be stored names no batch.
+        check_time_interval_boundary(*interval, task.time_precision())?;
+        check_batch_interval(interval)?;
+    }
     check_agg_param(&task, &request.aggregation_parameter)?;
 
     let shared = Arc::new((task, request));

@@ -50,6 +50,20 @@ pub async fn post_aggregation_job(
     body: Body,
 ) -> ApiResult<Response> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    // Every error of a request naming a task carries its ID (DAP-09
+    // section 3.2).
+    continue_job(state, task_id, job_id, headers, body)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn continue_job(
+    state: AppState,
+    task_id: TaskId,
+    job_id: String,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let job_id: AggregationJobId = parse_id(&job_id, "aggregation job ID")?;
     let task = state.task_in_role(task_id, Role::Helper).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);

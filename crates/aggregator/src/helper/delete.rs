@@ -31,6 +31,19 @@ pub async fn delete_aggregation_job(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    // Every error of a request naming a task carries its ID (DAP-09
+    // section 3.2).
+    delete_job(state, task_id, job_id, headers)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn delete_job(
+    state: AppState,
+    task_id: TaskId,
+    job_id: String,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
     let job_id: AggregationJobId = parse_id(&job_id, "aggregation job ID")?;
     let task = Arc::new(state.task_in_role(task_id, Role::Helper).await?);
     authenticate(&task, &headers, Requester::Leader)?;

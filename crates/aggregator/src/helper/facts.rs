@@ -15,6 +15,7 @@
 //! transaction that stores the job, where they are authoritative.
 
 use super::batch_of;
+use crate::http::times::is_storable_report_time;
 use crate::vdaf_ops::agg_param_is_valid;
 use dyad_core::task::Task;
 use dyad_datastore::models::BatchIdentifier;
@@ -100,8 +101,12 @@ pub async fn collected_batches(
     selector: &PartialBatchSelector,
     reports: &[ReportMetadata],
 ) -> Result<HashSet<BatchIdentifier>, TxError> {
+    // A report whose time cannot be stored is refused as too early
+    // whatever its batch holds (see `crate::http::times`); its batch is
+    // not looked up.
     let batches: HashSet<BatchIdentifier> = reports
         .iter()
+        .filter(|r| is_storable_report_time(task, r.time))
         .filter_map(|r| batch_of(task, r.time, selector))
         .collect();
     let mut collected = HashSet::new();

@@ -22,6 +22,7 @@ use super::{batch_of, stored_job, stored_response, to_stored_state};
 use crate::convert::span_to_interval;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
+use crate::http::times::{is_storable_report_time, stored_time_of_refused};
 use crate::http::AppState;
 use crate::vdaf_ops::{fold_output_shares, FinishedReport};
 use axum::body::Body;
@@ -57,9 +58,22 @@ pub async fn put_aggregation_job(
     body: Body,
 ) -> ApiResult<Response> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    // Every error of a request naming a task carries its ID (DAP-09
+    // section 3.2).
+    initialize(state, task_id, job_id, headers, body)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn initialize(
+    state: AppState,
+    task_id: TaskId,
+    job_id: String,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let job_id: AggregationJobId = parse_id(&job_id, "aggregation job ID")?;
     let task = state.task_in_role(task_id, Role::Helper).await?;
-    let with_task = |e: ApiError| e.with_task_id(task_id);
     authenticate(&task, &headers, Requester::Leader)?;
     let (request, _): (AggregationJobInitReq, _) = read_message(
         task_id,
@@ -87,8 +101,8 @@ pub async fn put_aggregation_job(
     let outcome = tokio::task::spawn_blocking(move || {
         prepare(&task_for_vdaf, &facts, &request_for_vdaf, now)
     })
-    .await?
-    .map_err(|e| with_task(e.into()))?;
+    .await??;
+    let outcome = refuse_unstorable_times(&task, outcome);
 
     let response = store(&state, &task, job_id, request.clone(), outcome).await?;
     tracing::info!(
@@ -194,6 +208,26 @@ fn prepare(
     })
 }
 
+/// Rejects with `report_too_early` every report still accepted whose time
+/// cannot be stored (DAP-09 section 4.5.1.4: a report too far in the
+/// future; see `crate::http::times`), so that it fails alone, never the
+/// whole job. With any sane `tolerable_clock_skew` the protocol's own time
+/// check has rejected it already.
+fn refuse_unstorable_times(task: &Task, mut outcome: HelperInitOutcome) -> HelperInitOutcome {
+    for index in 0..outcome.reports.len() {
+        let report = &outcome.reports[index];
+        if accepted(&report.state) && !is_storable_report_time(task, report.metadata.time) {
+            reject(
+                &mut outcome.reports,
+                &mut outcome.response.prepare_resps,
+                index,
+                PrepareError::ReportTooEarly,
+            );
+        }
+    }
+    outcome
+}
+
 /// The finished reports' output shares, folded per batch.
 fn fold(
     task: &Task,
@@ -241,7 +275,12 @@ async fn store(
         &selector,
         &outcome.reports,
     )?;
-    let span = TimestampSpan::of(outcome.reports.iter().map(|r| r.metadata.time));
+    let span = TimestampSpan::of(
+        outcome
+            .reports
+            .iter()
+            .map(|r| stored_time_of_refused(r.metadata.time)),
+    );
     let job = AggregationJob::new(
         *task.task_id(),
         job_id,
@@ -379,7 +418,9 @@ async fn store_in_tx(
             aggregation_job_id: job_id,
             ord: ord as u64,
             report_id: report.metadata.id,
-            time: report.metadata.time,
+            // Accepted reports' times are storable; a refused report's
+            // time may not be.
+            time: stored_time_of_refused(report.metadata.time),
             state: to_stored_state(&report.state),
             last_prep_resp: Some(response.clone()),
         })

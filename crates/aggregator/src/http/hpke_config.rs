@@ -23,6 +23,12 @@ pub const CACHE_CONTROL: &str = "max-age=86400";
 /// The handler.
 pub async fn get_hpke_config(State(state): State<AppState>, uri: Uri) -> ApiResult<Response> {
     let task_id = query_task_id(&uri)?;
+    configs_of(&state, task_id)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn configs_of(state: &AppState, task_id: TaskId) -> ApiResult<Response> {
     let task = state.task(task_id).await?;
     let configs = task
         .hpke_keys()
@@ -30,7 +36,7 @@ pub async fn get_hpke_config(State(state): State<AppState>, uri: Uri) -> ApiResu
         .map(|keypair| keypair.config().clone())
         .collect::<Vec<_>>();
     if configs.is_empty() {
-        return Err(ApiError::internal("task has no HPKE keys").with_task_id(task_id));
+        return Err(ApiError::internal("task has no HPKE keys"));
     }
     let mut response = message_response(
         StatusCode::OK,

@@ -12,9 +12,11 @@
 //! authentication and media types through [`request`]. One tracing span per
 //! request ([`trace`]).
 
+mod fallback;
 pub mod hpke_config;
 pub mod problem;
 pub mod request;
+pub(crate) mod times;
 pub mod trace;
 
 use crate::config::UploadConfig;
@@ -217,7 +219,8 @@ fn build_router(state: AppState) -> Router {
             "/tasks/{task_id}/aggregate_shares",
             post(helper::aggregate_share::post_aggregate_share),
         )
-        .fallback(|| async { ApiError::not_found("no such resource") })
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .fallback(fallback::not_found)
         .layer(axum::middleware::from_fn(trace::trace_request))
         .with_state(state)
 }

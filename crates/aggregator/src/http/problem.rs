@@ -9,8 +9,12 @@
 //! - A few HTTP-level failures keep their HTTP status but still carry a DAP
 //!   type where one fits: 415 (wrong `Content-Type`) and 413 (body too large)
 //!   with `invalidMessage`; 409 (a PUT that conflicts with the stored job)
-//!   with `invalidMessage`; 404 (unknown collection job, unknown route) with
-//!   `about:blank`, since DAP-09 registers no type for them.
+//!   with `invalidMessage`; 404 (unknown collection job, unknown route) and
+//!   405 (a method the path does not serve) with `about:blank`, since
+//!   DAP-09 registers no type for them.
+//! - Every handler adds the task's ID (`taskid`) to any error of a request
+//!   naming a task it can parse, 500s included (section 3.2: "When the task
+//!   ID is known ... SHOULD include").
 //! - Everything else (datastore failures, internal protocol errors, bugs) is
 //!   500 with a generic document: the detail is logged, never sent.
 
@@ -100,6 +104,14 @@ impl ApiError {
             detail: Some(detail.into()),
             task_id: None,
             internal: None,
+        }
+    }
+
+    /// 405 Method Not Allowed (RFC 9110 section 15.5.6), `about:blank`.
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            ..Self::not_found(detail)
         }
     }
 

@@ -19,6 +19,7 @@ pub mod writer;
 
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{parse_id, read_message};
+use crate::http::times::is_storable_report_time;
 use crate::http::AppState;
 use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
@@ -41,11 +42,21 @@ pub async fn put_report(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
+    upload(&state, task_id, &headers, body)
+        .await
+        .map_err(|e| e.with_task_id(task_id))
+}
+
+async fn upload(
+    state: &AppState,
+    task_id: TaskId,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
     let task = state.task_in_role(task_id, Role::Leader).await?;
-    let with_task = |e: ApiError| e.with_task_id(task_id);
     let (report, _): (Report, _) = read_message(
         task_id,
-        &headers,
+        headers,
         DapMediaType::Report,
         body,
         state.config.max_upload_body_bytes,
@@ -55,6 +66,17 @@ pub async fn put_report(
     let validated = validate_upload(&task, &task, &report, state.now(), NO_EXTENSIONS)
         .and_then(|validated| check_report_shares(&task, &validated).map(|()| validated))
         .map_err(|e| ApiError::from(e.into_protocol_error(&task)))?;
+    // However large the task's clock skew, a time that cannot be stored is
+    // too early (see `http::times`).
+    if !is_storable_report_time(&task, validated.metadata.time) {
+        return Err(ApiError::dap(
+            DapProblemType::ReportTooEarly,
+            format!(
+                "report time {} is after the latest time an aggregator can hold",
+                validated.metadata.time
+            ),
+        ));
+    }
 
     let collected_check = match task.batch_mode() {
         BatchMode::TimeInterval => bucket_of(validated.metadata.time, task.time_precision())
@@ -70,19 +92,14 @@ pub async fn put_report(
         leader_input_share: validated.leader_input_share.payload.clone(),
         helper_encrypted_input_share: validated.helper_encrypted_input_share,
     };
-    let outcome = state
-        .reports
-        .write(stored, collected_check)
-        .await
-        .map_err(with_task)?;
+    let outcome = state.reports.write(stored, collected_check).await?;
     tracing::debug!(task_id = %task_id, report_id = %report_id, ?outcome, "upload");
     match outcome {
         UploadOutcome::Stored | UploadOutcome::Duplicate => Ok(StatusCode::CREATED),
         UploadOutcome::BatchCollected => Err(ApiError::dap(
             DapProblemType::ReportRejected,
             "the report's batch was already collected",
-        )
-        .with_task_id(task_id)),
+        )),
     }
 }
 

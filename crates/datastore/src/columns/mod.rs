@@ -26,6 +26,17 @@ pub(crate) fn int(value: u64, what: &'static str) -> Result<i64> {
     i64::try_from(value).map_err(|_| DatastoreError::invalid(what, "exceeds 2^63-1"))
 }
 
+/// The latest time a datastore can hold: times are stored in signed 64-bit
+/// columns, so a DAP `Time` (a `u64`) at or above 2^63 has no stored form.
+/// Callers refuse such times at the edge, before a transaction sees them.
+pub const LATEST_STORABLE_TIME: Time = Time::from_seconds_since_epoch(i64::MAX as u64);
+
+/// Whether `interval` can be stored: its end (`start + duration`) is at
+/// most [`LATEST_STORABLE_TIME`].
+pub fn is_storable_interval(interval: &Interval) -> bool {
+    interval.end() <= LATEST_STORABLE_TIME
+}
+
 /// A time as stored.
 pub(crate) fn time(value: Time, what: &'static str) -> Result<i64> {
     int(value.as_seconds_since_epoch(), what)

@@ -1,0 +1,99 @@
+//! Times and intervals that arrive in requests, checked against what the
+//! datastore can hold before any transaction sees them. DAP times are
+//! `uint64` (DAP-09 section 4); stored times are signed 64-bit, so
+//! anything at or after 2^63 seconds has no stored form
+//! ([`dyad_datastore::LATEST_STORABLE_TIME`]). Such a time is ~292 billion
+//! years away, so refusing it changes no honest exchange:
+//!
+//! - a batch interval (a collection job's `Query`, an `AggregateShareReq`'s
+//!   `BatchSelector`) that ends after it is `batchInvalid` (section 4.6.6:
+//!   no such batch can hold a report);
+//! - a report time after it (or whose time-precision bucket ends after it)
+//!   is too far in the future: `reportTooEarly` on upload (section 4.4.2),
+//!   the per-report `report_too_early` in an aggregation job (section
+//!   4.5.1.4), never a failure of the whole request.
+//!
+//! (Intervals whose end overflows a `u64` never get this far: they do not
+//! decode, `invalidMessage`.)
+
+use super::problem::{ApiError, ApiResult};
+use dyad_core::task::Task;
+use dyad_datastore::{is_storable_interval, LATEST_STORABLE_TIME};
+use dyad_messages::draft09::{Interval, Time};
+use dyad_messages::problem::DapProblemType;
+use dyad_protocol::batch::bucket_of;
+
+/// `batchInvalid` for a batch interval that ends after the latest storable
+/// time.
+pub(crate) fn check_batch_interval(interval: &Interval) -> ApiResult<()> {
+    if is_storable_interval(interval) {
+        Ok(())
+    } else {
+        Err(ApiError::dap(
+            DapProblemType::BatchInvalid,
+            format!(
+                "batch interval {interval} ends after {LATEST_STORABLE_TIME}, the latest time an aggregator can hold"
+            ),
+        ))
+    }
+}
+
+/// Whether a report at `time` can be stored for `task`: the time, and its
+/// time-precision bucket (the batch it counts in for a time-interval task,
+/// and what collected-batch checks look up), end no later than the latest
+/// storable time.
+pub(crate) fn is_storable_report_time(task: &Task, time: Time) -> bool {
+    time <= LATEST_STORABLE_TIME
+        && bucket_of(time, task.time_precision()).is_some_and(|b| is_storable_interval(&b))
+}
+
+/// The time to store for a report the aggregator refused: its own time, or,
+/// for one beyond what can be stored, the last second whose one-second
+/// interval `[t, t + 1)` (a job's client timestamp interval) can still be
+/// stored. A refused report's row keeps its answer for replays; its time
+/// serves nothing else.
+pub(crate) fn stored_time_of_refused(time: Time) -> Time {
+    let last = Time::from_seconds_since_epoch(LATEST_STORABLE_TIME.as_seconds_since_epoch() - 1);
+    time.min(last)
+}
+
+#[cfg(test)]
+#[path = "times_tests.rs"]
+mod endpoint_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::fixtures::TaskPair;
+    use dyad_core::vdaf::VdafInstance;
+    use dyad_messages::draft09::Duration;
+
+    const LATEST: u64 = i64::MAX as u64;
+
+    #[test]
+    fn batch_intervals_ending_after_2_pow_63_minus_1_are_batch_invalid() {
+        let t = Time::from_seconds_since_epoch;
+        let ok = Interval::new(t(LATEST - 10), Duration::from_seconds(10)).unwrap();
+        assert!(check_batch_interval(&ok).is_ok());
+        for (start, duration) in [(LATEST, 1), (1 << 63, 0), (0, 1 << 63), (u64::MAX, 0)] {
+            let interval = Interval::new(t(start), Duration::from_seconds(duration)).unwrap();
+            let error = check_batch_interval(&interval).unwrap_err();
+            assert_eq!(error.problem_type(), Some(DapProblemType::BatchInvalid));
+        }
+    }
+
+    #[test]
+    fn report_times_whose_bucket_ends_after_2_pow_63_minus_1_are_not_storable() {
+        let pair = TaskPair::time_interval(VdafInstance::Prio3Count);
+        let t = Time::from_seconds_since_epoch;
+        assert!(is_storable_report_time(&pair.helper, t(0)));
+        assert!(is_storable_report_time(&pair.helper, t(1_700_000_000)));
+        // The hour holding 2^63 - 1 ends after it.
+        for time in [LATEST, 1 << 63, u64::MAX] {
+            assert!(!is_storable_report_time(&pair.helper, t(time)), "{time}");
+        }
+        assert_eq!(stored_time_of_refused(t(u64::MAX)), t(LATEST - 1));
+        assert_eq!(stored_time_of_refused(t(LATEST)), t(LATEST - 1));
+        assert_eq!(stored_time_of_refused(t(5)), t(5));
+    }
+}
