@@ -362,3 +362,7 @@ mod tests {
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }
+
+#[cfg(test)]
+#[path = "task_id_tests.rs"]
+mod task_id_tests;
