@@ -8,8 +8,9 @@
 //! (`CollectionReq`) → 201 Created. Checked at once: query type
 //! (`invalidMessage`), aggregation parameter (`invalidMessage`), and, under
 //! "the Leader MAY further validate the request" (section 4.6.6), the batch
-//! boundary (`batchInvalid`: misaligned interval, or a `by_batch_id` batch
-//! the Leader never returned), the query count (`batchQueriedTooManyTimes`:
+//! boundary (`batchInvalid`: misaligned interval, an interval ending after
+//! 2^63 - 1, which no datastore can hold (see [`crate::http::times`]), or a
+//! `by_batch_id` batch the Leader never returned), the query count (`batchQueriedTooManyTimes`:
 //! a new aggregation parameter for a batch already queried with
 //! `max_batch_query_count` others) and overlap (`batchOverlap`: an interval
 //! overlapping, without equalling, one already queried). Earlier queries are
@@ -29,6 +30,9 @@
 //!
 //! `DELETE` on the URI → 204 No Content; the job is marked deleted (later
 //! POSTs get 204: "results deleted").
+//!
+//! Every error of the three carries the task ID once it parses (DAP-09
+//! section 3.2).
 
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};

@@ -2,8 +2,11 @@
 //! Helper's aggregate share for a batch, sealed to the Collector, answered
 //! with 200 OK and an `AggregateShare`.
 //!
-//! In one write transaction, so that no aggregation job can add to the
-//! batch between the check and the record:
+//! Before any lookup: query type (`invalidMessage`) and, for a batch
+//! interval, the boundary check (`batchInvalid`: misaligned, or ending after
+//! 2^63 - 1, see [`crate::http::times`]). Then, in one write transaction, so
+//! that no aggregation job can add to the batch between the check and the
+//! record:
 //!
 //! 1. an identical request answered before (same batch, aggregation
 //!    parameter, report count and checksum) gets the stored response and

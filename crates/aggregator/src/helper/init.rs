@@ -9,7 +9,11 @@
 //!    byte for byte; any other request conflicts (409, typed
 //!    `invalidMessage`: "MUST fail with an HTTP client error status code").
 //! 3. The facts of the reports are read ([`super::facts`]), then
-//!    [`dyad_protocol::helper::helper_initialize`] runs on the blocking pool.
+//!    [`dyad_protocol::helper::helper_initialize`] runs on the blocking pool;
+//!    a report still accepted whose time cannot be stored (at or after
+//!    2^63 - 1 with its time-precision bucket, see [`crate::http::times`])
+//!    is then rejected alone with `report_too_early`; its row is stored
+//!    with a clamped time, the rest of the job goes on.
 //! 4. One write transaction re-checks anti-replay and collected batches
 //!    (rejecting reports that lost a race with `report_replayed` or
 //!    `batch_collected`, without preparing anything again), records the

@@ -8,7 +8,8 @@
 //! | `PUT/POST/DELETE /tasks/{task-id}/aggregation_jobs/{id}` | Leader → Helper | [`crate::helper`] (4.5) |
 //! | `POST /tasks/{task-id}/aggregate_shares` | Leader → Helper | [`crate::helper`] (4.6.2) |
 //!
-//! Every failure goes through [`problem::ApiError`]; request parsing,
+//! Every failure goes through [`problem::ApiError`] (requests no route takes:
+//! `fallback`; times a datastore cannot hold: [`times`]); request parsing,
 //! authentication and media types through [`request`]. One tracing span per
 //! request ([`trace`]).
 
@@ -16,7 +17,7 @@ mod fallback;
 pub mod hpke_config;
 pub mod problem;
 pub mod request;
-pub(crate) mod times;
+pub mod times;
 pub mod trace;
 
 use crate::config::UploadConfig;

@@ -25,7 +25,7 @@ use dyad_protocol::batch::bucket_of;
 
 /// `batchInvalid` for a batch interval that ends after the latest storable
 /// time.
-pub(crate) fn check_batch_interval(interval: &Interval) -> ApiResult<()> {
+pub fn check_batch_interval(interval: &Interval) -> ApiResult<()> {
     if is_storable_interval(interval) {
         Ok(())
     } else {
@@ -42,7 +42,7 @@ pub(crate) fn check_batch_interval(interval: &Interval) -> ApiResult<()> {
 /// time-precision bucket (the batch it counts in for a time-interval task,
 /// and what collected-batch checks look up), end no later than the latest
 /// storable time.
-pub(crate) fn is_storable_report_time(task: &Task, time: Time) -> bool {
+pub fn is_storable_report_time(task: &Task, time: Time) -> bool {
     time <= LATEST_STORABLE_TIME
         && bucket_of(time, task.time_precision()).is_some_and(|b| is_storable_interval(&b))
 }
@@ -52,7 +52,7 @@ pub(crate) fn is_storable_report_time(task: &Task, time: Time) -> bool {
 /// interval `[t, t + 1)` (a job's client timestamp interval) can still be
 /// stored. A refused report's row keeps its answer for replays; its time
 /// serves nothing else.
-pub(crate) fn stored_time_of_refused(time: Time) -> Time {
+pub fn stored_time_of_refused(time: Time) -> Time {
     let last = Time::from_seconds_since_epoch(LATEST_STORABLE_TIME.as_seconds_since_epoch() - 1);
     time.min(last)
 }

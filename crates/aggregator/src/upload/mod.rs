@@ -6,7 +6,9 @@
 //! `max_upload_body_bytes` (413) and a `Report` (`invalidMessage`); then
 //! [`dyad_protocol::upload::validate_upload`] (`reportTooEarly`,
 //! `reportRejected` for an expired task or report or an undecryptable
-//! share, `outdatedConfig`, `invalidMessage` for extensions), and
+//! share, `outdatedConfig`, `invalidMessage` for extensions; and
+//! `reportTooEarly` for a time whose bucket ends after 2^63 - 1, whatever
+//! the task's clock skew: see [`crate::http::times`]), and
 //! [`check_report_shares`]: the public share and the Leader's input share
 //! must decode with the task's VDAF (`invalidMessage` naming the VDAF, so a
 //! Client configured with another VDAF learns at once). The report is
