@@ -36,12 +36,14 @@
 
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
+use crate::http::request::{
+    authenticate, message_response, parse_id, read_message, DapPath, Requester,
+};
 use crate::http::times::check_batch_interval;
 use crate::http::AppState;
 use crate::vdaf_ops::check_agg_param;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dyad_core::task::Task;
@@ -63,7 +65,7 @@ use std::sync::Arc;
 /// `PUT`: creates the job.
 pub async fn put_collection_job(
     State(state): State<AppState>,
-    Path((task_id, job_id)): Path<(String, String)>,
+    DapPath((task_id, job_id)): DapPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
@@ -222,7 +224,7 @@ async fn check_earlier_queries(
 /// `POST`: the job's status or result.
 pub async fn poll_collection_job(
     State(state): State<AppState>,
-    Path((task_id, job_id)): Path<(String, String)>,
+    DapPath((task_id, job_id)): DapPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
@@ -354,7 +356,7 @@ async fn pending_work(
 /// `DELETE`: marks the job deleted.
 pub async fn delete_collection_job(
     State(state): State<AppState>,
-    Path((task_id, job_id)): Path<(String, String)>,
+    DapPath((task_id, job_id)): DapPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;

@@ -28,12 +28,14 @@
 
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
+use crate::http::request::{
+    authenticate, message_response, parse_id, read_message, DapPath, Requester,
+};
 use crate::http::times::check_batch_interval;
 use crate::http::AppState;
 use crate::vdaf_ops::{check_agg_param, merge_rows};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dyad_core::task::Task;
@@ -54,7 +56,7 @@ use std::sync::Arc;
 /// The handler.
 pub async fn post_aggregate_share(
     State(state): State<AppState>,
-    Path(task_id): Path<String>,
+    DapPath(task_id): DapPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {

@@ -16,11 +16,13 @@
 
 use super::{job_selector, stored_job, stored_response, to_helper_report, to_stored_state};
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
+use crate::http::request::{
+    authenticate, message_response, parse_id, read_message, DapPath, Requester,
+};
 use crate::http::AppState;
 use crate::vdaf_ops::{fold_output_shares, merge_job_rows, FinishedReport};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dyad_core::task::Task;
@@ -45,7 +47,7 @@ const MAX_ATTEMPTS: usize = 3;
 /// The handler.
 pub async fn post_aggregation_job(
     State(state): State<AppState>,
-    Path((task_id, job_id)): Path<(String, String)>,
+    DapPath((task_id, job_id)): DapPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {

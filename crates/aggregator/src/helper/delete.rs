@@ -13,10 +13,10 @@
 //! `unrecognizedAggregationJob`.
 
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{authenticate, parse_id, Requester};
+use crate::http::request::{authenticate, parse_id, DapPath, Requester};
 use crate::http::AppState;
 use crate::vdaf_ops::emptied_row;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use dyad_datastore::models::AggregationJobState;
 use dyad_datastore::{DatastoreExt, TxError};
@@ -27,7 +27,7 @@ use std::sync::Arc;
 /// The handler.
 pub async fn delete_aggregation_job(
     State(state): State<AppState>,
-    Path((task_id, job_id)): Path<(String, String)>,
+    DapPath((task_id, job_id)): DapPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;

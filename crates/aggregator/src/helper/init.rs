@@ -25,12 +25,14 @@ use super::facts::{self, InitFacts};
 use super::{batch_of, stored_job, stored_response, to_stored_state};
 use crate::convert::span_to_interval;
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{authenticate, message_response, parse_id, read_message, Requester};
+use crate::http::request::{
+    authenticate, message_response, parse_id, read_message, DapPath, Requester,
+};
 use crate::http::times::{is_storable_report_time, stored_time_of_refused};
 use crate::http::AppState;
 use crate::vdaf_ops::{fold_output_shares, FinishedReport};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dyad_core::task::Task;
@@ -57,7 +59,7 @@ use std::sync::Arc;
 /// The handler.
 pub async fn put_aggregation_job(
     State(state): State<AppState>,
-    Path((task_id, job_id)): Path<(String, String)>,
+    DapPath((task_id, job_id)): DapPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {

@@ -36,7 +36,7 @@ fn with_path_task_id(error: ApiError, uri: &Uri) -> ApiError {
 
 /// The task a request URI names, if any: `/tasks/{task-id}/...` or
 /// `?task_id=`.
-fn task_id_of(uri: &Uri) -> Option<TaskId> {
+pub(crate) fn task_id_of(uri: &Uri) -> Option<TaskId> {
     let mut segments = uri.path().trim_start_matches('/').split('/');
     if segments.next() == Some("tasks") {
         return segments.next().and_then(|id| id.parse().ok());
@@ -135,5 +135,41 @@ mod tests {
         let response = env.send(TestRequest::put("/")).await;
         assert_eq!(response.status, StatusCode::NOT_FOUND);
         assert_eq!(response.problem().taskid, None);
+    }
+
+    #[tokio::test]
+    async fn undecodable_path_segments_get_a_problem_document() {
+        let env = TestEnv::new().await;
+        let task_id = TaskId::random();
+        for (method, uri, expected_task) in [
+            (Method::PUT, "/tasks/%FF/reports".to_owned(), None),
+            (
+                Method::POST,
+                "/tasks/%FF%FE/aggregate_shares".to_owned(),
+                None,
+            ),
+            (
+                Method::PUT,
+                format!("/tasks/{task_id}/collection_jobs/%C3%28"),
+                Some(task_id),
+            ),
+            (
+                Method::DELETE,
+                format!("/tasks/{task_id}/aggregation_jobs/%FF"),
+                Some(task_id),
+            ),
+        ] {
+            let response = env
+                .send(TestRequest::new(method.clone(), uri.clone()))
+                .await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{method} {uri}");
+            let document = response.problem();
+            assert_eq!(
+                document.dap_type(),
+                Some(dyad_messages::problem::DapProblemType::InvalidMessage),
+                "{method} {uri}"
+            );
+            assert_eq!(document.taskid, expected_task, "{method} {uri}");
+        }
     }
 }

@@ -6,6 +6,8 @@
 //!   answers with the type's URN, title and detail, the status of
 //!   [`DapProblemType::http_status`] (400, or 403 for `unauthorizedRequest`),
 //!   and `taskid` whenever the task is known.
+//! - A path segment that does not percent-decode is `invalidMessage`
+//!   ([`super::request::DapPath`]), not axum's plain-text 400.
 //! - A few HTTP-level failures keep their HTTP status but still carry a DAP
 //!   type where one fits: 415 (wrong `Content-Type`) and 413 (body too large)
 //!   with `invalidMessage`; 409 (a PUT that conflicts with the stored job)

@@ -16,13 +16,46 @@
 
 use super::problem::{ApiError, ApiResult};
 use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use dyad_core::task::{AuthenticationToken, AuthenticationTokenHash, Task};
 use dyad_messages::draft09::TaskId;
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::{Decode, Encode};
+use serde::de::DeserializeOwned;
 use std::str::FromStr;
+
+/// axum's `Path` extractor whose rejection (a segment that does not
+/// percent-decode to UTF-8) is an `invalidMessage` problem document, with
+/// the task's ID if the path names one that parses, rather than axum's
+/// plain-text 400.
+pub struct DapPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for DapPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(DapPath(value)),
+            Err(rejection) => {
+                let error = ApiError::invalid_message(format!(
+                    "malformed request path: {}",
+                    rejection.body_text()
+                ));
+                Err(match super::fallback::task_id_of(&parts.uri) {
+                    Some(task_id) => error.with_task_id(task_id),
+                    None => error,
+                })
+            }
+        }
+    }
+}
 
 /// Parses an identifier from the request path or query.
 pub fn parse_id<T>(text: &str, what: &str) -> ApiResult<T>

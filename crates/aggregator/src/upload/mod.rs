@@ -20,12 +20,12 @@
 pub mod writer;
 
 use crate::http::problem::{ApiError, ApiResult};
-use crate::http::request::{parse_id, read_message};
+use crate::http::request::{parse_id, read_message, DapPath};
 use crate::http::times::is_storable_report_time;
 use crate::http::AppState;
 use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use dyad_core::task::BatchMode;
 use dyad_datastore::models::{BatchIdentifier, LeaderStoredReport};
@@ -39,7 +39,7 @@ use writer::UploadOutcome;
 /// The handler.
 pub async fn put_report(
     State(state): State<AppState>,
-    Path(task_id): Path<String>,
+    DapPath(task_id): DapPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
