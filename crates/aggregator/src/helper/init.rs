@@ -28,7 +28,9 @@ use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{
     authenticate, message_response, parse_id, read_message, DapPath, Requester,
 };
-use crate::http::times::{is_storable_report_time, stored_time_of_refused};
+use crate::http::times::{
+    is_storable_report_time, stored_time_of_refused, with_storable_clock_skew,
+};
 use crate::http::AppState;
 use crate::vdaf_ops::{fold_output_shares, FinishedReport};
 use axum::body::Body;
@@ -102,7 +104,7 @@ async fn initialize(
 
     let facts = read_facts(&state, &task, &request).await?;
     let now = state.now();
-    let (task_for_vdaf, request) = (task.clone(), Arc::new(request));
+    let (task_for_vdaf, request) = (with_storable_clock_skew(&task, now), Arc::new(request));
     let request_for_vdaf = request.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         prepare(&task_for_vdaf, &facts, &request_for_vdaf, now)
@@ -217,8 +219,9 @@ fn prepare(
 /// Rejects with `report_too_early` every report still accepted whose time
 /// cannot be stored (DAP-09 section 4.5.1.4: a report too far in the
 /// future; see `crate::http::times`), so that it fails alone, never the
-/// whole job. With any sane `tolerable_clock_skew` the protocol's own time
-/// check has rejected it already.
+/// whole job. The protocol's own time check, run with the clock skew cut by
+/// `with_storable_clock_skew`, has rejected it already; this is the
+/// guarantee that nothing unstorable reaches the transaction.
 fn refuse_unstorable_times(task: &Task, mut outcome: HelperInitOutcome) -> HelperInitOutcome {
     for index in 0..outcome.reports.len() {
         let report = &outcome.reports[index];

@@ -11,7 +11,11 @@
 //! - a report time after it (or whose time-precision bucket ends after it)
 //!   is too far in the future: `reportTooEarly` on upload (section 4.4.2),
 //!   the per-report `report_too_early` in an aggregation job (section
-//!   4.5.1.4), never a failure of the whole request.
+//!   4.5.1.4), never a failure of the whole request. Both paths run the
+//!   protocol's checks with the task's clock skew cut at that time
+//!   ([`with_storable_clock_skew`]), so the rejection comes in the spec's
+//!   order and such a report never takes a place in a fixed-size batch,
+//!   then check again ([`is_storable_report_time`]) before storing.
 //!
 //! (Intervals whose end overflows a `u64` never get this far: they do not
 //! decode, `invalidMessage`.)
@@ -19,7 +23,7 @@
 use super::problem::{ApiError, ApiResult};
 use dyad_core::task::Task;
 use dyad_datastore::{is_storable_interval, LATEST_STORABLE_TIME};
-use dyad_messages::draft09::{Interval, Time};
+use dyad_messages::draft09::{Duration, Interval, Time};
 use dyad_messages::problem::DapProblemType;
 use dyad_protocol::batch::bucket_of;
 
@@ -47,6 +51,36 @@ pub fn is_storable_report_time(task: &Task, time: Time) -> bool {
         && bucket_of(time, task.time_precision()).is_some_and(|b| is_storable_interval(&b))
 }
 
+/// The latest report time [`is_storable_report_time`] accepts for `task`:
+/// the last second of the last time-precision bucket that ends no later
+/// than the latest storable time.
+pub fn latest_storable_report_time(task: &Task) -> Time {
+    let latest = LATEST_STORABLE_TIME.as_seconds_since_epoch();
+    let p = task.time_precision().as_seconds().max(1);
+    // Buckets `[k*p, (k+1)*p)` with `(k+1)*p <= latest`.
+    Time::from_seconds_since_epoch((latest / p) * p - 1)
+}
+
+/// `task` with its `tolerable_clock_skew` cut so that `now + skew` is a
+/// storable report time: the protocol then rejects every later report as
+/// `report_too_early` in the spec's order of checks (DAP-09 section
+/// 4.5.1.4), before it could take a place in a fixed-size batch.
+pub fn with_storable_clock_skew(task: &Task, now: Time) -> Task {
+    let room = latest_storable_report_time(task)
+        .checked_difference(now)
+        .unwrap_or(Duration::ZERO);
+    if task.tolerable_clock_skew() <= room {
+        return task.clone();
+    }
+    match task.to_builder().tolerable_clock_skew(room).build() {
+        Ok(task) => task,
+        // A stored task with a smaller skew is as valid; keep the task as
+        // it is if the builder disagrees (the caller still refuses
+        // unstorable times itself).
+        Err(_) => task.clone(),
+    }
+}
+
 /// The time to store for a report the aggregator refused: its own time, or,
 /// for one beyond what can be stored, the last second whose one-second
 /// interval `[t, t + 1)` (a job's client timestamp interval) can still be
@@ -66,7 +100,6 @@ mod tests {
     use super::*;
     use crate::test_util::fixtures::TaskPair;
     use dyad_core::vdaf::VdafInstance;
-    use dyad_messages::draft09::Duration;
 
     const LATEST: u64 = i64::MAX as u64;
 
@@ -92,6 +125,12 @@ mod tests {
         for time in [LATEST, 1 << 63, u64::MAX] {
             assert!(!is_storable_report_time(&pair.helper, t(time)), "{time}");
         }
+        let latest = latest_storable_report_time(&pair.helper);
+        assert!(is_storable_report_time(&pair.helper, latest));
+        assert!(!is_storable_report_time(
+            &pair.helper,
+            t(latest.as_seconds_since_epoch() + 1)
+        ));
         assert_eq!(stored_time_of_refused(t(u64::MAX)), t(LATEST - 1));
         assert_eq!(stored_time_of_refused(t(LATEST)), t(LATEST - 1));
         assert_eq!(stored_time_of_refused(t(5)), t(5));

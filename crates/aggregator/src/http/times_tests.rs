@@ -8,14 +8,14 @@ use crate::test_util::helper_requests::{aggregate_share, init};
 use crate::test_util::{TestEnv, TestRequest, TestResponse};
 use axum::http::StatusCode;
 use dyad_core::clock::Clock;
-use dyad_core::task::Task;
+use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf::{Measurement, VdafInstance};
 use dyad_datastore::models::{ReportAggregationState, TaskRowCounts};
 use dyad_datastore::DatastoreExt;
 use dyad_messages::draft09::{
-    AggregateShareReq, AggregationJobId, AggregationJobResp, BatchSelector, CollectionJobId,
-    CollectionReq, Duration, Interval, PartialBatchSelector, PrepareError, PrepareStepResult,
-    Query, ReportIdChecksum, TaskId, Time,
+    AggregateShareReq, AggregationJobId, AggregationJobResp, BatchId, BatchSelector,
+    CollectionJobId, CollectionReq, Duration, Interval, PartialBatchSelector, PrepareError,
+    PrepareStepResult, Query, ReportIdChecksum, TaskId, Time,
 };
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
@@ -234,7 +234,7 @@ async fn uploads_at_or_after_2_pow_63_are_too_early_even_with_unbounded_skew() {
 /// Initializes a job over good reports with extreme ones among them, on a
 /// Helper holding `helper`; checks each report's answer and what was
 /// stored.
-async fn init_with_extreme_reports(pair: &TaskPair, helper: &Task) {
+async fn init_with_extreme_reports(pair: &TaskPair, helper: &Task, selector: PartialBatchSelector) {
     let env = TestEnv::with_tasks(&[helper]).await;
     let now = env.clock.now();
     let t = Time::from_seconds_since_epoch;
@@ -243,7 +243,7 @@ async fn init_with_extreme_reports(pair: &TaskPair, helper: &Task) {
         .iter()
         .map(|time| pair.report(&Measurement::Count(true), *time))
         .collect();
-    let (request, _) = pair.leader_init(&[], PartialBatchSelector::TimeInterval, &reports);
+    let (request, _) = pair.leader_init(&[], selector, &reports);
     let job_id = AggregationJobId::random();
     let response = env.send(init(pair, job_id, &request)).await;
     assert_eq!(
@@ -287,14 +287,37 @@ async fn init_with_extreme_reports(pair: &TaskPair, helper: &Task) {
 #[tokio::test]
 async fn init_rejects_only_the_reports_at_or_after_2_pow_63_minus_1() {
     let pair = TaskPair::time_interval(VdafInstance::Prio3Count);
-    init_with_extreme_reports(&pair, &pair.helper).await;
+    init_with_extreme_reports(&pair, &pair.helper, PartialBatchSelector::TimeInterval).await;
+}
+
+#[tokio::test]
+async fn fixed_size_init_rejects_only_the_reports_at_or_after_2_pow_63_minus_1() {
+    // Room for exactly the three good reports: none of the others may take
+    // a place in the batch.
+    let mode = BatchMode::FixedSize {
+        max_batch_size: Some(3),
+    };
+    let pair = TaskPair::new(VdafInstance::Prio3Count, mode);
+    let selector = PartialBatchSelector::FixedSize(BatchId::random());
+    init_with_extreme_reports(&pair, &pair.helper, selector).await;
 }
 
 #[tokio::test]
 async fn init_rejects_unstorable_report_times_even_with_unbounded_skew() {
     let pair = TaskPair::time_interval(VdafInstance::Prio3Count);
     let helper = with_skew(&pair.helper, Duration::from_seconds(u64::MAX));
-    init_with_extreme_reports(&pair, &helper).await;
+    init_with_extreme_reports(&pair, &helper, PartialBatchSelector::TimeInterval).await;
+}
+
+#[tokio::test]
+async fn fixed_size_init_rejects_unstorable_report_times_even_with_unbounded_skew() {
+    let mode = BatchMode::FixedSize {
+        max_batch_size: Some(3),
+    };
+    let pair = TaskPair::new(VdafInstance::Prio3Count, mode);
+    let helper = with_skew(&pair.helper, Duration::from_seconds(u64::MAX));
+    let selector = PartialBatchSelector::FixedSize(BatchId::random());
+    init_with_extreme_reports(&pair, &helper, selector).await;
 }
 
 #[tokio::test]

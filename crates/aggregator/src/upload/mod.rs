@@ -21,7 +21,7 @@ pub mod writer;
 
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{parse_id, read_message, DapPath};
-use crate::http::times::is_storable_report_time;
+use crate::http::times::{is_storable_report_time, with_storable_clock_skew};
 use crate::http::AppState;
 use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
@@ -65,11 +65,14 @@ async fn upload(
     )
     .await?;
     let report_id = report.metadata.id;
-    let validated = validate_upload(&task, &task, &report, state.now(), NO_EXTENSIONS)
+    let now = state.now();
+    // Reports later than the latest storable time are too early, in the
+    // spec's order of checks (see `http::times`).
+    let checked = with_storable_clock_skew(&task, now);
+    let validated = validate_upload(&checked, &task, &report, now, NO_EXTENSIONS)
         .and_then(|validated| check_report_shares(&task, &validated).map(|()| validated))
         .map_err(|e| ApiError::from(e.into_protocol_error(&task)))?;
-    // However large the task's clock skew, a time that cannot be stored is
-    // too early (see `http::times`).
+    // The guarantee: nothing unstorable reaches the writer.
     if !is_storable_report_time(&task, validated.metadata.time) {
         return Err(ApiError::dap(
             DapProblemType::ReportTooEarly,
