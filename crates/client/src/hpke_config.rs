@@ -21,8 +21,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use url::Url;
 
-/// The largest HPKE config list the client reads.
-const MAX_CONFIG_LIST_LEN: usize = 64 * 1024;
+/// The largest HPKE config list the client reads: the most an
+/// `HpkeConfigList` can encode to, its 2-byte length prefix and at most
+/// 2^16-1 bytes of configurations (DAP-09 section 4.4.1). A longer answer
+/// cannot be one, so reading stops there.
+const MAX_CONFIG_LIST_LEN: usize = 2 + u16::MAX as usize;
 
 /// An aggregator's chosen configuration, as cached.
 #[derive(Clone, Debug)]

@@ -30,8 +30,26 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::Url;
 
-/// The largest `Collection` the collector reads.
+/// The largest `Collection` the collector reads when the VDAF cannot tell
+/// its aggregate shares' length ahead.
 const MAX_COLLECTION_LEN: usize = 64 * 1024 * 1024;
+
+/// Everything in a `Collection` (DAP-09 section 4.6.1) beside the two
+/// aggregate share payloads: batch selector, report count, interval, and per
+/// share an HPKE config ID, encapsulated key (at most 133 bytes, P-521), AEAD
+/// tag and length prefixes; generously rounded up.
+const COLLECTION_ALLOWANCE: usize = 16 * 1024;
+
+/// The most of a `Collection` to read, given the length of one encoded
+/// aggregate share if the VDAF tells it: both shares plus the framing, never
+/// more than [`MAX_COLLECTION_LEN`].
+fn collection_cap(aggregate_share_len: Option<usize>) -> usize {
+    aggregate_share_len.map_or(MAX_COLLECTION_LEN, |len| {
+        len.saturating_mul(2)
+            .saturating_add(COLLECTION_ALLOWANCE)
+            .min(MAX_COLLECTION_LEN)
+    })
+}
 
 /// The shortest wait between polls, even when the Leader's `Retry-After`
 /// asks for less (so that `Retry-After: 0` cannot make the collector spin).
@@ -164,8 +182,9 @@ impl<V: CollectorVdaf> Collector<V> {
         job: &CollectionJob<V::AggregationParam>,
     ) -> Result<PollResult<V::AggregateResult>, CollectorError> {
         let url = self.job_url(job.id())?;
+        let cap = collection_cap(self.vdaf.aggregate_share_len(job.aggregation_parameter()));
         let polled = with_retry(&self.shared.retry_policy, "poll collection job", || {
-            self.post_job(&url, job.id())
+            self.post_job(&url, job.id(), cap)
         })
         .await?;
         let body = match polled {
@@ -326,7 +345,13 @@ impl<V> Collector<V> {
         Err(error)
     }
 
-    async fn post_job(&self, url: &Url, id: CollectionJobId) -> Result<Polled, CollectorError> {
+    /// Polls once, reading at most `cap` bytes of a finished `Collection`.
+    async fn post_job(
+        &self,
+        url: &Url,
+        id: CollectionJobId,
+        cap: usize,
+    ) -> Result<Polled, CollectorError> {
         let response = self
             .request(Method::POST, url)
             .header(ACCEPT, DapMediaType::Collection.as_str())
@@ -334,9 +359,7 @@ impl<V> Collector<V> {
             .send()
             .await?;
         match response.status() {
-            StatusCode::OK => Ok(Polled::Ready(
-                read_body(response, MAX_COLLECTION_LEN).await?,
-            )),
+            StatusCode::OK => Ok(Polled::Ready(read_body(response, cap).await?)),
             StatusCode::ACCEPTED => Ok(Polled::Pending(retry_after(response.headers()))),
             StatusCode::NO_CONTENT => Err(CollectorError::CollectionDeleted(id)),
             _ => Err(error_or_unexpected(response).await),
@@ -367,6 +390,13 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_collection_cap_follows_the_aggregate_share_length() {
+        assert_eq!(collection_cap(Some(8)), 16 + COLLECTION_ALLOWANCE);
+        assert_eq!(collection_cap(None), MAX_COLLECTION_LEN);
+        assert_eq!(collection_cap(Some(usize::MAX)), MAX_COLLECTION_LEN);
+    }
 
     #[test]
     fn a_poll_waits_the_backoff_delay_cut_to_the_leaders_retry_after() {

@@ -6,7 +6,7 @@
 //! [`AggregateResult`]s.
 
 use dyad_core::vdaf::{
-    AggregateResult, AggregationParam, CatalogueVdaf, VdafInstance, VdafRunError,
+    AggregateResult, AggregationParam, CatalogueVdaf, VdafInstance, VdafRunError, NONCE_LEN,
 };
 use prio::codec::{Encode, ParameterizedDecode};
 use std::fmt;
@@ -34,6 +34,14 @@ pub trait CollectorVdaf {
         helper_share: &[u8],
         report_count: usize,
     ) -> Result<Self::AggregateResult, VdafRunError>;
+
+    /// The encoded length of one aggregate share under `param`, if this
+    /// VDAF can tell it before seeing one; it bounds how much of the
+    /// Leader's `Collection` the collector reads. `None` leaves the
+    /// collector's absolute maximum as the only bound.
+    fn aggregate_share_len(&self, _param: &Self::AggregationParam) -> Option<usize> {
+        None
+    }
 }
 
 impl<V: prio::vdaf::Collector> CollectorVdaf for V {
@@ -103,6 +111,24 @@ impl CollectorVdaf for AnyVdaf {
             Ok::<_, VdafRunError>(vdaf.to_aggregate_result(result))
         })
     }
+
+    /// The length of the aggregate share of no reports: a share's length
+    /// depends only on the VDAF and the aggregation parameter, not on what
+    /// it sums.
+    fn aggregate_share_len(&self, param: &AggregationParam) -> Option<usize> {
+        let len = || -> Result<usize, VdafRunError> {
+            dyad_core::vdaf_dispatch!(&self.0, |vdaf, V, VERIFY_KEY_LEN| {
+                let param = vdaf.to_vdaf_aggregation_param(param)?;
+                let empty = <V as prio::vdaf::Aggregator<VERIFY_KEY_LEN, NONCE_LEN>>::aggregate(
+                    &vdaf,
+                    &param,
+                    std::iter::empty(),
+                )?;
+                Ok::<_, VdafRunError>(empty.get_encoded()?.len())
+            })
+        };
+        len().ok()
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +160,29 @@ mod tests {
         assert!(poplar
             .encode_aggregation_parameter(&AggregationParam::Empty)
             .is_err());
+    }
+
+    #[test]
+    fn aggregate_share_lengths_are_known_ahead() {
+        // Prio3Count sums in Field64: one 8-byte element.
+        let count = AnyVdaf(VdafInstance::Prio3Count);
+        assert_eq!(count.aggregate_share_len(&AggregationParam::Empty), Some(8));
+        // A histogram of 10 buckets in Field128.
+        let histogram = AnyVdaf(VdafInstance::Prio3Histogram {
+            length: 10,
+            chunk_length: 3,
+        });
+        assert_eq!(
+            histogram.aggregate_share_len(&AggregationParam::Empty),
+            Some(160)
+        );
+        // A parameter the VDAF does not take tells nothing.
+        assert_eq!(
+            count.aggregate_share_len(&AggregationParam::Poplar1 {
+                prefixes: vec![vec![true]]
+            }),
+            None
+        );
     }
 
     #[test]

@@ -126,7 +126,10 @@ impl CollectionJobDriver {
         // Merging a large batch takes a while: start the request with a
         // full lease (the config keeps the HTTP timeout inside one).
         self.renew_lease(lease).await?;
-        let helper = self.client.aggregate_share(&ready.task, &request).await?;
+        let helper = self
+            .client
+            .aggregate_share(&ready.task, &request, leader.aggregate_share.len())
+            .await?;
         let state = collection_batch::finished_state(&ready, &leader, helper)?;
         let report_count = leader.report_count;
         self.finish(lease, state).await?;

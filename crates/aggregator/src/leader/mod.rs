@@ -9,7 +9,8 @@
 //! | [`run_aggregation_job_driver`] | `job_driver.rs`, `aggregation_step.rs` | leased jobs → Helper → output shares in batch aggregations (4.5.1, 4.5.2) |
 //! | [`run_collection_job_driver`] | `collection_driver.rs`, `collection_batch.rs` | leased collection jobs → both aggregate shares (4.6) |
 //!
-//! Around them: [`HelperClient`] (`peer_client.rs`), the stored form of the
+//! Around them: [`HelperClient`] (`peer_client.rs`) and the size caps on
+//! the Helper's answers (`response_limit.rs`), the stored form of the
 //! Leader's per-report state (`report_state.rs`), the per-job batch
 //! aggregations (`batch_aggregation.rs`), the lease loop both drivers share
 //! (`lease_loop.rs`) and the configuration sections (`config.rs`).
@@ -31,6 +32,7 @@ mod job_driver;
 mod lease_loop;
 mod peer_client;
 mod report_state;
+mod response_limit;
 
 #[cfg(test)]
 mod tests;
@@ -43,3 +45,4 @@ pub use job_creator::{
 };
 pub use job_driver::{run_aggregation_job_driver, AggregationJobDriver};
 pub use peer_client::{HelperClient, PeerError};
+pub use response_limit::TooLarge;

@@ -16,7 +16,17 @@
 //! which say whether retrying may help ([`Retryable`]): connection failures,
 //! timeouts, 408, 429 and 5xx are transient; other statuses (with their
 //! problem document, if any) and undecodable answers are permanent.
+//!
+//! Each answer is read with a size cap derived from its request
+//! ([`super::response_limit`]); an answer over it is
+//! [`PeerError::ResponseTooLarge`], transient like a lost connection. The
+//! request's time limit covers reading the body, so a Helper that trickles
+//! its answer fails with a timeout.
 
+use super::response_limit::{
+    aggregate_share_cap, aggregation_job_resp_cap, read_capped, ReadError, TooLarge,
+    MAX_ERROR_BODY_LEN,
+};
 use dyad_core::retry::{parse_retry_after, RetryClass, Retryable};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
@@ -52,6 +62,10 @@ pub enum PeerError {
         problem: Option<Box<ProblemDocument>>,
         retry_after: Option<Duration>,
     },
+    /// The Helper's answer passed the size cap of its request: a broken or
+    /// hostile Helper, or one that will answer sanely on a later try.
+    #[error("{0}")]
+    ResponseTooLarge(TooLarge),
     /// The Helper answered with success but a body that does not decode.
     #[error("invalid response from the Helper: {0}")]
     InvalidResponse(String),
@@ -91,7 +105,7 @@ impl PeerError {
 impl Retryable for PeerError {
     fn retry_class(&self) -> RetryClass {
         match self {
-            PeerError::Transport(_) => RetryClass::Transient,
+            PeerError::Transport(_) | PeerError::ResponseTooLarge(_) => RetryClass::Transient,
             PeerError::Status { status, .. } => RetryClass::from_http_status(*status),
             PeerError::MissingAuthToken
             | PeerError::Url(_)
@@ -129,6 +143,8 @@ struct Outgoing<'a> {
     path: String,
     body: Option<(&'static str, Vec<u8>)>,
     accept: Option<&'a str>,
+    /// The most of a successful answer to read.
+    response_cap: usize,
 }
 
 impl HelperClient {
@@ -144,14 +160,17 @@ impl HelperClient {
         job_id: &AggregationJobId,
         request: &AggregationJobInitReq,
     ) -> Result<AggregationJobResp, PeerError> {
+        let encoded = request.get_encoded()?;
+        let response_cap = aggregation_job_resp_cap(encoded.len(), request.prepare_inits.len());
         let body = self
             .send(
                 task,
                 Outgoing {
                     method: reqwest::Method::PUT,
                     path: job_path(task, job_id),
-                    body: Some((AggregationJobInitReq::MEDIA_TYPE, request.get_encoded()?)),
+                    body: Some((AggregationJobInitReq::MEDIA_TYPE, encoded)),
                     accept: Some(AggregationJobResp::MEDIA_TYPE),
+                    response_cap,
                 },
             )
             .await?;
@@ -165,17 +184,17 @@ impl HelperClient {
         job_id: &AggregationJobId,
         request: &AggregationJobContinueReq,
     ) -> Result<AggregationJobResp, PeerError> {
+        let encoded = request.get_encoded()?;
+        let response_cap = aggregation_job_resp_cap(encoded.len(), request.prepare_continues.len());
         let body = self
             .send(
                 task,
                 Outgoing {
                     method: reqwest::Method::POST,
                     path: job_path(task, job_id),
-                    body: Some((
-                        AggregationJobContinueReq::MEDIA_TYPE,
-                        request.get_encoded()?,
-                    )),
+                    body: Some((AggregationJobContinueReq::MEDIA_TYPE, encoded)),
                     accept: Some(AggregationJobResp::MEDIA_TYPE),
+                    response_cap,
                 },
             )
             .await?;
@@ -195,17 +214,22 @@ impl HelperClient {
                 path: job_path(task, job_id),
                 body: None,
                 accept: None,
+                // DELETE's answer has no body to speak of.
+                response_cap: MAX_ERROR_BODY_LEN,
             },
         )
         .await
         .map(drop)
     }
 
-    /// `POST` an `AggregateShareReq` (DAP-09 section 4.6.2).
+    /// `POST` an `AggregateShareReq` (DAP-09 section 4.6.2) for a batch
+    /// whose Leader aggregate share encodes to `leader_share_len` bytes (the
+    /// Helper's share has the same size, which bounds its answer).
     pub async fn aggregate_share(
         &self,
         task: &Task,
         request: &AggregateShareReq,
+        leader_share_len: usize,
     ) -> Result<AggregateShare, PeerError> {
         let body = self
             .send(
@@ -215,6 +239,7 @@ impl HelperClient {
                     path: format!("tasks/{}/aggregate_shares", task.task_id()),
                     body: Some((AggregateShareReq::MEDIA_TYPE, request.get_encoded()?)),
                     accept: Some(AggregateShare::MEDIA_TYPE),
+                    response_cap: aggregate_share_cap(leader_share_len),
                 },
             )
             .await?;
@@ -252,10 +277,19 @@ impl HelperClient {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let body = response.bytes().await.map_err(transport_error)?;
         if status.is_success() {
-            return Ok(body.to_vec());
+            return read_capped(response, outgoing.response_cap).await.map_err(
+                |error| match error {
+                    ReadError::TooLarge(too_large) => PeerError::ResponseTooLarge(too_large),
+                    ReadError::Transport(error) => transport_error(error),
+                },
+            );
         }
+        // An error answer that fails to arrive, or is too long for a problem
+        // document, leaves the status alone to tell what happened.
+        let body = read_capped(response, MAX_ERROR_BODY_LEN)
+            .await
+            .unwrap_or_default();
         // A problem document is read if the Helper says it sent one, or if
         // the body happens to be one (some peers omit the media type).
         let problem = match content_type.as_deref() {

@@ -4,6 +4,7 @@
 
 mod aggregate;
 mod fake_aggregators;
+mod flood;
 
 use aggregate::aggregate_reports;
 use dyad_client::{AnyVdaf, Client, ClientBuilder, ClientError};

@@ -5,6 +5,7 @@
 
 mod aggregate_shares;
 mod fake_leader;
+mod flood;
 
 use aggregate_shares::aggregate_shares;
 use dyad_collector::{

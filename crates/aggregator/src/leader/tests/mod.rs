@@ -9,6 +9,7 @@ mod driver_tests;
 pub(crate) mod fixtures;
 mod helper_stub;
 mod loop_tests;
+mod oversize_tests;
 mod real_helper_tests;
 
 use super::{
