@@ -88,6 +88,70 @@ async fn jobs_are_aggregated_and_collected_exactly() {
     );
 }
 
+/// Clock skew between the aggregators: the Helper, its clock behind the
+/// Leader's, refuses the newest report as `report_too_early`. The report
+/// stays failed in that job but goes back to the pool; once the Helper's
+/// clock has caught up, a later job aggregates it, and the collection counts
+/// it exactly once.
+#[tokio::test]
+async fn a_report_too_early_for_the_helper_is_retried_in_a_later_job_and_counted_once() {
+    let env = Env::new(
+        VdafInstance::Prio3Sum { bits: 8 },
+        BatchMode::TimeInterval,
+        1,
+    )
+    .await;
+    let on_time = env.upload(&sums(&[1, 2, 3]), bucket_time(&env, 4)).await;
+    let early = env.upload(&sums(&[100]), bucket_time(&env, 1)).await[0];
+    // Three buckets behind: the report one bucket old is in the Helper's
+    // future, beyond its tolerable skew; those four buckets old are not.
+    env.stub()
+        .set_clock_behind(dyad_messages::draft09::Duration::from_seconds(
+            3 * PRECISION,
+        ));
+    let first = create_jobs(&env, creator_config(1, 10)).await;
+    assert_eq!(first.len(), 1);
+    drive_all(&env).await;
+    let (job1, ras1) = job(&env, first[0]).await;
+    assert_eq!(job1.state, AggregationJobState::Finished);
+    for ra in &ras1 {
+        let expected = if ra.report_id == early {
+            ReportAggregationState::Failed(PrepareError::ReportTooEarly)
+        } else {
+            assert!(on_time.contains(&ra.report_id));
+            ReportAggregationState::Finished
+        };
+        assert_eq!(ra.state, expected, "{}", ra.report_id);
+    }
+    assert_eq!(
+        unaggregated(&env).await,
+        1,
+        "the early report is back in the pool"
+    );
+
+    // The Helper's clock catches up: the next job takes the report again.
+    env.stub()
+        .set_clock_behind(dyad_messages::draft09::Duration::from_seconds(0));
+    let second = create_jobs(&env, creator_config(1, 10)).await;
+    assert_eq!(second.len(), 1);
+    drive_all(&env).await;
+    let (job2, ras2) = job(&env, second[0]).await;
+    assert_eq!(job2.state, AggregationJobState::Finished);
+    assert_eq!(ras2.len(), 1);
+    assert_eq!(
+        (ras2[0].report_id, &ras2[0].state),
+        (early, &ReportAggregationState::Finished)
+    );
+    assert_eq!(unaggregated(&env).await, 0);
+    assert!(create_jobs(&env, creator_config(1, 10)).await.is_empty());
+    assert_eq!(env.stub().requests(Route::Init), 2);
+
+    assert_eq!(
+        collect_interval(&env, bucket_time(&env, 4), 4).await,
+        ("106".to_owned(), 4)
+    );
+}
+
 #[tokio::test]
 async fn a_lost_init_response_is_recovered_by_an_identical_replay() {
     let env = Env::new(
