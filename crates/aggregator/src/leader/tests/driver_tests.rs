@@ -152,6 +152,55 @@ async fn a_report_too_early_for_the_helper_is_retried_in_a_later_job_and_counted
     );
 }
 
+/// The same in a fixed-size task: the refused report gives its room in the
+/// batch back, goes back to the pool, and fills that room in a later job, so
+/// the batch reaches its size and is collected with every report once.
+#[tokio::test]
+async fn a_fixed_size_batch_gets_back_the_report_the_helper_found_too_early() {
+    let mode = BatchMode::FixedSize {
+        max_batch_size: Some(4),
+    };
+    let env = Env::new(VdafInstance::Prio3Count, mode, 4).await;
+    env.upload(&vec![Measurement::Count(true); 3], bucket_time(&env, 4))
+        .await;
+    env.upload(&[Measurement::Count(true)], bucket_time(&env, 1))
+        .await;
+    env.stub()
+        .set_clock_behind(dyad_messages::draft09::Duration::from_seconds(
+            3 * PRECISION,
+        ));
+    create_jobs(&env, creator_config(1, 10)).await;
+    drive_all(&env).await;
+    assert_eq!(unaggregated(&env).await, 1);
+    assert!(
+        take_current_batch(&env, 4).await.is_none(),
+        "the batch has 3 reports"
+    );
+    env.stub()
+        .set_clock_behind(dyad_messages::draft09::Duration::from_seconds(0));
+    create_jobs(&env, creator_config(1, 10)).await;
+    drive_all(&env).await;
+    assert_eq!(unaggregated(&env).await, 0);
+    let batch_id = take_current_batch(&env, 4)
+        .await
+        .expect("the batch reached 4 reports");
+    let id = env
+        .put_collection_job(
+            Query::FixedSize(dyad_messages::draft09::FixedSizeQuery::CurrentBatch),
+            BatchIdentifier::FixedSize(batch_id),
+            vec![],
+        )
+        .await;
+    collection_driver(&env, &collection_config(2))
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(
+        env.collected_result(&env.collection_job(id).await),
+        ("4".to_owned(), 4)
+    );
+}
+
 #[tokio::test]
 async fn a_lost_init_response_is_recovered_by_an_identical_replay() {
     let env = Env::new(
