@@ -98,6 +98,15 @@ pub trait Transaction: Send {
         task_id: &TaskId,
         report_ids: &[ReportId],
     ) -> Result<u64>;
+    /// Puts reports back in the pool of those not yet in any aggregation
+    /// job, for a later job to take again (a report the Helper refused as
+    /// `report_too_early`, DAP-09 section 4.5.1.4); how many were marked
+    /// before.
+    async fn unmark_client_reports_aggregation_started(
+        &mut self,
+        task_id: &TaskId,
+        report_ids: &[ReportId],
+    ) -> Result<u64>;
     /// Counts reports not yet in any aggregation job, within `interval` if
     /// given.
     async fn count_unaggregated_client_reports(

@@ -1,6 +1,10 @@
 //! The `dyad` binary: one executable with a subcommand for every dyad process
 //! and tool. Each subcommand lives in its own module under `commands/`.
 
+// First, so that every module may use its `out!` and `outln!`.
+#[macro_use]
+mod stdout;
+
 mod commands;
 mod hints;
 #[allow(dead_code)] // adopted by each command in turn
@@ -13,6 +17,7 @@ mod task_files;
 mod values;
 
 use clap::{Parser, Subcommand};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 /// dyad: an implementation of the Distributed Aggregation Protocol (DAP-09).
@@ -81,8 +86,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): not a failure.
+        Err(error) if stdout::closed_by_reader(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprint!("{}", report::render(&error));
+            // Nothing more to do if stderr is closed too.
+            let _ = write!(std::io::stderr(), "{}", report::render(&error));
             ExitCode::FAILURE
         }
     }
@@ -103,7 +111,7 @@ fn refused_arguments(error: clap::Error) -> ExitCode {
                     .source()
                     .and_then(|source| report::vdaf_argument(value, source))
                 {
-                    eprint!("{shown}");
+                    note!("{shown}");
                     return ExitCode::from(2);
                 }
             }

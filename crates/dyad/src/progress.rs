@@ -12,7 +12,7 @@ pub type Printer = Box<dyn Fn(&str) + Send + Sync>;
 
 /// A [`Printer`] for when no step is running.
 pub fn plain_printer() -> Printer {
-    Box::new(|line| eprintln!("{line}"))
+    Box::new(|line| noteln!("{line}"))
 }
 
 /// Whether stderr is a terminal someone watches.
@@ -67,7 +67,7 @@ impl Step {
                 );
             bar.with_style(style).with_prefix(label)
         } else {
-            eprintln!("{label}: {plain}...");
+            noteln!("{label}: {plain}...");
             bar.with_prefix(label)
         };
         if !live {
@@ -101,7 +101,7 @@ impl Step {
     /// Ends the step with a one-line summary (`label: summary`).
     pub fn finish(self, summary: &str) {
         self.bar.finish_and_clear();
-        eprintln!("{}: {summary}", self.label);
+        noteln!("{}: {summary}", self.label);
     }
 
     /// Ends the step without a summary (the caller reports what happened).
@@ -118,6 +118,6 @@ impl Step {
     /// retry notices from another task.
     pub fn printer(&self) -> Printer {
         let bar = self.bar.clone();
-        Box::new(move |line| bar.suspend(|| eprintln!("{line}")))
+        Box::new(move |line| bar.suspend(|| noteln!("{line}")))
     }
 }

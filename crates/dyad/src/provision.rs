@@ -150,11 +150,13 @@ fn build(shared: &PeerTaskFile, role: Role, policy: &LocalPolicy) -> anyhow::Res
     match role {
         Role::Leader => {
             // The Collector's token is shared by the Collector and the Leader
-            // alone (DAP-09 section 3.1): the Leader makes it.
+            // alone (DAP-09 section 3.1): the Leader makes it, hands it to
+            // the Collector in its task file and keeps only its hash, all it
+            // needs to check the Collector's requests.
             let collector_token = AuthenticationToken::random(AuthenticationTokenType::Bearer);
             let task = builder
                 .aggregator_auth_token(shared.aggregator_auth_token.clone())
-                .collector_auth_token(collector_token.clone())
+                .collector_auth_token(collector_token.hash())
                 .build()
                 .with_context(|| {
                     format!("the task's parameters do not make a valid {role_name}'s task")
@@ -253,7 +255,9 @@ mod tests {
         let sent = leader.aggregator_auth_token().token().unwrap();
         assert!(helper.aggregator_auth_token().validate(sent));
         assert!(helper.collector_auth_token().is_none());
-        // The Collector's file carries the Leader's collector token.
+        // The Collector's file carries the collector token; the Leader keeps
+        // only its hash.
+        assert!(leader.collector_auth_token().unwrap().token().is_none());
         let collector_file = generated.mine.collector_file.as_ref().unwrap();
         let collector_token =
             AuthenticationToken::new_bearer(collector_file.collector_bearer_token.clone()).unwrap();

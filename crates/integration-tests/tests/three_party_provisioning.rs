@@ -12,7 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use dyad_client::{AnyVdaf, ClientBuilder};
 use dyad_core::clock::RealClock;
-use dyad_core::task::Task;
+use dyad_core::task::{AuthenticationToken, Task};
 use dyad_core::vdaf::{AggregateResult, AggregationParam, Measurement};
 use dyad_datastore::{Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
 use dyad_integration_tests::{
@@ -346,6 +346,41 @@ async fn no_party_holds_another_partys_private_key() {
     // Nor does it hold the Collector's token: that is the Leader's and the
     // Collector's alone.
     assert!(helper_task.collector_auth_token().is_none());
+
+    // The Leader keeps only the hash of the Collector's token, which the
+    // Collector's file carries in clear, and `task show` says so.
+    let collector_file: serde_yaml::Value = serde_yaml::from_slice(
+        &std::fs::read(parties.leader_out.join("collector-task.yaml")).unwrap(),
+    )
+    .unwrap();
+    let collector_token = collector_file["collector_bearer_token"]
+        .as_str()
+        .expect("collector-task.yaml has the Collector's token");
+    let stored = leader_task
+        .collector_auth_token()
+        .expect("the Leader's task has a collector token");
+    assert!(
+        stored.token().is_none(),
+        "the Leader stores the token itself"
+    );
+    assert!(stored.validate(&AuthenticationToken::new_bearer(collector_token).unwrap()));
+    assert!(!holds(&task_texts(leader_task), collector_token.as_bytes()));
+    let show = dyad_output(
+        &[
+            "task",
+            "show",
+            &leader_task.task_id().to_string(),
+            "--config",
+            parties.leader.config_path().to_str().unwrap(),
+        ]
+        .map(std::ffi::OsStr::new),
+    );
+    assert!(
+        show.lines()
+            .any(|line| line.starts_with("collector auth token")
+                && line.ends_with("bearer, hash stored")),
+        "{show}"
+    );
 
     // The secret files are readable by their owner only.
     #[cfg(unix)]

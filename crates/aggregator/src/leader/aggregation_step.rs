@@ -19,8 +19,9 @@
 //!    folded into the job's batch aggregations;
 //! 5. [`write`] (one read-write transaction, every write checking the
 //!    lease): report aggregation states, batch aggregations, the release of
-//!    fixed-size batch room taken by failed reports, and the job's step and
-//!    state. Nothing is written if the lease was lost.
+//!    fixed-size batch room taken by failed reports, the return to the pool
+//!    of reports the Helper found too early, and the job's step and state.
+//!    Nothing is written if the lease was lost.
 
 use super::batch_aggregation::{accumulate_job_outputs, PreparedReport};
 use super::report_state::{to_protocol, to_stored};
@@ -33,7 +34,7 @@ use dyad_datastore::models::{
 use dyad_datastore::{Datastore, DatastoreExt, LeaseToken, TxError};
 use dyad_messages::draft09::{
     AggregationJobContinueReq, AggregationJobId, AggregationJobInitReq, AggregationJobResp,
-    AggregationJobStep, BatchId, PartialBatchSelector, PrepareError, TaskId,
+    AggregationJobStep, BatchId, PartialBatchSelector, PrepareError, ReportId, TaskId,
 };
 use dyad_protocol::leader::{
     build_continue_request, job_is_finished, leader_initialize, leader_process_response,
@@ -232,7 +233,6 @@ pub(crate) struct StepCounts {
     pub finished: u64,
     pub failed: u64,
     pub waiting: u64,
-    pub too_early: u64,
 }
 
 /// What [`write`] stores.
@@ -242,6 +242,12 @@ pub(crate) struct StepWrite {
     pub batch_aggregations: Vec<BatchAggregation>,
     /// Fixed-size batch room to give back for reports that failed.
     pub release: Option<(BatchId, u64)>,
+    /// Reports the Helper refused as `report_too_early` in this step: they
+    /// go back to the pool of unaggregated reports, for a later job to
+    /// take again, rather than being lost to clock skew between the
+    /// aggregators (the Helper records no report it refuses as too early,
+    /// DAP-09 section 4.5.1.4, so it takes them again).
+    pub back_to_pool: Vec<ReportId>,
     pub counts: StepCounts,
 }
 
@@ -293,12 +299,7 @@ fn apply_with<V: DapAggregator<L>, const L: usize>(
                     });
                 }
             }
-            LeaderReportState::Failed { error } => {
-                counts.failed += 1;
-                if *error == PrepareError::ReportTooEarly {
-                    counts.too_early += 1;
-                }
-            }
+            LeaderReportState::Failed { .. } => counts.failed += 1,
             LeaderReportState::Continued { .. } => counts.waiting += 1,
         }
         if new_state != stored.state {
@@ -312,6 +313,11 @@ fn apply_with<V: DapAggregator<L>, const L: usize>(
         .iter()
         .filter(|ra| matches!(ra.state, ReportAggregationState::Failed(_)))
         .count() as u64;
+    let back_to_pool = changed
+        .iter()
+        .filter(|ra| ra.state == ReportAggregationState::Failed(PrepareError::ReportTooEarly))
+        .map(|ra| ra.report_id)
+        .collect();
     let batch_aggregations = accumulate_job_outputs(
         vdaf,
         &loaded.task,
@@ -333,6 +339,7 @@ fn apply_with<V: DapAggregator<L>, const L: usize>(
         report_aggregations: changed,
         batch_aggregations,
         release,
+        back_to_pool,
         counts,
     })
 }
@@ -356,6 +363,10 @@ pub(crate) async fn write(
             }
             if let Some((batch_id, count)) = &step.release {
                 tx.release_outstanding_batch_reservation(&step.job.task_id, batch_id, *count)
+                    .await?;
+            }
+            if !step.back_to_pool.is_empty() {
+                tx.unmark_client_reports_aggregation_started(&step.job.task_id, &step.back_to_pool)
                     .await?;
             }
             tx.update_aggregation_job(&step.job, Some(&token)).await?;

@@ -27,9 +27,12 @@
 //! batch room back), logs an error with the task and job IDs, and then asks
 //! the Helper to delete the job (best effort, section 4.5.2.2).
 //!
-//! Reports the Helper rejects with `report_too_early` stay failed in their
-//! job (the spec allows but does not require aggregating them again later;
-//! the datastore offers no way to return a report to the pool).
+//! Reports the Helper rejects with `report_too_early` (its clock behind the
+//! Leader's, DAP-09 section 4.5.1.4) stay failed in their job, which
+//! therefore counts nothing of them, and go back to the pool of unaggregated
+//! reports in the same transaction: the job creator puts them in a later
+//! job, so clock skew between the aggregators delays a report but never
+//! loses it, and it is counted once, by the job the Helper accepts it in.
 
 use super::aggregation_step::{self, LoadedJob, StepRequest, StepWrite};
 use super::config::{JobDriverConfig, LeaseSettings};
@@ -188,12 +191,12 @@ impl AggregationJobDriver {
             job_finished = finished,
             "aggregation job step done"
         );
-        if counts.too_early > 0 {
+        if !write.back_to_pool.is_empty() {
             warn!(
                 %task_id,
                 aggregation_job_id = %job_id,
-                reports = counts.too_early,
-                "the Helper found reports too early; they stay failed"
+                reports = write.back_to_pool.len(),
+                "the Helper found reports too early; they go back to the pool for a later job"
             );
         }
         Ok(finished)

@@ -186,6 +186,71 @@ pub async fn unaggregated_reports_oldest_first(h: TestDatastore) {
     assert_eq!((in_first_hour, total), (1, 3));
 }
 
+/// A report taken for a job and put back (the Helper said
+/// `report_too_early`) is unaggregated again, for the next job to take; only
+/// marked reports of this task change.
+pub async fn reports_put_back_in_the_pool_are_taken_again(h: TestDatastore) {
+    let task = leader_task();
+    let other = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task, &other]).await;
+    let reports: Vec<_> = [100, 200, 300]
+        .iter()
+        .map(|s| report(task.task_id(), *s, 0))
+        .collect();
+    let elsewhere = report(other.task_id(), 100, 0);
+    let mut all = reports.clone();
+    all.push(elsewhere.clone());
+    put(h.datastore.as_ref(), all).await;
+    let task_id = *task.task_id();
+    let other_id = *other.task_id();
+    let taken: Vec<ReportId> = reports.iter().map(|r| *r.report_id()).collect();
+    let elsewhere_id = *elsewhere.report_id();
+    let (unmarked, unmarked_again, wrong_task, rest, marked_again) = h
+        .datastore
+        .run_tx("put back", move |tx| {
+            let taken = taken.clone();
+            Box::pin(async move {
+                tx.mark_client_reports_aggregation_started(&task_id, &taken)
+                    .await?;
+                tx.mark_client_reports_aggregation_started(&other_id, &[elsewhere_id])
+                    .await?;
+                let back = [taken[1], ReportId::random()];
+                let unmarked = tx
+                    .unmark_client_reports_aggregation_started(&task_id, &back)
+                    .await?;
+                let again = tx
+                    .unmark_client_reports_aggregation_started(&task_id, &back)
+                    .await?;
+                // Another task's report is not touched through this task.
+                let wrong_task = tx
+                    .unmark_client_reports_aggregation_started(&task_id, &[elsewhere_id])
+                    .await?;
+                let rest = tx.get_unaggregated_client_reports(&task_id, 10).await?;
+                let marked_again = tx
+                    .mark_client_reports_aggregation_started(&task_id, &taken)
+                    .await?;
+                Ok((unmarked, again, wrong_task, rest, marked_again))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!((unmarked, unmarked_again, wrong_task), (1, 0, 0));
+    assert_eq!(rest, vec![reports[1].metadata]);
+    assert_eq!(marked_again, 1);
+    let other_left = h
+        .datastore
+        .run_read_tx("other", move |tx| {
+            Box::pin(async move {
+                Ok(tx
+                    .count_unaggregated_client_reports(&other_id, None)
+                    .await?)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(other_left, 0);
+}
+
 /// Reports older than a time are deleted, at most `limit` at a time.
 pub async fn delete_old_reports(h: TestDatastore) {
     let task = leader_task();

@@ -166,6 +166,7 @@ macro_rules! __datastore_conformance_tests {
                 duplicate_report_kept_once,
                 get_many_keeps_order_and_skips_missing,
                 unaggregated_reports_oldest_first,
+                reports_put_back_in_the_pool_are_taken_again,
                 delete_old_reports,
             }
             aggregation_jobs {

@@ -174,19 +174,23 @@ pub(super) async fn get_unaggregated(
     .collect()
 }
 
+/// Sets `aggregation_started` to `started` on the reports where it is not
+/// already; how many changed.
 pub(super) async fn mark_started(
     conn: &mut PgConnection,
     task_id: &TaskId,
     report_ids: &[ReportId],
+    started: bool,
 ) -> Result<u64> {
     let mut marked = 0;
     for chunk in report_ids.chunks(CHUNK) {
         marked += sqlx::query(
-            "UPDATE client_reports SET aggregation_started = TRUE
-             WHERE task_id = $1 AND report_id = ANY($2) AND NOT aggregation_started",
+            "UPDATE client_reports SET aggregation_started = $3
+             WHERE task_id = $1 AND report_id = ANY($2) AND aggregation_started <> $3",
         )
         .bind(task_id.as_bytes().as_slice())
         .bind(id_array(chunk))
+        .bind(started)
         .execute(&mut *conn)
         .await?
         .rows_affected();

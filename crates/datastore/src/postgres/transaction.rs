@@ -147,7 +147,16 @@ impl Transaction for PostgresTransaction {
         report_ids: &[ReportId],
     ) -> Result<u64> {
         let conn = self.write("mark_client_reports_aggregation_started")?;
-        client_reports::mark_started(conn, task_id, report_ids).await
+        client_reports::mark_started(conn, task_id, report_ids, true).await
+    }
+
+    async fn unmark_client_reports_aggregation_started(
+        &mut self,
+        task_id: &TaskId,
+        report_ids: &[ReportId],
+    ) -> Result<u64> {
+        let conn = self.write("unmark_client_reports_aggregation_started")?;
+        client_reports::mark_started(conn, task_id, report_ids, false).await
     }
 
     async fn count_unaggregated_client_reports(

@@ -128,16 +128,21 @@ pub(super) async fn get_unaggregated(
     .collect()
 }
 
+/// Sets `aggregation_started` to `started` on the reports where it is not
+/// already; how many changed.
 pub(super) async fn mark_started(
     conn: &mut SqliteConnection,
     task_id: &TaskId,
     report_ids: &[ReportId],
+    started: bool,
 ) -> Result<u64> {
+    let (to, from) = if started { (1, 0) } else { (0, 1) };
     let mut marked = 0;
     for chunk in report_ids.chunks(row::chunk_len(1)) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "UPDATE client_reports SET aggregation_started = 1 WHERE aggregation_started = 0 AND task_id = ",
-        );
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "UPDATE client_reports SET aggregation_started = {to} \
+             WHERE aggregation_started = {from} AND task_id = "
+        ));
         query.push_bind(task_id.as_bytes().as_slice());
         query.push(" AND report_id IN (");
         let mut ids = query.separated(", ");

@@ -19,6 +19,7 @@ mod batch_aggregations;
 mod client_reports;
 mod collected_batches;
 mod collection_jobs;
+mod file_mode;
 mod helper_replay;
 mod leases;
 mod migrations;
@@ -74,7 +75,9 @@ impl SqliteDatastore {
         }
         options.validate()?;
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?
+            .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?;
+        file_mode::create_private(connect.get_filename());
+        let connect = connect
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -118,7 +121,9 @@ impl SqliteDatastore {
     /// missing); returns the schema version it is at.
     pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
         let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?
+            .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?;
+        file_mode::create_private(connect.get_filename());
+        let connect = connect
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
         let pool = SqlitePoolOptions::new()

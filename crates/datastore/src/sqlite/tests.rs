@@ -68,6 +68,40 @@ fn file_is_created_with_wal_and_foreign_keys() {
     });
 }
 
+/// The database, its WAL and its shared-memory index hold report shares and
+/// sealed secrets: none is readable by anyone but the owner, whatever the
+/// process umask.
+#[cfg(unix)]
+#[test]
+fn database_wal_and_shm_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt as _;
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(f.options()).await;
+        fixtures::put_tasks(&datastore, &[&leader_task()]).await;
+        // Written, not yet checkpointed: the -wal and -shm files exist.
+        for name in ["db.sqlite", "db.sqlite-wal", "db.sqlite-shm"] {
+            let path = f.dir.path().join(name);
+            let mode = std::fs::metadata(&path)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}: {:o}", mode & 0o777);
+        }
+        datastore.close().await;
+        let url = format!(
+            "sqlite://{}",
+            f.dir.path().join("migrated.sqlite").display()
+        );
+        SqliteDatastore::migrate(&url).await.unwrap();
+        let mode = std::fs::metadata(f.dir.path().join("migrated.sqlite"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "migrate: {:o}", mode & 0o777);
+    });
+}
+
 #[test]
 fn reopening_keeps_data_and_schema() {
     run_test(async {

@@ -149,7 +149,7 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
     if let Query::TimeInterval(interval) = &query {
         let now = dyad_client::system_time();
         if interval.end() > now {
-            eprintln!(
+            noteln!(
                 "warning: the batch interval ends at {}, in the future: reports may still arrive after this collection, and the batch cannot be collected again",
                 rfc3339(interval.end())
             );
@@ -227,7 +227,7 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
         }
         (PartialBatchSelector::TimeInterval, _) => CollectedBatch::Interval(collection.interval),
     };
-    print!(
+    out!(
         "{}",
         render(
             &CollectionView {
@@ -238,7 +238,7 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
             },
             args.format,
         )
-    );
+    )?;
     Ok(())
 }
 

@@ -58,7 +58,7 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
             "hpke_config_file": config_path.display().to_string(),
             "hpke_config": public.trim(),
         });
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        outln!("{}", serde_json::to_string_pretty(&answer)?)?;
         return Ok(());
     }
     let mut table = crate::output::Table::new(["FILE", "HOLDS", "SECRET"]);
@@ -73,14 +73,14 @@ fn init(args: InitArgs) -> anyhow::Result<()> {
             "the public HpkeConfig (base64url)".to_owned(),
             "no".to_owned(),
         ]);
-    print!("{}", table.render());
-    println!();
-    println!(
+    out!("{}", table.render())?;
+    outln!()?;
+    outln!(
         "next: send {PUBLIC_CONFIG_FILE} to the Leader's operator, who runs \
          `dyad task add --generate --role leader --collector-hpke-config {PUBLIC_CONFIG_FILE} ...` \
          and sends back collector-task.yaml (the task and your collector token)"
-    );
-    println!("next: collect with collector-task.yaml and {KEY_FILE}");
+    )?;
+    outln!("next: collect with collector-task.yaml and {KEY_FILE}")?;
     Ok(())
 }
 

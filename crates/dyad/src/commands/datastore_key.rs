@@ -36,7 +36,7 @@ pub struct ResealArgs {
 pub async fn run(command: DatastoreKeyCommand) -> anyhow::Result<()> {
     match command {
         DatastoreKeyCommand::Generate => {
-            println!("{}", DatastoreKeys::generate_encoded());
+            outln!("{}", DatastoreKeys::generate_encoded())?;
             Ok(())
         }
         DatastoreKeyCommand::Reseal(args) => reseal(args).await,
@@ -60,7 +60,7 @@ async fn reseal(args: ResealArgs) -> anyhow::Result<()> {
     }
     .await;
     datastore.close().await;
-    print!("{}", render(&result?, args.format));
+    out!("{}", render(&result?, args.format))?;
     Ok(())
 }
 

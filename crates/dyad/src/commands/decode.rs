@@ -66,7 +66,7 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
         }
     };
     let bytes = decode_text(&raw, args.encoding)?;
-    println!("{}", pretty(args.message, &bytes)?);
+    outln!("{}", pretty(args.message, &bytes)?)?;
     Ok(())
 }
 

@@ -46,13 +46,13 @@ pub fn run(command: HpkeCommand) -> anyhow::Result<()> {
                 .config()
                 .get_encoded()
                 .context("encoding the config")?;
-            println!("# HpkeConfig (DAP-09 section 4.4.1), base64url: share it freely");
-            println!("hpke_config: {}", URL_SAFE_NO_PAD.encode(config));
-            println!("# Private key, base64url: keep it secret");
-            println!(
+            outln!("# HpkeConfig (DAP-09 section 4.4.1), base64url: share it freely")?;
+            outln!("hpke_config: {}", URL_SAFE_NO_PAD.encode(config))?;
+            outln!("# Private key, base64url: keep it secret")?;
+            outln!(
                 "private_key: {}",
                 URL_SAFE_NO_PAD.encode(keypair.private_key().as_bytes())
-            );
+            )?;
             Ok(())
         }
     }

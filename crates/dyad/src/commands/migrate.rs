@@ -24,7 +24,7 @@ impl fmt::Debug for MigrateArgs {
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let version = migrate(&args.database).await?;
-    println!("schema version {version}");
+    outln!("schema version {version}")?;
     Ok(())
 }
 

@@ -86,7 +86,7 @@ impl Databases {
                             .with_context(|| format!("creating database {name}"))?,
                     );
                 }
-                println!("databases: {} (dropped at the end)", names.join(", "));
+                outln!("databases: {} (dropped at the end)", names.join(", "))?;
                 Ok([urls[0].clone(), urls[1].clone()])
             }
         }
@@ -137,8 +137,8 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("dyad-quickstart-")
         .tempdir()?;
-    println!("dyad quickstart: {} reports of {}", args.reports, args.vdaf);
-    println!("working folder: {}", dir.path().display());
+    outln!("dyad quickstart: {} reports of {}", args.reports, args.vdaf)?;
+    outln!("working folder: {}", dir.path().display())?;
     let dir_path = dir.path().to_owned();
     let work = async {
         let setup = Step::spinner("setup", "creating the datastores and the task");
@@ -161,23 +161,23 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         // A second Ctrl-C during the cleanup ends the process at once.
         tokio::spawn(async {
             let _ = tokio::signal::ctrl_c().await;
-            eprintln!("interrupted again: exiting without cleaning up");
+            noteln!("interrupted again: exiting without cleaning up");
             std::process::exit(130);
         });
-        eprintln!("interrupted: cleaning up");
+        noteln!("interrupted: cleaning up");
     }
     let dropped = databases.drop_all().await;
     if interrupted {
         let _ = std::fs::remove_dir_all(&dir_path);
         if let Err(error) = &dropped {
-            eprintln!("error: {error:#}");
+            noteln!("error: {error:#}");
         }
         if let Databases::Postgres { names, .. } = &databases {
             if dropped.is_ok() {
-                eprintln!("dropped databases {}", names.join(", "));
+                noteln!("dropped databases {}", names.join(", "));
             }
         }
-        eprintln!("removed {}", dir_path.display());
+        noteln!("removed {}", dir_path.display());
     }
     outcome?;
     dropped
@@ -218,10 +218,10 @@ async fn run_on(
     // keypair as `dyad collector init` makes it, the Leader's task as `task
     // add --generate` does, the Helper's keypair by its own import of the
     // Leader's task file.
-    println!(
+    outln!(
         "demo: this process holds the Leader's, the Helper's and the Collector's keys; \
          in a deployment each party makes and keeps its own (docs/CONFIGURING.md)"
-    );
+    )?;
     let (collector_keypair, _) = CollectorKeyFile::generate(HpkeConfigId(1))?;
     let leader_side = provision::generate(
         &TaskParameters {
@@ -270,7 +270,7 @@ async fn run_on(
     );
     let setup_secs = setup.elapsed().as_secs_f64();
     setup.finish(&format!("datastores and task ready in {setup_secs:.1} s"));
-    println!("leader: {leader_url}  helper: {helper_url}");
+    outln!("leader: {leader_url}  helper: {helper_url}")?;
 
     // Clients: random measurements, uploaded concurrently.
     let mut rng = rand::thread_rng();
@@ -374,34 +374,34 @@ async fn run_on(
     let collection = collected?;
 
     let reports = args.reports as f64;
-    println!();
-    println!("reports uploaded:   {}", args.reports);
-    println!("reports collected:  {}", collection.report_count);
-    println!(
+    outln!()?;
+    outln!("reports uploaded:   {}", args.reports)?;
+    outln!("reports collected:  {}", collection.report_count)?;
+    outln!(
         "collected result:   {}",
         format_result(&collection.aggregate_result)
-    );
-    println!("plaintext total:    {}", format_result(&expected));
-    println!(
+    )?;
+    outln!("plaintext total:    {}", format_result(&expected))?;
+    outln!(
         "upload:             {upload_secs:.2} s ({:.0} reports/s)",
         reports / upload_secs.max(f64::EPSILON)
-    );
-    println!(
+    )?;
+    outln!(
         "aggregate+collect:  {collect_secs:.2} s ({:.0} reports/s)",
         reports / collect_secs.max(f64::EPSILON)
-    );
-    println!(
+    )?;
+    outln!(
         "total:              {:.2} s",
         started.elapsed().as_secs_f64()
-    );
+    )?;
     if args.keep {
         let kept = dir.keep();
-        println!("kept {}", kept.display());
+        outln!("kept {}", kept.display())?;
     }
     if collection.aggregate_result != expected || collection.report_count != args.reports {
         bail!("the collected result differs from the plaintext total");
     }
-    println!("OK: the collected result equals the plaintext total");
+    outln!("OK: the collected result equals the plaintext total")?;
     Ok(())
 }
 

@@ -251,12 +251,12 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
         ));
     }
     let outcomes: Vec<Result<ReportId, ClientError>> = outcomes.into_iter().flatten().collect();
-    print!("{}", render_outcomes(&outcomes, args.format));
+    out!("{}", render_outcomes(&outcomes, args.format))?;
     let failed = outcomes.iter().filter(|o| o.is_err()).count();
     if failed > 0 {
         for (i, outcome) in outcomes.iter().enumerate() {
             if let Err(error) = outcome {
-                eprintln!("measurement {}: {}", i + 1, describe_failure(error));
+                noteln!("measurement {}: {}", i + 1, describe_failure(error));
             }
         }
         anyhow::bail!("{failed} of {total} reports were not accepted");

@@ -88,6 +88,119 @@ async fn jobs_are_aggregated_and_collected_exactly() {
     );
 }
 
+/// Clock skew between the aggregators: the Helper, its clock behind the
+/// Leader's, refuses the newest report as `report_too_early`. The report
+/// stays failed in that job but goes back to the pool; once the Helper's
+/// clock has caught up, a later job aggregates it, and the collection counts
+/// it exactly once.
+#[tokio::test]
+async fn a_report_too_early_for_the_helper_is_retried_in_a_later_job_and_counted_once() {
+    let env = Env::new(
+        VdafInstance::Prio3Sum { bits: 8 },
+        BatchMode::TimeInterval,
+        1,
+    )
+    .await;
+    let on_time = env.upload(&sums(&[1, 2, 3]), bucket_time(&env, 4)).await;
+    let early = env.upload(&sums(&[100]), bucket_time(&env, 1)).await[0];
+    // Three buckets behind: the report one bucket old is in the Helper's
+    // future, beyond its tolerable skew; those four buckets old are not.
+    env.stub()
+        .set_clock_behind(dyad_messages::draft09::Duration::from_seconds(
+            3 * PRECISION,
+        ));
+    let first = create_jobs(&env, creator_config(1, 10)).await;
+    assert_eq!(first.len(), 1);
+    drive_all(&env).await;
+    let (job1, ras1) = job(&env, first[0]).await;
+    assert_eq!(job1.state, AggregationJobState::Finished);
+    for ra in &ras1 {
+        let expected = if ra.report_id == early {
+            ReportAggregationState::Failed(PrepareError::ReportTooEarly)
+        } else {
+            assert!(on_time.contains(&ra.report_id));
+            ReportAggregationState::Finished
+        };
+        assert_eq!(ra.state, expected, "{}", ra.report_id);
+    }
+    assert_eq!(
+        unaggregated(&env).await,
+        1,
+        "the early report is back in the pool"
+    );
+
+    // The Helper's clock catches up: the next job takes the report again.
+    env.stub()
+        .set_clock_behind(dyad_messages::draft09::Duration::from_seconds(0));
+    let second = create_jobs(&env, creator_config(1, 10)).await;
+    assert_eq!(second.len(), 1);
+    drive_all(&env).await;
+    let (job2, ras2) = job(&env, second[0]).await;
+    assert_eq!(job2.state, AggregationJobState::Finished);
+    assert_eq!(ras2.len(), 1);
+    assert_eq!(
+        (ras2[0].report_id, &ras2[0].state),
+        (early, &ReportAggregationState::Finished)
+    );
+    assert_eq!(unaggregated(&env).await, 0);
+    assert!(create_jobs(&env, creator_config(1, 10)).await.is_empty());
+    assert_eq!(env.stub().requests(Route::Init), 2);
+
+    assert_eq!(
+        collect_interval(&env, bucket_time(&env, 4), 4).await,
+        ("106".to_owned(), 4)
+    );
+}
+
+/// The same in a fixed-size task: the refused report gives its room in the
+/// batch back, goes back to the pool, and fills that room in a later job, so
+/// the batch reaches its size and is collected with every report once.
+#[tokio::test]
+async fn a_fixed_size_batch_gets_back_the_report_the_helper_found_too_early() {
+    let mode = BatchMode::FixedSize {
+        max_batch_size: Some(4),
+    };
+    let env = Env::new(VdafInstance::Prio3Count, mode, 4).await;
+    env.upload(&vec![Measurement::Count(true); 3], bucket_time(&env, 4))
+        .await;
+    env.upload(&[Measurement::Count(true)], bucket_time(&env, 1))
+        .await;
+    env.stub()
+        .set_clock_behind(dyad_messages::draft09::Duration::from_seconds(
+            3 * PRECISION,
+        ));
+    create_jobs(&env, creator_config(1, 10)).await;
+    drive_all(&env).await;
+    assert_eq!(unaggregated(&env).await, 1);
+    assert!(
+        take_current_batch(&env, 4).await.is_none(),
+        "the batch has 3 reports"
+    );
+    env.stub()
+        .set_clock_behind(dyad_messages::draft09::Duration::from_seconds(0));
+    create_jobs(&env, creator_config(1, 10)).await;
+    drive_all(&env).await;
+    assert_eq!(unaggregated(&env).await, 0);
+    let batch_id = take_current_batch(&env, 4)
+        .await
+        .expect("the batch reached 4 reports");
+    let id = env
+        .put_collection_job(
+            Query::FixedSize(dyad_messages::draft09::FixedSizeQuery::CurrentBatch),
+            BatchIdentifier::FixedSize(batch_id),
+            vec![],
+        )
+        .await;
+    collection_driver(&env, &collection_config(2))
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(
+        env.collected_result(&env.collection_job(id).await),
+        ("4".to_owned(), 4)
+    );
+}
+
 #[tokio::test]
 async fn a_lost_init_response_is_recovered_by_an_identical_replay() {
     let env = Env::new(

@@ -84,6 +84,8 @@ struct Inner {
     answered: Vec<(AggregateShareReq, Vec<u8>)>,
     faults: HashMap<Route, VecDeque<Fault>>,
     requests: HashMap<Route, usize>,
+    /// How far the Helper's clock is behind the Leader's, in seconds.
+    clock_behind_secs: u64,
 }
 
 /// A running stand-in Helper.
@@ -128,6 +130,12 @@ impl StubHelper {
             .entry(route)
             .or_default()
             .push_back(fault);
+    }
+
+    /// Sets the Helper's clock `behind` the Leader's (clock skew between
+    /// the aggregators).
+    pub fn set_clock_behind(&self, behind: dyad_messages::draft09::Duration) {
+        self.lock().clock_behind_secs = behind.as_seconds();
     }
 
     /// How many requests `route` received.
@@ -297,7 +305,13 @@ impl StubHelper {
             return Ok(message(AggregationJobResp::MEDIA_TYPE, &job.last_response));
         }
         let task = Arc::clone(&self.task);
-        let now = self.clock.now();
+        let now = self
+            .clock
+            .now()
+            .checked_sub(dyad_messages::draft09::Duration::from_seconds(
+                inner.clock_behind_secs,
+            ))
+            .expect("the Helper's clock stays after the epoch");
         let outcome = {
             let facts = &inner.facts;
             vdaf_dispatch!(task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {

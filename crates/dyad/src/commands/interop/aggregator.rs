@@ -266,9 +266,11 @@ fn build_task(request: &Request) -> anyhow::Result<Task> {
                     .context("a Leader's task needs collector_authentication_token")?,
             )
             .map_err(|e| anyhow!("invalid collector_authentication_token: {e}"))?;
+            // The Leader only checks the Collector's token: it keeps the
+            // hash.
             builder
                 .aggregator_auth_token(aggregator_token)
-                .collector_auth_token(collector_token)
+                .collector_auth_token(collector_token.hash())
         }
         // A Helper takes no requests from the Collector: a collector token
         // sent to it anyway is not kept.
@@ -421,6 +423,11 @@ mod tests {
         assert_eq!(leader.role(), Role::Leader);
         assert_eq!(leader.max_batch_size(), None);
         assert!(leader.aggregator_auth_token().token().is_some());
+        // The Collector's token arrives in clear; the Leader keeps its hash.
+        let collector_token = leader.collector_auth_token().unwrap();
+        assert!(collector_token.token().is_none(), "only the hash");
+        assert!(collector_token
+            .validate(&AuthenticationToken::new_dap_auth("collector-token").unwrap()));
         let helper = build_task(&parse(add_task_request(task_id, "helper"))).unwrap();
         assert_eq!(helper.role(), Role::Helper);
         assert!(

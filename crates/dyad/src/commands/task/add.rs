@@ -390,15 +390,15 @@ fn report(task: &Task, written: &[Written], format: OutputFormat) -> anyhow::Res
             "vdaf": task.vdaf().to_string(),
             "files": files,
         });
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        outln!("{}", serde_json::to_string_pretty(&answer)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "stored task {} as the {} ({}, with this aggregator's own HPKE key)",
         task.task_id(),
         task.role(),
         task.vdaf()
-    );
+    )?;
     if written.is_empty() {
         return Ok(());
     }
@@ -413,11 +413,11 @@ fn report(task: &Task, written: &[Written], format: OutputFormat) -> anyhow::Res
             },
         ]);
     }
-    println!();
-    print!("{}", table.render());
-    println!();
+    outln!()?;
+    out!("{}", table.render())?;
+    outln!()?;
     for w in written {
-        println!("next: {}", w.next);
+        outln!("next: {}", w.next)?;
     }
     Ok(())
 }

@@ -50,7 +50,7 @@ pub async fn run(args: DeleteArgs) -> anyhow::Result<()> {
             );
         }
         if !confirm(&question)? {
-            eprintln!("Nothing deleted.");
+            noteln!("Nothing deleted.");
             return Ok(());
         }
     }
@@ -62,7 +62,7 @@ pub async fn run(args: DeleteArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("task {task_id} was deleted meanwhile by someone else"))?;
     tracing::info!(task_id = %task_id, rows = deleted.total(), "deleted a task");
-    print!("{}", render(&task_id, role, &deleted, args.format)?);
+    out!("{}", render(&task_id, role, &deleted, args.format)?)?;
     Ok(())
 }
 
@@ -85,7 +85,7 @@ fn summary(role: Role, counts: &TaskRowCounts) -> String {
 
 /// Asks on stderr, reads the answer from stdin: only `y` or `yes` agree.
 fn confirm(question: &str) -> anyhow::Result<bool> {
-    eprint!("{question}");
+    note!("{question}");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin()

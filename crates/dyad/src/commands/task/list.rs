@@ -24,7 +24,7 @@ pub async fn run(args: ListArgs) -> anyhow::Result<()> {
             Box::pin(async move { Ok(tx.get_tasks().await?) })
         })
         .await?;
-    print!("{}", render(&tasks, args.format)?);
+    out!("{}", render(&tasks, args.format)?)?;
     Ok(())
 }
 

@@ -30,7 +30,7 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<()> {
         })
         .await?
         .with_context(|| super::no_such_task(&task_id))?;
-    print!("{}", render(&task, args.format)?);
+    out!("{}", render(&task, args.format)?)?;
     Ok(())
 }
 

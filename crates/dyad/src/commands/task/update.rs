@@ -68,13 +68,13 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<()> {
         .with_context(|| super::no_such_task(&task_id))?;
     tracing::info!(task_id = %task_id, ?expiration, "changed a task's expiration");
     if let Some(expiration) = expiration.filter(|expiration| *expiration < now) {
-        eprintln!(
+        noteln!(
             "warning: {} is in the past: the task has expired, and the Leader rejects \
              the reports clients upload now",
             rfc3339(expiration)
         );
     }
-    print!("{}", render(&task_id, expiration, previous, args.format)?);
+    out!("{}", render(&task_id, expiration, previous, args.format)?)?;
     Ok(())
 }
 
