@@ -7,12 +7,10 @@ mod stdout;
 
 mod commands;
 mod hints;
-#[allow(dead_code)] // adopted by each command in turn
 mod output;
 mod progress;
 mod provision;
 mod report;
-#[allow(dead_code)] // used by `task add`, `upload` and `collect` as they adopt it
 mod task_files;
 mod values;
 

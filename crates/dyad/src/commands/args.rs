@@ -71,13 +71,9 @@ impl CollectorKeySourceArgs {
     pub fn keypair(&self) -> anyhow::Result<HpkeKeypair> {
         if let Some(path) = &self.hpke_key {
             let file: CollectorKeyFile = read_yaml(path, "collector key file")?;
-            let name = path.display();
-            return parse_keypair(
-                &file.hpke_config,
-                &file.hpke_private_key,
-                &format!("hpke_config in {name}"),
-                &format!("hpke_private_key in {name}"),
-            );
+            return file
+                .keypair()
+                .with_context(|| format!("in {}", path.display()));
         }
         match (&self.hpke_config, &self.hpke_private_key) {
             (Some(config), Some(private_key)) => {
