@@ -1,0 +1,239 @@
+//! Tests of the YAML configuration: the documented example and every
+//! section parse, defaults apply, and each invalid value is refused naming
+//! its field.
+
+use super::*;
+
+const FULL: &str = r#"
+listen_address: "127.0.0.1:8080"
+datastore: "sqlite:///tmp/dyad.sqlite"
+roles: [aggregator, aggregation-job-creator, aggregation-job-driver, collection-job-driver]
+max_upload_body_bytes: 2048
+max_request_body_bytes: 4096
+collection_retry_after_secs: 2
+upload:
+  max_batch_reports: 10
+  max_batch_delay_ms: 3
+http_client:
+  connect_timeout_secs: 1
+  request_timeout_secs: 2
+log:
+  level: debug
+  format: json
+"#;
+
+#[test]
+fn full_config_parses() {
+    let config = AggregatorConfig::from_yaml_str(FULL).unwrap();
+    assert_eq!(
+        config.listen_address,
+        Some("127.0.0.1:8080".parse().unwrap())
+    );
+    assert_eq!(config.roles.len(), 4);
+    assert!(config.has_role(ProcessRole::CollectionJobDriver));
+    assert_eq!(config.upload.max_batch_reports, 10);
+    assert_eq!(config.upload.max_batch_delay(), Duration::from_millis(3));
+    assert_eq!(config.log.format, LogFormat::Json);
+    let api = config.api_config();
+    assert_eq!(api.max_upload_body_bytes, 2048);
+    assert_eq!(api.collection_retry_after, Duration::from_secs(2));
+    assert!(config.http_client.build_client().is_ok());
+}
+
+#[test]
+fn minimal_config_takes_defaults() {
+    let config = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x.db\nroles: [aggregation-job-driver]\n",
+    )
+    .unwrap();
+    assert_eq!(config.listen_address, None);
+    assert_eq!(config.upload, UploadConfig::default());
+    assert_eq!(config.max_upload_body_bytes, DEFAULT_MAX_UPLOAD_BODY_BYTES);
+    assert_eq!(config.log, LogConfig::default());
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_field_named() {
+    let cases = [
+        ("datastore: sqlite://x\nroles: [aggregator]\n", "listen_address"),
+        ("datastore: mysql://x\nroles: [aggregation-job-driver]\n", "datastore"),
+        (
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\ndatastore_keys: [short]\n",
+            "datastore_keys",
+        ),
+        (
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\ndatastore_pool: {max_connections: 0}\n",
+            "datastore_pool.max_connections",
+        ),
+        ("datastore: sqlite://\nroles: [aggregation-job-driver]\n", "datastore"),
+        ("datastore: sqlite://x\nroles: []\n", "roles"),
+        (
+            "datastore: sqlite://x\nroles: [aggregation-job-driver, aggregation-job-driver]\n",
+            "roles",
+        ),
+        (
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\nmax_upload_body_bytes: 0\n",
+            "max_upload_body_bytes",
+        ),
+        (
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\nupload: {max_batch_reports: 0}\n",
+            "upload.max_batch_reports",
+        ),
+        (
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\naggregation_job_driver: {interval_ms: 0}\n",
+            "aggregation_job_driver",
+        ),
+    ];
+    for (yaml, field) in cases {
+        let error = AggregatorConfig::from_yaml_str(yaml).unwrap_err();
+        assert!(error.to_string().contains(field), "{yaml}: {error}");
+    }
+}
+
+#[test]
+fn unknown_fields_and_roles_are_refused() {
+    for yaml in [
+        "datastore: sqlite://x\nroles: [aggregation-job-driver]\nlisten_adress: 1\n",
+        "datastore: sqlite://x\nroles: [garbage-collectr]\n",
+        "datastore: sqlite://x\nroles: [aggregation-job-driver]\nupload: {max_delay: 1}\n",
+        "datastore: sqlite://x\nroles: [aggregation-job-driver]\nlog: {format: xml}\n",
+        "roles: [aggregation-job-driver]\n",
+    ] {
+        let error = AggregatorConfig::from_yaml_str(yaml).unwrap_err();
+        assert!(matches!(error, ConfigError::Parse(_)), "{yaml}: {error}");
+    }
+}
+
+#[test]
+fn datastore_options_come_from_the_config() {
+    let key = DatastoreKeys::generate_encoded();
+    let yaml = format!(
+        "datastore: postgres://db/dyad\nroles: [aggregation-job-driver]\n\
+         datastore_keys: [{key}]\n\
+         datastore_pool: {{max_connections: 3, statement_timeout_secs: 7, max_transaction_attempts: 4}}\n"
+    );
+    let config = AggregatorConfig::from_yaml_str(&yaml).unwrap();
+    // The environment may override the keys; the rest is the config's.
+    let options = config.datastore_options().unwrap();
+    assert_eq!(options.max_connections, 3);
+    assert_eq!(options.statement_timeout, Duration::from_secs(7));
+    assert_eq!(options.retry.max_attempts, 4);
+    assert!(
+        !options.apply_migrations,
+        "PostgreSQL defaults to dyad migrate"
+    );
+    let sqlite =
+        AggregatorConfig::from_yaml_str(&yaml.replace("postgres://db/dyad", "sqlite://x")).unwrap();
+    assert!(sqlite.datastore_options().unwrap().apply_migrations);
+}
+
+#[test]
+fn datastore_keys_say_where_they_come_from() {
+    let key = DatastoreKeys::generate_encoded();
+    let config = AggregatorConfig::from_yaml_str(&format!(
+        "datastore: sqlite://x\nroles: [aggregation-job-driver]\ndatastore_keys: [{key}, {key}]\n"
+    ))
+    .unwrap();
+    let keys = config.datastore_keys().unwrap();
+    // The environment of the test run may hold keys, which then win.
+    if std::env::var_os(KEYS_ENV).is_some() {
+        assert_eq!(keys.source, KeysSource::Environment);
+        assert_eq!(keys.overridden_file_keys, 2);
+    } else {
+        assert_eq!(keys.source, KeysSource::ConfigFile);
+        assert_eq!(keys.keys.len(), 2);
+        assert_eq!(keys.overridden_file_keys, 0);
+    }
+    assert!(!format!("{keys:?}").contains(&key));
+    assert_eq!(KeysSource::Environment.to_string(), KEYS_ENV);
+}
+
+#[test]
+fn debug_hides_datastore_passwords_and_keys() {
+    let mut config = AggregatorConfig::from_yaml_str(FULL).unwrap();
+    config.datastore = "postgres://dyad:hunter2@db.example/dyad".into();
+    config.datastore_keys = vec!["c2VjcmV0LWtleS1ieXRlcw".into()];
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("c2VjcmV0"), "{shown}");
+    assert!(shown.contains("db.example"), "{shown}");
+    assert_eq!(redacted_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+}
+
+#[test]
+fn tls_and_extra_roots_parse() {
+    let config = AggregatorConfig::from_yaml_str(
+        "listen_address: \"127.0.0.1:8443\"\ndatastore: sqlite://x\nroles: [aggregator]\n\
+         tls: {certificate_file: /etc/dyad/chain.pem, private_key_file: /etc/dyad/key.pem}\n\
+         http_client: {extra_root_certificates: [/etc/dyad/ca.pem]}\n",
+    )
+    .unwrap();
+    let tls = config.tls.as_ref().unwrap();
+    assert_eq!(tls.certificate_file, Path::new("/etc/dyad/chain.pem"));
+    assert_eq!(tls.private_key_file, Path::new("/etc/dyad/key.pem"));
+    assert_eq!(
+        config.http_client.extra_root_certificates,
+        [PathBuf::from("/etc/dyad/ca.pem")]
+    );
+    assert!(format!("{config:?}").contains("chain.pem"));
+    assert_eq!(
+        AggregatorConfig::from_yaml_str("datastore: sqlite://x\nroles: [aggregation-job-driver]\n")
+            .unwrap()
+            .tls,
+        None
+    );
+}
+
+#[test]
+fn bad_tls_sections_are_refused() {
+    for (yaml, expected) in [
+        // Without the aggregator role nothing listens.
+        (
+            "datastore: sqlite://x\nroles: [aggregation-job-driver]\n\
+             tls: {certificate_file: c.pem, private_key_file: k.pem}\n",
+            "tls",
+        ),
+        (
+            "listen_address: \"127.0.0.1:1\"\ndatastore: sqlite://x\nroles: [aggregator]\n\
+             tls: {certificate_file: \"\", private_key_file: k.pem}\n",
+            "tls.certificate_file",
+        ),
+        (
+            "listen_address: \"127.0.0.1:1\"\ndatastore: sqlite://x\nroles: [aggregator]\n\
+             tls: {certificate_file: c.pem}\n",
+            "private_key_file",
+        ),
+        (
+            "listen_address: \"127.0.0.1:1\"\ndatastore: sqlite://x\nroles: [aggregator]\n\
+             tls: {certificate_file: c.pem, private_key_file: k.pem, cert: x}\n",
+            "cert",
+        ),
+    ] {
+        let error = AggregatorConfig::from_yaml_str(yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{yaml}: {error}");
+    }
+}
+
+#[test]
+fn a_missing_extra_root_certificate_is_named_when_the_client_is_built() {
+    let config = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x\nroles: [aggregation-job-driver]\n\
+         http_client: {extra_root_certificates: [/nonexistent/private-ca.pem]}\n",
+    )
+    .unwrap();
+    let error = format!("{:#}", config.http_client.build_client().unwrap_err());
+    assert!(
+        error.contains("/nonexistent/private-ca.pem")
+            && error.contains("http_client.extra_root_certificates"),
+        "{error}"
+    );
+}
+
+#[test]
+fn missing_file_is_a_read_error() {
+    let error = AggregatorConfig::from_file("/nonexistent/dyad.yaml").unwrap_err();
+    assert!(matches!(error, ConfigError::Read { .. }));
+    assert!(error.to_string().contains("/nonexistent/dyad.yaml"));
+}
