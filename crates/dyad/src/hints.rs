@@ -1,6 +1,6 @@
 //! Library errors as the command line states them: the cause once, in
-//! words an operator acts on, with a hint where one helps (`hint: ...` on
-//! the next line).
+//! words an operator acts on, with a hint where one helps (a
+//! [`crate::report::Hinted`] error, which `report` prints on a `hint:` line).
 
 use dyad_client::ClientError;
 use dyad_collector::CollectorError;
@@ -10,7 +10,7 @@ use std::error::Error as StdError;
 /// An error message with an optional hint, as one `anyhow::Error`.
 pub fn with_hint(message: String, hint: Option<String>) -> anyhow::Error {
     match hint {
-        Some(hint) => anyhow::anyhow!("{message}\n  hint: {hint}"),
+        Some(hint) => crate::report::hinted(message, hint),
         None => anyhow::anyhow!("{message}"),
     }
 }
@@ -50,7 +50,8 @@ fn collection_problem_hint(problem: DapProblemType) -> Option<&'static str> {
              --current-batch, no batch is full yet); upload more reports or collect a longer interval"
         }
         DapProblemType::BatchInvalid => {
-            "a time-interval batch must start and last a multiple of the task's time precision"
+            "a time-interval batch must start and last a multiple of the task's time precision, \
+             and end before 2^63 seconds"
         }
         DapProblemType::BatchOverlap => {
             "the interval overlaps a batch collected before; collect exactly that interval, or one that does not touch it"
@@ -114,18 +115,18 @@ mod tests {
             problem: Some(problem),
             retry_after: None,
         })));
-        let text = format!("{error:#}");
+        let text = crate::report::render(&error);
         let mut lines = text.lines();
         let first = lines.next().unwrap();
         assert!(
-            first.starts_with("the Leader refused the collection (HTTP 400, "),
+            first.starts_with("error: the Leader refused the collection (HTTP 400, "),
             "{text}"
         );
         assert!(first.contains("the batch holds 3 of 10 reports"), "{text}");
         assert!(lines
             .next()
             .unwrap()
-            .starts_with("  hint: the batch holds fewer reports"));
+            .starts_with("hint: the batch holds fewer reports"));
         assert_eq!(
             text.matches("3 of 10").count(),
             1,

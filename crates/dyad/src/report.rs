@@ -1,7 +1,8 @@
 //! How `dyad` reports a command that failed, on stderr: one `error:` line
 //! with the chain of causes, each stated once, then a `hint:` line for each
 //! failure whose usual remedy is known (a database to create, a server to
-//! start, datastore keys to fix, the form `--vdaf` wants).
+//! start, datastore keys to fix, the form `--vdaf` wants, or any error made
+//! with [`hinted`]).
 //!
 //! Causes repeat when an error both embeds its source's message and returns
 //! it as its source (or a context restates its error): a cause whose text
@@ -51,15 +52,42 @@ fn once_each(messages: impl IntoIterator<Item = String>) -> String {
     parts.join(": ")
 }
 
+/// A failure whose remedy the command knows: the message goes on the
+/// `error:` line, the hint on its own `hint:` line.
+#[derive(Debug)]
+pub struct Hinted {
+    message: String,
+    hint: String,
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for Hinted {}
+
+/// An error stating `message`, reported with `hint` (see [`Hinted`]).
+pub fn hinted(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted {
+        message: message.into(),
+        hint: hint.into(),
+    })
+}
+
 /// The hints for the causes that have one, without repeats.
 fn hints(causes: &[&(dyn StdError + 'static)]) -> Vec<String> {
     let mut hints: Vec<String> = Vec::new();
     for cause in causes {
-        let hint = match cause.downcast_ref::<OpenDatastoreError>() {
-            Some(error) => error.hint(),
-            None => cause
-                .downcast_ref::<KeysCheckError>()
-                .map(KeysCheckError::hint),
+        let hint = if let Some(error) = cause.downcast_ref::<OpenDatastoreError>() {
+            error.hint()
+        } else if let Some(error) = cause.downcast_ref::<KeysCheckError>() {
+            Some(error.hint())
+        } else {
+            cause
+                .downcast_ref::<Hinted>()
+                .map(|hinted| hinted.hint.clone())
         };
         if let Some(hint) = hint {
             if !hints.contains(&hint) {

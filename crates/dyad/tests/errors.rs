@@ -154,3 +154,43 @@ fn vdaf_that_is_not_json_shows_the_form_it_wants() {
     );
     assert_eq!(error_lines(&shown), 1, "{shown}");
 }
+
+#[test]
+fn a_missing_collector_config_file_gets_its_hint_on_a_line_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let datastore = format!("sqlite://{}", dir.path().join("d.sqlite").display());
+    let output = Command::new(env!("CARGO_BIN_EXE_dyad"))
+        .args([
+            "task",
+            "add",
+            "--datastore",
+            &datastore,
+            "--generate",
+            "--role",
+            "leader",
+            "--leader",
+            "https://leader.example/",
+            "--helper",
+            "https://helper.example/",
+            "--vdaf",
+            r#"{"type":"Prio3Count"}"#,
+            "--min-batch-size",
+            "10",
+            "--time-precision",
+            "3600",
+            "--collector-hpke-config",
+            "./no-such-collector-hpke-config.txt",
+            "--out-dir",
+            dir.path().join("out").to_str().unwrap(),
+        ])
+        .env("DYAD_DATASTORE_KEYS", "AAAAAAAAAAAAAAAAAAAAAA")
+        .output()
+        .expect("running dyad");
+    assert!(!output.status.success());
+    let shown = stderr(&output);
+    assert_eq!(
+        shown,
+        "error: --collector-hpke-config: no file ./no-such-collector-hpke-config.txt\n\
+         hint: give the collector-hpke-config.txt that `dyad collector init` wrote\n",
+    );
+}

@@ -23,11 +23,22 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
+        Self::with_task(leader_task())
+    }
+
+    /// The fixture with a task whose ID starts with `prefix`.
+    fn with_task_id_prefix(prefix: &str) -> Self {
+        let task_id = std::iter::repeat_with(TaskId::random)
+            .find(|id| id.to_string().starts_with(prefix))
+            .unwrap();
+        Self::with_task(leader_task().to_builder().task_id(task_id).build().unwrap())
+    }
+
+    fn with_task(task: Task) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("leader.sqlite").display());
         let keys = DatastoreKeys::generate_encoded();
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let task = leader_task();
         let fixture = Self {
             _dir: dir,
             url,
@@ -234,4 +245,22 @@ fn a_missing_sqlite_file_is_an_error_not_a_new_database() {
     assert!(!output.status.success());
     assert!(stderr.contains("no SQLite datastore at"), "{stderr}");
     assert!(!missing.exists());
+}
+
+#[test]
+fn task_ids_that_start_with_a_hyphen_are_ids_not_flags() {
+    // `-y` is also `task delete`'s short flag for --yes.
+    for prefix in ["-", "-y"] {
+        let fixture = Fixture::with_task_id_prefix(prefix);
+        let task_id = fixture.task_id().to_string();
+        let show = fixture.dyad_task(&["show", &task_id]);
+        assert!(show.status.success(), "{}", text(&show.stderr));
+        assert!(text(&show.stdout).contains(&task_id));
+        let update = fixture.dyad_task(&["update", &task_id, "--task-expiration", "none"]);
+        assert!(update.status.success(), "{}", text(&update.stderr));
+        let delete = fixture.dyad_task(&["delete", "--yes", &task_id]);
+        assert!(delete.status.success(), "{}", text(&delete.stderr));
+        let gone = fixture.dyad_task(&["show", &task_id]);
+        assert!(!gone.status.success());
+    }
 }

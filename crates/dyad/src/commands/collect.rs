@@ -274,19 +274,23 @@ mod tests {
 
     #[test]
     fn a_timeout_hints_at_the_minimum_batch_size_when_it_is_known() {
-        let text = format!(
-            "{:#}",
-            timeout_error("job1".into(), true, Duration::from_secs(300), Some(100))
-        );
+        let text = crate::report::render(&timeout_error(
+            "job1".into(),
+            true,
+            Duration::from_secs(300),
+            Some(100),
+        ));
         assert!(
-            text.starts_with("the collection was still pending after 300 s (collection job job1, now deleted)\n  hint: "),
+            text.starts_with("error: the collection was still pending after 300 s (collection job job1, now deleted)\nhint: "),
             "{text}"
         );
         assert!(text.contains("min_batch_size = 100 reports"), "{text}");
-        let text = format!(
-            "{:#}",
-            timeout_error("job1".into(), false, Duration::from_secs(5), None)
-        );
+        let text = crate::report::render(&timeout_error(
+            "job1".into(),
+            false,
+            Duration::from_secs(5),
+            None,
+        ));
         assert!(text.contains("(collection job job1)"), "{text}");
         assert!(text.contains("--min-batch-size"), "{text}");
     }
@@ -317,10 +321,8 @@ mod tests {
         };
         let time_task = task(BatchMode::TimeInterval);
         assert!(time_task.check_query(&interval(7200, 3600)).is_ok());
-        let text = format!(
-            "{:#}",
-            time_task.check_query(&interval(7300, 3600)).unwrap_err()
-        );
+        let text =
+            crate::report::render(&time_task.check_query(&interval(7300, 3600)).unwrap_err());
         assert!(
             text.contains("multiple of the task's time precision (3600 s)"),
             "{text}"

@@ -144,11 +144,13 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
     store(&args.datastore, provisioned.task.clone()).await?;
     let written = match out_dir {
         Some(out_dir) => {
-            write_files(&out_dir, &provisioned, peer_file.as_ref()).with_context(|| {
-                format!(
-                    "task {} is stored, but its files could not all be written (hint: remove it \
-                 with `dyad task delete`, empty --out-dir and add it again)",
-                    provisioned.task.task_id()
+            write_files(&out_dir, &provisioned, peer_file.as_ref()).map_err(|error| {
+                crate::report::hinted(
+                    format!(
+                        "task {} is stored, but its files could not all be written: {error:#}",
+                        provisioned.task.task_id()
+                    ),
+                    "remove it with `dyad task delete`, empty --out-dir and add it again",
                 )
             })?
         }
@@ -186,7 +188,7 @@ fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
 /// `--collector-hpke-config`: a file holding the base64url HpkeConfig, or
 /// the text itself. The suite must be one dyad can seal aggregate shares to.
 pub(crate) fn parse_collector_hpke_config(arg: &str) -> anyhow::Result<HpkeConfig> {
-    const HINT: &str = "hint: give the collector-hpke-config.txt that `dyad collector init` wrote";
+    const HINT: &str = "give the collector-hpke-config.txt that `dyad collector init` wrote";
     let path = Path::new(arg);
     let (text, source) = if path.is_file() {
         let text = std::fs::read_to_string(path)
@@ -194,10 +196,10 @@ pub(crate) fn parse_collector_hpke_config(arg: &str) -> anyhow::Result<HpkeConfi
         (text, path.display().to_string())
     } else if arg.contains(['/', '.']) {
         // base64url has neither character: this was meant as a file.
-        bail!(
-            "--collector-hpke-config: no file {} ({HINT})",
-            path.display()
-        );
+        return Err(crate::report::hinted(
+            format!("--collector-hpke-config: no file {}", path.display()),
+            HINT,
+        ));
     } else {
         (arg.to_owned(), "the value".to_owned())
     };
@@ -209,19 +211,21 @@ pub(crate) fn parse_collector_hpke_config(arg: &str) -> anyhow::Result<HpkeConfi
         );
     }
     let config = decode_hpke_config(&text).map_err(|error| {
-        anyhow::anyhow!(
-            "--collector-hpke-config: {source} is not a base64url HpkeConfig ({error:#}; {HINT})"
+        crate::report::hinted(
+            format!("--collector-hpke-config: {source} is not a base64url HpkeConfig ({error:#})"),
+            HINT,
         )
     })?;
     let suite = HpkeCiphersuite::of(&config);
     if !suite.is_supported() {
-        bail!(
-            "--collector-hpke-config: the config's HPKE suite (KEM {:?}, KDF {:?}, AEAD {:?}) \
-             is not one dyad can seal to (hint: `dyad collector init` makes a supported one)",
-            suite.kem,
-            suite.kdf,
-            suite.aead
-        );
+        return Err(crate::report::hinted(
+            format!(
+                "--collector-hpke-config: the config's HPKE suite (KEM {:?}, KDF {:?}, AEAD {:?}) \
+                 is not one dyad can seal to",
+                suite.kem, suite.kdf, suite.aead
+            ),
+            "`dyad collector init` makes a supported one",
+        ));
     }
     Ok(config)
 }

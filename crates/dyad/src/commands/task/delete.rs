@@ -15,7 +15,9 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 pub struct DeleteArgs {
     #[command(flatten)]
     datastore: DatastoreArgs,
-    /// The task ID (base64url).
+    /// The task ID (base64url). One in 64 starts with `-`, so a leading
+    /// hyphen is part of the ID here, never a flag.
+    #[arg(allow_hyphen_values = true)]
     task_id: TaskId,
     /// Delete without asking (needed when stdin is not a terminal).
     #[arg(long, short = 'y')]

@@ -14,7 +14,9 @@ use dyad_messages::draft09::TaskId;
 pub struct ShowArgs {
     #[command(flatten)]
     datastore: DatastoreArgs,
-    /// The task ID (base64url).
+    /// The task ID (base64url). One in 64 starts with `-`, so a leading
+    /// hyphen is part of the ID here, never a flag.
+    #[arg(allow_hyphen_values = true)]
     task_id: TaskId,
     /// How to print the task.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]

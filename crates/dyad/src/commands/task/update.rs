@@ -14,7 +14,9 @@ use dyad_messages::draft09::{TaskId, Time};
 pub struct UpdateArgs {
     #[command(flatten)]
     datastore: DatastoreArgs,
-    /// The task ID (base64url).
+    /// The task ID (base64url). One in 64 starts with `-`, so a leading
+    /// hyphen is part of the ID here, never a flag.
+    #[arg(allow_hyphen_values = true)]
     task_id: TaskId,
     /// The new expiration: an RFC 3339 time (`2030-01-01T00:00:00Z`),
     /// seconds since the epoch, or `none` for a task that never expires.
