@@ -25,11 +25,17 @@ pub struct TokenArgs {
         long,
         env = "DYAD_DAP_AUTH_TOKEN",
         hide_env_values = true,
-        conflicts_with = "bearer_token"
+        conflicts_with = "bearer_token",
+        allow_hyphen_values = true
     )]
     pub dap_auth_token: Option<String>,
     /// Token sent as `Authorization: Bearer <token>`.
-    #[arg(long, env = "DYAD_BEARER_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DYAD_BEARER_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub bearer_token: Option<String>,
 }
 
@@ -59,11 +65,17 @@ pub struct CollectorKeySourceArgs {
     #[arg(
         long,
         required_unless_present = "hpke_key",
-        requires = "hpke_private_key"
+        requires = "hpke_private_key",
+        allow_hyphen_values = true
     )]
     pub hpke_config: Option<String>,
     /// The collector's HPKE private key, base64url (instead of --hpke-key).
-    #[arg(long, env = "DYAD_HPKE_PRIVATE_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DYAD_HPKE_PRIVATE_KEY",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub hpke_private_key: Option<String>,
 }
 
@@ -130,7 +142,7 @@ pub struct QueryArgs {
     #[arg(long, value_name = "SECS")]
     pub batch_interval_duration: Option<u64>,
     /// Fixed-size query by batch ID (base64url).
-    #[arg(long, conflicts_with = "current_batch")]
+    #[arg(long, conflicts_with = "current_batch", allow_hyphen_values = true)]
     pub batch_id: Option<BatchId>,
     /// Fixed-size query for the Leader's current batch.
     #[arg(long)]
@@ -189,5 +201,46 @@ mod ca_cert_tests {
             error.contains("--ca-cert") && error.contains("/nonexistent/private-ca.pem"),
             "{error}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        token: TokenArgs,
+        #[command(flatten)]
+        query: QueryArgs,
+        #[command(flatten)]
+        key: CollectorKeySourceArgs,
+    }
+
+    #[test]
+    fn base64url_values_that_start_with_a_hyphen_are_values_not_flags() {
+        // base64url has `-` among its 64 characters: one random value in 64
+        // starts with it.
+        let batch_id = std::iter::repeat_with(BatchId::random)
+            .find(|id| id.to_string().starts_with('-'))
+            .unwrap();
+        let flags = Flags::try_parse_from([
+            "test",
+            "--bearer-token",
+            "-token",
+            "--batch-id",
+            &batch_id.to_string(),
+            "--hpke-config",
+            "-config",
+            "--hpke-private-key",
+            "-key",
+        ])
+        .unwrap();
+        assert_eq!(flags.token.bearer_token.as_deref(), Some("-token"));
+        assert_eq!(flags.query.batch_id, Some(batch_id));
+        assert_eq!(flags.key.hpke_config.as_deref(), Some("-config"));
+        assert_eq!(flags.key.hpke_private_key.as_deref(), Some("-key"));
     }
 }

@@ -37,7 +37,11 @@ pub struct CollectArgs {
     )]
     credentials: Option<PathBuf>,
     /// The task ID, base64url (instead of --credentials).
-    #[arg(long, required_unless_present = "credentials")]
+    #[arg(
+        long,
+        required_unless_present = "credentials",
+        allow_hyphen_values = true
+    )]
     task_id: Option<TaskId>,
     /// The Leader's DAP base URL (instead of --credentials).
     #[arg(long, required_unless_present = "credentials")]

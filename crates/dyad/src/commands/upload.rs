@@ -42,7 +42,11 @@ pub struct UploadArgs {
     )]
     task_file: Option<PathBuf>,
     /// The task ID, base64url (instead of --task-file).
-    #[arg(long, required_unless_present = "task_file")]
+    #[arg(
+        long,
+        required_unless_present = "task_file",
+        allow_hyphen_values = true
+    )]
     task_id: Option<TaskId>,
     /// The Leader's DAP base URL (instead of --task-file).
     #[arg(long, required_unless_present = "task_file")]

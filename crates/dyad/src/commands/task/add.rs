@@ -58,7 +58,12 @@ pub struct AddArgs {
     role: Option<RoleArg>,
     /// The Collector's public HPKE config: the file `dyad collector init`
     /// wrote (`collector-hpke-config.txt`), or its base64url text.
-    #[arg(long, value_name = "FILE|BASE64", requires = "generate")]
+    #[arg(
+        long,
+        value_name = "FILE|BASE64",
+        requires = "generate",
+        allow_hyphen_values = true
+    )]
     collector_hpke_config: Option<String>,
     /// The Leader's DAP base URL.
     #[arg(long, requires = "generate")]
