@@ -14,14 +14,12 @@ use dyad_core::vdaf::{new_prio3_count, VdafInstance};
 use dyad_integration_tests::{dyad_binary, free_port, WAIT};
 use dyad_messages::draft09::{Duration, HpkeConfigId, HpkeConfigList, TaskId};
 use dyad_messages::Encode;
+use dyad_test_support::memory::process_kib;
+use dyad_test_support::raw_peer::{self, Answer, FLOOD_BYTES};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use url::Url;
-
-const FLOOD_BYTES: usize = 200 * 1024 * 1024;
 
 /// The Leader process, killed on drop.
 struct Leader {
@@ -69,12 +67,7 @@ impl Leader {
 
     /// A `/proc/PID/status` figure in KiB.
     fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("{field} in /proc/PID/status"))
+        process_kib(self.child.id(), field)
     }
 
     async fn command(&self, http: &reqwest::Client, command: &str, body: Value) -> Value {
@@ -114,67 +107,23 @@ impl Leader {
 /// Starts the flooding Helper; its base URL. `GET /hpke_config` gets a real
 /// list (the client seals to it); everything else gets 200 OK and the flood.
 async fn flooding_helper() -> Url {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let config_list = HpkeConfigList(vec![HpkeKeypair::generate_default(HpkeConfigId(1))
         .config()
         .clone()])
     .get_encoded()
     .unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, config_list.clone()));
+    raw_peer::start(move |request| {
+        if request.is("GET", "/hpke_config") {
+            Answer::Body {
+                status: "200 OK",
+                content_type: "application/dap-hpke-config-list",
+                body: config_list.clone(),
+            }
+        } else {
+            Answer::flood("application/dap-aggregation-job-resp")
         }
-    });
-    format!("http://{addr}/").parse().unwrap()
-}
-
-/// One request per connection.
-async fn serve(mut stream: TcpStream, config_list: Vec<u8>) {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-        if let Some(pos) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&request[..header_end]).to_ascii_lowercase();
-    let body_len: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .map_or(0, |v| v.trim().parse().unwrap());
-    let mut have = request.len() - header_end;
-    while have < body_len {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => have += n,
-        }
-    }
-    if head.starts_with("get /hpke_config") {
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/dap-hpke-config-list\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            config_list.len()
-        );
-        let _ = stream.write_all(answer.as_bytes()).await;
-        let _ = stream.write_all(&config_list).await;
-        return;
-    }
-    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/dap-aggregation-job-resp\r\nconnection: close\r\n\r\n";
-    if stream.write_all(answer.as_bytes()).await.is_err() {
-        return;
-    }
-    let chunk = vec![0u8; 64 * 1024];
-    let mut sent = 0;
-    while sent < FLOOD_BYTES {
-        if stream.write_all(&chunk).await.is_err() {
-            return;
-        }
-        sent += chunk.len();
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,11 +10,9 @@ use dyad_core::hpke::HpkeKeypair;
 use dyad_core::vdaf::new_prio3_sum;
 use dyad_messages::draft09::{Duration, HpkeConfigId, HpkeConfigList, TaskId};
 use dyad_messages::Encode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use dyad_test_support::memory::own_kib;
+use dyad_test_support::raw_peer::{self, Answer};
 use url::Url;
-
-const FLOOD_BYTES: usize = 200 * 1024 * 1024;
 
 /// What the aggregator floods.
 #[derive(Clone, Copy, PartialEq)]
@@ -28,82 +26,34 @@ enum Flood {
 
 /// Starts the flooding aggregator; its base URL.
 async fn flooding_aggregator(flood: Flood) -> Url {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let config_list = HpkeConfigList(vec![HpkeKeypair::generate_default(HpkeConfigId(1))
         .config()
         .clone()])
     .get_encoded()
     .unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, flood, config_list.clone()));
+    raw_peer::start(move |request| {
+        let is_config = request.is("GET", "/hpke_config");
+        match (is_config, flood) {
+            (true, Flood::UploadProblem) => Answer::Body {
+                status: "200 OK",
+                content_type: "application/dap-hpke-config-list",
+                body: config_list.clone(),
+            },
+            (true, Flood::HpkeConfig) => Answer::Flood {
+                status: "200 OK",
+                content_type: "application/dap-hpke-config-list",
+                declare_length: false,
+                fill: b' ',
+            },
+            (false, _) => Answer::Flood {
+                status: "400 Bad Request",
+                content_type: "application/problem+json",
+                declare_length: false,
+                fill: b' ',
+            },
         }
-    });
-    format!("http://{addr}/").parse().unwrap()
-}
-
-/// One request per connection.
-async fn serve(mut stream: TcpStream, flood: Flood, config_list: Vec<u8>) {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-        if let Some(pos) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&request[..header_end]).to_ascii_lowercase();
-    let body_len: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .map_or(0, |v| v.trim().parse().unwrap());
-    let mut have = request.len() - header_end;
-    while have < body_len {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => have += n,
-        }
-    }
-    let is_config = head.starts_with("get ");
-    if is_config && flood == Flood::UploadProblem {
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/dap-hpke-config-list\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            config_list.len()
-        );
-        let _ = stream.write_all(answer.as_bytes()).await;
-        let _ = stream.write_all(&config_list).await;
-        return;
-    }
-    let head = if is_config {
-        "HTTP/1.1 200 OK\r\ncontent-type: application/dap-hpke-config-list\r\nconnection: close\r\n\r\n"
-    } else {
-        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\nconnection: close\r\n\r\n"
-    };
-    if stream.write_all(head.as_bytes()).await.is_err() {
-        return;
-    }
-    let chunk = vec![b' '; 64 * 1024];
-    let mut sent = 0;
-    while sent < FLOOD_BYTES {
-        if stream.write_all(&chunk).await.is_err() {
-            return;
-        }
-        sent += chunk.len();
-    }
-}
-
-/// A `/proc/self/status` figure in KiB.
-fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+    })
+    .await
 }
 
 fn client(url: &Url) -> dyad_client::Client<prio::vdaf::prio3::Prio3Sum> {
@@ -126,11 +76,11 @@ where
     Fut: std::future::Future<Output = ClientError>,
 {
     let _ = upload().await;
-    let hwm_before = proc_status_kib("VmHWM");
-    let rss_before = proc_status_kib("VmRSS");
+    let hwm_before = own_kib("VmHWM");
+    let rss_before = own_kib("VmRSS");
     let error = upload().await;
-    let hwm_after = proc_status_kib("VmHWM");
-    let rss_after = proc_status_kib("VmRSS");
+    let hwm_after = own_kib("VmHWM");
+    let rss_after = own_kib("VmRSS");
     println!(
         "{error}; VmRSS {rss_before} -> {rss_after} KiB; VmHWM {hwm_before} -> {hwm_after} KiB"
     );

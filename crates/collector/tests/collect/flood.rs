@@ -8,79 +8,25 @@ use dyad_collector::{AnyVdaf, CollectorError};
 use dyad_core::retry::RetryPolicy;
 use dyad_core::vdaf::{AggregationParam, VdafInstance};
 use dyad_messages::draft09::Query;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use dyad_test_support::memory::own_kib;
+use dyad_test_support::raw_peer::{self, Answer};
 use url::Url;
 
-const FLOOD_BYTES: usize = 200 * 1024 * 1024;
-
-/// Starts the flooding Leader; its base URL.
+/// Starts the flooding Leader; its base URL. `PUT` is accepted (201),
+/// anything else gets the flood, without `Content-Length`.
 async fn flooding_leader() -> Url {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream));
+    raw_peer::start(|request| {
+        if request.is("PUT", "/") {
+            Answer::Body {
+                status: "201 Created",
+                content_type: "application/octet-stream",
+                body: Vec::new(),
+            }
+        } else {
+            Answer::flood("application/dap-collection")
         }
-    });
-    format!("http://{addr}/").parse().unwrap()
-}
-
-/// One request per connection: `PUT` is accepted (201), anything else gets
-/// the flood, without `Content-Length`.
-async fn serve(mut stream: TcpStream) {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-        if let Some(pos) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&request[..header_end]).to_ascii_lowercase();
-    let body_len: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .map_or(0, |v| v.trim().parse().unwrap());
-    let mut have = request.len() - header_end;
-    while have < body_len {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => have += n,
-        }
-    }
-    if head.starts_with("put ") {
-        let _ = stream
-            .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-            .await;
-        return;
-    }
-    let head =
-        "HTTP/1.1 200 OK\r\ncontent-type: application/dap-collection\r\nconnection: close\r\n\r\n";
-    if stream.write_all(head.as_bytes()).await.is_err() {
-        return;
-    }
-    let chunk = vec![0u8; 64 * 1024];
-    let mut sent = 0;
-    while sent < FLOOD_BYTES {
-        if stream.write_all(&chunk).await.is_err() {
-            return;
-        }
-        sent += chunk.len();
-    }
-}
-
-/// A `/proc/self/status` figure in KiB.
-fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,11 +48,11 @@ async fn a_200_mb_collection_is_refused_at_the_vdaf_derived_cap_without_growing_
     // A first poll sets up what any request needs, so the figures below are
     // the flood's alone.
     assert!(collector.poll_once(&job).await.is_err());
-    let hwm_before = proc_status_kib("VmHWM");
-    let rss_before = proc_status_kib("VmRSS");
+    let hwm_before = own_kib("VmHWM");
+    let rss_before = own_kib("VmRSS");
     let error = collector.poll_once(&job).await.unwrap_err();
-    let hwm_after = proc_status_kib("VmHWM");
-    let rss_after = proc_status_kib("VmRSS");
+    let hwm_after = own_kib("VmHWM");
+    let rss_after = own_kib("VmRSS");
     println!(
         "{error}; VmRSS {rss_before} -> {rss_after} KiB; VmHWM {hwm_before} -> {hwm_after} KiB"
     );

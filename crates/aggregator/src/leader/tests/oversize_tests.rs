@@ -16,110 +16,26 @@ use dyad_messages::draft09::{
     ReportMetadata, ReportShare, Time,
 };
 use dyad_messages::Encode;
+use dyad_test_support::memory::own_kib;
+use dyad_test_support::raw_peer::{self, Answer, FLOOD_BYTES};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-/// The size of the flood: what the probe of the issue sent.
-const FLOOD_BYTES: usize = 200 * 1024 * 1024;
-
-/// How the fake Helper answers every request.
-#[derive(Clone, Copy)]
-enum Answer {
-    /// 200 OK and `FLOOD_BYTES` of body, with or without `Content-Length`.
-    Flood { declare_length: bool },
-    /// 200 OK declaring 4096 bytes, then one byte every `every`.
-    Trickle { every: Duration },
-}
-
-/// Starts the fake Helper; its base URL.
+/// Starts the fake Helper answering every request with `answer`; its base
+/// URL.
 async fn fake_helper(answer: Answer) -> url::Url {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, answer));
-        }
-    });
-    format!("http://{addr}/").parse().unwrap()
+    raw_peer::start(move |_| answer.clone()).await
 }
 
-/// Reads one request (headers and `Content-Length` body), then answers.
-async fn serve(mut stream: TcpStream, answer: Answer) {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        let Ok(n) = stream.read(&mut buf).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        request.extend_from_slice(&buf[..n]);
-        if let Some(pos) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos + 4;
-        }
-    };
-    let headers = String::from_utf8_lossy(&request[..header_end]).to_ascii_lowercase();
-    let body_len: usize = headers
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .map_or(0, |v| v.trim().parse().unwrap());
-    let mut have = request.len() - header_end;
-    while have < body_len {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => have += n,
-        }
-    }
-    match answer {
-        Answer::Flood { declare_length } => {
-            let length = if declare_length {
-                format!("content-length: {FLOOD_BYTES}\r\n")
-            } else {
-                String::new()
-            };
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n{length}connection: close\r\n\r\n"
-            );
-            if stream.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            let chunk = vec![0u8; 64 * 1024];
-            let mut sent = 0;
-            while sent < FLOOD_BYTES {
-                if stream.write_all(&chunk).await.is_err() {
-                    return;
-                }
-                sent += chunk.len();
-            }
-        }
-        Answer::Trickle { every } => {
-            let head = "HTTP/1.1 200 OK\r\ncontent-length: 4096\r\nconnection: close\r\n\r\n";
-            if stream.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            for _ in 0..4096 {
-                tokio::time::sleep(every).await;
-                if stream.write_all(b"\0").await.is_err() {
-                    return;
-                }
-            }
-        }
+/// 200 OK and a 200 MB body, its length declared or not.
+fn flood(declare_length: bool) -> Answer {
+    Answer::Flood {
+        status: "200 OK",
+        content_type: "application/octet-stream",
+        declare_length,
+        fill: 0,
     }
 }
 
-/// A `/proc/self/status` figure in KiB (`VmRSS`, `VmHWM`).
-fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
-}
-
-/// An init request about one small report.
 fn init_request() -> AggregationJobInitReq {
     let report_share = ReportShare {
         metadata: ReportMetadata {
@@ -156,12 +72,7 @@ fn assert_refused_at(error: &PeerError, cap: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_200_mb_aggregation_job_answer_is_refused_without_growing_memory() {
-    let task = leader_task_with_helper(
-        fake_helper(Answer::Flood {
-            declare_length: false,
-        })
-        .await,
-    );
+    let task = leader_task_with_helper(fake_helper(flood(false)).await);
     let request = init_request();
     let cap = aggregation_job_resp_cap(request.get_encoded().unwrap().len(), 1);
     let client = client(Duration::from_secs(60));
@@ -170,14 +81,14 @@ async fn a_streamed_200_mb_aggregation_job_answer_is_refused_without_growing_mem
     // connection pool), so the figures below are the flood's alone.
     let warm_up = client.init_aggregation_job(&task, &job_id, &request).await;
     assert!(matches!(warm_up, Err(PeerError::ResponseTooLarge(_))));
-    let hwm_before = proc_status_kib("VmHWM");
-    let rss_before = proc_status_kib("VmRSS");
+    let hwm_before = own_kib("VmHWM");
+    let rss_before = own_kib("VmRSS");
     let error = client
         .init_aggregation_job(&task, &job_id, &request)
         .await
         .unwrap_err();
-    let hwm_after = proc_status_kib("VmHWM");
-    let rss_after = proc_status_kib("VmRSS");
+    let hwm_after = own_kib("VmHWM");
+    let rss_after = own_kib("VmRSS");
     println!(
         "{error}; VmRSS {rss_before} -> {rss_after} KiB; VmHWM {hwm_before} -> {hwm_after} KiB"
     );
@@ -193,12 +104,7 @@ async fn a_streamed_200_mb_aggregation_job_answer_is_refused_without_growing_mem
 
 #[tokio::test]
 async fn a_declared_200_mb_answer_is_refused_before_reading_it() {
-    let task = leader_task_with_helper(
-        fake_helper(Answer::Flood {
-            declare_length: true,
-        })
-        .await,
-    );
+    let task = leader_task_with_helper(fake_helper(flood(true)).await);
     let request = init_request();
     let cap = aggregation_job_resp_cap(request.get_encoded().unwrap().len(), 1);
     let error = client(Duration::from_secs(60))
@@ -217,12 +123,7 @@ async fn a_declared_200_mb_answer_is_refused_before_reading_it() {
 
 #[tokio::test]
 async fn a_200_mb_aggregate_share_answer_is_refused_at_the_share_derived_cap() {
-    let task = leader_task_with_helper(
-        fake_helper(Answer::Flood {
-            declare_length: false,
-        })
-        .await,
-    );
+    let task = leader_task_with_helper(fake_helper(flood(false)).await);
     let request = AggregateShareReq {
         batch_selector: BatchSelector::FixedSize(BatchId::from_bytes([5; 32])),
         aggregation_parameter: Vec::new(),
@@ -241,6 +142,7 @@ async fn a_200_mb_aggregate_share_answer_is_refused_at_the_share_derived_cap() {
 async fn a_helper_trickling_its_answer_is_cut_off_by_the_request_timeout() {
     let task = leader_task_with_helper(
         fake_helper(Answer::Trickle {
+            declared: 4096,
             every: Duration::from_millis(50),
         })
         .await,
