@@ -179,10 +179,11 @@ async fn a_collection_below_min_batch_size_times_out_with_a_hint() {
 
 #[test]
 fn an_unreachable_leader_is_reported_at_each_retry_and_given_up_on() {
-    // Bind then drop a listener: the port is (very likely) closed.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    drop(listener);
+    // A socket bound but not listening holds the port (no other test can
+    // take it) and refuses every connection.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let url = format!("http://{}/", socket.local_addr().unwrap());
     // Built (if need be) before the clock starts.
     dyad_binary();
     let started = Instant::now();

@@ -331,10 +331,11 @@ async fn unsupported_configs_are_skipped_and_none_supported_is_an_error() {
 
 #[tokio::test]
 async fn an_unreachable_leader_is_a_transport_error_after_retries() {
-    // Bind then drop a listener: the port is (very likely) closed.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // A socket bound but not listening holds the port (no other test can
+    // take it) and refuses every connection.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
     let url: url::Url = format!("http://{addr}/").parse().unwrap();
     let client = ClientBuilder::new(
         TaskId::random(),
