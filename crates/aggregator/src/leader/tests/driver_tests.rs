@@ -270,6 +270,11 @@ async fn losing_the_lease_mid_job_writes_nothing() {
     let other = job_driver(&env, &cfg);
     let ds = env.ds();
     let (slow_result, _) = tokio::join!(slow.run_once(), async {
+        // Not before `slow` holds the job (its request reached the Helper):
+        // a job taken and given back earlier would just be `slow`'s to take.
+        while env.stub().requests(Route::Init) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         // Take the job as soon as the clock has moved past the lease.
         loop {
             let acquired = ds
