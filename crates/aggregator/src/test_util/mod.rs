@@ -4,6 +4,8 @@
 //! changed nothing.
 
 pub mod fixtures;
+pub mod served;
+pub mod table_dump;
 
 use crate::http::{router, ApiConfig};
 use axum::body::{Body, Bytes};

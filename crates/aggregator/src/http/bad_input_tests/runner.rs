@@ -1,0 +1,224 @@
+//! Sends each case over HTTP, checks the answer against what the case
+//! expects and the stored state against the dump taken before it, and
+//! keeps every failure as one readable line.
+
+use crate::test_util::served::ServedApi;
+use crate::test_util::table_dump::{diff, Dump};
+use dyad_messages::draft09::TaskId;
+use dyad_messages::media_type::PROBLEM_JSON;
+use dyad_messages::problem::{DapProblemType, ProblemDocument};
+use reqwest::Method;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+
+/// What a request must get.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// A DAP problem document of this type, with the type's status.
+    Problem(DapProblemType),
+    /// A DAP problem document of this type with another HTTP status (415,
+    /// 413, 409).
+    ProblemWithStatus(DapProblemType, u16),
+    /// An `about:blank` problem document with this status (404).
+    Blank(u16),
+    /// Success with this status; the stored state may change.
+    Accepted(u16),
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Problem(t) => write!(f, "{} {t:?}", t.http_status()),
+            Expect::ProblemWithStatus(t, status) => write!(f, "{status} {t:?}"),
+            Expect::Blank(status) => write!(f, "{status} about:blank"),
+            Expect::Accepted(status) => write!(f, "{status}"),
+        }
+    }
+}
+
+/// One request of the matrix.
+pub struct Case<'a> {
+    /// `Leader PUT /tasks/{task-id}/reports` and the like.
+    pub endpoint: &'static str,
+    /// What was done to the ordinary request.
+    pub mutation: String,
+    pub server: &'a ServedApi,
+    pub method: Method,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub expect: Expect,
+    /// The `taskid` a problem document must carry (the task the path names,
+    /// if it parses).
+    pub task_id: Option<TaskId>,
+}
+
+/// What came back.
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Runs cases and collects failures.
+pub struct Runner {
+    client: reqwest::Client,
+    dumps: HashMap<SocketAddr, Dump>,
+    failures: Vec<String>,
+    /// Requests sent per endpoint.
+    pub sent: BTreeMap<&'static str, usize>,
+}
+
+impl Runner {
+    pub fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            dumps: HashMap::new(),
+            failures: Vec::new(),
+            sent: BTreeMap::new(),
+        }
+    }
+
+    /// Sends `case`, checks its answer and, unless it succeeded, that the
+    /// server's stored state is what it was before.
+    pub async fn run(&mut self, case: Case<'_>) -> Option<Answer> {
+        let server = case.server;
+        let before = match self.dumps.remove(&server.address) {
+            Some(dump) => dump,
+            None => server.dumper.dump().await,
+        };
+        *self.sent.entry(case.endpoint).or_default() += 1;
+        let mut request = self
+            .client
+            .request(case.method.clone(), server.url(&case.path))
+            .body(case.body.clone());
+        for (name, value) in &case.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let answer = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let content_type = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                match response.bytes().await {
+                    Ok(body) => Some((status, content_type, body.to_vec())),
+                    Err(error) => {
+                        self.fail(&case, &format!("{status}, body unreadable: {error}"));
+                        None
+                    }
+                }
+            }
+            Err(error) => {
+                self.fail(&case, &format!("no answer (a panic?): {error}"));
+                None
+            }
+        };
+        let after = server.dumper.dump().await;
+        if let Some((status, content_type, body)) = &answer {
+            if let Err(got) = check(&case, *status, content_type.as_deref(), body) {
+                self.fail(&case, &got);
+            }
+            if !(200..300).contains(status) {
+                let changes = diff(&before, &after, 8);
+                if !changes.is_empty() {
+                    self.fail(
+                        &case,
+                        &format!(
+                            "refused with {status} but the stored state changed:\n      {}",
+                            changes.join("\n      ")
+                        ),
+                    );
+                }
+            }
+        }
+        self.dumps.insert(server.address, after);
+        answer.map(|(status, _, body)| Answer { status, body })
+    }
+
+    fn fail(&mut self, case: &Case<'_>, got: &str) {
+        self.failures.push(format!(
+            "{} [{}]: expected {}, got {got}",
+            case.endpoint, case.mutation, case.expect
+        ));
+    }
+
+    /// Panics listing every failure, if there was any.
+    pub fn finish(self, backend: &str) {
+        let total: usize = self.sent.values().sum();
+        eprintln!("{backend}: {total} requests: {:?}", self.sent);
+        if !self.failures.is_empty() {
+            panic!(
+                "{backend}: {} of {total} bad requests were not answered as expected:\n  {}",
+                self.failures.len(),
+                self.failures.join("\n  ")
+            );
+        }
+    }
+}
+
+/// `Ok` if the answer is what the case expects; otherwise what came back.
+fn check(
+    case: &Case<'_>,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(), String> {
+    let got = || describe_answer(status, content_type, body);
+    if status >= 500 {
+        return Err(got());
+    }
+    let (problem_type, expected_status) = match &case.expect {
+        Expect::Accepted(expected) => {
+            return if status == *expected {
+                Ok(())
+            } else {
+                Err(got())
+            };
+        }
+        Expect::Problem(t) => (Some(*t), t.http_status()),
+        Expect::ProblemWithStatus(t, s) => (Some(*t), *s),
+        Expect::Blank(s) => (None, *s),
+    };
+    if status != expected_status || content_type != Some(PROBLEM_JSON) {
+        return Err(got());
+    }
+    let document = ProblemDocument::from_json(body).map_err(|_| got())?;
+    let expected_uri = problem_type.map_or("about:blank", |t| t.urn());
+    if document.type_uri != expected_uri || document.status != Some(status) {
+        return Err(got());
+    }
+    if problem_type.is_some() && document.taskid != case.task_id {
+        return Err(format!(
+            "{}, taskid {:?} instead of {:?}",
+            got(),
+            document.taskid.map(|t| t.to_string()),
+            case.task_id.map(|t| t.to_string())
+        ));
+    }
+    Ok(())
+}
+
+fn describe_answer(status: u16, content_type: Option<&str>, body: &[u8]) -> String {
+    if content_type == Some(PROBLEM_JSON) {
+        if let Ok(document) = ProblemDocument::from_json(body) {
+            let kind = document
+                .dap_type()
+                .map_or_else(|| document.type_uri.clone(), |t| format!("{t:?}"));
+            return format!(
+                "{status} {kind} ({})",
+                document.detail.as_deref().unwrap_or("no detail")
+            );
+        }
+    }
+    format!(
+        "{status} {} ({} bytes)",
+        content_type.unwrap_or("no content type"),
+        body.len()
+    )
+}
