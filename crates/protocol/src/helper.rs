@@ -291,8 +291,12 @@ where
     {
         return Ok(Err(PrepareError::BatchCollected));
     }
+    // A Leader message that does not decode is a rejection by the VDAF
+    // (draft-irtf-cfrg-vdaf-08 section 5.8, `ping_pong_helper_init`), which
+    // DAP-09 section 4.5.1.2 answers with `vdaf_prep_error`; only an input
+    // share that does not decode is `invalid_message` (section 4.5.1.4).
     let Ok(inbound) = decode_ping_pong(&init.payload) else {
-        return Ok(Err(PrepareError::InvalidMessage));
+        return Ok(Err(PrepareError::VdafPrepError));
     };
     let Ok(transition) = vdaf.helper_initialized(
         verify_key,
