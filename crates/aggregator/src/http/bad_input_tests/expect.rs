@@ -7,7 +7,7 @@ use super::runner::Expect;
 use dyad_datastore::is_storable_interval;
 use dyad_messages::draft09::{
     AggregateShareReq, AggregationJobContinueReq, AggregationJobInitReq, BatchSelector,
-    CollectionReq, Duration, Interval, Query, Report, ReportId, Time,
+    CollectionReq, Duration, Interval, PrepareError, PrepareInit, Query, Report, ReportId, Time,
 };
 use dyad_messages::problem::DapProblemType;
 use std::collections::HashSet;
@@ -73,8 +73,9 @@ pub fn collection_job(precision: Duration) -> impl Fn(&CollectionReq) -> Expect 
     }
 }
 
-/// `PUT /tasks/{id}/aggregation_jobs/{job}` (DAP-09 section 4.5.1.2): a
-/// changed report fails on its own (`PrepareError`), the job goes on.
+/// `PUT /tasks/{id}/aggregation_jobs/{job}` (DAP-09 section 4.5.1.2) over
+/// reports the Helper has not seen: a changed report fails on its own
+/// (sections 4.5.1.3 and 4.5.1.4), the others go on.
 pub fn init(base: &AggregationJobInitReq) -> impl Fn(&AggregationJobInitReq) -> Expect + '_ {
     move |request| {
         if request.partial_batch_selector != base.partial_batch_selector
@@ -90,8 +91,38 @@ pub fn init(base: &AggregationJobInitReq) -> impl Fn(&AggregationJobInitReq) -> 
         if ids.len() != request.prepare_inits.len() {
             return Expect::Problem(InvalidMessage);
         }
-        Expect::Accepted(201)
+        if request.prepare_inits.len() != base.prepare_inits.len() {
+            return Expect::Accepted(201);
+        }
+        let results = request
+            .prepare_inits
+            .iter()
+            .zip(&base.prepare_inits)
+            .map(|(init, ordinary)| (init != ordinary).then(|| init_error(init, ordinary)))
+            .collect();
+        Expect::Prepared {
+            status: 201,
+            results,
+        }
     }
+}
+
+/// The error of a report whose `PrepareInit` was changed from `ordinary`:
+/// the Helper finds its HPKE key, decrypts (DAP-09 section 4.5.1.3: the
+/// report ID, time and public share are the AAD), and only then validates
+/// (section 4.5.1.4) and prepares (4.5.1.2).
+fn init_error(init: &PrepareInit, ordinary: &PrepareInit) -> PrepareError {
+    let (share, base) = (&init.report_share, &ordinary.report_share);
+    if share.encrypted_input_share.config_id != base.encrypted_input_share.config_id {
+        return PrepareError::HpkeUnknownConfigId;
+    }
+    if share != base {
+        return PrepareError::HpkeDecryptError;
+    }
+    // Only the Leader's prep message changed: the VDAF rejects it, whether
+    // it does not decode or does not verify (draft-irtf-cfrg-vdaf-08
+    // section 5.8).
+    PrepareError::VdafPrepError
 }
 
 /// `POST /tasks/{id}/aggregation_jobs/{job}` of a job waiting for step 1
@@ -113,7 +144,21 @@ pub fn continue_job(
         if request.step != base.step {
             return Expect::Problem(StepMismatch);
         }
-        Expect::Accepted(200)
+        if request.prepare_continues.len() != base.prepare_continues.len() {
+            return Expect::Accepted(200);
+        }
+        // A changed prep message fails its report's preparation
+        // (`ping_pong_continued` rejects it, DAP-09 section 4.5.2.2).
+        let results = request
+            .prepare_continues
+            .iter()
+            .zip(&base.prepare_continues)
+            .map(|(p, ordinary)| (p != ordinary).then_some(PrepareError::VdafPrepError))
+            .collect();
+        Expect::Prepared {
+            status: 200,
+            results,
+        }
     }
 }
 

@@ -4,9 +4,10 @@
 
 use crate::test_util::served::ServedApi;
 use crate::test_util::table_dump::{diff, Dump};
-use dyad_messages::draft09::TaskId;
-use dyad_messages::media_type::PROBLEM_JSON;
+use dyad_messages::draft09::{AggregationJobResp, PrepareError, PrepareStepResult, TaskId};
+use dyad_messages::media_type::{DapMediaType, PROBLEM_JSON};
 use dyad_messages::problem::{DapProblemType, ProblemDocument};
+use dyad_messages::Decode;
 use reqwest::Method;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -24,6 +25,13 @@ pub enum Expect {
     Blank(u16),
     /// Success with this status; the stored state may change.
     Accepted(u16),
+    /// An `AggregationJobResp` with this status, one result per report of
+    /// the request in order: `None` for a report that goes on or finished,
+    /// `Some` for one rejected with that error.
+    Prepared {
+        status: u16,
+        results: Vec<Option<PrepareError>>,
+    },
 }
 
 impl fmt::Display for Expect {
@@ -33,6 +41,7 @@ impl fmt::Display for Expect {
             Expect::ProblemWithStatus(t, status) => write!(f, "{status} {t:?}"),
             Expect::Blank(status) => write!(f, "{status} about:blank"),
             Expect::Accepted(status) => write!(f, "{status}"),
+            Expect::Prepared { status, results } => write!(f, "{status}, reports {results:?}"),
         }
     }
 }
@@ -181,6 +190,10 @@ fn check(
                 Err(got())
             };
         }
+        Expect::Prepared {
+            status: expected,
+            results,
+        } => return check_prepared(*expected, results, status, content_type, body),
         Expect::Problem(t) => (Some(*t), t.http_status()),
         Expect::ProblemWithStatus(t, s) => (Some(*t), *s),
         Expect::Blank(s) => (None, *s),
@@ -202,6 +215,35 @@ fn check(
         ));
     }
     Ok(())
+}
+
+/// An `AggregationJobResp` whose reports got `results`.
+fn check_prepared(
+    expected: u16,
+    results: &[Option<PrepareError>],
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(), String> {
+    let media_type = DapMediaType::AggregationJobResp.as_str();
+    if status != expected || content_type != Some(media_type) {
+        return Err(describe_answer(status, content_type, body));
+    }
+    let response = AggregationJobResp::get_decoded(body)
+        .map_err(|e| format!("{status}, an AggregationJobResp that does not decode: {e}"))?;
+    let got: Vec<Option<PrepareError>> = response
+        .prepare_resps
+        .iter()
+        .map(|resp| match &resp.result {
+            PrepareStepResult::Reject(error) => Some(*error),
+            _ => None,
+        })
+        .collect();
+    if got == results {
+        Ok(())
+    } else {
+        Err(format!("{status}, reports {got:?}"))
+    }
 }
 
 fn describe_answer(status: u16, content_type: Option<&str>, body: &[u8]) -> String {
