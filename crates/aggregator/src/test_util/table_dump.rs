@@ -155,3 +155,55 @@ fn shorten(row: &str) -> String {
         format!("{}...", &row[..cut])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::fixtures::TaskPair;
+    use crate::test_util::served::{Backend, ServedApi};
+    use dyad_core::clock::MockClock;
+    use dyad_core::vdaf::VdafInstance;
+    use dyad_datastore::DatastoreExt;
+
+    async fn a_stored_task_shows_in_the_dump_and_its_diff(backend: Backend) {
+        let Some(served) = ServedApi::start(backend, MockClock::default(), &[]).await else {
+            return;
+        };
+        let before = served.dumper.dump().await;
+        assert!(diff(&before, &served.dumper.dump().await, 10).is_empty());
+        let task = TaskPair::time_interval(VdafInstance::Prio3Count).leader;
+        served
+            .datastore
+            .run_tx("test_put_task", move |tx| {
+                let task = task.clone();
+                Box::pin(async move { Ok(tx.put_task(&task).await?) })
+            })
+            .await
+            .unwrap();
+        let changes = diff(&before, &served.dumper.dump().await, 10);
+        assert!(
+            changes.iter().any(|line| line.starts_with("+ tasks: ")),
+            "{changes:?}"
+        );
+        served.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_stored_task_shows_in_the_dump_and_its_diff_on_sqlite() {
+        a_stored_task_shows_in_the_dump_and_its_diff(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_stored_task_shows_in_the_dump_and_its_diff_on_postgres() {
+        a_stored_task_shows_in_the_dump_and_its_diff(Backend::Postgres).await;
+    }
+
+    #[test]
+    fn diffs_name_added_and_removed_rows_and_stop_at_the_limit() {
+        let dump = |rows: &[&str]| -> Dump {
+            [("t".to_owned(), rows.iter().map(|r| r.to_string()).collect())].into()
+        };
+        let lines = diff(&dump(&["a", "b"]), &dump(&["b", "c", "d"]), 2);
+        assert_eq!(lines, ["- t: a", "+ t: c", "... and 1 more rows"]);
+    }
+}

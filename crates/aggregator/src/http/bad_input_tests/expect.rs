@@ -7,7 +7,8 @@ use super::runner::Expect;
 use dyad_datastore::is_storable_interval;
 use dyad_messages::draft09::{
     AggregateShareReq, AggregationJobContinueReq, AggregationJobInitReq, BatchSelector,
-    CollectionReq, Duration, Interval, PrepareError, PrepareInit, Query, Report, ReportId, Time,
+    CollectionReq, Duration, FixedSizeQuery, Interval, PrepareError, PrepareInit, Query, Report,
+    ReportId, Time,
 };
 use dyad_messages::problem::DapProblemType;
 use std::collections::HashSet;
@@ -78,7 +79,8 @@ pub fn collection_job(precision: Duration) -> impl Fn(&CollectionReq) -> Expect 
 /// (sections 4.5.1.3 and 4.5.1.4), the others go on.
 pub fn init(base: &AggregationJobInitReq) -> impl Fn(&AggregationJobInitReq) -> Expect + '_ {
     move |request| {
-        if request.partial_batch_selector != base.partial_batch_selector
+        // Another batch ID is the Leader's choice to make.
+        if request.partial_batch_selector.query_type() != base.partial_batch_selector.query_type()
             || request.aggregation_parameter != base.aggregation_parameter
         {
             return Expect::Problem(InvalidMessage);
@@ -159,6 +161,41 @@ pub fn continue_job(
             status: 200,
             results,
         }
+    }
+}
+
+/// `PUT /tasks/{id}/collection_jobs/{job}` of a fixed_size task (DAP-09
+/// section 4.6.1): a batch ID the Leader never returned fails the boundary
+/// check (section 4.6.6.2.1).
+pub fn fixed_size_collection_job(request: &CollectionReq) -> Expect {
+    match request.query {
+        Query::TimeInterval(_) => Expect::Problem(InvalidMessage),
+        _ if !request.aggregation_parameter.is_empty() => Expect::Problem(InvalidMessage),
+        Query::FixedSize(FixedSizeQuery::CurrentBatch) => Expect::Accepted(201),
+        Query::FixedSize(FixedSizeQuery::ByBatchId(_)) => Expect::Problem(BatchInvalid),
+    }
+}
+
+/// `POST /tasks/{id}/aggregate_shares` of a fixed_size task, for the batch
+/// of the ordinary request: another batch ID is one no job used
+/// (`batchInvalid`, DAP-09 section 4.6.6.2.1).
+pub fn fixed_size_aggregate_share(
+    base: &AggregateShareReq,
+) -> impl Fn(&AggregateShareReq) -> Expect + '_ {
+    move |request| {
+        let BatchSelector::FixedSize(_) = request.batch_selector else {
+            return Expect::Problem(InvalidMessage);
+        };
+        if request.aggregation_parameter != base.aggregation_parameter {
+            return Expect::Problem(InvalidMessage);
+        }
+        if request.batch_selector != base.batch_selector {
+            return Expect::Problem(BatchInvalid);
+        }
+        if request.report_count != base.report_count || request.checksum != base.checksum {
+            return Expect::Problem(BatchMismatch);
+        }
+        Expect::Accepted(200)
     }
 }
 

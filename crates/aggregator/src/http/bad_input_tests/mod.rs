@@ -17,12 +17,14 @@
 
 mod cases;
 mod expect;
+mod fixed_size;
 mod runner;
 
 use crate::test_util::fixtures::{ClientReport, TaskPair, PRECISION};
 use crate::test_util::served::{Backend, ServedApi};
 use cases::{body_mutations, random_job_id, Ordinary, RouteKind};
 use dyad_core::clock::{Clock, MockClock};
+use dyad_core::task::BatchMode;
 use dyad_core::vdaf::{Measurement, VdafInstance};
 use dyad_messages::draft09::{
     AggregateShareReq, AggregationJobContinueReq, AggregationJobInitReq, AggregationJobResp,
@@ -58,23 +60,30 @@ struct World {
     helper: ServedApi,
     count: TaskPair,
     poplar: TaskPair,
+    /// A fixed_size Prio3Count task.
+    fixed: TaskPair,
 }
 
 async fn matrix(backend: Backend) {
     let clock = MockClock::default();
     let count = TaskPair::time_interval(VdafInstance::Prio3Count);
     let poplar = TaskPair::time_interval(POPLAR);
-    let tasks = [&count.leader, &poplar.leader];
+    let fixed_size = BatchMode::FixedSize {
+        max_batch_size: Some(100),
+    };
+    let fixed = TaskPair::new(VdafInstance::Prio3Count, fixed_size);
+    let tasks = [&count.leader, &poplar.leader, &fixed.leader];
     let Some(leader) = ServedApi::start(backend, clock.clone(), &tasks).await else {
         return;
     };
-    let tasks = [&count.helper, &poplar.helper];
+    let tasks = [&count.helper, &poplar.helper, &fixed.helper];
     let helper = ServedApi::start(backend, clock, &tasks).await.unwrap();
     let world = World {
         leader,
         helper,
         count,
         poplar,
+        fixed,
     };
     let mut runner = Runner::new();
     hpke_config(&mut runner, &world).await;
@@ -85,6 +94,9 @@ async fn matrix(backend: Backend) {
     aggregate_share_and_delete(&mut runner, &world).await;
     init(&mut runner, &world).await;
     continue_job(&mut runner, &world).await;
+    fixed_size::collection_jobs(&mut runner, &world).await;
+    fixed_size::aggregate_share(&mut runner, &world).await;
+    fixed_size::init(&mut runner, &world).await;
     let World { leader, helper, .. } = world;
     leader.stop().await;
     helper.stop().await;
@@ -289,6 +301,7 @@ async fn initialized_job(
     world: &World,
     pair: &TaskPair,
     agg_param: &[u8],
+    selector: PartialBatchSelector,
     reports: &[ClientReport],
 ) -> (
     String,
@@ -296,8 +309,7 @@ async fn initialized_job(
     Vec<dyad_protocol::leader::LeaderReportAggregation>,
     AggregationJobResp,
 ) {
-    let (request, states) =
-        pair.leader_init(agg_param, PartialBatchSelector::TimeInterval, reports);
+    let (request, states) = pair.leader_init(agg_param, selector, reports);
     let job = random_job_id();
     let ordinary = helper_job_request(world, pair, &job, Method::PUT, &request);
     let answer = runner
@@ -338,17 +350,25 @@ fn helper_job_request<'a, M: Encode>(
     }
 }
 
-fn count_reports(world: &World, n: usize) -> Vec<ClientReport> {
+fn count_reports(world: &World, pair: &TaskPair, n: usize) -> Vec<ClientReport> {
     let now = world.helper.clock.now();
     (0..n)
-        .map(|i| world.count.report(&Measurement::Count(i % 2 == 0), now))
+        .map(|i| pair.report(&Measurement::Count(i % 2 == 0), now))
         .collect()
 }
 
 async fn aggregate_share_and_delete(runner: &mut Runner, world: &World) {
     let pair = &world.count;
-    let reports = count_reports(world, 2);
-    let (job, _, states, response) = initialized_job(runner, world, pair, &[], &reports).await;
+    let reports = count_reports(world, pair, 2);
+    let (job, _, states, response) = initialized_job(
+        runner,
+        world,
+        pair,
+        &[],
+        PartialBatchSelector::TimeInterval,
+        &reports,
+    )
+    .await;
     let states = pair.leader_process(&[], &states, &response);
     let (_, report_count, checksum) = pair.leader_aggregate(&[], &states);
     assert_eq!(report_count, 2);
@@ -403,7 +423,7 @@ async fn aggregate_share_and_delete(runner: &mut Runner, world: &World) {
 async fn init(runner: &mut Runner, world: &World) {
     let pair = &world.count;
     let ordinary_request = || {
-        let reports = count_reports(world, 2);
+        let reports = count_reports(world, pair, 2);
         pair.leader_init(&[], PartialBatchSelector::TimeInterval, &reports)
             .0
     };
@@ -455,7 +475,15 @@ async fn waiting_job(runner: &mut Runner, world: &World) -> (String, Aggregation
         .iter()
         .map(|bits| pair.report(&Measurement::Poplar1(bits.to_vec()), now))
         .collect();
-    let (job, _, states, response) = initialized_job(runner, world, pair, &param, &reports).await;
+    let (job, _, states, response) = initialized_job(
+        runner,
+        world,
+        pair,
+        &param,
+        PartialBatchSelector::TimeInterval,
+        &reports,
+    )
+    .await;
     let states = pair.leader_process(&param, &states, &response);
     let next = build_continue_request(AggregationJobStep(1), &states).unwrap();
     (job, next)
