@@ -44,6 +44,16 @@ impl ServedApi {
     /// (`clock` is the datastore's); `None` for PostgreSQL when no test
     /// server is configured (the caller's test then passes without running).
     pub async fn start(backend: Backend, clock: MockClock, tasks: &[&Task]) -> Option<Self> {
+        Self::start_with(backend, clock, tasks, ApiConfig::default()).await
+    }
+
+    /// [`ServedApi::start`] with the given options.
+    pub async fn start_with(
+        backend: Backend,
+        clock: MockClock,
+        tasks: &[&Task],
+        config: ApiConfig,
+    ) -> Option<Self> {
         let (url, storage) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -75,7 +85,7 @@ impl ServedApi {
         let served = tokio::spawn(serve_on(
             listener,
             datastore.clone(),
-            ApiConfig::default(),
+            config,
             shutdown.clone(),
         ));
         let dumper = TableDumper::connect(&url).await;

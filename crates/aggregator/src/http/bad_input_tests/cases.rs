@@ -144,6 +144,12 @@ impl<'a> Ordinary<'a> {
             } else {
                 DapMediaType::Report
             };
+            let mut too_large = self.case(
+                "body one byte over the limit",
+                Expect::ProblemWithStatus(DapProblemType::InvalidMessage, 413),
+            );
+            too_large.body = vec![0; super::BODY_LIMIT + 1];
+            cases.push(too_large);
             for (what, value) in [
                 ("media type missing", None),
                 (

@@ -7,7 +7,8 @@
 //! field, trailing bytes, flipped bytes, wrong length prefixes, extreme
 //! times and counts, other and unknown code points. Around the body: the
 //! token (missing, wrong, another party's, malformed), the media type
-//! (missing, wrong), the task and job IDs (unknown, malformed), the
+//! (missing, wrong), the body's size (one byte over the limit), the task
+//! and job IDs (unknown, malformed), the
 //! aggregator of the other role, and a well-formed request of the other
 //! batch mode. Each case must get the problem type DAP-09 names (never a
 //! 5xx), with the task's ID when the path names one; every refused request
@@ -20,6 +21,7 @@ mod expect;
 mod fixed_size;
 mod runner;
 
+use crate::http::ApiConfig;
 use crate::test_util::fixtures::{ClientReport, TaskPair, PRECISION};
 use crate::test_util::served::{Backend, ServedApi};
 use cases::{body_mutations, random_job_id, Ordinary, RouteKind};
@@ -42,6 +44,10 @@ use reqwest::Method;
 use runner::{Case, Expect, Runner};
 
 const POPLAR: VdafInstance = VdafInstance::Poplar1 { bits: 4 };
+
+/// The largest body the matrix's aggregators take (every ordinary request
+/// is far smaller).
+const BODY_LIMIT: usize = 16 << 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_request_gets_its_problem_type_and_changes_nothing_on_sqlite() {
@@ -72,12 +78,20 @@ async fn matrix(backend: Backend) {
         max_batch_size: Some(100),
     };
     let fixed = TaskPair::new(VdafInstance::Prio3Count, fixed_size);
+    // Small body limits, so that a body one byte over them is cheap to send.
+    let config = ApiConfig {
+        max_upload_body_bytes: BODY_LIMIT,
+        max_request_body_bytes: BODY_LIMIT,
+        ..ApiConfig::default()
+    };
     let tasks = [&count.leader, &poplar.leader, &fixed.leader];
-    let Some(leader) = ServedApi::start(backend, clock.clone(), &tasks).await else {
+    let Some(leader) = ServedApi::start_with(backend, clock.clone(), &tasks, config).await else {
         return;
     };
     let tasks = [&count.helper, &poplar.helper, &fixed.helper];
-    let helper = ServedApi::start(backend, clock, &tasks).await.unwrap();
+    let helper = ServedApi::start_with(backend, clock, &tasks, config)
+        .await
+        .unwrap();
     let world = World {
         leader,
         helper,
