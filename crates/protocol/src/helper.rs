@@ -268,6 +268,9 @@ where
     let plaintext = match open_input_share(keypair, Role::Helper, &aad, ciphertext) {
         Ok(plaintext) => plaintext,
         Err(HpkeError::WrongConfigId { .. }) => return Ok(Err(PrepareError::HpkeUnknownConfigId)),
+        // Decrypted, but not a `PlaintextInputShare`: the decryption did not
+        // fail (DAP-09 section 4.5.1.3), the message is malformed.
+        Err(HpkeError::Decode(_)) => return Ok(Err(PrepareError::InvalidMessage)),
         Err(_) => return Ok(Err(PrepareError::HpkeDecryptError)),
     };
     let (Ok(public_share), Ok(input_share)) = (
