@@ -2,6 +2,10 @@
 //! the API router over it, requests sent with `tower::ServiceExt::oneshot`,
 //! and read-only views of the stored state to check that a refused request
 //! changed nothing.
+//!
+//! [`served`] serves the real API on a loopback port over either backend;
+//! [`table_dump`] reads every row of every table, for before-and-after
+//! comparisons.
 
 pub mod fixtures;
 pub mod served;

@@ -13,8 +13,9 @@
 use crate::codec::{Encode, LengthWidth};
 use crate::draft09::{
     AggregateShareReq, AggregationJobContinueReq, AggregationJobInitReq, BatchSelector,
-    CollectionReq, FixedSizeQuery, HpkeCiphertext, Interval, PartialBatchSelector, PrepareContinue,
-    PrepareInit, Query, QueryType, Report, ReportMetadata, ReportShare,
+    CollectionReq, Extension, FixedSizeQuery, HpkeCiphertext, Interval, PartialBatchSelector,
+    PlaintextInputShare, PrepareContinue, PrepareInit, Query, QueryType, Report, ReportMetadata,
+    ReportShare,
 };
 
 /// What a field holds, which decides how it is mutated.
@@ -205,6 +206,31 @@ pub fn layout<T: Describe + Encode>(message: &T) -> Result<Layout, String> {
 const QUERY_TYPES: &[u64] = &[QueryType::TimeInterval as u64, QueryType::FixedSize as u64];
 /// `FixedSizeQueryType`: `by_batch_id(0)`, `current_batch(1)`.
 const FIXED_SIZE_QUERY_TYPES: &[u64] = &[0, 1];
+
+/// `ExtensionType` values DAP-09 and taskprov define (`reserved(0)`,
+/// `taskprov(0xff00)`); the registry is open, so others still decode.
+const EXTENSION_TYPES: &[u64] = &[0, 0xff00];
+
+impl Describe for Extension {
+    const NAME: &'static str = "Extension";
+    fn describe(&self, d: &mut Describer) {
+        d.code_point(
+            "extension_type",
+            2,
+            EXTENSION_TYPES,
+            u64::from(self.extension_type.as_u16()),
+        );
+        d.opaque("extension_data", LengthWidth::U16, 0, &self.extension_data);
+    }
+}
+
+impl Describe for PlaintextInputShare {
+    const NAME: &'static str = "PlaintextInputShare";
+    fn describe(&self, d: &mut Describer) {
+        d.vec("extensions", LengthWidth::U16, 0, &self.extensions);
+        d.opaque("payload", LengthWidth::U32, 0, &self.payload);
+    }
+}
 
 impl Describe for ReportMetadata {
     const NAME: &'static str = "ReportMetadata";
@@ -401,7 +427,9 @@ mod tests {
             init in aggregation_job_init_req(),
             cont in aggregation_job_continue_req(),
             share in aggregate_share_req(),
+            plaintext in plaintext_input_share(),
         ) {
+            check(&plaintext);
             check(&report);
             check(&collection_req);
             check(&init);

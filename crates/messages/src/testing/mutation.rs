@@ -297,7 +297,9 @@ mod tests {
             init in aggregation_job_init_req(),
             cont in aggregation_job_continue_req(),
             share in aggregate_share_req(),
+            plaintext in plaintext_input_share(),
         ) {
+            check::<crate::draft09::PlaintextInputShare>(&plaintext);
             check::<Report>(&report);
             check::<CollectionReq>(&collection_req);
             check::<AggregationJobInitReq>(&init);

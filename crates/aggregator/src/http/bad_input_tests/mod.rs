@@ -8,9 +8,8 @@
 //! times and counts, other and unknown code points. Around the body: the
 //! token (missing, wrong, another party's, malformed), the media type
 //! (missing, wrong), the body's size (one byte over the limit), the task
-//! and job IDs (unknown, malformed), the
-//! aggregator of the other role, and a well-formed request of the other
-//! batch mode. Each case must get the problem type DAP-09 names (never a
+//! and job IDs (unknown, malformed), the aggregator of the other role, and
+//! a well-formed request of the other batch mode. Each case must get the problem type DAP-09 names (never a
 //! 5xx), with the task's ID when the path names one; every refused request
 //! must leave every table of the datastore as it was ([`TableDumper`]).
 //!
@@ -20,6 +19,7 @@ mod cases;
 mod expect;
 mod fixed_size;
 mod runner;
+mod sealed;
 
 use crate::http::ApiConfig;
 use crate::test_util::fixtures::{ClientReport, TaskPair, PRECISION};
@@ -102,11 +102,13 @@ async fn matrix(backend: Backend) {
     let mut runner = Runner::new();
     hpke_config(&mut runner, &world).await;
     upload(&mut runner, &world).await;
+    sealed::upload(&mut runner, &world).await;
     collection_jobs(&mut runner, &world).await;
     // Before any other job of the Prio3Count task aggregates reports into
     // the batch this asks for.
     aggregate_share_and_delete(&mut runner, &world).await;
     init(&mut runner, &world).await;
+    sealed::init(&mut runner, &world).await;
     continue_job(&mut runner, &world).await;
     fixed_size::collection_jobs(&mut runner, &world).await;
     fixed_size::aggregate_share(&mut runner, &world).await;
