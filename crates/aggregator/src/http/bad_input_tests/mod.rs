@@ -5,7 +5,8 @@
 //! Body mutations come from the message's field layout
 //! (`dyad_messages::testing::mutation`): truncations at and inside every
 //! field, trailing bytes, flipped bytes, wrong length prefixes, extreme
-//! times and counts, other and unknown code points. Around the body: the
+//! times and counts, other and unknown code points; the same inside the
+//! encryption (`sealed`). Around the body: the
 //! token (missing, wrong, another party's, malformed), the media type
 //! (missing, wrong), the body's size (one byte over the limit), the task
 //! and job IDs (unknown, malformed), the aggregator of the other role, and
