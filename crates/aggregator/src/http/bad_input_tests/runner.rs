@@ -130,7 +130,13 @@ impl Runner {
         };
         let after = server.dumper.dump().await;
         if let Some((status, content_type, body)) = &answer {
-            if let Err(got) = check(&case, *status, content_type.as_deref(), body) {
+            if let Err(got) = check(
+                &case.expect,
+                case.task_id,
+                *status,
+                content_type.as_deref(),
+                body,
+            ) {
                 self.fail(&case, &got);
             }
             if !(200..300).contains(status) {
@@ -173,7 +179,8 @@ impl Runner {
 
 /// `Ok` if the answer is what the case expects; otherwise what came back.
 fn check(
-    case: &Case<'_>,
+    expect: &Expect,
+    task_id: Option<TaskId>,
     status: u16,
     content_type: Option<&str>,
     body: &[u8],
@@ -182,7 +189,7 @@ fn check(
     if status >= 500 {
         return Err(got());
     }
-    let (problem_type, expected_status) = match &case.expect {
+    let (problem_type, expected_status) = match expect {
         Expect::Accepted(expected) => {
             return if status == *expected {
                 Ok(())
@@ -206,12 +213,12 @@ fn check(
     if document.type_uri != expected_uri || document.status != Some(status) {
         return Err(got());
     }
-    if problem_type.is_some() && document.taskid != case.task_id {
+    if problem_type.is_some() && document.taskid != task_id {
         return Err(format!(
             "{}, taskid {:?} instead of {:?}",
             got(),
             document.taskid.map(|t| t.to_string()),
-            case.task_id.map(|t| t.to_string())
+            task_id.map(|t| t.to_string())
         ));
     }
     Ok(())
@@ -263,4 +270,67 @@ fn describe_answer(status: u16, content_type: Option<&str>, body: &[u8]) -> Stri
         content_type.unwrap_or("no content type"),
         body.len()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dyad_messages::draft09::{PrepareResp, ReportId};
+
+    fn problem(status: u16, problem_type: Option<DapProblemType>, task: Option<TaskId>) -> Vec<u8> {
+        let mut json = serde_json::json!({
+            "type": problem_type.map_or("about:blank", |t| t.urn()),
+            "status": status,
+        });
+        if let Some(task) = task {
+            json["taskid"] = task.to_string().into();
+        }
+        json.to_string().into_bytes()
+    }
+
+    #[test]
+    fn only_the_expected_problem_with_its_status_and_task_passes() {
+        let task = TaskId::random();
+        let expect = Expect::Problem(DapProblemType::BatchInvalid);
+        let body = problem(400, Some(DapProblemType::BatchInvalid), Some(task));
+        assert!(check(&expect, Some(task), 400, Some(PROBLEM_JSON), &body).is_ok());
+        // A 5xx, another type, another status, no task ID, no problem
+        // document: each fails.
+        let server = problem(500, None, None);
+        assert!(check(&expect, Some(task), 500, Some(PROBLEM_JSON), &server).is_err());
+        let other = problem(400, Some(DapProblemType::InvalidMessage), Some(task));
+        assert!(check(&expect, Some(task), 400, Some(PROBLEM_JSON), &other).is_err());
+        assert!(check(&expect, Some(task), 403, Some(PROBLEM_JSON), &body).is_err());
+        let anonymous = problem(400, Some(DapProblemType::BatchInvalid), None);
+        assert!(check(&expect, Some(task), 400, Some(PROBLEM_JSON), &anonymous).is_err());
+        assert!(check(&expect, Some(task), 400, Some("text/plain"), b"bad").is_err());
+        // Success is not a refusal.
+        assert!(check(&expect, Some(task), 201, None, b"").is_err());
+        assert!(check(&Expect::Accepted(201), None, 201, None, b"").is_ok());
+        assert!(check(&Expect::Accepted(201), None, 500, None, b"").is_err());
+    }
+
+    #[test]
+    fn prepared_jobs_must_reject_exactly_the_expected_reports() {
+        let response = AggregationJobResp::new(vec![
+            PrepareResp::new(
+                ReportId::random(),
+                PrepareStepResult::Reject(PrepareError::HpkeDecryptError),
+            ),
+            PrepareResp::new(ReportId::random(), PrepareStepResult::Finished),
+        ]);
+        let body = dyad_messages::Encode::get_encoded(&response).unwrap();
+        let media_type = Some(DapMediaType::AggregationJobResp.as_str());
+        let expect = |results| Expect::Prepared {
+            status: 201,
+            results,
+        };
+        let right = expect(vec![Some(PrepareError::HpkeDecryptError), None]);
+        assert!(check(&right, None, 201, media_type, &body).is_ok());
+        let wrong_error = expect(vec![Some(PrepareError::VdafPrepError), None]);
+        assert!(check(&wrong_error, None, 201, media_type, &body).is_err());
+        let none_rejected = expect(vec![None, None]);
+        assert!(check(&none_rejected, None, 201, media_type, &body).is_err());
+        assert!(check(&right, None, 200, media_type, &body).is_err());
+    }
 }
