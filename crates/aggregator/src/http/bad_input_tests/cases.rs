@@ -168,6 +168,9 @@ impl<'a> Ordinary<'a> {
                 cases.push(case);
             }
         }
+        let mut case = self.case("method PATCH", Expect::Blank(405));
+        case.method = Method::PATCH;
+        cases.push(case);
         let unknown = TaskId::random();
         let mut case = self.case(
             "task unknown",

@@ -8,12 +8,12 @@
 //! times and counts, other and unknown code points; the same inside the
 //! encryption (`sealed`). Around the body: the token (missing, wrong,
 //! another party's, malformed), the media type (missing, wrong), the
-//! body's size (one byte over the limit), the task and job IDs (unknown,
-//! malformed), the aggregator of the other role, and a well-formed request
-//! of the other batch mode. Each case must get the problem type DAP-09
-//! names (never a 5xx), with the task's ID when the path names one; every
-//! refused request must leave every table of the datastore as it was
-//! ([`TableDumper`]).
+//! body's size (one byte over the limit), the method, the task and job IDs
+//! (unknown, malformed), the aggregator of the other role, and a
+//! well-formed request of the other batch mode. Each case must get the
+//! problem type DAP-09 names (never a 5xx), with the task's ID when the
+//! path names one; every refused request must leave every table of the
+//! datastore as it was ([`TableDumper`]).
 //!
 //! [`TableDumper`]: crate::test_util::table_dump::TableDumper
 
