@@ -22,12 +22,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// What keeps a test database alive.
-enum Storage {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres(#[allow(dead_code)] TestDatabase),
-}
-
 /// An API being served.
 pub struct ServedApi {
     pub address: SocketAddr,
@@ -36,7 +30,10 @@ pub struct ServedApi {
     pub dumper: TableDumper,
     shutdown: CancellationToken,
     served: Option<JoinHandle<anyhow::Result<()>>>,
-    _storage: Storage,
+    /// What keeps the database alive: its directory, or the PostgreSQL
+    /// database (dropped with it).
+    _dir: Option<tempfile::TempDir>,
+    _database: Option<TestDatabase>,
 }
 
 impl ServedApi {
@@ -54,15 +51,15 @@ impl ServedApi {
         tasks: &[&Task],
         config: ApiConfig,
     ) -> Option<Self> {
-        let (url, storage) = match backend {
+        let (url, dir, database) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
-                (url, Storage::Sqlite(dir))
+                (url, Some(dir), None)
             }
             Backend::Postgres => {
                 let database = TestDatabase::create().await?;
-                (database.url().to_owned(), Storage::Postgres(database))
+                (database.url().to_owned(), None, Some(database))
             }
         };
         let options = DatastoreOptions::new(DatastoreKeys::generate());
@@ -96,7 +93,8 @@ impl ServedApi {
             dumper,
             shutdown,
             served: Some(served),
-            _storage: storage,
+            _dir: dir,
+            _database: database,
         })
     }
 
