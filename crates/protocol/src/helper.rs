@@ -268,6 +268,9 @@ where
     let plaintext = match open_input_share(keypair, Role::Helper, &aad, ciphertext) {
         Ok(plaintext) => plaintext,
         Err(HpkeError::WrongConfigId { .. }) => return Ok(Err(PrepareError::HpkeUnknownConfigId)),
+        // Decrypted, but not a `PlaintextInputShare`: the decryption did not
+        // fail (DAP-09 section 4.5.1.3), the message is malformed.
+        Err(HpkeError::Decode(_)) => return Ok(Err(PrepareError::InvalidMessage)),
         Err(_) => return Ok(Err(PrepareError::HpkeDecryptError)),
     };
     let (Ok(public_share), Ok(input_share)) = (
@@ -291,8 +294,12 @@ where
     {
         return Ok(Err(PrepareError::BatchCollected));
     }
+    // A Leader message that does not decode is a rejection by the VDAF
+    // (draft-irtf-cfrg-vdaf-08 section 5.8, `ping_pong_helper_init`), which
+    // DAP-09 section 4.5.1.2 answers with `vdaf_prep_error`; only an input
+    // share that does not decode is `invalid_message` (section 4.5.1.4).
     let Ok(inbound) = decode_ping_pong(&init.payload) else {
-        return Ok(Err(PrepareError::InvalidMessage));
+        return Ok(Err(PrepareError::VdafPrepError));
     };
     let Ok(transition) = vdaf.helper_initialized(
         verify_key,

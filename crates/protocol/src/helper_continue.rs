@@ -146,8 +146,11 @@ fn continue_one<V: DapAggregator<L>, const L: usize>(
         ))
     };
     let prep_state = vdaf.decode_prep_state(Role::Helper, prep_state)?;
+    // A Leader message that does not decode is a rejection by the VDAF
+    // (draft-irtf-cfrg-vdaf-08 section 5.8, `ping_pong_continued`), which
+    // DAP-09 section 4.5.2.2 answers with `vdaf_prep_error`.
     let Ok(inbound) = decode_ping_pong(payload) else {
-        return reject(PrepareError::InvalidMessage);
+        return reject(PrepareError::VdafPrepError);
     };
     let Ok(value) = vdaf.helper_continued(PingPongState::Continued(prep_state), param, &inbound)
     else {

@@ -221,6 +221,8 @@ fn reports_the_leader_left_out_were_rejected_by_it() {
 fn bad_payloads_reject_only_their_report() {
     let job = job();
     let mut request = job.request();
+    // A message that does not decode: the VDAF rejects it, like any other
+    // bad message (draft-irtf-cfrg-vdaf-08 section 5.8).
     request.prepare_continues[0] =
         PrepareContinue::new(request.prepare_continues[0].report_id, vec![2, 0]);
     // A well-formed message of the wrong kind: the Helper's VDAF finishes
@@ -244,7 +246,7 @@ fn bad_payloads_reject_only_their_report() {
         .collect();
     assert_eq!(
         results[0],
-        &PrepareStepResult::Reject(PrepareError::InvalidMessage)
+        &PrepareStepResult::Reject(PrepareError::VdafPrepError)
     );
     assert_eq!(
         results[1],

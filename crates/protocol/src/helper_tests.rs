@@ -172,6 +172,30 @@ fn a_helper_share_that_is_not_a_vdaf_share_is_invalid_message() {
 }
 
 #[test]
+fn a_helper_share_that_opens_to_a_malformed_plaintext_is_invalid_message() {
+    let fx = Fixture::new(VdafInstance::Prio3Count);
+    let mut report = fx.report(&Measurement::Count(true), NOW);
+    let aad = InputShareAad::new(
+        *fx.helper_task.task_id(),
+        report.metadata,
+        report.public_share.clone(),
+    );
+    // Decrypts with the right key and AAD (so not hpke_decrypt_error), but
+    // the bytes are no PlaintextInputShare: trailing bytes.
+    report.helper_encrypted_input_share = dyad_core::hpke::seal(
+        fx.helper_keys[0].config(),
+        &dyad_core::hpke::HpkeApplicationInfo::input_share(Role::Helper),
+        &[0, 0, 0, 0, 0, 0, 7],
+        &dyad_messages::Encode::get_encoded(&aad).unwrap(),
+    )
+    .unwrap();
+    let req = request(&fx, &[report]);
+    let facts = KnownFacts::default();
+    let outcome = run(&helper_ctx(&fx, &facts), &req).unwrap();
+    assert_eq!(errors(&outcome), [Some(PrepareError::InvalidMessage)]);
+}
+
+#[test]
 fn time_rejections_in_the_specs_order() {
     let fx = Fixture::new(VdafInstance::Prio3Count);
     let req = request(&fx, &reports(&fx, 1));
@@ -309,7 +333,9 @@ fn leader_messages_that_do_not_verify_or_parse() {
     let fx = Fixture::new(VdafInstance::Prio3Count);
     let mut req = request(&fx, &reports(&fx, 3));
     // Each report's Leader prep share swapped with another's: the proofs
-    // no longer verify.
+    // no longer verify. The third one does not decode, which the VDAF's
+    // ping-pong topology also counts as a rejection (vdaf_prep_error, not
+    // invalid_message: that is for an input share that does not decode).
     let first = req.prepare_inits[0].payload.clone();
     req.prepare_inits[0].payload = req.prepare_inits[1].payload.clone();
     req.prepare_inits[1].payload = first;
@@ -320,7 +346,7 @@ fn leader_messages_that_do_not_verify_or_parse() {
         [
             Some(PrepareError::VdafPrepError),
             Some(PrepareError::VdafPrepError),
-            Some(PrepareError::InvalidMessage)
+            Some(PrepareError::VdafPrepError)
         ]
     );
 }

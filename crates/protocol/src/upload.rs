@@ -91,9 +91,13 @@ pub enum UploadError {
     /// The Leader's share is sealed to a configuration the Leader does not hold.
     #[error("unknown HPKE configuration {0}")]
     OutdatedConfig(HpkeConfigId),
-    /// The Leader's share does not open, or does not decode.
+    /// The Leader's share does not open.
     #[error("the Leader's input share could not be decrypted")]
     DecryptFailed,
+    /// The Leader's share opens to bytes that are not a
+    /// `PlaintextInputShare` (the message is malformed, not undecryptable).
+    #[error("the Leader's input share opens but is not a PlaintextInputShare: {0}")]
+    UndecodablePlaintext(String),
     /// An extension this task does not recognize.
     #[error("unrecognized extension {0:?}")]
     UnrecognizedExtension(ExtensionType),
@@ -125,6 +129,7 @@ impl UploadError {
             UploadError::OutdatedConfig(_) => DapProblemType::OutdatedConfig,
             UploadError::UnrecognizedExtension(_)
             | UploadError::RepeatedExtension(_)
+            | UploadError::UndecodablePlaintext(_)
             | UploadError::UndecodableShare { .. } => DapProblemType::InvalidMessage,
             UploadError::TaskExpired { .. }
             | UploadError::Expired { .. }
@@ -212,6 +217,8 @@ pub fn validate_upload<K: HpkeKeyring + ?Sized>(
     let leader_input_share =
         open_input_share(keypair, Role::Leader, &aad, ciphertext).map_err(|e| match e {
             HpkeError::WrongConfigId { ciphertext, .. } => UploadError::OutdatedConfig(ciphertext),
+            // Decode errors name fields and lengths, never values.
+            HpkeError::Decode(error) => UploadError::UndecodablePlaintext(error.to_string()),
             _ => UploadError::DecryptFailed,
         })?;
 

@@ -6,6 +6,7 @@ use crate::test_util::{Fixture, NOW};
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::vdaf::{Measurement, VdafInstance};
 use dyad_messages::draft09::{Extension, HpkeConfigId};
+use dyad_messages::Encode;
 
 fn fixture() -> Fixture {
     Fixture::new(VdafInstance::Prio3Count)
@@ -136,6 +137,36 @@ fn shares_that_do_not_open_are_rejected() {
     let report = fx.report(&Measurement::Count(true), NOW);
     let err = validate_upload(&fx.leader_task, &other, &report, NOW, NO_EXTENSIONS).unwrap_err();
     assert_eq!(err, UploadError::DecryptFailed);
+}
+
+#[test]
+fn a_share_that_opens_to_a_malformed_plaintext_is_invalid_message() {
+    let fx = fixture();
+    let mut report = fx.report(&Measurement::Count(true), NOW);
+    let aad = InputShareAad::new(
+        *fx.leader_task.task_id(),
+        report.metadata,
+        report.public_share.clone(),
+    );
+    // Opens with the right key and AAD, but the extensions' length runs
+    // past the end.
+    report.leader_encrypted_input_share = dyad_core::hpke::seal(
+        fx.leader_keys[0].config(),
+        &dyad_core::hpke::HpkeApplicationInfo::input_share(Role::Leader),
+        &[0xff, 0xff, 0, 0, 0, 0],
+        &aad.get_encoded().unwrap(),
+    )
+    .unwrap();
+    let err = validate_upload(
+        &fx.leader_task,
+        &fx.leader_keys,
+        &report,
+        NOW,
+        NO_EXTENSIONS,
+    )
+    .unwrap_err();
+    assert!(matches!(err, UploadError::UndecodablePlaintext(_)), "{err}");
+    assert_eq!(err.problem_type(), DapProblemType::InvalidMessage);
 }
 
 #[test]

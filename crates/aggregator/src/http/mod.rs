@@ -13,6 +13,8 @@
 //! authentication and media types through [`request`]. One tracing span per
 //! request ([`trace`]).
 
+#[cfg(test)]
+mod bad_input_tests;
 mod fallback;
 pub mod hpke_config;
 pub mod problem;

@@ -2,8 +2,14 @@
 //! the API router over it, requests sent with `tower::ServiceExt::oneshot`,
 //! and read-only views of the stored state to check that a refused request
 //! changed nothing.
+//!
+//! [`served`] serves the real API on a loopback port over either backend;
+//! [`table_dump`] reads every row of every table, for before-and-after
+//! comparisons.
 
 pub mod fixtures;
+pub mod served;
+pub mod table_dump;
 
 use crate::http::{router, ApiConfig};
 use axum::body::{Body, Bytes};

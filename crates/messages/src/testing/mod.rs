@@ -7,6 +7,8 @@
 //! for every generated `v`. Byte strings and lists are kept short.
 
 mod draft09;
+pub mod layout;
+pub mod mutation;
 mod taskprov;
 
 pub use self::draft09::*;
