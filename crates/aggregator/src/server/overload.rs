@@ -7,7 +7,8 @@
 //!   read.
 //! - [`Refusals::refuse`]: a connection past `max_connections`. The answer
 //!   is written straight on the socket (after the TLS handshake on HTTPS)
-//!   by a short task of its own, without parsing the request; at most
+//!   once the request's first bytes arrive, by a short task of its own,
+//!   without parsing the request; at most
 //!   [`MAX_REFUSING`] such tasks run at once, and past them a connection is
 //!   closed at once. Refusals are logged as one warning per
 //!   [`WARN_EVERY`] with their count, not one line each.
@@ -33,9 +34,10 @@ use super::ServerLimits;
 /// Connections being answered `503` at once; more are closed unanswered.
 pub const MAX_REFUSING: usize = 64;
 
-/// The longest a refused connection is kept: its TLS handshake, writing
-/// the answer and reading what the client sent meanwhile (so that closing
-/// does not reset the connection before the client read the answer).
+/// The longest a refused connection is kept: its TLS handshake, the start
+/// of its request, writing the answer and reading what the client sent
+/// meanwhile (so that closing does not reset the connection before the
+/// client read the answer).
 const REFUSING_FOR: Duration = Duration::from_secs(2);
 
 /// How often refused connections are logged.
@@ -174,13 +176,19 @@ impl Refusals {
 }
 
 async fn answer_and_close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: &[u8]) {
+    // Wait for the request to begin: an HTTP client takes an answer sent
+    // before its request for a protocol error, not for the answer.
+    let mut sink = [0u8; 4096];
+    match stream.read(&mut sink).await {
+        Ok(0) | Err(_) => return,
+        Ok(_) => {}
+    }
     if stream.write_all(answer).await.is_err() || stream.flush().await.is_err() {
         return;
     }
     let _ = stream.shutdown().await;
     // Read (and drop) what the client sends until it closes, so that the
     // close does not reset the connection before it read the answer.
-    let mut sink = [0u8; 4096];
     let mut read = 0usize;
     while read < 64 * 1024 {
         match stream.read(&mut sink).await {
