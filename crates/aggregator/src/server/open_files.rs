@@ -47,13 +47,13 @@ pub fn current() -> io::Result<(u64, u64)> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+    Ok((limit.rlim_cur, limit.rlim_max))
 }
 
 fn set_soft(soft: u64, hard: u64) -> io::Result<()> {
     let limit = libc::rlimit {
-        rlim_cur: soft as libc::rlim_t,
-        rlim_max: hard as libc::rlim_t,
+        rlim_cur: soft,
+        rlim_max: hard,
     };
     // SAFETY: setrlimit reads one `rlimit` through a valid pointer.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
@@ -66,7 +66,7 @@ fn set_soft(soft: u64, hard: u64) -> io::Result<()> {
 /// limit is unlimited). On failure the limits are unchanged.
 pub fn raise_to_hard_limit() -> io::Result<OpenFileLimit> {
     let (soft_before, hard) = current()?;
-    let target = if hard == libc::RLIM_INFINITY as u64 {
+    let target = if hard == libc::RLIM_INFINITY {
         UNLIMITED_TARGET
     } else {
         hard
@@ -110,7 +110,7 @@ mod tests {
         assert!(raised.soft >= raised.soft_before);
         let (soft, hard) = current().unwrap();
         assert_eq!((soft, hard), (raised.soft, raised.hard));
-        if hard != libc::RLIM_INFINITY as u64 {
+        if hard != libc::RLIM_INFINITY {
             assert_eq!(soft, hard);
         }
     }
