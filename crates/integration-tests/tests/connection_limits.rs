@@ -8,7 +8,9 @@
 //!   `Retry-After`, and served again once connections close;
 //! - past `server.max_buffered_bodies`, an upload is answered `503` with
 //!   `Retry-After`, and uploads and collection work again once the slow
-//!   bodies go.
+//!   bodies go;
+//! - SIGTERM stops a Leader within its shutdown grace period, however many
+//!   idle connections and slow uploads it holds.
 
 use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, Measurement};
 use dyad_integration_tests::{assert_aggregate_eq, past_bucket_time, Dyad, TaskOptions, WAIT};
@@ -364,4 +366,59 @@ async fn uploads_past_the_body_maximum_get_503_with_retry_after_and_recover() {
     drop(slow);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     upload_and_collect(&dyad, 5).await;
+}
+
+/// The state letter of `/proc/PID/status` (`Z` once the process exited
+/// and waits to be reaped).
+fn process_state(pid: u32) -> Option<char> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("State:"))
+        .and_then(|state| state.trim().chars().next())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_held_leader_within_the_grace_period() {
+    const GRACE_SECS: u64 = 2;
+    let dyad = Dyad::start_with(
+        &TaskOptions::time_interval(r#"{"type":"Prio3Count"}"#, 1),
+        &[("server", &format!("{{shutdown_grace_secs: {GRACE_SECS}}}"))],
+        &[],
+    )
+    .await
+    .unwrap();
+    let pid = dyad.leader.pid().expect("the Leader runs");
+    let mut idle = connect_many(leader_address(&dyad), 200).await;
+    let _slow = start_slow_uploads(&dyad, 100, 10).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let started = Instant::now();
+    // SAFETY: kill sends a signal to a process id; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) }, 0);
+    // Idle connections are closed at once.
+    for stream in &mut idle {
+        let left = std::time::Duration::from_secs(GRACE_SECS).saturating_sub(started.elapsed());
+        closed_by_server(stream, left.max(std::time::Duration::from_millis(100)))
+            .await
+            .expect("an idle connection outlived the start of shutdown");
+    }
+    // The slow uploads hold requests in flight: dropped at the end of the
+    // grace period, and the process exits.
+    let bound = std::time::Duration::from_secs(GRACE_SECS + 4);
+    while process_state(pid).is_some_and(|state| state != 'Z') {
+        assert!(
+            started.elapsed() < bound,
+            "the Leader still runs {:?} after SIGTERM\n{}",
+            started.elapsed(),
+            dyad.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let exited_in = started.elapsed();
+    eprintln!("the Leader exited {exited_in:?} after SIGTERM (grace period {GRACE_SECS} s)");
+    assert!(
+        exited_in >= std::time::Duration::from_secs(GRACE_SECS) - std::time::Duration::from_millis(200),
+        "the Leader exited before the grace period ended ({exited_in:?}), so it did not wait for requests in flight"
+    );
 }

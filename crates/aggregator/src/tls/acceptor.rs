@@ -42,6 +42,13 @@ mod tests {
     use tokio::net::TcpListener;
 
     async fn serve(certificate: Arc<ReloadableCertificate>) -> SocketAddr {
+        serve_with(certificate, crate::server::ServerLimits::default()).await
+    }
+
+    async fn serve_with(
+        certificate: Arc<ReloadableCertificate>,
+        limits: crate::server::ServerLimits,
+    ) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let acceptor = acceptor(certificate).unwrap();
@@ -50,7 +57,7 @@ mod tests {
             listener,
             Some(acceptor),
             router,
-            crate::server::ServerLimits::default(),
+            limits,
             tokio_util::sync::CancellationToken::new(),
         ));
         address
@@ -105,5 +112,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_handshake_is_dropped_after_the_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new("dyad");
+        let (chain, key) = ca.server_certificate("leader.test");
+        let certificate = ReloadableCertificate::load(TlsConfig {
+            certificate_file: write(dir.path(), "chain.pem", chain),
+            private_key_file: write(dir.path(), "key.pem", key),
+        })
+        .unwrap();
+        let timeout = std::time::Duration::from_millis(300);
+        let address = serve_with(
+            certificate,
+            crate::server::ServerLimits {
+                tls_handshake_timeout: timeout,
+                ..crate::server::ServerLimits::default()
+            },
+        )
+        .await;
+        // A TLS record header and nothing more: the handshake never ends.
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00])
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        tokio::time::timeout(timeout * 5, stream.read_to_end(&mut rest))
+            .await
+            .expect("the server dropped the connection")
+            .unwrap();
+        assert!(started.elapsed() >= timeout - std::time::Duration::from_millis(50));
+        // Others are still served.
+        let body = trusting(&ca)
+            .get(format!("https://localhost:{}/", address.port()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(body, "hello");
     }
 }
