@@ -217,7 +217,8 @@ mod tests {
             Some(&BodyLimitError::TimedOut(TIMEOUT))
         );
         let took = started.elapsed();
-        assert!(took >= TIMEOUT && took < TIMEOUT * 2, "{took:?}");
+        // Cut at the timeout, long before the 5 s the whole body would take.
+        assert!(took >= TIMEOUT && took < Duration::from_secs(3), "{took:?}");
         // Its place is free as soon as it failed.
         assert_eq!(places.available_permits(), 1);
     }

@@ -89,14 +89,14 @@ fn refusal_bytes(retry_after: Duration) -> Vec<u8> {
 /// Counts events and says when to log them: the first, then at most once
 /// per [`WARN_EVERY`], with the count so far.
 #[derive(Debug, Default)]
-pub(super) struct Throttle {
+pub struct Throttle {
     count: AtomicU64,
     last_warning: Mutex<Option<Instant>>,
 }
 
 impl Throttle {
     /// Counts one event; `Some(count so far)` when it should be logged.
-    pub(super) fn note(&self) -> Option<u64> {
+    pub fn note(&self) -> Option<u64> {
         let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         let now = Instant::now();
         let mut last = self.last_warning.lock().ok()?;

@@ -93,7 +93,12 @@ async fn request(stream: &mut TcpStream, path: &str) -> String {
 
 #[tokio::test]
 async fn a_half_sent_request_head_is_closed_after_the_header_timeout() {
-    let server = start(limits()).await;
+    // Idle connections wait far longer: this one closes for its head.
+    let server = start(ServerLimits {
+        idle_timeout: Duration::from_secs(30),
+        ..limits()
+    })
+    .await;
     let mut stream = TcpStream::connect(server.address).await.unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nhost: d")
@@ -102,8 +107,8 @@ async fn a_half_sent_request_head_is_closed_after_the_header_timeout() {
     // Trickling more of the head does not extend it.
     tokio::time::sleep(SHORT / 2).await;
     stream.write_all(b"yad\r\nx-a: 1\r\n").await.unwrap();
-    let (_, took) = read_to_close(&mut stream, SHORT * 4).await;
-    assert!(took < SHORT * 2, "closed after {took:?}");
+    let (_, took) = read_to_close(&mut stream, Duration::from_secs(5)).await;
+    assert!(took < Duration::from_secs(3), "closed after {took:?}");
 }
 
 #[tokio::test]
@@ -185,7 +190,7 @@ async fn past_the_body_maximum_a_request_gets_503_and_the_server_recovers() {
             .unwrap();
         slow.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut third = TcpStream::connect(server.address).await.unwrap();
     third
         .write_all(b"PUT /echo HTTP/1.1\r\nhost: dyad\r\ncontent-length: 3\r\n\r\nabc")
@@ -217,7 +222,11 @@ async fn past_the_body_maximum_a_request_gets_503_and_the_server_recovers() {
 
 #[tokio::test]
 async fn shutdown_answers_the_request_in_flight_and_closes_idle_connections_at_once() {
-    let server = start(limits()).await;
+    let server = start(ServerLimits {
+        shutdown_grace: Duration::from_secs(10),
+        ..limits()
+    })
+    .await;
     let mut idle = TcpStream::connect(server.address).await.unwrap();
     assert!(request(&mut idle, "/").await.starts_with("HTTP/1.1 200"));
     let mut busy = TcpStream::connect(server.address).await.unwrap();
@@ -260,7 +269,7 @@ async fn shutdown_drops_what_is_left_after_the_grace_period() {
     server.served.await.unwrap().unwrap();
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(1500),
+        took >= Duration::from_millis(900) && took < Duration::from_millis(3000),
         "stopped after {took:?}"
     );
     let (answer, _) = read_to_close(&mut stuck, SHORT).await;

@@ -16,6 +16,7 @@
 
 use crate::config::UploadConfig;
 use crate::http::problem::ApiError;
+use crate::server::overload::Throttle;
 use dyad_datastore::models::{BatchIdentifier, LeaderStoredReport, ReportWriteOutcome};
 use dyad_datastore::{Datastore, DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::TaskId;
@@ -53,6 +54,8 @@ pub struct ReportWriter {
     sender: mpsc::Sender<Pending>,
     /// The `Retry-After` of an upload refused because the queue is full.
     retry_after: Duration,
+    /// Refusals for a full queue, for the logs.
+    refusals: Arc<Throttle>,
 }
 
 /// The longest an upload waits for room in a full queue before it is
@@ -66,15 +69,19 @@ async fn reserve_slot<'a, T>(
     sender: &'a mpsc::Sender<T>,
     wait: Duration,
     retry_after: Duration,
+    refusals: &Throttle,
 ) -> Result<mpsc::Permit<'a, T>, ApiError> {
     match tokio::time::timeout(wait, sender.reserve()).await {
         Ok(Ok(permit)) => Ok(permit),
         Ok(Err(_)) => Err(ApiError::internal("the report writer has stopped")),
         Err(_) => {
-            tracing::warn!(
-                queued = sender.max_capacity(),
-                "the report writer's queue is full: answering uploads 503"
-            );
+            if let Some(refused) = refusals.note() {
+                tracing::warn!(
+                    queued = sender.max_capacity(),
+                    refused_since_start = refused,
+                    "the report writer's queue is full (the datastore is behind): answering uploads 503"
+                );
+            }
             Err(ApiError::unavailable(
                 "too many reports waiting to be written; retry later",
                 retry_after,
@@ -117,6 +124,7 @@ impl ReportWriter {
             Self {
                 sender,
                 retry_after,
+                refusals: Arc::default(),
             },
             WriterTask { handle, stop },
         )
@@ -134,7 +142,7 @@ impl ReportWriter {
             collected_check,
             reply,
         };
-        reserve_slot(&self.sender, QUEUE_WAIT, self.retry_after)
+        reserve_slot(&self.sender, QUEUE_WAIT, self.retry_after, &self.refusals)
             .await?
             .send(pending);
         answer
@@ -306,7 +314,7 @@ mod tests {
         let (sender, mut receiver) = mpsc::channel::<u32>(1);
         sender.send(1).await.unwrap();
         let started = tokio::time::Instant::now();
-        let refused = reserve_slot(&sender, WAIT, Duration::from_secs(2))
+        let refused = reserve_slot(&sender, WAIT, Duration::from_secs(2), &Throttle::default())
             .await
             .unwrap_err();
         assert!(started.elapsed() >= WAIT);
@@ -316,14 +324,14 @@ mod tests {
 
         // Once the writer takes a report, the next upload gets its place.
         assert_eq!(receiver.recv().await, Some(1));
-        reserve_slot(&sender, WAIT, Duration::from_secs(2))
+        reserve_slot(&sender, WAIT, Duration::from_secs(2), &Throttle::default())
             .await
             .unwrap()
             .send(2);
         assert_eq!(receiver.recv().await, Some(2));
 
         drop(receiver);
-        let stopped = reserve_slot(&sender, WAIT, Duration::from_secs(2))
+        let stopped = reserve_slot(&sender, WAIT, Duration::from_secs(2), &Throttle::default())
             .await
             .unwrap_err();
         assert_eq!(stopped.status(), 500);
