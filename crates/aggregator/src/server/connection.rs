@@ -88,18 +88,14 @@ async fn serve_http<I>(
     let limits = &shared.limits;
     let mut closing = false;
     loop {
-        let deadline = activity.deadline(limits.header_read_timeout, limits.idle_timeout);
-        // With a request in flight, look again after the shorter timeout.
-        let check_at = deadline.map_or_else(
-            || {
-                tokio::time::Instant::now()
-                    + limits
-                        .header_read_timeout
-                        .min(limits.idle_timeout)
-                        .max(Duration::from_millis(100))
-            },
-            |(at, _)| at,
-        );
+        // The deadline moves with the traffic (a head may start while this
+        // task sleeps), so look again at least every header timeout: a
+        // head's deadline is then never missed by more than the wake-up.
+        let recheck = tokio::time::Instant::now()
+            + limits.header_read_timeout.max(Duration::from_millis(100));
+        let check_at = activity
+            .deadline(limits.header_read_timeout, limits.idle_timeout)
+            .map_or(recheck, |(at, _)| at.min(recheck));
         tokio::select! {
             served = connection.as_mut() => {
                 if let Err(error) = served {
