@@ -13,6 +13,11 @@
 //! If a batch's transaction fails for a reason other than contention (which
 //! the datastore retries itself), each of its reports is written alone, so
 //! that one bad report cannot fail its neighbours.
+//!
+//! The queue holds `4 x max_batch_reports` reports. An upload that finds
+//! it full waits at most [`QUEUE_WAIT`] for room, then is answered `503`
+//! with `Retry-After` (the datastore is behind; the upload is not stored),
+//! and uploads are taken again as soon as the writer catches up.
 
 use crate::config::UploadConfig;
 use crate::http::problem::ApiError;
