@@ -20,6 +20,16 @@
 //! upload:
 //!   max_batch_reports: 100              # reports written per transaction
 //!   max_batch_delay_ms: 5               # longest a report waits for its batch
+//! server:                               # limits of the HTTP server; defaults if absent
+//!   max_connections: 16384              # default: from the open-file limit
+//!   max_buffered_bodies: 1024           # request bodies being received at once
+//!   max_buffered_body_bytes: 268435456  # their bytes, all together
+//!   header_read_timeout_secs: 10        # a started request head must arrive by then
+//!   body_read_timeout_secs: 60          # a request body must arrive by then (else 408)
+//!   idle_timeout_secs: 60               # a connection with no request closes after this
+//!   tls_handshake_timeout_secs: 10
+//!   shutdown_grace_secs: 10             # requests in flight at SIGTERM may finish this long
+//!   retry_after_secs: 1                 # Retry-After of a 503 past a limit
 //! http_client:                          # requests to the Helper
 //!   connect_timeout_secs: 10
 //!   request_timeout_secs: 60
@@ -163,6 +173,113 @@ impl HttpClientConfig {
     }
 }
 
+/// The HTTP server's limits and timeouts (see [`crate::server`]). Every
+/// value must be positive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Connections served at once; past it, `503`. Default: the open-file
+    /// limit less room for the datastore and outgoing connections
+    /// ([`crate::server::open_files::default_max_connections`]).
+    pub max_connections: Option<usize>,
+    pub max_buffered_bodies: usize,
+    pub max_buffered_body_bytes: usize,
+    pub header_read_timeout_secs: u64,
+    pub body_read_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub tls_handshake_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub retry_after_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let limits = crate::server::ServerLimits::default();
+        Self {
+            max_connections: None,
+            max_buffered_bodies: limits.max_buffered_bodies,
+            max_buffered_body_bytes: limits.max_buffered_body_bytes,
+            header_read_timeout_secs: limits.header_read_timeout.as_secs(),
+            body_read_timeout_secs: limits.body_read_timeout.as_secs(),
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
+            tls_handshake_timeout_secs: limits.tls_handshake_timeout.as_secs(),
+            shutdown_grace_secs: limits.shutdown_grace.as_secs(),
+            retry_after_secs: limits.retry_after.as_secs(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The limits, with the default connection maximum sized for a soft
+    /// open-file limit of `open_files` and `datastore_connections` pooled
+    /// datastore connections.
+    pub fn limits(
+        &self,
+        open_files: u64,
+        datastore_connections: u32,
+    ) -> crate::server::ServerLimits {
+        let secs = Duration::from_secs;
+        crate::server::ServerLimits {
+            max_connections: self.max_connections.unwrap_or_else(|| {
+                crate::server::open_files::default_max_connections(
+                    open_files,
+                    u64::from(datastore_connections),
+                )
+            }),
+            max_buffered_bodies: self.max_buffered_bodies,
+            max_buffered_body_bytes: self.max_buffered_body_bytes,
+            header_read_timeout: secs(self.header_read_timeout_secs),
+            body_read_timeout: secs(self.body_read_timeout_secs),
+            idle_timeout: secs(self.idle_timeout_secs),
+            tls_handshake_timeout: secs(self.tls_handshake_timeout_secs),
+            shutdown_grace: secs(self.shutdown_grace_secs),
+            retry_after: secs(self.retry_after_secs),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let counts = [
+            ("server.max_connections", self.max_connections.unwrap_or(1)),
+            ("server.max_buffered_bodies", self.max_buffered_bodies),
+            (
+                "server.max_buffered_body_bytes",
+                self.max_buffered_body_bytes,
+            ),
+        ];
+        let durations = [
+            (
+                "server.header_read_timeout_secs",
+                self.header_read_timeout_secs,
+            ),
+            ("server.body_read_timeout_secs", self.body_read_timeout_secs),
+            ("server.idle_timeout_secs", self.idle_timeout_secs),
+            (
+                "server.tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+            ),
+            ("server.shutdown_grace_secs", self.shutdown_grace_secs),
+            ("server.retry_after_secs", self.retry_after_secs),
+        ];
+        for (field, value) in counts {
+            if value == 0 {
+                return Err(invalid(field, "must be positive"));
+            }
+        }
+        for (field, value) in durations {
+            if value == 0 {
+                return Err(invalid(field, "must be positive"));
+            }
+            if value > 86_400 {
+                return Err(invalid(field, "must be at most 86400 (a day)"));
+            }
+        }
+        if self.max_buffered_body_bytes > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(invalid("server.max_buffered_body_bytes", "is too large"));
+        }
+        Ok(())
+    }
+}
+
 /// `dyad serve` terminating TLS itself: the DAP listener then speaks HTTPS
 /// only. Both files are read at start and again on SIGHUP (see
 /// [`crate::tls`]).
@@ -300,6 +417,8 @@ pub struct AggregatorConfig {
     #[serde(default)]
     pub upload: UploadConfig,
     #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
     pub http_client: HttpClientConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -334,6 +453,7 @@ impl fmt::Debug for AggregatorConfig {
                 &self.collection_retry_after_secs,
             )
             .field("upload", &self.upload)
+            .field("server", &self.server)
             .field("http_client", &self.http_client)
             .field("log", &self.log)
             .field("aggregation_job_creator", &self.aggregation_job_creator)
@@ -473,6 +593,7 @@ impl AggregatorConfig {
                 return Err(invalid(field, "must be positive"));
             }
         }
+        self.server.validate()?;
         if self.http_client.request_timeout_secs == 0 {
             return Err(invalid(
                 "http_client.request_timeout_secs",
@@ -553,13 +674,22 @@ impl AggregatorConfig {
         self.roles.contains(&role)
     }
 
-    /// The HTTP API's options, from this configuration.
+    /// The HTTP API's options, from this configuration; the default
+    /// connection maximum is sized for the process's open-file limit now in
+    /// force (see [`crate::server::open_files`]).
     pub fn api_config(&self) -> crate::http::ApiConfig {
+        let open_files = crate::server::open_files::current().map_or(
+            crate::server::open_files::FALLBACK_MAX_CONNECTIONS as u64,
+            |(soft, _)| soft,
+        );
         crate::http::ApiConfig {
             max_upload_body_bytes: self.max_upload_body_bytes,
             max_request_body_bytes: self.max_request_body_bytes,
             collection_retry_after: Duration::from_secs(self.collection_retry_after_secs),
             upload: self.upload,
+            server: self
+                .server
+                .limits(open_files, self.datastore_pool.max_connections),
         }
     }
 }

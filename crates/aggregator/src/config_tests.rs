@@ -237,3 +237,84 @@ fn missing_file_is_a_read_error() {
     assert!(matches!(error, ConfigError::Read { .. }));
     assert!(error.to_string().contains("/nonexistent/dyad.yaml"));
 }
+
+#[test]
+fn server_limits_parse_and_the_connection_maximum_defaults_from_the_file_limit() {
+    let config = AggregatorConfig::from_yaml_str(
+        "listen_address: \"127.0.0.1:0\"\ndatastore: sqlite://x.db\nroles: [aggregator]\n\
+         server:\n  max_connections: 300\n  max_buffered_bodies: 20\n  \
+         max_buffered_body_bytes: 1000000\n  header_read_timeout_secs: 2\n  \
+         body_read_timeout_secs: 3\n  idle_timeout_secs: 4\n  tls_handshake_timeout_secs: 5\n  \
+         shutdown_grace_secs: 6\n  retry_after_secs: 7\n",
+    )
+    .unwrap();
+    let limits = config.server.limits(1024, 8);
+    assert_eq!(
+        limits,
+        crate::server::ServerLimits {
+            max_connections: 300,
+            max_buffered_bodies: 20,
+            max_buffered_body_bytes: 1_000_000,
+            header_read_timeout: Duration::from_secs(2),
+            body_read_timeout: Duration::from_secs(3),
+            idle_timeout: Duration::from_secs(4),
+            tls_handshake_timeout: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(6),
+            retry_after: Duration::from_secs(7),
+        }
+    );
+    assert_eq!(config.api_config().server, limits);
+
+    // Absent: the defaults, with the maximum sized from the file limit less
+    // the datastore pool and the reserve.
+    let defaults = ServerConfig::default();
+    assert_eq!(defaults.max_connections, None);
+    let limits = defaults.limits(4096, 8);
+    assert_eq!(
+        limits.max_connections,
+        4096 - 8 - crate::server::open_files::RESERVED_DESCRIPTORS as usize
+    );
+    assert_eq!(
+        crate::server::ServerLimits {
+            max_connections: crate::server::ServerLimits::default().max_connections,
+            ..limits
+        },
+        crate::server::ServerLimits::default()
+    );
+}
+
+#[test]
+fn bad_server_limits_are_refused_with_the_field_named() {
+    for (section, field) in [
+        ("{max_connections: 0}", "server.max_connections"),
+        ("{max_buffered_bodies: 0}", "server.max_buffered_bodies"),
+        (
+            "{max_buffered_body_bytes: 0}",
+            "server.max_buffered_body_bytes",
+        ),
+        (
+            "{header_read_timeout_secs: 0}",
+            "server.header_read_timeout_secs",
+        ),
+        (
+            "{body_read_timeout_secs: 0}",
+            "server.body_read_timeout_secs",
+        ),
+        ("{idle_timeout_secs: 100000}", "server.idle_timeout_secs"),
+        ("{shutdown_grace_secs: 0}", "server.shutdown_grace_secs"),
+        ("{retry_after_secs: 0}", "server.retry_after_secs"),
+    ] {
+        let yaml =
+            format!("datastore: sqlite://x\nroles: [aggregation-job-driver]\nserver: {section}\n");
+        let error = AggregatorConfig::from_yaml_str(&yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(field), "{section}: {error}");
+    }
+    let error = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x\nroles: [aggregation-job-driver]\nserver: {max_conections: 5}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("max_conections"), "{error}");
+}

@@ -13,6 +13,7 @@
 //! | [`collection_jobs`] | the Leader's collection job endpoints (DAP-09 4.6.1) |
 //! | [`helper`] | the Helper's aggregation job and aggregate share endpoints (4.5, 4.6.2) |
 //! | [`leader`] | the Leader's background jobs: job creator and drivers |
+//! | [`server`] | the HTTP/1.1 server: accept loop, connection and body limits, timeouts, graceful shutdown |
 //! | [`logging`] | installing the `tracing` subscriber |
 //! | [`tls`] | HTTPS for the API (certificate reload on SIGHUP) and extra root certificates for clients |
 //!
@@ -27,6 +28,7 @@ pub mod http;
 pub mod leader;
 pub mod logging;
 pub mod runtime;
+pub mod server;
 pub mod startup;
 pub mod tls;
 pub mod upload;

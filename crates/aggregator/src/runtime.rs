@@ -4,6 +4,7 @@
 //! is cancelled and everything has stopped, or as soon as a role fails (the
 //! others are then stopped first).
 //!
+//! It first raises the soft open-file limit to the hard limit (logged).
 //! Before anything listens, it checks that the datastore keys open every
 //! stored task and logs one line saying what runs (see [`crate::startup`]).
 //!
@@ -39,6 +40,7 @@ pub async fn open_datastore(
 /// documentation).
 pub async fn run(config: AggregatorConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
+    raise_open_file_limit();
     let keys = config.datastore_keys()?;
     startup::log_keys(&keys);
     let options = config.datastore_options()?;
@@ -71,6 +73,24 @@ pub async fn run(config: AggregatorConfig, shutdown: CancellationToken) -> anyho
     let result = run_with(config, datastore.clone(), listener, shutdown).await;
     datastore.close().await;
     result
+}
+
+/// Raises the soft open-file limit to the hard limit (every connection is
+/// a file descriptor) and logs both; the default connection maximum is
+/// sized from the result ([`crate::server::open_files`]).
+fn raise_open_file_limit() {
+    match crate::server::open_files::raise_to_hard_limit() {
+        Ok(limit) => tracing::info!(
+            soft_limit_before = limit.soft_before,
+            soft_limit = limit.soft,
+            hard_limit = limit.hard,
+            "open-file limit"
+        ),
+        Err(error) => tracing::warn!(
+            %error,
+            "could not raise the open-file limit; serving with the current one"
+        ),
+    }
 }
 
 /// [`run`] with an opened datastore and, for the `aggregator` role, a bound

@@ -1,4 +1,5 @@
-//! The DAP HTTP API (DAP-09 sections 4.3-4.6), served with axum.
+//! The DAP HTTP API (DAP-09 sections 4.3-4.6): an axum router, served by
+//! [`crate::server`] with its connection and body limits.
 //!
 //! | method and path | who calls | handler |
 //! |---|---|---|
@@ -23,6 +24,7 @@ pub mod times;
 pub mod trace;
 
 use crate::config::UploadConfig;
+use crate::server::ServerLimits;
 use crate::upload::writer::{ReportWriter, WriterTask};
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -46,6 +48,8 @@ pub struct ApiConfig {
     pub collection_retry_after: Duration,
     /// The batching report writer.
     pub upload: UploadConfig,
+    /// The server's limits and timeouts.
+    pub server: ServerLimits,
 }
 
 impl Default for ApiConfig {
@@ -55,6 +59,7 @@ impl Default for ApiConfig {
             max_request_body_bytes: crate::config::DEFAULT_MAX_REQUEST_BODY_BYTES,
             collection_retry_after: Duration::from_secs(5),
             upload: UploadConfig::default(),
+            server: ServerLimits::default(),
         }
     }
 }
@@ -103,13 +108,15 @@ impl AppState {
 pub struct HttpApi {
     router: Router,
     writer: WriterTask,
+    limits: ServerLimits,
 }
 
 impl HttpApi {
     /// Builds the router and starts the report writer (on the current tokio
     /// runtime).
     pub fn new(datastore: Arc<dyn Datastore>, config: ApiConfig) -> Self {
-        let (reports, writer) = ReportWriter::spawn(datastore.clone(), config.upload);
+        let (reports, writer) =
+            ReportWriter::spawn(datastore.clone(), config.upload, config.server.retry_after);
         let state = AppState {
             datastore,
             config,
@@ -118,6 +125,7 @@ impl HttpApi {
         Self {
             router: build_router(state),
             writer,
+            limits: config.server,
         }
     }
 
@@ -127,26 +135,26 @@ impl HttpApi {
     }
 
     /// Serves on `listener` until `shutdown` is cancelled, then lets the
-    /// requests in flight finish, writes the reports still queued, and
-    /// returns.
+    /// requests in flight finish (within the shutdown grace period), writes
+    /// the reports still queued, and returns.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let HttpApi { router, writer } = self;
+        let HttpApi {
+            router,
+            writer,
+            limits,
+        } = self;
         if let Ok(address) = listener.local_addr() {
-            tracing::info!(%address, "serving the DAP API");
+            tracing::info!(%address, max_connections = limits.max_connections, "serving the DAP API");
         }
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        let served = crate::server::serve(listener, None, router, limits, shutdown).await;
         writer.stop().await;
         served.map_err(|e| anyhow::anyhow!("HTTP server: {e}"))
     }
-}
 
-impl HttpApi {
     /// [`HttpApi::serve`] over HTTPS: every connection on `listener` is
     /// TLS-terminated with `certificate`, which SIGHUP reloads meanwhile
     /// (see [`crate::tls`]).
@@ -156,24 +164,25 @@ impl HttpApi {
         certificate: Arc<crate::tls::ReloadableCertificate>,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let HttpApi { router, writer } = self;
-        if let Ok(address) = listener.local_addr() {
-            tracing::info!(%address, "serving the DAP API over HTTPS");
-        }
-        crate::tls::reload::log_served(&certificate.summary(), "serving the TLS certificate");
-        let reloads = shutdown.child_token();
-        let reloader = crate::tls::reload::reload_on_sighup(certificate.clone(), reloads.clone());
-        let listener = match crate::tls::TlsListener::new(listener, certificate) {
-            Ok(listener) => listener,
+        let HttpApi {
+            router,
+            writer,
+            limits,
+        } = self;
+        let acceptor = match crate::tls::acceptor(certificate.clone()) {
+            Ok(acceptor) => acceptor,
             Err(error) => {
-                reloads.cancel();
                 writer.stop().await;
                 return Err(error.into());
             }
         };
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        if let Ok(address) = listener.local_addr() {
+            tracing::info!(%address, max_connections = limits.max_connections, "serving the DAP API over HTTPS");
+        }
+        crate::tls::reload::log_served(&certificate.summary(), "serving the TLS certificate");
+        let reloads = shutdown.child_token();
+        let reloader = crate::tls::reload::reload_on_sighup(certificate, reloads.clone());
+        let served = crate::server::serve(listener, Some(acceptor), router, limits, shutdown).await;
         reloads.cancel();
         let _ = reloader.await;
         writer.stop().await;

@@ -40,6 +40,11 @@ pub struct ApiError {
     task_id: Option<TaskId>,
     /// Logged only.
     internal: Option<String>,
+    /// Sent as `Retry-After` (503 answers of an overloaded server).
+    retry_after: Option<std::time::Duration>,
+    /// Answer with `Connection: close` (the request's body was not read to
+    /// its end, so the connection cannot carry another request).
+    close_connection: bool,
 }
 
 impl ApiError {
@@ -52,6 +57,8 @@ impl ApiError {
             detail: Some(detail.into()),
             task_id: None,
             internal: None,
+            retry_after: None,
+            close_connection: false,
         }
     }
 
@@ -106,7 +113,35 @@ impl ApiError {
             detail: Some(detail.into()),
             task_id: None,
             internal: None,
+            retry_after: None,
+            close_connection: false,
         }
+    }
+
+    /// 408 Request Timeout (RFC 9110 section 15.5.9), `about:blank`: the
+    /// request's body did not arrive in time. The connection is closed.
+    pub fn request_timeout(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::REQUEST_TIMEOUT,
+            close_connection: true,
+            ..Self::not_found(detail)
+        }
+    }
+
+    /// 503 Service Unavailable (RFC 9110 section 15.6.4), `about:blank`,
+    /// with `Retry-After`: this aggregator is overloaded for now.
+    pub fn unavailable(detail: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: Some(retry_after),
+            ..Self::not_found(detail)
+        }
+    }
+
+    /// Closes the connection after this answer.
+    pub fn closing_connection(mut self) -> Self {
+        self.close_connection = true;
+        self
     }
 
     /// 405 Method Not Allowed (RFC 9110 section 15.5.6), `about:blank`.
@@ -125,6 +160,8 @@ impl ApiError {
             detail: None,
             task_id: None,
             internal: Some(detail.into()),
+            retry_after: None,
+            close_connection: false,
         }
     }
 
@@ -137,6 +174,8 @@ impl ApiError {
             detail: Some(detail.into()),
             task_id: None,
             internal: None,
+            retry_after: None,
+            close_connection: false,
         }
     }
 
@@ -189,6 +228,8 @@ impl fmt::Debug for ApiError {
             .field("detail", &self.detail)
             .field("task_id", &self.task_id)
             .field("internal", &self.internal)
+            .field("retry_after", &self.retry_after)
+            .field("close_connection", &self.close_connection)
             .finish()
     }
 }
@@ -229,9 +270,15 @@ impl IntoResponse for ApiError {
         }
         let body = self.to_problem_document().to_json();
         let mut response = (self.status, body).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(retry_after) = self.retry_after {
+            let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.close_connection {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
@@ -362,6 +409,19 @@ mod tests {
         assert_eq!(status, StatusCode::CONFLICT);
         let (status, _, _) = document(ApiError::body_too_large(10)).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn overload_answers_say_when_to_retry_and_timeouts_close_the_connection() {
+        let response =
+            ApiError::unavailable("busy", std::time::Duration::from_millis(2500)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        assert!(response.headers().get(header::CONNECTION).is_none());
+        let response = ApiError::request_timeout("slow body").into_response();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(response.headers()[header::CONNECTION], "close");
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }
 

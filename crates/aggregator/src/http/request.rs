@@ -15,6 +15,7 @@
 //!   `unauthorizedRequest`, as deployed DAP-09 peers answer.
 
 use super::problem::{ApiError, ApiResult};
+use crate::server::body::BodyLimitError;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -118,16 +119,47 @@ pub fn require_media_type(headers: &HeaderMap, expected: DapMediaType) -> ApiRes
 }
 
 /// Reads the whole body, refusing one longer than `limit` bytes with 413.
+/// A body the server cut off (see [`crate::server::body`]) is 408 when it
+/// came too slowly, 503 with `Retry-After` when the server holds too many
+/// body bytes; each of these closes the connection, whose rest of body is
+/// left unread.
 pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|error| {
-        // The only failure a local body gives is the length limit; others
-        // come from the connection.
         if is_length_limit(&error) {
-            ApiError::body_too_large(limit)
-        } else {
-            ApiError::invalid_message(format!("reading the request body: {error}"))
+            return ApiError::body_too_large(limit).closing_connection();
+        }
+        match body_limit_error(&error) {
+            Some(BodyLimitError::TimedOut(_)) => {
+                ApiError::request_timeout(error_chain_text(&error)).closing_connection()
+            }
+            Some(BodyLimitError::Overloaded { retry_after }) => {
+                ApiError::unavailable(error_chain_text(&error), retry_after).closing_connection()
+            }
+            // Others come from the connection.
+            None => ApiError::invalid_message(format!("reading the request body: {error}")),
         }
     })
+}
+
+/// The server's reason for cutting a body off, if it did.
+fn body_limit_error(error: &axum::Error) -> Option<BodyLimitError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(limit) = current.downcast_ref::<BodyLimitError>() {
+            return Some(*limit);
+        }
+        source = current.source();
+    }
+    None
+}
+
+/// The innermost message of an error chain (the server's own words).
+fn error_chain_text(error: &axum::Error) -> String {
+    let mut current: &(dyn std::error::Error + 'static) = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
 }
 
 fn is_length_limit(error: &axum::Error) -> bool {

@@ -13,14 +13,21 @@
 //! If a batch's transaction fails for a reason other than contention (which
 //! the datastore retries itself), each of its reports is written alone, so
 //! that one bad report cannot fail its neighbours.
+//!
+//! The queue holds `4 x max_batch_reports` reports. An upload that finds
+//! it full waits at most [`QUEUE_WAIT`] for room, then is answered `503`
+//! with `Retry-After` (the datastore is behind; the upload is not stored),
+//! and uploads are taken again as soon as the writer catches up.
 
 use crate::config::UploadConfig;
 use crate::http::problem::ApiError;
+use crate::server::overload::Throttle;
 use dyad_datastore::models::{BatchIdentifier, LeaderStoredReport, ReportWriteOutcome};
 use dyad_datastore::{Datastore, DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::TaskId;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -50,6 +57,42 @@ struct Pending {
 #[derive(Clone)]
 pub struct ReportWriter {
     sender: mpsc::Sender<Pending>,
+    /// The `Retry-After` of an upload refused because the queue is full.
+    retry_after: Duration,
+    /// Refusals for a full queue, for the logs.
+    refusals: Arc<Throttle>,
+}
+
+/// The longest an upload waits for room in a full queue before it is
+/// answered `503` (the writer is behind: more waiting would only pile up
+/// connections).
+pub const QUEUE_WAIT: Duration = Duration::from_secs(1);
+
+/// A place in `sender`'s queue, waiting at most `wait` for one; `503`
+/// with `Retry-After` if none came, 500 if the writer stopped.
+async fn reserve_slot<'a, T>(
+    sender: &'a mpsc::Sender<T>,
+    wait: Duration,
+    retry_after: Duration,
+    refusals: &Throttle,
+) -> Result<mpsc::Permit<'a, T>, ApiError> {
+    match tokio::time::timeout(wait, sender.reserve()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(_)) => Err(ApiError::internal("the report writer has stopped")),
+        Err(_) => {
+            if let Some(refused) = refusals.note() {
+                tracing::warn!(
+                    queued = sender.max_capacity(),
+                    refused_since_start = refused,
+                    "the report writer's queue is full (the datastore is behind): answering uploads 503"
+                );
+            }
+            Err(ApiError::unavailable(
+                "too many reports waiting to be written; retry later",
+                retry_after,
+            ))
+        }
+    }
 }
 
 /// The background task; [`WriterTask::stop`] writes what is queued and
@@ -71,13 +114,25 @@ impl WriterTask {
 }
 
 impl ReportWriter {
-    /// Starts the writer on the current tokio runtime.
-    pub fn spawn(datastore: Arc<dyn Datastore>, config: UploadConfig) -> (Self, WriterTask) {
+    /// Starts the writer on the current tokio runtime. A full queue is
+    /// answered `503` with `retry_after`.
+    pub fn spawn(
+        datastore: Arc<dyn Datastore>,
+        config: UploadConfig,
+        retry_after: Duration,
+    ) -> (Self, WriterTask) {
         let capacity = config.max_batch_reports.max(1).saturating_mul(4);
         let (sender, receiver) = mpsc::channel(capacity);
         let stop = CancellationToken::new();
         let handle = tokio::spawn(run(datastore, receiver, config, stop.clone()));
-        (Self { sender }, WriterTask { handle, stop })
+        (
+            Self {
+                sender,
+                retry_after,
+                refusals: Arc::default(),
+            },
+            WriterTask { handle, stop },
+        )
     }
 
     /// Queues a report and waits until its transaction committed (or failed).
@@ -92,10 +147,9 @@ impl ReportWriter {
             collected_check,
             reply,
         };
-        self.sender
-            .send(pending)
-            .await
-            .map_err(|_| ApiError::internal("the report writer has stopped"))?;
+        reserve_slot(&self.sender, QUEUE_WAIT, self.retry_after, &self.refusals)
+            .await?
+            .send(pending);
         answer
             .await
             .map_err(|_| ApiError::internal("the report writer dropped the report"))?
@@ -250,4 +304,41 @@ async fn write_reports(
         }
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::header;
+    use axum::response::IntoResponse;
+
+    const WAIT: Duration = Duration::from_millis(100);
+
+    #[tokio::test]
+    async fn a_full_queue_answers_503_with_retry_after_and_recovers_when_drained() {
+        let (sender, mut receiver) = mpsc::channel::<u32>(1);
+        sender.send(1).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let refused = reserve_slot(&sender, WAIT, Duration::from_secs(2), &Throttle::default())
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() >= WAIT);
+        let response = refused.into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+
+        // Once the writer takes a report, the next upload gets its place.
+        assert_eq!(receiver.recv().await, Some(1));
+        reserve_slot(&sender, WAIT, Duration::from_secs(2), &Throttle::default())
+            .await
+            .unwrap()
+            .send(2);
+        assert_eq!(receiver.recv().await, Some(2));
+
+        drop(receiver);
+        let stopped = reserve_slot(&sender, WAIT, Duration::from_secs(2), &Throttle::default())
+            .await
+            .unwrap_err();
+        assert_eq!(stopped.status(), 500);
+    }
 }

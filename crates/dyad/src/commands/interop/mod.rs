@@ -62,25 +62,20 @@ async fn serve(role: &'static str, router: Router, port: u16) -> anyhow::Result<
 /// How long requests in flight may take to finish once shutdown is asked.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Serves `router` on `listener` until `shutdown` is cancelled; then lets
-/// requests in flight finish, for at most [`SHUTDOWN_GRACE`] (a runner's
-/// idle keep-alive connections must not keep the process up).
+/// Serves `router` on `listener` until `shutdown` is cancelled, with the
+/// aggregator's server and its default limits; then lets requests in
+/// flight finish, for at most [`SHUTDOWN_GRACE`] (a runner's idle
+/// keep-alive connections must not keep the process up).
 async fn serve_until(
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let server =
-        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let deadline = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    let limits = dyad_aggregator::server::ServerLimits {
+        shutdown_grace: SHUTDOWN_GRACE,
+        ..dyad_aggregator::server::ServerLimits::default()
     };
-    tokio::select! {
-        served = server => served.context("HTTP server"),
-        () = deadline => {
-            tracing::info!("connections still open after the grace period; stopping anyway");
-            Ok(())
-        }
-    }
+    dyad_aggregator::server::serve(listener, None, router, limits, shutdown)
+        .await
+        .context("HTTP server")
 }
