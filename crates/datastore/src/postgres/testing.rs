@@ -10,7 +10,7 @@
 //! `None`, so tests that need PostgreSQL pass without running.
 
 use super::PostgresDatastore;
-use crate::conformance::{Reopen, TestDatastore};
+use crate::conformance::{ReopenWith, TestDatastore};
 use crate::{Datastore, DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
 use std::sync::Arc;
@@ -110,10 +110,9 @@ pub async fn postgres_harness() -> Option<TestDatastore> {
         .await
         .expect("open PostgreSQL datastore");
     let (url, reopen_clock) = (database.url().to_owned(), clock.clone());
-    let reopen: Reopen = Arc::new(move |keys| {
+    let reopen: ReopenWith = Arc::new(move |options| {
         let (url, clock) = (url.clone(), reopen_clock.clone());
         Box::pin(async move {
-            let options = DatastoreOptions::new(keys);
             let datastore = PostgresDatastore::open(&url, Arc::new(clock), &options).await?;
             Ok(Arc::new(datastore) as Arc<dyn Datastore>)
         })
