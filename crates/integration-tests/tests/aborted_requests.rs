@@ -546,7 +546,11 @@ const UNHEALTHY: [&str; 6] = [
 
 /// The whole scenario on a started pair.
 async fn aborted_requests_leave_both_aggregators_healthy(mut dyad: Dyad) {
-    let abort_time = past_bucket_time(PRECISION, 3);
+    // Read once: the buckets must not move if the hour turns mid-test.
+    let fresh_time = past_bucket_time(PRECISION, 1);
+    let abort_time = fresh_time
+        .checked_sub(Duration::from_seconds(2 * PRECISION))
+        .unwrap();
     let precision = Duration::from_seconds(PRECISION);
     let abort_interval =
         Interval::new(abort_time.to_batch_interval_start(precision), precision).unwrap();
@@ -605,10 +609,10 @@ async fn aborted_requests_leave_both_aggregators_healthy(mut dyad: Dyad) {
         let status = timed("GET hpke_config", http.get(url)).await;
         assert_eq!(status, 200);
     }
-    let client = dyad.client_at(past_bucket_time(PRECISION, 1));
+    let client = dyad.client_at(fresh_time);
     let mut measurements = vec![random_measurement(dyad.vdaf(), &mut rand::thread_rng())];
     let report = client
-        .prepare_report(&measurements[0], past_bucket_time(PRECISION, 1))
+        .prepare_report(&measurements[0], fresh_time)
         .await
         .unwrap();
     let status = timed(
@@ -647,7 +651,7 @@ async fn aborted_requests_leave_both_aggregators_healthy(mut dyad: Dyad) {
         }
     }
     drop(client);
-    let fresh = past_bucket_time(PRECISION, 1).to_batch_interval_start(precision);
+    let fresh = fresh_time.to_batch_interval_start(precision);
     let collection = dyad
         .collect(Query::TimeInterval(
             Interval::new(fresh, precision).unwrap(),

@@ -37,6 +37,11 @@ pub struct TestDatabase {
     server_url: String,
     name: String,
     url: String,
+    /// A connection held on the database while it lives: test runs sharing
+    /// the server sweep away `dyad_test_*` databases left by killed runs
+    /// (`scripts/postgres.sh`), and a database in use is spared, so a fresh
+    /// one must not sit unused until its test first connects.
+    _in_use: std::sync::Mutex<sqlx::PgConnection>,
 }
 
 impl std::fmt::Debug for TestDatabase {
@@ -57,10 +62,14 @@ impl TestDatabase {
         let url = super::admin::create_database(&server_url, &name)
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let in_use = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to test database {name}: {e}"));
         Some(Self {
             server_url,
             name,
             url,
+            _in_use: std::sync::Mutex::new(in_use),
         })
     }
 
