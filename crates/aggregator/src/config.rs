@@ -12,6 +12,7 @@
 //!   acquire_timeout_secs: 30
 //!   statement_timeout_secs: 30
 //!   max_transaction_attempts: 10        # retries of busy/serialization-failed transactions
+//!   max_transaction_secs: 300           # one run of a transaction body, then abandoned
 //! datastore_apply_migrations: true      # default: true for SQLite, false for PostgreSQL
 //! roles: [aggregator, aggregation-job-creator, aggregation-job-driver, collection-job-driver]
 //! max_upload_body_bytes: 1048576        # PUT .../reports
@@ -332,6 +333,9 @@ pub struct DatastorePoolConfig {
     pub acquire_timeout_secs: u64,
     pub statement_timeout_secs: u64,
     pub max_transaction_attempts: u32,
+    /// How long one run of a transaction body may take before it is
+    /// abandoned and rolled back (`DatastoreOptions::max_transaction_duration`).
+    pub max_transaction_secs: u64,
 }
 
 impl Default for DatastorePoolConfig {
@@ -341,6 +345,7 @@ impl Default for DatastorePoolConfig {
             acquire_timeout_secs: 30,
             statement_timeout_secs: 30,
             max_transaction_attempts: 10,
+            max_transaction_secs: dyad_datastore::DEFAULT_MAX_TRANSACTION_DURATION.as_secs(),
         }
     }
 }
@@ -548,6 +553,10 @@ impl AggregatorConfig {
                 "datastore_pool.max_transaction_attempts",
                 u64::from(self.datastore_pool.max_transaction_attempts),
             ),
+            (
+                "datastore_pool.max_transaction_secs",
+                self.datastore_pool.max_transaction_secs,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(field, "must be positive"));
@@ -663,6 +672,7 @@ impl AggregatorConfig {
         options.acquire_timeout = Duration::from_secs(pool.acquire_timeout_secs);
         options.statement_timeout = Duration::from_secs(pool.statement_timeout_secs);
         options.retry.max_attempts = pool.max_transaction_attempts;
+        options.max_transaction_duration = Duration::from_secs(pool.max_transaction_secs);
         options.apply_migrations = self
             .datastore_apply_migrations
             .unwrap_or_else(|| DatastoreOptions::migrates_by_default(&self.datastore));

@@ -110,7 +110,8 @@ fn datastore_options_come_from_the_config() {
     let yaml = format!(
         "datastore: postgres://db/dyad\nroles: [aggregation-job-driver]\n\
          datastore_keys: [{key}]\n\
-         datastore_pool: {{max_connections: 3, statement_timeout_secs: 7, max_transaction_attempts: 4}}\n"
+         datastore_pool: {{max_connections: 3, statement_timeout_secs: 7, max_transaction_attempts: 4, \
+         max_transaction_secs: 90}}\n"
     );
     let config = AggregatorConfig::from_yaml_str(&yaml).unwrap();
     // The environment may override the keys; the rest is the config's.
@@ -118,6 +119,7 @@ fn datastore_options_come_from_the_config() {
     assert_eq!(options.max_connections, 3);
     assert_eq!(options.statement_timeout, Duration::from_secs(7));
     assert_eq!(options.retry.max_attempts, 4);
+    assert_eq!(options.max_transaction_duration, Duration::from_secs(90));
     assert!(
         !options.apply_migrations,
         "PostgreSQL defaults to dyad migrate"

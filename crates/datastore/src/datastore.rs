@@ -19,7 +19,8 @@
 //! ```
 //!
 //! The body's writes are committed together when it returns `Ok`, and rolled
-//! back when it returns `Err` (or panics). A transaction runs on a task of
+//! back when it returns `Err` (or panics, or runs longer than
+//! `DatastoreOptions::max_transaction_duration`, when it is abandoned). A transaction runs on a task of
 //! its own, to commit or rollback, even when the caller's future is dropped
 //! (a client that hangs up, a timeout): a dropped request can never leave a
 //! pooled connection half-way through `BEGIN` or a statement, so the pool
@@ -194,6 +195,51 @@ where
             "the transaction's task was cancelled (runtime shutting down)",
         ))),
     }
+}
+
+/// Rolls back the transaction of a body cut at the maximum transaction
+/// duration, waiting at most `bound` (the statement timeout: what one
+/// statement may take). Returns whether the rollback finished; when it did
+/// not, the caller must close the connection rather than return it to the
+/// pool, since its state is then unknown.
+pub(crate) async fn roll_back_abandoned<F>(rollback: F, bound: StdDuration) -> bool
+where
+    F: std::future::Future<Output = Result<(), DatastoreError>>,
+{
+    match tokio::time::timeout(bound, rollback).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "rolling back an abandoned transaction failed");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+/// Logs a body abandoned at the maximum transaction duration and makes the
+/// caller's error (see [`DatastoreError::TransactionTimedOut`]).
+pub(crate) fn abandoned(
+    name: &'static str,
+    limit: StdDuration,
+    elapsed: StdDuration,
+    rolled_back: bool,
+) -> TxError {
+    tracing::error!(
+        tx = name,
+        elapsed_ms = elapsed.as_millis() as u64,
+        limit_ms = limit.as_millis() as u64,
+        connection = if rolled_back {
+            "rolled back, back in the pool"
+        } else {
+            "rollback did not finish, connection closed"
+        },
+        "transaction body ran past the maximum transaction duration; abandoned"
+    );
+    TxError::Datastore(DatastoreError::TransactionTimedOut {
+        name,
+        limit,
+        elapsed,
+    })
 }
 
 /// How long closing a datastore waits for connections still in use.

@@ -80,6 +80,19 @@ pub enum DatastoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The transaction body ran longer than the datastore's maximum
+    /// transaction duration (`DatastoreOptions::max_transaction_duration`):
+    /// it was abandoned and its transaction rolled back (or its connection
+    /// closed), so none of its writes were committed. Not retried.
+    #[error(
+        "transaction {name} abandoned after {elapsed:.1?}: its body ran longer than the maximum \
+         transaction duration ({limit:?}); nothing of it was committed"
+    )]
+    TransactionTimedOut {
+        name: &'static str,
+        limit: std::time::Duration,
+        elapsed: std::time::Duration,
+    },
     /// A stored row could not be read back into its model.
     #[error("corrupt row in {table}.{column}: {reason}")]
     Corrupt {

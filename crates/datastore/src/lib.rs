@@ -39,5 +39,5 @@ pub use futures::future::BoxFuture;
 pub use keys::{DatastoreKeys, KEYS_ENV};
 pub use lease::{Lease, LeaseToken};
 pub use open::{migrate, open};
-pub use options::DatastoreOptions;
+pub use options::{DatastoreOptions, DEFAULT_MAX_TRANSACTION_DURATION};
 pub use transaction::Transaction;

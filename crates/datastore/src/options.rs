@@ -6,6 +6,18 @@ use crate::datastore::RetryPolicy;
 use crate::DatastoreKeys;
 use std::time::Duration;
 
+/// The default of [`DatastoreOptions::max_transaction_duration`]: five
+/// minutes. The aggregator's bodies do database work only, in bounded
+/// batches, and take milliseconds to seconds; each statement is bounded by
+/// `statement_timeout` (30 s by default), so five minutes is ten statement
+/// timeouts back to back, far past any body that is still making progress.
+/// The bound exists for the body that never ends: with transactions
+/// detached from their callers, nothing else would ever release its pooled
+/// connection (and, on SQLite, the single write lock every writer waits
+/// for), so without it one such body would stop all writes for good; with
+/// it, for at most five minutes.
+pub const DEFAULT_MAX_TRANSACTION_DURATION: Duration = Duration::from_secs(300);
+
 /// Options for opening a datastore (see [`crate::open`]).
 #[derive(Clone, Debug)]
 pub struct DatastoreOptions {
@@ -19,6 +31,13 @@ pub struct DatastoreOptions {
     /// wait for the write lock (SQLite busy timeout) before it fails and the
     /// transaction is retried.
     pub statement_timeout: Duration,
+    /// How long one run of a transaction body may take, from `BEGIN` to the
+    /// body's return. A body that runs longer (one awaiting something that
+    /// never comes) is abandoned: its transaction is rolled back (or, if
+    /// even that does not finish in `statement_timeout`, its connection is
+    /// closed), the caller gets [`crate::DatastoreError::TransactionTimedOut`],
+    /// and the body is not run again.
+    pub max_transaction_duration: Duration,
     /// Retries of transactions that failed on contention or a dropped
     /// connection.
     pub retry: RetryPolicy,
@@ -35,6 +54,7 @@ impl DatastoreOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(30),
             statement_timeout: Duration::from_secs(30),
+            max_transaction_duration: DEFAULT_MAX_TRANSACTION_DURATION,
             retry: RetryPolicy::default(),
             apply_migrations: true,
         }
@@ -55,9 +75,13 @@ impl DatastoreOptions {
                 "max_connections and retry.max_attempts must be positive".into(),
             ));
         }
-        if self.acquire_timeout.is_zero() || self.statement_timeout.is_zero() {
+        if self.acquire_timeout.is_zero()
+            || self.statement_timeout.is_zero()
+            || self.max_transaction_duration.is_zero()
+        {
             return Err(crate::DatastoreError::Config(
-                "acquire_timeout and statement_timeout must be positive".into(),
+                "acquire_timeout, statement_timeout and max_transaction_duration must be positive"
+                    .into(),
             ));
         }
         Ok(())

@@ -13,7 +13,8 @@
 //! - [`free_port`] picks a free loopback port;
 //! - [`Dyad::start`] provisions a task and starts both aggregators;
 //!   [`Server`] kills its process on drop and can be killed (SIGKILL) and
-//!   restarted with the same config and datastore;
+//!   restarted with the same config and datastore, or stopped with SIGTERM
+//!   ([`Server::terminate`]);
 //!   [`Dyad::start_with`] first replaces top-level config keys
 //!   ([`Server::set_config`]), [`Dyad::start_prepared`] lets the test
 //!   prepare both servers (e.g. HTTPS with [`Server::serve_tls`]) before
@@ -434,6 +435,35 @@ impl Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits, at most `bound`, for it
+    /// to exit; returns how long that took and its exit status. Fails (the
+    /// process is then killed on drop) if it is still running after `bound`.
+    pub async fn terminate(
+        &mut self,
+        bound: std::time::Duration,
+    ) -> anyhow::Result<(std::time::Duration, std::process::ExitStatus)> {
+        let child = self
+            .child
+            .as_mut()
+            .with_context(|| format!("the {} is not running", self.name))?;
+        let started = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .context("running kill -TERM")?;
+        ensure!(sent.success(), "kill -TERM {} failed: {sent}", child.id());
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                return Ok((started.elapsed(), status));
+            }
+            if started.elapsed() > bound {
+                bail!("the {} did not exit within {bound:?} of SIGTERM", self.name);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 

@@ -48,6 +48,14 @@ pub type Reopen = Arc<
         + Sync,
 >;
 
+/// Opens another handle on a test's database with other options (to test
+/// what a process configured with those options would see).
+pub type ReopenWith = Arc<
+    dyn Fn(DatastoreOptions) -> BoxFuture<'static, Result<Arc<dyn Datastore>, DatastoreError>>
+        + Send
+        + Sync,
+>;
+
 /// A fresh datastore for one test, with the clock it reads, the keys it was
 /// opened with, a way to reopen its database with other keys, and whatever
 /// must live as long as it (a temporary directory, a test database).
@@ -56,24 +64,28 @@ pub struct TestDatastore {
     pub clock: MockClock,
     pub keys: DatastoreKeys,
     pub reopen: Reopen,
+    pub reopen_with: ReopenWith,
     _keep_alive: Box<dyn Any + Send + Sync>,
 }
 
 impl TestDatastore {
-    /// Wraps a datastore reading `clock`, opened with `keys`; `keep_alive`
-    /// is dropped with it.
+    /// Wraps a datastore reading `clock`, opened with `keys`; `reopen_with`
+    /// opens another handle on its database; `keep_alive` is dropped with it.
     pub fn new(
         datastore: Arc<dyn Datastore>,
         clock: MockClock,
         keys: DatastoreKeys,
-        reopen: Reopen,
+        reopen_with: ReopenWith,
         keep_alive: Box<dyn Any + Send + Sync>,
     ) -> Self {
+        let with = reopen_with.clone();
+        let reopen: Reopen = Arc::new(move |keys| with(DatastoreOptions::new(keys)));
         Self {
             datastore,
             clock,
             keys,
             reopen,
+            reopen_with,
             _keep_alive: keep_alive,
         }
     }
@@ -90,10 +102,9 @@ pub async fn sqlite_harness() -> TestDatastore {
         .await
         .expect("open SQLite datastore");
     let reopen_clock = clock.clone();
-    let reopen: Reopen = Arc::new(move |keys| {
+    let reopen: ReopenWith = Arc::new(move |options| {
         let (url, clock) = (url.clone(), reopen_clock.clone());
         Box::pin(async move {
-            let options = DatastoreOptions::new(keys);
             let datastore = SqliteDatastore::open(&url, Arc::new(clock), &options).await?;
             Ok(Arc::new(datastore) as Arc<dyn Datastore>)
         })
@@ -160,6 +171,7 @@ macro_rules! __datastore_conformance_tests {
                 now_comes_from_the_clock,
                 concurrent_writers_all_commit,
                 dropped_callers_leave_no_half_transaction,
+                hanging_body_is_cut_at_the_bound,
             }
             client_reports {
                 round_trip,

@@ -260,3 +260,133 @@ pub async fn dropped_callers_leave_no_half_transaction(h: TestDatastore) {
         .await
         .expect("closing is bounded");
 }
+
+/// A body that never ends (it awaits something that never comes) is cut at
+/// the maximum transaction duration: the caller gets
+/// `TransactionTimedOut`, nothing it wrote is committed, its connection
+/// is rolled back or closed (never returned in doubt), so a pool of one
+/// connection serves the next transactions at once (on SQLite: the write
+/// lock is free again), and closing is prompt.
+pub async fn hanging_body_is_cut_at_the_bound(h: TestDatastore) {
+    let limit = std::time::Duration::from_millis(400);
+    let mut options = crate::DatastoreOptions::new(h.keys.clone());
+    options.max_transaction_duration = limit;
+    // One connection: a connection kept by the hung body would starve
+    // every later transaction.
+    options.max_connections = 1;
+    options.acquire_timeout = std::time::Duration::from_secs(5);
+    let bounded = h.reopen_with.as_ref()(options).await.unwrap();
+    let task = leader_task();
+    let task_id = *task.task_id();
+    let stored_task = task.clone();
+    // Far past the bound: a body that is not cut fails the test here
+    // instead of hanging it.
+    let patience = std::time::Duration::from_secs(30);
+
+    let started = std::time::Instant::now();
+    let hung = tokio::time::timeout(
+        patience,
+        bounded.run_tx("hangs_writing", move |tx| {
+            let task = task.clone();
+            Box::pin(async move {
+                tx.put_task(&task).await?;
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+        }),
+    )
+    .await
+    .expect("the hanging writer is cut at the bound");
+    let elapsed = started.elapsed();
+    match hung {
+        Err(TxError::Datastore(DatastoreError::TransactionTimedOut {
+            name: "hangs_writing",
+            limit: reported,
+            elapsed: reported_elapsed,
+        })) => {
+            assert_eq!(reported, limit);
+            assert!(reported_elapsed >= limit, "{reported_elapsed:?}");
+        }
+        other => panic!("expected TransactionTimedOut, got {other:?}"),
+    }
+    assert!(
+        elapsed >= limit && elapsed < limit + std::time::Duration::from_secs(5),
+        "cut after {elapsed:?} with a bound of {limit:?}"
+    );
+    let message = hung.unwrap_err().to_string();
+    assert!(
+        message.contains("hangs_writing") && message.contains("maximum transaction duration"),
+        "{message}"
+    );
+
+    // A hanging reader is cut the same way, and is not run again.
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = runs.clone();
+    let read = tokio::time::timeout(
+        patience,
+        bounded.run_read_tx("hangs_reading", move |tx| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                tx.get_tasks().await?;
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+        }),
+    )
+    .await
+    .expect("the hanging reader is cut at the bound");
+    assert!(
+        matches!(
+            read,
+            Err(TxError::Datastore(
+                DatastoreError::TransactionTimedOut { .. }
+            ))
+        ),
+        "{read:?}"
+    );
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Nothing the hung writer did was committed, and the only connection
+    // serves again at once: reads and writes through this handle and
+    // through the test's own (on SQLite, the write lock was released).
+    let quick = std::time::Duration::from_secs(5);
+    let found = tokio::time::timeout(
+        quick,
+        bounded.run_read_tx("check", move |tx| {
+            Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+        }),
+    )
+    .await
+    .expect("the pool serves after a body was cut")
+    .unwrap();
+    assert_eq!(found, None);
+    for (i, datastore) in [&bounded, &h.datastore, &bounded].into_iter().enumerate() {
+        let (task, more) = (
+            stored_task.clone(),
+            report(&task_id, 3600 + i as u64, i as u8),
+        );
+        let stored = tokio::time::timeout(
+            quick,
+            datastore.run_tx("after", move |tx| {
+                let (task, more) = (task.clone(), more.clone());
+                Box::pin(async move {
+                    tx.put_task(&task).await?;
+                    Ok(tx.put_client_reports(&[more]).await?)
+                })
+            }),
+        )
+        .await
+        .expect("the pool serves after a body was cut")
+        .unwrap();
+        assert_eq!(stored, vec![ReportWriteOutcome::Stored]);
+    }
+
+    // No connection is left in use: closing does not wait out its bound.
+    let closing = std::time::Instant::now();
+    bounded.close().await;
+    assert!(
+        closing.elapsed() < std::time::Duration::from_secs(2),
+        "closing took {:?}",
+        closing.elapsed()
+    );
+}

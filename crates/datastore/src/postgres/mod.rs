@@ -69,9 +69,11 @@ use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::Clock;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection as _;
 use std::any::Any;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 use tracing::{debug, warn};
 
 pub use transaction::PostgresTransaction;
@@ -83,6 +85,12 @@ pub struct PostgresDatastore {
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     keys: Arc<DatastoreKeys>,
+    /// How long one run of a body may take (see
+    /// `DatastoreOptions::max_transaction_duration`).
+    max_transaction_duration: StdDuration,
+    /// How long the rollback of an abandoned body may take before its
+    /// connection is closed instead.
+    statement_timeout: StdDuration,
     /// `host:port/database`, for Debug and logs (never the password).
     target: String,
 }
@@ -92,6 +100,7 @@ impl std::fmt::Debug for PostgresDatastore {
         f.debug_struct("PostgresDatastore")
             .field("target", &self.target)
             .field("retry", &self.retry)
+            .field("max_transaction_duration", &self.max_transaction_duration)
             .finish_non_exhaustive()
     }
 }
@@ -171,6 +180,8 @@ impl PostgresDatastore {
             clock,
             retry: options.retry,
             keys: Arc::new(options.keys.clone()),
+            max_transaction_duration: options.max_transaction_duration,
+            statement_timeout: options.statement_timeout,
             target,
         })
     }
@@ -192,15 +203,35 @@ impl PostgresDatastore {
             TxMode::ReadWrite => "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
             TxMode::ReadOnly => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         };
-        let inner = self
-            .pool
-            .begin_with(begin)
-            .await
-            .map_err(DatastoreError::from)?;
+        // The pooled connection is held here, outside the transaction, so
+        // that one whose state is in doubt can be closed instead of going
+        // back to the pool.
+        let mut conn = self.pool.acquire().await.map_err(DatastoreError::from)?;
+        let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
         let mut tx = PostgresTransaction::new(inner, self.clock.now(), mode, self.keys.clone());
-        // On error the sqlx transaction rolls back when dropped (also if this
-        // future is dropped mid-way); a connection that failed is discarded.
-        let value = f(&mut tx).await?;
+        let started = Instant::now();
+        // On error the sqlx transaction rolls back when dropped (also if the
+        // body panics); a connection that failed is discarded.
+        let outcome = tokio::time::timeout(self.max_transaction_duration, f(&mut tx)).await;
+        let value = match outcome {
+            Ok(result) => result?,
+            Err(_) => {
+                // The body is dropped at the await it hung on; its
+                // transaction (and the row locks it holds) ends here.
+                let rolled_back =
+                    crate::datastore::roll_back_abandoned(tx.rollback(), self.statement_timeout)
+                        .await;
+                if !rolled_back {
+                    conn.close_on_drop();
+                }
+                return Err(crate::datastore::abandoned(
+                    name,
+                    self.max_transaction_duration,
+                    started.elapsed(),
+                    rolled_back,
+                ));
+            }
+        };
         tx.commit().await.map_err(|error| match error {
             // The COMMIT may or may not have reached the server.
             DatastoreError::Database(source)

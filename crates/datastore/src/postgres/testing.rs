@@ -10,7 +10,7 @@
 //! `None`, so tests that need PostgreSQL pass without running.
 
 use super::PostgresDatastore;
-use crate::conformance::{Reopen, TestDatastore};
+use crate::conformance::{ReopenWith, TestDatastore};
 use crate::{Datastore, DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
 use std::sync::Arc;
@@ -37,6 +37,11 @@ pub struct TestDatabase {
     server_url: String,
     name: String,
     url: String,
+    /// A connection held on the database while it lives: test runs sharing
+    /// the server sweep away `dyad_test_*` databases left by killed runs
+    /// (`scripts/postgres.sh`), and a database in use is spared, so a fresh
+    /// one must not sit unused until its test first connects.
+    _in_use: std::sync::Mutex<sqlx::PgConnection>,
 }
 
 impl std::fmt::Debug for TestDatabase {
@@ -57,10 +62,14 @@ impl TestDatabase {
         let url = super::admin::create_database(&server_url, &name)
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let in_use = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to test database {name}: {e}"));
         Some(Self {
             server_url,
             name,
             url,
+            _in_use: std::sync::Mutex::new(in_use),
         })
     }
 
@@ -110,10 +119,9 @@ pub async fn postgres_harness() -> Option<TestDatastore> {
         .await
         .expect("open PostgreSQL datastore");
     let (url, reopen_clock) = (database.url().to_owned(), clock.clone());
-    let reopen: Reopen = Arc::new(move |keys| {
+    let reopen: ReopenWith = Arc::new(move |options| {
         let (url, clock) = (url.clone(), reopen_clock.clone());
         Box::pin(async move {
-            let options = DatastoreOptions::new(keys);
             let datastore = PostgresDatastore::open(&url, Arc::new(clock), &options).await?;
             Ok(Arc::new(datastore) as Arc<dyn Datastore>)
         })

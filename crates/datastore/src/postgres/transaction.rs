@@ -29,16 +29,16 @@ type Result<T> = std::result::Result<T, DatastoreError>;
 
 /// One open PostgreSQL transaction. Dropped without being committed, it rolls
 /// back.
-pub struct PostgresTransaction {
-    inner: sqlx::Transaction<'static, Postgres>,
+pub struct PostgresTransaction<'c> {
+    inner: sqlx::Transaction<'c, Postgres>,
     now: Time,
     mode: TxMode,
     keys: Arc<DatastoreKeys>,
 }
 
-impl PostgresTransaction {
+impl<'c> PostgresTransaction<'c> {
     pub(super) fn new(
-        inner: sqlx::Transaction<'static, Postgres>,
+        inner: sqlx::Transaction<'c, Postgres>,
         now: Time,
         mode: TxMode,
         keys: Arc<DatastoreKeys>,
@@ -49,6 +49,12 @@ impl PostgresTransaction {
             mode,
             keys,
         }
+    }
+
+    /// Rolls the transaction back, leaving its connection out of any
+    /// transaction.
+    pub(super) async fn rollback(self) -> Result<()> {
+        Ok(self.inner.rollback().await?)
     }
 
     pub(super) async fn commit(self) -> Result<()> {
@@ -68,7 +74,7 @@ impl PostgresTransaction {
 }
 
 #[async_trait::async_trait]
-impl Transaction for PostgresTransaction {
+impl Transaction for PostgresTransaction<'_> {
     fn now(&self) -> Time {
         self.now
     }

@@ -35,9 +35,11 @@ use dyad_core::clock::Clock;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Connection as _;
 use std::any::Any;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
 use tracing::{debug, warn};
 
 pub use transaction::SqliteTransaction;
@@ -49,12 +51,19 @@ pub struct SqliteDatastore {
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     keys: Arc<DatastoreKeys>,
+    /// How long one run of a body may take (see
+    /// `DatastoreOptions::max_transaction_duration`).
+    max_transaction_duration: StdDuration,
+    /// How long the rollback of an abandoned body may take before its
+    /// connection is closed instead.
+    statement_timeout: StdDuration,
 }
 
 impl std::fmt::Debug for SqliteDatastore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteDatastore")
             .field("retry", &self.retry)
+            .field("max_transaction_duration", &self.max_transaction_duration)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +123,8 @@ impl SqliteDatastore {
             clock,
             retry: options.retry,
             keys: Arc::new(options.keys.clone()),
+            max_transaction_duration: options.max_transaction_duration,
+            statement_timeout: options.statement_timeout,
         })
     }
 
@@ -136,20 +147,45 @@ impl SqliteDatastore {
         Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
     }
 
-    async fn attempt(&self, mode: TxMode, f: &ErasedTxFn) -> Result<Box<dyn Any + Send>, TxError> {
+    async fn attempt(
+        &self,
+        name: &'static str,
+        mode: TxMode,
+        f: &ErasedTxFn,
+    ) -> Result<Box<dyn Any + Send>, TxError> {
         let begin = match mode {
             TxMode::ReadWrite => "BEGIN IMMEDIATE",
             TxMode::ReadOnly => "BEGIN DEFERRED",
         };
-        let inner = self
-            .pool
-            .begin_with(begin)
-            .await
-            .map_err(DatastoreError::from)?;
+        // The pooled connection is held here, outside the transaction, so
+        // that one whose state is in doubt can be closed instead of going
+        // back to the pool.
+        let mut conn = self.pool.acquire().await.map_err(DatastoreError::from)?;
+        let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
         let mut tx = SqliteTransaction::new(inner, self.clock.now(), mode, self.keys.clone());
-        // On error the sqlx transaction rolls back when dropped (also if this
-        // future is dropped mid-way).
-        let value = f(&mut tx).await?;
+        let started = Instant::now();
+        // On error the sqlx transaction rolls back when dropped (also if the
+        // body panics).
+        let outcome = tokio::time::timeout(self.max_transaction_duration, f(&mut tx)).await;
+        let value = match outcome {
+            Ok(result) => result?,
+            Err(_) => {
+                // The body is dropped at the await it hung on. Until its
+                // transaction ends, the connection holds the write lock.
+                let rolled_back =
+                    crate::datastore::roll_back_abandoned(tx.rollback(), self.statement_timeout)
+                        .await;
+                if !rolled_back {
+                    conn.close_on_drop();
+                }
+                return Err(crate::datastore::abandoned(
+                    name,
+                    self.max_transaction_duration,
+                    started.elapsed(),
+                    rolled_back,
+                ));
+            }
+        };
         tx.commit().await?;
         Ok(value)
     }
@@ -165,7 +201,7 @@ impl SqliteDatastore {
     ) -> Result<Box<dyn Any + Send>, TxError> {
         let mut attempt = 1;
         loop {
-            match self.attempt(mode, f).await {
+            match self.attempt(name, mode, f).await {
                 Ok(value) => return Ok(value),
                 Err(error) if error.is_retryable() => {
                     if attempt >= self.retry.max_attempts {

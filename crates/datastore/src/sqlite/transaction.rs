@@ -27,16 +27,16 @@ type Result<T> = std::result::Result<T, DatastoreError>;
 
 /// One open SQLite transaction. Dropped without being committed, it rolls
 /// back.
-pub struct SqliteTransaction {
-    inner: sqlx::Transaction<'static, Sqlite>,
+pub struct SqliteTransaction<'c> {
+    inner: sqlx::Transaction<'c, Sqlite>,
     now: Time,
     mode: TxMode,
     keys: Arc<DatastoreKeys>,
 }
 
-impl SqliteTransaction {
+impl<'c> SqliteTransaction<'c> {
     pub(super) fn new(
-        inner: sqlx::Transaction<'static, Sqlite>,
+        inner: sqlx::Transaction<'c, Sqlite>,
         now: Time,
         mode: TxMode,
         keys: Arc<DatastoreKeys>,
@@ -47,6 +47,12 @@ impl SqliteTransaction {
             mode,
             keys,
         }
+    }
+
+    /// Rolls the transaction back, leaving its connection out of any
+    /// transaction.
+    pub(super) async fn rollback(self) -> Result<()> {
+        Ok(self.inner.rollback().await?)
     }
 
     pub(super) async fn commit(self) -> Result<()> {
@@ -66,7 +72,7 @@ impl SqliteTransaction {
 }
 
 #[async_trait::async_trait]
-impl Transaction for SqliteTransaction {
+impl Transaction for SqliteTransaction<'_> {
     fn now(&self) -> Time {
         self.now
     }

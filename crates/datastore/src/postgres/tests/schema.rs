@@ -204,6 +204,8 @@ fn the_password_stays_out_of_debug_and_errors() {
             clock: Arc::new(MockClock::default()),
             retry: RetryPolicy::default(),
             keys: Arc::new(DatastoreKeys::generate()),
+            max_transaction_duration: crate::DEFAULT_MAX_TRANSACTION_DURATION,
+            statement_timeout: std::time::Duration::from_secs(30),
             target: target(&options),
         };
         let shown = format!("{datastore:?}");
