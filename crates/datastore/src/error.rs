@@ -165,6 +165,25 @@ impl DatastoreError {
         }
     }
 
+    /// Whether the database was busy or out of reach rather than the
+    /// request wrong: contention or a connection that failed through every
+    /// retry, a transaction body that ran past the maximum duration, a
+    /// connection lost while committing. Nothing about the request itself
+    /// is known to be at fault, so a caller may ask again later (every
+    /// write of ours is idempotent, so asking again is safe even after a
+    /// commit whose outcome is unknown).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DatastoreError::Database(error) => {
+                is_retryable_sqlx(error) || is_connection_failure_sqlx(error)
+            }
+            DatastoreError::RetriesExhausted { .. }
+            | DatastoreError::TransactionTimedOut { .. }
+            | DatastoreError::CommitInDoubt { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Whether the connection to the database failed (I/O error, closed
     /// connection, server shutting down): during a commit, whether the
     /// transaction was committed is then unknown.

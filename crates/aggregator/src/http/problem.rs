@@ -303,8 +303,23 @@ impl From<DecodeError> for ApiError {
     }
 }
 
+/// How long a client is asked to wait when the datastore is busy or out of
+/// reach.
+const DATASTORE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl From<DatastoreError> for ApiError {
     fn from(error: DatastoreError) -> Self {
+        if error.is_unavailable() {
+            // Busy or out of reach, not broken: a 503 tells the client to
+            // come back (RFC 9110 section 15.6.4); the cause stays in the log.
+            return ApiError {
+                internal: Some(format!("datastore: {error}")),
+                ..ApiError::unavailable(
+                    "the aggregator's datastore is busy; retry later",
+                    DATASTORE_RETRY_AFTER,
+                )
+            };
+        }
         ApiError::internal(format!("datastore: {error}"))
     }
 }
@@ -389,6 +404,36 @@ mod tests {
         let failed = TxError::Datastore(DatastoreError::Internal("boom"));
         let (status, _, _) = document(failed.into()).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn a_busy_datastore_is_a_503_that_says_when_to_retry_and_hides_the_cause() {
+        for busy in [
+            DatastoreError::TransactionTimedOut {
+                name: "upload",
+                limit: std::time::Duration::from_secs(300),
+                elapsed: std::time::Duration::from_secs(301),
+            },
+            DatastoreError::RetriesExhausted {
+                name: "upload",
+                attempts: 5,
+                last_error: "database is locked".to_owned(),
+            },
+            DatastoreError::Database(sqlx::Error::PoolTimedOut),
+        ] {
+            let response = ApiError::from(TxError::Datastore(busy)).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&body);
+            assert!(text.contains("datastore is busy"), "{text}");
+            assert!(
+                !text.contains("locked") && !text.contains("upload"),
+                "{text}"
+            );
+        }
     }
 
     #[tokio::test]
