@@ -74,11 +74,14 @@ impl Fault {
 /// `/`-separated segments, `*` matching any one segment (e.g.
 /// `/tasks/*/aggregation_jobs/*`). The n-th matching request gets the n-th
 /// fault; once they are used up, matching requests are forwarded unchanged.
+/// A [`Rule::pinned`] rule keeps to the path of the first request it
+/// matched (e.g. all its faults hit one aggregation job).
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub method: String,
     pub pattern: String,
     pub faults: Vec<Fault>,
+    pub pinned: bool,
 }
 
 impl Rule {
@@ -87,7 +90,14 @@ impl Rule {
             method: method.to_owned(),
             pattern: pattern.to_owned(),
             faults: faults.into_iter().collect(),
+            pinned: false,
         }
+    }
+
+    /// This rule, matching only the path of the first request it matches.
+    pub fn pinned(mut self) -> Self {
+        self.pinned = true;
+        self
     }
 
     /// Whether a request with `method` and `path` (no query) matches.
@@ -117,6 +127,8 @@ pub struct Handled {
     pub upstream_statuses: Vec<u16>,
     /// How long the proxy took over it, once it is done with it.
     pub elapsed: Option<Duration>,
+    /// The request's body.
+    pub request_body: Vec<u8>,
 }
 
 /// A running proxy. Stops accepting when dropped.
@@ -333,13 +345,19 @@ async fn handle(
             .rules
             .iter_mut()
             .find(|(rule, _)| rule.matches(&request.method, request.path()))
-            .and_then(|(_, left)| left.pop_front());
+            .and_then(|(rule, left)| {
+                if rule.pinned {
+                    rule.pattern = request.path().to_owned();
+                }
+                left.pop_front()
+            });
         state.handled.push(Handled {
             method: request.method.clone(),
             path: request.path().to_owned(),
             fault: fault.clone(),
             upstream_statuses: Vec::new(),
             elapsed: None,
+            request_body: request.body.clone(),
         });
         (fault, state.handled.len() - 1)
     };
@@ -609,6 +627,24 @@ mod tests {
         assert!(!rule.matches("PUT", "/tasks/abc/aggregation_jobs"));
         assert!(!rule.matches("PUT", "/tasks/abc/aggregate_shares/def"));
         assert!(!rule.matches("PUT", "/tasks/abc/aggregation_jobs/def/x"));
+    }
+
+    #[tokio::test]
+    async fn a_pinned_rule_keeps_to_the_first_path_it_matched() {
+        let (upstream_url, _) = upstream("ok").await;
+        let proxy = FaultProxy::start(
+            upstream_url,
+            vec![Rule::new("PUT", "/jobs/*", vec![Fault::StatusBefore(503); 2]).pinned()],
+        )
+        .await
+        .unwrap();
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut statuses = Vec::new();
+        for job in ["a", "b", "a", "a"] {
+            let url = proxy.url().join(&format!("jobs/{job}")).unwrap();
+            statuses.push(http.put(url).send().await.unwrap().status().as_u16());
+        }
+        assert_eq!(statuses, [503, 201, 503, 201]);
     }
 
     /// A tiny upstream that answers every request `201` with `body`,

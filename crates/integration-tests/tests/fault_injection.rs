@@ -9,8 +9,10 @@
 //! share (`POST`) requests answered 500/503 before and after the Helper
 //! processed them, connection resets before and after, answers held past
 //! the Leader's HTTP timeout (and requests held until after it), truncated
-//! answers. Prio3 prepares in one round, so no job is continued, and none
-//! is abandoned (which would send a `DELETE`).
+//! answers; and one job whose answers are lost until the Leader abandons it
+//! (after `max_attempts`) and asks the Helper to delete it (`DELETE`): its
+//! reports count zero times on both sides. Prio3 prepares in one round, so
+//! no job is continued.
 //!
 //! Client -> Leader: uploads sent twice at once, answered 500/503, reset,
 //! truncated or held past the client's timeout (the client retries: each
@@ -19,7 +21,8 @@
 //!
 //! Each task's collection must be exact, every scripted fault must have
 //! been injected, the proxies must have seen no 5xx from an aggregator, and
-//! neither aggregator may have answered a 5xx, logged an error or panicked.
+//! neither aggregator may have answered a 5xx, logged an error (other than
+//! the scripted abandonments) or panicked.
 
 use dyad_client::{AnyVdaf, Client};
 use dyad_core::retry::RetryPolicy;
@@ -29,12 +32,19 @@ use dyad_integration_tests::fault_proxy::{Fault, FaultProxy, Rule};
 use dyad_integration_tests::{
     assert_aggregate_eq, past_bucket_time, run_dyad, CollectorCredentials, Dyad, TaskOptions, WAIT,
 };
-use dyad_messages::draft09::{Duration, FixedSizeQuery, Interval, Query};
+use dyad_messages::draft09::{
+    AggregationJobInitReq, Duration, FixedSizeQuery, Interval, Query, ReportId,
+};
+use dyad_messages::Decode as _;
 use std::time::Instant;
 
 const PRECISION: u64 = 3600;
 /// Reports every task must count.
 const REPORTS: usize = 12;
+/// Most reports in an aggregation job.
+const MAX_JOB_SIZE: usize = 4;
+/// Failed attempts after which the Leader abandons an aggregation job.
+const MAX_ATTEMPTS: usize = 6;
 /// Uploads of the uploads scenario aborted mid-body.
 const ABORTED: usize = 3;
 /// The Leader's timeout for requests to the Helper, in seconds.
@@ -55,8 +65,11 @@ struct Scenario {
     name: &'static str,
     helper_rules: Vec<Rule>,
     upload_rules: Vec<Rule>,
-    /// Uploads aborted mid-body, on top of the [`REPORTS`] that count.
+    /// Uploads aborted mid-body, on top of the [`REPORTS`] uploaded.
     aborted: usize,
+    /// Whether the Leader abandons one aggregation job: its reports count
+    /// zero times, and as many new ones are uploaded to fill the batch.
+    abandons: bool,
 }
 
 fn scenarios() -> Vec<Scenario> {
@@ -66,6 +79,7 @@ fn scenarios() -> Vec<Scenario> {
         helper_rules: rules,
         upload_rules: vec![],
         aborted: 0,
+        abandons: false,
     };
     vec![
         helper(
@@ -133,6 +147,14 @@ fn scenarios() -> Vec<Scenario> {
                 ],
             )],
             aborted: ABORTED,
+            abandons: false,
+        },
+        Scenario {
+            name: "init answers lost until the Leader abandons the job and deletes it",
+            helper_rules: vec![Rule::new("PUT", INIT, vec![ResetAfter; MAX_ATTEMPTS]).pinned()],
+            upload_rules: vec![],
+            aborted: 0,
+            abandons: true,
         },
     ]
 }
@@ -146,6 +168,7 @@ struct Case {
     upload_proxy: FaultProxy,
     abort_proxy: FaultProxy,
     aborted: usize,
+    abandons: bool,
 }
 
 /// The Leader's and the Helper's PostgreSQL databases (dropped at the end).
@@ -168,14 +191,17 @@ async fn start_pair(databases: Option<&Databases>) -> Dyad {
         }
         leader.set_config(
             "aggregation_job_creator",
-            "{interval_ms: 100, min_job_size: 1, max_job_size: 4, max_report_wait_ms: 100}",
+            &format!(
+                "{{interval_ms: 100, min_job_size: 1, max_job_size: {MAX_JOB_SIZE}, \
+                 max_report_wait_ms: 100}}"
+            ),
         )?;
         leader.set_config(
             "aggregation_job_driver",
             &format!(
                 "{{interval_ms: 100, max_concurrent_jobs: 16, lease_duration_secs: 8, \
-                 max_attempts: 20, retry_initial_delay_secs: 1, retry_max_delay_secs: 1, \
-                 http_timeout_secs: {HTTP_TIMEOUT_SECS}}}"
+                 max_attempts: {MAX_ATTEMPTS}, retry_initial_delay_secs: 1, \
+                 retry_max_delay_secs: 1, http_timeout_secs: {HTTP_TIMEOUT_SECS}}}"
             ),
         )?;
         leader.set_config(
@@ -240,6 +266,7 @@ async fn provision(dyad: &mut Dyad) -> Vec<Case> {
                 upload_proxy,
                 abort_proxy,
                 aborted: scenario.aborted,
+                abandons: scenario.abandons,
             });
         }
     }
@@ -295,19 +322,35 @@ async fn run_case(dyad: &Dyad, case: &Case) -> String {
         )
         .with_max_elapsed(WAIT),
     );
-    let measurements: Vec<Measurement> = (0..REPORTS)
-        .map(|_| random_measurement(&vdaf, &mut rng))
-        .collect();
-    for measurement in &measurements {
-        if let Err(error) = retrying.upload(measurement).await {
-            panic!("{}: upload failed: {error}\n{}", case.label, dyad.logs());
+    let mut measurements: Vec<(ReportId, Measurement)> = Vec::new();
+    let mut to_upload = REPORTS;
+    let mut refilled = false;
+    loop {
+        for _ in 0..to_upload {
+            let measurement = random_measurement(&vdaf, &mut rng);
+            match retrying.upload(&measurement).await {
+                Ok(id) => measurements.push((id, measurement)),
+                Err(error) => panic!("{}: upload failed: {error}\n{}", case.label, dyad.logs()),
+            }
         }
+        if !case.abandons || refilled {
+            break;
+        }
+        refilled = true;
+        // The abandoned job's reports are lost: as many new ones fill the
+        // batch again (a fixed-size batch has room for them once more).
+        let dropped = abandoned_reports(case).await;
+        assert!(!dropped.is_empty(), "{}: no report abandoned", case.label);
+        measurements.retain(|(id, _)| !dropped.contains(id));
+        to_upload = dropped.len();
     }
+    let measurements: Vec<Measurement> = measurements.into_iter().map(|(_, m)| m).collect();
 
     let collection = collect(dyad, case).await;
     let want = plaintext_aggregate(&vdaf, &AggregationParam::Empty, &measurements).unwrap();
     assert_eq!(
-        collection.report_count, REPORTS as u64,
+        collection.report_count,
+        measurements.len() as u64,
         "{}: report count",
         case.label
     );
@@ -371,6 +414,55 @@ async fn run_case(dyad: &Dyad, case: &Case) -> String {
     summary
 }
 
+/// Waits until the Leader has abandoned the case's job (its `DELETE`
+/// answered 204 by the Helper) and every other job of the task has been
+/// initialized; returns the abandoned job's reports (from the Leader's
+/// initialization request, as the proxy saw it).
+async fn abandoned_reports(case: &Case) -> Vec<ReportId> {
+    let start = Instant::now();
+    loop {
+        let handled = case.helper_proxy.handled();
+        let deleted = handled
+            .iter()
+            .find(|h| h.method == "DELETE" && h.upstream_statuses == [204]);
+        let init = Rule::new("PUT", INIT, []);
+        let jobs: std::collections::BTreeSet<&str> = handled
+            .iter()
+            .filter(|h| init.matches(&h.method, &h.path))
+            .map(|h| h.path.as_str())
+            .collect();
+        let initialized = |path: &str| {
+            handled
+                .iter()
+                .any(|h| h.path == path && h.fault.is_none() && h.upstream_statuses == [201])
+        };
+        if let Some(deleted) = deleted {
+            if jobs
+                .iter()
+                .all(|path| *path == deleted.path || initialized(path))
+            {
+                let request = handled
+                    .iter()
+                    .find(|h| h.method == "PUT" && h.path == deleted.path)
+                    .expect("the abandoned job's initialization");
+                let request = AggregationJobInitReq::get_decoded(&request.request_body).unwrap();
+                return request
+                    .prepare_inits
+                    .iter()
+                    .map(|init| init.report_share.metadata.id)
+                    .collect();
+            }
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "{}: no job abandoned and deleted: {:?}",
+            case.label,
+            case.helper_proxy.summary()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Collects the case's batch: the previous time bucket, or the current
 /// fixed-size batch (retried while it is not yet full).
 async fn collect(
@@ -403,11 +495,13 @@ async fn collect(
     }
 }
 
-/// Fails on any 5xx an aggregator answered, any error it logged and any
-/// panic, in the JSON log of `name`; requires that its answers were logged
-/// at all (so that the check cannot pass on an empty log).
-fn assert_clean_log(name: &str, log: &str) {
+/// Fails on any 5xx an aggregator answered, any error it logged (but
+/// exactly `abandoned` scripted job abandonments) and any panic, in the
+/// JSON log of `name`; requires that its answers were logged at all (so
+/// that the check cannot pass on an empty log).
+fn assert_clean_log(name: &str, log: &str, abandoned: usize) {
     let mut answered = 0;
+    let mut abandonments = 0;
     let mut problems = Vec::new();
     for line in log.lines() {
         if line.contains("panicked") {
@@ -418,7 +512,11 @@ fn assert_clean_log(name: &str, log: &str) {
             continue;
         };
         if event["level"] == "ERROR" {
-            problems.push(line.to_owned());
+            if event["fields"]["message"] == "aggregation job abandoned" {
+                abandonments += 1;
+            } else {
+                problems.push(line.to_owned());
+            }
         }
         if event["fields"]["message"] == "answered" {
             answered += 1;
@@ -431,6 +529,7 @@ fn assert_clean_log(name: &str, log: &str) {
         answered > 0,
         "the {name} logged no answered request: is RUST_LOG overriding the log level?"
     );
+    assert_eq!(abandonments, abandoned, "the {name}'s job abandonments");
     assert!(
         problems.is_empty(),
         "the {name} answered 5xx, logged errors or panicked:\n{}",
@@ -446,8 +545,10 @@ fn assert_replays(cases: &[Case], helper_log: &str) {
     let lost_answers = |pattern: &str| {
         let method = if pattern == INIT { "PUT" } else { "POST" };
         let rule = Rule::new(method, pattern, []);
+        // An abandoned job's last lost answer is never asked again.
         cases
             .iter()
+            .filter(|case| !case.abandons)
             .flat_map(|case| case.helper_proxy.handled())
             .filter(|h| rule.matches(&h.method, &h.path))
             .filter(|h| {
@@ -501,8 +602,9 @@ async fn run_matrix(databases: Option<Databases>) {
     for summary in &summaries {
         println!("{summary}");
     }
-    assert_clean_log("leader", &dyad.leader.log_text());
-    assert_clean_log("helper", &dyad.helper.log_text());
+    let abandoned = cases.iter().filter(|case| case.abandons).count();
+    assert_clean_log("leader", &dyad.leader.log_text(), abandoned);
+    assert_clean_log("helper", &dyad.helper.log_text(), 0);
     assert_replays(&cases, &dyad.helper.log_text());
     let injected: usize = cases
         .iter()
