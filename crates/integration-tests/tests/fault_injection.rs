@@ -150,6 +150,16 @@ fn scenarios() -> Vec<Scenario> {
             abandons: false,
         },
         Scenario {
+            name: "init answers lost until the Leader abandons the job, its DELETE lost too",
+            helper_rules: vec![
+                Rule::new("PUT", INIT, vec![ResetAfter; MAX_ATTEMPTS]).pinned(),
+                Rule::new("DELETE", INIT, [ResetBefore]),
+            ],
+            upload_rules: vec![],
+            aborted: 0,
+            abandons: true,
+        },
+        Scenario {
             name: "init answers lost until the Leader abandons the job and deletes it",
             helper_rules: vec![Rule::new("PUT", INIT, vec![ResetAfter; MAX_ATTEMPTS]).pinned()],
             upload_rules: vec![],
