@@ -33,7 +33,7 @@ use dyad_integration_tests::{
     assert_aggregate_eq, past_bucket_time, run_dyad, CollectorCredentials, Dyad, TaskOptions, WAIT,
 };
 use dyad_messages::draft09::{
-    AggregationJobInitReq, Duration, FixedSizeQuery, Interval, Query, ReportId,
+    AggregationJobInitReq, Duration, FixedSizeQuery, Interval, Query, ReportId, Time,
 };
 use dyad_messages::Decode as _;
 use std::time::Instant;
@@ -179,6 +179,10 @@ struct Case {
     abort_proxy: FaultProxy,
     aborted: usize,
     abandons: bool,
+    /// Time-interval: the reports' time, in the previous time bucket (taken
+    /// once, so that the uploads and the collection agree on the bucket even
+    /// when the test runs across a bucket boundary).
+    time: Time,
 }
 
 /// The Leader's and the Helper's PostgreSQL databases (dropped at the end).
@@ -277,6 +281,7 @@ async fn provision(dyad: &mut Dyad) -> Vec<Case> {
                 abort_proxy,
                 aborted: scenario.aborted,
                 abandons: scenario.abandons,
+                time: past_bucket_time(PRECISION, 1),
             });
         }
     }
@@ -302,7 +307,7 @@ fn client(case: &Case, proxy: &FaultProxy, retry: RetryPolicy) -> Client<AnyVdaf
     )
     .retry_policy(retry);
     if !case.fixed_size {
-        builder = builder.fixed_time(past_bucket_time(PRECISION, 1));
+        builder = builder.fixed_time(case.time);
     }
     builder.build(AnyVdaf(credentials.vdaf)).unwrap()
 }
@@ -482,7 +487,7 @@ async fn collect(
     let query = if case.fixed_size {
         Query::FixedSize(FixedSizeQuery::CurrentBatch)
     } else {
-        let time = past_bucket_time(PRECISION, 1);
+        let time = case.time;
         Query::TimeInterval(
             Interval::new(
                 time.to_batch_interval_start(Duration::from_seconds(PRECISION)),
