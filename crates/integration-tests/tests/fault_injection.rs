@@ -17,7 +17,9 @@
 //! Client -> Leader: uploads sent twice at once, answered 500/503, reset,
 //! truncated or held past the client's timeout (the client retries: each
 //! report counts once), and uploads aborted mid-body (the client is told
-//! the upload failed: the report counts zero times).
+//! the upload failed: the report counts zero times). Collector -> Leader:
+//! collection job creation and polls answered 5xx, reset or truncated after
+//! the Leader processed them (the collector retries the same job).
 //!
 //! Each task's collection must be exact, every scripted fault must have
 //! been injected, the proxies must have seen no 5xx from an aggregator, and
@@ -58,6 +60,7 @@ const VDAF: &str = r#"{"type":"Prio3Sum","bits":"8"}"#;
 const INIT: &str = "/tasks/*/aggregation_jobs/*";
 const SHARES: &str = "/tasks/*/aggregate_shares";
 const UPLOAD: &str = "/tasks/*/reports";
+const COLLECTION: &str = "/tasks/*/collection_jobs/*";
 
 /// One scenario: the faults on the Leader's requests to the Helper and on
 /// the clients' uploads to the Leader.
@@ -128,24 +131,32 @@ fn scenarios() -> Vec<Scenario> {
             )],
         ),
         Scenario {
-            name: "uploads duplicated, failed, retried and aborted",
+            name: "uploads duplicated, failed, retried and aborted; collection requests lost",
             helper_rules: vec![],
-            upload_rules: vec![Rule::new(
-                "PUT",
-                UPLOAD,
-                [
-                    Duplicate,
-                    StatusBefore(503),
-                    Duplicate,
-                    ResetAfter,
-                    StatusAfter(500),
-                    TruncateAfter,
-                    ResetBefore,
-                    DelayAfter(PAST_TIMEOUT),
-                    Duplicate,
-                    DelayBefore(PAST_TIMEOUT),
-                ],
-            )],
+            upload_rules: vec![
+                Rule::new("PUT", COLLECTION, [ResetAfter, StatusBefore(503)]),
+                Rule::new(
+                    "POST",
+                    COLLECTION,
+                    [ResetAfter, TruncateAfter, StatusAfter(500)],
+                ),
+                Rule::new(
+                    "PUT",
+                    UPLOAD,
+                    [
+                        Duplicate,
+                        StatusBefore(503),
+                        Duplicate,
+                        ResetAfter,
+                        StatusAfter(500),
+                        TruncateAfter,
+                        ResetBefore,
+                        DelayAfter(PAST_TIMEOUT),
+                        Duplicate,
+                        DelayBefore(PAST_TIMEOUT),
+                    ],
+                ),
+            ],
             aborted: ABORTED,
             abandons: false,
         },
@@ -497,8 +508,13 @@ async fn collect(
         )
     };
     let start = Instant::now();
+    // Through the proxy in front of the Leader, like the uploads.
+    let credentials = CollectorCredentials {
+        leader: case.upload_proxy.url().clone(),
+        ..case.credentials.clone()
+    };
     loop {
-        match dyad.collect_task(&case.credentials, query).await {
+        match dyad.collect_task(&credentials, query).await {
             Ok(collection) => return collection,
             Err(error)
                 if error.to_string().contains("invalidBatchSize") && start.elapsed() < WAIT =>
