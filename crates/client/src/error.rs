@@ -162,11 +162,25 @@ impl Retryable for ClientError {
 pub(crate) fn transport_class(error: &reqwest::Error) -> RetryClass {
     if certificate_refused(error) {
         RetryClass::Permanent
-    } else if error.is_connect() || error.is_timeout() || error.is_request() || error.is_body() {
+    } else if error.is_connect()
+        || error.is_timeout()
+        || error.is_request()
+        || error.is_body()
+        || cut_mid_body(error)
+    {
         RetryClass::Transient
     } else {
         RetryClass::Permanent
     }
+}
+
+/// Whether `error` is an answer's body cut short (the connection closed or
+/// reset before its end). reqwest reports a failure while reading a body
+/// chunk as a decode error (its source a body error, or hyper's with the
+/// I/O error); with no content decoding enabled, that is the only way to
+/// get one. A lost answer is worth asking again, like a lost connection.
+pub(crate) fn cut_mid_body(error: &reqwest::Error) -> bool {
+    error.is_decode()
 }
 
 /// Whether `error` is the server's certificate being refused (unknown
@@ -229,5 +243,34 @@ mod tests {
         let text = response(400, Some(DapProblemType::OutdatedConfig)).to_string();
         assert!(text.starts_with("the leader answered HTTP 400"), "{text}");
         assert!(text.contains("outdatedConfig"), "{text}");
+    }
+
+    /// An answer whose body stops before its `Content-Length` (the
+    /// connection reset mid-body) is retried like a lost connection.
+    #[tokio::test]
+    async fn an_answer_cut_mid_body_is_transient() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part")
+                .await
+                .unwrap();
+            stream.flush().await.unwrap();
+            stream.set_zero_linger().unwrap();
+        });
+        let response = reqwest::get(format!("http://{address}/")).await.unwrap();
+        let error = crate::http::read_body(Role::Leader, response, 1024)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ClientError::Http(e) if cut_mid_body(e)),
+            "{error:?}"
+        );
+        assert!(error.retry_class().is_transient());
     }
 }

@@ -23,8 +23,12 @@
 //! - [`Dyad::client`] and [`Dyad::collector`] build the libraries' clients
 //!   for the task (for any task, [`CollectorCredentials::client_builder`]
 //!   and [`CollectorCredentials::collector`]); [`collect`] collects with a
-//!   bounded wait.
+//!   bounded wait;
+//! - [`fault_proxy`] puts a fault-injecting proxy between two parties
+//!   ([`Dyad::add_task_via`] provisions a task whose Leader reaches its
+//!   Helper through one).
 
+pub mod fault_proxy;
 pub mod interop;
 
 use anyhow::{bail, ensure, Context as _};
@@ -586,11 +590,29 @@ impl Dyad {
         &mut self,
         options: &TaskOptions,
     ) -> anyhow::Result<CollectorCredentials> {
+        let helper = self.helper.url();
+        self.add_task_via(options, &helper).await
+    }
+
+    /// [`Dyad::add_task`], with the Leader's task naming `helper_endpoint`
+    /// (e.g. a [`fault_proxy::FaultProxy`] in front of the Helper) as the
+    /// Helper's URL.
+    pub async fn add_task_via(
+        &mut self,
+        options: &TaskOptions,
+        helper_endpoint: &Url,
+    ) -> anyhow::Result<CollectorCredentials> {
         let out_dir = self
             .dir
             .path()
             .join(format!("provision-{:016x}", rand::random::<u64>()));
-        let credentials = provision_task(&self.leader, &self.helper, options, &out_dir)?;
+        let credentials = provision_task_via(
+            &self.leader,
+            &self.helper,
+            helper_endpoint,
+            options,
+            &out_dir,
+        )?;
         self.leader.wait_ready(&credentials.task_id).await?;
         self.helper.wait_ready(&credentials.task_id).await?;
         Ok(credentials)
@@ -669,6 +691,18 @@ pub fn provision_task(
     options: &TaskOptions,
     out_dir: &Path,
 ) -> anyhow::Result<CollectorCredentials> {
+    provision_task_via(leader, helper, &helper.url(), options, out_dir)
+}
+
+/// [`provision_task`], with `helper_endpoint` as the Helper's URL in the
+/// task (what the Leader sends its requests to).
+pub fn provision_task_via(
+    leader: &Server,
+    helper: &Server,
+    helper_endpoint: &Url,
+    options: &TaskOptions,
+    out_dir: &Path,
+) -> anyhow::Result<CollectorCredentials> {
     let collector_dir = out_dir.join("collector");
     let leader_dir = out_dir.join("leader");
     run_dyad([
@@ -689,7 +723,7 @@ pub fn provision_task(
         "--leader".into(),
         leader.url().to_string(),
         "--helper".into(),
-        helper.url().to_string(),
+        helper_endpoint.to_string(),
         "--vdaf".into(),
         options.vdaf.clone(),
         "--min-batch-size".into(),

@@ -118,7 +118,7 @@ pub struct JobDriverConfig {
     /// over once the lease runs out.
     pub lease_duration_secs: u64,
     /// Attempts (acquisitions) before a job that keeps failing transiently
-    /// is abandoned.
+    /// is abandoned; deleting it at the Helper gets as many more.
     pub max_attempts: u32,
     /// Delay before the first retry after a transient failure, in seconds;
     /// doubled for each further one.

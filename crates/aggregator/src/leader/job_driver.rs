@@ -22,10 +22,19 @@
 //!   not decode or that breaks section 4.5.1.1's rules, or our own stored
 //!   state is unusable): the job is abandoned at once.
 //!
-//! Abandoning writes, under the lease, state `Abandoned` for the job and
-//! `Failed(report_dropped)` for its unfinished reports (giving fixed-size
-//! batch room back), logs an error with the task and job IDs, and then asks
-//! the Helper to delete the job (best effort, section 4.5.2.2).
+//! Abandoning first asks the Helper to delete the job (section 4.5.2.2),
+//! which makes the Helper withdraw what the job contributed to its batches:
+//! it may have processed a request whose answer the Leader never got, and
+//! if it kept those reports while the Leader drops them, every collection
+//! of their batches would fail with `batchMismatch`. Only once the Helper
+//! has answered the `DELETE` (or after `2 * max_attempts` acquisitions, or
+//! with a definite refusal such as `unrecognizedAggregationJob` for a job it
+//! never stored) does the Leader write, under the lease, state `Abandoned`
+//! for the job and `Failed(report_dropped)` for its unfinished reports
+//! (giving fixed-size batch room back), and log an error with the task and
+//! job IDs. A `DELETE` that fails transiently gives the lease back for a
+//! later retry; a job acquired more than `max_attempts` times is not sent
+//! again but goes straight to being abandoned.
 //!
 //! Reports the Helper rejects with `report_too_early` (its clock behind the
 //! Leader's, DAP-09 section 4.5.1.4) stay failed in their job, which
@@ -278,6 +287,80 @@ impl AggregationJobDriver {
         self.abandon(lease, &error).await;
     }
 
+    /// Asks the Helper to delete a job being abandoned; whether abandoning
+    /// goes on now. When it does not, the lease was given back (to retry
+    /// the `DELETE` after a backoff) or lost.
+    async fn delete_at_helper(&self, lease: &Lease<AggregationJob>) -> bool {
+        let task_id = lease.leased.task_id;
+        let job_id = lease.leased.aggregation_job_id;
+        let task = self
+            .ds
+            .run_tx("aggregation_job_abandon_task", move |tx| {
+                Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+            })
+            .await;
+        let task = match task {
+            Ok(Some(task)) => task,
+            // No task, no Helper to tell: the job only has to be written off.
+            Ok(None) => return true,
+            Err(error) => {
+                warn!(%task_id, aggregation_job_id = %job_id, %error, "could not read the task of a job to abandon");
+                self.release(lease, self.settings.retry_delay(lease.attempts), false)
+                    .await;
+                return false;
+            }
+        };
+        let ready = match self.renew_lease(lease).await {
+            Ok(expiry) => self.check_lease_time(expiry),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = ready {
+            if error.is_lease_lost() {
+                warn!(%task_id, aggregation_job_id = %job_id, "lease lost while abandoning");
+            } else {
+                self.release(lease, DapDuration::ZERO, false).await;
+            }
+            return false;
+        }
+        let error = match self.client.delete_aggregation_job(&task, &job_id).await {
+            Ok(()) => return true,
+            Err(error) => error,
+        };
+        let give_up_at = self.settings.max_attempts.saturating_mul(2);
+        if error.retry_class().is_transient() && lease.attempts < give_up_at {
+            let delay = self.settings.retry_delay(lease.attempts);
+            warn!(
+                %task_id,
+                aggregation_job_id = %job_id,
+                attempt = lease.attempts,
+                retry_in_secs = delay.as_seconds(),
+                %error,
+                "abandoning an aggregation job: the Helper did not confirm its deletion; will retry"
+            );
+            self.release(lease, delay, false).await;
+            return false;
+        }
+        if error.retry_class().is_transient() {
+            error!(
+                %task_id,
+                aggregation_job_id = %job_id,
+                attempts = lease.attempts,
+                %error,
+                "the Helper never confirmed the deletion of an abandoned aggregation job: it may \
+                 still count its reports, and collections of their batches fail with batchMismatch"
+            );
+        } else {
+            // E.g. `unrecognizedAggregationJob`: it never stored the job.
+            warn!(
+                %task_id,
+                aggregation_job_id = %job_id,
+                %error,
+                "the Helper refused to delete an abandoned aggregation job"
+            );
+        }
+        true
+    }
+
     async fn release(&self, lease: &Lease<AggregationJob>, delay: DapDuration, reset: bool) {
         let lease = lease.clone();
         let released = self
@@ -293,10 +376,17 @@ impl AggregationJobDriver {
     }
 
     /// Gives up on a job for good (see the module documentation).
-    async fn abandon(&self, lease: &Lease<AggregationJob>, reason: &DriveError) {
+    async fn abandon(
+        &self,
+        lease: &Lease<AggregationJob>,
+        reason: &(dyn std::fmt::Display + Sync),
+    ) {
         let task_id = lease.leased.task_id;
         let job_id = lease.leased.aggregation_job_id;
         let token = lease.token;
+        if !self.delete_at_helper(lease).await {
+            return;
+        }
         let abandoned = self
             .ds
             .run_tx("aggregation_job_abandon", move |tx| {
@@ -325,26 +415,19 @@ impl AggregationJobDriver {
                     }
                     job.state = AggregationJobState::Abandoned;
                     tx.update_aggregation_job(&job, Some(&token)).await?;
-                    Ok(Some((tx.get_task(&task_id).await?, dropped.len())))
+                    Ok(Some(dropped.len()))
                 })
             })
             .await;
         match abandoned {
-            Ok(Some((task, dropped))) => {
-                error!(
-                    %task_id,
-                    aggregation_job_id = %job_id,
-                    attempts = lease.attempts,
-                    dropped_reports = dropped,
-                    reason = %reason,
-                    "aggregation job abandoned"
-                );
-                if let Some(task) = task {
-                    if let Err(error) = self.client.delete_aggregation_job(&task, &job_id).await {
-                        debug!(%task_id, aggregation_job_id = %job_id, %error, "DELETE at the Helper failed");
-                    }
-                }
-            }
+            Ok(Some(dropped)) => error!(
+                %task_id,
+                aggregation_job_id = %job_id,
+                attempts = lease.attempts,
+                dropped_reports = dropped,
+                reason = %reason,
+                "aggregation job abandoned"
+            ),
             Ok(None) => {}
             Err(error) if error.is_lease_lost() => {
                 warn!(%task_id, aggregation_job_id = %job_id, "lease lost while abandoning")
@@ -372,6 +455,13 @@ impl LeasedWork for AggregationJobDriver {
     }
 
     async fn drive(&self, lease: Lease<AggregationJob>) {
+        if lease.attempts > self.settings.max_attempts {
+            // Its last attempt failed, but abandoning it did not finish (the
+            // Helper did not confirm the deletion, or the driver stopped).
+            let reason = format!("failed {} attempts", self.settings.max_attempts);
+            self.abandon(&lease, &reason).await;
+            return;
+        }
         tokio::select! {
             biased;
             _ = self.shutdown.cancelled() => {

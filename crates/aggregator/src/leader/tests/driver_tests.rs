@@ -553,3 +553,67 @@ async fn a_slow_multi_step_job_renews_its_lease_between_requests() {
     assert_eq!(env.stub().requests(Route::Init), 1);
     assert_eq!(env.stub().requests(Route::Continue), 1);
 }
+
+/// DAP-09 section 4.5.2.2: the Helper withdraws an abandoned job's
+/// contributions when asked to delete it. The Leader writes the job off only
+/// once the Helper confirmed the deletion: a lost `DELETE` is retried on
+/// later acquisitions (without sending the job's step again), so that the
+/// Helper never keeps reports the Leader dropped.
+#[tokio::test]
+async fn an_abandoned_job_is_written_off_only_once_the_helper_confirmed_its_deletion() {
+    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1).await;
+    env.upload(&vec![Measurement::Count(true); 2], bucket_time(&env, 1))
+        .await;
+    let ids = create_jobs(&env, creator_config(1, 10)).await;
+    for _ in 0..2 {
+        env.stub().inject(Route::Init, Fault::Status(500, None));
+    }
+    env.stub().inject(Route::Delete, Fault::Status(503, None));
+    env.stub().inject(Route::Delete, Fault::Status(500, None));
+    let driver = job_driver(&env, &driver_config(2));
+    for (deletes, state) in [
+        (0, AggregationJobState::InProgress),
+        // The second failure abandons the job: its DELETE is lost...
+        (1, AggregationJobState::InProgress),
+        // ... and lost again on the next acquisition ...
+        (2, AggregationJobState::InProgress),
+        // ... and confirmed on the one after.
+        (3, AggregationJobState::Abandoned),
+    ] {
+        assert_eq!(driver.run_once().await.unwrap(), 1);
+        assert_eq!(env.stub().requests(Route::Delete), deletes);
+        assert_eq!(job(&env, ids[0]).await.0.state, state);
+        env.clock().advance(Duration::from_seconds(60));
+    }
+    assert_eq!(env.stub().requests(Route::Init), 2, "no step sent again");
+    let ras = job(&env, ids[0]).await.1;
+    assert!(ras
+        .iter()
+        .all(|ra| ra.state == ReportAggregationState::Failed(PrepareError::ReportDropped)));
+    assert_eq!(driver.run_once().await.unwrap(), 0, "written off for good");
+}
+
+/// A Helper that stays unreachable does not keep a job forever: after
+/// `2 * max_attempts` acquisitions the Leader writes it off anyway.
+#[tokio::test]
+async fn an_abandoned_job_is_written_off_when_the_helper_never_confirms_its_deletion() {
+    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1).await;
+    env.upload(&[Measurement::Count(true)], bucket_time(&env, 1))
+        .await;
+    let ids = create_jobs(&env, creator_config(1, 10)).await;
+    env.stub().inject(Route::Init, Fault::Status(500, None));
+    for _ in 0..10 {
+        env.stub().inject(Route::Delete, Fault::Status(503, None));
+    }
+    let driver = job_driver(&env, &driver_config(1));
+    for _ in 0..2 {
+        assert_eq!(driver.run_once().await.unwrap(), 1);
+        env.clock().advance(Duration::from_seconds(60));
+    }
+    assert_eq!(
+        job(&env, ids[0]).await.0.state,
+        AggregationJobState::Abandoned
+    );
+    assert_eq!(env.stub().requests(Route::Delete), 2);
+    assert_eq!(env.stub().requests(Route::Init), 1);
+}
