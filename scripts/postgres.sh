@@ -112,10 +112,17 @@ dyad_postgres_up() {
     fi
     rm -f "$log"
 
-    # Test databases left by test runs that were killed (those still in use
-    # are kept: DROP DATABASE refuses them).
+    # Test databases left by test runs that were killed: those created more
+    # than six hours ago (the time is in the name, dyad_test_t<secs>_<hex>),
+    # never one a run going on beside this one may still use (names of the
+    # older form dyad_test_<hex> carry no time and always go); those still
+    # in use are kept anyway (DROP DATABASE refuses them).
     local stale
-    for stale in $(psql "$url" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'dyad\_test\_%'"); do
+    for stale in $(psql "$url" -Atqc "SELECT datname FROM pg_database
+        WHERE (datname ~ '^dyad_test_t[0-9]+_'
+               AND substring(datname from '^dyad_test_t([0-9]+)_')::bigint
+                   < extract(epoch from now())::bigint - 6 * 3600)
+           OR datname ~ '^dyad_test_[0-9a-f]{16}$'"); do
         psql "$url" -qc "DROP DATABASE \"$stale\"" >/dev/null 2>&1 || true
     done
 

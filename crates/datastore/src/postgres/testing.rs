@@ -2,7 +2,7 @@
 //! is the one named by the environment variable `DYAD_TEST_DATABASE_URL`
 //! (for example `postgres://postgres:postgres@127.0.0.1:5432/postgres`;
 //! `scripts/postgres.sh` starts one and sets it). Each [`TestDatabase`] is
-//! a fresh database (`CREATE DATABASE dyad_test_<random>`) that is dropped
+//! a fresh database (`CREATE DATABASE dyad_test_t<unix seconds>_<random>`) that is dropped
 //! when the value is dropped.
 //!
 //! Without the variable, [`TestDatabase::create`] says
@@ -58,7 +58,12 @@ impl TestDatabase {
     /// reached (the tests were asked to use it).
     pub async fn create() -> Option<Self> {
         let server_url = test_server_url()?;
-        let name = format!("dyad_test_{:016x}", rand::random::<u64>());
+        // The creation time in the name lets `scripts/postgres.sh` sweep
+        // only databases too old to belong to a run still going.
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let name = format!("dyad_test_t{created}_{:016x}", rand::random::<u64>());
         let url = super::admin::create_database(&server_url, &name)
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
