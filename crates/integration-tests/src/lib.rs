@@ -120,12 +120,28 @@ pub fn dyad_binary() -> &'static Path {
     })
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read, released).
+/// A free TCP port on 127.0.0.1 for a server process to listen on, never
+/// the same twice in one test process.
+///
+/// Ports come at random from 20000-32767, below Linux's ephemeral range
+/// (32768-60999): a port the kernel picked for `bind(0)` and that was
+/// released at once tends to be picked again by the next `bind(0)` (two
+/// servers of one test then got the same port), and ephemeral ports are
+/// what outgoing connections use. Each candidate is checked by binding it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("binding 127.0.0.1:0")
-        .port()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), 20000..32768u16);
+        if handed_out.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
+            return port;
+        }
+    }
+    panic!("no free port in 20000-32767 after 1000 tries")
 }
 
 /// A fresh random datastore key (16 bytes, base64url), as
