@@ -48,11 +48,9 @@
 //! `migrations/postgres/`.
 
 pub mod admin;
-mod aggregate_share_jobs;
 mod aggregation_jobs;
 mod batch_aggregations;
 mod client_reports;
-mod collected_batches;
 mod collection_jobs;
 mod helper_replay;
 mod leases;

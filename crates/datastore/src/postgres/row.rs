@@ -63,3 +63,7 @@ pub(super) fn last_of_each<T, K: std::hash::Hash + Eq>(
     kept.reverse();
     kept
 }
+
+impl crate::backend::Backend for sqlx::Postgres {
+    crate::backend::statement_methods!(sqlx::Postgres);
+}

@@ -13,11 +13,9 @@
 //! All SQL specific to SQLite lives in this module; the schema is in
 //! `migrations/sqlite/`.
 
-mod aggregate_share_jobs;
 mod aggregation_jobs;
 mod batch_aggregations;
 mod client_reports;
-mod collected_batches;
 mod collection_jobs;
 mod file_mode;
 mod helper_replay;

@@ -43,3 +43,7 @@ pub(super) fn is_unique_violation(error: &sqlx::Error) -> bool {
 pub(super) fn chunk_len(columns: usize) -> usize {
     (32_000 / columns.max(1)).clamp(1, 500)
 }
+
+impl crate::backend::Backend for sqlx::Sqlite {
+    crate::backend::statement_methods!(sqlx::Sqlite);
+}

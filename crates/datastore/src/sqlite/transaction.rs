@@ -3,8 +3,8 @@
 
 use super::leases::LeasedTable;
 use super::{
-    aggregate_share_jobs, aggregation_jobs, batch_aggregations, client_reports, collected_batches,
-    collection_jobs, helper_replay, leases, outstanding_batches, report_aggregations, tasks,
+    aggregation_jobs, batch_aggregations, client_reports, collection_jobs, helper_replay, leases,
+    outstanding_batches, report_aggregations, tasks,
 };
 use crate::datastore::TxMode;
 use crate::lease::{Lease, LeaseToken};
@@ -14,6 +14,7 @@ use crate::models::{
     ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
 use crate::reseal::{ResealBatch, SealedColumn};
+use crate::tables::{aggregate_share_jobs, collected_batches};
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
@@ -328,7 +329,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<bool> {
         let now = self.now;
         let conn = self.write("put_collected_batch")?;
-        collected_batches::put(conn, now, task_id, batch, aggregation_parameter).await
+        collected_batches::put::<Sqlite>(conn, now, task_id, batch, aggregation_parameter).await
     }
 
     async fn get_collected_batches(
@@ -336,7 +337,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         batch: &BatchIdentifier,
     ) -> Result<Vec<CollectedBatch>> {
-        collected_batches::get_touching(self.read(), task_id, batch).await
+        collected_batches::get_touching::<Sqlite>(self.read(), task_id, batch).await
     }
 
     async fn is_batch_collected(
@@ -345,7 +346,13 @@ impl Transaction for SqliteTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: Option<&[u8]>,
     ) -> Result<bool> {
-        collected_batches::is_collected(self.read(), task_id, batch, aggregation_parameter).await
+        collected_batches::is_collected::<Sqlite>(
+            self.read(),
+            task_id,
+            batch,
+            aggregation_parameter,
+        )
+        .await
     }
 
     async fn put_collection_job(
@@ -425,7 +432,7 @@ impl Transaction for SqliteTransaction<'_> {
 
     async fn put_aggregate_share_job(&mut self, job: &AggregateShareJob) -> Result<()> {
         let now = self.now;
-        aggregate_share_jobs::put(self.write("put_aggregate_share_job")?, now, job).await
+        aggregate_share_jobs::put::<Sqlite>(self.write("put_aggregate_share_job")?, now, job).await
     }
 
     async fn get_aggregate_share_job(
@@ -434,7 +441,8 @@ impl Transaction for SqliteTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: &[u8],
     ) -> Result<Option<AggregateShareJob>> {
-        aggregate_share_jobs::get(self.read(), task_id, batch, aggregation_parameter).await
+        aggregate_share_jobs::get::<Sqlite>(self.read(), task_id, batch, aggregation_parameter)
+            .await
     }
 
     async fn put_helper_seen_reports(

@@ -1,0 +1,159 @@
+//! What the shared table code ([`crate::tables`]) needs of a backend: one
+//! trait, [`Backend`], implemented by sqlx's `Sqlite` and `Postgres`
+//! databases (in `sqlite/row.rs` and `postgres/row.rs`), and the
+//! statement type the table code runs through it ([`Sql`]).
+//!
+//! Why this shape: a table's SQL is written once, as text both backends
+//! parse (SQLite reads PostgreSQL's `$1` placeholders, and since 3.35 has
+//! `RETURNING`, `ON CONFLICT ... DO UPDATE`, `NULLS FIRST`, `TRUE`/`FALSE`),
+//! and its functions are generic over the backend: `async fn put<DB:
+//! Backend>(conn: &mut DB::Connection, ...)`. sqlx's own generic API needs a
+//! list of `Encode`/`Type`/`Executor`/`IntoArguments` bounds at every such
+//! function (Rust does not carry a trait's where-clauses to its users), so
+//! the trait instead offers those few operations as methods, each
+//! implemented once per backend where the bounds are concrete, and
+//! [`Bind`] names the values every backend binds the same way.
+//!
+//! The real differences between the backends are the trait's other items,
+//! each named for why it differs.
+
+use crate::columns::StoredRow;
+use futures::future::BoxFuture;
+use sqlx::{Database, Encode, Postgres, QueryBuilder, Sqlite, Type};
+
+/// A sqlx query over `DB`: SQL borrowed for `'q`, arguments for `'a`.
+pub(crate) type Query<'q, 'a, DB> = sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'a>>;
+
+/// A value every backend binds the same way (byte strings, 64-bit integers,
+/// text, booleans and their `Option`s).
+pub(crate) trait Bind<'a>:
+    'a + Send + Encode<'a, Sqlite> + Type<Sqlite> + Encode<'a, Postgres> + Type<Postgres>
+{
+}
+
+impl<'a, T> Bind<'a> for T where
+    T: 'a + Send + Encode<'a, Sqlite> + Type<Sqlite> + Encode<'a, Postgres> + Type<Postgres>
+{
+}
+
+/// A database the shared table code runs on.
+pub(crate) trait Backend: Database<Row: StoredRow> {
+    /// `query` with `value` bound to its next placeholder.
+    fn bind<'a, T: Bind<'a>>(query: Query<'a, 'a, Self>, value: T) -> Query<'a, 'a, Self>;
+
+    /// Pushes `value` as the builder's next placeholder (this backend's
+    /// own placeholder syntax).
+    fn push_bind<'a, T: Bind<'a>>(builder: &mut QueryBuilder<'a, Self>, value: T);
+
+    /// Runs `query`; the number of rows it changed.
+    fn execute<'c, 'q: 'c, 'a: 'q>(
+        conn: &'c mut Self::Connection,
+        query: Query<'q, 'a, Self>,
+    ) -> BoxFuture<'c, sqlx::Result<u64>>;
+
+    /// Runs `query`; all its rows.
+    fn fetch_all<'c, 'q: 'c, 'a: 'q>(
+        conn: &'c mut Self::Connection,
+        query: Query<'q, 'a, Self>,
+    ) -> BoxFuture<'c, sqlx::Result<Vec<Self::Row>>>;
+
+    /// Runs `query`; its first row if any.
+    fn fetch_optional<'c, 'q: 'c, 'a: 'q>(
+        conn: &'c mut Self::Connection,
+        query: Query<'q, 'a, Self>,
+    ) -> BoxFuture<'c, sqlx::Result<Option<Self::Row>>>;
+}
+
+/// Implements [`Backend`]'s statement methods for a concrete database, where
+/// sqlx's bounds hold.
+macro_rules! statement_methods {
+    ($db:ty) => {
+        fn bind<'a, T: $crate::backend::Bind<'a>>(
+            query: $crate::backend::Query<'a, 'a, Self>,
+            value: T,
+        ) -> $crate::backend::Query<'a, 'a, Self> {
+            query.bind(value)
+        }
+
+        fn push_bind<'a, T: $crate::backend::Bind<'a>>(
+            builder: &mut sqlx::QueryBuilder<'a, Self>,
+            value: T,
+        ) {
+            builder.push_bind(value);
+        }
+
+        fn execute<'c, 'q: 'c, 'a: 'q>(
+            conn: &'c mut <$db as sqlx::Database>::Connection,
+            query: $crate::backend::Query<'q, 'a, Self>,
+        ) -> futures::future::BoxFuture<'c, sqlx::Result<u64>> {
+            let query: $crate::backend::Query<'q, 'q, Self> = query;
+            Box::pin(async move { Ok(query.execute(conn).await?.rows_affected()) })
+        }
+
+        fn fetch_all<'c, 'q: 'c, 'a: 'q>(
+            conn: &'c mut <$db as sqlx::Database>::Connection,
+            query: $crate::backend::Query<'q, 'a, Self>,
+        ) -> futures::future::BoxFuture<'c, sqlx::Result<Vec<<$db as sqlx::Database>::Row>>> {
+            let query: $crate::backend::Query<'q, 'q, Self> = query;
+            Box::pin(query.fetch_all(conn))
+        }
+
+        fn fetch_optional<'c, 'q: 'c, 'a: 'q>(
+            conn: &'c mut <$db as sqlx::Database>::Connection,
+            query: $crate::backend::Query<'q, 'a, Self>,
+        ) -> futures::future::BoxFuture<'c, sqlx::Result<Option<<$db as sqlx::Database>::Row>>> {
+            let query: $crate::backend::Query<'q, 'q, Self> = query;
+            Box::pin(query.fetch_optional(conn))
+        }
+    };
+}
+pub(crate) use statement_methods;
+
+/// One statement of the shared table code, run on backend `DB`: sqlx's
+/// query with the binds and runs of [`Backend`].
+pub(crate) struct Sql<'q, 'a, DB: Backend>(Query<'q, 'a, DB>);
+
+/// A statement from its SQL text (placeholders `$1`, `$2`, ...).
+pub(crate) fn sql<DB: Backend>(text: &str) -> Sql<'_, '_, DB> {
+    Sql(sqlx::query(text))
+}
+
+impl<'a, DB: Backend> Sql<'a, 'a, DB> {
+    /// Binds `value` to the next placeholder.
+    pub(crate) fn bind<T: Bind<'a>>(self, value: T) -> Self {
+        Sql(DB::bind(self.0, value))
+    }
+}
+
+impl<'q, 'a: 'q, DB: Backend> Sql<'q, 'a, DB> {
+    /// The statement a query builder built.
+    pub(crate) fn built(builder: &'q mut QueryBuilder<'a, DB>) -> Self {
+        Sql(builder.build())
+    }
+
+    /// Runs the statement; the number of rows it changed.
+    pub(crate) async fn execute(self, conn: &mut DB::Connection) -> sqlx::Result<u64> {
+        DB::execute(conn, self.0).await
+    }
+
+    /// Runs the statement; all its rows.
+    pub(crate) async fn fetch_all(self, conn: &mut DB::Connection) -> sqlx::Result<Vec<DB::Row>> {
+        DB::fetch_all(conn, self.0).await
+    }
+
+    /// Runs the statement; its first row if any.
+    pub(crate) async fn fetch_optional(
+        self,
+        conn: &mut DB::Connection,
+    ) -> sqlx::Result<Option<DB::Row>> {
+        DB::fetch_optional(conn, self.0).await
+    }
+}
+
+/// Pushes `value` as `builder`'s next placeholder.
+pub(crate) fn push_bind<'a, DB: Backend, T: Bind<'a>>(
+    builder: &mut QueryBuilder<'a, DB>,
+    value: T,
+) {
+    DB::push_bind(builder, value);
+}

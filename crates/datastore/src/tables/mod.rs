@@ -1,0 +1,6 @@
+//! One module per table: its SQL, binds and row handling, written once for
+//! every backend (generic over [`crate::backend::Backend`]). The backends'
+//! transactions hand each operation to the table's module here.
+
+pub(crate) mod aggregate_share_jobs;
+pub(crate) mod collected_batches;
