@@ -15,9 +15,10 @@
 //! [`Bind`] names the values every backend binds the same way.
 //!
 //! The real differences between the backends are the trait's other items,
-//! each named for why it differs.
+//! each named for why it differs: the integer type of codes
+//! ([`Backend::Code`]).
 
-use crate::columns::StoredRow;
+use crate::columns::{Result, StoredRow};
 use futures::future::BoxFuture;
 use sqlx::{Database, Encode, Postgres, QueryBuilder, Sqlite, Type};
 
@@ -38,6 +39,13 @@ impl<'a, T> Bind<'a> for T where
 
 /// A database the shared table code runs on.
 pub(crate) trait Backend: Database<Row: StoredRow> {
+    /// A state or other code as bound: PostgreSQL stores codes in
+    /// `SMALLINT` (and refuses an `INT8` bind for one), SQLite in `INTEGER`.
+    type Code: for<'a> Bind<'a> + Copy;
+
+    /// `value` as a code column's value.
+    fn code(value: i64, what: &'static str) -> Result<Self::Code>;
+
     /// `query` with `value` bound to its next placeholder.
     fn bind<'a, T: Bind<'a>>(query: Query<'a, 'a, Self>, value: T) -> Query<'a, 'a, Self>;
 
@@ -56,6 +64,12 @@ pub(crate) trait Backend: Database<Row: StoredRow> {
         conn: &'c mut Self::Connection,
         query: Query<'q, 'a, Self>,
     ) -> BoxFuture<'c, sqlx::Result<Vec<Self::Row>>>;
+
+    /// Runs `query`; its first row, which must exist.
+    fn fetch_one<'c, 'q: 'c, 'a: 'q>(
+        conn: &'c mut Self::Connection,
+        query: Query<'q, 'a, Self>,
+    ) -> BoxFuture<'c, sqlx::Result<Self::Row>>;
 
     /// Runs `query`; its first row if any.
     fn fetch_optional<'c, 'q: 'c, 'a: 'q>(
@@ -96,6 +110,14 @@ macro_rules! statement_methods {
         ) -> futures::future::BoxFuture<'c, sqlx::Result<Vec<<$db as sqlx::Database>::Row>>> {
             let query: $crate::backend::Query<'q, 'q, Self> = query;
             Box::pin(query.fetch_all(conn))
+        }
+
+        fn fetch_one<'c, 'q: 'c, 'a: 'q>(
+            conn: &'c mut <$db as sqlx::Database>::Connection,
+            query: $crate::backend::Query<'q, 'a, Self>,
+        ) -> futures::future::BoxFuture<'c, sqlx::Result<<$db as sqlx::Database>::Row>> {
+            let query: $crate::backend::Query<'q, 'q, Self> = query;
+            Box::pin(query.fetch_one(conn))
         }
 
         fn fetch_optional<'c, 'q: 'c, 'a: 'q>(
@@ -139,6 +161,11 @@ impl<'q, 'a: 'q, DB: Backend> Sql<'q, 'a, DB> {
     /// Runs the statement; all its rows.
     pub(crate) async fn fetch_all(self, conn: &mut DB::Connection) -> sqlx::Result<Vec<DB::Row>> {
         DB::fetch_all(conn, self.0).await
+    }
+
+    /// Runs the statement; its first row, which must exist.
+    pub(crate) async fn fetch_one(self, conn: &mut DB::Connection) -> sqlx::Result<DB::Row> {
+        DB::fetch_one(conn, self.0).await
     }
 
     /// Runs the statement; its first row if any.

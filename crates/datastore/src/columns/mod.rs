@@ -67,6 +67,15 @@ pub(crate) fn count(value: i64, table: &'static str) -> Result<u64> {
     u64::try_from(value).map_err(|_| DatastoreError::corrupt(table, "COUNT(*)", "negative"))
 }
 
+/// The `count` column of a row (a `COUNT(*) AS count`) of `table` as a
+/// `u64`.
+pub(crate) fn count_of(row: &impl StoredRow, table: &'static str) -> Result<u64> {
+    let value = row
+        .i64("count")
+        .map_err(|e| DatastoreError::corrupt(table, "COUNT(*)", e))?;
+    count(value, table)
+}
+
 /// A batch identifier's stored columns: encoded form, interval bounds,
 /// batch ID.
 pub(crate) struct BatchColumns {

@@ -55,10 +55,8 @@ mod collection_jobs;
 mod helper_replay;
 mod leases;
 mod migrations;
-mod outstanding_batches;
 mod report_aggregations;
 mod row;
-mod tasks;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod transaction;

@@ -65,5 +65,11 @@ pub(super) fn last_of_each<T, K: std::hash::Hash + Eq>(
 }
 
 impl crate::backend::Backend for sqlx::Postgres {
+    type Code = i16;
+
+    fn code(value: i64, what: &'static str) -> Result<i16> {
+        code(value, what)
+    }
+
     crate::backend::statement_methods!(sqlx::Postgres);
 }

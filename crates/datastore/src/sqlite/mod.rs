@@ -21,10 +21,8 @@ mod file_mode;
 mod helper_replay;
 mod leases;
 mod migrations;
-mod outstanding_batches;
 mod report_aggregations;
 mod row;
-mod tasks;
 mod transaction;
 
 use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};

@@ -45,5 +45,11 @@ pub(super) fn chunk_len(columns: usize) -> usize {
 }
 
 impl crate::backend::Backend for sqlx::Sqlite {
+    type Code = i64;
+
+    fn code(value: i64, _what: &'static str) -> Result<i64> {
+        Ok(value)
+    }
+
     crate::backend::statement_methods!(sqlx::Sqlite);
 }

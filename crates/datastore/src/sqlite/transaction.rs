@@ -4,7 +4,7 @@
 use super::leases::LeasedTable;
 use super::{
     aggregation_jobs, batch_aggregations, client_reports, collection_jobs, helper_replay, leases,
-    outstanding_batches, report_aggregations, tasks,
+    report_aggregations,
 };
 use crate::datastore::TxMode;
 use crate::lease::{Lease, LeaseToken};
@@ -14,7 +14,7 @@ use crate::models::{
     ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
 use crate::reseal::{ResealBatch, SealedColumn};
-use crate::tables::{aggregate_share_jobs, collected_batches};
+use crate::tables::{aggregate_share_jobs, collected_batches, outstanding_batches, tasks};
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
@@ -80,25 +80,25 @@ impl Transaction for SqliteTransaction<'_> {
 
     async fn put_task(&mut self, task: &Task) -> Result<()> {
         let (now, keys) = (self.now, self.keys.clone());
-        tasks::put(self.write("put_task")?, now, task, &keys).await
+        tasks::put::<Sqlite>(self.write("put_task")?, now, task, &keys).await
     }
 
     async fn get_task(&mut self, task_id: &TaskId) -> Result<Option<Task>> {
         let keys = self.keys.clone();
-        tasks::get(self.read(), task_id, &keys).await
+        tasks::get::<Sqlite>(self.read(), task_id, &keys).await
     }
 
     async fn get_tasks(&mut self) -> Result<Vec<Task>> {
         let keys = self.keys.clone();
-        tasks::get_all(self.read(), &keys).await
+        tasks::get_all::<Sqlite>(self.read(), &keys).await
     }
 
     async fn delete_task(&mut self, task_id: &TaskId) -> Result<Option<TaskRowCounts>> {
-        tasks::delete(self.write("delete_task")?, task_id).await
+        tasks::delete::<Sqlite>(self.write("delete_task")?, task_id).await
     }
 
     async fn count_task_rows(&mut self, task_id: &TaskId) -> Result<Option<TaskRowCounts>> {
-        tasks::count_rows(self.read(), task_id).await
+        tasks::count_rows::<Sqlite>(self.read(), task_id).await
     }
 
     async fn update_task_expiration(
@@ -108,7 +108,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<Task> {
         let keys = self.keys.clone();
         let conn = self.write("update_task_expiration")?;
-        tasks::update_expiration(conn, task_id, task_expiration, &keys).await
+        tasks::update_expiration::<Sqlite>(conn, task_id, task_expiration, &keys).await
     }
 
     async fn put_client_reports(
@@ -481,7 +481,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<BatchReservation> {
         let now = self.now;
         let conn = self.write("reserve_outstanding_batch")?;
-        outstanding_batches::reserve(conn, now, task_id, wanted, target_size).await
+        outstanding_batches::reserve::<Sqlite>(conn, now, task_id, wanted, target_size).await
     }
 
     async fn release_outstanding_batch_reservation(
@@ -491,11 +491,11 @@ impl Transaction for SqliteTransaction<'_> {
         count: u64,
     ) -> Result<()> {
         let conn = self.write("release_outstanding_batch_reservation")?;
-        outstanding_batches::release(conn, task_id, batch_id, count).await
+        outstanding_batches::release::<Sqlite>(conn, task_id, batch_id, count).await
     }
 
     async fn get_outstanding_batches(&mut self, task_id: &TaskId) -> Result<Vec<OutstandingBatch>> {
-        outstanding_batches::get_open(self.read(), task_id).await
+        outstanding_batches::get_open::<Sqlite>(self.read(), task_id).await
     }
 
     async fn take_current_batch(
@@ -505,13 +505,18 @@ impl Transaction for SqliteTransaction<'_> {
         min_batch_size: u64,
     ) -> Result<Option<BatchId>> {
         let conn = self.write("take_current_batch")?;
-        outstanding_batches::take_current(conn, task_id, aggregation_parameter, min_batch_size)
-            .await
+        outstanding_batches::take_current::<Sqlite>(
+            conn,
+            task_id,
+            aggregation_parameter,
+            min_batch_size,
+        )
+        .await
     }
 
     async fn count_sealed_values(&mut self, column: SealedColumn) -> Result<u64> {
         match column {
-            SealedColumn::TaskDocument => tasks::count(self.read()).await,
+            SealedColumn::TaskDocument => tasks::count::<Sqlite>(self.read()).await,
         }
     }
 
@@ -524,7 +529,7 @@ impl Transaction for SqliteTransaction<'_> {
         let keys = self.keys.clone();
         let conn = self.write("reseal_sealed_values")?;
         match column {
-            SealedColumn::TaskDocument => tasks::reseal(conn, after, limit, &keys).await,
+            SealedColumn::TaskDocument => tasks::reseal::<Sqlite>(conn, after, limit, &keys).await,
         }
     }
 }

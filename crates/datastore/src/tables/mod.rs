@@ -4,3 +4,5 @@
 
 pub(crate) mod aggregate_share_jobs;
 pub(crate) mod collected_batches;
+pub(crate) mod outstanding_batches;
+pub(crate) mod tasks;
