@@ -15,10 +15,12 @@
 //! [`Bind`] names the values every backend binds the same way.
 //!
 //! The real differences between the backends are the trait's other items,
-//! each named for why it differs: the integer type of codes
-//! ([`Backend::Code`]).
+//! each named for why it differs: how a job is leased without two
+//! replicas taking it ([`Backend::acquire_leases`],
+//! [`Backend::LOCK_LEASED_ROW`]).
 
 use crate::columns::{Result, StoredRow};
+use crate::tables::leases::{Acquired, LeaseRequest};
 use futures::future::BoxFuture;
 use sqlx::{Database, Encode, Postgres, QueryBuilder, Sqlite, Type};
 
@@ -39,12 +41,18 @@ impl<'a, T> Bind<'a> for T where
 
 /// A database the shared table code runs on.
 pub(crate) trait Backend: Database<Row: StoredRow> {
-    /// A state or other code as bound: PostgreSQL stores codes in
-    /// `SMALLINT` (and refuses an `INT8` bind for one), SQLite in `INTEGER`.
-    type Code: for<'a> Bind<'a> + Copy;
+    /// What follows the `SELECT` that checks a lease token before a write
+    /// under the lease, so that an acquirer skips the job meanwhile (a row
+    /// lock on PostgreSQL; nothing on SQLite, whose writers take turns).
+    const LOCK_LEASED_ROW: &'static str;
 
-    /// `value` as a code column's value.
-    fn code(value: i64, what: &'static str) -> Result<Self::Code>;
+    /// Leases the jobs `request` asks for without two transactions taking
+    /// the same job; `request.max` is positive. The one part of leasing
+    /// that differs: see `sqlite/leases.rs` and `postgres/leases.rs`.
+    fn acquire_leases<'c>(
+        conn: &'c mut Self::Connection,
+        request: LeaseRequest<'c>,
+    ) -> BoxFuture<'c, Result<Vec<Acquired<Self::Row>>>>;
 
     /// `query` with `value` bound to its next placeholder.
     fn bind<'a, T: Bind<'a>>(query: Query<'a, 'a, Self>, value: T) -> Query<'a, 'a, Self>;

@@ -26,6 +26,12 @@ pub(crate) fn int(value: u64, what: &'static str) -> Result<i64> {
     i64::try_from(value).map_err(|_| DatastoreError::invalid(what, "exceeds 2^63-1"))
 }
 
+/// A state or other code as bound: a 16-bit integer (PostgreSQL
+/// `SMALLINT`, which refuses a 64-bit bind; an `INTEGER` on SQLite).
+pub(crate) fn code(value: i64, what: &'static str) -> Result<i16> {
+    i16::try_from(value).map_err(|_| DatastoreError::invalid(what, "code out of range"))
+}
+
 /// The latest time a datastore can hold: times are stored in signed 64-bit
 /// columns, so a DAP `Time` (a `u64`) at or above 2^63 has no stored form.
 /// Callers refuse such times at the edge, before a transaction sees them.

@@ -3,11 +3,11 @@
 //! contend for a row; collection reads all the rows of a batch. Written with
 //! one upsert per chunk, over `UNNEST`ed arrays.
 
-use super::leases::{self, LeasedTable};
 use super::row::{self, Result};
 use crate::columns;
 use crate::lease::LeaseToken;
 use crate::models::{BatchAggregation, BatchIdentifier};
+use crate::tables::leases::{self, LeasedTable};
 use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::PgConnection;
 use std::collections::BTreeSet;
@@ -71,7 +71,7 @@ pub(super) async fn put(
             .collect();
         for (task_id, job_id) in jobs {
             let job_id = job_id.as_bytes().as_slice();
-            leases::check(
+            leases::check::<sqlx::Postgres>(
                 conn,
                 LeasedTable::AggregationJobs,
                 &task_id,

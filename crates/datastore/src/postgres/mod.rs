@@ -48,10 +48,8 @@
 //! `migrations/postgres/`.
 
 pub mod admin;
-mod aggregation_jobs;
 mod batch_aggregations;
 mod client_reports;
-mod collection_jobs;
 mod helper_replay;
 mod leases;
 mod migrations;

@@ -2,11 +2,11 @@
 //! row per (task, job, ord), inserted and updated in batches (one statement
 //! per chunk, over `UNNEST`ed arrays).
 
-use super::leases::{self, LeasedTable};
 use super::row::{self, Result, RowReader};
 use crate::columns;
 use crate::lease::LeaseToken;
 use crate::models::ReportAggregation;
+use crate::tables::leases::{self, LeasedTable};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::PgConnection;
@@ -29,7 +29,7 @@ async fn check_leases(
         .map(|ra| (ra.task_id, ra.aggregation_job_id))
         .collect();
     for (task_id, job_id) in jobs {
-        leases::check(
+        leases::check::<sqlx::Postgres>(
             conn,
             LeasedTable::AggregationJobs,
             &task_id,

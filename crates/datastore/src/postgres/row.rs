@@ -3,17 +3,11 @@
 //! de-duplication of rows written by one `UNNEST` statement.
 
 pub(super) use crate::columns::{
-    batch_columns, count, encode, int, interval, time, time_after, Result, RowReader,
+    batch_columns, code, count, encode, int, interval, time, Result, RowReader,
 };
 use crate::columns::{plain_reads, StoredRow};
-use crate::DatastoreError;
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;
-
-/// A state or other code as stored (`SMALLINT`).
-pub(super) fn code(value: i64, what: &'static str) -> Result<i16> {
-    i16::try_from(value).map_err(|_| DatastoreError::invalid(what, "code out of range"))
-}
 
 impl StoredRow for PgRow {
     plain_reads!();
@@ -65,10 +59,16 @@ pub(super) fn last_of_each<T, K: std::hash::Hash + Eq>(
 }
 
 impl crate::backend::Backend for sqlx::Postgres {
-    type Code = i16;
+    const LOCK_LEASED_ROW: &'static str = " FOR NO KEY UPDATE";
 
-    fn code(value: i64, what: &'static str) -> Result<i16> {
-        code(value, what)
+    fn acquire_leases<'c>(
+        conn: &'c mut <sqlx::Postgres as sqlx::Database>::Connection,
+        request: crate::tables::leases::LeaseRequest<'c>,
+    ) -> futures::future::BoxFuture<
+        'c,
+        Result<Vec<crate::tables::leases::Acquired<<sqlx::Postgres as sqlx::Database>::Row>>>,
+    > {
+        Box::pin(super::leases::acquire(conn, request))
     }
 
     crate::backend::statement_methods!(sqlx::Postgres);

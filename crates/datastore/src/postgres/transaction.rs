@@ -3,11 +3,7 @@
 //! the write guard of read-only transactions (which PostgreSQL enforces too:
 //! they begin `READ ONLY`).
 
-use super::leases::LeasedTable;
-use super::{
-    aggregation_jobs, batch_aggregations, client_reports, collection_jobs, helper_replay, leases,
-    report_aggregations,
-};
+use super::{batch_aggregations, client_reports, helper_replay, report_aggregations};
 use crate::datastore::TxMode;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
@@ -16,7 +12,11 @@ use crate::models::{
     ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
 use crate::reseal::{ResealBatch, SealedColumn};
-use crate::tables::{aggregate_share_jobs, collected_batches, outstanding_batches, tasks};
+use crate::tables::leases::LeasedTable;
+use crate::tables::{
+    aggregate_share_jobs, aggregation_jobs, collected_batches, collection_jobs, leases,
+    outstanding_batches, tasks,
+};
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
@@ -186,7 +186,7 @@ impl Transaction for PostgresTransaction<'_> {
 
     async fn put_aggregation_job(&mut self, job: &AggregationJob) -> Result<()> {
         let now = self.now;
-        aggregation_jobs::put(self.write("put_aggregation_job")?, now, job).await
+        aggregation_jobs::put::<Postgres>(self.write("put_aggregation_job")?, now, job).await
     }
 
     async fn get_aggregation_job(
@@ -194,7 +194,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Option<AggregationJob>> {
-        aggregation_jobs::get(self.read(), task_id, aggregation_job_id).await
+        aggregation_jobs::get::<Postgres>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn update_aggregation_job(
@@ -203,7 +203,8 @@ impl Transaction for PostgresTransaction<'_> {
         lease: Option<&LeaseToken>,
     ) -> Result<()> {
         let now = self.now;
-        aggregation_jobs::update(self.write("update_aggregation_job")?, now, job, lease).await
+        aggregation_jobs::update::<Postgres>(self.write("update_aggregation_job")?, now, job, lease)
+            .await
     }
 
     async fn count_unfinished_aggregation_jobs_for_batch(
@@ -212,7 +213,7 @@ impl Transaction for PostgresTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: &[u8],
     ) -> Result<u64> {
-        aggregation_jobs::count_unfinished_for_batch(
+        aggregation_jobs::count_unfinished_for_batch::<Postgres>(
             self.read(),
             task_id,
             batch,
@@ -226,7 +227,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         batch_id: &BatchId,
     ) -> Result<bool> {
-        aggregation_jobs::exist_for_batch_id(self.read(), task_id, batch_id).await
+        aggregation_jobs::exist_for_batch_id::<Postgres>(self.read(), task_id, batch_id).await
     }
 
     async fn acquire_aggregation_jobs(
@@ -236,7 +237,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Vec<Lease<AggregationJob>>> {
         let now = self.now;
         let conn = self.write("acquire_aggregation_jobs")?;
-        aggregation_jobs::acquire(conn, now, lease_duration, max).await
+        aggregation_jobs::acquire::<Postgres>(conn, now, lease_duration, max).await
     }
 
     async fn release_aggregation_job(
@@ -247,7 +248,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("release_aggregation_job")?;
-        aggregation_jobs::release(conn, now, lease, retry_after, reset_attempts).await
+        aggregation_jobs::release::<Postgres>(conn, now, lease, retry_after, reset_attempts).await
     }
 
     async fn renew_aggregation_job_lease(
@@ -259,7 +260,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Time> {
         let now = self.now;
         let conn = self.write("renew_aggregation_job_lease")?;
-        leases::renew(
+        leases::renew::<Postgres>(
             conn,
             LeasedTable::AggregationJobs,
             task_id,
@@ -365,7 +366,7 @@ impl Transaction for PostgresTransaction<'_> {
         job: &CollectionJob,
     ) -> Result<CollectionJobWriteOutcome> {
         let now = self.now;
-        collection_jobs::put(self.write("put_collection_job")?, now, job).await
+        collection_jobs::put::<Postgres>(self.write("put_collection_job")?, now, job).await
     }
 
     async fn get_collection_job(
@@ -373,7 +374,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         collection_job_id: &CollectionJobId,
     ) -> Result<Option<CollectionJob>> {
-        collection_jobs::get(self.read(), task_id, collection_job_id).await
+        collection_jobs::get::<Postgres>(self.read(), task_id, collection_job_id).await
     }
 
     async fn update_collection_job(
@@ -382,7 +383,8 @@ impl Transaction for PostgresTransaction<'_> {
         lease: Option<&LeaseToken>,
     ) -> Result<()> {
         let now = self.now;
-        collection_jobs::update(self.write("update_collection_job")?, now, job, lease).await
+        collection_jobs::update::<Postgres>(self.write("update_collection_job")?, now, job, lease)
+            .await
     }
 
     async fn get_collection_jobs_for_batch(
@@ -390,7 +392,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         batch: &BatchIdentifier,
     ) -> Result<Vec<CollectionJob>> {
-        collection_jobs::get_for_batch(self.read(), task_id, batch).await
+        collection_jobs::get_for_batch::<Postgres>(self.read(), task_id, batch).await
     }
 
     async fn acquire_collection_jobs(
@@ -400,7 +402,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Vec<Lease<CollectionJob>>> {
         let now = self.now;
         let conn = self.write("acquire_collection_jobs")?;
-        collection_jobs::acquire(conn, now, lease_duration, max).await
+        collection_jobs::acquire::<Postgres>(conn, now, lease_duration, max).await
     }
 
     async fn release_collection_job(
@@ -411,7 +413,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("release_collection_job")?;
-        collection_jobs::release(conn, now, lease, retry_after, reset_attempts).await
+        collection_jobs::release::<Postgres>(conn, now, lease, retry_after, reset_attempts).await
     }
 
     async fn renew_collection_job_lease(
@@ -423,7 +425,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Time> {
         let now = self.now;
         let conn = self.write("renew_collection_job_lease")?;
-        leases::renew(
+        leases::renew::<Postgres>(
             conn,
             LeasedTable::CollectionJobs,
             task_id,

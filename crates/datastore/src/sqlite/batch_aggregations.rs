@@ -2,11 +2,11 @@
 //! batch, aggregation parameter, aggregation job), so jobs never contend for
 //! a row; collection reads all the rows of a batch.
 
-use super::leases::{self, LeasedTable};
 use super::row::{self, Result};
 use crate::columns;
 use crate::lease::LeaseToken;
 use crate::models::{BatchAggregation, BatchIdentifier};
+use crate::tables::leases::{self, LeasedTable};
 use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::SqliteConnection;
 use std::collections::BTreeSet;
@@ -28,7 +28,7 @@ pub(super) async fn put(
             .collect();
         for (task_id, job_id) in jobs {
             let job_id = job_id.as_bytes().as_slice();
-            leases::check(
+            leases::check::<sqlx::Sqlite>(
                 conn,
                 LeasedTable::AggregationJobs,
                 &task_id,

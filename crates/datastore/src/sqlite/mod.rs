@@ -13,10 +13,8 @@
 //! All SQL specific to SQLite lives in this module; the schema is in
 //! `migrations/sqlite/`.
 
-mod aggregation_jobs;
 mod batch_aggregations;
 mod client_reports;
-mod collection_jobs;
 mod file_mode;
 mod helper_replay;
 mod leases;

@@ -1,11 +1,11 @@
 //! Report aggregations in SQLite (DAP-09 sections 4.5.1 and 4.5.2): one row
 //! per (task, job, ord), written in batches.
 
-use super::leases::{self, LeasedTable};
 use super::row::{self, Result};
 use crate::columns;
 use crate::lease::LeaseToken;
 use crate::models::ReportAggregation;
+use crate::tables::leases::{self, LeasedTable};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -24,7 +24,7 @@ async fn check_leases(
         .map(|ra| (ra.task_id, ra.aggregation_job_id))
         .collect();
     for (task_id, job_id) in jobs {
-        leases::check(
+        leases::check::<sqlx::Sqlite>(
             conn,
             LeasedTable::AggregationJobs,
             &task_id,

@@ -3,7 +3,7 @@
 //! statements are chunked to SQLite's bound-parameter limit.
 
 pub(super) use crate::columns::{
-    batch_columns, count, encode, int, interval, time, time_after, Result, RowReader,
+    batch_columns, count, encode, int, interval, time, Result, RowReader,
 };
 use crate::columns::{plain_reads, StoredRow};
 use sqlx::sqlite::SqliteRow;
@@ -45,10 +45,16 @@ pub(super) fn chunk_len(columns: usize) -> usize {
 }
 
 impl crate::backend::Backend for sqlx::Sqlite {
-    type Code = i64;
+    const LOCK_LEASED_ROW: &'static str = "";
 
-    fn code(value: i64, _what: &'static str) -> Result<i64> {
-        Ok(value)
+    fn acquire_leases<'c>(
+        conn: &'c mut <sqlx::Sqlite as sqlx::Database>::Connection,
+        request: crate::tables::leases::LeaseRequest<'c>,
+    ) -> futures::future::BoxFuture<
+        'c,
+        Result<Vec<crate::tables::leases::Acquired<<sqlx::Sqlite as sqlx::Database>::Row>>>,
+    > {
+        Box::pin(super::leases::acquire(conn, request))
     }
 
     crate::backend::statement_methods!(sqlx::Sqlite);

@@ -1,11 +1,7 @@
 //! [`SqliteTransaction`]: one SQLite transaction, implementing
 //! [`Transaction`] by handing each operation to its table's module.
 
-use super::leases::LeasedTable;
-use super::{
-    aggregation_jobs, batch_aggregations, client_reports, collection_jobs, helper_replay, leases,
-    report_aggregations,
-};
+use super::{batch_aggregations, client_reports, helper_replay, report_aggregations};
 use crate::datastore::TxMode;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
@@ -14,7 +10,11 @@ use crate::models::{
     ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
 use crate::reseal::{ResealBatch, SealedColumn};
-use crate::tables::{aggregate_share_jobs, collected_batches, outstanding_batches, tasks};
+use crate::tables::leases::LeasedTable;
+use crate::tables::{
+    aggregate_share_jobs, aggregation_jobs, collected_batches, collection_jobs, leases,
+    outstanding_batches, tasks,
+};
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
@@ -181,7 +181,7 @@ impl Transaction for SqliteTransaction<'_> {
 
     async fn put_aggregation_job(&mut self, job: &AggregationJob) -> Result<()> {
         let now = self.now;
-        aggregation_jobs::put(self.write("put_aggregation_job")?, now, job).await
+        aggregation_jobs::put::<Sqlite>(self.write("put_aggregation_job")?, now, job).await
     }
 
     async fn get_aggregation_job(
@@ -189,7 +189,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Option<AggregationJob>> {
-        aggregation_jobs::get(self.read(), task_id, aggregation_job_id).await
+        aggregation_jobs::get::<Sqlite>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn update_aggregation_job(
@@ -198,7 +198,8 @@ impl Transaction for SqliteTransaction<'_> {
         lease: Option<&LeaseToken>,
     ) -> Result<()> {
         let now = self.now;
-        aggregation_jobs::update(self.write("update_aggregation_job")?, now, job, lease).await
+        aggregation_jobs::update::<Sqlite>(self.write("update_aggregation_job")?, now, job, lease)
+            .await
     }
 
     async fn count_unfinished_aggregation_jobs_for_batch(
@@ -207,7 +208,7 @@ impl Transaction for SqliteTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: &[u8],
     ) -> Result<u64> {
-        aggregation_jobs::count_unfinished_for_batch(
+        aggregation_jobs::count_unfinished_for_batch::<Sqlite>(
             self.read(),
             task_id,
             batch,
@@ -221,7 +222,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         batch_id: &BatchId,
     ) -> Result<bool> {
-        aggregation_jobs::exist_for_batch_id(self.read(), task_id, batch_id).await
+        aggregation_jobs::exist_for_batch_id::<Sqlite>(self.read(), task_id, batch_id).await
     }
 
     async fn acquire_aggregation_jobs(
@@ -231,7 +232,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<Vec<Lease<AggregationJob>>> {
         let now = self.now;
         let conn = self.write("acquire_aggregation_jobs")?;
-        aggregation_jobs::acquire(conn, now, lease_duration, max).await
+        aggregation_jobs::acquire::<Sqlite>(conn, now, lease_duration, max).await
     }
 
     async fn release_aggregation_job(
@@ -242,7 +243,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("release_aggregation_job")?;
-        aggregation_jobs::release(conn, now, lease, retry_after, reset_attempts).await
+        aggregation_jobs::release::<Sqlite>(conn, now, lease, retry_after, reset_attempts).await
     }
 
     async fn renew_aggregation_job_lease(
@@ -254,7 +255,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<Time> {
         let now = self.now;
         let conn = self.write("renew_aggregation_job_lease")?;
-        leases::renew(
+        leases::renew::<Sqlite>(
             conn,
             LeasedTable::AggregationJobs,
             task_id,
@@ -360,7 +361,7 @@ impl Transaction for SqliteTransaction<'_> {
         job: &CollectionJob,
     ) -> Result<CollectionJobWriteOutcome> {
         let now = self.now;
-        collection_jobs::put(self.write("put_collection_job")?, now, job).await
+        collection_jobs::put::<Sqlite>(self.write("put_collection_job")?, now, job).await
     }
 
     async fn get_collection_job(
@@ -368,7 +369,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         collection_job_id: &CollectionJobId,
     ) -> Result<Option<CollectionJob>> {
-        collection_jobs::get(self.read(), task_id, collection_job_id).await
+        collection_jobs::get::<Sqlite>(self.read(), task_id, collection_job_id).await
     }
 
     async fn update_collection_job(
@@ -377,7 +378,8 @@ impl Transaction for SqliteTransaction<'_> {
         lease: Option<&LeaseToken>,
     ) -> Result<()> {
         let now = self.now;
-        collection_jobs::update(self.write("update_collection_job")?, now, job, lease).await
+        collection_jobs::update::<Sqlite>(self.write("update_collection_job")?, now, job, lease)
+            .await
     }
 
     async fn get_collection_jobs_for_batch(
@@ -385,7 +387,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         batch: &BatchIdentifier,
     ) -> Result<Vec<CollectionJob>> {
-        collection_jobs::get_for_batch(self.read(), task_id, batch).await
+        collection_jobs::get_for_batch::<Sqlite>(self.read(), task_id, batch).await
     }
 
     async fn acquire_collection_jobs(
@@ -395,7 +397,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<Vec<Lease<CollectionJob>>> {
         let now = self.now;
         let conn = self.write("acquire_collection_jobs")?;
-        collection_jobs::acquire(conn, now, lease_duration, max).await
+        collection_jobs::acquire::<Sqlite>(conn, now, lease_duration, max).await
     }
 
     async fn release_collection_job(
@@ -406,7 +408,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("release_collection_job")?;
-        collection_jobs::release(conn, now, lease, retry_after, reset_attempts).await
+        collection_jobs::release::<Sqlite>(conn, now, lease, retry_after, reset_attempts).await
     }
 
     async fn renew_collection_job_lease(
@@ -418,7 +420,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<Time> {
         let now = self.now;
         let conn = self.write("renew_collection_job_lease")?;
-        leases::renew(
+        leases::renew::<Sqlite>(
             conn,
             LeasedTable::CollectionJobs,
             task_id,

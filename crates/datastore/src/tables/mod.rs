@@ -3,6 +3,9 @@
 //! transactions hand each operation to the table's module here.
 
 pub(crate) mod aggregate_share_jobs;
+pub(crate) mod aggregation_jobs;
 pub(crate) mod collected_batches;
+pub(crate) mod collection_jobs;
+pub(crate) mod leases;
 pub(crate) mod outstanding_batches;
 pub(crate) mod tasks;

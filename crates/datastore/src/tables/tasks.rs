@@ -25,8 +25,8 @@ pub(crate) async fn put<DB: Backend>(
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (task_id) DO NOTHING",
     )
     .bind(task.task_id().as_bytes().as_slice())
-    .bind(DB::code(task.role().as_u8().into(), "role")?)
-    .bind(DB::code(
+    .bind(columns::code(task.role().as_u8().into(), "role")?)
+    .bind(columns::code(
         task.batch_mode().query_type_code().into(),
         "query_type",
     )?)
