@@ -15,7 +15,8 @@
 //! [`Bind`] names the values every backend binds the same way.
 //!
 //! The real differences between the backends are the trait's other items,
-//! each named for why it differs: how a job is leased without two
+//! each named for why it differs: how `false` is spelled for the partial
+//! indexes ([`Backend::FALSE`]), how a job is leased without two
 //! replicas taking it ([`Backend::acquire_leases`],
 //! [`Backend::LOCK_LEASED_ROW`]).
 
@@ -41,6 +42,14 @@ impl<'a, T> Bind<'a> for T where
 
 /// A database the shared table code runs on.
 pub(crate) trait Backend: Database<Row: StoredRow> {
+    /// How `false` is written in a condition (`collected = {FALSE}`) so that
+    /// the backend's partial indexes serve it: SQLite's are declared
+    /// `WHERE ... = 0` and SQLite matches a query's condition to them only
+    /// as written (`NOT x` or `x = FALSE` would scan the table); PostgreSQL
+    /// refuses `boolean = integer` and reads `x = FALSE` as the `NOT x` its
+    /// indexes are declared with.
+    const FALSE: &'static str;
+
     /// What follows the `SELECT` that checks a lease token before a write
     /// under the lease, so that an acquirer skips the job meanwhile (a row
     /// lock on PostgreSQL; nothing on SQLite, whose writers take turns).

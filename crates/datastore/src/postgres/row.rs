@@ -59,6 +59,8 @@ pub(super) fn last_of_each<T, K: std::hash::Hash + Eq>(
 }
 
 impl crate::backend::Backend for sqlx::Postgres {
+    const FALSE: &'static str = "FALSE";
+
     const LOCK_LEASED_ROW: &'static str = " FOR NO KEY UPDATE";
 
     fn acquire_leases<'c>(

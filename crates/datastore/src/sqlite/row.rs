@@ -45,6 +45,8 @@ pub(super) fn chunk_len(columns: usize) -> usize {
 }
 
 impl crate::backend::Backend for sqlx::Sqlite {
+    const FALSE: &'static str = "0";
+
     const LOCK_LEASED_ROW: &'static str = "";
 
     fn acquire_leases<'c>(

@@ -24,11 +24,12 @@ pub(crate) async fn reserve<DB: Backend>(
             "wanted and target size must be positive",
         ));
     }
-    let open = sql::<DB>(
+    let open = sql::<DB>(&format!(
         "SELECT batch_id, size FROM outstanding_batches
-         WHERE task_id = $1 AND NOT filled AND NOT collected AND size < $2
+         WHERE task_id = $1 AND filled = {no} AND collected = {no} AND size < $2
          ORDER BY created_at, batch_id LIMIT 1",
-    )
+        no = DB::FALSE
+    ))
     .bind(task_id.as_bytes().as_slice())
     .bind(columns::int(target_size, "target size")?)
     .fetch_optional(&mut *conn)
@@ -103,10 +104,11 @@ pub(crate) async fn get_open<DB: Backend>(
     conn: &mut DB::Connection,
     task_id: &TaskId,
 ) -> Result<Vec<OutstandingBatch>> {
-    sql::<DB>(
+    sql::<DB>(&format!(
         "SELECT task_id, batch_id, created_at, size, filled, collected FROM outstanding_batches
-         WHERE task_id = $1 AND NOT collected ORDER BY created_at, batch_id",
-    )
+         WHERE task_id = $1 AND collected = {} ORDER BY created_at, batch_id",
+        DB::FALSE
+    ))
     .bind(task_id.as_bytes().as_slice())
     .fetch_all(&mut *conn)
     .await?
@@ -121,17 +123,18 @@ pub(crate) async fn take_current<DB: Backend>(
     aggregation_parameter: &[u8],
     min_batch_size: u64,
 ) -> Result<Option<BatchId>> {
-    let taken = sql::<DB>(
+    let taken = sql::<DB>(&format!(
         "UPDATE outstanding_batches SET collected = TRUE
          WHERE task_id = $1 AND batch_id = (
              SELECT ob.batch_id FROM outstanding_batches ob
-             WHERE ob.task_id = $1 AND NOT ob.collected
+             WHERE ob.task_id = $1 AND ob.collected = {}
                AND (SELECT COALESCE(SUM(ba.report_count), 0) FROM batch_aggregations ba
                     WHERE ba.task_id = ob.task_id AND ba.batch_id = ob.batch_id
                       AND ba.aggregation_parameter = $2) >= $3
              ORDER BY ob.created_at, ob.batch_id LIMIT 1)
          RETURNING batch_id",
-    )
+        DB::FALSE
+    ))
     .bind(task_id.as_bytes().as_slice())
     .bind(aggregation_parameter)
     .bind(columns::int(min_batch_size, "min_batch_size")?)
