@@ -50,6 +50,32 @@ pub(crate) trait Backend: Database<Row: StoredRow> {
     /// indexes are declared with.
     const FALSE: &'static str;
 
+    /// What follows a `SELECT` of rows to update (jobs, reports) so that two
+    /// transactions never take the same row nor wait for each other: rows
+    /// another holds are skipped. Empty on SQLite, whose read-write
+    /// transactions hold the database's one write lock from `BEGIN
+    /// IMMEDIATE` on.
+    const SKIP_ROWS_LOCKED_FOR_UPDATE: &'static str;
+
+    /// The same for a `SELECT` of rows to delete.
+    const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str;
+
+    /// Rows one statement writes at most, for rows of `columns` values,
+    /// given the table's own bound `wanted`: SQLite bounds the number of
+    /// parameters of a statement (each value is one), PostgreSQL binds one
+    /// array per column.
+    fn rows_per_statement(columns: usize, wanted: usize) -> usize;
+
+    /// Pushes `rows` as the source of an `INSERT INTO t (...) `: SQLite
+    /// `VALUES (...), (...)`, one parameter per value; PostgreSQL `SELECT *
+    /// FROM UNNEST($1::BYTEA[], ...)`, one array per column, so a
+    /// statement's text does not depend on its row count.
+    fn push_rows<'a>(builder: &mut QueryBuilder<'a, Self>, rows: Rows);
+
+    /// Pushes ` IN (...)` of `values` after a column: SQLite one parameter
+    /// per value, PostgreSQL ` = ANY($n)` over one array.
+    fn push_in<'a>(builder: &mut QueryBuilder<'a, Self>, values: Vec<Vec<u8>>);
+
     /// What follows the `SELECT` that checks a lease token before a write
     /// under the lease, so that an acquirer skips the job meanwhile (a row
     /// lock on PostgreSQL; nothing on SQLite, whose writers take turns).
@@ -93,6 +119,86 @@ pub(crate) trait Backend: Database<Row: StoredRow> {
         conn: &'c mut Self::Connection,
         query: Query<'q, 'a, Self>,
     ) -> BoxFuture<'c, sqlx::Result<Option<Self::Row>>>;
+}
+
+/// The rows one statement writes, column by column (all columns as long).
+#[derive(Default)]
+pub(crate) struct Rows(pub(crate) Vec<Column>);
+
+/// The values of one column of [`Rows`].
+pub(crate) enum Column {
+    Bytes(Vec<Vec<u8>>),
+    OptBytes(Vec<Option<Vec<u8>>>),
+    BigInt(Vec<i64>),
+    OptBigInt(Vec<Option<i64>>),
+    SmallInt(Vec<i16>),
+    OptSmallInt(Vec<Option<i16>>),
+}
+
+/// One value of a [`Column`].
+pub(crate) enum Value {
+    Bytes(Vec<u8>),
+    OptBytes(Option<Vec<u8>>),
+    BigInt(i64),
+    OptBigInt(Option<i64>),
+    SmallInt(i16),
+    OptSmallInt(Option<i16>),
+}
+
+impl Column {
+    /// The column's values, in row order.
+    pub(crate) fn into_values(self) -> std::vec::IntoIter<Value> {
+        let values: Vec<Value> = match self {
+            Column::Bytes(v) => v.into_iter().map(Value::Bytes).collect(),
+            Column::OptBytes(v) => v.into_iter().map(Value::OptBytes).collect(),
+            Column::BigInt(v) => v.into_iter().map(Value::BigInt).collect(),
+            Column::OptBigInt(v) => v.into_iter().map(Value::OptBigInt).collect(),
+            Column::SmallInt(v) => v.into_iter().map(Value::SmallInt).collect(),
+            Column::OptSmallInt(v) => v.into_iter().map(Value::OptSmallInt).collect(),
+        };
+        values.into_iter()
+    }
+}
+
+impl Value {
+    /// Pushes the value as `builder`'s next placeholder.
+    pub(crate) fn push_bind<DB: Backend>(self, builder: &mut QueryBuilder<'_, DB>) {
+        match self {
+            Value::Bytes(v) => DB::push_bind(builder, v),
+            Value::OptBytes(v) => DB::push_bind(builder, v),
+            Value::BigInt(v) => DB::push_bind(builder, v),
+            Value::OptBigInt(v) => DB::push_bind(builder, v),
+            Value::SmallInt(v) => DB::push_bind(builder, v),
+            Value::OptSmallInt(v) => DB::push_bind(builder, v),
+        }
+    }
+}
+
+/// Keeps the first copy of every key, in order: what one write per item in
+/// order would leave when the first write wins (later copies are
+/// duplicates). One statement must not write a row twice.
+pub(crate) fn first_of_each<T, K: std::hash::Hash + Eq>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+) -> Vec<&T> {
+    let mut seen = std::collections::HashSet::new();
+    items.iter().filter(|item| seen.insert(key(item))).collect()
+}
+
+/// Keeps the last copy of every key, in the order of the kept copies: what
+/// one write per item in order would leave when the last write wins.
+pub(crate) fn last_of_each<T, K: std::hash::Hash + Eq>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+) -> Vec<&T> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<&T> = items
+        .iter()
+        .rev()
+        .filter(|item| seen.insert(key(item)))
+        .collect();
+    kept.reverse();
+    kept
 }
 
 /// Implements [`Backend`]'s statement methods for a concrete database, where

@@ -48,12 +48,8 @@
 //! `migrations/postgres/`.
 
 pub mod admin;
-mod batch_aggregations;
-mod client_reports;
-mod helper_replay;
 mod leases;
 mod migrations;
-mod report_aggregations;
 mod row;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

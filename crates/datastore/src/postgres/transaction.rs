@@ -3,7 +3,6 @@
 //! the write guard of read-only transactions (which PostgreSQL enforces too:
 //! they begin `READ ONLY`).
 
-use super::{batch_aggregations, client_reports, helper_replay, report_aggregations};
 use crate::datastore::TxMode;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
@@ -14,8 +13,8 @@ use crate::models::{
 use crate::reseal::{ResealBatch, SealedColumn};
 use crate::tables::leases::LeasedTable;
 use crate::tables::{
-    aggregate_share_jobs, aggregation_jobs, collected_batches, collection_jobs, leases,
-    outstanding_batches, tasks,
+    aggregate_share_jobs, aggregation_jobs, batch_aggregations, client_reports, collected_batches,
+    collection_jobs, helper_replay, leases, outstanding_batches, report_aggregations, tasks,
 };
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
@@ -118,7 +117,7 @@ impl Transaction for PostgresTransaction<'_> {
         reports: &[LeaderStoredReport],
     ) -> Result<Vec<ReportWriteOutcome>> {
         let now = self.now;
-        client_reports::put(self.write("put_client_reports")?, now, reports).await
+        client_reports::put::<Postgres>(self.write("put_client_reports")?, now, reports).await
     }
 
     async fn get_client_report(
@@ -126,7 +125,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         report_id: &ReportId,
     ) -> Result<Option<LeaderStoredReport>> {
-        client_reports::get(self.read(), task_id, report_id).await
+        client_reports::get::<Postgres>(self.read(), task_id, report_id).await
     }
 
     async fn get_client_reports(
@@ -134,7 +133,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         report_ids: &[ReportId],
     ) -> Result<Vec<LeaderStoredReport>> {
-        client_reports::get_many(self.read(), task_id, report_ids).await
+        client_reports::get_many::<Postgres>(self.read(), task_id, report_ids).await
     }
 
     async fn get_unaggregated_client_reports(
@@ -145,7 +144,7 @@ impl Transaction for PostgresTransaction<'_> {
         // Locking rows is a write: only read-write transactions lock (and
         // skip the rows other job creators hold).
         let lock = self.mode == TxMode::ReadWrite;
-        client_reports::get_unaggregated(self.read(), task_id, limit, lock).await
+        client_reports::get_unaggregated::<Postgres>(self.read(), task_id, limit, lock).await
     }
 
     async fn mark_client_reports_aggregation_started(
@@ -154,7 +153,7 @@ impl Transaction for PostgresTransaction<'_> {
         report_ids: &[ReportId],
     ) -> Result<u64> {
         let conn = self.write("mark_client_reports_aggregation_started")?;
-        client_reports::mark_started(conn, task_id, report_ids, true).await
+        client_reports::mark_started::<Postgres>(conn, task_id, report_ids, true).await
     }
 
     async fn unmark_client_reports_aggregation_started(
@@ -163,7 +162,7 @@ impl Transaction for PostgresTransaction<'_> {
         report_ids: &[ReportId],
     ) -> Result<u64> {
         let conn = self.write("unmark_client_reports_aggregation_started")?;
-        client_reports::mark_started(conn, task_id, report_ids, false).await
+        client_reports::mark_started::<Postgres>(conn, task_id, report_ids, false).await
     }
 
     async fn count_unaggregated_client_reports(
@@ -171,7 +170,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         interval: Option<Interval>,
     ) -> Result<u64> {
-        client_reports::count_unaggregated(self.read(), task_id, interval).await
+        client_reports::count_unaggregated::<Postgres>(self.read(), task_id, interval).await
     }
 
     async fn delete_client_reports_before(
@@ -181,7 +180,7 @@ impl Transaction for PostgresTransaction<'_> {
         limit: u64,
     ) -> Result<u64> {
         let conn = self.write("delete_client_reports_before")?;
-        client_reports::delete_before(conn, task_id, before, limit).await
+        client_reports::delete_before::<Postgres>(conn, task_id, before, limit).await
     }
 
     async fn put_aggregation_job(&mut self, job: &AggregationJob) -> Result<()> {
@@ -279,7 +278,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("put_report_aggregations")?;
-        report_aggregations::put(conn, now, report_aggregations, lease).await
+        report_aggregations::put::<Postgres>(conn, now, report_aggregations, lease).await
     }
 
     async fn get_report_aggregations(
@@ -287,7 +286,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Vec<ReportAggregation>> {
-        report_aggregations::get_for_job(self.read(), task_id, aggregation_job_id).await
+        report_aggregations::get_for_job::<Postgres>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn update_report_aggregations(
@@ -297,7 +296,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("update_report_aggregations")?;
-        report_aggregations::update(conn, now, report_aggregations, lease).await
+        report_aggregations::update::<Postgres>(conn, now, report_aggregations, lease).await
     }
 
     async fn put_batch_aggregations(
@@ -307,7 +306,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("put_batch_aggregations")?;
-        batch_aggregations::put(conn, now, batch_aggregations, lease).await
+        batch_aggregations::put::<Postgres>(conn, now, batch_aggregations, lease).await
     }
 
     async fn get_batch_aggregations_for_batch(
@@ -316,7 +315,13 @@ impl Transaction for PostgresTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: &[u8],
     ) -> Result<Vec<BatchAggregation>> {
-        batch_aggregations::get_for_batch(self.read(), task_id, batch, aggregation_parameter).await
+        batch_aggregations::get_for_batch::<Postgres>(
+            self.read(),
+            task_id,
+            batch,
+            aggregation_parameter,
+        )
+        .await
     }
 
     async fn get_batch_aggregations_for_job(
@@ -324,7 +329,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Vec<BatchAggregation>> {
-        batch_aggregations::get_for_job(self.read(), task_id, aggregation_job_id).await
+        batch_aggregations::get_for_job::<Postgres>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn put_collected_batch(
@@ -460,7 +465,7 @@ impl Transaction for PostgresTransaction<'_> {
         reports: &[SeenReport],
     ) -> Result<Vec<bool>> {
         let conn = self.write("put_helper_seen_reports")?;
-        helper_replay::put(conn, task_id, aggregation_parameter, reports).await
+        helper_replay::put::<Postgres>(conn, task_id, aggregation_parameter, reports).await
     }
 
     async fn get_helper_seen_aggregation_parameters(
@@ -468,7 +473,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         report_ids: &[ReportId],
     ) -> Result<Vec<(ReportId, Vec<u8>)>> {
-        helper_replay::get_parameters(self.read(), task_id, report_ids).await
+        helper_replay::get_parameters::<Postgres>(self.read(), task_id, report_ids).await
     }
 
     async fn delete_helper_seen_reports_before(
@@ -478,7 +483,7 @@ impl Transaction for PostgresTransaction<'_> {
         limit: u64,
     ) -> Result<u64> {
         let conn = self.write("delete_helper_seen_reports_before")?;
-        helper_replay::delete_before(conn, task_id, before, limit).await
+        helper_replay::delete_before::<Postgres>(conn, task_id, before, limit).await
     }
 
     async fn reserve_outstanding_batch(

@@ -13,13 +13,9 @@
 //! All SQL specific to SQLite lives in this module; the schema is in
 //! `migrations/sqlite/`.
 
-mod batch_aggregations;
-mod client_reports;
 mod file_mode;
-mod helper_replay;
 mod leases;
 mod migrations;
-mod report_aggregations;
 mod row;
 mod transaction;
 

@@ -1,7 +1,6 @@
 //! [`SqliteTransaction`]: one SQLite transaction, implementing
 //! [`Transaction`] by handing each operation to its table's module.
 
-use super::{batch_aggregations, client_reports, helper_replay, report_aggregations};
 use crate::datastore::TxMode;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
@@ -12,8 +11,8 @@ use crate::models::{
 use crate::reseal::{ResealBatch, SealedColumn};
 use crate::tables::leases::LeasedTable;
 use crate::tables::{
-    aggregate_share_jobs, aggregation_jobs, collected_batches, collection_jobs, leases,
-    outstanding_batches, tasks,
+    aggregate_share_jobs, aggregation_jobs, batch_aggregations, client_reports, collected_batches,
+    collection_jobs, helper_replay, leases, outstanding_batches, report_aggregations, tasks,
 };
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
@@ -116,7 +115,7 @@ impl Transaction for SqliteTransaction<'_> {
         reports: &[LeaderStoredReport],
     ) -> Result<Vec<ReportWriteOutcome>> {
         let now = self.now;
-        client_reports::put(self.write("put_client_reports")?, now, reports).await
+        client_reports::put::<Sqlite>(self.write("put_client_reports")?, now, reports).await
     }
 
     async fn get_client_report(
@@ -124,7 +123,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         report_id: &ReportId,
     ) -> Result<Option<LeaderStoredReport>> {
-        client_reports::get(self.read(), task_id, report_id).await
+        client_reports::get::<Sqlite>(self.read(), task_id, report_id).await
     }
 
     async fn get_client_reports(
@@ -132,7 +131,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         report_ids: &[ReportId],
     ) -> Result<Vec<LeaderStoredReport>> {
-        client_reports::get_many(self.read(), task_id, report_ids).await
+        client_reports::get_many::<Sqlite>(self.read(), task_id, report_ids).await
     }
 
     async fn get_unaggregated_client_reports(
@@ -140,7 +139,10 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         limit: u64,
     ) -> Result<Vec<ReportMetadata>> {
-        client_reports::get_unaggregated(self.read(), task_id, limit).await
+        // Locking rows is a write: only read-write transactions lock (and
+        // skip the rows other job creators hold).
+        let lock = self.mode == TxMode::ReadWrite;
+        client_reports::get_unaggregated::<Sqlite>(self.read(), task_id, limit, lock).await
     }
 
     async fn mark_client_reports_aggregation_started(
@@ -149,7 +151,7 @@ impl Transaction for SqliteTransaction<'_> {
         report_ids: &[ReportId],
     ) -> Result<u64> {
         let conn = self.write("mark_client_reports_aggregation_started")?;
-        client_reports::mark_started(conn, task_id, report_ids, true).await
+        client_reports::mark_started::<Sqlite>(conn, task_id, report_ids, true).await
     }
 
     async fn unmark_client_reports_aggregation_started(
@@ -158,7 +160,7 @@ impl Transaction for SqliteTransaction<'_> {
         report_ids: &[ReportId],
     ) -> Result<u64> {
         let conn = self.write("unmark_client_reports_aggregation_started")?;
-        client_reports::mark_started(conn, task_id, report_ids, false).await
+        client_reports::mark_started::<Sqlite>(conn, task_id, report_ids, false).await
     }
 
     async fn count_unaggregated_client_reports(
@@ -166,7 +168,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         interval: Option<Interval>,
     ) -> Result<u64> {
-        client_reports::count_unaggregated(self.read(), task_id, interval).await
+        client_reports::count_unaggregated::<Sqlite>(self.read(), task_id, interval).await
     }
 
     async fn delete_client_reports_before(
@@ -176,7 +178,7 @@ impl Transaction for SqliteTransaction<'_> {
         limit: u64,
     ) -> Result<u64> {
         let conn = self.write("delete_client_reports_before")?;
-        client_reports::delete_before(conn, task_id, before, limit).await
+        client_reports::delete_before::<Sqlite>(conn, task_id, before, limit).await
     }
 
     async fn put_aggregation_job(&mut self, job: &AggregationJob) -> Result<()> {
@@ -274,7 +276,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("put_report_aggregations")?;
-        report_aggregations::put(conn, now, report_aggregations, lease).await
+        report_aggregations::put::<Sqlite>(conn, now, report_aggregations, lease).await
     }
 
     async fn get_report_aggregations(
@@ -282,7 +284,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Vec<ReportAggregation>> {
-        report_aggregations::get_for_job(self.read(), task_id, aggregation_job_id).await
+        report_aggregations::get_for_job::<Sqlite>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn update_report_aggregations(
@@ -292,7 +294,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("update_report_aggregations")?;
-        report_aggregations::update(conn, now, report_aggregations, lease).await
+        report_aggregations::update::<Sqlite>(conn, now, report_aggregations, lease).await
     }
 
     async fn put_batch_aggregations(
@@ -302,7 +304,7 @@ impl Transaction for SqliteTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("put_batch_aggregations")?;
-        batch_aggregations::put(conn, now, batch_aggregations, lease).await
+        batch_aggregations::put::<Sqlite>(conn, now, batch_aggregations, lease).await
     }
 
     async fn get_batch_aggregations_for_batch(
@@ -311,7 +313,13 @@ impl Transaction for SqliteTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: &[u8],
     ) -> Result<Vec<BatchAggregation>> {
-        batch_aggregations::get_for_batch(self.read(), task_id, batch, aggregation_parameter).await
+        batch_aggregations::get_for_batch::<Sqlite>(
+            self.read(),
+            task_id,
+            batch,
+            aggregation_parameter,
+        )
+        .await
     }
 
     async fn get_batch_aggregations_for_job(
@@ -319,7 +327,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Vec<BatchAggregation>> {
-        batch_aggregations::get_for_job(self.read(), task_id, aggregation_job_id).await
+        batch_aggregations::get_for_job::<Sqlite>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn put_collected_batch(
@@ -454,7 +462,7 @@ impl Transaction for SqliteTransaction<'_> {
         reports: &[SeenReport],
     ) -> Result<Vec<bool>> {
         let conn = self.write("put_helper_seen_reports")?;
-        helper_replay::put(conn, task_id, aggregation_parameter, reports).await
+        helper_replay::put::<Sqlite>(conn, task_id, aggregation_parameter, reports).await
     }
 
     async fn get_helper_seen_aggregation_parameters(
@@ -462,7 +470,7 @@ impl Transaction for SqliteTransaction<'_> {
         task_id: &TaskId,
         report_ids: &[ReportId],
     ) -> Result<Vec<(ReportId, Vec<u8>)>> {
-        helper_replay::get_parameters(self.read(), task_id, report_ids).await
+        helper_replay::get_parameters::<Sqlite>(self.read(), task_id, report_ids).await
     }
 
     async fn delete_helper_seen_reports_before(
@@ -472,7 +480,7 @@ impl Transaction for SqliteTransaction<'_> {
         limit: u64,
     ) -> Result<u64> {
         let conn = self.write("delete_helper_seen_reports_before")?;
-        helper_replay::delete_before(conn, task_id, before, limit).await
+        helper_replay::delete_before::<Sqlite>(conn, task_id, before, limit).await
     }
 
     async fn reserve_outstanding_batch(

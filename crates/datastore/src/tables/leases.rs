@@ -17,7 +17,8 @@ use crate::backend::{sql, Backend};
 use crate::columns::{self, Result, RowReader};
 use crate::lease::LeaseToken;
 use crate::DatastoreError;
-use dyad_messages::draft09::{Duration, TaskId, Time};
+use dyad_messages::draft09::{AggregationJobId, Duration, TaskId, Time};
+use std::collections::BTreeSet;
 
 /// A table whose rows are leased.
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +148,30 @@ pub(crate) async fn check<DB: Backend>(
             what: table.describe(job_id),
         })
     }
+}
+
+/// Checks (and, where the backend locks rows, locks) the lease of every
+/// aggregation job of `jobs` (see [`check`]), each once.
+pub(crate) async fn check_aggregation_jobs<DB: Backend>(
+    conn: &mut DB::Connection,
+    jobs: impl Iterator<Item = (TaskId, AggregationJobId)>,
+    token: &LeaseToken,
+    now: Time,
+) -> Result<()> {
+    let jobs: BTreeSet<(TaskId, AggregationJobId)> = jobs.collect();
+    for (task_id, job_id) in jobs {
+        let job_id = job_id.as_bytes().as_slice();
+        check::<DB>(
+            conn,
+            LeasedTable::AggregationJobs,
+            &task_id,
+            job_id,
+            token,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Releases a held lease; the job may be acquired again `retry_after` from now.
