@@ -15,6 +15,7 @@
 //! [`dyad_core::clock::Clock`].
 
 mod backend;
+mod backend_transaction;
 mod columns;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;

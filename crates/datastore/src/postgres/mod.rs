@@ -53,7 +53,6 @@ mod migrations;
 mod row;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
-mod transaction;
 
 use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
@@ -66,7 +65,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 use tracing::{debug, warn};
 
-pub use transaction::PostgresTransaction;
+use crate::backend_transaction::BackendTransaction;
 
 /// A datastore in one PostgreSQL database.
 #[derive(Clone)]
@@ -198,7 +197,12 @@ impl PostgresDatastore {
         // back to the pool.
         let mut conn = self.pool.acquire().await.map_err(DatastoreError::from)?;
         let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
-        let mut tx = PostgresTransaction::new(inner, self.clock.now(), mode, self.keys.clone());
+        let mut tx = BackendTransaction::<sqlx::Postgres>::new(
+            inner,
+            self.clock.now(),
+            mode,
+            self.keys.clone(),
+        );
         let started = Instant::now();
         // On error the sqlx transaction rolls back when dropped (also if the
         // body panics); a connection that failed is discarded.

@@ -17,7 +17,6 @@ mod file_mode;
 mod leases;
 mod migrations;
 mod row;
-mod transaction;
 
 use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
@@ -32,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 use tracing::{debug, warn};
 
-pub use transaction::SqliteTransaction;
+use crate::backend_transaction::BackendTransaction;
 
 /// A datastore in one SQLite file.
 #[derive(Clone)]
@@ -152,7 +151,12 @@ impl SqliteDatastore {
         // back to the pool.
         let mut conn = self.pool.acquire().await.map_err(DatastoreError::from)?;
         let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
-        let mut tx = SqliteTransaction::new(inner, self.clock.now(), mode, self.keys.clone());
+        let mut tx = BackendTransaction::<sqlx::Sqlite>::new(
+            inner,
+            self.clock.now(),
+            mode,
+            self.keys.clone(),
+        );
         let started = Instant::now();
         // On error the sqlx transaction rolls back when dropped (also if the
         // body panics).
