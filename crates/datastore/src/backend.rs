@@ -15,10 +15,15 @@
 //! [`Bind`] names the values every backend binds the same way.
 //!
 //! The real differences between the backends are the trait's other items,
-//! each named for why it differs: how `false` is spelled for the partial
-//! indexes ([`Backend::FALSE`]), how a job is leased without two
-//! replicas taking it ([`Backend::acquire_leases`],
-//! [`Backend::LOCK_LEASED_ROW`]).
+//! each named for why it differs:
+//! - how `false` is spelled for the partial indexes ([`Backend::FALSE`]);
+//! - how rows are claimed without two transactions taking the same one
+//!   ([`Backend::SKIP_ROWS_LOCKED_FOR_UPDATE`],
+//!   [`Backend::SKIP_ROWS_LOCKED_FOR_DELETE`], [`Backend::LOCK_LEASED_ROW`])
+//!   and how a job is leased ([`Backend::acquire_leases`]);
+//! - how many rows one statement writes and how they are passed
+//!   ([`Backend::rows_per_statement`], [`Backend::push_rows`] over
+//!   [`Rows`], [`Backend::push_in`]).
 
 use crate::columns::{Result, StoredRow};
 use crate::tables::leases::{Acquired, LeaseRequest};

@@ -3,8 +3,8 @@
 //! times, intervals, encoded messages, batch identifiers, a collection
 //! job's state), the typed reader of a stored row ([`RowReader`], over the
 //! backend hooks of [`StoredRow`]) and the decoders that turn one row of
-//! each table back into its model ([`rows`]). The backends keep only their
-//! SQL and the column types that differ (see [`StoredRow`]). Values that do
+//! each table back into its model ([`rows`]). The backends keep only the
+//! column types that differ (see [`StoredRow`]). Values that do
 //! not convert are [`DatastoreError::InvalidValue`] errors; rows that do not
 //! convert back are [`DatastoreError::Corrupt`] errors, never panics.
 

@@ -26,7 +26,8 @@
 //! # Leases and job queues
 //!
 //! Acquiring jobs is one `UPDATE` over candidates chosen `FOR NO KEY UPDATE
-//! SKIP LOCKED` (see `leases`): acquirers in other transactions or other
+//! SKIP LOCKED` (see `leases`; the rest of leasing is shared:
+//! `crate::tables::leases`): acquirers in other transactions or other
 //! replicas never wait for one another and never get the same job. The job
 //! creator reads unaggregated reports the same way, so two creators take
 //! disjoint reports. Writes under a lease lock the job's row while checking

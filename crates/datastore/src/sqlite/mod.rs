@@ -10,8 +10,10 @@
 //! fail in its middle. Read-only transactions (`BEGIN DEFERRED`) run beside
 //! the writer thanks to WAL.
 //!
-//! All SQL specific to SQLite lives in this module; the schema is in
-//! `migrations/sqlite/`.
+//! The tables' SQL is shared with PostgreSQL (`crate::tables`); what is
+//! SQLite's own lives here: connection setup and transactions (this file),
+//! its side of `crate::backend::Backend` (`row.rs`), how it leases jobs
+//! (`leases.rs`) and its migrations (schema in `migrations/sqlite/`).
 
 mod file_mode;
 mod leases;

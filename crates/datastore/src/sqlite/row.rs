@@ -1,6 +1,7 @@
 //! SQLite's side of the shared column conversions (`crate::columns`):
-//! every integer, code and boolean is an `INTEGER` (booleans 0 or 1), and
-//! statements are chunked to SQLite's bound-parameter limit.
+//! every integer, code and boolean is an `INTEGER` (booleans 0 or 1); and
+//! its side of [`crate::backend::Backend`]: statements chunked to SQLite's
+//! bound-parameter limit, rows as `VALUES` lists, no row locks.
 
 pub(super) use crate::columns::{int, time, Result, RowReader};
 use crate::columns::{plain_reads, StoredRow};

@@ -1,6 +1,15 @@
 //! One module per table: its SQL, binds and row handling, written once for
-//! every backend (generic over [`crate::backend::Backend`]). The backends'
-//! transactions hand each operation to the table's module here.
+//! every backend (generic over [`crate::backend::Backend`]). The one
+//! [`crate::Transaction`] implementation
+//! (`crate::backend_transaction::BackendTransaction`) hands each operation
+//! to the table's module here.
+//!
+//! Where is what: reports ([`client_reports`]), aggregation jobs and their
+//! per-report state ([`aggregation_jobs`], [`report_aggregations`]), the
+//! per-job aggregate of each batch ([`batch_aggregations`]), collection
+//! ([`collection_jobs`], [`collected_batches`], [`outstanding_batches`]),
+//! the Helper's answers and anti-replay set ([`aggregate_share_jobs`],
+//! [`helper_replay`]), tasks ([`tasks`]) and leases on jobs ([`leases`]).
 
 pub(crate) mod aggregate_share_jobs;
 pub(crate) mod aggregation_jobs;
