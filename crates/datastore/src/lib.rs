@@ -14,6 +14,7 @@
 //! [`DatastoreExt`] in scope). Time comes from the injected
 //! [`dyad_core::clock::Clock`].
 
+mod attempt;
 mod backend;
 mod backend_transaction;
 mod columns;
