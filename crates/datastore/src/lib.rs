@@ -14,6 +14,9 @@
 //! [`DatastoreExt`] in scope). Time comes from the injected
 //! [`dyad_core::clock::Clock`].
 
+mod attempt;
+mod backend;
+mod backend_transaction;
 mod columns;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
@@ -29,6 +32,7 @@ mod redact;
 pub mod reseal;
 mod schema;
 pub mod sqlite;
+mod tables;
 mod task_document;
 mod transaction;
 

@@ -3,8 +3,8 @@
 //! times, intervals, encoded messages, batch identifiers, a collection
 //! job's state), the typed reader of a stored row ([`RowReader`], over the
 //! backend hooks of [`StoredRow`]) and the decoders that turn one row of
-//! each table back into its model ([`rows`]). The backends keep only their
-//! SQL and the column types that differ (see [`StoredRow`]). Values that do
+//! each table back into its model ([`rows`]). The backends keep only the
+//! column types that differ (see [`StoredRow`]). Values that do
 //! not convert are [`DatastoreError::InvalidValue`] errors; rows that do not
 //! convert back are [`DatastoreError::Corrupt`] errors, never panics.
 
@@ -24,6 +24,12 @@ pub(crate) type Result<T> = std::result::Result<T, DatastoreError>;
 /// 64-bit).
 pub(crate) fn int(value: u64, what: &'static str) -> Result<i64> {
     i64::try_from(value).map_err(|_| DatastoreError::invalid(what, "exceeds 2^63-1"))
+}
+
+/// A state or other code as bound: a 16-bit integer (PostgreSQL
+/// `SMALLINT`, which refuses a 64-bit bind; an `INTEGER` on SQLite).
+pub(crate) fn code(value: i64, what: &'static str) -> Result<i16> {
+    i16::try_from(value).map_err(|_| DatastoreError::invalid(what, "code out of range"))
 }
 
 /// The latest time a datastore can hold: times are stored in signed 64-bit
@@ -65,6 +71,15 @@ pub(crate) fn encode<T: Encode>(value: &T, what: &'static str) -> Result<Vec<u8>
 /// A `COUNT(*)` (or other non-negative aggregate) of `table` as a `u64`.
 pub(crate) fn count(value: i64, table: &'static str) -> Result<u64> {
     u64::try_from(value).map_err(|_| DatastoreError::corrupt(table, "COUNT(*)", "negative"))
+}
+
+/// The `count` column of a row (a `COUNT(*) AS count`) of `table` as a
+/// `u64`.
+pub(crate) fn count_of(row: &impl StoredRow, table: &'static str) -> Result<u64> {
+    let value = row
+        .i64("count")
+        .map_err(|e| DatastoreError::corrupt(table, "COUNT(*)", e))?;
+    count(value, table)
 }
 
 /// A batch identifier's stored columns: encoded form, interval bounds,

@@ -1,6 +1,6 @@
 //! The decoders of stored rows: one function per model, turning one row of
 //! its table (as selected by either backend, with the same column names)
-//! back into the model. Each backend's table file keeps only its SQL.
+//! back into the model, for the table modules (`crate::tables`).
 
 use super::{Result, RowReader, StoredRow};
 use crate::models::{

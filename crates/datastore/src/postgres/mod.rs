@@ -26,7 +26,8 @@
 //! # Leases and job queues
 //!
 //! Acquiring jobs is one `UPDATE` over candidates chosen `FOR NO KEY UPDATE
-//! SKIP LOCKED` (see `leases`): acquirers in other transactions or other
+//! SKIP LOCKED` (see `leases`; the rest of leasing is shared:
+//! `crate::tables::leases`): acquirers in other transactions or other
 //! replicas never wait for one another and never get the same job. The job
 //! creator reads unaggregated reports the same way, so two creators take
 //! disjoint reports. Writes under a lease lock the job's row while checking
@@ -48,35 +49,21 @@
 //! `migrations/postgres/`.
 
 pub mod admin;
-mod aggregate_share_jobs;
-mod aggregation_jobs;
-mod batch_aggregations;
-mod client_reports;
-mod collected_batches;
-mod collection_jobs;
-mod helper_replay;
 mod leases;
 mod migrations;
-mod outstanding_batches;
-mod report_aggregations;
 mod row;
-mod tasks;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
-mod transaction;
 
 use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::Clock;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::Connection as _;
 use std::any::Any;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
-use tracing::{debug, warn};
-
-pub use transaction::PostgresTransaction;
+use std::time::Duration as StdDuration;
+use tracing::debug;
 
 /// A datastore in one PostgreSQL database.
 #[derive(Clone)]
@@ -192,57 +179,6 @@ impl PostgresDatastore {
     pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
         migrate_with(&connect_options(url)?).await
     }
-
-    async fn attempt(
-        &self,
-        name: &'static str,
-        mode: TxMode,
-        f: &ErasedTxFn,
-    ) -> Result<Box<dyn Any + Send>, TxError> {
-        let begin = match mode {
-            TxMode::ReadWrite => "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
-            TxMode::ReadOnly => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        };
-        // The pooled connection is held here, outside the transaction, so
-        // that one whose state is in doubt can be closed instead of going
-        // back to the pool.
-        let mut conn = self.pool.acquire().await.map_err(DatastoreError::from)?;
-        let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
-        let mut tx = PostgresTransaction::new(inner, self.clock.now(), mode, self.keys.clone());
-        let started = Instant::now();
-        // On error the sqlx transaction rolls back when dropped (also if the
-        // body panics); a connection that failed is discarded.
-        let outcome = tokio::time::timeout(self.max_transaction_duration, f(&mut tx)).await;
-        let value = match outcome {
-            Ok(result) => result?,
-            Err(_) => {
-                // The body is dropped at the await it hung on; its
-                // transaction (and the row locks it holds) ends here.
-                let rolled_back =
-                    crate::datastore::roll_back_abandoned(tx.rollback(), self.statement_timeout)
-                        .await;
-                if !rolled_back {
-                    conn.close_on_drop();
-                }
-                return Err(crate::datastore::abandoned(
-                    name,
-                    self.max_transaction_duration,
-                    started.elapsed(),
-                    rolled_back,
-                ));
-            }
-        };
-        tx.commit().await.map_err(|error| match error {
-            // The COMMIT may or may not have reached the server.
-            DatastoreError::Database(source)
-                if DatastoreError::is_connection_failure_of(&source) =>
-            {
-                DatastoreError::CommitInDoubt { name, source }
-            }
-            other => other,
-        })?;
-        Ok(value)
-    }
 }
 
 /// Applies the migrations on a dedicated connection, closed afterwards (it
@@ -278,38 +214,12 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, DatastoreError> {
     )
 }
 
-impl PostgresDatastore {
-    /// Runs `f` until it commits, fails for good or runs out of retries.
-    async fn run_attempts(
-        &self,
-        name: &'static str,
-        mode: TxMode,
-        f: &ErasedTxFn,
-    ) -> Result<Box<dyn Any + Send>, TxError> {
-        let mut attempt = 1;
-        loop {
-            match self.attempt(name, mode, f).await {
-                Ok(value) => return Ok(value),
-                Err(error) if error.is_retryable() => {
-                    if attempt >= self.retry.max_attempts {
-                        warn!(tx = name, attempt, %error, "giving up on transaction");
-                        return Err(DatastoreError::RetriesExhausted {
-                            name,
-                            attempts: attempt,
-                            last_error: error.to_string(),
-                        }
-                        .into());
-                    }
-                    let delay = self.retry.backoff(attempt);
-                    debug!(tx = name, attempt, ?delay, %error, "retrying transaction");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-}
+/// How Postgres transactions begin, and whether a lost COMMIT is in doubt.
+const BEGIN: crate::attempt::Begin = crate::attempt::Begin {
+    read_write: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
+    read_only: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    commit_can_be_in_doubt: true,
+};
 
 #[async_trait::async_trait]
 impl Datastore for PostgresDatastore {
@@ -323,7 +233,21 @@ impl Datastore for PostgresDatastore {
         // transaction still runs to COMMIT or ROLLBACK and its connection
         // goes back to the pool in a known state.
         let this = self.clone();
-        run_detached(async move { this.run_attempts(name, mode, &*f).await }).await
+        run_detached(async move {
+            crate::attempt::run_attempts(name, this.retry, || {
+                let run = crate::attempt::Run {
+                    pool: &this.pool,
+                    begin: &BEGIN,
+                    now: this.clock.now(),
+                    keys: this.keys.clone(),
+                    max_transaction_duration: this.max_transaction_duration,
+                    statement_timeout: this.statement_timeout,
+                };
+                crate::attempt::attempt(run, name, mode, &*f)
+            })
+            .await
+        })
+        .await
     }
 
     fn clock(&self) -> &dyn Clock {

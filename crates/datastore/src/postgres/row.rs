@@ -1,19 +1,11 @@
 //! PostgreSQL's side of the shared column conversions (`crate::columns`):
-//! state codes in `SMALLINT`, steps in `INTEGER`, native `BOOLEAN`s, and the
-//! de-duplication of rows written by one `UNNEST` statement.
+//! state codes in `SMALLINT`, steps in `INTEGER`, native `BOOLEAN`s; and
+//! its side of [`crate::backend::Backend`].
 
-pub(super) use crate::columns::{
-    batch_columns, count, encode, int, interval, time, time_after, Result, RowReader,
-};
+pub(super) use crate::columns::{code, int, time, Result, RowReader};
 use crate::columns::{plain_reads, StoredRow};
-use crate::DatastoreError;
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;
-
-/// A state or other code as stored (`SMALLINT`).
-pub(super) fn code(value: i64, what: &'static str) -> Result<i16> {
-    i16::try_from(value).map_err(|_| DatastoreError::invalid(what, "code out of range"))
-}
 
 impl StoredRow for PgRow {
     plain_reads!();
@@ -39,27 +31,52 @@ impl StoredRow for PgRow {
     }
 }
 
-/// Keeps the first copy of every key, in order; `key` names an item.
-pub(super) fn first_of_each<T, K: std::hash::Hash + Eq>(
-    items: &[T],
-    key: impl Fn(&T) -> K,
-) -> Vec<&T> {
-    let mut seen = std::collections::HashSet::new();
-    items.iter().filter(|item| seen.insert(key(item))).collect()
-}
+impl crate::backend::Backend for sqlx::Postgres {
+    const FALSE: &'static str = "FALSE";
 
-/// Keeps the last copy of every key, in the order of the kept copies (what
-/// running one write per item in order would leave).
-pub(super) fn last_of_each<T, K: std::hash::Hash + Eq>(
-    items: &[T],
-    key: impl Fn(&T) -> K,
-) -> Vec<&T> {
-    let mut seen = std::collections::HashSet::new();
-    let mut kept: Vec<&T> = items
-        .iter()
-        .rev()
-        .filter(|item| seen.insert(key(item)))
-        .collect();
-    kept.reverse();
-    kept
+    const SKIP_ROWS_LOCKED_FOR_UPDATE: &'static str = " FOR NO KEY UPDATE SKIP LOCKED";
+    const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    fn rows_per_statement(_columns: usize, wanted: usize) -> usize {
+        wanted
+    }
+
+    fn push_rows<'a>(builder: &mut sqlx::QueryBuilder<'a, Self>, rows: crate::backend::Rows) {
+        use crate::backend::Column;
+        builder.push("SELECT * FROM UNNEST(");
+        for (i, column) in rows.0.into_iter().enumerate() {
+            if i > 0 {
+                builder.push(", ");
+            }
+            match column {
+                Column::Bytes(v) => builder.push_bind(v).push("::BYTEA[]"),
+                Column::OptBytes(v) => builder.push_bind(v).push("::BYTEA[]"),
+                Column::BigInt(v) => builder.push_bind(v).push("::BIGINT[]"),
+                Column::OptBigInt(v) => builder.push_bind(v).push("::BIGINT[]"),
+                Column::SmallInt(v) => builder.push_bind(v).push("::SMALLINT[]"),
+                Column::OptSmallInt(v) => builder.push_bind(v).push("::SMALLINT[]"),
+            };
+        }
+        builder.push(")");
+    }
+
+    fn push_in<'a>(builder: &mut sqlx::QueryBuilder<'a, Self>, values: Vec<Vec<u8>>) {
+        builder.push(" = ANY(");
+        builder.push_bind(values);
+        builder.push(")");
+    }
+
+    const LOCK_LEASED_ROW: &'static str = " FOR NO KEY UPDATE";
+
+    fn acquire_leases<'c>(
+        conn: &'c mut <sqlx::Postgres as sqlx::Database>::Connection,
+        request: crate::tables::leases::LeaseRequest<'c>,
+    ) -> futures::future::BoxFuture<
+        'c,
+        Result<Vec<crate::tables::leases::Acquired<<sqlx::Postgres as sqlx::Database>::Row>>>,
+    > {
+        Box::pin(super::leases::acquire(conn, request))
+    }
+
+    crate::backend::statement_methods!(sqlx::Postgres);
 }

@@ -10,24 +10,15 @@
 //! fail in its middle. Read-only transactions (`BEGIN DEFERRED`) run beside
 //! the writer thanks to WAL.
 //!
-//! All SQL specific to SQLite lives in this module; the schema is in
-//! `migrations/sqlite/`.
+//! The tables' SQL is shared with PostgreSQL (`crate::tables`); what is
+//! SQLite's own lives here: connection setup and transactions (this file),
+//! its side of `crate::backend::Backend` (`row.rs`), how it leases jobs
+//! (`leases.rs`) and its migrations (schema in `migrations/sqlite/`).
 
-mod aggregate_share_jobs;
-mod aggregation_jobs;
-mod batch_aggregations;
-mod client_reports;
-mod collected_batches;
-mod collection_jobs;
 mod file_mode;
-mod helper_replay;
 mod leases;
 mod migrations;
-mod outstanding_batches;
-mod report_aggregations;
 mod row;
-mod tasks;
-mod transaction;
 
 use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
@@ -35,14 +26,11 @@ use dyad_core::clock::Clock;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::Connection as _;
 use std::any::Any;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
-use tracing::{debug, warn};
-
-pub use transaction::SqliteTransaction;
+use std::time::Duration as StdDuration;
+use tracing::debug;
 
 /// A datastore in one SQLite file.
 #[derive(Clone)]
@@ -146,83 +134,14 @@ impl SqliteDatastore {
         pool.close().await;
         Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
     }
-
-    async fn attempt(
-        &self,
-        name: &'static str,
-        mode: TxMode,
-        f: &ErasedTxFn,
-    ) -> Result<Box<dyn Any + Send>, TxError> {
-        let begin = match mode {
-            TxMode::ReadWrite => "BEGIN IMMEDIATE",
-            TxMode::ReadOnly => "BEGIN DEFERRED",
-        };
-        // The pooled connection is held here, outside the transaction, so
-        // that one whose state is in doubt can be closed instead of going
-        // back to the pool.
-        let mut conn = self.pool.acquire().await.map_err(DatastoreError::from)?;
-        let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
-        let mut tx = SqliteTransaction::new(inner, self.clock.now(), mode, self.keys.clone());
-        let started = Instant::now();
-        // On error the sqlx transaction rolls back when dropped (also if the
-        // body panics).
-        let outcome = tokio::time::timeout(self.max_transaction_duration, f(&mut tx)).await;
-        let value = match outcome {
-            Ok(result) => result?,
-            Err(_) => {
-                // The body is dropped at the await it hung on. Until its
-                // transaction ends, the connection holds the write lock.
-                let rolled_back =
-                    crate::datastore::roll_back_abandoned(tx.rollback(), self.statement_timeout)
-                        .await;
-                if !rolled_back {
-                    conn.close_on_drop();
-                }
-                return Err(crate::datastore::abandoned(
-                    name,
-                    self.max_transaction_duration,
-                    started.elapsed(),
-                    rolled_back,
-                ));
-            }
-        };
-        tx.commit().await?;
-        Ok(value)
-    }
 }
 
-impl SqliteDatastore {
-    /// Runs `f` until it commits, fails for good or runs out of retries.
-    async fn run_attempts(
-        &self,
-        name: &'static str,
-        mode: TxMode,
-        f: &ErasedTxFn,
-    ) -> Result<Box<dyn Any + Send>, TxError> {
-        let mut attempt = 1;
-        loop {
-            match self.attempt(name, mode, f).await {
-                Ok(value) => return Ok(value),
-                Err(error) if error.is_retryable() => {
-                    if attempt >= self.retry.max_attempts {
-                        warn!(tx = name, attempt, "giving up on busy transaction");
-                        return Err(DatastoreError::RetriesExhausted {
-                            name,
-                            attempts: attempt,
-                            last_error: error.to_string(),
-                        }
-                        .into());
-                    }
-                    let delay = self.retry.backoff(attempt);
-                    debug!(tx = name, attempt, ?delay, %error, "retrying busy transaction");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-}
+/// How Sqlite transactions begin, and whether a lost COMMIT is in doubt.
+const BEGIN: crate::attempt::Begin = crate::attempt::Begin {
+    read_write: "BEGIN IMMEDIATE",
+    read_only: "BEGIN DEFERRED",
+    commit_can_be_in_doubt: false,
+};
 
 #[async_trait::async_trait]
 impl Datastore for SqliteDatastore {
@@ -236,7 +155,21 @@ impl Datastore for SqliteDatastore {
         // transaction still runs to COMMIT or ROLLBACK and its connection
         // goes back to the pool in a known state.
         let this = self.clone();
-        run_detached(async move { this.run_attempts(name, mode, &*f).await }).await
+        run_detached(async move {
+            crate::attempt::run_attempts(name, this.retry, || {
+                let run = crate::attempt::Run {
+                    pool: &this.pool,
+                    begin: &BEGIN,
+                    now: this.clock.now(),
+                    keys: this.keys.clone(),
+                    max_transaction_duration: this.max_transaction_duration,
+                    statement_timeout: this.statement_timeout,
+                };
+                crate::attempt::attempt(run, name, mode, &*f)
+            })
+            .await
+        })
+        .await
     }
 
     fn clock(&self) -> &dyn Clock {

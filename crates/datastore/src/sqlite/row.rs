@@ -1,10 +1,9 @@
 //! SQLite's side of the shared column conversions (`crate::columns`):
-//! every integer, code and boolean is an `INTEGER` (booleans 0 or 1), and
-//! statements are chunked to SQLite's bound-parameter limit.
+//! every integer, code and boolean is an `INTEGER` (booleans 0 or 1); and
+//! its side of [`crate::backend::Backend`]: statements chunked to SQLite's
+//! bound-parameter limit, rows as `VALUES` lists, no row locks.
 
-pub(super) use crate::columns::{
-    batch_columns, count, encode, int, interval, time, time_after, Result, RowReader,
-};
+pub(super) use crate::columns::{int, time, Result, RowReader};
 use crate::columns::{plain_reads, StoredRow};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
@@ -33,13 +32,62 @@ impl StoredRow for SqliteRow {
     }
 }
 
-/// Whether a driver error is a unique or primary key violation.
-pub(super) fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 /// Splits `items` into chunks small enough for one statement with
 /// `columns` bound parameters per item (SQLite allows 32766 parameters).
 pub(super) fn chunk_len(columns: usize) -> usize {
     (32_000 / columns.max(1)).clamp(1, 500)
+}
+
+impl crate::backend::Backend for sqlx::Sqlite {
+    const FALSE: &'static str = "0";
+
+    const SKIP_ROWS_LOCKED_FOR_UPDATE: &'static str = "";
+    const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str = "";
+
+    fn rows_per_statement(columns: usize, wanted: usize) -> usize {
+        chunk_len(columns).min(wanted)
+    }
+
+    fn push_rows<'a>(builder: &mut sqlx::QueryBuilder<'a, Self>, rows: crate::backend::Rows) {
+        let mut columns: Vec<_> = rows.0.into_iter().map(|c| c.into_values()).collect();
+        builder.push("VALUES ");
+        let mut first_row = true;
+        loop {
+            let mut values = columns.iter_mut().map(Iterator::next);
+            let Some(Some(first)) = values.next() else {
+                break;
+            };
+            builder.push(if first_row { "(" } else { ", (" });
+            first_row = false;
+            first.push_bind(builder);
+            for value in values.flatten() {
+                builder.push(", ");
+                value.push_bind(builder);
+            }
+            builder.push(")");
+        }
+    }
+
+    fn push_in<'a>(builder: &mut sqlx::QueryBuilder<'a, Self>, values: Vec<Vec<u8>>) {
+        builder.push(" IN (");
+        let mut list = builder.separated(", ");
+        for value in values {
+            list.push_bind(value);
+        }
+        builder.push(")");
+    }
+
+    const LOCK_LEASED_ROW: &'static str = "";
+
+    fn acquire_leases<'c>(
+        conn: &'c mut <sqlx::Sqlite as sqlx::Database>::Connection,
+        request: crate::tables::leases::LeaseRequest<'c>,
+    ) -> futures::future::BoxFuture<
+        'c,
+        Result<Vec<crate::tables::leases::Acquired<<sqlx::Sqlite as sqlx::Database>::Row>>>,
+    > {
+        Box::pin(super::leases::acquire(conn, request))
+    }
+
+    crate::backend::statement_methods!(sqlx::Sqlite);
 }

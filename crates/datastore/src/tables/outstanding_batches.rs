@@ -1,19 +1,18 @@
-//! The Leader's fixed-size batches in PostgreSQL (DAP-09 sections 4.1.2 and
+//! The Leader's fixed-size batches (DAP-09 sections 4.1.2 and
 //! 4.6.1): reserving room for new aggregation jobs, and choosing the batch
 //! of a `current_batch` query. Two transactions reserving room in (or
 //! taking) the same batch conflict on its row, so one of them is retried.
 
-use super::row::{self, Result, RowReader};
-use crate::columns;
+use crate::backend::{sql, Backend};
+use crate::columns::{self, Result, RowReader};
 use crate::models::{BatchReservation, OutstandingBatch};
 use crate::DatastoreError;
 use dyad_messages::draft09::{BatchId, TaskId, Time};
-use sqlx::PgConnection;
 
 const TABLE: &str = "outstanding_batches";
 
-pub(super) async fn reserve(
-    conn: &mut PgConnection,
+pub(crate) async fn reserve<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     task_id: &TaskId,
     wanted: u64,
@@ -25,13 +24,14 @@ pub(super) async fn reserve(
             "wanted and target size must be positive",
         ));
     }
-    let open = sqlx::query(
+    let open = sql::<DB>(&format!(
         "SELECT batch_id, size FROM outstanding_batches
-         WHERE task_id = $1 AND NOT filled AND NOT collected AND size < $2
+         WHERE task_id = $1 AND filled = {no} AND collected = {no} AND size < $2
          ORDER BY created_at, batch_id LIMIT 1",
-    )
+        no = DB::FALSE
+    ))
     .bind(task_id.as_bytes().as_slice())
-    .bind(row::int(target_size, "target size")?)
+    .bind(columns::int(target_size, "target size")?)
     .fetch_optional(&mut *conn)
     .await?;
     let (batch_id, size, created) = match open {
@@ -42,22 +42,22 @@ pub(super) async fn reserve(
         None => (BatchId::random(), 0, true),
     };
     let reserved = wanted.min(target_size - size);
-    let new_size = row::int(size + reserved, "batch size")?;
+    let new_size = columns::int(size + reserved, "batch size")?;
     let filled = size + reserved >= target_size;
     if created {
-        sqlx::query(
+        sql::<DB>(
             "INSERT INTO outstanding_batches (task_id, batch_id, created_at, size, filled)
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(task_id.as_bytes().as_slice())
         .bind(batch_id.as_bytes().as_slice())
-        .bind(row::time(now, "now")?)
+        .bind(columns::time(now, "now")?)
         .bind(new_size)
         .bind(filled)
         .execute(&mut *conn)
         .await?;
     } else {
-        sqlx::query(
+        sql::<DB>(
             "UPDATE outstanding_batches SET size = $1, filled = $2
              WHERE task_id = $3 AND batch_id = $4",
         )
@@ -75,23 +75,23 @@ pub(super) async fn reserve(
     })
 }
 
-pub(super) async fn release(
-    conn: &mut PgConnection,
+pub(crate) async fn release<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     batch_id: &BatchId,
     count: u64,
 ) -> Result<()> {
-    let updated = sqlx::query(
+    let updated = sql::<DB>(
         "UPDATE outstanding_batches
-         SET size = GREATEST(size - $1, 0), filled = CASE WHEN collected THEN filled ELSE FALSE END
+         SET size = CASE WHEN size > $1 THEN size - $1 ELSE 0 END,
+             filled = CASE WHEN collected THEN filled ELSE FALSE END
          WHERE task_id = $2 AND batch_id = $3",
     )
-    .bind(row::int(count, "count")?)
+    .bind(columns::int(count, "count")?)
     .bind(task_id.as_bytes().as_slice())
     .bind(batch_id.as_bytes().as_slice())
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     if updated == 0 {
         return Err(DatastoreError::NotFound {
             what: format!("outstanding batch {batch_id}"),
@@ -100,14 +100,15 @@ pub(super) async fn release(
     Ok(())
 }
 
-pub(super) async fn get_open(
-    conn: &mut PgConnection,
+pub(crate) async fn get_open<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
 ) -> Result<Vec<OutstandingBatch>> {
-    sqlx::query(
+    sql::<DB>(&format!(
         "SELECT task_id, batch_id, created_at, size, filled, collected FROM outstanding_batches
-         WHERE task_id = $1 AND NOT collected ORDER BY created_at, batch_id",
-    )
+         WHERE task_id = $1 AND collected = {} ORDER BY created_at, batch_id",
+        DB::FALSE
+    ))
     .bind(task_id.as_bytes().as_slice())
     .fetch_all(&mut *conn)
     .await?
@@ -116,26 +117,27 @@ pub(super) async fn get_open(
     .collect()
 }
 
-pub(super) async fn take_current(
-    conn: &mut PgConnection,
+pub(crate) async fn take_current<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     aggregation_parameter: &[u8],
     min_batch_size: u64,
 ) -> Result<Option<BatchId>> {
-    let taken = sqlx::query(
+    let taken = sql::<DB>(&format!(
         "UPDATE outstanding_batches SET collected = TRUE
          WHERE task_id = $1 AND batch_id = (
              SELECT ob.batch_id FROM outstanding_batches ob
-             WHERE ob.task_id = $1 AND NOT ob.collected
+             WHERE ob.task_id = $1 AND ob.collected = {}
                AND (SELECT COALESCE(SUM(ba.report_count), 0) FROM batch_aggregations ba
                     WHERE ba.task_id = ob.task_id AND ba.batch_id = ob.batch_id
                       AND ba.aggregation_parameter = $2) >= $3
              ORDER BY ob.created_at, ob.batch_id LIMIT 1)
          RETURNING batch_id",
-    )
+        DB::FALSE
+    ))
     .bind(task_id.as_bytes().as_slice())
     .bind(aggregation_parameter)
-    .bind(row::int(min_batch_size, "min_batch_size")?)
+    .bind(columns::int(min_batch_size, "min_batch_size")?)
     .fetch_optional(&mut *conn)
     .await?;
     taken

@@ -1,17 +1,16 @@
-//! The Leader's collection jobs in PostgreSQL (DAP-09 section 4.6.1), with
+//! The Leader's collection jobs (DAP-09 section 4.6.1), with
 //! the request bytes that make a repeated PUT idempotent and leases for the
 //! collection job driver (see `leases`).
 
-use super::leases::{self, LeasedTable};
-use super::row::{self, Result};
-use crate::columns;
+use crate::backend::{sql, Backend};
+use crate::columns::{self, Result};
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
 };
+use crate::tables::leases::{self, LeaseRequest, LeasedTable};
 use crate::DatastoreError;
 use dyad_messages::draft09::{CollectionJobId, Duration, TaskId, Time};
-use sqlx::PgConnection;
 
 const COLUMNS: &str = "j.task_id, j.collection_job_id, j.query, j.aggregation_parameter, \
                        j.batch_identifier, j.request, j.state, j.report_count, \
@@ -19,15 +18,15 @@ const COLUMNS: &str = "j.task_id, j.collection_job_id, j.query, j.aggregation_pa
                        j.leader_encrypted_agg_share, j.helper_encrypted_agg_share, \
                        j.problem_type, j.problem_detail, j.created_at";
 
-pub(super) async fn put(
-    conn: &mut PgConnection,
+pub(crate) async fn put<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     job: &CollectionJob,
 ) -> Result<CollectionJobWriteOutcome> {
-    let batch = row::batch_columns(&job.batch_identifier)?;
-    let code = row::code(job.state.code(), "state")?;
+    let batch = columns::batch_columns(&job.batch_identifier)?;
+    let code = columns::code(job.state.code(), "state")?;
     let s = columns::collection_job_state_columns(&job.state)?;
-    let inserted = sqlx::query(
+    let inserted = sql::<DB>(
         "INSERT INTO collection_jobs (task_id, collection_job_id, query, aggregation_parameter,
              batch_identifier, batch_interval_start, batch_interval_end, request, state,
              report_count, result_interval_start, result_interval_end,
@@ -39,7 +38,7 @@ pub(super) async fn put(
     )
     .bind(job.task_id.as_bytes().as_slice())
     .bind(job.collection_job_id.as_bytes().as_slice())
-    .bind(row::encode(&job.query, "query")?)
+    .bind(columns::encode(&job.query, "query")?)
     .bind(job.aggregation_parameter.as_slice())
     .bind(batch.encoded)
     .bind(batch.start)
@@ -53,14 +52,13 @@ pub(super) async fn put(
     .bind(s.helper_share)
     .bind(s.problem_type)
     .bind(s.problem_detail)
-    .bind(row::time(now, "now")?)
+    .bind(columns::time(now, "now")?)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     if inserted == 1 {
         return Ok(CollectionJobWriteOutcome::Created);
     }
-    let existing = get(conn, &job.task_id, &job.collection_job_id)
+    let existing = get::<DB>(conn, &job.task_id, &job.collection_job_id)
         .await?
         .ok_or(DatastoreError::Internal(
             "collection job vanished inside a transaction",
@@ -72,12 +70,12 @@ pub(super) async fn put(
     })
 }
 
-pub(super) async fn get(
-    conn: &mut PgConnection,
+pub(crate) async fn get<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     job_id: &CollectionJobId,
 ) -> Result<Option<CollectionJob>> {
-    sqlx::query(&format!(
+    sql::<DB>(&format!(
         "SELECT {COLUMNS} FROM collection_jobs j
          WHERE j.task_id = $1 AND j.collection_job_id = $2"
     ))
@@ -90,15 +88,15 @@ pub(super) async fn get(
     .transpose()
 }
 
-pub(super) async fn update(
-    conn: &mut PgConnection,
+pub(crate) async fn update<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     job: &CollectionJob,
     lease: Option<&LeaseToken>,
 ) -> Result<()> {
     let job_id = job.collection_job_id.as_bytes().as_slice();
     if let Some(token) = lease {
-        leases::check(
+        leases::check::<DB>(
             conn,
             LeasedTable::CollectionJobs,
             &job.task_id,
@@ -108,9 +106,9 @@ pub(super) async fn update(
         )
         .await?;
     }
-    let code = row::code(job.state.code(), "state")?;
+    let code = columns::code(job.state.code(), "state")?;
     let s = columns::collection_job_state_columns(&job.state)?;
-    let updated = sqlx::query(
+    let updated = sql::<DB>(
         "UPDATE collection_jobs SET state = $1, report_count = $2, result_interval_start = $3,
              result_interval_end = $4, leader_encrypted_agg_share = $5,
              helper_encrypted_agg_share = $6, problem_type = $7, problem_detail = $8,
@@ -125,12 +123,11 @@ pub(super) async fn update(
     .bind(s.helper_share)
     .bind(s.problem_type)
     .bind(s.problem_detail)
-    .bind(row::time(now, "now")?)
+    .bind(columns::time(now, "now")?)
     .bind(job.task_id.as_bytes().as_slice())
     .bind(job_id)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     if updated == 0 {
         return Err(DatastoreError::NotFound {
             what: format!("collection job {}", job.collection_job_id),
@@ -139,15 +136,15 @@ pub(super) async fn update(
     Ok(())
 }
 
-pub(super) async fn get_for_batch(
-    conn: &mut PgConnection,
+pub(crate) async fn get_for_batch<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     batch: &BatchIdentifier,
 ) -> Result<Vec<CollectionJob>> {
     let rows = match batch {
         BatchIdentifier::TimeInterval(interval) => {
-            let (start, end) = row::interval(interval, "batch interval")?;
-            sqlx::query(&format!(
+            let (start, end) = columns::interval(interval, "batch interval")?;
+            sql::<DB>(&format!(
                 "SELECT {COLUMNS} FROM collection_jobs j
                  WHERE j.task_id = $1 AND j.batch_interval_start < $2
                    AND j.batch_interval_end > $3
@@ -160,7 +157,7 @@ pub(super) async fn get_for_batch(
             .await?
         }
         BatchIdentifier::FixedSize(_) => {
-            sqlx::query(&format!(
+            sql::<DB>(&format!(
                 "SELECT {COLUMNS} FROM collection_jobs j
                  WHERE j.task_id = $1 AND j.batch_identifier = $2
                  ORDER BY j.created_at, j.collection_job_id"
@@ -174,44 +171,44 @@ pub(super) async fn get_for_batch(
     rows.iter().map(columns::rows::collection_job).collect()
 }
 
-pub(super) async fn acquire(
-    conn: &mut PgConnection,
+pub(crate) async fn acquire<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     lease_duration: Duration,
     max: u64,
 ) -> Result<Vec<Lease<CollectionJob>>> {
-    leases::acquire(
-        conn,
-        LeasedTable::CollectionJobs,
-        COLUMNS,
-        CollectionJobState::Start.code(),
-        "",
-        "",
+    let request = LeaseRequest {
+        table: LeasedTable::CollectionJobs,
+        columns: COLUMNS,
+        state_code: CollectionJobState::Start.code(),
+        join: "",
+        filter: "",
         now,
-        lease_duration,
+        duration: lease_duration,
         max,
-    )
-    .await?
-    .into_iter()
-    .map(|taken| {
-        Ok(Lease {
-            leased: columns::rows::collection_job(&taken.row)?,
-            token: taken.token,
-            expiry: taken.expiry,
-            attempts: taken.attempts,
+    };
+    leases::acquire::<DB>(conn, request)
+        .await?
+        .into_iter()
+        .map(|taken| {
+            Ok(Lease {
+                leased: columns::rows::collection_job(&taken.row)?,
+                token: taken.token,
+                expiry: taken.expiry,
+                attempts: taken.attempts,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
-pub(super) async fn release(
-    conn: &mut PgConnection,
+pub(crate) async fn release<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     lease: &Lease<CollectionJob>,
     retry_after: Duration,
     reset_attempts: bool,
 ) -> Result<()> {
-    leases::release(
+    leases::release::<DB>(
         conn,
         LeasedTable::CollectionJobs,
         &lease.leased.task_id,

@@ -1,13 +1,11 @@
-//! [`PostgresTransaction`]: one PostgreSQL transaction, implementing
-//! [`Transaction`] by handing each operation to its table's module, with
-//! the write guard of read-only transactions (which PostgreSQL enforces too:
-//! they begin `READ ONLY`).
+//! [`BackendTransaction`]: one open transaction on either backend,
+//! implementing [`Transaction`] by handing each operation to its table's
+//! module (`crate::tables`), with the write guard of read-only transactions
+//! (which PostgreSQL enforces too: they begin `READ ONLY`). Each backend
+//! begins, commits and rolls back its own (`sqlite/mod.rs`,
+//! `postgres/mod.rs`).
 
-use super::leases::LeasedTable;
-use super::{
-    aggregate_share_jobs, aggregation_jobs, batch_aggregations, client_reports, collected_batches,
-    collection_jobs, helper_replay, leases, outstanding_batches, report_aggregations, tasks,
-};
+use crate::backend::Backend;
 use crate::datastore::TxMode;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
@@ -16,29 +14,33 @@ use crate::models::{
     ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
 use crate::reseal::{ResealBatch, SealedColumn};
+use crate::tables::leases::LeasedTable;
+use crate::tables::{
+    aggregate_share_jobs, aggregation_jobs, batch_aggregations, client_reports, collected_batches,
+    collection_jobs, helper_replay, leases, outstanding_batches, report_aggregations, tasks,
+};
 use crate::{DatastoreError, DatastoreKeys, Transaction};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
     AggregationJobId, BatchId, CollectionJobId, Duration, Interval, ReportId, ReportMetadata,
     TaskId, Time,
 };
-use sqlx::{PgConnection, Postgres};
 use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, DatastoreError>;
 
-/// One open PostgreSQL transaction. Dropped without being committed, it rolls
-/// back.
-pub struct PostgresTransaction<'c> {
-    inner: sqlx::Transaction<'c, Postgres>,
+/// One open transaction on backend `DB`. Dropped without being committed,
+/// it rolls back.
+pub(crate) struct BackendTransaction<'c, DB: Backend> {
+    inner: sqlx::Transaction<'c, DB>,
     now: Time,
     mode: TxMode,
     keys: Arc<DatastoreKeys>,
 }
 
-impl<'c> PostgresTransaction<'c> {
-    pub(super) fn new(
-        inner: sqlx::Transaction<'c, Postgres>,
+impl<'c, DB: Backend> BackendTransaction<'c, DB> {
+    pub(crate) fn new(
+        inner: sqlx::Transaction<'c, DB>,
         now: Time,
         mode: TxMode,
         keys: Arc<DatastoreKeys>,
@@ -53,19 +55,19 @@ impl<'c> PostgresTransaction<'c> {
 
     /// Rolls the transaction back, leaving its connection out of any
     /// transaction.
-    pub(super) async fn rollback(self) -> Result<()> {
+    pub(crate) async fn rollback(self) -> Result<()> {
         Ok(self.inner.rollback().await?)
     }
 
-    pub(super) async fn commit(self) -> Result<()> {
+    pub(crate) async fn commit(self) -> Result<()> {
         Ok(self.inner.commit().await?)
     }
 
-    fn read(&mut self) -> &mut PgConnection {
+    fn read(&mut self) -> &mut DB::Connection {
         &mut self.inner
     }
 
-    fn write(&mut self, operation: &'static str) -> Result<&mut PgConnection> {
+    fn write(&mut self, operation: &'static str) -> Result<&mut DB::Connection> {
         match self.mode {
             TxMode::ReadWrite => Ok(&mut self.inner),
             TxMode::ReadOnly => Err(DatastoreError::ReadOnly { operation }),
@@ -74,32 +76,32 @@ impl<'c> PostgresTransaction<'c> {
 }
 
 #[async_trait::async_trait]
-impl Transaction for PostgresTransaction<'_> {
+impl<DB: Backend> Transaction for BackendTransaction<'_, DB> {
     fn now(&self) -> Time {
         self.now
     }
 
     async fn put_task(&mut self, task: &Task) -> Result<()> {
         let (now, keys) = (self.now, self.keys.clone());
-        tasks::put(self.write("put_task")?, now, task, &keys).await
+        tasks::put::<DB>(self.write("put_task")?, now, task, &keys).await
     }
 
     async fn get_task(&mut self, task_id: &TaskId) -> Result<Option<Task>> {
         let keys = self.keys.clone();
-        tasks::get(self.read(), task_id, &keys).await
+        tasks::get::<DB>(self.read(), task_id, &keys).await
     }
 
     async fn get_tasks(&mut self) -> Result<Vec<Task>> {
         let keys = self.keys.clone();
-        tasks::get_all(self.read(), &keys).await
+        tasks::get_all::<DB>(self.read(), &keys).await
     }
 
     async fn delete_task(&mut self, task_id: &TaskId) -> Result<Option<TaskRowCounts>> {
-        tasks::delete(self.write("delete_task")?, task_id).await
+        tasks::delete::<DB>(self.write("delete_task")?, task_id).await
     }
 
     async fn count_task_rows(&mut self, task_id: &TaskId) -> Result<Option<TaskRowCounts>> {
-        tasks::count_rows(self.read(), task_id).await
+        tasks::count_rows::<DB>(self.read(), task_id).await
     }
 
     async fn update_task_expiration(
@@ -109,7 +111,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Task> {
         let keys = self.keys.clone();
         let conn = self.write("update_task_expiration")?;
-        tasks::update_expiration(conn, task_id, task_expiration, &keys).await
+        tasks::update_expiration::<DB>(conn, task_id, task_expiration, &keys).await
     }
 
     async fn put_client_reports(
@@ -117,7 +119,7 @@ impl Transaction for PostgresTransaction<'_> {
         reports: &[LeaderStoredReport],
     ) -> Result<Vec<ReportWriteOutcome>> {
         let now = self.now;
-        client_reports::put(self.write("put_client_reports")?, now, reports).await
+        client_reports::put::<DB>(self.write("put_client_reports")?, now, reports).await
     }
 
     async fn get_client_report(
@@ -125,7 +127,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         report_id: &ReportId,
     ) -> Result<Option<LeaderStoredReport>> {
-        client_reports::get(self.read(), task_id, report_id).await
+        client_reports::get::<DB>(self.read(), task_id, report_id).await
     }
 
     async fn get_client_reports(
@@ -133,7 +135,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         report_ids: &[ReportId],
     ) -> Result<Vec<LeaderStoredReport>> {
-        client_reports::get_many(self.read(), task_id, report_ids).await
+        client_reports::get_many::<DB>(self.read(), task_id, report_ids).await
     }
 
     async fn get_unaggregated_client_reports(
@@ -144,7 +146,7 @@ impl Transaction for PostgresTransaction<'_> {
         // Locking rows is a write: only read-write transactions lock (and
         // skip the rows other job creators hold).
         let lock = self.mode == TxMode::ReadWrite;
-        client_reports::get_unaggregated(self.read(), task_id, limit, lock).await
+        client_reports::get_unaggregated::<DB>(self.read(), task_id, limit, lock).await
     }
 
     async fn mark_client_reports_aggregation_started(
@@ -153,7 +155,7 @@ impl Transaction for PostgresTransaction<'_> {
         report_ids: &[ReportId],
     ) -> Result<u64> {
         let conn = self.write("mark_client_reports_aggregation_started")?;
-        client_reports::mark_started(conn, task_id, report_ids, true).await
+        client_reports::mark_started::<DB>(conn, task_id, report_ids, true).await
     }
 
     async fn unmark_client_reports_aggregation_started(
@@ -162,7 +164,7 @@ impl Transaction for PostgresTransaction<'_> {
         report_ids: &[ReportId],
     ) -> Result<u64> {
         let conn = self.write("unmark_client_reports_aggregation_started")?;
-        client_reports::mark_started(conn, task_id, report_ids, false).await
+        client_reports::mark_started::<DB>(conn, task_id, report_ids, false).await
     }
 
     async fn count_unaggregated_client_reports(
@@ -170,7 +172,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         interval: Option<Interval>,
     ) -> Result<u64> {
-        client_reports::count_unaggregated(self.read(), task_id, interval).await
+        client_reports::count_unaggregated::<DB>(self.read(), task_id, interval).await
     }
 
     async fn delete_client_reports_before(
@@ -180,12 +182,12 @@ impl Transaction for PostgresTransaction<'_> {
         limit: u64,
     ) -> Result<u64> {
         let conn = self.write("delete_client_reports_before")?;
-        client_reports::delete_before(conn, task_id, before, limit).await
+        client_reports::delete_before::<DB>(conn, task_id, before, limit).await
     }
 
     async fn put_aggregation_job(&mut self, job: &AggregationJob) -> Result<()> {
         let now = self.now;
-        aggregation_jobs::put(self.write("put_aggregation_job")?, now, job).await
+        aggregation_jobs::put::<DB>(self.write("put_aggregation_job")?, now, job).await
     }
 
     async fn get_aggregation_job(
@@ -193,7 +195,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Option<AggregationJob>> {
-        aggregation_jobs::get(self.read(), task_id, aggregation_job_id).await
+        aggregation_jobs::get::<DB>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn update_aggregation_job(
@@ -202,7 +204,7 @@ impl Transaction for PostgresTransaction<'_> {
         lease: Option<&LeaseToken>,
     ) -> Result<()> {
         let now = self.now;
-        aggregation_jobs::update(self.write("update_aggregation_job")?, now, job, lease).await
+        aggregation_jobs::update::<DB>(self.write("update_aggregation_job")?, now, job, lease).await
     }
 
     async fn count_unfinished_aggregation_jobs_for_batch(
@@ -211,7 +213,7 @@ impl Transaction for PostgresTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: &[u8],
     ) -> Result<u64> {
-        aggregation_jobs::count_unfinished_for_batch(
+        aggregation_jobs::count_unfinished_for_batch::<DB>(
             self.read(),
             task_id,
             batch,
@@ -225,7 +227,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         batch_id: &BatchId,
     ) -> Result<bool> {
-        aggregation_jobs::exist_for_batch_id(self.read(), task_id, batch_id).await
+        aggregation_jobs::exist_for_batch_id::<DB>(self.read(), task_id, batch_id).await
     }
 
     async fn acquire_aggregation_jobs(
@@ -235,7 +237,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Vec<Lease<AggregationJob>>> {
         let now = self.now;
         let conn = self.write("acquire_aggregation_jobs")?;
-        aggregation_jobs::acquire(conn, now, lease_duration, max).await
+        aggregation_jobs::acquire::<DB>(conn, now, lease_duration, max).await
     }
 
     async fn release_aggregation_job(
@@ -246,7 +248,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("release_aggregation_job")?;
-        aggregation_jobs::release(conn, now, lease, retry_after, reset_attempts).await
+        aggregation_jobs::release::<DB>(conn, now, lease, retry_after, reset_attempts).await
     }
 
     async fn renew_aggregation_job_lease(
@@ -258,7 +260,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Time> {
         let now = self.now;
         let conn = self.write("renew_aggregation_job_lease")?;
-        leases::renew(
+        leases::renew::<DB>(
             conn,
             LeasedTable::AggregationJobs,
             task_id,
@@ -277,7 +279,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("put_report_aggregations")?;
-        report_aggregations::put(conn, now, report_aggregations, lease).await
+        report_aggregations::put::<DB>(conn, now, report_aggregations, lease).await
     }
 
     async fn get_report_aggregations(
@@ -285,7 +287,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Vec<ReportAggregation>> {
-        report_aggregations::get_for_job(self.read(), task_id, aggregation_job_id).await
+        report_aggregations::get_for_job::<DB>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn update_report_aggregations(
@@ -295,7 +297,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("update_report_aggregations")?;
-        report_aggregations::update(conn, now, report_aggregations, lease).await
+        report_aggregations::update::<DB>(conn, now, report_aggregations, lease).await
     }
 
     async fn put_batch_aggregations(
@@ -305,7 +307,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("put_batch_aggregations")?;
-        batch_aggregations::put(conn, now, batch_aggregations, lease).await
+        batch_aggregations::put::<DB>(conn, now, batch_aggregations, lease).await
     }
 
     async fn get_batch_aggregations_for_batch(
@@ -314,7 +316,8 @@ impl Transaction for PostgresTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: &[u8],
     ) -> Result<Vec<BatchAggregation>> {
-        batch_aggregations::get_for_batch(self.read(), task_id, batch, aggregation_parameter).await
+        batch_aggregations::get_for_batch::<DB>(self.read(), task_id, batch, aggregation_parameter)
+            .await
     }
 
     async fn get_batch_aggregations_for_job(
@@ -322,7 +325,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         aggregation_job_id: &AggregationJobId,
     ) -> Result<Vec<BatchAggregation>> {
-        batch_aggregations::get_for_job(self.read(), task_id, aggregation_job_id).await
+        batch_aggregations::get_for_job::<DB>(self.read(), task_id, aggregation_job_id).await
     }
 
     async fn put_collected_batch(
@@ -333,7 +336,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<bool> {
         let now = self.now;
         let conn = self.write("put_collected_batch")?;
-        collected_batches::put(conn, now, task_id, batch, aggregation_parameter).await
+        collected_batches::put::<DB>(conn, now, task_id, batch, aggregation_parameter).await
     }
 
     async fn get_collected_batches(
@@ -341,7 +344,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         batch: &BatchIdentifier,
     ) -> Result<Vec<CollectedBatch>> {
-        collected_batches::get_touching(self.read(), task_id, batch).await
+        collected_batches::get_touching::<DB>(self.read(), task_id, batch).await
     }
 
     async fn is_batch_collected(
@@ -350,7 +353,8 @@ impl Transaction for PostgresTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: Option<&[u8]>,
     ) -> Result<bool> {
-        collected_batches::is_collected(self.read(), task_id, batch, aggregation_parameter).await
+        collected_batches::is_collected::<DB>(self.read(), task_id, batch, aggregation_parameter)
+            .await
     }
 
     async fn put_collection_job(
@@ -358,7 +362,7 @@ impl Transaction for PostgresTransaction<'_> {
         job: &CollectionJob,
     ) -> Result<CollectionJobWriteOutcome> {
         let now = self.now;
-        collection_jobs::put(self.write("put_collection_job")?, now, job).await
+        collection_jobs::put::<DB>(self.write("put_collection_job")?, now, job).await
     }
 
     async fn get_collection_job(
@@ -366,7 +370,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         collection_job_id: &CollectionJobId,
     ) -> Result<Option<CollectionJob>> {
-        collection_jobs::get(self.read(), task_id, collection_job_id).await
+        collection_jobs::get::<DB>(self.read(), task_id, collection_job_id).await
     }
 
     async fn update_collection_job(
@@ -375,7 +379,7 @@ impl Transaction for PostgresTransaction<'_> {
         lease: Option<&LeaseToken>,
     ) -> Result<()> {
         let now = self.now;
-        collection_jobs::update(self.write("update_collection_job")?, now, job, lease).await
+        collection_jobs::update::<DB>(self.write("update_collection_job")?, now, job, lease).await
     }
 
     async fn get_collection_jobs_for_batch(
@@ -383,7 +387,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         batch: &BatchIdentifier,
     ) -> Result<Vec<CollectionJob>> {
-        collection_jobs::get_for_batch(self.read(), task_id, batch).await
+        collection_jobs::get_for_batch::<DB>(self.read(), task_id, batch).await
     }
 
     async fn acquire_collection_jobs(
@@ -393,7 +397,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Vec<Lease<CollectionJob>>> {
         let now = self.now;
         let conn = self.write("acquire_collection_jobs")?;
-        collection_jobs::acquire(conn, now, lease_duration, max).await
+        collection_jobs::acquire::<DB>(conn, now, lease_duration, max).await
     }
 
     async fn release_collection_job(
@@ -404,7 +408,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<()> {
         let now = self.now;
         let conn = self.write("release_collection_job")?;
-        collection_jobs::release(conn, now, lease, retry_after, reset_attempts).await
+        collection_jobs::release::<DB>(conn, now, lease, retry_after, reset_attempts).await
     }
 
     async fn renew_collection_job_lease(
@@ -416,7 +420,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<Time> {
         let now = self.now;
         let conn = self.write("renew_collection_job_lease")?;
-        leases::renew(
+        leases::renew::<DB>(
             conn,
             LeasedTable::CollectionJobs,
             task_id,
@@ -430,7 +434,7 @@ impl Transaction for PostgresTransaction<'_> {
 
     async fn put_aggregate_share_job(&mut self, job: &AggregateShareJob) -> Result<()> {
         let now = self.now;
-        aggregate_share_jobs::put(self.write("put_aggregate_share_job")?, now, job).await
+        aggregate_share_jobs::put::<DB>(self.write("put_aggregate_share_job")?, now, job).await
     }
 
     async fn get_aggregate_share_job(
@@ -439,7 +443,7 @@ impl Transaction for PostgresTransaction<'_> {
         batch: &BatchIdentifier,
         aggregation_parameter: &[u8],
     ) -> Result<Option<AggregateShareJob>> {
-        aggregate_share_jobs::get(self.read(), task_id, batch, aggregation_parameter).await
+        aggregate_share_jobs::get::<DB>(self.read(), task_id, batch, aggregation_parameter).await
     }
 
     async fn put_helper_seen_reports(
@@ -449,7 +453,7 @@ impl Transaction for PostgresTransaction<'_> {
         reports: &[SeenReport],
     ) -> Result<Vec<bool>> {
         let conn = self.write("put_helper_seen_reports")?;
-        helper_replay::put(conn, task_id, aggregation_parameter, reports).await
+        helper_replay::put::<DB>(conn, task_id, aggregation_parameter, reports).await
     }
 
     async fn get_helper_seen_aggregation_parameters(
@@ -457,7 +461,7 @@ impl Transaction for PostgresTransaction<'_> {
         task_id: &TaskId,
         report_ids: &[ReportId],
     ) -> Result<Vec<(ReportId, Vec<u8>)>> {
-        helper_replay::get_parameters(self.read(), task_id, report_ids).await
+        helper_replay::get_parameters::<DB>(self.read(), task_id, report_ids).await
     }
 
     async fn delete_helper_seen_reports_before(
@@ -467,7 +471,7 @@ impl Transaction for PostgresTransaction<'_> {
         limit: u64,
     ) -> Result<u64> {
         let conn = self.write("delete_helper_seen_reports_before")?;
-        helper_replay::delete_before(conn, task_id, before, limit).await
+        helper_replay::delete_before::<DB>(conn, task_id, before, limit).await
     }
 
     async fn reserve_outstanding_batch(
@@ -478,7 +482,7 @@ impl Transaction for PostgresTransaction<'_> {
     ) -> Result<BatchReservation> {
         let now = self.now;
         let conn = self.write("reserve_outstanding_batch")?;
-        outstanding_batches::reserve(conn, now, task_id, wanted, target_size).await
+        outstanding_batches::reserve::<DB>(conn, now, task_id, wanted, target_size).await
     }
 
     async fn release_outstanding_batch_reservation(
@@ -488,11 +492,11 @@ impl Transaction for PostgresTransaction<'_> {
         count: u64,
     ) -> Result<()> {
         let conn = self.write("release_outstanding_batch_reservation")?;
-        outstanding_batches::release(conn, task_id, batch_id, count).await
+        outstanding_batches::release::<DB>(conn, task_id, batch_id, count).await
     }
 
     async fn get_outstanding_batches(&mut self, task_id: &TaskId) -> Result<Vec<OutstandingBatch>> {
-        outstanding_batches::get_open(self.read(), task_id).await
+        outstanding_batches::get_open::<DB>(self.read(), task_id).await
     }
 
     async fn take_current_batch(
@@ -502,13 +506,18 @@ impl Transaction for PostgresTransaction<'_> {
         min_batch_size: u64,
     ) -> Result<Option<BatchId>> {
         let conn = self.write("take_current_batch")?;
-        outstanding_batches::take_current(conn, task_id, aggregation_parameter, min_batch_size)
-            .await
+        outstanding_batches::take_current::<DB>(
+            conn,
+            task_id,
+            aggregation_parameter,
+            min_batch_size,
+        )
+        .await
     }
 
     async fn count_sealed_values(&mut self, column: SealedColumn) -> Result<u64> {
         match column {
-            SealedColumn::TaskDocument => tasks::count(self.read()).await,
+            SealedColumn::TaskDocument => tasks::count::<DB>(self.read()).await,
         }
     }
 
@@ -521,7 +530,7 @@ impl Transaction for PostgresTransaction<'_> {
         let keys = self.keys.clone();
         let conn = self.write("reseal_sealed_values")?;
         match column {
-            SealedColumn::TaskDocument => tasks::reseal(conn, after, limit, &keys).await,
+            SealedColumn::TaskDocument => tasks::reseal::<DB>(conn, after, limit, &keys).await,
         }
     }
 }

@@ -1,21 +1,21 @@
-//! Collected batches in PostgreSQL (DAP-09 sections 4.5.1.4 and 4.6.6): one
-//! row per queried batch and distinct aggregation parameter.
+//! Collected batches (DAP-09 sections 4.5.1.4 and 4.6.6): one row per
+//! queried batch and distinct aggregation parameter.
 
-use super::row::{self, Result};
-use crate::columns;
+use crate::backend::{push_bind, sql, Backend, Sql};
+use crate::columns::{self, Result};
 use crate::models::{BatchIdentifier, CollectedBatch};
 use dyad_messages::draft09::{TaskId, Time};
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::QueryBuilder;
 
-pub(super) async fn put(
-    conn: &mut PgConnection,
+pub(crate) async fn put<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: &[u8],
 ) -> Result<bool> {
-    let columns = row::batch_columns(batch)?;
-    let inserted = sqlx::query(
+    let columns = columns::batch_columns(batch)?;
+    let inserted = sql::<DB>(
         "INSERT INTO collected_batches (task_id, batch_identifier, batch_interval_start,
              batch_interval_end, aggregation_parameter, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -26,71 +26,70 @@ pub(super) async fn put(
     .bind(columns.start)
     .bind(columns.end)
     .bind(aggregation_parameter)
-    .bind(row::time(now, "now")?)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .bind(columns::time(now, "now")?)
+    .execute(conn)
+    .await?;
     Ok(inserted == 1)
 }
 
 /// Appends the condition selecting the rows touching `batch`: overlapping
 /// intervals, or the same batch ID.
-fn push_touching(
-    query: &mut QueryBuilder<'_, Postgres>,
+fn push_touching<DB: Backend>(
+    query: &mut QueryBuilder<'_, DB>,
     task_id: &TaskId,
     batch: &BatchIdentifier,
 ) -> Result<()> {
     query.push(" WHERE task_id = ");
-    query.push_bind(task_id.as_bytes().to_vec());
+    push_bind(query, task_id.as_bytes().to_vec());
     match batch {
         BatchIdentifier::TimeInterval(interval) => {
-            let (start, end) = row::interval(interval, "batch interval")?;
+            let (start, end) = columns::interval(interval, "batch interval")?;
             query.push(" AND batch_interval_start < ");
-            query.push_bind(end);
+            push_bind(query, end);
             query.push(" AND batch_interval_end > ");
-            query.push_bind(start);
+            push_bind(query, start);
         }
         BatchIdentifier::FixedSize(_) => {
             query.push(" AND batch_identifier = ");
-            query.push_bind(batch.to_bytes());
+            push_bind(query, batch.to_bytes());
         }
     }
     Ok(())
 }
 
-pub(super) async fn get_touching(
-    conn: &mut PgConnection,
+pub(crate) async fn get_touching<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     batch: &BatchIdentifier,
 ) -> Result<Vec<CollectedBatch>> {
-    let mut query = QueryBuilder::<Postgres>::new(
+    let mut query = QueryBuilder::<DB>::new(
         "SELECT task_id, batch_identifier, aggregation_parameter, created_at FROM collected_batches",
     );
     push_touching(&mut query, task_id, batch)?;
+    // Fixed-size batches (no interval) first on both backends.
     query.push(
         " ORDER BY batch_interval_start NULLS FIRST, batch_identifier, aggregation_parameter",
     );
-    query
-        .build()
-        .fetch_all(&mut *conn)
+    Sql::built(&mut query)
+        .fetch_all(conn)
         .await?
         .iter()
         .map(columns::rows::collected_batch)
         .collect()
 }
 
-pub(super) async fn is_collected(
-    conn: &mut PgConnection,
+pub(crate) async fn is_collected<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: Option<&[u8]>,
 ) -> Result<bool> {
-    let mut query = QueryBuilder::<Postgres>::new("SELECT 1 FROM collected_batches");
+    let mut query = QueryBuilder::<DB>::new("SELECT 1 FROM collected_batches");
     push_touching(&mut query, task_id, batch)?;
     if let Some(parameter) = aggregation_parameter {
         query.push(" AND aggregation_parameter = ");
-        query.push_bind(parameter.to_vec());
+        push_bind(&mut query, parameter.to_vec());
     }
     query.push(" LIMIT 1");
-    Ok(query.build().fetch_optional(&mut *conn).await?.is_some())
+    Ok(Sql::built(&mut query).fetch_optional(conn).await?.is_some())
 }

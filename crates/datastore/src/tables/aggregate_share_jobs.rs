@@ -1,15 +1,20 @@
-//! The Helper's aggregate share jobs in PostgreSQL (DAP-09 section 4.6.3).
+//! The Helper's aggregate share jobs (DAP-09 section 4.6.3): one row per
+//! batch and aggregation parameter, holding the answer to repeat.
 
-use super::row::{self, Result};
-use crate::columns;
+use crate::backend::{sql, Backend};
+use crate::columns::{self, Result};
 use crate::models::{AggregateShareJob, BatchIdentifier};
 use crate::DatastoreError;
 use dyad_messages::draft09::{TaskId, Time};
-use sqlx::PgConnection;
 
-pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregateShareJob) -> Result<()> {
-    // ON CONFLICT keeps the transaction usable after a duplicate.
-    let inserted = sqlx::query(
+pub(crate) async fn put<DB: Backend>(
+    conn: &mut DB::Connection,
+    now: Time,
+    job: &AggregateShareJob,
+) -> Result<()> {
+    // ON CONFLICT rather than a unique violation keeps a PostgreSQL
+    // transaction usable after a duplicate.
+    let inserted = sql::<DB>(
         "INSERT INTO aggregate_share_jobs (task_id, batch_identifier, aggregation_parameter,
              report_count, checksum, response, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -18,13 +23,12 @@ pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregateShare
     .bind(job.task_id.as_bytes().as_slice())
     .bind(job.batch_identifier.to_bytes())
     .bind(job.aggregation_parameter.as_slice())
-    .bind(row::int(job.report_count, "report_count")?)
+    .bind(columns::int(job.report_count, "report_count")?)
     .bind(job.checksum.0.as_slice())
-    .bind(row::encode(&job.response, "aggregate share")?)
-    .bind(row::time(now, "now")?)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .bind(columns::encode(&job.response, "aggregate share")?)
+    .bind(columns::time(now, "now")?)
+    .execute(conn)
+    .await?;
     if inserted == 0 {
         return Err(DatastoreError::AlreadyExists {
             what: "aggregate share job for the batch and aggregation parameter".into(),
@@ -33,13 +37,13 @@ pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregateShare
     Ok(())
 }
 
-pub(super) async fn get(
-    conn: &mut PgConnection,
+pub(crate) async fn get<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: &[u8],
 ) -> Result<Option<AggregateShareJob>> {
-    let found = sqlx::query(
+    let found = sql::<DB>(
         "SELECT task_id, batch_identifier, aggregation_parameter, report_count, checksum,
              response, created_at
          FROM aggregate_share_jobs
@@ -48,7 +52,7 @@ pub(super) async fn get(
     .bind(task_id.as_bytes().as_slice())
     .bind(batch.to_bytes())
     .bind(aggregation_parameter)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(conn)
     .await?;
     found
         .as_ref()

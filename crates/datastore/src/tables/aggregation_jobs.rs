@@ -1,26 +1,30 @@
-//! Aggregation jobs in PostgreSQL (DAP-09 section 4.5), with the Leader's
+//! Aggregation jobs (DAP-09 section 4.5), with the Leader's
 //! lease acquisition (see `leases`).
 
-use super::leases::{self, LeasedTable};
-use super::row::{self, Result};
-use crate::columns;
+use crate::backend::{sql, Backend};
+use crate::columns::{self, Result};
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
+use crate::tables::leases::{self, LeaseRequest, LeasedTable};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, Time};
-use sqlx::PgConnection;
 
 const TABLE: &str = "aggregation_jobs";
 const COLUMNS: &str = "j.task_id, j.aggregation_job_id, j.aggregation_parameter, j.batch_id, \
                        j.client_interval_start, j.client_interval_end, j.state, j.step, \
                        j.last_request_hash, j.created_at";
 
-pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregationJob) -> Result<()> {
-    let (start, end) = row::interval(&job.client_timestamp_interval, "client timestamp interval")?;
-    let now = row::time(now, "now")?;
+pub(crate) async fn put<DB: Backend>(
+    conn: &mut DB::Connection,
+    now: Time,
+    job: &AggregationJob,
+) -> Result<()> {
+    let (start, end) =
+        columns::interval(&job.client_timestamp_interval, "client timestamp interval")?;
+    let now = columns::time(now, "now")?;
     // ON CONFLICT keeps the transaction usable after a duplicate (a failed
     // statement would abort it).
-    let inserted = sqlx::query(
+    let inserted = sql::<DB>(
         "INSERT INTO aggregation_jobs (task_id, aggregation_job_id, aggregation_parameter,
              batch_id, client_interval_start, client_interval_end, state, step,
              last_request_hash, created_at, updated_at, retry_after)
@@ -33,13 +37,12 @@ pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregationJob
     .bind(job.batch_id.as_ref().map(|id| id.as_bytes().as_slice()))
     .bind(start)
     .bind(end)
-    .bind(row::code(job.state.code(), "state")?)
+    .bind(columns::code(job.state.code(), "state")?)
     .bind(i32::from(job.step))
     .bind(job.last_request_hash.as_ref().map(|h| h.as_slice()))
     .bind(now)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     if inserted == 0 {
         return Err(DatastoreError::AlreadyExists {
             what: format!("aggregation job {}", job.aggregation_job_id),
@@ -48,12 +51,12 @@ pub(super) async fn put(conn: &mut PgConnection, now: Time, job: &AggregationJob
     Ok(())
 }
 
-pub(super) async fn get(
-    conn: &mut PgConnection,
+pub(crate) async fn get<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     job_id: &AggregationJobId,
 ) -> Result<Option<AggregationJob>> {
-    sqlx::query(&format!(
+    sql::<DB>(&format!(
         "SELECT {COLUMNS} FROM aggregation_jobs j
          WHERE j.task_id = $1 AND j.aggregation_job_id = $2"
     ))
@@ -66,15 +69,15 @@ pub(super) async fn get(
     .transpose()
 }
 
-pub(super) async fn update(
-    conn: &mut PgConnection,
+pub(crate) async fn update<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     job: &AggregationJob,
     lease: Option<&LeaseToken>,
 ) -> Result<()> {
     let job_id = job.aggregation_job_id.as_bytes().as_slice();
     if let Some(token) = lease {
-        leases::check(
+        leases::check::<DB>(
             conn,
             LeasedTable::AggregationJobs,
             &job.task_id,
@@ -84,20 +87,19 @@ pub(super) async fn update(
         )
         .await?;
     }
-    let updated = sqlx::query(
+    let updated = sql::<DB>(
         "UPDATE aggregation_jobs SET state = $1, step = $2, last_request_hash = $3,
              updated_at = $4
          WHERE task_id = $5 AND aggregation_job_id = $6",
     )
-    .bind(row::code(job.state.code(), "state")?)
+    .bind(columns::code(job.state.code(), "state")?)
     .bind(i32::from(job.step))
     .bind(job.last_request_hash.as_ref().map(|h| h.as_slice()))
-    .bind(row::time(now, "now")?)
+    .bind(columns::time(now, "now")?)
     .bind(job.task_id.as_bytes().as_slice())
     .bind(job_id)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     if updated == 0 {
         return Err(DatastoreError::NotFound {
             what: format!("aggregation job {}", job.aggregation_job_id),
@@ -106,18 +108,18 @@ pub(super) async fn update(
     Ok(())
 }
 
-pub(super) async fn count_unfinished_for_batch(
-    conn: &mut PgConnection,
+pub(crate) async fn count_unfinished_for_batch<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: &[u8],
 ) -> Result<u64> {
-    let in_progress = row::code(AggregationJobState::InProgress.code(), "state")?;
-    let count: i64 = match batch {
+    let in_progress = columns::code(AggregationJobState::InProgress.code(), "state")?;
+    let counted = match batch {
         BatchIdentifier::TimeInterval(interval) => {
-            let (start, end) = row::interval(interval, "batch interval")?;
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM aggregation_jobs
+            let (start, end) = columns::interval(interval, "batch interval")?;
+            sql::<DB>(
+                "SELECT COUNT(*) AS count FROM aggregation_jobs
                  WHERE task_id = $1 AND state = $2 AND aggregation_parameter = $3
                    AND client_interval_start < $4 AND $5 < client_interval_end",
             )
@@ -130,8 +132,8 @@ pub(super) async fn count_unfinished_for_batch(
             .await?
         }
         BatchIdentifier::FixedSize(batch_id) => {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM aggregation_jobs
+            sql::<DB>(
+                "SELECT COUNT(*) AS count FROM aggregation_jobs
                  WHERE task_id = $1 AND state = $2 AND aggregation_parameter = $3
                    AND batch_id = $4",
             )
@@ -143,61 +145,62 @@ pub(super) async fn count_unfinished_for_batch(
             .await?
         }
     };
-    row::count(count, TABLE)
+    columns::count_of(&counted, TABLE)
 }
 
-pub(super) async fn exist_for_batch_id(
-    conn: &mut PgConnection,
+pub(crate) async fn exist_for_batch_id<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     batch_id: &BatchId,
 ) -> Result<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM aggregation_jobs WHERE task_id = $1 AND batch_id = $2)",
+    Ok(
+        sql::<DB>("SELECT 1 FROM aggregation_jobs WHERE task_id = $1 AND batch_id = $2 LIMIT 1")
+            .bind(task_id.as_bytes().as_slice())
+            .bind(batch_id.as_bytes().as_slice())
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some(),
     )
-    .bind(task_id.as_bytes().as_slice())
-    .bind(batch_id.as_bytes().as_slice())
-    .fetch_one(&mut *conn)
-    .await?)
 }
 
-pub(super) async fn acquire(
-    conn: &mut PgConnection,
+pub(crate) async fn acquire<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     lease_duration: Duration,
     max: u64,
 ) -> Result<Vec<Lease<AggregationJob>>> {
-    leases::acquire(
-        conn,
-        LeasedTable::AggregationJobs,
-        COLUMNS,
-        AggregationJobState::InProgress.code(),
-        "JOIN tasks t ON t.task_id = j.task_id",
-        &format!("AND t.role = {}", Role::Leader.as_u8()),
+    let request = LeaseRequest {
+        table: LeasedTable::AggregationJobs,
+        columns: COLUMNS,
+        state_code: AggregationJobState::InProgress.code(),
+        join: "JOIN tasks t ON t.task_id = j.task_id",
+        filter: &format!("AND t.role = {}", Role::Leader.as_u8()),
         now,
-        lease_duration,
+        duration: lease_duration,
         max,
-    )
-    .await?
-    .into_iter()
-    .map(|taken| {
-        Ok(Lease {
-            leased: columns::rows::aggregation_job(&taken.row)?,
-            token: taken.token,
-            expiry: taken.expiry,
-            attempts: taken.attempts,
+    };
+    leases::acquire::<DB>(conn, request)
+        .await?
+        .into_iter()
+        .map(|taken| {
+            Ok(Lease {
+                leased: columns::rows::aggregation_job(&taken.row)?,
+                token: taken.token,
+                expiry: taken.expiry,
+                attempts: taken.attempts,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
-pub(super) async fn release(
-    conn: &mut PgConnection,
+pub(crate) async fn release<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     lease: &Lease<AggregationJob>,
     retry_after: Duration,
     reset_attempts: bool,
 ) -> Result<()> {
-    leases::release(
+    leases::release::<DB>(
         conn,
         LeasedTable::AggregationJobs,
         &lease.leased.task_id,

@@ -1,43 +1,44 @@
-//! Tasks (DAP-09 section 4.2) in PostgreSQL: the task's sealed document in
+//! Tasks (DAP-09 section 4.2): the task's sealed document in
 //! one column (`task_document`, which holds every task secret, encrypted:
 //! see `crate::task_document`), plus the columns queries need.
 
-use super::row::{self, Result};
-use crate::columns;
+use crate::backend::{sql, Backend};
+use crate::columns::{self, Result};
 use crate::models::{TaskRowCounts, TASK_TABLES};
 use crate::reseal::ResealBatch;
 use crate::{task_document, DatastoreError, DatastoreKeys};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};
-use sqlx::PgConnection;
 
-pub(super) async fn put(
-    conn: &mut PgConnection,
+pub(crate) async fn put<DB: Backend>(
+    conn: &mut DB::Connection,
     now: Time,
     task: &Task,
     keys: &DatastoreKeys,
 ) -> Result<()> {
     let expiration = task
         .task_expiration()
-        .map(|t| row::time(t, "task_expiration"))
+        .map(|t| columns::time(t, "task_expiration"))
         .transpose()?;
-    let inserted = sqlx::query(
+    let inserted = sql::<DB>(
         "INSERT INTO tasks (task_id, role, query_type, task_expiration, created_at, task_document)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (task_id) DO NOTHING",
     )
     .bind(task.task_id().as_bytes().as_slice())
-    .bind(i16::from(task.role().as_u8()))
-    .bind(i16::from(task.batch_mode().query_type_code()))
+    .bind(columns::code(task.role().as_u8().into(), "role")?)
+    .bind(columns::code(
+        task.batch_mode().query_type_code().into(),
+        "query_type",
+    )?)
     .bind(expiration)
-    .bind(row::time(now, "created_at")?)
+    .bind(columns::time(now, "created_at")?)
     .bind(task_document::seal(task, keys)?)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     if inserted == 1 {
         return Ok(());
     }
-    match get(conn, task.task_id(), keys).await? {
+    match get::<DB>(conn, task.task_id(), keys).await? {
         Some(existing) if existing == *task => Ok(()),
         _ => Err(DatastoreError::AlreadyExists {
             what: format!("a different task with ID {}", task.task_id()),
@@ -45,12 +46,12 @@ pub(super) async fn put(
     }
 }
 
-pub(super) async fn get(
-    conn: &mut PgConnection,
+pub(crate) async fn get<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     keys: &DatastoreKeys,
 ) -> Result<Option<Task>> {
-    sqlx::query("SELECT task_id, task_document FROM tasks WHERE task_id = $1")
+    sql::<DB>("SELECT task_id, task_document FROM tasks WHERE task_id = $1")
         .bind(task_id.as_bytes().as_slice())
         .fetch_optional(&mut *conn)
         .await?
@@ -59,8 +60,11 @@ pub(super) async fn get(
         .transpose()
 }
 
-pub(super) async fn get_all(conn: &mut PgConnection, keys: &DatastoreKeys) -> Result<Vec<Task>> {
-    sqlx::query("SELECT task_id, task_document FROM tasks ORDER BY task_id")
+pub(crate) async fn get_all<DB: Backend>(
+    conn: &mut DB::Connection,
+    keys: &DatastoreKeys,
+) -> Result<Vec<Task>> {
+    sql::<DB>("SELECT task_id, task_document FROM tasks ORDER BY task_id")
         .fetch_all(&mut *conn)
         .await?
         .iter()
@@ -71,33 +75,31 @@ pub(super) async fn get_all(conn: &mut PgConnection, keys: &DatastoreKeys) -> Re
 /// Deletes the task's rows table by table (children first, see
 /// [`TASK_TABLES`]), counting each, then the task itself; `None` if there
 /// is no such task (then nothing was deleted: every table references it).
-pub(super) async fn delete(
-    conn: &mut PgConnection,
+pub(crate) async fn delete<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
 ) -> Result<Option<TaskRowCounts>> {
     let mut counts = [0; TASK_TABLES.len()];
     for (table, count) in TASK_TABLES.iter().zip(&mut counts) {
-        *count = sqlx::query(&format!("DELETE FROM {table} WHERE task_id = $1"))
+        *count = sql::<DB>(&format!("DELETE FROM {table} WHERE task_id = $1"))
             .bind(task_id.as_bytes().as_slice())
             .execute(&mut *conn)
-            .await?
-            .rows_affected();
+            .await?;
     }
-    let deleted = sqlx::query("DELETE FROM tasks WHERE task_id = $1")
+    let deleted = sql::<DB>("DELETE FROM tasks WHERE task_id = $1")
         .bind(task_id.as_bytes().as_slice())
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     Ok((deleted > 0).then(|| TaskRowCounts::from_table_counts(counts)))
 }
 
 /// Counts the task's rows in every table of [`TASK_TABLES`]; `None` if
 /// there is no such task.
-pub(super) async fn count_rows(
-    conn: &mut PgConnection,
+pub(crate) async fn count_rows<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
 ) -> Result<Option<TaskRowCounts>> {
-    let exists = sqlx::query("SELECT 1 FROM tasks WHERE task_id = $1")
+    let exists = sql::<DB>("SELECT 1 FROM tasks WHERE task_id = $1")
         .bind(task_id.as_bytes().as_slice())
         .fetch_optional(&mut *conn)
         .await?
@@ -107,12 +109,13 @@ pub(super) async fn count_rows(
     }
     let mut counts = [0; TASK_TABLES.len()];
     for (table, count) in TASK_TABLES.iter().zip(&mut counts) {
-        let stored: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE task_id = $1"))
-                .bind(task_id.as_bytes().as_slice())
-                .fetch_one(&mut *conn)
-                .await?;
-        *count = row::count(stored, table)?;
+        let counted = sql::<DB>(&format!(
+            "SELECT COUNT(*) AS count FROM {table} WHERE task_id = $1"
+        ))
+        .bind(task_id.as_bytes().as_slice())
+        .fetch_one(&mut *conn)
+        .await?;
+        *count = columns::count_of(&counted, table)?;
     }
     Ok(Some(TaskRowCounts::from_table_counts(counts)))
 }
@@ -120,13 +123,13 @@ pub(super) async fn count_rows(
 /// Sets the task's expiration in both places it is stored: the
 /// `task_expiration` column (for queries) and the sealed task document
 /// (resealed under the first datastore key).
-pub(super) async fn update_expiration(
-    conn: &mut PgConnection,
+pub(crate) async fn update_expiration<DB: Backend>(
+    conn: &mut DB::Connection,
     task_id: &TaskId,
     task_expiration: Option<Time>,
     keys: &DatastoreKeys,
 ) -> Result<Task> {
-    let task = get(conn, task_id, keys)
+    let task = get::<DB>(conn, task_id, keys)
         .await?
         .ok_or_else(|| DatastoreError::NotFound {
             what: format!("task {task_id}"),
@@ -137,9 +140,9 @@ pub(super) async fn update_expiration(
         .build()
         .map_err(|e| DatastoreError::invalid("task_expiration", e))?;
     let expiration = task_expiration
-        .map(|t| row::time(t, "task_expiration"))
+        .map(|t| columns::time(t, "task_expiration"))
         .transpose()?;
-    sqlx::query("UPDATE tasks SET task_expiration = $1, task_document = $2 WHERE task_id = $3")
+    sql::<DB>("UPDATE tasks SET task_expiration = $1, task_document = $2 WHERE task_id = $3")
         .bind(expiration)
         .bind(task_document::seal(&task, keys)?)
         .bind(task_id.as_bytes().as_slice())
@@ -149,27 +152,27 @@ pub(super) async fn update_expiration(
 }
 
 /// How many tasks are stored.
-pub(super) async fn count(conn: &mut PgConnection) -> Result<u64> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks")
+pub(crate) async fn count<DB: Backend>(conn: &mut DB::Connection) -> Result<u64> {
+    let counted = sql::<DB>("SELECT COUNT(*) AS count FROM tasks")
         .fetch_one(&mut *conn)
         .await?;
-    row::count(count, "tasks")
+    columns::count_of(&counted, "tasks")
 }
 
 /// Re-seals under the first key the documents of up to `limit` tasks after
 /// `after` in task ID order (see `crate::reseal`). Each rewrite names the
 /// document it replaces, so a row changed since it was read is left alone.
-pub(super) async fn reseal(
-    conn: &mut PgConnection,
+pub(crate) async fn reseal<DB: Backend>(
+    conn: &mut DB::Connection,
     after: Option<&[u8]>,
     limit: u64,
     keys: &DatastoreKeys,
 ) -> Result<ResealBatch> {
-    let rows = sqlx::query(
+    let rows = sql::<DB>(
         "SELECT task_id, task_document FROM tasks WHERE task_id > $1 ORDER BY task_id LIMIT $2",
     )
     .bind(after.unwrap_or_default())
-    .bind(row::int(limit, "limit")?)
+    .bind(columns::int(limit, "limit")?)
     .fetch_all(&mut *conn)
     .await?;
     let mut batch = ResealBatch::default();
@@ -180,15 +183,14 @@ pub(super) async fn reseal(
             batch.current += 1;
             continue;
         };
-        let updated = sqlx::query(
+        let updated = sql::<DB>(
             "UPDATE tasks SET task_document = $1 WHERE task_id = $2 AND task_document = $3",
         )
         .bind(resealed)
         .bind(task_id.as_bytes().as_slice())
         .bind(sealed)
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
         if updated == 1 {
             batch.resealed += 1;
         }

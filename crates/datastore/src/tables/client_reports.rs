@@ -1,0 +1,226 @@
+//! The Leader's client reports (DAP-09 section 4.4.2): batched inserts
+//! where the first copy of a report ID wins, and the queries of the
+//! aggregation job creator. Unaggregated reports are read skipping rows
+//! other transactions hold ([`Backend::SKIP_ROWS_LOCKED_FOR_UPDATE`]), so
+//! two job creators take disjoint reports without waiting for each other.
+
+use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
+use crate::columns::{self, Result, RowReader};
+use crate::models::{encode_extensions, LeaderStoredReport, ReportWriteOutcome};
+use crate::DatastoreError;
+use dyad_messages::draft09::{Interval, ReportId, ReportMetadata, TaskId, Time};
+use sqlx::QueryBuilder;
+use std::collections::{HashMap, HashSet};
+
+const TABLE: &str = "client_reports";
+const COLUMNS: &str = "task_id, report_id, client_time, public_share, leader_extensions, \
+                       leader_input_share, helper_encrypted_input_share";
+/// Reports written by one statement at most.
+const CHUNK: usize = 1000;
+
+/// The columns of a chunk of reports, in the order of `COLUMNS` then
+/// `created_at`.
+fn rows(chunk: &[&LeaderStoredReport], created_at: i64) -> Result<Rows> {
+    let (mut task_ids, mut report_ids, mut times) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut public_shares, mut extensions) = (Vec::new(), Vec::new());
+    let (mut leader_shares, mut helper_shares) = (Vec::new(), Vec::new());
+    for report in chunk {
+        times.push(columns::time(report.time(), "report time")?);
+        extensions.push(
+            encode_extensions(&report.leader_extensions)
+                .map_err(|e| DatastoreError::invalid("leader_extensions", e))?,
+        );
+        helper_shares.push(columns::encode(
+            &report.helper_encrypted_input_share,
+            "helper share",
+        )?);
+        task_ids.push(report.task_id.as_bytes().to_vec());
+        report_ids.push(report.report_id().as_bytes().to_vec());
+        public_shares.push(report.public_share.clone());
+        leader_shares.push(report.leader_input_share.clone());
+    }
+    Ok(Rows(vec![
+        Column::Bytes(task_ids),
+        Column::Bytes(report_ids),
+        Column::BigInt(times),
+        Column::Bytes(public_shares),
+        Column::Bytes(extensions),
+        Column::Bytes(leader_shares),
+        Column::Bytes(helper_shares),
+        Column::BigInt(vec![created_at; chunk.len()]),
+    ]))
+}
+
+pub(crate) async fn put<DB: Backend>(
+    conn: &mut DB::Connection,
+    now: Time,
+    reports: &[LeaderStoredReport],
+) -> Result<Vec<ReportWriteOutcome>> {
+    let created_at = columns::time(now, "created_at")?;
+    // Later copies of a report in the same call are duplicates of the first.
+    let firsts = backend::first_of_each(reports, |r| (r.task_id, *r.report_id()));
+    let mut inserted: HashSet<(TaskId, ReportId)> = HashSet::new();
+    for chunk in firsts.chunks(DB::rows_per_statement(8, CHUNK)) {
+        let mut query = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO client_reports ({COLUMNS}, created_at) "
+        ));
+        DB::push_rows(&mut query, rows(chunk, created_at)?);
+        query.push(" ON CONFLICT (task_id, report_id) DO NOTHING RETURNING task_id, report_id");
+        for returned in Sql::built(&mut query).fetch_all(&mut *conn).await? {
+            let r = RowReader::new(&returned, TABLE);
+            inserted.insert((r.id("task_id")?, r.id("report_id")?));
+        }
+    }
+    // A report was stored only if its key came back, and only its first copy.
+    Ok(reports
+        .iter()
+        .map(|report| {
+            if inserted.remove(&(report.task_id, *report.report_id())) {
+                ReportWriteOutcome::Stored
+            } else {
+                ReportWriteOutcome::Duplicate
+            }
+        })
+        .collect())
+}
+
+pub(crate) async fn get<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    report_id: &ReportId,
+) -> Result<Option<LeaderStoredReport>> {
+    sql::<DB>(&format!(
+        "SELECT {COLUMNS} FROM client_reports WHERE task_id = $1 AND report_id = $2"
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(report_id.as_bytes().as_slice())
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(columns::rows::client_report)
+    .transpose()
+}
+
+fn id_list(report_ids: &[ReportId]) -> Vec<Vec<u8>> {
+    report_ids.iter().map(|id| id.as_bytes().to_vec()).collect()
+}
+
+pub(crate) async fn get_many<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    report_ids: &[ReportId],
+) -> Result<Vec<LeaderStoredReport>> {
+    let mut found: HashMap<ReportId, LeaderStoredReport> = HashMap::new();
+    for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
+        let mut query = QueryBuilder::<DB>::new(format!(
+            "SELECT {COLUMNS} FROM client_reports WHERE task_id = "
+        ));
+        push_bind(&mut query, task_id.as_bytes().to_vec());
+        query.push(" AND report_id");
+        DB::push_in(&mut query, id_list(chunk));
+        for r in Sql::built(&mut query).fetch_all(&mut *conn).await? {
+            let report = columns::rows::client_report(&r)?;
+            found.insert(*report.report_id(), report);
+        }
+    }
+    Ok(report_ids
+        .iter()
+        .filter_map(|id| found.remove(id))
+        .collect())
+}
+
+/// Up to `limit` unaggregated reports, oldest first; with `lock` (in a
+/// read-write transaction), rows other transactions hold are skipped and
+/// the ones returned are held until the transaction ends.
+pub(crate) async fn get_unaggregated<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    limit: u64,
+    lock: bool,
+) -> Result<Vec<ReportMetadata>> {
+    let locking = if lock {
+        DB::SKIP_ROWS_LOCKED_FOR_UPDATE
+    } else {
+        ""
+    };
+    sql::<DB>(&format!(
+        "SELECT report_id, client_time FROM client_reports
+         WHERE task_id = $1 AND aggregation_started = {}
+         ORDER BY client_time, report_id LIMIT $2{locking}",
+        DB::FALSE
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(columns::int(limit, "limit")?)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(columns::rows::report_metadata)
+    .collect()
+}
+
+/// Sets `aggregation_started` to `started` on the reports where it is not
+/// already; how many changed.
+pub(crate) async fn mark_started<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    report_ids: &[ReportId],
+    started: bool,
+) -> Result<u64> {
+    let mut marked = 0;
+    for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
+        let mut query = QueryBuilder::<DB>::new("UPDATE client_reports SET aggregation_started = ");
+        push_bind(&mut query, started);
+        query.push(" WHERE task_id = ");
+        push_bind(&mut query, task_id.as_bytes().to_vec());
+        query.push(" AND aggregation_started <> ");
+        push_bind(&mut query, started);
+        query.push(" AND report_id");
+        DB::push_in(&mut query, id_list(chunk));
+        marked += Sql::built(&mut query).execute(&mut *conn).await?;
+    }
+    Ok(marked)
+}
+
+pub(crate) async fn count_unaggregated<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    interval: Option<Interval>,
+) -> Result<u64> {
+    let (start, end) = match interval {
+        Some(i) => columns::interval(&i, "interval")?,
+        None => (0, i64::MAX),
+    };
+    let counted = sql::<DB>(&format!(
+        "SELECT COUNT(*) AS count FROM client_reports
+         WHERE task_id = $1 AND aggregation_started = {} AND client_time >= $2
+           AND client_time < $3",
+        DB::FALSE
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(start)
+    .bind(end)
+    .fetch_one(&mut *conn)
+    .await?;
+    columns::count_of(&counted, TABLE)
+}
+
+/// Deletes up to `limit` reports older than `before`, skipping rows other
+/// transactions hold (a job creator taking them).
+pub(crate) async fn delete_before<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    Ok(sql::<DB>(&format!(
+        "DELETE FROM client_reports WHERE task_id = $1 AND report_id IN (
+             SELECT report_id FROM client_reports WHERE task_id = $1 AND client_time < $2
+             LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(columns::time(before, "before")?)
+    .bind(columns::int(limit, "limit")?)
+    .execute(&mut *conn)
+    .await?)
+}

@@ -1,0 +1,101 @@
+//! The Helper's anti-replay set (DAP-09 section 4.5.1.4): batched inserts
+//! that report which entries were already there.
+
+use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
+use crate::columns::{self, Result, RowReader};
+use crate::models::SeenReport;
+use dyad_messages::draft09::{ReportId, TaskId, Time};
+use sqlx::QueryBuilder;
+use std::collections::HashSet;
+
+const TABLE: &str = "helper_seen_reports";
+/// Entries written by one statement at most.
+const CHUNK: usize = 5000;
+
+pub(crate) async fn put<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    aggregation_parameter: &[u8],
+    reports: &[SeenReport],
+) -> Result<Vec<bool>> {
+    let firsts = backend::first_of_each(reports, |seen| seen.report_id);
+    let mut inserted: HashSet<ReportId> = HashSet::new();
+    for chunk in firsts.chunks(DB::rows_per_statement(4, CHUNK)) {
+        let times = chunk
+            .iter()
+            .map(|seen| columns::time(seen.time, "report time"))
+            .collect::<Result<Vec<_>>>()?;
+        let rows = Rows(vec![
+            Column::Bytes(vec![task_id.as_bytes().to_vec(); chunk.len()]),
+            Column::Bytes(
+                chunk
+                    .iter()
+                    .map(|seen| seen.report_id.as_bytes().to_vec())
+                    .collect(),
+            ),
+            Column::Bytes(vec![aggregation_parameter.to_vec(); chunk.len()]),
+            Column::BigInt(times),
+        ]);
+        let mut query = QueryBuilder::<DB>::new(
+            "INSERT INTO helper_seen_reports (task_id, report_id, aggregation_parameter,
+                 client_time) ",
+        );
+        DB::push_rows(&mut query, rows);
+        query.push(
+            " ON CONFLICT (task_id, report_id, aggregation_parameter) DO NOTHING RETURNING report_id",
+        );
+        for returned in Sql::built(&mut query).fetch_all(&mut *conn).await? {
+            inserted.insert(RowReader::new(&returned, TABLE).id("report_id")?);
+        }
+    }
+    // Only the first copy of a newly inserted ID is new.
+    Ok(reports
+        .iter()
+        .map(|seen| !inserted.remove(&seen.report_id))
+        .collect())
+}
+
+pub(crate) async fn get_parameters<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    report_ids: &[ReportId],
+) -> Result<Vec<(ReportId, Vec<u8>)>> {
+    let mut found = Vec::new();
+    for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
+        let mut query = QueryBuilder::<DB>::new(
+            "SELECT report_id, aggregation_parameter FROM helper_seen_reports WHERE task_id = ",
+        );
+        push_bind(&mut query, task_id.as_bytes().to_vec());
+        query.push(" AND report_id");
+        DB::push_in(
+            &mut query,
+            chunk.iter().map(|id| id.as_bytes().to_vec()).collect(),
+        );
+        query.push(" ORDER BY report_id, aggregation_parameter");
+        for row in Sql::built(&mut query).fetch_all(&mut *conn).await? {
+            found.push(columns::rows::seen_report(&row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Deletes up to `limit` entries older than `before`, skipping rows other
+/// transactions hold.
+pub(crate) async fn delete_before<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    Ok(sql::<DB>(&format!(
+        "DELETE FROM helper_seen_reports WHERE (task_id, report_id, aggregation_parameter) IN (
+             SELECT task_id, report_id, aggregation_parameter FROM helper_seen_reports
+             WHERE task_id = $1 AND client_time < $2 LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(columns::time(before, "before")?)
+    .bind(columns::int(limit, "limit")?)
+    .execute(&mut *conn)
+    .await?)
+}

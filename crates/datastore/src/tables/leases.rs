@@ -1,0 +1,232 @@
+//! Lease columns shared by the two leased tables (`aggregation_jobs`,
+//! `collection_jobs`): `lease_token`, `lease_expiry` (the lease is held while
+//! `lease_expiry > now`; 0 when released), `lease_attempts`, `retry_after`.
+//!
+//! Where is what:
+//! - acquiring: [`acquire`], which hands the choice of jobs to the backend
+//!   ([`Backend::acquire_leases`]: a conditional update per candidate on
+//!   SQLite, whose `BEGIN IMMEDIATE` already excludes other writers; one
+//!   `FOR NO KEY UPDATE SKIP LOCKED` statement on PostgreSQL, so replicas
+//!   never wait for each other nor take the same job);
+//! - checking a token before a write under a lease: [`check`], which locks
+//!   the job's row where the backend can ([`Backend::LOCK_LEASED_ROW`]), so
+//!   an acquirer skips a job whose holder is writing;
+//! - renewing: [`renew`]; releasing with a backoff: [`release`].
+
+use crate::backend::{sql, Backend};
+use crate::columns::{self, Result, RowReader};
+use crate::lease::LeaseToken;
+use crate::DatastoreError;
+use dyad_messages::draft09::{AggregationJobId, Duration, TaskId, Time};
+use std::collections::BTreeSet;
+
+/// A table whose rows are leased.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LeasedTable {
+    AggregationJobs,
+    CollectionJobs,
+}
+
+impl LeasedTable {
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            LeasedTable::AggregationJobs => "aggregation_jobs",
+            LeasedTable::CollectionJobs => "collection_jobs",
+        }
+    }
+
+    pub(crate) fn id_column(self) -> &'static str {
+        match self {
+            LeasedTable::AggregationJobs => "aggregation_job_id",
+            LeasedTable::CollectionJobs => "collection_job_id",
+        }
+    }
+
+    fn describe(self, job_id: &[u8]) -> String {
+        let kind = match self {
+            LeasedTable::AggregationJobs => "aggregation job",
+            LeasedTable::CollectionJobs => "collection job",
+        };
+        let short: String = job_id.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        format!("{kind} {short}..")
+    }
+}
+
+/// Which jobs to lease: up to `max` jobs of `table` in state `state_code`
+/// whose lease is free or expired and whose retry time has come, oldest
+/// retry time first. `columns` are the columns to return, qualified with
+/// the alias `j`; `join` and `filter` (SQL with no parameters) narrow the
+/// candidates.
+pub(crate) struct LeaseRequest<'a> {
+    pub(crate) table: LeasedTable,
+    pub(crate) columns: &'a str,
+    pub(crate) state_code: i64,
+    pub(crate) join: &'a str,
+    pub(crate) filter: &'a str,
+    pub(crate) now: Time,
+    pub(crate) duration: Duration,
+    pub(crate) max: u64,
+}
+
+/// What [`acquire`] took: the job's row (the request's columns), its new
+/// token, expiry and attempt count.
+pub(crate) struct Acquired<R> {
+    pub(crate) row: R,
+    pub(crate) token: LeaseToken,
+    pub(crate) expiry: Time,
+    pub(crate) attempts: u32,
+}
+
+/// Leases the jobs `request` asks for (see [`LeaseRequest`]), in order.
+pub(crate) async fn acquire<DB: Backend>(
+    conn: &mut DB::Connection,
+    request: LeaseRequest<'_>,
+) -> Result<Vec<Acquired<DB::Row>>> {
+    positive(request.duration)?;
+    if request.max == 0 {
+        return Ok(Vec::new());
+    }
+    DB::acquire_leases(conn, request).await
+}
+
+/// The expiry of a lease taken at `now` for `duration`.
+pub(crate) fn expiry(now: Time, duration: Duration) -> Result<Time> {
+    now.checked_add(duration)
+        .ok_or_else(|| DatastoreError::invalid("lease duration", "time overflows"))
+}
+
+/// An attempt count as read from `lease_attempts`.
+pub(crate) fn attempts<R: crate::columns::StoredRow>(r: &RowReader<'_, R>) -> Result<u32> {
+    u32::try_from(r.u64("lease_attempts")?).map_err(|_| r.corrupt("lease_attempts", "too large"))
+}
+
+fn positive(duration: Duration) -> Result<()> {
+    if duration.as_seconds() == 0 {
+        return Err(DatastoreError::invalid(
+            "lease duration",
+            "must be positive",
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless `token` holds the job's lease at `now`: `NotFound` if there
+/// is no such job, `LeaseLost` if the lease expired or changed hands. The
+/// row stays locked until the transaction ends where the backend locks rows
+/// ([`Backend::LOCK_LEASED_ROW`]), so a holder whose job was taken meanwhile
+/// fails (a serialization failure, then `LeaseLost` on the retry).
+pub(crate) async fn check<DB: Backend>(
+    conn: &mut DB::Connection,
+    table: LeasedTable,
+    task_id: &TaskId,
+    job_id: &[u8],
+    token: &LeaseToken,
+    now: Time,
+) -> Result<()> {
+    let found = sql::<DB>(&format!(
+        "SELECT lease_token, lease_expiry FROM {} WHERE task_id = $1 AND {} = $2{}",
+        table.table(),
+        table.id_column(),
+        DB::LOCK_LEASED_ROW,
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(job_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(found) = found else {
+        return Err(DatastoreError::NotFound {
+            what: table.describe(job_id),
+        });
+    };
+    let r = RowReader::new(&found, table.table());
+    let held = r.opt_blob("lease_token")?.as_deref() == Some(token.as_bytes().as_slice())
+        && r.i64("lease_expiry")? > columns::time(now, "now")?;
+    if held {
+        Ok(())
+    } else {
+        Err(DatastoreError::LeaseLost {
+            what: table.describe(job_id),
+        })
+    }
+}
+
+/// Checks (and, where the backend locks rows, locks) the lease of every
+/// aggregation job of `jobs` (see [`check`]), each once.
+pub(crate) async fn check_aggregation_jobs<DB: Backend>(
+    conn: &mut DB::Connection,
+    jobs: impl Iterator<Item = (TaskId, AggregationJobId)>,
+    token: &LeaseToken,
+    now: Time,
+) -> Result<()> {
+    let jobs: BTreeSet<(TaskId, AggregationJobId)> = jobs.collect();
+    for (task_id, job_id) in jobs {
+        let job_id = job_id.as_bytes().as_slice();
+        check::<DB>(
+            conn,
+            LeasedTable::AggregationJobs,
+            &task_id,
+            job_id,
+            token,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Releases a held lease; the job may be acquired again `retry_after` from now.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn release<DB: Backend>(
+    conn: &mut DB::Connection,
+    table: LeasedTable,
+    task_id: &TaskId,
+    job_id: &[u8],
+    token: &LeaseToken,
+    now: Time,
+    retry_after: Duration,
+    reset_attempts: bool,
+) -> Result<()> {
+    check::<DB>(conn, table, task_id, job_id, token, now).await?;
+    sql::<DB>(&format!(
+        "UPDATE {} SET lease_token = NULL, lease_expiry = 0, retry_after = $1,
+             lease_attempts = CASE WHEN $2 THEN 0 ELSE lease_attempts END
+         WHERE task_id = $3 AND {} = $4",
+        table.table(),
+        table.id_column()
+    ))
+    .bind(columns::time_after(now, retry_after, "retry_after")?)
+    .bind(reset_attempts)
+    .bind(task_id.as_bytes().as_slice())
+    .bind(job_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Extends a held lease to `duration` from `now`; the new expiry.
+/// `LeaseLost` (nothing changed) if the lease expired or changed hands.
+pub(crate) async fn renew<DB: Backend>(
+    conn: &mut DB::Connection,
+    table: LeasedTable,
+    task_id: &TaskId,
+    job_id: &[u8],
+    token: &LeaseToken,
+    now: Time,
+    duration: Duration,
+) -> Result<Time> {
+    positive(duration)?;
+    check::<DB>(conn, table, task_id, job_id, token, now).await?;
+    let expiry = expiry(now, duration)?;
+    sql::<DB>(&format!(
+        "UPDATE {} SET lease_expiry = $1 WHERE task_id = $2 AND {} = $3 AND lease_token = $4",
+        table.table(),
+        table.id_column()
+    ))
+    .bind(columns::time(expiry, "lease expiry")?)
+    .bind(task_id.as_bytes().as_slice())
+    .bind(job_id)
+    .bind(token.as_bytes().as_slice())
+    .execute(&mut *conn)
+    .await?;
+    Ok(expiry)
+}

@@ -1,0 +1,24 @@
+//! One module per table: its SQL, binds and row handling, written once for
+//! every backend (generic over [`crate::backend::Backend`]). The one
+//! [`crate::Transaction`] implementation
+//! (`crate::backend_transaction::BackendTransaction`) hands each operation
+//! to the table's module here.
+//!
+//! Where is what: reports ([`client_reports`]), aggregation jobs and their
+//! per-report state ([`aggregation_jobs`], [`report_aggregations`]), the
+//! per-job aggregate of each batch ([`batch_aggregations`]), collection
+//! ([`collection_jobs`], [`collected_batches`], [`outstanding_batches`]),
+//! the Helper's answers and anti-replay set ([`aggregate_share_jobs`],
+//! [`helper_replay`]), tasks ([`tasks`]) and leases on jobs ([`leases`]).
+
+pub(crate) mod aggregate_share_jobs;
+pub(crate) mod aggregation_jobs;
+pub(crate) mod batch_aggregations;
+pub(crate) mod client_reports;
+pub(crate) mod collected_batches;
+pub(crate) mod collection_jobs;
+pub(crate) mod helper_replay;
+pub(crate) mod leases;
+pub(crate) mod outstanding_batches;
+pub(crate) mod report_aggregations;
+pub(crate) mod tasks;

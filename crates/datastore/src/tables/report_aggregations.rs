@@ -1,0 +1,180 @@
+//! Report aggregations (DAP-09 sections 4.5.1 and 4.5.2): one row per
+//! (task, job, ord), inserted and updated in batches (one statement per
+//! chunk of rows).
+
+use crate::backend::{self, sql, Backend, Column, Rows, Sql};
+use crate::columns::{self, Result, RowReader};
+use crate::lease::LeaseToken;
+use crate::models::ReportAggregation;
+use crate::tables::leases;
+use crate::DatastoreError;
+use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
+use sqlx::QueryBuilder;
+use std::collections::HashSet;
+
+const TABLE: &str = "report_aggregations";
+/// Rows written by one statement at most.
+const CHUNK: usize = 1000;
+
+/// Checks (and, where the backend locks rows, locks) the lease of every
+/// job the rows belong to.
+async fn check_leases<DB: Backend>(
+    conn: &mut DB::Connection,
+    now: Time,
+    rows: &[ReportAggregation],
+    lease: Option<&LeaseToken>,
+) -> Result<()> {
+    let Some(token) = lease else { return Ok(()) };
+    let jobs = rows.iter().map(|ra| (ra.task_id, ra.aggregation_job_id));
+    leases::check_aggregation_jobs::<DB>(conn, jobs, token, now).await
+}
+
+/// The columns of a chunk of rows: the key (task, job, ord, report ID),
+/// then, with `time`, the client time, then the state columns.
+fn rows(chunk: &[&ReportAggregation], time: bool) -> Result<Rows> {
+    let (mut task_ids, mut job_ids, mut ords) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut report_ids, mut times, mut states) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut payloads, mut errors, mut responses) = (Vec::new(), Vec::new(), Vec::new());
+    for ra in chunk {
+        ords.push(columns::int(ra.ord, "ord")?);
+        times.push(columns::time(ra.time, "report time")?);
+        states.push(columns::code(ra.state.code(), "state")?);
+        responses.push(
+            ra.last_prep_resp
+                .as_ref()
+                .map(|resp| columns::encode(resp, "last_prep_resp"))
+                .transpose()?,
+        );
+        task_ids.push(ra.task_id.as_bytes().to_vec());
+        job_ids.push(ra.aggregation_job_id.as_bytes().to_vec());
+        report_ids.push(ra.report_id.as_bytes().to_vec());
+        payloads.push(ra.state.payload().map(<[u8]>::to_vec));
+        errors.push(ra.state.error().map(|error| i16::from(error.as_u8())));
+    }
+    let mut columns = vec![
+        Column::Bytes(task_ids),
+        Column::Bytes(job_ids),
+        Column::BigInt(ords),
+        Column::Bytes(report_ids),
+    ];
+    if time {
+        columns.push(Column::BigInt(times));
+    }
+    columns.extend([
+        Column::SmallInt(states),
+        Column::OptBytes(payloads),
+        Column::OptSmallInt(errors),
+        Column::OptBytes(responses),
+    ]);
+    Ok(Rows(columns))
+}
+
+pub(crate) async fn put<DB: Backend>(
+    conn: &mut DB::Connection,
+    now: Time,
+    rows_to_write: &[ReportAggregation],
+    lease: Option<&LeaseToken>,
+) -> Result<()> {
+    check_leases::<DB>(conn, now, rows_to_write, lease).await?;
+    let firsts = backend::first_of_each(rows_to_write, |ra| {
+        (ra.task_id, ra.aggregation_job_id, ra.ord)
+    });
+    if firsts.len() < rows_to_write.len() {
+        return Err(DatastoreError::AlreadyExists {
+            what: "report aggregation at the same (task, job, ord)".into(),
+        });
+    }
+    for chunk in firsts.chunks(DB::rows_per_statement(9, CHUNK)) {
+        let mut query = QueryBuilder::<DB>::new(
+            "INSERT INTO report_aggregations (task_id, aggregation_job_id, ord, report_id,
+                 client_time, state, state_payload, prepare_error, last_prep_resp) ",
+        );
+        DB::push_rows(&mut query, rows(chunk, true)?);
+        // ON CONFLICT keeps a PostgreSQL transaction usable after a duplicate.
+        query.push(" ON CONFLICT (task_id, aggregation_job_id, ord) DO NOTHING");
+        let inserted = Sql::built(&mut query).execute(&mut *conn).await?;
+        if inserted < chunk.len() as u64 {
+            return Err(DatastoreError::AlreadyExists {
+                what: "report aggregation at the same (task, job, ord)".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn get_for_job<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    job_id: &AggregationJobId,
+) -> Result<Vec<ReportAggregation>> {
+    sql::<DB>(
+        "SELECT task_id, aggregation_job_id, ord, report_id, client_time, state, state_payload,
+             prepare_error, last_prep_resp
+         FROM report_aggregations WHERE task_id = $1 AND aggregation_job_id = $2 ORDER BY ord",
+    )
+    .bind(task_id.as_bytes().as_slice())
+    .bind(job_id.as_bytes().as_slice())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(columns::rows::report_aggregation)
+    .collect()
+}
+
+pub(crate) async fn update<DB: Backend>(
+    conn: &mut DB::Connection,
+    now: Time,
+    rows_to_write: &[ReportAggregation],
+    lease: Option<&LeaseToken>,
+) -> Result<()> {
+    check_leases::<DB>(conn, now, rows_to_write, lease).await?;
+    // Of several updates of one row, the last one counts.
+    let lasts = backend::last_of_each(rows_to_write, |ra| {
+        (ra.task_id, ra.aggregation_job_id, ra.ord)
+    });
+    for chunk in lasts.chunks(DB::rows_per_statement(8, CHUNK)) {
+        // The new values as a table `u` joined to the rows they update; its
+        // columns are named apart from the table's so that RETURNING names
+        // only the updated table's.
+        let mut query = QueryBuilder::<DB>::new(
+            "WITH u (u_task_id, u_job_id, u_ord, u_report_id, u_state, u_state_payload,
+                 u_prepare_error, u_last_prep_resp) AS (",
+        );
+        DB::push_rows(&mut query, rows(chunk, false)?);
+        query.push(
+            ") UPDATE report_aggregations
+             SET state = u_state, state_payload = u_state_payload,
+                 prepare_error = u_prepare_error, last_prep_resp = u_last_prep_resp
+             FROM u
+             WHERE task_id = u_task_id AND aggregation_job_id = u_job_id AND ord = u_ord
+               AND report_id = u_report_id
+             RETURNING task_id, aggregation_job_id, ord",
+        );
+        let updated = Sql::built(&mut query).fetch_all(&mut *conn).await?;
+        if updated.len() == chunk.len() {
+            continue;
+        }
+        let mut found = HashSet::new();
+        for returned in &updated {
+            let r = RowReader::new(returned, TABLE);
+            found.insert((
+                r.id::<TaskId>("task_id")?,
+                r.id::<AggregationJobId>("aggregation_job_id")?,
+                r.u64("ord")?,
+            ));
+        }
+        let missing = chunk
+            .iter()
+            .find(|ra| !found.contains(&(ra.task_id, ra.aggregation_job_id, ra.ord)))
+            .ok_or(DatastoreError::Internal(
+                "report aggregation update miscounted",
+            ))?;
+        return Err(DatastoreError::NotFound {
+            what: format!(
+                "report aggregation {} of aggregation job {}",
+                missing.ord, missing.aggregation_job_id
+            ),
+        });
+    }
+    Ok(())
+}
