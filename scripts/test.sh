@@ -2,7 +2,8 @@
 # Runs every check dyad's CI runs, in order: formatting, lints, the whole
 # workspace's tests (unit, property, cross-implementation and integration,
 # with a PostgreSQL server for the datastore's PostgreSQL tests), the doc
-# tests, and a short run of every fuzz target.
+# tests, the API docs (no broken links), and a short run of every fuzz
+# target.
 #
 # Builds are cached outside the checkout (in $CARGO_TARGET_DIR, by default
 # ~/.cache/dyad-target) so that a fresh clone does not start from nothing.
@@ -38,6 +39,9 @@ fi
 
 step "doc tests"
 cargo test --workspace --locked --doc
+
+step "API docs (broken intra-doc links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "fuzz targets, a few seconds each from the kept corpus (scripts/fuzz.sh)"
 ./scripts/fuzz.sh 3

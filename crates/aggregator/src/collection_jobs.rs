@@ -22,7 +22,7 @@
 //! same ID is 409 Conflict (typed `invalidMessage`).
 //!
 //! `POST` on the URI → 202 Accepted with `Retry-After` while the job runs
-//! (its estimate of the work left: see [`pending_retry_after`]),
+//! (its estimate of the work left: see `pending_retry_after`),
 //! 200 OK with a `Collection` (`application/dap-collection`) once finished,
 //! the job's stored problem document if it failed, 500 if the Leader
 //! abandoned it, 204 No Content if it was deleted. An unknown job is 404

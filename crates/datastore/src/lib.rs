@@ -5,11 +5,10 @@
 //! replicas), the keys task secrets are sealed under at rest
 //! ([`DatastoreKeys`]) and the end of their rotation ([`reseal`]) and, with
 //! the `test-util` feature, the conformance suite every backend must pass
-//! ([`conformance`]).
+//! (module `conformance`).
 //!
-//! Callers open a datastore with [`open`] and [`DatastoreOptions`] (or a
-//! backend's own constructor),
-//! hold the `Arc<dyn Datastore>` and do all work in transactions:
+//! Callers open a datastore with [`open()`] and [`DatastoreOptions`] (or a
+//! backend's own constructor), hold the `Arc<dyn Datastore>` and do all work in transactions:
 //! `datastore.run_tx("name", |tx| Box::pin(async move { ... }))` (with
 //! [`DatastoreExt`] in scope). Time comes from the injected
 //! [`dyad_core::clock::Clock`].

@@ -18,7 +18,7 @@ use std::time::Duration;
 /// it, for at most five minutes.
 pub const DEFAULT_MAX_TRANSACTION_DURATION: Duration = Duration::from_secs(300);
 
-/// Options for opening a datastore (see [`crate::open`]).
+/// Options for opening a datastore (see [`crate::open()`]).
 #[derive(Clone, Debug)]
 pub struct DatastoreOptions {
     /// The keys secrets are stored under (see [`DatastoreKeys`]).

@@ -1,9 +1,9 @@
-//! How commands write their answers to stdout: [`out!`] and [`outln!`],
+//! How commands write their answers to stdout: `out!` and `outln!`,
 //! `print!` and `println!` that return the write's error instead of
 //! panicking, and [`closed_by_reader`], which tells `main` that a command
 //! stopped because its reader went away (`dyad decode ... | head`): a normal
 //! end, exit status 0 and nothing on stderr, as for any Unix filter.
-//! Notes and progress on stderr go through [`note!`] and [`noteln!`], which
+//! Notes and progress on stderr go through `note!` and `noteln!`, which
 //! drop what cannot be written (`2>&1 | head`) rather than panic.
 
 use std::io::Write as _;

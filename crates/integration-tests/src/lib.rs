@@ -20,9 +20,10 @@
 //!   prepare both servers (e.g. HTTPS with [`Server::serve_tls`]) before
 //!   the task is provisioned, and [`Dyad::add_task`] provisions further
 //!   tasks on the running pair;
-//! - [`Dyad::client`] and [`Dyad::collector`] build the libraries' clients
-//!   for the task (for any task, [`CollectorCredentials::client_builder`]
-//!   and [`CollectorCredentials::collector`]); [`collect`] collects with a
+//! - [`Dyad::client_builder`], [`Dyad::client_at`] and [`Dyad::collector`]
+//!   build the libraries' clients for the task (for any task,
+//!   [`CollectorCredentials::client_builder`] and
+//!   [`CollectorCredentials::collector`]); [`Dyad::collect`] collects with a
 //!   bounded wait;
 //! - [`fault_proxy`] puts a fault-injecting proxy between two parties
 //!   ([`Dyad::add_task_via`] provisions a task whose Leader reaches its

@@ -4,7 +4,7 @@
 //! messages of each DAP draft live in their own module ([`draft09`]), and the
 //! taskprov extension's in [`taskprov`]. [`media_type`] names the HTTP media
 //! types of the messages and [`problem`] the DAP problem types and problem
-//! documents. With the `test-util` feature, [`testing`] offers proptest
+//! documents. With the `test-util` feature, the module `testing` offers proptest
 //! strategies for every message.
 
 pub mod codec;

@@ -5,7 +5,7 @@
 //! - [`busy_response`]: a request with a body when `max_buffered_bodies`
 //!   bodies are being received; answered through hyper, before the body is
 //!   read.
-//! - [`Refusals::refuse`]: a connection past `max_connections`. The answer
+//! - `Refusals::refuse`: a connection past `max_connections`. The answer
 //!   is written straight on the socket (after the TLS handshake on HTTPS)
 //!   once the request's first bytes arrive, by a short task of its own,
 //!   without parsing the request; at most

@@ -1,7 +1,7 @@
 //! [`ServerCertificate`]: the certificate chain and private key `dyad serve`
 //! presents, read from the PEM files of [`TlsConfig`], checked to be a pair,
 //! and summed up ([`CertificateSummary`]: subject, expiry) for the logs.
-//! Also [`read_certificates`], the PEM certificate reader the root
+//! Also `read_certificates`, the PEM certificate reader the root
 //! certificate files share.
 
 use super::{crypto_provider, read_file, TlsError};

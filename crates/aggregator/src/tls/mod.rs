@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`certificate`] | reading a PEM certificate chain and private key, and a summary of the certificate for logs |
 //! | [`reload`] | [`ReloadableCertificate`]: the certificate served now, replaced on SIGHUP |
-//! | [`acceptor`] | the TLS acceptor of the HTTPS listener (handshakes run in [`crate::server`]) |
+//! | [`mod@acceptor`] | the TLS acceptor of the HTTPS listener (handshakes run in [`crate::server`]) |
 //! | [`roots`] | [`read_root_certificates`]: PEM CA files for a `reqwest` client |
 //!
 //! Every piece uses the aws-lc-rs crypto provider, the one `reqwest` already

@@ -9,7 +9,7 @@
 //! share, `outdatedConfig`, `invalidMessage` for extensions; and
 //! `reportTooEarly` for a time whose bucket ends after 2^63 - 1, whatever
 //! the task's clock skew: see [`crate::http::times`]), and
-//! [`check_report_shares`]: the public share and the Leader's input share
+//! `check_report_shares`: the public share and the Leader's input share
 //! must decode with the task's VDAF (`invalidMessage` naming the VDAF, so a
 //! Client configured with another VDAF learns at once). The report is
 //! then written by the batching [`writer`]; a report whose batch was already
