@@ -179,18 +179,7 @@ pub(crate) async fn acquire<DB: Backend>(
         duration: lease_duration,
         max,
     };
-    leases::acquire::<DB>(conn, request)
-        .await?
-        .into_iter()
-        .map(|taken| {
-            Ok(Lease {
-                leased: columns::rows::aggregation_job(&taken.row)?,
-                token: taken.token,
-                expiry: taken.expiry,
-                attempts: taken.attempts,
-            })
-        })
-        .collect()
+    leases::acquire::<DB, _>(conn, request, columns::rows::aggregation_job).await
 }
 
 pub(crate) async fn release<DB: Backend>(

@@ -15,7 +15,7 @@
 
 use crate::backend::{sql, Backend};
 use crate::columns::{self, Result, RowReader};
-use crate::lease::LeaseToken;
+use crate::lease::{Lease, LeaseToken};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, Duration, TaskId, Time};
 use std::collections::BTreeSet;
@@ -77,16 +77,29 @@ pub(crate) struct Acquired<R> {
     pub(crate) attempts: u32,
 }
 
-/// Leases the jobs `request` asks for (see [`LeaseRequest`]), in order.
-pub(crate) async fn acquire<DB: Backend>(
+/// Leases the jobs `request` asks for (see [`LeaseRequest`]), in order,
+/// each job read from its row with `job`.
+pub(crate) async fn acquire<DB: Backend, T>(
     conn: &mut DB::Connection,
     request: LeaseRequest<'_>,
-) -> Result<Vec<Acquired<DB::Row>>> {
+    job: impl Fn(&DB::Row) -> Result<T>,
+) -> Result<Vec<Lease<T>>> {
     positive(request.duration)?;
     if request.max == 0 {
         return Ok(Vec::new());
     }
-    DB::acquire_leases(conn, request).await
+    DB::acquire_leases(conn, request)
+        .await?
+        .into_iter()
+        .map(|taken| {
+            Ok(Lease {
+                leased: job(&taken.row)?,
+                token: taken.token,
+                expiry: taken.expiry,
+                attempts: taken.attempts,
+            })
+        })
+        .collect()
 }
 
 /// The expiry of a lease taken at `now` for `duration`.
