@@ -124,6 +124,11 @@ pub fn require_media_type(headers: &HeaderMap, expected: DapMediaType) -> ApiRes
 /// body bytes; each of these closes the connection, whose rest of body is
 /// left unread.
 pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    // A body whose declared length (Content-Length) is over the limit is
+    // refused before any of it is read, rather than after waiting for it.
+    if http_body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(ApiError::body_too_large(limit).closing_connection());
+    }
     axum::body::to_bytes(body, limit).await.map_err(|error| {
         if is_length_limit(&error) {
             return ApiError::body_too_large(limit).closing_connection();
@@ -277,6 +282,39 @@ mod tests {
             let error = require_media_type(&headers(&bad), DapMediaType::Report).unwrap_err();
             assert_eq!(error.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         }
+    }
+
+    /// A body that declares `length` bytes and never sends one.
+    struct Declared {
+        length: u64,
+    }
+
+    impl http_body::Body for Declared {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            std::task::Poll::Pending
+        }
+
+        fn size_hint(&self) -> http_body::SizeHint {
+            http_body::SizeHint::with_exact(self.length)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_refused_without_waiting_for_the_body() {
+        let body = Body::new(Declared {
+            length: 2_000_000_000,
+        });
+        let error = tokio::time::timeout(std::time::Duration::from_secs(5), read_body(body, 10))
+            .await
+            .expect("refused at once")
+            .unwrap_err();
+        assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[tokio::test]
