@@ -16,6 +16,8 @@
 //!
 //! The real differences between the backends are the trait's other items,
 //! each named for why it differs:
+//! - how a transaction begins and whether a lost COMMIT is in doubt
+//!   ([`Backend::BEGIN`]);
 //! - how `false` is spelled for the partial indexes ([`Backend::FALSE`]);
 //! - how rows are claimed without two transactions taking the same one
 //!   ([`Backend::SKIP_ROWS_LOCKED_FOR_UPDATE`],
@@ -26,6 +28,7 @@
 //!   [`Rows`], [`Backend::push_in`]).
 
 use crate::columns::{Result, StoredRow};
+use crate::pooled::Begin;
 use crate::tables::leases::{Acquired, LeaseRequest};
 use futures::future::BoxFuture;
 use sqlx::{Database, Encode, Postgres, QueryBuilder, Sqlite, Type};
@@ -47,6 +50,11 @@ impl<'a, T> Bind<'a> for T where
 
 /// A database the shared table code runs on.
 pub(crate) trait Backend: Database<Row: StoredRow> {
+    /// How a transaction begins (its isolation, and on SQLite whether it
+    /// takes the write lock at once) and whether a COMMIT cut by a lost
+    /// connection may have happened.
+    const BEGIN: Begin;
+
     /// How `false` is written in a condition (`collected = {FALSE}`) so that
     /// the backend's partial indexes serve it: SQLite's are declared
     /// `WHERE ... = 0` and SQLite matches a query's condition to them only

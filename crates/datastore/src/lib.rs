@@ -13,7 +13,6 @@
 //! [`DatastoreExt`] in scope). Time comes from the injected
 //! [`dyad_core::clock::Clock`].
 
-mod attempt;
 mod backend;
 mod backend_transaction;
 mod columns;
@@ -26,6 +25,7 @@ mod lease;
 pub mod models;
 mod open;
 mod options;
+mod pooled;
 pub mod postgres;
 mod redact;
 pub mod reseal;
@@ -43,4 +43,5 @@ pub use keys::{DatastoreKeys, KEYS_ENV};
 pub use lease::{Lease, LeaseToken};
 pub use open::{migrate, open};
 pub use options::{DatastoreOptions, DEFAULT_MAX_TRANSACTION_DURATION};
+pub use pooled::PooledDatastore;
 pub use transaction::Transaction;

@@ -55,42 +55,16 @@ mod row;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
-use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
-use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
+use crate::pooled::PooledDatastore;
+use crate::{DatastoreError, DatastoreOptions};
 use dyad_core::clock::Clock;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use std::any::Any;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 use tracing::debug;
 
 /// A datastore in one PostgreSQL database.
-#[derive(Clone)]
-pub struct PostgresDatastore {
-    pool: PgPool,
-    clock: Arc<dyn Clock>,
-    retry: RetryPolicy,
-    keys: Arc<DatastoreKeys>,
-    /// How long one run of a body may take (see
-    /// `DatastoreOptions::max_transaction_duration`).
-    max_transaction_duration: StdDuration,
-    /// How long the rollback of an abandoned body may take before its
-    /// connection is closed instead.
-    statement_timeout: StdDuration,
-    /// `host:port/database`, for Debug and logs (never the password).
-    target: String,
-}
-
-impl std::fmt::Debug for PostgresDatastore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresDatastore")
-            .field("target", &self.target)
-            .field("retry", &self.retry)
-            .field("max_transaction_duration", &self.max_transaction_duration)
-            .finish_non_exhaustive()
-    }
-}
+pub type PostgresDatastore = PooledDatastore<sqlx::Postgres>;
 
 /// Whether `url` names a PostgreSQL database.
 pub fn is_postgres_url(url: &str) -> bool {
@@ -123,7 +97,7 @@ fn target(options: &PgConnectOptions) -> String {
     )
 }
 
-impl PostgresDatastore {
+impl PooledDatastore<sqlx::Postgres> {
     /// Opens the database at `url` (`postgres://USER:PASSWORD@HOST:PORT/DB`)
     /// with the given options; brings its schema up to date if
     /// `options.apply_migrations`, else checks that it is.
@@ -162,15 +136,7 @@ impl PostgresDatastore {
             max_connections = options.max_connections,
             "opened PostgreSQL datastore"
         );
-        Ok(Self {
-            pool,
-            clock,
-            retry: options.retry,
-            keys: Arc::new(options.keys.clone()),
-            max_transaction_duration: options.max_transaction_duration,
-            statement_timeout: options.statement_timeout,
-            target,
-        })
+        Ok(Self::new(pool, clock, options, target))
     }
 
     /// Applies pending migrations to the database at `url` (which must
@@ -212,51 +178,6 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, DatastoreError> {
             .fetch_all(pool)
             .await?,
     )
-}
-
-/// How Postgres transactions begin, and whether a lost COMMIT is in doubt.
-const BEGIN: crate::attempt::Begin = crate::attempt::Begin {
-    read_write: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
-    read_only: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-    commit_can_be_in_doubt: true,
-};
-
-#[async_trait::async_trait]
-impl Datastore for PostgresDatastore {
-    async fn run_tx_erased(
-        &self,
-        name: &'static str,
-        mode: TxMode,
-        f: Arc<ErasedTxFn>,
-    ) -> Result<Box<dyn Any + Send>, TxError> {
-        // On a task of its own: if the caller's future is dropped, the
-        // transaction still runs to COMMIT or ROLLBACK and its connection
-        // goes back to the pool in a known state.
-        let this = self.clone();
-        run_detached(async move {
-            crate::attempt::run_attempts(name, this.retry, || {
-                let run = crate::attempt::Run {
-                    pool: &this.pool,
-                    begin: &BEGIN,
-                    now: this.clock.now(),
-                    keys: this.keys.clone(),
-                    max_transaction_duration: this.max_transaction_duration,
-                    statement_timeout: this.statement_timeout,
-                };
-                crate::attempt::attempt(run, name, mode, &*f)
-            })
-            .await
-        })
-        .await
-    }
-
-    fn clock(&self) -> &dyn Clock {
-        self.clock.as_ref()
-    }
-
-    async fn close(&self) {
-        crate::datastore::close_pool_bounded(self.pool.close()).await;
-    }
 }
 
 #[cfg(test)]

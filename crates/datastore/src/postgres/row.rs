@@ -32,6 +32,15 @@ impl StoredRow for PgRow {
 }
 
 impl crate::backend::Backend for sqlx::Postgres {
+    /// `SERIALIZABLE` writers, one-snapshot readers (see the module doc of
+    /// `crate::postgres`, "Isolation"); a COMMIT cut by a lost connection
+    /// may have reached the server: in doubt.
+    const BEGIN: crate::pooled::Begin = crate::pooled::Begin {
+        read_write: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
+        read_only: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        commit_can_be_in_doubt: true,
+    };
+
     const FALSE: &'static str = "FALSE";
 
     const SKIP_ROWS_LOCKED_FOR_UPDATE: &'static str = " FOR NO KEY UPDATE SKIP LOCKED";

@@ -20,43 +20,18 @@ mod leases;
 mod migrations;
 mod row;
 
-use crate::datastore::{run_detached, ErasedTxFn, RetryPolicy, TxMode};
-use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
+use crate::pooled::PooledDatastore;
+use crate::{DatastoreError, DatastoreOptions};
 use dyad_core::clock::Clock;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::any::Any;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 use tracing::debug;
 
 /// A datastore in one SQLite file.
-#[derive(Clone)]
-pub struct SqliteDatastore {
-    pool: SqlitePool,
-    clock: Arc<dyn Clock>,
-    retry: RetryPolicy,
-    keys: Arc<DatastoreKeys>,
-    /// How long one run of a body may take (see
-    /// `DatastoreOptions::max_transaction_duration`).
-    max_transaction_duration: StdDuration,
-    /// How long the rollback of an abandoned body may take before its
-    /// connection is closed instead.
-    statement_timeout: StdDuration,
-}
+pub type SqliteDatastore = PooledDatastore<sqlx::Sqlite>;
 
-impl std::fmt::Debug for SqliteDatastore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteDatastore")
-            .field("retry", &self.retry)
-            .field("max_transaction_duration", &self.max_transaction_duration)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SqliteDatastore {
+impl PooledDatastore<sqlx::Sqlite> {
     /// Opens (creating if missing) the database at `url` (`sqlite://PATH`)
     /// with the given options; brings its schema up to date if
     /// `options.apply_migrations`, else checks that it is.
@@ -74,6 +49,7 @@ impl SqliteDatastore {
         let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?;
         file_mode::create_private(connect.get_filename());
+        let target = connect.get_filename().display().to_string();
         let connect = connect
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -106,14 +82,7 @@ impl SqliteDatastore {
             max_connections = options.max_connections,
             "opened SQLite datastore"
         );
-        Ok(Self {
-            pool,
-            clock,
-            retry: options.retry,
-            keys: Arc::new(options.keys.clone()),
-            max_transaction_duration: options.max_transaction_duration,
-            statement_timeout: options.statement_timeout,
-        })
+        Ok(Self::new(pool, clock, options, target))
     }
 
     /// Applies pending migrations to the database at `url` (creating it if
@@ -133,51 +102,6 @@ impl SqliteDatastore {
         migrator.run(&pool).await?;
         pool.close().await;
         Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
-    }
-}
-
-/// How Sqlite transactions begin, and whether a lost COMMIT is in doubt.
-const BEGIN: crate::attempt::Begin = crate::attempt::Begin {
-    read_write: "BEGIN IMMEDIATE",
-    read_only: "BEGIN DEFERRED",
-    commit_can_be_in_doubt: false,
-};
-
-#[async_trait::async_trait]
-impl Datastore for SqliteDatastore {
-    async fn run_tx_erased(
-        &self,
-        name: &'static str,
-        mode: TxMode,
-        f: Arc<ErasedTxFn>,
-    ) -> Result<Box<dyn Any + Send>, TxError> {
-        // On a task of its own: if the caller's future is dropped, the
-        // transaction still runs to COMMIT or ROLLBACK and its connection
-        // goes back to the pool in a known state.
-        let this = self.clone();
-        run_detached(async move {
-            crate::attempt::run_attempts(name, this.retry, || {
-                let run = crate::attempt::Run {
-                    pool: &this.pool,
-                    begin: &BEGIN,
-                    now: this.clock.now(),
-                    keys: this.keys.clone(),
-                    max_transaction_duration: this.max_transaction_duration,
-                    statement_timeout: this.statement_timeout,
-                };
-                crate::attempt::attempt(run, name, mode, &*f)
-            })
-            .await
-        })
-        .await
-    }
-
-    fn clock(&self) -> &dyn Clock {
-        self.clock.as_ref()
-    }
-
-    async fn close(&self) {
-        crate::datastore::close_pool_bounded(self.pool.close()).await;
     }
 }
 

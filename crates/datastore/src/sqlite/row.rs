@@ -39,6 +39,17 @@ pub(super) fn chunk_len(columns: usize) -> usize {
 }
 
 impl crate::backend::Backend for sqlx::Sqlite {
+    /// Read-write transactions take the database's one write lock at
+    /// `BEGIN`: two writers never deadlock upgrading a read lock, and a busy
+    /// database makes a transaction wait (then retry) at its start, not fail
+    /// in its middle. Read-only ones run beside the writer (WAL). A COMMIT
+    /// is local: never in doubt.
+    const BEGIN: crate::pooled::Begin = crate::pooled::Begin {
+        read_write: "BEGIN IMMEDIATE",
+        read_only: "BEGIN DEFERRED",
+        commit_can_be_in_doubt: false,
+    };
+
     const FALSE: &'static str = "0";
 
     const SKIP_ROWS_LOCKED_FOR_UPDATE: &'static str = "";

@@ -2,16 +2,17 @@
 //! batch and aggregation parameter, holding the answer to repeat.
 
 use crate::backend::{sql, Backend};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::models::{AggregateShareJob, BatchIdentifier};
 use crate::DatastoreError;
-use dyad_messages::draft09::{TaskId, Time};
+use dyad_messages::draft09::TaskId;
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn put_aggregate_share_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     job: &AggregateShareJob,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("put_aggregate_share_job")?;
     // ON CONFLICT rather than a unique violation keeps a PostgreSQL
     // transaction usable after a duplicate.
     let inserted = sql::<DB>(
@@ -37,12 +38,13 @@ pub(crate) async fn put<DB: Backend>(
     Ok(())
 }
 
-pub(crate) async fn get<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_aggregate_share_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: &[u8],
 ) -> Result<Option<AggregateShareJob>> {
+    let Open { conn, .. } = tx.read();
     let found = sql::<DB>(
         "SELECT task_id, batch_identifier, aggregation_parameter, report_count, checksum,
              response, created_at

@@ -2,6 +2,7 @@
 //! lease acquisition (see `leases`).
 
 use crate::backend::{sql, Backend};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
@@ -14,11 +15,11 @@ const COLUMNS: &str = "j.task_id, j.aggregation_job_id, j.aggregation_parameter,
                        j.client_interval_start, j.client_interval_end, j.state, j.step, \
                        j.last_request_hash, j.created_at";
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn put_aggregation_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     job: &AggregationJob,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("put_aggregation_job")?;
     let (start, end) =
         columns::interval(&job.client_timestamp_interval, "client timestamp interval")?;
     let now = columns::time(now, "now")?;
@@ -51,11 +52,12 @@ pub(crate) async fn put<DB: Backend>(
     Ok(())
 }
 
-pub(crate) async fn get<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_aggregation_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     job_id: &AggregationJobId,
 ) -> Result<Option<AggregationJob>> {
+    let Open { conn, .. } = tx.read();
     sql::<DB>(&format!(
         "SELECT {COLUMNS} FROM aggregation_jobs j
          WHERE j.task_id = $1 AND j.aggregation_job_id = $2"
@@ -69,12 +71,12 @@ pub(crate) async fn get<DB: Backend>(
     .transpose()
 }
 
-pub(crate) async fn update<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn update_aggregation_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     job: &AggregationJob,
     lease: Option<&LeaseToken>,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("update_aggregation_job")?;
     let job_id = job.aggregation_job_id.as_bytes().as_slice();
     if let Some(token) = lease {
         leases::check::<DB>(
@@ -108,12 +110,13 @@ pub(crate) async fn update<DB: Backend>(
     Ok(())
 }
 
-pub(crate) async fn count_unfinished_for_batch<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn count_unfinished_aggregation_jobs_for_batch<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: &[u8],
 ) -> Result<u64> {
+    let Open { conn, .. } = tx.read();
     let in_progress = columns::code(AggregationJobState::InProgress.code(), "state")?;
     let counted = match batch {
         BatchIdentifier::TimeInterval(interval) => {
@@ -148,11 +151,12 @@ pub(crate) async fn count_unfinished_for_batch<DB: Backend>(
     columns::count_of(&counted, TABLE)
 }
 
-pub(crate) async fn exist_for_batch_id<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn aggregation_jobs_exist_for_batch_id<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch_id: &BatchId,
 ) -> Result<bool> {
+    let Open { conn, .. } = tx.read();
     Ok(
         sql::<DB>("SELECT 1 FROM aggregation_jobs WHERE task_id = $1 AND batch_id = $2 LIMIT 1")
             .bind(task_id.as_bytes().as_slice())
@@ -163,12 +167,12 @@ pub(crate) async fn exist_for_batch_id<DB: Backend>(
     )
 }
 
-pub(crate) async fn acquire<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn acquire_aggregation_jobs<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     lease_duration: Duration,
     max: u64,
 ) -> Result<Vec<Lease<AggregationJob>>> {
+    let Open { conn, now, .. } = tx.write("acquire_aggregation_jobs")?;
     let request = LeaseRequest {
         table: LeasedTable::AggregationJobs,
         columns: COLUMNS,
@@ -182,13 +186,13 @@ pub(crate) async fn acquire<DB: Backend>(
     leases::acquire::<DB, _>(conn, request, columns::rows::aggregation_job).await
 }
 
-pub(crate) async fn release<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn release_aggregation_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     lease: &Lease<AggregationJob>,
     retry_after: Duration,
     reset_attempts: bool,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("release_aggregation_job")?;
     leases::release::<DB>(
         conn,
         LeasedTable::AggregationJobs,
@@ -198,6 +202,27 @@ pub(crate) async fn release<DB: Backend>(
         now,
         retry_after,
         reset_attempts,
+    )
+    .await
+}
+
+pub(crate) async fn renew_aggregation_job_lease<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    aggregation_job_id: &AggregationJobId,
+    token: &LeaseToken,
+    lease_duration: Duration,
+) -> Result<Time> {
+    let Open { conn, now, .. } = tx.write("renew_aggregation_job_lease")?;
+    let table = LeasedTable::AggregationJobs;
+    leases::renew::<DB>(
+        conn,
+        table,
+        task_id,
+        aggregation_job_id.as_bytes(),
+        token,
+        now,
+        lease_duration,
     )
     .await
 }

@@ -4,11 +4,12 @@
 //! chunk of rows.
 
 use crate::backend::{self, sql, Backend, Column, Rows, Sql};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::lease::LeaseToken;
 use crate::models::{BatchAggregation, BatchIdentifier};
 use crate::tables::leases;
-use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
+use dyad_messages::draft09::{AggregationJobId, TaskId};
 use sqlx::QueryBuilder;
 
 const COLUMNS: &str = "task_id, batch_identifier, aggregation_parameter, aggregation_job_id, \
@@ -56,12 +57,12 @@ fn rows(chunk: &[&BatchAggregation], now: i64) -> Result<Rows> {
     ]))
 }
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn put_batch_aggregations<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     rows_to_write: &[BatchAggregation],
     lease: Option<&LeaseToken>,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("put_batch_aggregations")?;
     if let Some(token) = lease {
         let jobs = rows_to_write
             .iter()
@@ -100,12 +101,13 @@ pub(crate) async fn put<DB: Backend>(
     Ok(())
 }
 
-pub(crate) async fn get_for_batch<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_batch_aggregations_for_batch<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: &[u8],
 ) -> Result<Vec<BatchAggregation>> {
+    let Open { conn, .. } = tx.read();
     let rows = match batch {
         BatchIdentifier::TimeInterval(interval) => {
             // Every bucket lying inside the interval.
@@ -139,11 +141,12 @@ pub(crate) async fn get_for_batch<DB: Backend>(
     rows.iter().map(columns::rows::batch_aggregation).collect()
 }
 
-pub(crate) async fn get_for_job<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_batch_aggregations_for_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     job_id: &AggregationJobId,
 ) -> Result<Vec<BatchAggregation>> {
+    let Open { conn, .. } = tx.read();
     sql::<DB>(&format!(
         "SELECT {COLUMNS} FROM batch_aggregations
          WHERE task_id = $1 AND aggregation_job_id = $2 ORDER BY batch_identifier"

@@ -5,7 +5,9 @@
 //! two job creators take disjoint reports without waiting for each other.
 
 use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
+use crate::datastore::TxMode;
 use crate::models::{encode_extensions, LeaderStoredReport, ReportWriteOutcome};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Interval, ReportId, ReportMetadata, TaskId, Time};
@@ -51,11 +53,11 @@ fn rows(chunk: &[&LeaderStoredReport], created_at: i64) -> Result<Rows> {
     ]))
 }
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn put_client_reports<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     reports: &[LeaderStoredReport],
 ) -> Result<Vec<ReportWriteOutcome>> {
+    let Open { conn, now, .. } = tx.write("put_client_reports")?;
     let created_at = columns::time(now, "created_at")?;
     // Later copies of a report in the same call are duplicates of the first.
     let firsts = backend::first_of_each(reports, |r| (r.task_id, *r.report_id()));
@@ -84,11 +86,12 @@ pub(crate) async fn put<DB: Backend>(
         .collect())
 }
 
-pub(crate) async fn get<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_client_report<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     report_id: &ReportId,
 ) -> Result<Option<LeaderStoredReport>> {
+    let Open { conn, .. } = tx.read();
     sql::<DB>(&format!(
         "SELECT {COLUMNS} FROM client_reports WHERE task_id = $1 AND report_id = $2"
     ))
@@ -105,11 +108,12 @@ fn id_list(report_ids: &[ReportId]) -> Vec<Vec<u8>> {
     report_ids.iter().map(|id| id.as_bytes().to_vec()).collect()
 }
 
-pub(crate) async fn get_many<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_client_reports<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     report_ids: &[ReportId],
 ) -> Result<Vec<LeaderStoredReport>> {
+    let Open { conn, .. } = tx.read();
     let mut found: HashMap<ReportId, LeaderStoredReport> = HashMap::new();
     for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
         let mut query = QueryBuilder::<DB>::new(format!(
@@ -129,15 +133,16 @@ pub(crate) async fn get_many<DB: Backend>(
         .collect())
 }
 
-/// Up to `limit` unaggregated reports, oldest first; with `lock` (in a
-/// read-write transaction), rows other transactions hold are skipped and
-/// the ones returned are held until the transaction ends.
-pub(crate) async fn get_unaggregated<DB: Backend>(
-    conn: &mut DB::Connection,
+/// Up to `limit` unaggregated reports, oldest first; in a read-write
+/// transaction (locking rows is a write), rows other transactions hold are
+/// skipped and the ones returned are held until the transaction ends.
+pub(crate) async fn get_unaggregated_client_reports<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     limit: u64,
-    lock: bool,
 ) -> Result<Vec<ReportMetadata>> {
+    let lock = tx.mode == TxMode::ReadWrite;
+    let Open { conn, .. } = tx.read();
     let locking = if lock {
         DB::SKIP_ROWS_LOCKED_FOR_UPDATE
     } else {
@@ -158,9 +163,27 @@ pub(crate) async fn get_unaggregated<DB: Backend>(
     .collect()
 }
 
+pub(crate) async fn mark_client_reports_aggregation_started<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    report_ids: &[ReportId],
+) -> Result<u64> {
+    let Open { conn, .. } = tx.write("mark_client_reports_aggregation_started")?;
+    mark_started::<DB>(conn, task_id, report_ids, true).await
+}
+
+pub(crate) async fn unmark_client_reports_aggregation_started<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    report_ids: &[ReportId],
+) -> Result<u64> {
+    let Open { conn, .. } = tx.write("unmark_client_reports_aggregation_started")?;
+    mark_started::<DB>(conn, task_id, report_ids, false).await
+}
+
 /// Sets `aggregation_started` to `started` on the reports where it is not
 /// already; how many changed.
-pub(crate) async fn mark_started<DB: Backend>(
+async fn mark_started<DB: Backend>(
     conn: &mut DB::Connection,
     task_id: &TaskId,
     report_ids: &[ReportId],
@@ -181,11 +204,12 @@ pub(crate) async fn mark_started<DB: Backend>(
     Ok(marked)
 }
 
-pub(crate) async fn count_unaggregated<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn count_unaggregated_client_reports<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     interval: Option<Interval>,
 ) -> Result<u64> {
+    let Open { conn, .. } = tx.read();
     let (start, end) = match interval {
         Some(i) => columns::interval(&i, "interval")?,
         None => (0, i64::MAX),
@@ -206,12 +230,13 @@ pub(crate) async fn count_unaggregated<DB: Backend>(
 
 /// Deletes up to `limit` reports older than `before`, skipping rows other
 /// transactions hold (a job creator taking them).
-pub(crate) async fn delete_before<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn delete_client_reports_before<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     before: Time,
     limit: u64,
 ) -> Result<u64> {
+    let Open { conn, .. } = tx.write("delete_client_reports_before")?;
     Ok(sql::<DB>(&format!(
         "DELETE FROM client_reports WHERE task_id = $1 AND report_id IN (
              SELECT report_id FROM client_reports WHERE task_id = $1 AND client_time < $2

@@ -2,18 +2,19 @@
 //! queried batch and distinct aggregation parameter.
 
 use crate::backend::{push_bind, sql, Backend, Sql};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::models::{BatchIdentifier, CollectedBatch};
-use dyad_messages::draft09::{TaskId, Time};
+use dyad_messages::draft09::TaskId;
 use sqlx::QueryBuilder;
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn put_collected_batch<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: &[u8],
 ) -> Result<bool> {
+    let Open { conn, now, .. } = tx.write("put_collected_batch")?;
     let columns = columns::batch_columns(batch)?;
     let inserted = sql::<DB>(
         "INSERT INTO collected_batches (task_id, batch_identifier, batch_interval_start,
@@ -57,11 +58,12 @@ fn push_touching<DB: Backend>(
     Ok(())
 }
 
-pub(crate) async fn get_touching<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_collected_batches<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch: &BatchIdentifier,
 ) -> Result<Vec<CollectedBatch>> {
+    let Open { conn, .. } = tx.read();
     let mut query = QueryBuilder::<DB>::new(
         "SELECT task_id, batch_identifier, aggregation_parameter, created_at FROM collected_batches",
     );
@@ -78,12 +80,13 @@ pub(crate) async fn get_touching<DB: Backend>(
         .collect()
 }
 
-pub(crate) async fn is_collected<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn is_batch_collected<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch: &BatchIdentifier,
     aggregation_parameter: Option<&[u8]>,
 ) -> Result<bool> {
+    let Open { conn, .. } = tx.read();
     let mut query = QueryBuilder::<DB>::new("SELECT 1 FROM collected_batches");
     push_touching(&mut query, task_id, batch)?;
     if let Some(parameter) = aggregation_parameter {

@@ -3,6 +3,7 @@
 //! collection job driver (see `leases`).
 
 use crate::backend::{sql, Backend};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
@@ -18,11 +19,11 @@ const COLUMNS: &str = "j.task_id, j.collection_job_id, j.query, j.aggregation_pa
                        j.leader_encrypted_agg_share, j.helper_encrypted_agg_share, \
                        j.problem_type, j.problem_detail, j.created_at";
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn put_collection_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     job: &CollectionJob,
 ) -> Result<CollectionJobWriteOutcome> {
+    let Open { conn, now, .. } = tx.write("put_collection_job")?;
     let batch = columns::batch_columns(&job.batch_identifier)?;
     let code = columns::code(job.state.code(), "state")?;
     let s = columns::collection_job_state_columns(&job.state)?;
@@ -58,7 +59,7 @@ pub(crate) async fn put<DB: Backend>(
     if inserted == 1 {
         return Ok(CollectionJobWriteOutcome::Created);
     }
-    let existing = get::<DB>(conn, &job.task_id, &job.collection_job_id)
+    let existing = get_collection_job(tx, &job.task_id, &job.collection_job_id)
         .await?
         .ok_or(DatastoreError::Internal(
             "collection job vanished inside a transaction",
@@ -70,11 +71,12 @@ pub(crate) async fn put<DB: Backend>(
     })
 }
 
-pub(crate) async fn get<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_collection_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     job_id: &CollectionJobId,
 ) -> Result<Option<CollectionJob>> {
+    let Open { conn, .. } = tx.read();
     sql::<DB>(&format!(
         "SELECT {COLUMNS} FROM collection_jobs j
          WHERE j.task_id = $1 AND j.collection_job_id = $2"
@@ -88,12 +90,12 @@ pub(crate) async fn get<DB: Backend>(
     .transpose()
 }
 
-pub(crate) async fn update<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn update_collection_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     job: &CollectionJob,
     lease: Option<&LeaseToken>,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("update_collection_job")?;
     let job_id = job.collection_job_id.as_bytes().as_slice();
     if let Some(token) = lease {
         leases::check::<DB>(
@@ -136,11 +138,12 @@ pub(crate) async fn update<DB: Backend>(
     Ok(())
 }
 
-pub(crate) async fn get_for_batch<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_collection_jobs_for_batch<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch: &BatchIdentifier,
 ) -> Result<Vec<CollectionJob>> {
+    let Open { conn, .. } = tx.read();
     let rows = match batch {
         BatchIdentifier::TimeInterval(interval) => {
             let (start, end) = columns::interval(interval, "batch interval")?;
@@ -171,12 +174,12 @@ pub(crate) async fn get_for_batch<DB: Backend>(
     rows.iter().map(columns::rows::collection_job).collect()
 }
 
-pub(crate) async fn acquire<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn acquire_collection_jobs<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     lease_duration: Duration,
     max: u64,
 ) -> Result<Vec<Lease<CollectionJob>>> {
+    let Open { conn, now, .. } = tx.write("acquire_collection_jobs")?;
     let request = LeaseRequest {
         table: LeasedTable::CollectionJobs,
         columns: COLUMNS,
@@ -190,13 +193,13 @@ pub(crate) async fn acquire<DB: Backend>(
     leases::acquire::<DB, _>(conn, request, columns::rows::collection_job).await
 }
 
-pub(crate) async fn release<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn release_collection_job<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     lease: &Lease<CollectionJob>,
     retry_after: Duration,
     reset_attempts: bool,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("release_collection_job")?;
     leases::release::<DB>(
         conn,
         LeasedTable::CollectionJobs,
@@ -206,6 +209,27 @@ pub(crate) async fn release<DB: Backend>(
         now,
         retry_after,
         reset_attempts,
+    )
+    .await
+}
+
+pub(crate) async fn renew_collection_job_lease<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    collection_job_id: &CollectionJobId,
+    token: &LeaseToken,
+    lease_duration: Duration,
+) -> Result<Time> {
+    let Open { conn, now, .. } = tx.write("renew_collection_job_lease")?;
+    let table = LeasedTable::CollectionJobs;
+    leases::renew::<DB>(
+        conn,
+        table,
+        task_id,
+        collection_job_id.as_bytes(),
+        token,
+        now,
+        lease_duration,
     )
     .await
 }

@@ -2,6 +2,7 @@
 //! that report which entries were already there.
 
 use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::models::SeenReport;
 use dyad_messages::draft09::{ReportId, TaskId, Time};
@@ -12,12 +13,13 @@ const TABLE: &str = "helper_seen_reports";
 /// Entries written by one statement at most.
 const CHUNK: usize = 5000;
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn put_helper_seen_reports<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     aggregation_parameter: &[u8],
     reports: &[SeenReport],
 ) -> Result<Vec<bool>> {
+    let Open { conn, .. } = tx.write("put_helper_seen_reports")?;
     let firsts = backend::first_of_each(reports, |seen| seen.report_id);
     let mut inserted: HashSet<ReportId> = HashSet::new();
     for chunk in firsts.chunks(DB::rows_per_statement(4, CHUNK)) {
@@ -55,11 +57,12 @@ pub(crate) async fn put<DB: Backend>(
         .collect())
 }
 
-pub(crate) async fn get_parameters<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_helper_seen_aggregation_parameters<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     report_ids: &[ReportId],
 ) -> Result<Vec<(ReportId, Vec<u8>)>> {
+    let Open { conn, .. } = tx.read();
     let mut found = Vec::new();
     for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
         let mut query = QueryBuilder::<DB>::new(
@@ -81,12 +84,13 @@ pub(crate) async fn get_parameters<DB: Backend>(
 
 /// Deletes up to `limit` entries older than `before`, skipping rows other
 /// transactions hold.
-pub(crate) async fn delete_before<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn delete_helper_seen_reports_before<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     before: Time,
     limit: u64,
 ) -> Result<u64> {
+    let Open { conn, .. } = tx.write("delete_helper_seen_reports_before")?;
     Ok(sql::<DB>(&format!(
         "DELETE FROM helper_seen_reports WHERE (task_id, report_id, aggregation_parameter) IN (
              SELECT task_id, report_id, aggregation_parameter FROM helper_seen_reports

@@ -4,20 +4,21 @@
 //! taking) the same batch conflict on its row, so one of them is retried.
 
 use crate::backend::{sql, Backend};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::models::{BatchReservation, OutstandingBatch};
 use crate::DatastoreError;
-use dyad_messages::draft09::{BatchId, TaskId, Time};
+use dyad_messages::draft09::{BatchId, TaskId};
 
 const TABLE: &str = "outstanding_batches";
 
-pub(crate) async fn reserve<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn reserve_outstanding_batch<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     wanted: u64,
     target_size: u64,
 ) -> Result<BatchReservation> {
+    let Open { conn, now, .. } = tx.write("reserve_outstanding_batch")?;
     if wanted == 0 || target_size == 0 {
         return Err(DatastoreError::invalid(
             "batch reservation",
@@ -75,12 +76,13 @@ pub(crate) async fn reserve<DB: Backend>(
     })
 }
 
-pub(crate) async fn release<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn release_outstanding_batch_reservation<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     batch_id: &BatchId,
     count: u64,
 ) -> Result<()> {
+    let Open { conn, .. } = tx.write("release_outstanding_batch_reservation")?;
     let updated = sql::<DB>(
         "UPDATE outstanding_batches
          SET size = CASE WHEN size > $1 THEN size - $1 ELSE 0 END,
@@ -100,10 +102,11 @@ pub(crate) async fn release<DB: Backend>(
     Ok(())
 }
 
-pub(crate) async fn get_open<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_outstanding_batches<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
 ) -> Result<Vec<OutstandingBatch>> {
+    let Open { conn, .. } = tx.read();
     sql::<DB>(&format!(
         "SELECT task_id, batch_id, created_at, size, filled, collected FROM outstanding_batches
          WHERE task_id = $1 AND collected = {} ORDER BY created_at, batch_id",
@@ -117,12 +120,13 @@ pub(crate) async fn get_open<DB: Backend>(
     .collect()
 }
 
-pub(crate) async fn take_current<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn take_current_batch<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     aggregation_parameter: &[u8],
     min_batch_size: u64,
 ) -> Result<Option<BatchId>> {
+    let Open { conn, .. } = tx.write("take_current_batch")?;
     let taken = sql::<DB>(&format!(
         "UPDATE outstanding_batches SET collected = TRUE
          WHERE task_id = $1 AND batch_id = (

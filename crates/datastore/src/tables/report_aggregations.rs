@@ -3,6 +3,7 @@
 //! chunk of rows).
 
 use crate::backend::{self, sql, Backend, Column, Rows, Sql};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::lease::LeaseToken;
 use crate::models::ReportAggregation;
@@ -69,12 +70,12 @@ fn rows(chunk: &[&ReportAggregation], time: bool) -> Result<Rows> {
     Ok(Rows(columns))
 }
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn put_report_aggregations<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     rows_to_write: &[ReportAggregation],
     lease: Option<&LeaseToken>,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("put_report_aggregations")?;
     check_leases::<DB>(conn, now, rows_to_write, lease).await?;
     let firsts = backend::first_of_each(rows_to_write, |ra| {
         (ra.task_id, ra.aggregation_job_id, ra.ord)
@@ -102,11 +103,12 @@ pub(crate) async fn put<DB: Backend>(
     Ok(())
 }
 
-pub(crate) async fn get_for_job<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_report_aggregations<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     job_id: &AggregationJobId,
 ) -> Result<Vec<ReportAggregation>> {
+    let Open { conn, .. } = tx.read();
     sql::<DB>(
         "SELECT task_id, aggregation_job_id, ord, report_id, client_time, state, state_payload,
              prepare_error, last_prep_resp
@@ -121,12 +123,12 @@ pub(crate) async fn get_for_job<DB: Backend>(
     .collect()
 }
 
-pub(crate) async fn update<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
+pub(crate) async fn update_report_aggregations<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     rows_to_write: &[ReportAggregation],
     lease: Option<&LeaseToken>,
 ) -> Result<()> {
+    let Open { conn, now, .. } = tx.write("update_report_aggregations")?;
     check_leases::<DB>(conn, now, rows_to_write, lease).await?;
     // Of several updates of one row, the last one counts.
     let lasts = backend::last_of_each(rows_to_write, |ra| {

@@ -3,19 +3,16 @@
 //! see `crate::task_document`), plus the columns queries need.
 
 use crate::backend::{sql, Backend};
+use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::models::{TaskRowCounts, TASK_TABLES};
-use crate::reseal::ResealBatch;
-use crate::{task_document, DatastoreError, DatastoreKeys};
+use crate::reseal::{ResealBatch, SealedColumn};
+use crate::{task_document, DatastoreError};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};
 
-pub(crate) async fn put<DB: Backend>(
-    conn: &mut DB::Connection,
-    now: Time,
-    task: &Task,
-    keys: &DatastoreKeys,
-) -> Result<()> {
+pub(crate) async fn put_task<DB: Backend>(tx: &mut Tx<'_, DB>, task: &Task) -> Result<()> {
+    let Open { conn, now, keys } = tx.write("put_task")?;
     let expiration = task
         .task_expiration()
         .map(|t| columns::time(t, "task_expiration"))
@@ -38,7 +35,7 @@ pub(crate) async fn put<DB: Backend>(
     if inserted == 1 {
         return Ok(());
     }
-    match get::<DB>(conn, task.task_id(), keys).await? {
+    match get_task(tx, task.task_id()).await? {
         Some(existing) if existing == *task => Ok(()),
         _ => Err(DatastoreError::AlreadyExists {
             what: format!("a different task with ID {}", task.task_id()),
@@ -46,11 +43,11 @@ pub(crate) async fn put<DB: Backend>(
     }
 }
 
-pub(crate) async fn get<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn get_task<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
-    keys: &DatastoreKeys,
 ) -> Result<Option<Task>> {
+    let Open { conn, keys, .. } = tx.read();
     sql::<DB>("SELECT task_id, task_document FROM tasks WHERE task_id = $1")
         .bind(task_id.as_bytes().as_slice())
         .fetch_optional(&mut *conn)
@@ -60,10 +57,8 @@ pub(crate) async fn get<DB: Backend>(
         .transpose()
 }
 
-pub(crate) async fn get_all<DB: Backend>(
-    conn: &mut DB::Connection,
-    keys: &DatastoreKeys,
-) -> Result<Vec<Task>> {
+pub(crate) async fn get_tasks<DB: Backend>(tx: &mut Tx<'_, DB>) -> Result<Vec<Task>> {
+    let Open { conn, keys, .. } = tx.read();
     sql::<DB>("SELECT task_id, task_document FROM tasks ORDER BY task_id")
         .fetch_all(&mut *conn)
         .await?
@@ -75,10 +70,11 @@ pub(crate) async fn get_all<DB: Backend>(
 /// Deletes the task's rows table by table (children first, see
 /// [`TASK_TABLES`]), counting each, then the task itself; `None` if there
 /// is no such task (then nothing was deleted: every table references it).
-pub(crate) async fn delete<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn delete_task<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
 ) -> Result<Option<TaskRowCounts>> {
+    let Open { conn, .. } = tx.write("delete_task")?;
     let mut counts = [0; TASK_TABLES.len()];
     for (table, count) in TASK_TABLES.iter().zip(&mut counts) {
         *count = sql::<DB>(&format!("DELETE FROM {table} WHERE task_id = $1"))
@@ -95,10 +91,11 @@ pub(crate) async fn delete<DB: Backend>(
 
 /// Counts the task's rows in every table of [`TASK_TABLES`]; `None` if
 /// there is no such task.
-pub(crate) async fn count_rows<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn count_task_rows<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
 ) -> Result<Option<TaskRowCounts>> {
+    let Open { conn, .. } = tx.read();
     let exists = sql::<DB>("SELECT 1 FROM tasks WHERE task_id = $1")
         .bind(task_id.as_bytes().as_slice())
         .fetch_optional(&mut *conn)
@@ -123,13 +120,12 @@ pub(crate) async fn count_rows<DB: Backend>(
 /// Sets the task's expiration in both places it is stored: the
 /// `task_expiration` column (for queries) and the sealed task document
 /// (resealed under the first datastore key).
-pub(crate) async fn update_expiration<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn update_task_expiration<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     task_expiration: Option<Time>,
-    keys: &DatastoreKeys,
 ) -> Result<Task> {
-    let task = get::<DB>(conn, task_id, keys)
+    let task = get_task(tx, task_id)
         .await?
         .ok_or_else(|| DatastoreError::NotFound {
             what: format!("task {task_id}"),
@@ -142,6 +138,7 @@ pub(crate) async fn update_expiration<DB: Backend>(
     let expiration = task_expiration
         .map(|t| columns::time(t, "task_expiration"))
         .transpose()?;
+    let Open { conn, keys, .. } = tx.write("update_task_expiration")?;
     sql::<DB>("UPDATE tasks SET task_expiration = $1, task_document = $2 WHERE task_id = $3")
         .bind(expiration)
         .bind(task_document::seal(&task, keys)?)
@@ -151,23 +148,30 @@ pub(crate) async fn update_expiration<DB: Backend>(
     Ok(task)
 }
 
-/// How many tasks are stored.
-pub(crate) async fn count<DB: Backend>(conn: &mut DB::Connection) -> Result<u64> {
+pub(crate) async fn count_sealed_values<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    column: SealedColumn,
+) -> Result<u64> {
+    let Open { conn, .. } = tx.read();
+    let SealedColumn::TaskDocument = column;
     let counted = sql::<DB>("SELECT COUNT(*) AS count FROM tasks")
         .fetch_one(&mut *conn)
         .await?;
     columns::count_of(&counted, "tasks")
 }
 
-/// Re-seals under the first key the documents of up to `limit` tasks after
+/// Re-seals under the first key the task documents (the one
+/// [`SealedColumn`]) of up to `limit` tasks after
 /// `after` in task ID order (see `crate::reseal`). Each rewrite names the
 /// document it replaces, so a row changed since it was read is left alone.
-pub(crate) async fn reseal<DB: Backend>(
-    conn: &mut DB::Connection,
+pub(crate) async fn reseal_sealed_values<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    column: SealedColumn,
     after: Option<&[u8]>,
     limit: u64,
-    keys: &DatastoreKeys,
 ) -> Result<ResealBatch> {
+    let Open { conn, keys, .. } = tx.write("reseal_sealed_values")?;
+    let SealedColumn::TaskDocument = column;
     let rows = sql::<DB>(
         "SELECT task_id, task_document FROM tasks WHERE task_id > $1 ORDER BY task_id LIMIT $2",
     )

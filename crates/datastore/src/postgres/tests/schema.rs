@@ -199,15 +199,12 @@ fn the_password_stays_out_of_debug_and_errors() {
     run_test(async {
         let url = "postgres://dyad:Sup3r-Secret-Pw@db.invalid:5433/dyad";
         let options = connect_options(url).unwrap();
-        let datastore = PostgresDatastore {
-            pool: PgPoolOptions::new().connect_lazy_with(options.clone()),
-            clock: Arc::new(MockClock::default()),
-            retry: RetryPolicy::default(),
-            keys: Arc::new(DatastoreKeys::generate()),
-            max_transaction_duration: crate::DEFAULT_MAX_TRANSACTION_DURATION,
-            statement_timeout: std::time::Duration::from_secs(30),
-            target: target(&options),
-        };
+        let datastore = PostgresDatastore::new(
+            PgPoolOptions::new().connect_lazy_with(options.clone()),
+            Arc::new(MockClock::default()),
+            &DatastoreOptions::new(DatastoreKeys::generate()),
+            target(&options),
+        );
         let shown = format!("{datastore:?}");
         assert!(shown.contains("db.invalid:5433/dyad"), "{shown}");
         assert!(!shown.contains("Sup3r-Secret-Pw"), "{shown}");

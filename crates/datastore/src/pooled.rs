@@ -1,0 +1,215 @@
+//! [`PooledDatastore`]: the one [`Datastore`] implementation, over a sqlx
+//! pool of either backend (`crate::SqliteDatastore` and
+//! `crate::PostgresDatastore` are its two instances; each backend module
+//! only opens its pool). It runs a transaction body: one run ([`attempt`]:
+//! begin, run the body within its time bound, commit, or roll back an
+//! abandoned body) and the reruns of a body whose run failed for a reason
+//! that may pass ([`run_attempts`]). What differs per backend, its `BEGIN`
+//! statements (isolation, write lock) and whether a connection lost during
+//! COMMIT leaves the outcome in doubt, is [`Backend::BEGIN`].
+
+use crate::backend::Backend;
+use crate::backend_transaction::BackendTransaction;
+use crate::datastore::{
+    abandoned, close_pool_bounded, roll_back_abandoned, run_detached, ErasedTxFn, RetryPolicy,
+    TxMode,
+};
+use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
+use dyad_core::clock::Clock;
+use sqlx::{Connection as _, Pool};
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+use tracing::{debug, warn};
+
+/// How a backend begins and ends a run.
+pub(crate) struct Begin {
+    /// The `BEGIN` statement of a read-write transaction.
+    pub(crate) read_write: &'static str,
+    /// The `BEGIN` statement of a read-only transaction.
+    pub(crate) read_only: &'static str,
+    /// Whether a connection failure during COMMIT may hide a commit (a
+    /// server at the other end of a network): then it is
+    /// `CommitInDoubt`, never rerun.
+    pub(crate) commit_can_be_in_doubt: bool,
+}
+
+/// A datastore on a pool of backend `DB` connections.
+pub struct PooledDatastore<DB: sqlx::Database> {
+    pub(crate) pool: Pool<DB>,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    keys: Arc<DatastoreKeys>,
+    /// How long one run of a body may take (see
+    /// `DatastoreOptions::max_transaction_duration`).
+    max_transaction_duration: StdDuration,
+    /// How long the rollback of an abandoned body may take before its
+    /// connection is closed instead.
+    statement_timeout: StdDuration,
+    /// What the pool is connected to, for Debug (never a password).
+    target: String,
+}
+
+impl<DB: sqlx::Database> Clone for PooledDatastore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            clock: self.clock.clone(),
+            retry: self.retry,
+            keys: self.keys.clone(),
+            max_transaction_duration: self.max_transaction_duration,
+            statement_timeout: self.statement_timeout,
+            target: self.target.clone(),
+        }
+    }
+}
+
+impl<DB: sqlx::Database> std::fmt::Debug for PooledDatastore<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Datastore")
+            .field("backend", &DB::NAME)
+            .field("target", &self.target)
+            .field("retry", &self.retry)
+            .field("max_transaction_duration", &self.max_transaction_duration)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: sqlx::Database> PooledDatastore<DB> {
+    /// The datastore on an open `pool`, configured by `options`.
+    pub(crate) fn new(
+        pool: Pool<DB>,
+        clock: Arc<dyn Clock>,
+        options: &DatastoreOptions,
+        target: String,
+    ) -> Self {
+        Self {
+            pool,
+            clock,
+            retry: options.retry,
+            keys: Arc::new(options.keys.clone()),
+            max_transaction_duration: options.max_transaction_duration,
+            statement_timeout: options.statement_timeout,
+            target,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<DB: Backend> Datastore for PooledDatastore<DB> {
+    async fn run_tx_erased(
+        &self,
+        name: &'static str,
+        mode: TxMode,
+        f: Arc<ErasedTxFn>,
+    ) -> Result<Box<dyn Any + Send>, TxError> {
+        // On a task of its own: if the caller's future is dropped, the
+        // transaction still runs to COMMIT or ROLLBACK and its connection
+        // goes back to the pool in a known state.
+        let this = self.clone();
+        run_detached(async move {
+            run_attempts(name, this.retry, || attempt(&this, name, mode, &*f)).await
+        })
+        .await
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    async fn close(&self) {
+        close_pool_bounded(self.pool.close()).await;
+    }
+}
+
+/// Runs `f` once in a transaction of its own.
+async fn attempt<DB: Backend>(
+    datastore: &PooledDatastore<DB>,
+    name: &'static str,
+    mode: TxMode,
+    f: &ErasedTxFn,
+) -> Result<Box<dyn Any + Send>, TxError> {
+    let now = datastore.clock.now();
+    let begin = match mode {
+        TxMode::ReadWrite => DB::BEGIN.read_write,
+        TxMode::ReadOnly => DB::BEGIN.read_only,
+    };
+    // The pooled connection is held here, outside the transaction, so that
+    // one whose state is in doubt can be closed instead of going back to
+    // the pool.
+    let mut conn = datastore
+        .pool
+        .acquire()
+        .await
+        .map_err(DatastoreError::from)?;
+    let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
+    let mut tx = BackendTransaction::<DB>::new(inner, now, mode, datastore.keys.clone());
+    let started = Instant::now();
+    // On error the sqlx transaction rolls back when dropped (also if the
+    // body panics); a connection that failed is discarded.
+    let outcome = tokio::time::timeout(datastore.max_transaction_duration, f(&mut tx)).await;
+    let value = match outcome {
+        Ok(result) => result?,
+        Err(_) => {
+            // The body is dropped at the await it hung on; its transaction
+            // (and the locks it holds: SQLite's write lock, PostgreSQL's row
+            // locks) ends here.
+            let rolled_back = roll_back_abandoned(tx.rollback(), datastore.statement_timeout).await;
+            if !rolled_back {
+                conn.close_on_drop();
+            }
+            return Err(abandoned(
+                name,
+                datastore.max_transaction_duration,
+                started.elapsed(),
+                rolled_back,
+            ));
+        }
+    };
+    let commit_can_be_in_doubt = DB::BEGIN.commit_can_be_in_doubt;
+    tx.commit().await.map_err(|error| match error {
+        // The COMMIT may or may not have reached the server.
+        DatastoreError::Database(source)
+            if commit_can_be_in_doubt && DatastoreError::is_connection_failure_of(&source) =>
+        {
+            DatastoreError::CommitInDoubt { name, source }
+        }
+        other => other,
+    })?;
+    Ok(value)
+}
+
+/// Runs `attempt` until it commits, fails for good or runs out of retries
+/// (with the retry policy's backoff between runs).
+async fn run_attempts<F, Fut>(
+    name: &'static str,
+    retry: RetryPolicy,
+    mut attempt: F,
+) -> Result<Box<dyn Any + Send>, TxError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Box<dyn Any + Send>, TxError>>,
+{
+    let mut attempt_number = 1;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) if error.is_retryable() => {
+                if attempt_number >= retry.max_attempts {
+                    warn!(tx = name, attempt = attempt_number, %error, "giving up on transaction");
+                    return Err(DatastoreError::RetriesExhausted {
+                        name,
+                        attempts: attempt_number,
+                        last_error: error.to_string(),
+                    }
+                    .into());
+                }
+                let delay = retry.backoff(attempt_number);
+                debug!(tx = name, attempt = attempt_number, ?delay, %error, "retrying transaction");
+                tokio::time::sleep(delay).await;
+                attempt_number += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
