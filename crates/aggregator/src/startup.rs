@@ -212,8 +212,8 @@ mod tests {
         .await
         .unwrap();
         let mut tasks = vec![
-            dyad_datastore::conformance::fixtures::leader_task(),
-            dyad_datastore::conformance::fixtures::leader_task(),
+            dyad_datastore::testing::fixtures::leader_task(),
+            dyad_datastore::testing::fixtures::leader_task(),
         ];
         tasks.sort_by_key(|task| *task.task_id());
         for task in &tasks {

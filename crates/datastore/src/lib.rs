@@ -4,8 +4,9 @@
 //! the embedded default), the PostgreSQL backend ([`postgres`], for many
 //! replicas), the keys task secrets are sealed under at rest
 //! ([`DatastoreKeys`]) and the end of their rotation ([`reseal`]) and, with
-//! the `test-util` feature, the conformance suite every backend must pass
-//! (module `conformance`).
+//! the `test-util` feature, what tests of a datastore need (module
+//! `testing`). The conformance suite every backend must pass is the
+//! integration test `tests/conformance/`.
 //!
 //! Callers open a datastore with [`open()`] and [`DatastoreOptions`] (or a
 //! backend's own constructor), hold the `Arc<dyn Datastore>` and do all work in transactions:
@@ -16,8 +17,6 @@
 mod backend;
 mod backend_transaction;
 mod columns;
-#[cfg(any(test, feature = "test-util"))]
-pub mod conformance;
 mod datastore;
 mod error;
 mod keys;
@@ -33,6 +32,8 @@ mod schema;
 pub mod sqlite;
 mod tables;
 mod task_document;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 mod transaction;
 
 pub use columns::{is_storable_interval, LATEST_STORABLE_TIME};

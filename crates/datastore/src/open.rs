@@ -48,7 +48,7 @@ pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::run_test;
+    use crate::testing::run_test;
     use crate::DatastoreExt;
     use dyad_core::clock::MockClock;
 

@@ -77,7 +77,6 @@ operations! {
 
     // ----- Tasks (DAP-09 section 4.2) -----
     tasks {
-
         /// Stores a task. Storing the identical task again succeeds; a different
         /// task with the same ID fails with [`DatastoreError::AlreadyExists`].
         async fn put_task(&mut self, task: &Task) -> Result<()>;
@@ -95,366 +94,217 @@ operations! {
         /// Sets the task's `task_expiration` (DAP-09 section 4.2; `None`: the
         /// task never expires) and gives back the task as now stored.
         /// [`DatastoreError::NotFound`] if there is no such task.
-        async fn update_task_expiration(
-            &mut self,
-            task_id: &TaskId,
-            task_expiration: Option<Time>,
-        ) -> Result<Task>;
-
+        async fn update_task_expiration(&mut self, task_id: &TaskId, task_expiration: Option<Time>)
+            -> Result<Task>;
     }
 
     // ----- Leader: client reports (section 4.4.2) -----
     client_reports {
-
         /// Stores reports, one outcome per report in order. A report whose ID is
         /// already stored for its task, or came earlier in `reports`, is a
         /// [`ReportWriteOutcome::Duplicate`] and changes nothing: the first wins.
-        async fn put_client_reports(
-            &mut self,
-            reports: &[LeaderStoredReport],
-        ) -> Result<Vec<ReportWriteOutcome>>;
+        async fn put_client_reports(&mut self, reports: &[LeaderStoredReport])
+            -> Result<Vec<ReportWriteOutcome>>;
         /// One stored report.
-        async fn get_client_report(
-            &mut self,
-            task_id: &TaskId,
-            report_id: &ReportId,
-        ) -> Result<Option<LeaderStoredReport>>;
+        async fn get_client_report(&mut self, task_id: &TaskId, report_id: &ReportId)
+            -> Result<Option<LeaderStoredReport>>;
         /// The stored reports among `report_ids`, in the order asked for;
         /// missing ones are left out.
-        async fn get_client_reports(
-            &mut self,
-            task_id: &TaskId,
-            report_ids: &[ReportId],
-        ) -> Result<Vec<LeaderStoredReport>>;
+        async fn get_client_reports(&mut self, task_id: &TaskId, report_ids: &[ReportId])
+            -> Result<Vec<LeaderStoredReport>>;
         /// Up to `limit` reports not yet in any aggregation job, oldest first
         /// (by time, then ID).
-        async fn get_unaggregated_client_reports(
-            &mut self,
-            task_id: &TaskId,
-            limit: u64,
-        ) -> Result<Vec<ReportMetadata>>;
+        async fn get_unaggregated_client_reports(&mut self, task_id: &TaskId, limit: u64)
+            -> Result<Vec<ReportMetadata>>;
         /// Marks reports as put in an aggregation job; how many were not
         /// marked before.
-        async fn mark_client_reports_aggregation_started(
-            &mut self,
-            task_id: &TaskId,
-            report_ids: &[ReportId],
-        ) -> Result<u64>;
+        async fn mark_client_reports_aggregation_started(&mut self, task_id: &TaskId,
+            report_ids: &[ReportId]) -> Result<u64>;
         /// Puts reports back in the pool of those not yet in any aggregation
         /// job, for a later job to take again (a report the Helper refused as
         /// `report_too_early`, DAP-09 section 4.5.1.4); how many were marked
         /// before.
-        async fn unmark_client_reports_aggregation_started(
-            &mut self,
-            task_id: &TaskId,
-            report_ids: &[ReportId],
-        ) -> Result<u64>;
+        async fn unmark_client_reports_aggregation_started(&mut self, task_id: &TaskId,
+            report_ids: &[ReportId]) -> Result<u64>;
         /// Counts reports not yet in any aggregation job, within `interval` if
         /// given.
-        async fn count_unaggregated_client_reports(
-            &mut self,
-            task_id: &TaskId,
-            interval: Option<Interval>,
-        ) -> Result<u64>;
+        async fn count_unaggregated_client_reports(&mut self, task_id: &TaskId,
+            interval: Option<Interval>) -> Result<u64>;
         /// Deletes up to `limit` reports whose time is before `before`; how many.
-        async fn delete_client_reports_before(
-            &mut self,
-            task_id: &TaskId,
-            before: Time,
-            limit: u64,
-        ) -> Result<u64>;
-
+        async fn delete_client_reports_before(&mut self, task_id: &TaskId, before: Time, limit: u64)
+            -> Result<u64>;
     }
 
     // ----- Aggregation jobs (section 4.5) -----
     aggregation_jobs {
-
         /// Stores a new job (its `created_at` is set to now); a job with the
         /// same ID fails with [`DatastoreError::AlreadyExists`]. A Leader's new
         /// job may be acquired at once.
         async fn put_aggregation_job(&mut self, job: &AggregationJob) -> Result<()>;
         /// One job.
-        async fn get_aggregation_job(
-            &mut self,
-            task_id: &TaskId,
-            aggregation_job_id: &AggregationJobId,
-        ) -> Result<Option<AggregationJob>>;
+        async fn get_aggregation_job(&mut self, task_id: &TaskId,
+            aggregation_job_id: &AggregationJobId) -> Result<Option<AggregationJob>>;
         /// Writes the job's state, step and last request hash.
         /// [`DatastoreError::NotFound`] if there is no such job.
-        async fn update_aggregation_job(
-            &mut self,
-            job: &AggregationJob,
-            lease: Option<&LeaseToken>,
-        ) -> Result<()>;
+        async fn update_aggregation_job(&mut self, job: &AggregationJob, lease: Option<&LeaseToken>)
+            -> Result<()>;
         /// Counts the in-progress jobs with this aggregation parameter that may
         /// hold reports of the batch (a time-interval batch: jobs whose client
         /// timestamp interval overlaps it; a fixed-size batch: jobs of the batch
         /// ID). The Leader must finish them before collecting (section 4.6.1).
-        async fn count_unfinished_aggregation_jobs_for_batch(
-            &mut self,
-            task_id: &TaskId,
-            batch: &BatchIdentifier,
-            aggregation_parameter: &[u8],
-        ) -> Result<u64>;
+        async fn count_unfinished_aggregation_jobs_for_batch(&mut self, task_id: &TaskId,
+            batch: &BatchIdentifier, aggregation_parameter: &[u8]) -> Result<u64>;
         /// Whether any aggregation job used this batch ID (the Helper's
         /// fixed-size boundary check, section 4.6.6.2).
-        async fn aggregation_jobs_exist_for_batch_id(
-            &mut self,
-            task_id: &TaskId,
-            batch_id: &BatchId,
-        ) -> Result<bool>;
+        async fn aggregation_jobs_exist_for_batch_id(&mut self, task_id: &TaskId,
+            batch_id: &BatchId) -> Result<bool>;
         /// Leases up to `max` in-progress jobs of Leader tasks whose lease is
         /// free or expired and whose retry time has come, oldest retry time
         /// first, for `lease_duration`. Each counts one more attempt.
-        async fn acquire_aggregation_jobs(
-            &mut self,
-            lease_duration: Duration,
-            max: u64,
-        ) -> Result<Vec<Lease<AggregationJob>>>;
+        async fn acquire_aggregation_jobs(&mut self, lease_duration: Duration, max: u64)
+            -> Result<Vec<Lease<AggregationJob>>>;
         /// Gives up a lease: the job may be acquired again `retry_after` from
         /// now. `reset_attempts` zeroes the attempt count (after progress).
-        async fn release_aggregation_job(
-            &mut self,
-            lease: &Lease<AggregationJob>,
-            retry_after: Duration,
-            reset_attempts: bool,
-        ) -> Result<()>;
+        async fn release_aggregation_job(&mut self, lease: &Lease<AggregationJob>,
+            retry_after: Duration, reset_attempts: bool) -> Result<()>;
         /// Extends a held lease of an aggregation job to `lease_duration` from
         /// now, so that work longer than one lease keeps it; the new expiry.
         /// [`DatastoreError::LeaseLost`] (nothing changed) if the lease expired
         /// or another process acquired the job since.
-        async fn renew_aggregation_job_lease(
-            &mut self,
-            task_id: &TaskId,
-            aggregation_job_id: &AggregationJobId,
-            token: &LeaseToken,
-            lease_duration: Duration,
-        ) -> Result<Time>;
-
+        async fn renew_aggregation_job_lease(&mut self, task_id: &TaskId,
+            aggregation_job_id: &AggregationJobId, token: &LeaseToken, lease_duration: Duration)
+            -> Result<Time>;
     }
 
     // ----- Report aggregations (sections 4.5.1, 4.5.2) -----
     report_aggregations {
-
         /// Stores new report aggregations of one or more existing jobs;
         /// [`DatastoreError::AlreadyExists`] if one exists at the same
         /// (task, job, ord).
-        async fn put_report_aggregations(
-            &mut self,
-            report_aggregations: &[ReportAggregation],
-            lease: Option<&LeaseToken>,
-        ) -> Result<()>;
+        async fn put_report_aggregations(&mut self, report_aggregations: &[ReportAggregation],
+            lease: Option<&LeaseToken>) -> Result<()>;
         /// A job's report aggregations, ordered by `ord`.
-        async fn get_report_aggregations(
-            &mut self,
-            task_id: &TaskId,
-            aggregation_job_id: &AggregationJobId,
-        ) -> Result<Vec<ReportAggregation>>;
+        async fn get_report_aggregations(&mut self, task_id: &TaskId,
+            aggregation_job_id: &AggregationJobId) -> Result<Vec<ReportAggregation>>;
         /// Writes the state and last response of existing report aggregations
         /// (found by task, job and ord); [`DatastoreError::NotFound`] if one is
         /// missing.
-        async fn update_report_aggregations(
-            &mut self,
-            report_aggregations: &[ReportAggregation],
-            lease: Option<&LeaseToken>,
-        ) -> Result<()>;
-
+        async fn update_report_aggregations(&mut self, report_aggregations: &[ReportAggregation],
+            lease: Option<&LeaseToken>) -> Result<()>;
     }
 
     // ----- Batch aggregations (section 4.6.3) -----
     batch_aggregations {
-
         /// Stores each job's contribution to a batch, replacing the job's
         /// earlier row for the same batch and aggregation parameter if any.
-        async fn put_batch_aggregations(
-            &mut self,
-            batch_aggregations: &[BatchAggregation],
-            lease: Option<&LeaseToken>,
-        ) -> Result<()>;
+        async fn put_batch_aggregations(&mut self, batch_aggregations: &[BatchAggregation],
+            lease: Option<&LeaseToken>) -> Result<()>;
         /// Every job's contribution to the batch with this aggregation
         /// parameter: for a time interval, every bucket inside it.
-        async fn get_batch_aggregations_for_batch(
-            &mut self,
-            task_id: &TaskId,
-            batch: &BatchIdentifier,
-            aggregation_parameter: &[u8],
-        ) -> Result<Vec<BatchAggregation>>;
+        async fn get_batch_aggregations_for_batch(&mut self, task_id: &TaskId,
+            batch: &BatchIdentifier, aggregation_parameter: &[u8]) -> Result<Vec<BatchAggregation>>;
         /// One job's contributions, to every batch.
-        async fn get_batch_aggregations_for_job(
-            &mut self,
-            task_id: &TaskId,
-            aggregation_job_id: &AggregationJobId,
-        ) -> Result<Vec<BatchAggregation>>;
-
+        async fn get_batch_aggregations_for_job(&mut self, task_id: &TaskId,
+            aggregation_job_id: &AggregationJobId) -> Result<Vec<BatchAggregation>>;
     }
 
     // ----- Collected batches (sections 4.5.1.4, 4.6.6) -----
     collected_batches {
-
         /// Records that the batch was queried with this aggregation parameter;
         /// whether the record is new.
-        async fn put_collected_batch(
-            &mut self,
-            task_id: &TaskId,
-            batch: &BatchIdentifier,
-            aggregation_parameter: &[u8],
-        ) -> Result<bool>;
+        async fn put_collected_batch(&mut self, task_id: &TaskId, batch: &BatchIdentifier,
+            aggregation_parameter: &[u8]) -> Result<bool>;
         /// The recorded queries touching the batch: for a time interval, every
         /// query interval overlapping it (equal or not); for a batch ID, the
         /// queries of that ID. One row per distinct aggregation parameter and
         /// query.
-        async fn get_collected_batches(
-            &mut self,
-            task_id: &TaskId,
-            batch: &BatchIdentifier,
-        ) -> Result<Vec<CollectedBatch>>;
+        async fn get_collected_batches(&mut self, task_id: &TaskId, batch: &BatchIdentifier)
+            -> Result<Vec<CollectedBatch>>;
         /// Whether a query touching the batch (as in [`Self::get_collected_batches`])
         /// was recorded, with this aggregation parameter if one is given.
-        async fn is_batch_collected(
-            &mut self,
-            task_id: &TaskId,
-            batch: &BatchIdentifier,
-            aggregation_parameter: Option<&[u8]>,
-        ) -> Result<bool>;
-
+        async fn is_batch_collected(&mut self, task_id: &TaskId, batch: &BatchIdentifier,
+            aggregation_parameter: Option<&[u8]>) -> Result<bool>;
     }
 
     // ----- Leader: collection jobs (section 4.6.1) -----
     collection_jobs {
-
         /// Stores a new job (`created_at` set to now), or reports that one
         /// exists with the same ID and identical or different request bytes.
-        async fn put_collection_job(
-            &mut self,
-            job: &CollectionJob,
-        ) -> Result<CollectionJobWriteOutcome>;
+        async fn put_collection_job(&mut self, job: &CollectionJob)
+            -> Result<CollectionJobWriteOutcome>;
         /// One job.
-        async fn get_collection_job(
-            &mut self,
-            task_id: &TaskId,
-            collection_job_id: &CollectionJobId,
-        ) -> Result<Option<CollectionJob>>;
+        async fn get_collection_job(&mut self, task_id: &TaskId,
+            collection_job_id: &CollectionJobId) -> Result<Option<CollectionJob>>;
         /// Writes the job's state; [`DatastoreError::NotFound`] if missing.
-        async fn update_collection_job(
-            &mut self,
-            job: &CollectionJob,
-            lease: Option<&LeaseToken>,
-        ) -> Result<()>;
+        async fn update_collection_job(&mut self, job: &CollectionJob, lease: Option<&LeaseToken>)
+            -> Result<()>;
         /// The jobs whose batch touches `batch` (as in
         /// [`Self::get_collected_batches`]), in any state.
-        async fn get_collection_jobs_for_batch(
-            &mut self,
-            task_id: &TaskId,
-            batch: &BatchIdentifier,
-        ) -> Result<Vec<CollectionJob>>;
+        async fn get_collection_jobs_for_batch(&mut self, task_id: &TaskId, batch: &BatchIdentifier)
+            -> Result<Vec<CollectionJob>>;
         /// Leases up to `max` collection jobs in state `Start`, like
         /// [`Self::acquire_aggregation_jobs`].
-        async fn acquire_collection_jobs(
-            &mut self,
-            lease_duration: Duration,
-            max: u64,
-        ) -> Result<Vec<Lease<CollectionJob>>>;
+        async fn acquire_collection_jobs(&mut self, lease_duration: Duration, max: u64)
+            -> Result<Vec<Lease<CollectionJob>>>;
         /// Gives up a lease, like [`Self::release_aggregation_job`].
-        async fn release_collection_job(
-            &mut self,
-            lease: &Lease<CollectionJob>,
-            retry_after: Duration,
-            reset_attempts: bool,
-        ) -> Result<()>;
+        async fn release_collection_job(&mut self, lease: &Lease<CollectionJob>,
+            retry_after: Duration, reset_attempts: bool) -> Result<()>;
         /// Extends a held lease, like [`Self::renew_aggregation_job_lease`].
-        async fn renew_collection_job_lease(
-            &mut self,
-            task_id: &TaskId,
-            collection_job_id: &CollectionJobId,
-            token: &LeaseToken,
-            lease_duration: Duration,
-        ) -> Result<Time>;
-
+        async fn renew_collection_job_lease(&mut self, task_id: &TaskId,
+            collection_job_id: &CollectionJobId, token: &LeaseToken, lease_duration: Duration)
+            -> Result<Time>;
     }
 
     // ----- Helper: aggregate share jobs (section 4.6.3) -----
     aggregate_share_jobs {
-
         /// Stores an answered request (`created_at` set to now);
         /// [`DatastoreError::AlreadyExists`] if one exists for the batch and
         /// aggregation parameter.
         async fn put_aggregate_share_job(&mut self, job: &AggregateShareJob) -> Result<()>;
         /// The answered request for the batch and aggregation parameter.
-        async fn get_aggregate_share_job(
-            &mut self,
-            task_id: &TaskId,
-            batch: &BatchIdentifier,
-            aggregation_parameter: &[u8],
-        ) -> Result<Option<AggregateShareJob>>;
-
+        async fn get_aggregate_share_job(&mut self, task_id: &TaskId, batch: &BatchIdentifier,
+            aggregation_parameter: &[u8]) -> Result<Option<AggregateShareJob>>;
     }
 
     // ----- Helper: anti-replay (section 4.5.1.4) -----
     helper_replay {
-
         /// Adds reports to the set seen with this aggregation parameter; for
         /// each report in order, whether it was already there (or came earlier
         /// in `reports`): such a report must be rejected as `report_replayed`.
-        async fn put_helper_seen_reports(
-            &mut self,
-            task_id: &TaskId,
-            aggregation_parameter: &[u8],
-            reports: &[SeenReport],
-        ) -> Result<Vec<bool>>;
+        async fn put_helper_seen_reports(&mut self, task_id: &TaskId, aggregation_parameter: &[u8],
+            reports: &[SeenReport]) -> Result<Vec<bool>>;
         /// The aggregation parameters each of `report_ids` was seen with
         /// (for `Vdaf::is_valid`), as (report ID, parameter) pairs.
-        async fn get_helper_seen_aggregation_parameters(
-            &mut self,
-            task_id: &TaskId,
-            report_ids: &[ReportId],
-        ) -> Result<Vec<(ReportId, Vec<u8>)>>;
+        async fn get_helper_seen_aggregation_parameters(&mut self, task_id: &TaskId,
+            report_ids: &[ReportId]) -> Result<Vec<(ReportId, Vec<u8>)>>;
         /// Forgets up to `limit` seen reports whose time is before `before`.
-        async fn delete_helper_seen_reports_before(
-            &mut self,
-            task_id: &TaskId,
-            before: Time,
-            limit: u64,
-        ) -> Result<u64>;
-
+        async fn delete_helper_seen_reports_before(&mut self, task_id: &TaskId, before: Time,
+            limit: u64) -> Result<u64>;
     }
 
     // ----- Leader: fixed-size batches (sections 4.1.2, 4.6.1) -----
     outstanding_batches {
-
         /// Reserves room for up to `wanted` reports (at least 1) in the oldest
         /// open batch below `target_size` reports, creating a batch if there is
         /// none; marks the batch filled when it reaches `target_size`.
-        async fn reserve_outstanding_batch(
-            &mut self,
-            task_id: &TaskId,
-            wanted: u64,
-            target_size: u64,
-        ) -> Result<BatchReservation>;
+        async fn reserve_outstanding_batch(&mut self, task_id: &TaskId, wanted: u64,
+            target_size: u64) -> Result<BatchReservation>;
         /// Gives back room reserved for reports that will not be aggregated
         /// (reopening the batch if it was filled and not collected).
-        async fn release_outstanding_batch_reservation(
-            &mut self,
-            task_id: &TaskId,
-            batch_id: &BatchId,
-            count: u64,
-        ) -> Result<()>;
+        async fn release_outstanding_batch_reservation(&mut self, task_id: &TaskId,
+            batch_id: &BatchId, count: u64) -> Result<()>;
         /// The task's batches not yet taken by a collection job, oldest first.
-        async fn get_outstanding_batches(&mut self, task_id: &TaskId) -> Result<Vec<OutstandingBatch>>;
+        async fn get_outstanding_batches(&mut self, task_id: &TaskId)
+            -> Result<Vec<OutstandingBatch>>;
         /// For a `current_batch` query: takes the oldest batch not yet taken
         /// whose aggregated report count (summed over its batch aggregations
         /// with this parameter) reached `min_batch_size`, and marks it taken.
-        async fn take_current_batch(
-            &mut self,
-            task_id: &TaskId,
-            aggregation_parameter: &[u8],
-            min_batch_size: u64,
-        ) -> Result<Option<BatchId>>;
-
+        async fn take_current_batch(&mut self, task_id: &TaskId, aggregation_parameter: &[u8],
+            min_batch_size: u64) -> Result<Option<BatchId>>;
     }
 
     // ----- Secrets at rest (see `crate::reseal`) -----
     tasks {
-
         /// How many values `column` holds.
         async fn count_sealed_values(&mut self, column: SealedColumn) -> Result<u64>;
         /// Looks at up to `limit` rows of `column` in row-key order, starting
@@ -462,12 +312,7 @@ operations! {
         /// and rewrites under the first datastore key each value sealed under
         /// another. [`DatastoreError::Decrypt`] (naming the row) if no key opens
         /// one.
-        async fn reseal_sealed_values(
-            &mut self,
-            column: SealedColumn,
-            after: Option<&[u8]>,
-            limit: u64,
-        ) -> Result<ResealBatch>;
-
+        async fn reseal_sealed_values(&mut self, column: SealedColumn, after: Option<&[u8]>,
+            limit: u64) -> Result<ResealBatch>;
     }
 }

@@ -4,8 +4,8 @@
 
 use dyad_core::clock::RealClock;
 use dyad_core::task::Task;
-use dyad_datastore::conformance::fixtures::{self, leader_task, report};
 use dyad_datastore::models::TaskRowCounts;
+use dyad_datastore::testing::fixtures::{self, leader_task, report};
 use dyad_datastore::{Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use dyad_messages::draft09::{TaskId, Time};
 use std::process::{Command, Output, Stdio};

@@ -1,5 +1,6 @@
 //! The PostgreSQL schema migrations, embedded in the binary from
-//! `migrations/postgres/` and applied with sqlx's migrator (which records
+//! `migrations/postgres/` (a new file there is a new migration) and applied
+//! with sqlx's migrator (which records
 //! them in `_sqlx_migrations`, so `sqlx migrate info` reads the state).
 //!
 //! sqlx's PostgreSQL migrator holds a session-level advisory lock (keyed by
@@ -10,32 +11,8 @@
 //! run on a dedicated connection that is closed afterwards (see
 //! `PostgresDatastore::migrate`), never on a pooled one.
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use std::borrow::Cow;
-
-/// `(version, description, SQL)` of every migration, in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
-
-/// The migrator holding every embedded migration.
-pub(super) fn migrator() -> Migrator {
-    let migrations: Vec<Migration> = MIGRATIONS
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                Cow::Borrowed(*sql),
-                false,
-            )
-        })
-        .collect();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
-    }
+/// The migrator holding every migration of `migrations/postgres/`,
+/// embedded at compile time.
+pub(super) fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations/postgres")
 }

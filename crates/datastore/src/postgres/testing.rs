@@ -10,7 +10,7 @@
 //! `None`, so tests that need PostgreSQL pass without running.
 
 use super::PostgresDatastore;
-use crate::conformance::{ReopenWith, TestDatastore};
+use crate::testing::{ReopenWith, TestDatastore};
 use crate::{Datastore, DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
 use std::sync::Arc;
@@ -114,7 +114,7 @@ impl Drop for TestDatabase {
 
 /// A PostgreSQL datastore in a fresh test database (migrated, default
 /// options), or `None` if `DYAD_TEST_DATABASE_URL` is not set: the harness
-/// of `datastore_conformance_tests!(optional ...)`.
+/// of the conformance suite (`tests/conformance/`) on PostgreSQL.
 pub async fn postgres_harness() -> Option<TestDatastore> {
     let database = TestDatabase::create().await?;
     let clock = MockClock::default();

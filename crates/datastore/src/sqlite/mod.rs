@@ -17,7 +17,6 @@
 
 mod file_mode;
 mod leases;
-mod migrations;
 mod row;
 
 use crate::pooled::PooledDatastore;
@@ -61,7 +60,7 @@ impl PooledDatastore<sqlx::Sqlite> {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        let migrator = migrations::migrator();
+        let migrator = sqlx::migrate!("./migrations/sqlite");
         if options.apply_migrations {
             migrator.run(&pool).await?;
         } else {
@@ -98,7 +97,7 @@ impl PooledDatastore<sqlx::Sqlite> {
             .max_connections(1)
             .connect_with(connect)
             .await?;
-        let migrator = migrations::migrator();
+        let migrator = sqlx::migrate!("./migrations/sqlite");
         migrator.run(&pool).await?;
         pool.close().await;
         Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))

@@ -1,19 +1,18 @@
-//! The conformance suite on SQLite, plus what only SQLite has: the file and
+//! What only SQLite has (the conformance suite, `tests/conformance/`, runs
+//! on it too): the file and
 //! its pragmas, re-opening, busy retries, cancelled transactions, and rows
 //! corrupted behind the datastore's back.
 
 use super::SqliteDatastore;
-use crate::conformance::fixtures::{self, aggregation_job, interval, leader_task, report};
-use crate::conformance::run_test;
 use crate::datastore::RetryPolicy;
+use crate::testing::fixtures::{self, aggregation_job, interval, leader_task, report};
+use crate::testing::run_test;
 use crate::{Datastore, DatastoreError, DatastoreExt, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::MockClock;
 use dyad_messages::draft09::{ReportMetadata, Time};
 use sqlx::Connection;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
-
-crate::datastore_conformance_tests!(crate::conformance::sqlite_harness);
 
 struct Fixture {
     dir: tempfile::TempDir,

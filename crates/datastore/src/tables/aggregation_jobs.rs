@@ -193,17 +193,7 @@ pub(crate) async fn release_aggregation_job<DB: Backend>(
     reset_attempts: bool,
 ) -> Result<()> {
     let Open { conn, now, .. } = tx.write("release_aggregation_job")?;
-    leases::release::<DB>(
-        conn,
-        LeasedTable::AggregationJobs,
-        &lease.leased.task_id,
-        lease.leased.aggregation_job_id.as_bytes().as_slice(),
-        &lease.token,
-        now,
-        retry_after,
-        reset_attempts,
-    )
-    .await
+    leases::release::<DB, _>(conn, lease, now, retry_after, reset_attempts).await
 }
 
 pub(crate) async fn renew_aggregation_job_lease<DB: Backend>(

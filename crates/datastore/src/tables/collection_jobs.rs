@@ -200,17 +200,7 @@ pub(crate) async fn release_collection_job<DB: Backend>(
     reset_attempts: bool,
 ) -> Result<()> {
     let Open { conn, now, .. } = tx.write("release_collection_job")?;
-    leases::release::<DB>(
-        conn,
-        LeasedTable::CollectionJobs,
-        &lease.leased.task_id,
-        lease.leased.collection_job_id.as_bytes().as_slice(),
-        &lease.token,
-        now,
-        retry_after,
-        reset_attempts,
-    )
-    .await
+    leases::release::<DB, _>(conn, lease, now, retry_after, reset_attempts).await
 }
 
 pub(crate) async fn renew_collection_job_lease<DB: Backend>(

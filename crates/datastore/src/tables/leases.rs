@@ -16,6 +16,7 @@
 use crate::backend::{sql, Backend};
 use crate::columns::{self, Result, RowReader};
 use crate::lease::{Lease, LeaseToken};
+use crate::models::{AggregationJob, CollectionJob};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, Duration, TaskId, Time};
 use std::collections::BTreeSet;
@@ -187,18 +188,35 @@ pub(crate) async fn check_aggregation_jobs<DB: Backend>(
     Ok(())
 }
 
+/// A job whose row is leased: its table and key.
+pub(crate) trait LeasedJob {
+    const TABLE: LeasedTable;
+    fn key(&self) -> (&TaskId, &[u8]);
+}
+
+impl LeasedJob for AggregationJob {
+    const TABLE: LeasedTable = LeasedTable::AggregationJobs;
+    fn key(&self) -> (&TaskId, &[u8]) {
+        (&self.task_id, self.aggregation_job_id.as_bytes())
+    }
+}
+
+impl LeasedJob for CollectionJob {
+    const TABLE: LeasedTable = LeasedTable::CollectionJobs;
+    fn key(&self) -> (&TaskId, &[u8]) {
+        (&self.task_id, self.collection_job_id.as_bytes())
+    }
+}
+
 /// Releases a held lease; the job may be acquired again `retry_after` from now.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn release<DB: Backend>(
+pub(crate) async fn release<DB: Backend, J: LeasedJob>(
     conn: &mut DB::Connection,
-    table: LeasedTable,
-    task_id: &TaskId,
-    job_id: &[u8],
-    token: &LeaseToken,
+    lease: &Lease<J>,
     now: Time,
     retry_after: Duration,
     reset_attempts: bool,
 ) -> Result<()> {
+    let (table, (task_id, job_id), token) = (J::TABLE, lease.leased.key(), &lease.token);
     check::<DB>(conn, table, task_id, job_id, token, now).await?;
     sql::<DB>(&format!(
         "UPDATE {} SET lease_token = NULL, lease_expiry = 0, retry_after = $1,

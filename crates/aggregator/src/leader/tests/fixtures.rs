@@ -8,11 +8,11 @@ use dyad_core::hpke::{open_aggregate_share, seal_input_share, HpkeKeypair};
 use dyad_core::task::{AuthenticationToken, AuthenticationTokenType, BatchMode, Task, VerifyKey};
 use dyad_core::vdaf::{shard_measurement, Measurement, VdafInstance};
 use dyad_core::vdaf_dispatch;
-use dyad_datastore::conformance::{sqlite_harness, TestDatastore};
 use dyad_datastore::models::{
     AggregationJob, BatchIdentifier, CollectionJob, CollectionJobState, LeaderStoredReport,
     ReportAggregation,
 };
+use dyad_datastore::testing::{sqlite_harness, TestDatastore};
 use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{
     AggregateShareAad, AggregationJobId, BatchSelector, CollectionJobId, Duration, HpkeConfigId,

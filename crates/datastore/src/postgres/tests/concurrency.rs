@@ -4,9 +4,9 @@
 //! disjoint reports.
 
 use super::{with_database, Fixture};
-use crate::conformance::fixtures::{self, aggregation_job, interval, leader_task, report};
 use crate::lease::Lease;
 use crate::models::AggregationJob;
+use crate::testing::fixtures::{self, aggregation_job, interval, leader_task, report};
 use crate::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{AggregationJobId, Duration, ReportId};
 use std::collections::HashSet;

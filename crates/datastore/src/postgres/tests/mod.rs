@@ -1,4 +1,5 @@
-//! The conformance suite on PostgreSQL, plus what only PostgreSQL has:
+//! What only PostgreSQL has (the conformance suite, `tests/conformance/`,
+//! runs on it too):
 //! retries of serialization failures and dropped connections, many
 //! replicas (separate pools) acquiring jobs at once, migrations shared by
 //! replicas, secrets at rest, and rows corrupted behind the datastore's
@@ -11,14 +12,12 @@ mod schema;
 
 use super::testing::TestDatabase;
 use super::PostgresDatastore;
-use crate::conformance::run_test;
+use crate::testing::run_test;
 use crate::{DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
 use sqlx::{Connection as _, PgConnection};
 use std::future::Future;
 use std::sync::Arc;
-
-crate::datastore_conformance_tests!(optional crate::postgres::testing::postgres_harness);
 
 /// A fresh test database, the clock and keys to open it with.
 pub(super) struct Fixture {

@@ -4,9 +4,9 @@
 //! other errors are not retried.
 
 use super::with_database;
-use crate::conformance::fixtures::{self, helper_task, interval, leader_task};
 use crate::datastore::RetryPolicy;
 use crate::models::{BatchAggregation, BatchIdentifier};
+use crate::testing::fixtures::{self, helper_task, interval, leader_task};
 use crate::{Datastore, DatastoreError, DatastoreExt, DatastoreOptions, TxError};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{AggregationJobId, ReportIdChecksum};

@@ -3,10 +3,10 @@
 //! rest, corrupt rows, and the URL's password kept out of Debug and errors.
 
 use super::{with_database, Fixture};
-use crate::conformance::fixtures::{self, aggregation_job, interval, leader_task, report};
-use crate::conformance::run_test;
 use crate::datastore::RetryPolicy;
 use crate::postgres::{connect_options, target, PostgresDatastore};
+use crate::testing::fixtures::{self, aggregation_job, interval, leader_task, report};
+use crate::testing::run_test;
 use crate::{DatastoreError, DatastoreExt, DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
 use dyad_core::task::{AuthenticationToken, Task};

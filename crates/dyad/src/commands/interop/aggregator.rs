@@ -302,7 +302,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("a.sqlite").display());
         let datastore = open_datastore(&url).await.unwrap();
-        let task = dyad_datastore::conformance::fixtures::leader_task();
+        let task = dyad_datastore::testing::fixtures::leader_task();
         let stored = task.clone();
         datastore
             .run_tx("put", move |tx| {

@@ -2,14 +2,16 @@
 //! 4.2): counting its rows, deleting it with a count of what went, changing
 //! its expiration.
 
-use super::fixtures::{self, aggregation_job, ciphertext, interval, leader_task, report, t};
-use super::TestDatastore;
-use crate::models::{
+use dyad_core::task::Task;
+use dyad_datastore::models::{
     AggregateShareJob, BatchAggregation, BatchIdentifier, CollectionJob, ReportAggregation,
     ReportAggregationState, SeenReport, TaskRowCounts,
 };
-use crate::{Datastore, DatastoreError, DatastoreExt, TxError};
-use dyad_core::task::Task;
+use dyad_datastore::testing::fixtures::{
+    self, aggregation_job, ciphertext, interval, leader_task, report, t,
+};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::{
     AggregateShare, CollectionJobId, Query, ReportId, ReportIdChecksum, TaskId, Time,
 };

@@ -1,12 +1,12 @@
 //! Conformance: the Leader's collection jobs (DAP-09 section 4.6.1).
 
-use super::fixtures::{self, ciphertext, interval, leader_task};
-use super::TestDatastore;
-use crate::models::{
+use dyad_core::clock::Clock;
+use dyad_datastore::models::{
     BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
 };
-use crate::{Datastore, DatastoreError, DatastoreExt, TxError};
-use dyad_core::clock::Clock;
+use dyad_datastore::testing::fixtures::{self, ciphertext, interval, leader_task};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::{BatchId, CollectionJobId, FixedSizeQuery, Query, TaskId};
 use dyad_messages::problem::DapProblemType;
 

@@ -1,9 +1,9 @@
 //! Conformance: the Helper's anti-replay set (DAP-09 section 4.5.1.4).
 
-use super::fixtures::{self, helper_task, t};
-use super::TestDatastore;
-use crate::models::SeenReport;
-use crate::{Datastore, DatastoreExt};
+use dyad_datastore::models::SeenReport;
+use dyad_datastore::testing::fixtures::{self, helper_task, t};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{ReportId, TaskId};
 
 async fn put(

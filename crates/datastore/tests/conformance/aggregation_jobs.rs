@@ -1,10 +1,12 @@
 //! Conformance: aggregation jobs (DAP-09 section 4.5).
 
-use super::fixtures::{self, aggregation_job, helper_task, interval, leader_task};
-use super::TestDatastore;
-use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
-use crate::{Datastore, DatastoreError, DatastoreExt, TxError};
 use dyad_core::clock::Clock;
+use dyad_datastore::models::{AggregationJob, AggregationJobState, BatchIdentifier};
+use dyad_datastore::testing::fixtures::{
+    self, aggregation_job, helper_task, interval, leader_task,
+};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::{AggregationJobId, BatchId, TaskId};
 
 async fn get(

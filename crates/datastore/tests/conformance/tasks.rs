@@ -1,9 +1,9 @@
 //! Conformance: tasks (DAP-09 section 4.2).
 
-use super::fixtures::{self, helper_task, leader_task, report};
-use super::TestDatastore;
-use crate::{DatastoreError, DatastoreExt, DatastoreKeys, TxError};
 use dyad_core::task::Task;
+use dyad_datastore::testing::fixtures::{self, helper_task, leader_task, report};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{DatastoreError, DatastoreExt, DatastoreKeys, TxError};
 
 /// Stored tasks read back equal, list in task ID order, and go when deleted.
 pub async fn put_get_list_delete(h: TestDatastore) {
@@ -126,7 +126,7 @@ pub async fn secrets_need_the_keys_and_survive_rotation(h: TestDatastore) {
     let old_task = leader_task();
     fixtures::put_tasks(h.datastore.as_ref(), &[&old_task]).await;
     let old_id = *old_task.task_id();
-    let get = |datastore: std::sync::Arc<dyn crate::Datastore>, task_id| async move {
+    let get = |datastore: std::sync::Arc<dyn dyad_datastore::Datastore>, task_id| async move {
         datastore
             .run_read_tx("get", move |tx| {
                 Box::pin(async move { Ok(tx.get_task(&task_id).await?) })

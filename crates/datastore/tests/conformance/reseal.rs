@@ -1,11 +1,11 @@
 //! Conformance: ending a key rotation by re-sealing every secret under the
-//! first key (`crate::reseal`).
+//! first key (`dyad_datastore::reseal`).
 
-use super::fixtures::{self, fixed_size_leader_task, helper_task, leader_task};
-use super::TestDatastore;
-use crate::reseal::{count_sealed_values, reseal_all, ResealSummary};
-use crate::{Datastore, DatastoreError, DatastoreExt, DatastoreKeys, TxError};
 use dyad_core::task::Task;
+use dyad_datastore::reseal::{count_sealed_values, reseal_all, ResealSummary};
+use dyad_datastore::testing::fixtures::{self, fixed_size_leader_task, helper_task, leader_task};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, DatastoreKeys, TxError};
 use std::sync::Arc;
 
 async fn all_tasks(datastore: &Arc<dyn Datastore>) -> Result<Vec<Task>, TxError> {

@@ -1,10 +1,10 @@
 //! Conformance: batch aggregations, one row per job, combined by the
 //! caller (DAP-09 section 4.6.3).
 
-use super::fixtures::{self, aggregation_job, interval, leader_task};
-use super::TestDatastore;
-use crate::models::{BatchAggregation, BatchIdentifier};
-use crate::{Datastore, DatastoreExt};
+use dyad_datastore::models::{BatchAggregation, BatchIdentifier};
+use dyad_datastore::testing::fixtures::{self, aggregation_job, interval, leader_task};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{AggregationJobId, BatchId, Interval, ReportIdChecksum, TaskId};
 
 fn row(

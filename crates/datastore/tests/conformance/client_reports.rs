@@ -1,9 +1,9 @@
 //! Conformance: the Leader's client reports (DAP-09 section 4.4.2).
 
-use super::fixtures::{self, interval, leader_task, report, t};
-use super::TestDatastore;
-use crate::models::{LeaderStoredReport, ReportWriteOutcome};
-use crate::{Datastore, DatastoreExt};
+use dyad_datastore::models::{LeaderStoredReport, ReportWriteOutcome};
+use dyad_datastore::testing::fixtures::{self, interval, leader_task, report, t};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{ReportId, ReportMetadata, TaskId};
 
 async fn put(

@@ -1,10 +1,12 @@
 //! Conformance: the Leader's fixed-size batches (DAP-09 sections 4.1.2 and
 //! 4.6.1).
 
-use super::fixtures::{self, fixed_size_leader_task, interval};
-use super::TestDatastore;
-use crate::models::{BatchAggregation, BatchIdentifier, BatchReservation, OutstandingBatch};
-use crate::{Datastore, DatastoreExt};
+use dyad_datastore::models::{
+    BatchAggregation, BatchIdentifier, BatchReservation, OutstandingBatch,
+};
+use dyad_datastore::testing::fixtures::{self, fixed_size_leader_task, interval};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{AggregationJobId, BatchId, ReportIdChecksum, TaskId};
 
 async fn reserve(

@@ -1,9 +1,9 @@
 //! Conformance: report aggregations (DAP-09 sections 4.5.1 and 4.5.2).
 
-use super::fixtures::{self, aggregation_job, helper_task, interval, t};
-use super::TestDatastore;
-use crate::models::{AggregationJob, ReportAggregation, ReportAggregationState};
-use crate::{Datastore, DatastoreError, DatastoreExt, TxError};
+use dyad_datastore::models::{AggregationJob, ReportAggregation, ReportAggregationState};
+use dyad_datastore::testing::fixtures::{self, aggregation_job, helper_task, interval, t};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::{PrepareError, PrepareResp, PrepareStepResult, ReportId};
 
 async fn setup(h: &TestDatastore) -> AggregationJob {

@@ -1,10 +1,10 @@
 //! Conformance: collected batches, for `max_batch_query_count`, batch
 //! overlap and `batch_collected` (DAP-09 sections 4.5.1.4 and 4.6.6).
 
-use super::fixtures::{self, interval, leader_task};
-use super::TestDatastore;
-use crate::models::BatchIdentifier;
-use crate::{Datastore, DatastoreExt};
+use dyad_datastore::models::BatchIdentifier;
+use dyad_datastore::testing::fixtures::{self, interval, leader_task};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{BatchId, TaskId};
 
 async fn record(

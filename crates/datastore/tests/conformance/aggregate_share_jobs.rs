@@ -1,10 +1,10 @@
 //! Conformance: the Helper's aggregate share jobs (DAP-09 section 4.6.3).
 
-use super::fixtures::{self, ciphertext, helper_task, interval};
-use super::TestDatastore;
-use crate::models::{AggregateShareJob, BatchIdentifier};
-use crate::{DatastoreError, DatastoreExt, TxError};
 use dyad_core::clock::Clock;
+use dyad_datastore::models::{AggregateShareJob, BatchIdentifier};
+use dyad_datastore::testing::fixtures::{self, ciphertext, helper_task, interval};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::{AggregateShare, BatchId, ReportIdChecksum};
 
 /// An answered request reads back for its batch and parameter only, and a

@@ -2,11 +2,11 @@
 //! write, "now" comes from the injected clock, and concurrent writers all
 //! get through.
 
-use super::fixtures::{self, abort, leader_task, report, TestAbort};
-use super::TestDatastore;
-use crate::models::ReportWriteOutcome;
-use crate::{DatastoreError, DatastoreExt, TxError};
 use dyad_core::clock::Clock;
+use dyad_datastore::models::ReportWriteOutcome;
+use dyad_datastore::testing::fixtures::{self, abort, leader_task, report, TestAbort};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::{DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::Duration;
 
 /// The body's value comes back from a committed transaction.
@@ -71,8 +71,8 @@ pub async fn failed_operation_rolls_back_everything(h: TestDatastore) {
 
 async fn put_job_twice(
     h: &TestDatastore,
-    first: crate::models::LeaderStoredReport,
-    job: crate::models::AggregationJob,
+    first: dyad_datastore::models::LeaderStoredReport,
+    job: dyad_datastore::models::AggregationJob,
 ) {
     let result = h
         .datastore
@@ -269,7 +269,7 @@ pub async fn dropped_callers_leave_no_half_transaction(h: TestDatastore) {
 /// lock is free again), and closing is prompt.
 pub async fn hanging_body_is_cut_at_the_bound(h: TestDatastore) {
     let limit = std::time::Duration::from_millis(400);
-    let mut options = crate::DatastoreOptions::new(h.keys.clone());
+    let mut options = dyad_datastore::DatastoreOptions::new(h.keys.clone());
     options.max_transaction_duration = limit;
     // One connection: a connection kept by the hung body would starve
     // every later transaction.

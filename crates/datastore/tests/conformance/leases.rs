@@ -3,14 +3,16 @@
 //! lost lease fails and changes nothing, and releases set the retry time and
 //! attempt count.
 
-use super::fixtures::{self, aggregation_job, d, helper_task, interval, leader_task, t};
-use super::TestDatastore;
-use crate::lease::Lease;
-use crate::models::{
+use dyad_datastore::models::{
     AggregationJob, AggregationJobState, BatchAggregation, BatchIdentifier, CollectionJob,
     CollectionJobState, ReportAggregation, ReportAggregationState,
 };
-use crate::{Datastore, DatastoreError, DatastoreExt, TxError};
+use dyad_datastore::testing::fixtures::{
+    self, aggregation_job, d, helper_task, interval, leader_task, t,
+};
+use dyad_datastore::testing::TestDatastore;
+use dyad_datastore::Lease;
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::{CollectionJobId, Duration, Query, ReportId, ReportIdChecksum};
 use std::collections::HashSet;
 
@@ -67,7 +69,7 @@ pub async fn acquire_only_due_leader_jobs(h: TestDatastore) {
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].leased.aggregation_job_id, due.aggregation_job_id);
     assert_eq!(first[0].attempts, 1);
-    assert_eq!(first[0].expiry, h.clock_now().checked_add(LEASE).unwrap());
+    assert_eq!(first[0].expiry, clock_now(&h).checked_add(LEASE).unwrap());
 
     release(h.datastore.as_ref(), &first[0], 100, false).await;
     assert!(acquire(h.datastore.as_ref(), 10).await.is_empty());
@@ -350,10 +352,8 @@ pub async fn collection_job_leases(h: TestDatastore) {
     assert!(acquire_collections(h.datastore.clone()).await.is_empty());
 }
 
-impl TestDatastore {
-    fn clock_now(&self) -> dyad_messages::draft09::Time {
-        dyad_core::clock::Clock::now(&self.clock)
-    }
+fn clock_now(h: &TestDatastore) -> dyad_messages::draft09::Time {
+    dyad_core::clock::Clock::now(&h.clock)
 }
 
 /// A renewed lease outlives its first expiry (no one else can take the job
@@ -364,7 +364,7 @@ pub async fn renewal_extends_a_held_lease_only(h: TestDatastore) {
     let job = aggregation_job(task.task_id(), b"", None, interval(0, 3600));
     fixtures::put_aggregation_jobs(h.datastore.as_ref(), std::slice::from_ref(&job)).await;
     let lease = acquire(h.datastore.as_ref(), 1).await.remove(0);
-    let renew = |datastore: std::sync::Arc<dyn Datastore>, token: crate::LeaseToken| {
+    let renew = |datastore: std::sync::Arc<dyn Datastore>, token: dyad_datastore::LeaseToken| {
         let (task_id, job_id) = (*task.task_id(), job.aggregation_job_id);
         async move {
             datastore
@@ -381,7 +381,7 @@ pub async fn renewal_extends_a_held_lease_only(h: TestDatastore) {
 
     h.clock.advance(d(LEASE.as_seconds() - 1));
     let expiry = renew(h.datastore.clone(), lease.token).await.unwrap();
-    assert_eq!(expiry, h.clock_now().checked_add(LEASE).unwrap());
+    assert_eq!(expiry, clock_now(&h).checked_add(LEASE).unwrap());
     h.clock.advance(d(LEASE.as_seconds() - 1));
     assert!(
         acquire(h.datastore.as_ref(), 1).await.is_empty(),
@@ -418,7 +418,8 @@ pub async fn renewal_extends_a_held_lease_only(h: TestDatastore) {
         .await
         .unwrap()
         .remove(0);
-    let renew_collection = |datastore: std::sync::Arc<dyn Datastore>, token: crate::LeaseToken| {
+    let renew_collection = |datastore: std::sync::Arc<dyn Datastore>,
+                            token: dyad_datastore::LeaseToken| {
         let (task_id, job_id) = (*task.task_id(), collection.collection_job_id);
         async move {
             datastore
@@ -436,7 +437,9 @@ pub async fn renewal_extends_a_held_lease_only(h: TestDatastore) {
     renew_collection(h.datastore.clone(), held.token)
         .await
         .unwrap();
-    assert_lease_lost(renew_collection(h.datastore.clone(), crate::LeaseToken::random()).await);
+    assert_lease_lost(
+        renew_collection(h.datastore.clone(), dyad_datastore::LeaseToken::random()).await,
+    );
     h.clock.advance(LEASE);
     assert_lease_lost(renew_collection(h.datastore.clone(), held.token).await);
 }
