@@ -4,8 +4,36 @@
 //! usual setting of many replicas sharing one database migrated by
 //! `dyad migrate`).
 
+use crate::backend::{sql, Backend};
+use crate::columns::RowReader;
 use crate::DatastoreError;
 use sqlx::migrate::Migrator;
+use sqlx::Pool;
+
+/// Checks that exactly `migrator`'s migrations were applied to the
+/// database of `pool` (none are if it has no migrations table).
+pub(crate) async fn check_database<DB: Backend>(
+    pool: &Pool<DB>,
+    migrator: &Migrator,
+) -> Result<(), DatastoreError> {
+    let mut conn = pool.acquire().await?;
+    let query = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+    let applied = match sql::<DB>(query).fetch_all(&mut *conn).await {
+        Ok(rows) => rows
+            .iter()
+            .map(|row| RowReader::new(row, "_sqlx_migrations").i64("version"))
+            .collect::<Result<Vec<i64>, _>>()?,
+        // No migrations table (SQLite "no such table", PostgreSQL
+        // undefined_table): nothing applied yet.
+        Err(sqlx::Error::Database(db))
+            if db.message().contains("no such table") || db.code().as_deref() == Some("42P01") =>
+        {
+            Vec::new()
+        }
+        Err(error) => return Err(error.into()),
+    };
+    check_up_to_date(&applied, migrator)
+}
 
 /// Checks that exactly the built-in migrations were applied.
 pub(crate) fn check_up_to_date(applied: &[i64], migrator: &Migrator) -> Result<(), DatastoreError> {

@@ -58,7 +58,7 @@ pub mod testing;
 use crate::pooled::PooledDatastore;
 use crate::{DatastoreError, DatastoreOptions};
 use dyad_core::clock::Clock;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::sync::Arc;
 use tracing::debug;
@@ -128,8 +128,7 @@ impl PooledDatastore<sqlx::Postgres> {
         if options.apply_migrations {
             migrate_with(&connect).await?;
         } else {
-            let applied = applied_versions(&pool).await?;
-            crate::schema::check_up_to_date(&applied, &migrator)?;
+            crate::schema::check_database(&pool, &migrator).await?;
         }
         debug!(
             target = %target,
@@ -162,22 +161,6 @@ async fn migrate_with(connect: &PgConnectOptions) -> Result<i64, DatastoreError>
     dedicated.close().await;
     result?;
     Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
-}
-
-/// The versions of the migrations applied to the database (none if it has
-/// never been migrated).
-async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>, DatastoreError> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-        .fetch_one(pool)
-        .await?;
-    if !exists {
-        return Ok(Vec::new());
-    }
-    Ok(
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(pool)
-            .await?,
-    )
 }
 
 #[cfg(test)]

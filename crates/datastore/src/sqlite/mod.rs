@@ -64,18 +64,7 @@ impl PooledDatastore<sqlx::Sqlite> {
         if options.apply_migrations {
             migrator.run(&pool).await?;
         } else {
-            let applied: Vec<i64> = match sqlx::query_scalar(
-                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
-            )
-            .fetch_all(&pool)
-            .await
-            {
-                Ok(versions) => versions,
-                // No migrations table: nothing applied yet.
-                Err(sqlx::Error::Database(_)) => Vec::new(),
-                Err(error) => return Err(error.into()),
-            };
-            crate::schema::check_up_to_date(&applied, &migrator)?;
+            crate::schema::check_database(&pool, &migrator).await?;
         }
         debug!(
             max_connections = options.max_connections,
