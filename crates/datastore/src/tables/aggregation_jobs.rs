@@ -78,17 +78,7 @@ pub(crate) async fn update_aggregation_job<DB: Backend>(
 ) -> Result<()> {
     let Open { conn, now, .. } = tx.write("update_aggregation_job")?;
     let job_id = job.aggregation_job_id.as_bytes().as_slice();
-    if let Some(token) = lease {
-        leases::check::<DB>(
-            conn,
-            LeasedTable::AggregationJobs,
-            &job.task_id,
-            job_id,
-            token,
-            now,
-        )
-        .await?;
-    }
+    leases::check_job::<DB, _>(conn, job, lease, now).await?;
     let updated = sql::<DB>(
         "UPDATE aggregation_jobs SET state = $1, step = $2, last_request_hash = $3,
              updated_at = $4

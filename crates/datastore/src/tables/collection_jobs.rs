@@ -97,17 +97,7 @@ pub(crate) async fn update_collection_job<DB: Backend>(
 ) -> Result<()> {
     let Open { conn, now, .. } = tx.write("update_collection_job")?;
     let job_id = job.collection_job_id.as_bytes().as_slice();
-    if let Some(token) = lease {
-        leases::check::<DB>(
-            conn,
-            LeasedTable::CollectionJobs,
-            &job.task_id,
-            job_id,
-            token,
-            now,
-        )
-        .await?;
-    }
+    leases::check_job::<DB, _>(conn, job, lease, now).await?;
     let code = columns::code(job.state.code(), "state")?;
     let s = columns::collection_job_state_columns(&job.state)?;
     let updated = sql::<DB>(

@@ -164,6 +164,18 @@ pub(crate) async fn check<DB: Backend>(
     }
 }
 
+/// Checks `lease`, if there is one, on `job`'s row (see [`check`]).
+pub(crate) async fn check_job<DB: Backend, J: LeasedJob>(
+    conn: &mut DB::Connection,
+    job: &J,
+    lease: Option<&LeaseToken>,
+    now: Time,
+) -> Result<()> {
+    let Some(token) = lease else { return Ok(()) };
+    let (task_id, job_id) = job.key();
+    check::<DB>(conn, J::TABLE, task_id, job_id, token, now).await
+}
+
 /// Checks (and, where the backend locks rows, locks) the lease of every
 /// aggregation job of `jobs` (see [`check`]), each once.
 pub(crate) async fn check_aggregation_jobs<DB: Backend>(
@@ -216,8 +228,8 @@ pub(crate) async fn release<DB: Backend, J: LeasedJob>(
     retry_after: Duration,
     reset_attempts: bool,
 ) -> Result<()> {
-    let (table, (task_id, job_id), token) = (J::TABLE, lease.leased.key(), &lease.token);
-    check::<DB>(conn, table, task_id, job_id, token, now).await?;
+    check_job::<DB, J>(conn, &lease.leased, Some(&lease.token), now).await?;
+    let (table, (task_id, job_id)) = (J::TABLE, lease.leased.key());
     sql::<DB>(&format!(
         "UPDATE {} SET lease_token = NULL, lease_expiry = 0, retry_after = $1,
              lease_attempts = CASE WHEN $2 THEN 0 ELSE lease_attempts END
