@@ -85,8 +85,9 @@ mod tests {
         run_test(async {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("m.sqlite").display());
-            assert_eq!(migrate(&url).await.unwrap(), 1);
-            assert_eq!(migrate(&url).await.unwrap(), 1);
+            let latest = sqlx::migrate!("./migrations/sqlite").iter().count() as i64;
+            assert_eq!(migrate(&url).await.unwrap(), latest);
+            assert_eq!(migrate(&url).await.unwrap(), latest);
             let mut options = DatastoreOptions::new(crate::DatastoreKeys::generate());
             options.apply_migrations = false;
             open(&url, Arc::new(MockClock::default()), &options)

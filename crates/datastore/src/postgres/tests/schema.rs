@@ -34,12 +34,19 @@ fn migrations_are_shared_by_replicas_and_idempotent() {
                 tokio::spawn(async move { PostgresDatastore::migrate(&url).await })
             })
             .collect();
+        // Migrations are numbered 1, 2, ... without gaps.
+        let all: Vec<i64> = super::super::migrations::migrator()
+            .iter()
+            .map(|m| m.version)
+            .collect();
+        let latest = *all.last().unwrap();
+        assert_eq!(all, (1..=latest).collect::<Vec<_>>());
         for replica in replicas {
-            assert_eq!(replica.await.unwrap().unwrap(), 1);
+            assert_eq!(replica.await.unwrap().unwrap(), latest);
         }
-        assert_eq!(PostgresDatastore::migrate(&url).await.unwrap(), 1);
-        assert_eq!(crate::migrate(&url).await.unwrap(), 1);
-        assert_eq!(applied(&f).await, vec![1]);
+        assert_eq!(PostgresDatastore::migrate(&url).await.unwrap(), latest);
+        assert_eq!(crate::migrate(&url).await.unwrap(), latest);
+        assert_eq!(applied(&f).await, all);
     });
 }
 
@@ -93,7 +100,8 @@ fn failed_migration_releases_the_lock() {
         )
         .await
         .expect("the failed migration left the advisory lock held");
-        assert_eq!(again.unwrap(), 1);
+        let latest = super::super::migrations::migrator().iter().count() as i64;
+        assert_eq!(again.unwrap(), latest);
     });
 }
 
