@@ -18,8 +18,9 @@ pub(crate) async fn put_task<DB: Backend>(tx: &mut Tx<'_, DB>, task: &Task) -> R
         .map(|t| columns::time(t, "task_expiration"))
         .transpose()?;
     let inserted = sql::<DB>(
-        "INSERT INTO tasks (task_id, role, query_type, task_expiration, created_at, task_document)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (task_id) DO NOTHING",
+        "INSERT INTO tasks (task_id, role, query_type, task_expiration, created_at, updated_at,
+             task_document)
+         VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (task_id) DO NOTHING",
     )
     .bind(task.task_id().as_bytes().as_slice())
     .bind(columns::code(task.role().as_u8().into(), "role")?)
@@ -138,13 +139,17 @@ pub(crate) async fn update_task_expiration<DB: Backend>(
     let expiration = task_expiration
         .map(|t| columns::time(t, "task_expiration"))
         .transpose()?;
-    let Open { conn, keys, .. } = tx.write("update_task_expiration")?;
-    sql::<DB>("UPDATE tasks SET task_expiration = $1, task_document = $2 WHERE task_id = $3")
-        .bind(expiration)
-        .bind(task_document::seal(&task, keys)?)
-        .bind(task_id.as_bytes().as_slice())
-        .execute(&mut *conn)
-        .await?;
+    let Open { conn, now, keys } = tx.write("update_task_expiration")?;
+    sql::<DB>(
+        "UPDATE tasks SET task_expiration = $1, task_document = $2, updated_at = $3
+         WHERE task_id = $4",
+    )
+    .bind(expiration)
+    .bind(task_document::seal(&task, keys)?)
+    .bind(columns::time(now, "updated_at")?)
+    .bind(task_id.as_bytes().as_slice())
+    .execute(&mut *conn)
+    .await?;
     Ok(task)
 }
 
