@@ -220,6 +220,42 @@ fn transaction_outlives_a_dropped_caller_and_frees_the_write_lock() {
     });
 }
 
+/// A task's `updated_at` is its storing time, then the time its expiration
+/// last changed; `created_at` stays.
+#[test]
+fn task_updated_at_follows_changes() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(f.options()).await;
+        f.clock.set(Time::from_seconds_since_epoch(1_000));
+        let task = leader_task();
+        let id = *task.task_id();
+        fixtures::put_tasks(&datastore, &[&task]).await;
+        let times = || async {
+            let mut conn = datastore.pool.acquire().await.unwrap();
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT created_at, updated_at FROM tasks WHERE task_id = ?",
+            )
+            .bind(id.as_bytes().as_slice())
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+        };
+        assert_eq!(times().await, (1_000, 1_000));
+        f.clock.set(Time::from_seconds_since_epoch(2_000));
+        datastore
+            .run_tx("expire", move |tx| {
+                Box::pin(async move {
+                    let expiration = Some(Time::from_seconds_since_epoch(9_000));
+                    Ok(tx.update_task_expiration(&id, expiration).await?)
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(times().await, (1_000, 2_000));
+    });
+}
+
 /// Rows that do not convert back are `Corrupt` errors, not panics.
 #[test]
 fn corrupt_rows_are_errors() {
