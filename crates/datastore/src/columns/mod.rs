@@ -13,6 +13,7 @@ pub(crate) mod rows;
 
 pub(crate) use reader::{plain_reads, RowReader, StoredRow};
 
+use crate::backend::{Backend, Sql};
 use crate::models::{BatchIdentifier, CollectionJobState};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Duration, Interval, Time};
@@ -111,11 +112,12 @@ pub(crate) fn batch_columns(batch: &BatchIdentifier) -> Result<BatchColumns> {
     })
 }
 
-/// A collection job state's columns besides its code (which each backend
-/// binds as its own integer type): report count, result interval, the two
-/// encrypted shares, problem type and detail.
+/// A collection job state's columns, in the order the table's statements
+/// bind them ([`CollectionJobStateColumns::bind`]): state code, report
+/// count, result interval, the two encrypted shares, problem type and detail.
 #[derive(Default)]
 pub(crate) struct CollectionJobStateColumns {
+    pub(crate) code: i16,
     pub(crate) report_count: Option<i64>,
     pub(crate) start: Option<i64>,
     pub(crate) end: Option<i64>,
@@ -128,7 +130,10 @@ pub(crate) struct CollectionJobStateColumns {
 pub(crate) fn collection_job_state_columns(
     state: &CollectionJobState,
 ) -> Result<CollectionJobStateColumns> {
-    let mut columns = CollectionJobStateColumns::default();
+    let mut columns = CollectionJobStateColumns {
+        code: code(state.code(), "state")?,
+        ..Default::default()
+    };
     match state {
         CollectionJobState::Finished {
             report_count,
@@ -153,4 +158,18 @@ pub(crate) fn collection_job_state_columns(
         _ => {}
     }
     Ok(columns)
+}
+
+impl CollectionJobStateColumns {
+    /// Binds the columns to the statement's next placeholders, in order.
+    pub(crate) fn bind<'a, DB: Backend>(self, sql: Sql<'a, 'a, DB>) -> Sql<'a, 'a, DB> {
+        sql.bind(self.code)
+            .bind(self.report_count)
+            .bind(self.start)
+            .bind(self.end)
+            .bind(self.leader_share)
+            .bind(self.helper_share)
+            .bind(self.problem_type)
+            .bind(self.problem_detail)
+    }
 }

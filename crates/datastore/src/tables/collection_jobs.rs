@@ -25,9 +25,8 @@ pub(crate) async fn put_collection_job<DB: Backend>(
 ) -> Result<CollectionJobWriteOutcome> {
     let Open { conn, now, .. } = tx.write("put_collection_job")?;
     let batch = columns::batch_columns(&job.batch_identifier)?;
-    let code = columns::code(job.state.code(), "state")?;
-    let s = columns::collection_job_state_columns(&job.state)?;
-    let inserted = sql::<DB>(
+    let state = columns::collection_job_state_columns(&job.state)?;
+    let statement = sql::<DB>(
         "INSERT INTO collection_jobs (task_id, collection_job_id, query, aggregation_parameter,
              batch_identifier, batch_interval_start, batch_interval_end, request, state,
              report_count, result_interval_start, result_interval_end,
@@ -44,18 +43,12 @@ pub(crate) async fn put_collection_job<DB: Backend>(
     .bind(batch.encoded)
     .bind(batch.start)
     .bind(batch.end)
-    .bind(job.request.as_slice())
-    .bind(code)
-    .bind(s.report_count)
-    .bind(s.start)
-    .bind(s.end)
-    .bind(s.leader_share)
-    .bind(s.helper_share)
-    .bind(s.problem_type)
-    .bind(s.problem_detail)
-    .bind(columns::time(now, "now")?)
-    .execute(&mut *conn)
-    .await?;
+    .bind(job.request.as_slice());
+    let inserted = state
+        .bind(statement)
+        .bind(columns::time(now, "now")?)
+        .execute(&mut *conn)
+        .await?;
     if inserted == 1 {
         return Ok(CollectionJobWriteOutcome::Created);
     }
@@ -98,28 +91,21 @@ pub(crate) async fn update_collection_job<DB: Backend>(
     let Open { conn, now, .. } = tx.write("update_collection_job")?;
     let job_id = job.collection_job_id.as_bytes().as_slice();
     leases::check_job::<DB, _>(conn, job, lease, now).await?;
-    let code = columns::code(job.state.code(), "state")?;
-    let s = columns::collection_job_state_columns(&job.state)?;
-    let updated = sql::<DB>(
+    let state = columns::collection_job_state_columns(&job.state)?;
+    let statement = sql::<DB>(
         "UPDATE collection_jobs SET state = $1, report_count = $2, result_interval_start = $3,
              result_interval_end = $4, leader_encrypted_agg_share = $5,
              helper_encrypted_agg_share = $6, problem_type = $7, problem_detail = $8,
              updated_at = $9
          WHERE task_id = $10 AND collection_job_id = $11",
-    )
-    .bind(code)
-    .bind(s.report_count)
-    .bind(s.start)
-    .bind(s.end)
-    .bind(s.leader_share)
-    .bind(s.helper_share)
-    .bind(s.problem_type)
-    .bind(s.problem_detail)
-    .bind(columns::time(now, "now")?)
-    .bind(job.task_id.as_bytes().as_slice())
-    .bind(job_id)
-    .execute(&mut *conn)
-    .await?;
+    );
+    let updated = state
+        .bind(statement)
+        .bind(columns::time(now, "now")?)
+        .bind(job.task_id.as_bytes().as_slice())
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
     if updated == 0 {
         return Err(DatastoreError::NotFound {
             what: format!("collection job {}", job.collection_job_id),
