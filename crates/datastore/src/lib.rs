@@ -45,4 +45,5 @@ pub use lease::{Lease, LeaseToken};
 pub use open::{migrate, open};
 pub use options::{DatastoreOptions, DEFAULT_MAX_TRANSACTION_DURATION};
 pub use pooled::PooledDatastore;
+pub use schema::schema_version;
 pub use transaction::Transaction;

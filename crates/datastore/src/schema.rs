@@ -10,6 +10,14 @@ use crate::DatastoreError;
 use sqlx::migrate::Migrator;
 use sqlx::Pool;
 
+/// The schema version this build migrates databases to (the latest
+/// migration's; both backends have the same ones, in
+/// `migrations/sqlite/` and `migrations/postgres/`).
+pub fn schema_version() -> i64 {
+    let migrator = sqlx::migrate!("./migrations/sqlite");
+    migrator.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// Checks that exactly `migrator`'s migrations were applied to the
 /// database of `pool` (none are if it has no migrations table).
 pub(crate) async fn check_database<DB: Backend>(
@@ -79,6 +87,18 @@ mod tests {
             ),
             ..Migrator::DEFAULT
         }
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let versions = |m: Migrator| {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let sqlite = versions(sqlx::migrate!("./migrations/sqlite"));
+        assert_eq!(sqlite, versions(sqlx::migrate!("./migrations/postgres")));
+        assert_eq!(sqlite.last().unwrap().0, schema_version());
     }
 
     #[test]

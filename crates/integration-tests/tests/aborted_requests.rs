@@ -26,7 +26,6 @@
 use dyad_client::AnyVdaf;
 use dyad_core::task::AuthenticationToken;
 use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam};
-use dyad_datastore::postgres::testing::TestDatabase;
 use dyad_integration_tests::{
     assert_aggregate_eq, past_bucket_time, run_dyad, Dyad, TaskOptions, WAIT,
 };
@@ -37,6 +36,7 @@ use dyad_messages::draft09::{
     Query, ReportId, ReportIdChecksum, ReportMetadata, ReportShare, TaskId,
 };
 use dyad_messages::{Decode as _, Encode as _};
+use dyad_test_support::postgres::TestDatabase;
 use rand::Rng as _;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -29,7 +29,6 @@
 use dyad_client::{AnyVdaf, Client};
 use dyad_core::retry::RetryPolicy;
 use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, Measurement};
-use dyad_datastore::postgres::testing::TestDatabase;
 use dyad_integration_tests::fault_proxy::{Fault, FaultProxy, Rule};
 use dyad_integration_tests::{
     assert_aggregate_eq, past_bucket_time, run_dyad, CollectorCredentials, Dyad, TaskOptions, WAIT,
@@ -38,6 +37,7 @@ use dyad_messages::draft09::{
     AggregationJobInitReq, Duration, FixedSizeQuery, Interval, Query, ReportId, Time,
 };
 use dyad_messages::Decode as _;
+use dyad_test_support::postgres::TestDatabase;
 use std::time::Instant;
 
 const PRECISION: u64 = 3600;

@@ -14,11 +14,11 @@
 //! says it was skipped.
 
 use dyad_core::vdaf::{AggregateResult, Measurement};
-use dyad_datastore::postgres::testing::TestDatabase;
 use dyad_integration_tests::{
     datastore_key, past_bucket_time, provision_task, run_dyad, Server, TaskOptions,
 };
 use dyad_messages::draft09::{Duration, Interval, Query, Time};
+use dyad_test_support::postgres::TestDatabase;
 use rand::Rng as _;
 use sqlx::Connection as _;
 use std::time::Instant;

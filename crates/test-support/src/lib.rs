@@ -7,6 +7,9 @@
 //!   to check that our clients bound what they read.
 //! - [`memory`]: a process's resident memory figures from `/proc`, to show
 //!   that such a flood did not grow it.
+//! - [`postgres`]: fresh databases on the PostgreSQL test server, one per
+//!   test, dropped after it.
 
 pub mod memory;
+pub mod postgres;
 pub mod raw_peer;

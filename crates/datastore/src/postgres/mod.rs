@@ -52,8 +52,6 @@ pub mod admin;
 mod leases;
 mod migrations;
 mod row;
-#[cfg(any(test, feature = "test-util"))]
-pub mod testing;
 
 use crate::pooled::PooledDatastore;
 use crate::{DatastoreError, DatastoreOptions};

@@ -1,16 +1,18 @@
 //! What tests of a datastore need (feature `test-util`), here and in the
 //! crates above: a fresh datastore per test with the clock it reads and a
 //! way to reopen its database ([`TestDatastore`], [`sqlite_harness`]; the
-//! PostgreSQL one is `crate::postgres::testing::postgres_harness`), the
+//! PostgreSQL one [`postgres_harness`]), the
 //! values tests store ([`fixtures`]) and a runtime to run them on
 //! ([`run_test`]). The conformance suite every backend must pass is the
 //! crate's integration test `tests/conformance/`.
 
 pub mod fixtures;
 
+use crate::postgres::PostgresDatastore;
 use crate::sqlite::SqliteDatastore;
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
+use dyad_test_support::postgres::TestDatabase;
 use futures::future::BoxFuture;
 use std::any::Any;
 use std::future::Future;
@@ -97,4 +99,32 @@ pub fn run_test<F: Future<Output = ()>>(test: F) {
         .build()
         .expect("tokio runtime")
         .block_on(test)
+}
+
+/// A PostgreSQL datastore in a fresh test database (migrated, default
+/// options), or `None` if `DYAD_TEST_DATABASE_URL` is not set: the harness
+/// of the conformance suite (`tests/conformance/`) on PostgreSQL.
+pub async fn postgres_harness() -> Option<TestDatastore> {
+    let database = TestDatabase::create().await?;
+    let clock = MockClock::default();
+    let keys = DatastoreKeys::generate();
+    let options = DatastoreOptions::new(keys.clone());
+    let datastore = PostgresDatastore::open(database.url(), Arc::new(clock.clone()), &options)
+        .await
+        .expect("open PostgreSQL datastore");
+    let (url, reopen_clock) = (database.url().to_owned(), clock.clone());
+    let reopen: ReopenWith = Arc::new(move |options| {
+        let (url, clock) = (url.clone(), reopen_clock.clone());
+        Box::pin(async move {
+            let datastore = PostgresDatastore::open(&url, Arc::new(clock), &options).await?;
+            Ok(Arc::new(datastore) as Arc<dyn Datastore>)
+        })
+    });
+    Some(TestDatastore::new(
+        Arc::new(datastore),
+        clock,
+        keys,
+        reopen,
+        Box::new(database),
+    ))
 }

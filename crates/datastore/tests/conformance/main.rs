@@ -163,5 +163,5 @@ mod sqlite {
 }
 
 mod postgres {
-    conformance_tests!(optional dyad_datastore::postgres::testing::postgres_harness);
+    conformance_tests!(optional dyad_datastore::testing::postgres_harness);
 }

@@ -40,8 +40,8 @@ pub async fn migrate(url: &str) -> anyhow::Result<i64> {
 mod tests {
     use super::*;
     use dyad_core::clock::MockClock;
-    use dyad_datastore::postgres::testing::TestDatabase;
     use dyad_datastore::{DatastoreKeys, DatastoreOptions};
+    use dyad_test_support::postgres::TestDatabase;
     use std::sync::Arc;
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -69,8 +69,14 @@ mod tests {
         block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("m.sqlite").display());
-            assert_eq!(migrate(&url).await.unwrap(), 1);
-            assert_eq!(migrate(&url).await.unwrap(), 1);
+            assert_eq!(
+                migrate(&url).await.unwrap(),
+                dyad_datastore::schema_version()
+            );
+            assert_eq!(
+                migrate(&url).await.unwrap(),
+                dyad_datastore::schema_version()
+            );
             opens_without_migrating(&url).await;
         });
     }
@@ -81,8 +87,14 @@ mod tests {
             let Some(db) = TestDatabase::create().await else {
                 return;
             };
-            assert_eq!(migrate(db.url()).await.unwrap(), 1);
-            assert_eq!(migrate(db.url()).await.unwrap(), 1);
+            assert_eq!(
+                migrate(db.url()).await.unwrap(),
+                dyad_datastore::schema_version()
+            );
+            assert_eq!(
+                migrate(db.url()).await.unwrap(),
+                dyad_datastore::schema_version()
+            );
             opens_without_migrating(db.url()).await;
         });
     }

@@ -10,11 +10,11 @@ mod concurrency;
 mod retries;
 mod schema;
 
-use super::testing::TestDatabase;
 use super::PostgresDatastore;
 use crate::testing::run_test;
 use crate::{DatastoreKeys, DatastoreOptions};
 use dyad_core::clock::MockClock;
+use dyad_test_support::postgres::TestDatabase;
 use sqlx::{Connection as _, PgConnection};
 use std::future::Future;
 use std::sync::Arc;

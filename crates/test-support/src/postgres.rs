@@ -1,4 +1,5 @@
-//! Test databases on a PostgreSQL server (feature `test-util`): the server
+//! Test databases on a PostgreSQL server, for every suite that runs on
+//! PostgreSQL (the datastore's, the aggregator's, the cross-process ones): the server
 //! is the one named by the environment variable `DYAD_TEST_DATABASE_URL`
 //! (for example `postgres://postgres:postgres@127.0.0.1:5432/postgres`;
 //! `scripts/postgres.sh` starts one and sets it). Each [`TestDatabase`] is
@@ -9,11 +10,7 @@
 //! `skipped: DYAD_TEST_DATABASE_URL is not set` on stderr and returns
 //! `None`, so tests that need PostgreSQL pass without running.
 
-use super::PostgresDatastore;
-use crate::testing::{ReopenWith, TestDatastore};
-use crate::{Datastore, DatastoreKeys, DatastoreOptions};
-use dyad_core::clock::MockClock;
-use std::sync::Arc;
+use sqlx::{Connection as _, PgConnection};
 
 /// The environment variable naming the test server (a URL of a database
 /// on it that the tests may connect to and create databases from).
@@ -41,7 +38,7 @@ pub struct TestDatabase {
     /// the server sweep away `dyad_test_*` databases left by killed runs
     /// (`scripts/postgres.sh`), and a database in use is spared, so a fresh
     /// one must not sit unused until its test first connects.
-    _in_use: std::sync::Mutex<sqlx::PgConnection>,
+    _in_use: std::sync::Mutex<PgConnection>,
 }
 
 impl std::fmt::Debug for TestDatabase {
@@ -64,10 +61,10 @@ impl TestDatabase {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
         let name = format!("dyad_test_t{created}_{:016x}", rand::random::<u64>());
-        let url = super::admin::create_database(&server_url, &name)
+        let url = create_database(&server_url, &name)
             .await
             .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        let in_use = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        let in_use = PgConnection::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("cannot connect to test database {name}: {e}"));
         Some(Self {
@@ -100,7 +97,7 @@ impl Drop for TestDatabase {
                 .build()
                 .map_err(|e| e.to_string())?;
             runtime
-                .block_on(super::admin::drop_database(&server_url, &name))
+                .block_on(drop_database(&server_url, &name))
                 .map_err(|e| e.to_string())
         })
         .join();
@@ -112,30 +109,25 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A PostgreSQL datastore in a fresh test database (migrated, default
-/// options), or `None` if `DYAD_TEST_DATABASE_URL` is not set: the harness
-/// of the conformance suite (`tests/conformance/`) on PostgreSQL.
-pub async fn postgres_harness() -> Option<TestDatastore> {
-    let database = TestDatabase::create().await?;
-    let clock = MockClock::default();
-    let keys = DatastoreKeys::generate();
-    let options = DatastoreOptions::new(keys.clone());
-    let datastore = PostgresDatastore::open(database.url(), Arc::new(clock.clone()), &options)
-        .await
-        .expect("open PostgreSQL datastore");
-    let (url, reopen_clock) = (database.url().to_owned(), clock.clone());
-    let reopen: ReopenWith = Arc::new(move |options| {
-        let (url, clock) = (url.clone(), reopen_clock.clone());
-        Box::pin(async move {
-            let datastore = PostgresDatastore::open(&url, Arc::new(clock), &options).await?;
-            Ok(Arc::new(datastore) as Arc<dyn Datastore>)
-        })
-    });
-    Some(TestDatastore::new(
-        Arc::new(datastore),
-        clock,
-        keys,
-        reopen,
-        Box::new(database),
-    ))
+/// Creates database `name` (a plain identifier: made here) on the server of
+/// `server_url`; its URL.
+async fn create_database(server_url: &str, name: &str) -> Result<String, sqlx::Error> {
+    let mut url = url::Url::parse(server_url).map_err(|e| sqlx::Error::Configuration(e.into()))?;
+    url.set_path(&format!("/{name}"));
+    let mut conn = PgConnection::connect(server_url).await?;
+    let created = sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    created.map(|_| url.to_string())
+}
+
+/// Drops database `name`, closing the connections left to it.
+async fn drop_database(server_url: &str, name: &str) -> Result<(), sqlx::Error> {
+    let mut conn = PgConnection::connect(server_url).await?;
+    let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    dropped.map(|_| ())
 }
