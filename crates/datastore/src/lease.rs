@@ -58,23 +58,6 @@ pub struct Lease<T> {
     pub attempts: u32,
 }
 
-impl<T> Lease<T> {
-    /// The token proving this acquisition.
-    pub fn token(&self) -> &LeaseToken {
-        &self.token
-    }
-
-    /// A lease with the same token and expiry over another view of the job.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Lease<U> {
-        Lease {
-            leased: f(self.leased),
-            token: self.token,
-            expiry: self.expiry,
-            attempts: self.attempts,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,19 +39,10 @@ impl PooledDatastore<sqlx::Sqlite> {
         clock: Arc<dyn Clock>,
         options: &DatastoreOptions,
     ) -> Result<Self, DatastoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(DatastoreError::Config(format!(
-                "not a SQLite URL (expected sqlite://PATH): {url}"
-            )));
-        }
         options.validate()?;
-        let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?;
-        file_mode::create_private(connect.get_filename());
+        let connect = connect_options(url)?;
         let target = connect.get_filename().display().to_string();
         let connect = connect
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(options.statement_timeout)
             .foreign_keys(true);
@@ -76,21 +67,31 @@ impl PooledDatastore<sqlx::Sqlite> {
     /// Applies pending migrations to the database at `url` (creating it if
     /// missing); returns the schema version it is at.
     pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
-        let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?;
-        file_mode::create_private(connect.get_filename());
-        let connect = connect
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(connect)
+            .connect_with(connect_options(url)?)
             .await?;
         let migrator = sqlx::migrate!("./migrations/sqlite");
         migrator.run(&pool).await?;
         pool.close().await;
         Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
     }
+}
+
+/// The options of the file at `url` (`sqlite://PATH`), created if missing
+/// (readable by its owner only) and in WAL mode.
+fn connect_options(url: &str) -> Result<SqliteConnectOptions, DatastoreError> {
+    if !url.starts_with("sqlite:") {
+        return Err(DatastoreError::Config(format!(
+            "not a SQLite URL (expected sqlite://PATH): {url}"
+        )));
+    }
+    let connect = SqliteConnectOptions::from_str(url)
+        .map_err(|e| DatastoreError::Config(format!("invalid SQLite URL: {e}")))?;
+    file_mode::create_private(connect.get_filename());
+    Ok(connect
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal))
 }
 
 #[cfg(test)]
