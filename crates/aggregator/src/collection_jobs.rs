@@ -40,7 +40,7 @@ use crate::http::request::{
     authenticate, message_response, parse_id, read_message, DapPath, Requester,
 };
 use crate::http::times::check_batch_interval;
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::vdaf_ops::check_agg_param;
 use axum::body::Body;
 use axum::extract::State;

@@ -30,6 +30,7 @@ pub mod logging;
 pub mod runtime;
 pub mod server;
 pub mod startup;
+pub mod state;
 pub mod tls;
 pub mod upload;
 pub(crate) mod vdaf_ops;

@@ -19,7 +19,7 @@ use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{
     authenticate, message_response, parse_id, read_message, DapPath, Requester,
 };
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::vdaf_ops::{fold_output_shares, merge_job_rows, FinishedReport};
 use axum::body::Body;
 use axum::extract::State;

@@ -14,7 +14,7 @@
 
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{authenticate, parse_id, DapPath, Requester};
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::vdaf_ops::emptied_row;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -31,7 +31,7 @@ use crate::http::request::{
 use crate::http::times::{
     is_storable_report_time, stored_time_of_refused, with_storable_clock_skew,
 };
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::vdaf_ops::{fold_output_shares, FinishedReport};
 use axum::body::Body;
 use axum::extract::State;

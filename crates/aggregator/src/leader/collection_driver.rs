@@ -34,7 +34,8 @@
 
 use super::collection_batch::{self, Readiness};
 use super::config::{CollectionDriverConfig, LeaseSettings};
-use super::lease_loop::{run_lease_loop, LeasedWork};
+use super::driver_loop::{run_driver_loop, LeasedWork};
+use super::leases;
 use super::peer_client::{HelperClient, PeerError};
 use dyad_core::retry::Retryable;
 use dyad_datastore::models::{CollectionJob, CollectionJobState};
@@ -140,21 +141,7 @@ impl CollectionJobDriver {
     /// Extends the lease to a full `lease_duration` from now (lease lost if
     /// another driver took the job meanwhile).
     async fn renew_lease(&self, lease: &Lease<CollectionJob>) -> Result<(), CollectError> {
-        let (task_id, job_id, token) = (
-            lease.leased.task_id,
-            lease.leased.collection_job_id,
-            lease.token,
-        );
-        let duration = self.settings.lease_duration;
-        self.ds
-            .run_tx("collection_job_renew_lease", move |tx| {
-                Box::pin(async move {
-                    Ok(tx
-                        .renew_collection_job_lease(&task_id, &job_id, &token, duration)
-                        .await?)
-                })
-            })
-            .await?;
+        leases::renew_lease(self.ds.as_ref(), lease, self.settings.lease_duration).await?;
         Ok(())
     }
 
@@ -294,7 +281,7 @@ pub async fn run_collection_job_driver(
 ) -> anyhow::Result<()> {
     cfg.validate().map_err(anyhow::Error::msg)?;
     let driver = Arc::new(CollectionJobDriver::new(ds, http, &cfg, shutdown.clone()));
-    run_lease_loop(
+    run_driver_loop(
         "collection_job_driver",
         driver,
         std::time::Duration::from_millis(cfg.interval_ms),

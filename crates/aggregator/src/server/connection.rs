@@ -6,7 +6,8 @@
 
 use super::activity::{Activity, ActivityIo};
 use super::body::LimitedBody;
-use super::{overload, Shared};
+use super::overload;
+use super::shared::Shared;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use http_body::Body as _;

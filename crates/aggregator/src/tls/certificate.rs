@@ -4,8 +4,9 @@
 //! Also `read_certificates`, the PEM certificate reader the root
 //! certificate files share.
 
-use super::{crypto_provider, read_file, TlsError};
-use crate::config::TlsConfig;
+use super::config::TlsConfig;
+use super::error::{read_file, TlsError};
+use super::provider::crypto_provider;
 use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;

@@ -22,7 +22,7 @@ pub mod writer;
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{parse_id, read_message, DapPath};
 use crate::http::times::{is_storable_report_time, with_storable_clock_skew};
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
 use axum::extract::State;
