@@ -47,6 +47,24 @@
 //! [`AggregatorConfig::validate`] checks what serde cannot: a supported
 //! datastore URL, at least one role and none twice, a listen address when the
 //! HTTP API runs, positive limits.
+//!
+//! ## Where is
+//!
+//! - what deserialization cannot check: datastore URL, roles, listen address,
+//!   positive limits → [`AggregatorConfig::validate`]
+//! - `DYAD_DATASTORE_KEYS` wins over `datastore_keys` →
+//!   [`AggregatorConfig::datastore_keys`]
+//! - a datastore password never in logs or `Debug` → [`redacted_url`]
+//! - the client to the Helper follows no redirect, so its token never reaches
+//!   another host → [`HttpClientConfig::build_client`]
+//! - the default connection maximum, from the open-file limit →
+//!   [`ServerConfig::limits`]
+//! - the HTTP API's options from this file → [`AggregatorConfig::api_config`]
+//!   (in [`crate::state`])
+//! - the Leader's sections → [`crate::leader::JobCreatorConfig::validate`],
+//!   [`crate::leader::JobDriverConfig::validate`],
+//!   [`crate::leader::CollectionDriverConfig::validate`]
+//! - the `tls` section → [`TlsConfig`] (in [`crate::tls`])
 
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
 pub use crate::tls::config::TlsConfig;

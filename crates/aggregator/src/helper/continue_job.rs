@@ -59,7 +59,7 @@ pub async fn post_aggregation_job(
         .map_err(|e| e.with_task_id(task_id))
 }
 
-async fn continue_job(
+pub(crate) async fn continue_job(
     state: AppState,
     task_id: TaskId,
     job_id: String,
@@ -167,7 +167,7 @@ struct Advance {
 }
 
 /// Stores the advanced job; `None` if the job changed since it was loaded.
-async fn store(
+pub(super) async fn store(
     state: &AppState,
     task: &Task,
     job: &AggregationJob,

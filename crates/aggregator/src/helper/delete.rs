@@ -38,7 +38,7 @@ pub async fn delete_aggregation_job(
         .map_err(|e| e.with_task_id(task_id))
 }
 
-async fn delete_job(
+pub(super) async fn delete_job(
     state: AppState,
     task_id: TaskId,
     job_id: String,

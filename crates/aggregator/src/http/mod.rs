@@ -10,9 +10,41 @@
 //! | `POST /tasks/{task-id}/aggregate_shares` | Leader → Helper | [`crate::helper`] (4.6.2) |
 //!
 //! Every failure goes through [`problem::ApiError`] (requests no route takes:
-//! `fallback`; times a datastore cannot hold: [`times`]); request parsing,
-//! authentication and media types through [`request`]. One tracing span per
-//! request ([`trace`]).
+//! [`fallback`]; times a datastore cannot hold: [`storable_time`]); request
+//! parsing, authentication and media types through [`request`]. One tracing
+//! span per request ([`trace`]). The router itself is in [`mod@router`]; what the
+//! handlers share is [`crate::state`], below both.
+//!
+//! ## Where is
+//!
+//! - the route table (method and path → handler) → [`router::build_router`]
+//! - an identifier in the path or query is unpadded base64url (4.3) →
+//!   [`request::parse_id`]
+//! - the task's token, either header, compared in constant time (3.1) →
+//!   [`request::authenticate`]
+//! - the `Content-Type` a request must carry, 415 otherwise (8.1) →
+//!   [`request::require_media_type`]
+//! - a body over its limit is 413, a slow one 408, one past the server's
+//!   byte budget 503 → [`request::read_body`]
+//! - a message must fill the body exactly (`invalidMessage`) →
+//!   [`request::decode`]
+//! - a failure's status, type and document, with the task ID (3.2) →
+//!   [`problem::ApiError::to_problem_document`],
+//!   [`problem::ApiError::with_task_id`]
+//! - a detail of an internal failure is logged, never sent →
+//!   [`problem::ApiError::internal`]
+//! - 404 for an unknown path, 405 with `Allow` for an unserved method →
+//!   [`fallback::not_found`], [`fallback::method_not_allowed`]
+//! - `missingTaskID` for `GET /hpke_config` without a task (4.4.1) →
+//!   [`hpke_config::get_hpke_config`]
+//! - a batch interval ending after 2^63 - 1 is `batchInvalid` (4.6.6) →
+//!   [`storable_time::check_batch_interval`]
+//! - a report time the datastore cannot hold is too early (4.4.2, 4.5.1.4) →
+//!   [`storable_time::with_storable_clock_skew`],
+//!   [`storable_time::is_storable_report_time`]
+//! - one span and an `X-Request-Id` per request; no body, query or header
+//!   logged → [`trace::trace_request`]
+//! - the state every handler gets → [`crate::state::AppState`]
 
 #[cfg(test)]
 mod bad_input_tests;
@@ -21,7 +53,7 @@ pub mod hpke_config;
 pub mod problem;
 pub mod request;
 mod router;
-pub mod times;
+pub mod storable_time;
 pub mod trace;
 
 pub use crate::state::ApiConfig;

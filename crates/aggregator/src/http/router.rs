@@ -120,7 +120,7 @@ pub async fn serve_on(
         .await
 }
 
-fn build_router(state: AppState) -> Router {
+pub(super) fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/hpke_config", get(hpke_config::get_hpke_config))
         .route("/tasks/{task_id}/reports", put(upload::put_report))

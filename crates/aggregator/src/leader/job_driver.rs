@@ -44,7 +44,7 @@
 //! loses it, and it is counted once, by the job the Helper accepts it in.
 
 use super::aggregation_step::{self, LoadedJob, StepRequest, StepWrite};
-use super::config::{JobDriverConfig, LeaseSettings};
+use super::config::{DriverSettings, JobDriverConfig};
 use super::driver_loop::{run_driver_loop, LeasedWork};
 use super::leases;
 use super::peer_client::{HelperClient, PeerError};
@@ -95,7 +95,7 @@ impl DriveError {
 pub struct AggregationJobDriver {
     ds: Arc<dyn Datastore>,
     client: HelperClient,
-    settings: LeaseSettings,
+    settings: DriverSettings,
     shutdown: CancellationToken,
 }
 
@@ -107,7 +107,7 @@ impl AggregationJobDriver {
         cfg: &JobDriverConfig,
         shutdown: CancellationToken,
     ) -> Self {
-        let settings = cfg.lease_settings();
+        let settings = cfg.driver_settings();
         Self {
             ds,
             client: HelperClient::new(http, settings.http_timeout),

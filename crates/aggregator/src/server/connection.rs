@@ -127,7 +127,7 @@ async fn serve_http<I>(
 }
 
 /// One request: its body wrapped in the server's limits, then the router.
-async fn handle(
+pub(super) async fn handle(
     shared: &Shared,
     activity: &Arc<Activity>,
     request: Request<Incoming>,

@@ -1,5 +1,5 @@
 //! The accept loop ([`serve`]): one task per accepted connection up to
-//! `max_connections` (past it, [`overload`](super::overload) refuses), and
+//! `max_connections` (past it, [`overload`] refuses), and
 //! the shutdown sequence of the module documentation of [`crate::server`].
 
 use super::connection;
@@ -102,7 +102,7 @@ pub async fn serve(
 /// An error of `accept`: one connection's own failures are that
 /// connection's; others (out of file descriptors) get a pause before the
 /// next try, so the loop does not spin.
-async fn accept_failed(error: io::Error) {
+pub(super) async fn accept_failed(error: io::Error) {
     if matches!(
         error.kind(),
         io::ErrorKind::ConnectionRefused

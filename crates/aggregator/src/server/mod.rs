@@ -1,5 +1,5 @@
 //! The HTTP/1.1 server under the DAP API: our own accept loop on hyper,
-//! serving an axum [`Router`] with limits on everything a client can hold.
+//! serving an axum [`Router`](axum::Router) with limits on everything a client can hold.
 //!
 //! | limit ([`ServerLimits`]) | what happens past it |
 //! |---|---|
@@ -18,6 +18,24 @@
 //!
 //! [`open_files`] raises the process's open-file limit and sizes the
 //! default connection maximum from it.
+//!
+//! ## Where is
+//!
+//! - the accept loop, the connection maximum and the shutdown sequence →
+//!   [`listener::serve`]
+//! - a connection past `max_connections` answered 503 without parsing →
+//!   [`overload::Refusals`] (`refuse`), [`overload::busy_response`]
+//! - the TLS handshake timeout → [`connection::run`]
+//! - a request with a body past `max_buffered_bodies` answered 503 before its
+//!   body is read → [`connection::handle`]
+//! - the header and idle timeouts → [`activity::Activity::deadline`],
+//!   [`activity::Activity::expired`]
+//! - the body timeout (408) and byte budget (503) → [`body::LimitedBody`]
+//! - a failing `accept` pauses the loop instead of spinning →
+//!   [`listener::accept_failed`]
+//! - the default connection maximum, from the open-file limit →
+//!   [`open_files::default_max_connections`]
+//! - every limit and its default → [`limits::ServerLimits`]
 
 pub mod activity;
 pub mod body;

@@ -117,7 +117,10 @@ pub(crate) fn read_certificates(
 
 /// The first private key (PKCS#8, PKCS#1 or SEC1) of the PEM file at
 /// `path`. The file's bytes are wiped once read.
-fn read_private_key(what: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(super) fn read_private_key(
+    what: &'static str,
+    path: &Path,
+) -> Result<PrivateKeyDer<'static>, TlsError> {
     let bytes = zeroize::Zeroizing::new(read_file(what, path)?);
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|error| match error {
         pem::Error::NoItemsFound => TlsError::NoPrivateKey {
