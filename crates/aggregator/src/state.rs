@@ -4,13 +4,19 @@
 //!
 //! It sits below the router ([`crate::http`]) and the handlers
 //! ([`crate::upload`], [`crate::collection_jobs`], [`crate::helper`],
-//! [`crate::http::hpke_config`]), which all import it, and imports neither.
+//! [`crate::http::hpke_config`]), which all import it; it imports none of
+//! them, only the configuration, the error type ([`crate::http::problem`]),
+//! the server's limits and the report writer.
 //!
-//! Where is:
+//! ## Where is
+//!
 //! - a task run in the other role is as unknown as no task
-//!   (`unrecognizedTask`, DAP-09 section 3.2) -> [`AppState::task_in_role`];
-//! - the time every handler compares report and batch times against, the
-//!   datastore's clock -> [`AppState::now`].
+//!   (`unrecognizedTask`, DAP-09 section 3.2) → [`AppState::task_in_role`]
+//! - the time handlers compare report and batch times against, the
+//!   datastore's clock → [`AppState::now`]
+//! - the HTTP API's options from the configuration file, the default
+//!   connection maximum sized from the open-file limit →
+//!   [`AggregatorConfig::api_config`]
 
 use crate::config::{
     AggregatorConfig, UploadConfig, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_MAX_UPLOAD_BODY_BYTES,

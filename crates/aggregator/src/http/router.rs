@@ -1,4 +1,4 @@
-//! The DAP router ([`build_router`]: method and path -> handler, see the
+//! The DAP router ([`build_router`]: method and path → handler, see the
 //! table of [`crate::http`]) and [`HttpApi`], which serves it over HTTP or
 //! HTTPS together with the batching report writer.
 
