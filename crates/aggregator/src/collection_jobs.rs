@@ -9,7 +9,7 @@
 //! (`invalidMessage`), aggregation parameter (`invalidMessage`), and, under
 //! "the Leader MAY further validate the request" (section 4.6.6), the batch
 //! boundary (`batchInvalid`: misaligned interval, an interval ending after
-//! 2^63 - 1, which no datastore can hold (see [`crate::http::times`]), or a
+//! 2^63 - 1, which no datastore can hold (see [`crate::http::storable_time`]), or a
 //! `by_batch_id` batch the Leader never returned), the query count (`batchQueriedTooManyTimes`:
 //! a new aggregation parameter for a batch already queried with
 //! `max_batch_query_count` others) and overlap (`batchOverlap`: an interval
@@ -33,14 +33,30 @@
 //!
 //! Every error of the three carries the task ID once it parses (DAP-09
 //! section 3.2).
+//!
+//! ## Where is
+//!
+//! - only the task's Collector, with the collector token (3.1) →
+//!   [`authorize_collector`]
+//! - query type, aggregation parameter and batch boundary checked before any
+//!   lookup → [`create_job`]
+//! - the same PUT again is 201, another body for the same ID 409; a
+//!   `current_batch` query takes the oldest ready batch (4.6.1) →
+//!   [`store_new_job`]
+//! - batch validation that stored queries decide: batch ID boundary, query
+//!   count, overlap (4.6.6) → [`check_earlier_queries`]
+//! - what a POST answers for each state of the job (4.6.1) → [`poll_job`]
+//! - the `Retry-After` of a pending job, growing with the work left →
+//!   [`pending_retry_after`], [`pending_work`]
+//! - DELETE marks the job deleted → [`delete_job`]
 
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{
     authenticate, message_response, parse_id, read_message, DapPath, Requester,
 };
-use crate::http::times::check_batch_interval;
-use crate::http::AppState;
+use crate::http::storable_time::check_batch_interval;
+use crate::state::AppState;
 use crate::vdaf_ops::check_agg_param;
 use axum::body::Body;
 use axum::extract::State;
@@ -82,7 +98,7 @@ async fn create_job(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let (task, job_id) = authorized(state, task_id, job_id, headers).await?;
+    let (task, job_id) = authorize_collector(state, task_id, job_id, headers).await?;
     let (request, bytes): (CollectionReq, _) = read_message(
         task_id,
         headers,
@@ -104,7 +120,7 @@ async fn create_job(
             let shared = shared.clone();
             Box::pin(async move {
                 let (task, request, bytes, target) = &*shared;
-                create(tx, task, job_id, request, bytes, *target).await
+                store_new_job(tx, task, job_id, request, bytes, *target).await
             })
         })
         .await?;
@@ -112,7 +128,7 @@ async fn create_job(
     Ok(StatusCode::CREATED)
 }
 
-async fn create(
+async fn store_new_job(
     tx: &mut dyn Transaction,
     task: &Task,
     job_id: CollectionJobId,
@@ -170,7 +186,7 @@ async fn create(
 
 /// The eager checks of batch validation (DAP-09 section 4.6.6) that the
 /// stored queries decide: boundary of a batch ID, query count, overlap.
-async fn check_earlier_queries(
+pub(crate) async fn check_earlier_queries(
     tx: &mut dyn Transaction,
     task: &Task,
     batch: &ProtocolBatch,
@@ -239,7 +255,7 @@ async fn poll_job(
     job_id: &str,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let (_, job_id) = authorized(state, task_id, job_id, headers).await?;
+    let (_, job_id) = authorize_collector(state, task_id, job_id, headers).await?;
     let (job, work) = state
         .datastore
         .run_read_tx("get_collection_job", move |tx| {
@@ -371,7 +387,7 @@ async fn delete_job(
     job_id: &str,
     headers: &HeaderMap,
 ) -> ApiResult<StatusCode> {
-    let (_, job_id) = authorized(state, task_id, job_id, headers).await?;
+    let (_, job_id) = authorize_collector(state, task_id, job_id, headers).await?;
     state
         .datastore
         .run_tx("delete_collection_job", move |tx| {
@@ -393,7 +409,7 @@ async fn delete_job(
 
 /// The task (which this aggregator must lead) and job ID of a request from
 /// the task's Collector.
-async fn authorized(
+async fn authorize_collector(
     state: &AppState,
     task_id: TaskId,
     job_id: &str,

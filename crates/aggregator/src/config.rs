@@ -47,8 +47,27 @@
 //! [`AggregatorConfig::validate`] checks what serde cannot: a supported
 //! datastore URL, at least one role and none twice, a listen address when the
 //! HTTP API runs, positive limits.
+//!
+//! ## Where is
+//!
+//! - what deserialization cannot check: datastore URL, roles, listen address,
+//!   positive limits → [`AggregatorConfig::validate`]
+//! - `DYAD_DATASTORE_KEYS` wins over `datastore_keys` →
+//!   [`AggregatorConfig::datastore_keys`]
+//! - a datastore password never in logs or `Debug` → [`redacted_url`]
+//! - the client to the Helper follows no redirect, so its token never reaches
+//!   another host → [`HttpClientConfig::build_client`]
+//! - the default connection maximum, from the open-file limit →
+//!   [`ServerConfig::limits`]
+//! - the HTTP API's options from this file → [`AggregatorConfig::api_config`]
+//!   (in [`crate::state`])
+//! - the Leader's sections → [`crate::leader::JobCreatorConfig::validate`],
+//!   [`crate::leader::JobDriverConfig::validate`],
+//!   [`crate::leader::CollectionDriverConfig::validate`]
+//! - the `tls` section → [`TlsConfig`] (in [`crate::tls`])
 
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
+pub use crate::tls::config::TlsConfig;
 use dyad_datastore::{DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -279,20 +298,6 @@ impl ServerConfig {
         }
         Ok(())
     }
-}
-
-/// `dyad serve` terminating TLS itself: the DAP listener then speaks HTTPS
-/// only. Both files are read at start and again on SIGHUP (see
-/// [`crate::tls`]).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM certificate chain: the server's certificate first, then any
-    /// intermediates.
-    pub certificate_file: PathBuf,
-    /// PEM private key of the server's certificate: PKCS#8 (`PRIVATE
-    /// KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`).
-    pub private_key_file: PathBuf,
 }
 
 /// The format of log lines.
@@ -682,25 +687,6 @@ impl AggregatorConfig {
     /// Whether the configuration asks for `role`.
     pub fn has_role(&self, role: ProcessRole) -> bool {
         self.roles.contains(&role)
-    }
-
-    /// The HTTP API's options, from this configuration; the default
-    /// connection maximum is sized for the process's open-file limit now in
-    /// force (see [`crate::server::open_files`]).
-    pub fn api_config(&self) -> crate::http::ApiConfig {
-        let open_files = crate::server::open_files::current().map_or(
-            crate::server::open_files::FALLBACK_MAX_CONNECTIONS as u64,
-            |(soft, _)| soft,
-        );
-        crate::http::ApiConfig {
-            max_upload_body_bytes: self.max_upload_body_bytes,
-            max_request_body_bytes: self.max_request_body_bytes,
-            collection_retry_after: Duration::from_secs(self.collection_retry_after_secs),
-            upload: self.upload,
-            server: self
-                .server
-                .limits(open_files, self.datastore_pool.max_connections),
-        }
     }
 }
 

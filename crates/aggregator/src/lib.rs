@@ -8,6 +8,7 @@
 //! | [`config`] | the YAML configuration file |
 //! | [`runtime`] | [`runtime::run`]: datastore, HTTP API and roles until shutdown |
 //! | [`startup`] | before serving: datastore open errors with advice, the keys check, the startup line |
+//! | [`state`] | [`state::AppState`] and [`state::ApiConfig`]: what every handler shares |
 //! | [`http`] | router, problem documents, authentication, media types, `GET /hpke_config` |
 //! | [`upload`] | `PUT /tasks/{id}/reports` and the batching report writer |
 //! | [`collection_jobs`] | the Leader's collection job endpoints (DAP-09 4.6.1) |
@@ -19,6 +20,42 @@
 //!
 //! Protocol rules come from `dyad-protocol` and storage from
 //! `dyad-datastore`; this crate is the adapter between them and HTTP.
+//!
+//! ## Where is
+//!
+//! Each module's documentation has its own index; the rules most often looked
+//! for:
+//!
+//! - a request's token checked against the task's, in constant time (DAP-09
+//!   section 3.1) → [`http::request::authenticate`]
+//! - a task run in the other role is `unrecognizedTask` (3.2) →
+//!   [`state::AppState::task_in_role`]
+//! - every failure as a problem document carrying the task ID (3.2) →
+//!   [`http::problem::ApiError`], [`http::problem::ApiError::with_task_id`]
+//! - the order of an upload's checks (4.4.2) → [`upload::accept_report`]
+//! - 201 Created only once the report is committed (4.4.2) →
+//!   [`upload::writer::ReportWriter::write`]
+//! - a Helper aggregation job PUT repeated with the same body gets the same
+//!   answer (4.5.1.2) → [`helper::init::stored_answer`]
+//! - a report replayed or in a collected batch is rejected alone (4.5.1.4) →
+//!   [`helper::facts::gather`], [`helper::init::store_in_tx`]
+//! - a Helper continuation: replay of the previous step, `stepMismatch`
+//!   (4.5.2.2, 4.5.2.3) → [`helper::continue_job::continue_job`]
+//! - the Helper's aggregate share: idempotent, `batchMismatch`, batch
+//!   validation (4.6.2, 4.6.6) → [`helper::aggregate_share::answer`]
+//! - a collection job's eager batch validation (4.6.6) →
+//!   [`collection_jobs::check_earlier_queries`]
+//! - the Leader's job creation, stepping, lease renewal and collection →
+//!   [`leader`] (its index)
+//! - the configuration file's checks → [`config::AggregatorConfig::validate`]
+//! - a wrong datastore key stops the process before it serves →
+//!   [`startup::check_keys`]
+
+// The "Where is" indexes of the module documentation name the private
+// functions that carry each rule: read them with
+// `cargo doc --document-private-items`. A link that names nothing still
+// fails the documentation build (`rustdoc::broken_intra_doc_links`).
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod collection_jobs;
 pub mod config;
@@ -30,12 +67,15 @@ pub mod logging;
 pub mod runtime;
 pub mod server;
 pub mod startup;
+pub mod state;
 pub mod tls;
 pub mod upload;
 pub(crate) mod vdaf_ops;
 
 #[cfg(test)]
 mod end_to_end_tests;
+#[cfg(test)]
+mod layering_tests;
 #[cfg(test)]
 pub(crate) mod test_util;
 

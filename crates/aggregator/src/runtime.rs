@@ -11,6 +11,15 @@
 //! [`open_datastore`] and [`crate::http::serve_on`] are the pieces, for
 //! callers (the quickstart, tests) that bind their own listener, e.g. on
 //! port 0 to learn the address.
+//!
+//! ## Where is
+//!
+//! - which roles run, and stopping the others when one fails → [`run_with`]
+//! - the soft open-file limit raised to the hard limit →
+//!   [`raise_open_file_limit`]
+//! - the datastore opened and its schema brought up to date →
+//!   [`open_datastore`]
+//! - the keys checked before anything listens → [`crate::startup::check_keys`]
 
 use crate::config::{AggregatorConfig, ProcessRole};
 use crate::http::HttpApi;

@@ -4,6 +4,16 @@
 //! wrong key stops the process instead of failing each request), and the
 //! log lines saying where the keys came from ([`log_keys`]) and what runs
 //! ([`log_started`]). Keys themselves are never logged.
+//!
+//! ## Where is
+//!
+//! - a key that opens no stored task stops the process, naming the first such
+//!   task → [`check_keys`]
+//! - advice for the usual datastore setup mistakes →
+//!   [`OpenDatastoreError::hint`]
+//! - where the keys came from (never the keys), and a warning when the
+//!   environment overrides the file → [`log_keys`]
+//! - the one line saying what runs → [`log_started`]
 
 use crate::config::{redacted_url, ConfiguredKeys, KeysSource, ProcessRole};
 use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, SetupProblem, TxError};

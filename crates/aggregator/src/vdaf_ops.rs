@@ -5,6 +5,18 @@
 //! anti-replay, and folding output shares and aggregate shares into the
 //! per-job, per-batch rows the datastore keeps (DAP-09 section 4.6.2's
 //! implementation note: aggregate as output shares arrive).
+//!
+//! ## Where is
+//!
+//! - an upload's public share and Leader input share decode (4.4.2) →
+//!   [`check_report_shares`]
+//! - an aggregation parameter decodes → [`check_agg_param`]
+//! - anti-replay across aggregation parameters (VDAF-08 `is_valid`) →
+//!   [`agg_param_is_valid`]
+//! - output shares folded into per-job, per-batch rows as they arrive (4.6.2
+//!   note) → [`fold_output_shares`], [`merge_job_rows`]
+//! - a batch's rows summed for an aggregate share → [`merge_rows`]
+//! - a deleted job's contribution withdrawn → [`emptied_row`]
 
 use crate::convert::{interval_to_span, span_to_interval};
 use dyad_core::task::Task;

@@ -4,7 +4,7 @@
 //!
 //! Before any lookup: query type (`invalidMessage`) and, for a batch
 //! interval, the boundary check (`batchInvalid`: misaligned, or ending after
-//! 2^63 - 1, see [`crate::http::times`]). Then, in one write transaction, so
+//! 2^63 - 1, see [`crate::http::storable_time`]). Then, in one write transaction, so
 //! that no aggregation job can add to the batch between the check and the
 //! record:
 //!
@@ -31,8 +31,8 @@ use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{
     authenticate, message_response, parse_id, read_message, DapPath, Requester,
 };
-use crate::http::times::check_batch_interval;
-use crate::http::AppState;
+use crate::http::storable_time::check_batch_interval;
+use crate::state::AppState;
 use crate::vdaf_ops::{check_agg_param, merge_rows};
 use axum::body::Body;
 use axum::extract::State;
@@ -68,7 +68,7 @@ pub async fn post_aggregate_share(
         .map_err(|e| e.with_task_id(task_id))
 }
 
-async fn aggregate_share(
+pub(super) async fn aggregate_share(
     state: AppState,
     task_id: TaskId,
     headers: HeaderMap,
@@ -106,7 +106,7 @@ async fn aggregate_share(
     message_response(StatusCode::OK, DapMediaType::AggregateShare, &response)
 }
 
-async fn answer(
+pub(crate) async fn answer(
     tx: &mut dyn Transaction,
     task: &Task,
     request: &AggregateShareReq,

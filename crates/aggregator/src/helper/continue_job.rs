@@ -19,7 +19,7 @@ use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{
     authenticate, message_response, parse_id, read_message, DapPath, Requester,
 };
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::vdaf_ops::{fold_output_shares, merge_job_rows, FinishedReport};
 use axum::body::Body;
 use axum::extract::State;
@@ -59,7 +59,7 @@ pub async fn post_aggregation_job(
         .map_err(|e| e.with_task_id(task_id))
 }
 
-async fn continue_job(
+pub(crate) async fn continue_job(
     state: AppState,
     task_id: TaskId,
     job_id: String,
@@ -167,7 +167,7 @@ struct Advance {
 }
 
 /// Stores the advanced job; `None` if the job changed since it was loaded.
-async fn store(
+pub(super) async fn store(
     state: &AppState,
     task: &Task,
     job: &AggregationJob,

@@ -14,7 +14,7 @@
 
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{authenticate, parse_id, DapPath, Requester};
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::vdaf_ops::emptied_row;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -38,7 +38,7 @@ pub async fn delete_aggregation_job(
         .map_err(|e| e.with_task_id(task_id))
 }
 
-async fn delete_job(
+pub(super) async fn delete_job(
     state: AppState,
     task_id: TaskId,
     job_id: String,

@@ -15,7 +15,7 @@
 //! transaction that stores the job, where they are authoritative.
 
 use super::batch_of;
-use crate::http::times::is_storable_report_time;
+use crate::http::storable_time::is_storable_report_time;
 use crate::vdaf_ops::agg_param_is_valid;
 use dyad_core::task::Task;
 use dyad_datastore::models::BatchIdentifier;
@@ -102,7 +102,7 @@ pub async fn collected_batches(
     reports: &[ReportMetadata],
 ) -> Result<HashSet<BatchIdentifier>, TxError> {
     // A report whose time cannot be stored is refused as too early
-    // whatever its batch holds (see `crate::http::times`); its batch is
+    // whatever its batch holds (see `crate::http::storable_time`); its batch is
     // not looked up.
     let batches: HashSet<BatchIdentifier> = reports
         .iter()

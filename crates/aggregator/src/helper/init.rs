@@ -11,7 +11,7 @@
 //! 3. The facts of the reports are read ([`super::facts`]), then
 //!    [`dyad_protocol::helper::helper_initialize`] runs on the blocking pool;
 //!    a report still accepted whose time cannot be stored (at or after
-//!    2^63 - 1 with its time-precision bucket, see [`crate::http::times`])
+//!    2^63 - 1 with its time-precision bucket, see [`crate::http::storable_time`])
 //!    is then rejected alone with `report_too_early`; its row is stored
 //!    with a clamped time, the rest of the job goes on.
 //! 4. One write transaction re-checks anti-replay and collected batches
@@ -28,10 +28,10 @@ use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{
     authenticate, message_response, parse_id, read_message, DapPath, Requester,
 };
-use crate::http::times::{
+use crate::http::storable_time::{
     is_storable_report_time, stored_time_of_refused, with_storable_clock_skew,
 };
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::vdaf_ops::{fold_output_shares, FinishedReport};
 use axum::body::Body;
 use axum::extract::State;
@@ -128,7 +128,7 @@ async fn initialize(
 
 /// The stored response if the job exists and `request_hash` replays its
 /// initialization; a conflict if it exists otherwise; `None` if it does not.
-async fn stored_answer(
+pub(crate) async fn stored_answer(
     state: &AppState,
     task_id: TaskId,
     job_id: AggregationJobId,
@@ -197,7 +197,7 @@ async fn read_facts(
         .await?)
 }
 
-fn prepare(
+pub(super) fn prepare(
     task: &Task,
     facts: &InitFacts,
     request: &AggregationJobInitReq,
@@ -218,11 +218,14 @@ fn prepare(
 
 /// Rejects with `report_too_early` every report still accepted whose time
 /// cannot be stored (DAP-09 section 4.5.1.4: a report too far in the
-/// future; see `crate::http::times`), so that it fails alone, never the
+/// future; see `crate::http::storable_time`), so that it fails alone, never the
 /// whole job. The protocol's own time check, run with the clock skew cut by
 /// `with_storable_clock_skew`, has rejected it already; this is the
 /// guarantee that nothing unstorable reaches the transaction.
-fn refuse_unstorable_times(task: &Task, mut outcome: HelperInitOutcome) -> HelperInitOutcome {
+pub(super) fn refuse_unstorable_times(
+    task: &Task,
+    mut outcome: HelperInitOutcome,
+) -> HelperInitOutcome {
     for index in 0..outcome.reports.len() {
         let report = &outcome.reports[index];
         if accepted(&report.state) && !is_storable_report_time(task, report.metadata.time) {
@@ -261,7 +264,7 @@ fn fold(
     Ok(fold_output_shares(task, job_id, agg_param, &finished)?)
 }
 
-struct Prepared {
+pub(crate) struct Prepared {
     task: Task,
     job: AggregationJob,
     request: Arc<AggregationJobInitReq>,
@@ -322,7 +325,7 @@ fn accepted(state: &HelperReportState) -> bool {
     )
 }
 
-async fn store_in_tx(
+pub(crate) async fn store_in_tx(
     tx: &mut dyn Transaction,
     prepared: &Prepared,
 ) -> Result<AggregationJobResp, TxError> {

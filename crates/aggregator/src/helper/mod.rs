@@ -17,6 +17,37 @@
 //! write transaction then re-checks what may have changed meanwhile
 //! (anti-replay, collected batches) and stores the job, its reports, its
 //! batch aggregations and the response together.
+//!
+//! ## Where is
+//!
+//! - only the task's Leader, with the aggregator token (3.1) →
+//!   [`crate::http::request::authenticate`] called with `Requester::Leader`
+//!   by each handler
+//! - an initialization repeated with the same body gets the same bytes;
+//!   another body for the same job is 409 (4.5.1.2) → [`init::stored_answer`]
+//! - the facts read before preparing: replay, collected batch, batch capacity
+//!   (4.5.1.4) → [`facts::gather`], [`facts::replayed_reports`],
+//!   [`facts::collected_batches`], [`facts::batch_capacity`]
+//! - replay and collection checked again where they are authoritative, in the
+//!   storing transaction → [`init::store_in_tx`]
+//! - a report time the datastore cannot hold fails that report alone with
+//!   `report_too_early` (4.5.1.4) → [`init::refuse_unstorable_times`]
+//! - VDAF preparation off the async runtime → [`init::prepare`]
+//! - a continuation: the previous request again is answered from storage, a
+//!   wrong step is `stepMismatch` (4.5.2.2, 4.5.2.3) →
+//!   [`continue_job::continue_job`]
+//! - a job changed by a concurrent request is decided again →
+//!   [`continue_job::store`]
+//! - a report the Leader left out of a continuation is `report_dropped` →
+//!   [`to_stored_state`]
+//! - the batch a report counts in → [`batch_of`]
+//! - a deleted job withdraws its contributions from batches not yet collected
+//!   (4.5.2.2) → [`delete::delete_job`], [`crate::vdaf_ops::emptied_row`]
+//! - an aggregate share request repeated is answered identically; another
+//!   count or checksum is `batchMismatch`; batch validation (4.6.2, 4.6.6) →
+//!   [`aggregate_share::answer`]
+//! - a batch interval's boundary checked before any lookup (4.6.6.1.1) →
+//!   [`aggregate_share::aggregate_share`]
 
 pub mod aggregate_share;
 pub mod continue_job;

@@ -9,7 +9,7 @@
 
 use super::problem::{ApiError, ApiResult};
 use super::request::{message_response, parse_id};
-use super::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::Response;

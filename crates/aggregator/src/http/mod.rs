@@ -10,9 +10,41 @@
 //! | `POST /tasks/{task-id}/aggregate_shares` | Leader → Helper | [`crate::helper`] (4.6.2) |
 //!
 //! Every failure goes through [`problem::ApiError`] (requests no route takes:
-//! `fallback`; times a datastore cannot hold: [`times`]); request parsing,
-//! authentication and media types through [`request`]. One tracing span per
-//! request ([`trace`]).
+//! [`fallback`]; times a datastore cannot hold: [`storable_time`]); request
+//! parsing, authentication and media types through [`request`]. One tracing
+//! span per request ([`trace`]). The router itself is in [`mod@router`]; what the
+//! handlers share is [`crate::state`], below both.
+//!
+//! ## Where is
+//!
+//! - the route table (method and path → handler) → [`router::build_router`]
+//! - an identifier in the path or query is unpadded base64url (4.3) →
+//!   [`request::parse_id`]
+//! - the task's token, either header, compared in constant time (3.1) →
+//!   [`request::authenticate`]
+//! - the `Content-Type` a request must carry, 415 otherwise (8.1) →
+//!   [`request::require_media_type`]
+//! - a body over its limit is 413, a slow one 408, one past the server's
+//!   byte budget 503 → [`request::read_body`]
+//! - a message must fill the body exactly (`invalidMessage`) →
+//!   [`request::decode`]
+//! - a failure's status, type and document, with the task ID (3.2) →
+//!   [`problem::ApiError::to_problem_document`],
+//!   [`problem::ApiError::with_task_id`]
+//! - a detail of an internal failure is logged, never sent →
+//!   [`problem::ApiError::internal`]
+//! - 404 for an unknown path, 405 with `Allow` for an unserved method →
+//!   [`fallback::not_found`], [`fallback::method_not_allowed`]
+//! - `missingTaskID` for `GET /hpke_config` without a task (4.4.1) →
+//!   [`hpke_config::get_hpke_config`]
+//! - a batch interval ending after 2^63 - 1 is `batchInvalid` (4.6.6) →
+//!   [`storable_time::check_batch_interval`]
+//! - a report time the datastore cannot hold is too early (4.4.2, 4.5.1.4) →
+//!   [`storable_time::with_storable_clock_skew`],
+//!   [`storable_time::is_storable_report_time`]
+//! - one span and an `X-Request-Id` per request; no body, query or header
+//!   logged → [`trace::trace_request`]
+//! - the state every handler gets → [`crate::state::AppState`]
 
 #[cfg(test)]
 mod bad_input_tests;
@@ -20,219 +52,9 @@ mod fallback;
 pub mod hpke_config;
 pub mod problem;
 pub mod request;
-pub mod times;
+mod router;
+pub mod storable_time;
 pub mod trace;
 
-use crate::config::UploadConfig;
-use crate::server::ServerLimits;
-use crate::upload::writer::{ReportWriter, WriterTask};
-use axum::routing::{get, post, put};
-use axum::Router;
-use dyad_core::task::Task;
-use dyad_datastore::{Datastore, DatastoreExt};
-use dyad_messages::draft09::{Role, TaskId, Time};
-use problem::{ApiError, ApiResult};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-
-/// Options of the HTTP API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ApiConfig {
-    /// Largest accepted `Report` body.
-    pub max_upload_body_bytes: usize,
-    /// Largest accepted body of every other request.
-    pub max_request_body_bytes: usize,
-    /// The longest `Retry-After` of a collection job still running.
-    pub collection_retry_after: Duration,
-    /// The batching report writer.
-    pub upload: UploadConfig,
-    /// The server's limits and timeouts.
-    pub server: ServerLimits,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        Self {
-            max_upload_body_bytes: crate::config::DEFAULT_MAX_UPLOAD_BODY_BYTES,
-            max_request_body_bytes: crate::config::DEFAULT_MAX_REQUEST_BODY_BYTES,
-            collection_retry_after: Duration::from_secs(5),
-            upload: UploadConfig::default(),
-            server: ServerLimits::default(),
-        }
-    }
-}
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) datastore: Arc<dyn Datastore>,
-    pub(crate) config: ApiConfig,
-    pub(crate) reports: ReportWriter,
-}
-
-impl AppState {
-    /// The current time, from the datastore's clock.
-    pub(crate) fn now(&self) -> Time {
-        self.datastore.clock().now()
-    }
-
-    /// The task, in any role; `unrecognizedTask` if there is none.
-    pub(crate) async fn task(&self, task_id: TaskId) -> ApiResult<Task> {
-        let task = self
-            .datastore
-            .run_read_tx("get_task", move |tx| {
-                Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
-            })
-            .await?;
-        task.ok_or_else(|| ApiError::unrecognized_task(task_id, "unknown task"))
-    }
-
-    /// The task, which this aggregator must run in `role`. A task run in
-    /// the other role is as unknown here as one not run at all (DAP-09
-    /// gives no other error for it).
-    pub(crate) async fn task_in_role(&self, task_id: TaskId, role: Role) -> ApiResult<Task> {
-        let task = self.task(task_id).await?;
-        if task.role() != role {
-            return Err(ApiError::unrecognized_task(
-                task_id,
-                format!("this aggregator is not the {role} of the task"),
-            ));
-        }
-        Ok(task)
-    }
-}
-
-/// The HTTP API with its background report writer.
-pub struct HttpApi {
-    router: Router,
-    writer: WriterTask,
-    limits: ServerLimits,
-}
-
-impl HttpApi {
-    /// Builds the router and starts the report writer (on the current tokio
-    /// runtime).
-    pub fn new(datastore: Arc<dyn Datastore>, config: ApiConfig) -> Self {
-        let (reports, writer) =
-            ReportWriter::spawn(datastore.clone(), config.upload, config.server.retry_after);
-        let state = AppState {
-            datastore,
-            config,
-            reports,
-        };
-        Self {
-            router: build_router(state),
-            writer,
-            limits: config.server,
-        }
-    }
-
-    /// The router, for serving elsewhere or for in-process requests.
-    pub fn router(&self) -> Router {
-        self.router.clone()
-    }
-
-    /// Serves on `listener` until `shutdown` is cancelled, then lets the
-    /// requests in flight finish (within the shutdown grace period), writes
-    /// the reports still queued, and returns.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        let HttpApi {
-            router,
-            writer,
-            limits,
-        } = self;
-        if let Ok(address) = listener.local_addr() {
-            tracing::info!(%address, max_connections = limits.max_connections, "serving the DAP API");
-        }
-        let served = crate::server::serve(listener, None, router, limits, shutdown).await;
-        writer.stop().await;
-        served.map_err(|e| anyhow::anyhow!("HTTP server: {e}"))
-    }
-
-    /// [`HttpApi::serve`] over HTTPS: every connection on `listener` is
-    /// TLS-terminated with `certificate`, which SIGHUP reloads meanwhile
-    /// (see [`crate::tls`]).
-    pub async fn serve_tls(
-        self,
-        listener: TcpListener,
-        certificate: Arc<crate::tls::ReloadableCertificate>,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
-        let HttpApi {
-            router,
-            writer,
-            limits,
-        } = self;
-        let acceptor = match crate::tls::acceptor(certificate.clone()) {
-            Ok(acceptor) => acceptor,
-            Err(error) => {
-                writer.stop().await;
-                return Err(error.into());
-            }
-        };
-        if let Ok(address) = listener.local_addr() {
-            tracing::info!(%address, max_connections = limits.max_connections, "serving the DAP API over HTTPS");
-        }
-        crate::tls::reload::log_served(&certificate.summary(), "serving the TLS certificate");
-        let reloads = shutdown.child_token();
-        let reloader = crate::tls::reload::reload_on_sighup(certificate, reloads.clone());
-        let served = crate::server::serve(listener, Some(acceptor), router, limits, shutdown).await;
-        reloads.cancel();
-        let _ = reloader.await;
-        writer.stop().await;
-        served.map_err(|e| anyhow::anyhow!("HTTP server: {e}"))
-    }
-}
-
-/// Builds the router (and starts a report writer that stops when the last
-/// clone of the router is dropped). For in-process tests and embedding.
-pub fn router(datastore: Arc<dyn Datastore>, config: ApiConfig) -> Router {
-    HttpApi::new(datastore, config).router()
-}
-
-/// Serves the API on `listener` until `shutdown` is cancelled (see
-/// [`HttpApi::serve`]). Bind port 0 and read `listener.local_addr()` first
-/// to learn the address.
-pub async fn serve_on(
-    listener: TcpListener,
-    datastore: Arc<dyn Datastore>,
-    config: ApiConfig,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    HttpApi::new(datastore, config)
-        .serve(listener, shutdown)
-        .await
-}
-
-fn build_router(state: AppState) -> Router {
-    use crate::{collection_jobs, helper, upload};
-    Router::new()
-        .route("/hpke_config", get(hpke_config::get_hpke_config))
-        .route("/tasks/{task_id}/reports", put(upload::put_report))
-        .route(
-            "/tasks/{task_id}/collection_jobs/{collection_job_id}",
-            put(collection_jobs::put_collection_job)
-                .post(collection_jobs::poll_collection_job)
-                .delete(collection_jobs::delete_collection_job),
-        )
-        .route(
-            "/tasks/{task_id}/aggregation_jobs/{aggregation_job_id}",
-            put(helper::init::put_aggregation_job)
-                .post(helper::continue_job::post_aggregation_job)
-                .delete(helper::delete::delete_aggregation_job),
-        )
-        .route(
-            "/tasks/{task_id}/aggregate_shares",
-            post(helper::aggregate_share::post_aggregate_share),
-        )
-        .method_not_allowed_fallback(fallback::method_not_allowed)
-        .fallback(fallback::not_found)
-        .layer(axum::middleware::from_fn(trace::trace_request))
-        .with_state(state)
-}
+pub use crate::state::ApiConfig;
+pub use router::{router, serve_on, HttpApi};

@@ -17,7 +17,7 @@
 //! 4. [`apply`] (CPU): the Helper's response through
 //!    [`leader_process_response`], and the newly prepared output shares
 //!    folded into the job's batch aggregations;
-//! 5. [`write`] (one read-write transaction, every write checking the
+//! 5. [`write()`] (one read-write transaction, every write checking the
 //!    lease): report aggregation states, batch aggregations, the release of
 //!    fixed-size batch room taken by failed reports, the return to the pool
 //!    of reports the Helper found too early, and the job's step and state.
@@ -212,7 +212,7 @@ fn prepare_init<V: DapAggregator<L>, const L: usize>(
 }
 
 /// The job's `PartialBatchSelector` (DAP-09 section 4.5.1.1).
-fn partial_batch_selector(
+pub(super) fn partial_batch_selector(
     task: &Task,
     job: &AggregationJob,
 ) -> Result<PartialBatchSelector, ProtocolError> {
@@ -235,7 +235,7 @@ pub(crate) struct StepCounts {
     pub waiting: u64,
 }
 
-/// What [`write`] stores.
+/// What [`write()`] stores.
 pub(crate) struct StepWrite {
     pub job: AggregationJob,
     pub report_aggregations: Vec<ReportAggregation>,

@@ -2,7 +2,7 @@
 //! 4.6.2 and 4.6.6): whether it is ready, whether it is valid, the Leader's
 //! aggregate share of it, and the finished job's contents.
 //!
-//! [`prepare`] is one read-write transaction that decides readiness,
+//! [`check_and_record`] is one read-write transaction that decides readiness,
 //! validates, and records the batch as collected; the rest is computation.
 
 use super::batch_aggregation::merge_batch;
@@ -19,7 +19,7 @@ use dyad_protocol::batch::{self as protocol_batch, validate_batch, BatchFacts};
 use dyad_protocol::collection::{build_aggregate_share_req, seal_leader_aggregate_share};
 use dyad_protocol::ProtocolError;
 
-/// What [`prepare`] found.
+/// What [`check_and_record`] found.
 pub(crate) enum Readiness {
     /// The job or its task is gone, or the job is no longer waiting.
     Gone,
@@ -46,7 +46,7 @@ fn protocol_identifier(batch: &BatchIdentifier) -> protocol_batch::BatchIdentifi
 
 /// Readiness, validation and the collected-batch record, in one transaction
 /// that checks the lease (see [`super::collection_driver`]).
-pub(crate) async fn prepare(
+pub(crate) async fn check_and_record(
     ds: &dyn Datastore,
     lease: &Lease<CollectionJob>,
 ) -> Result<Readiness, TxError> {

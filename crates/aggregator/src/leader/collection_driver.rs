@@ -6,7 +6,7 @@
 //! `current_batch`). For each job:
 //!
 //! 1. readiness and validation, in one read-write transaction
-//!    ([`collection_batch::prepare`](super::collection_batch::prepare)):
+//!    ([`collection_batch::check_and_record`]):
 //!    while an unfinished aggregation job may hold reports of the batch,
 //!    unaggregated reports lie in its interval, or it holds fewer than
 //!    `min_batch_size` reports, the job waits (its lease is given back, it
@@ -33,8 +33,9 @@
 //! and the job is abandoned after `max_attempts`, like aggregation jobs.
 
 use super::collection_batch::{self, Readiness};
-use super::config::{CollectionDriverConfig, LeaseSettings};
-use super::lease_loop::{run_lease_loop, LeasedWork};
+use super::config::{CollectionDriverConfig, DriverSettings};
+use super::driver_loop::{run_driver_loop, LeasedWork};
+use super::leases;
 use super::peer_client::{HelperClient, PeerError};
 use dyad_core::retry::Retryable;
 use dyad_datastore::models::{CollectionJob, CollectionJobState};
@@ -62,7 +63,7 @@ enum CollectError {
 pub struct CollectionJobDriver {
     ds: Arc<dyn Datastore>,
     client: HelperClient,
-    settings: LeaseSettings,
+    settings: DriverSettings,
     not_ready_retry: DapDuration,
     shutdown: CancellationToken,
 }
@@ -75,7 +76,7 @@ impl CollectionJobDriver {
         cfg: &CollectionDriverConfig,
         shutdown: CancellationToken,
     ) -> Self {
-        let settings = cfg.lease_settings();
+        let settings = cfg.driver_settings();
         Self {
             ds,
             client: HelperClient::new(http, settings.http_timeout),
@@ -97,7 +98,7 @@ impl CollectionJobDriver {
     async fn drive_job(&self, lease: &Lease<CollectionJob>) -> Result<(), CollectError> {
         let task_id = lease.leased.task_id;
         let job_id = lease.leased.collection_job_id;
-        let ready = match collection_batch::prepare(self.ds.as_ref(), lease).await? {
+        let ready = match collection_batch::check_and_record(self.ds.as_ref(), lease).await? {
             Readiness::Gone => return Ok(()),
             Readiness::NotReady(reason) => {
                 debug!(%task_id, collection_job_id = %job_id, reason, "batch not ready");
@@ -140,21 +141,7 @@ impl CollectionJobDriver {
     /// Extends the lease to a full `lease_duration` from now (lease lost if
     /// another driver took the job meanwhile).
     async fn renew_lease(&self, lease: &Lease<CollectionJob>) -> Result<(), CollectError> {
-        let (task_id, job_id, token) = (
-            lease.leased.task_id,
-            lease.leased.collection_job_id,
-            lease.token,
-        );
-        let duration = self.settings.lease_duration;
-        self.ds
-            .run_tx("collection_job_renew_lease", move |tx| {
-                Box::pin(async move {
-                    Ok(tx
-                        .renew_collection_job_lease(&task_id, &job_id, &token, duration)
-                        .await?)
-                })
-            })
-            .await?;
+        leases::renew_lease(self.ds.as_ref(), lease, self.settings.lease_duration).await?;
         Ok(())
     }
 
@@ -294,7 +281,7 @@ pub async fn run_collection_job_driver(
 ) -> anyhow::Result<()> {
     cfg.validate().map_err(anyhow::Error::msg)?;
     let driver = Arc::new(CollectionJobDriver::new(ds, http, &cfg, shutdown.clone()));
-    run_lease_loop(
+    run_driver_loop(
         "collection_job_driver",
         driver,
         std::time::Duration::from_millis(cfg.interval_ms),

@@ -145,8 +145,8 @@ impl Default for JobDriverConfig {
 
 impl JobDriverConfig {
     /// The shared lease and retry settings.
-    pub(crate) fn lease_settings(&self) -> LeaseSettings {
-        LeaseSettings {
+    pub(crate) fn driver_settings(&self) -> DriverSettings {
+        DriverSettings {
             interval: Duration::from_millis(self.interval_ms),
             max_concurrent: self.max_concurrent_jobs,
             lease_duration: DapDuration::from_seconds(self.lease_duration_secs),
@@ -159,7 +159,7 @@ impl JobDriverConfig {
 
     /// Checks what serde cannot; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        self.lease_settings().validate("aggregation_job_driver")
+        self.driver_settings().validate("aggregation_job_driver")
     }
 }
 
@@ -204,8 +204,8 @@ impl Default for CollectionDriverConfig {
 
 impl CollectionDriverConfig {
     /// The shared lease and retry settings.
-    pub(crate) fn lease_settings(&self) -> LeaseSettings {
-        LeaseSettings {
+    pub(crate) fn driver_settings(&self) -> DriverSettings {
+        DriverSettings {
             interval: Duration::from_millis(self.interval_ms),
             max_concurrent: self.max_concurrent_jobs,
             lease_duration: DapDuration::from_seconds(self.lease_duration_secs),
@@ -218,13 +218,13 @@ impl CollectionDriverConfig {
 
     /// Checks what serde cannot; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        self.lease_settings().validate("collection_job_driver")
+        self.driver_settings().validate("collection_job_driver")
     }
 }
 
 /// What the two drivers have in common.
 #[derive(Clone, Debug)]
-pub(crate) struct LeaseSettings {
+pub(crate) struct DriverSettings {
     pub interval: Duration,
     pub max_concurrent: u64,
     pub lease_duration: DapDuration,
@@ -234,7 +234,7 @@ pub(crate) struct LeaseSettings {
     pub http_timeout: Duration,
 }
 
-impl LeaseSettings {
+impl DriverSettings {
     fn validate(&self, section: &str) -> Result<(), String> {
         let checks = [
             ("interval_ms", self.interval.as_millis() > 0),
@@ -334,7 +334,7 @@ mod tests {
             retry_max_delay_secs: 10,
             ..Default::default()
         }
-        .lease_settings();
+        .driver_settings();
         // Jitter shortens by at most half; rounding up to whole seconds.
         let first = settings.retry_delay(1).as_seconds();
         assert!((1..=2).contains(&first), "{first}");

@@ -65,7 +65,7 @@ pub struct CreatorRunSummary {
 
 /// What one task's transaction did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct TaskOutcome {
+pub(super) struct TaskOutcome {
     summary: CreatorRunSummary,
     /// Reports left waiting because they are fewer than `min_job_size`.
     undersized_remainder: bool,
@@ -211,7 +211,7 @@ impl AggregationJobCreator {
 }
 
 /// Everything one task's transaction needs (cloned into each attempt).
-struct TaskPlan {
+pub(super) struct TaskPlan {
     task: Task,
     aggregation_parameter: Vec<u8>,
     cfg: JobCreatorConfig,
@@ -222,7 +222,7 @@ struct TaskPlan {
 /// The sizes of the jobs to make from `available` reports: as many full
 /// jobs as possible, then the rest if it reaches `min` (or if `flush`), at
 /// most `max_jobs` in all. Also whether an undersized remainder was left.
-fn plan_job_sizes(
+pub(super) fn plan_job_sizes(
     available: u64,
     min: u64,
     max: u64,
@@ -243,7 +243,10 @@ fn plan_job_sizes(
 }
 
 /// The transaction body: reads, groups, creates and marks.
-async fn create_jobs(tx: &mut dyn Transaction, plan: &TaskPlan) -> Result<TaskOutcome, TxError> {
+pub(super) async fn create_jobs(
+    tx: &mut dyn Transaction,
+    plan: &TaskPlan,
+) -> Result<TaskOutcome, TxError> {
     let task_id = *plan.task.task_id();
     let cfg = &plan.cfg;
     let limit = cfg.max_job_size.saturating_mul(cfg.max_jobs_per_task);
@@ -331,7 +334,7 @@ async fn create_jobs(tx: &mut dyn Transaction, plan: &TaskPlan) -> Result<TaskOu
 
 /// Separates the reports whose batch was already collected (time-interval
 /// tasks: the report's `time_precision` bucket overlaps a collected query).
-async fn split_collected(
+pub(super) async fn split_collected(
     tx: &mut dyn Transaction,
     plan: &TaskPlan,
     reports: Vec<ReportMetadata>,

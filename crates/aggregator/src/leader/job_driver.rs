@@ -44,8 +44,9 @@
 //! loses it, and it is counted once, by the job the Helper accepts it in.
 
 use super::aggregation_step::{self, LoadedJob, StepRequest, StepWrite};
-use super::config::{JobDriverConfig, LeaseSettings};
-use super::lease_loop::{run_lease_loop, LeasedWork};
+use super::config::{DriverSettings, JobDriverConfig};
+use super::driver_loop::{run_driver_loop, LeasedWork};
+use super::leases;
 use super::peer_client::{HelperClient, PeerError};
 use dyad_core::retry::Retryable;
 use dyad_datastore::models::{AggregationJob, AggregationJobState, ReportAggregationState};
@@ -94,7 +95,7 @@ impl DriveError {
 pub struct AggregationJobDriver {
     ds: Arc<dyn Datastore>,
     client: HelperClient,
-    settings: LeaseSettings,
+    settings: DriverSettings,
     shutdown: CancellationToken,
 }
 
@@ -106,7 +107,7 @@ impl AggregationJobDriver {
         cfg: &JobDriverConfig,
         shutdown: CancellationToken,
     ) -> Self {
-        let settings = cfg.lease_settings();
+        let settings = cfg.driver_settings();
         Self {
             ds,
             client: HelperClient::new(http, settings.http_timeout),
@@ -214,22 +215,7 @@ impl AggregationJobDriver {
     /// Extends the lease to a full `lease_duration` from now; the new
     /// expiry. Fails (lease lost) if another driver took the job meanwhile.
     async fn renew_lease(&self, lease: &Lease<AggregationJob>) -> Result<Time, DriveError> {
-        let (task_id, job_id, token) = (
-            lease.leased.task_id,
-            lease.leased.aggregation_job_id,
-            lease.token,
-        );
-        let duration = self.settings.lease_duration;
-        Ok(self
-            .ds
-            .run_tx("aggregation_job_renew_lease", move |tx| {
-                Box::pin(async move {
-                    Ok(tx
-                        .renew_aggregation_job_lease(&task_id, &job_id, &token, duration)
-                        .await?)
-                })
-            })
-            .await?)
+        Ok(leases::renew_lease(self.ds.as_ref(), lease, self.settings.lease_duration).await?)
     }
 
     /// Refuses to start a request that could outlive the lease.
@@ -499,7 +485,7 @@ pub async fn run_aggregation_job_driver(
 ) -> anyhow::Result<()> {
     cfg.validate().map_err(anyhow::Error::msg)?;
     let driver = Arc::new(AggregationJobDriver::new(ds, http, &cfg, shutdown.clone()));
-    run_lease_loop(
+    run_driver_loop(
         "aggregation_job_driver",
         driver,
         std::time::Duration::from_millis(cfg.interval_ms),

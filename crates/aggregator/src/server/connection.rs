@@ -6,7 +6,8 @@
 
 use super::activity::{Activity, ActivityIo};
 use super::body::LimitedBody;
-use super::{overload, Shared};
+use super::overload;
+use super::shared::Shared;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use http_body::Body as _;
@@ -126,7 +127,7 @@ async fn serve_http<I>(
 }
 
 /// One request: its body wrapped in the server's limits, then the router.
-async fn handle(
+pub(super) async fn handle(
     shared: &Shared,
     activity: &Arc<Activity>,
     request: Request<Incoming>,

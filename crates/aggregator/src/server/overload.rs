@@ -29,7 +29,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::ServerLimits;
+use super::limits::ServerLimits;
 
 /// Connections being answered `503` at once; more are closed unanswered.
 pub const MAX_REFUSING: usize = 64;

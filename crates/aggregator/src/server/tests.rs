@@ -1,14 +1,19 @@
 //! The server's limits and timeouts, on real loopback sockets with short
 //! durations.
 
-use super::*;
+use super::{serve, ServerLimits};
 use axum::body::Body;
 use axum::routing::{get, put};
+use axum::Router;
+use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 const SHORT: Duration = Duration::from_millis(400);
 

@@ -11,7 +11,8 @@ pub mod fixtures;
 pub mod served;
 pub mod table_dump;
 
-use crate::http::{router, ApiConfig};
+use crate::http::router;
+use crate::state::ApiConfig;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;

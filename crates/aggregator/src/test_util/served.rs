@@ -4,7 +4,8 @@
 //! [`TableDumper`] over the same database.
 
 use super::table_dump::TableDumper;
-use crate::http::{serve_on, ApiConfig};
+use crate::http::serve_on;
+use crate::state::ApiConfig;
 use dyad_core::clock::MockClock;
 use dyad_core::task::Task;
 use dyad_datastore::{Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};

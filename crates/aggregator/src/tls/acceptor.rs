@@ -6,8 +6,9 @@
 //! log. The certificate comes from a [`ReloadableCertificate`] at each
 //! handshake.
 
+use super::error::TlsError;
+use super::provider::crypto_provider;
 use super::reload::ReloadableCertificate;
-use super::{crypto_provider, TlsError};
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 

@@ -4,8 +4,9 @@
 //! Also `read_certificates`, the PEM certificate reader the root
 //! certificate files share.
 
-use super::{crypto_provider, read_file, TlsError};
-use crate::config::TlsConfig;
+use super::config::TlsConfig;
+use super::error::{read_file, TlsError};
+use super::provider::crypto_provider;
 use rustls::pki_types::pem::{self, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
@@ -116,7 +117,10 @@ pub(crate) fn read_certificates(
 
 /// The first private key (PKCS#8, PKCS#1 or SEC1) of the PEM file at
 /// `path`. The file's bytes are wiped once read.
-fn read_private_key(what: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(super) fn read_private_key(
+    what: &'static str,
+    path: &Path,
+) -> Result<PrivateKeyDer<'static>, TlsError> {
     let bytes = zeroize::Zeroizing::new(read_file(what, path)?);
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|error| match error {
         pem::Error::NoItemsFound => TlsError::NoPrivateKey {

@@ -6,8 +6,8 @@
 //! [`reload_on_sighup`] reloads on every SIGHUP.
 
 use super::certificate::{CertificateSummary, ServerCertificate};
-use super::TlsError;
-use crate::config::TlsConfig;
+use super::config::TlsConfig;
+use super::error::TlsError;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::fmt;

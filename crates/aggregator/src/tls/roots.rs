@@ -3,7 +3,7 @@
 //! front of an aggregator).
 
 use super::certificate::read_certificates;
-use super::TlsError;
+use super::error::TlsError;
 use std::path::PathBuf;
 
 /// Every certificate of every file in `paths`, in order. A file that

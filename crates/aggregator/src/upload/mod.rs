@@ -8,7 +8,7 @@
 //! `reportRejected` for an expired task or report or an undecryptable
 //! share, `outdatedConfig`, `invalidMessage` for extensions; and
 //! `reportTooEarly` for a time whose bucket ends after 2^63 - 1, whatever
-//! the task's clock skew: see [`crate::http::times`]), and
+//! the task's clock skew: see [`crate::http::storable_time`]), and
 //! `check_report_shares`: the public share and the Leader's input share
 //! must decode with the task's VDAF (`invalidMessage` naming the VDAF, so a
 //! Client configured with another VDAF learns at once). The report is
@@ -16,13 +16,28 @@
 //! collected is refused with `reportRejected` (the spec's MAY: the Client
 //! learns its report will not count), a duplicate report ID is ignored and
 //! still answered 201 Created, as is a stored report.
+//!
+//! ## Where is
+//!
+//! - the order of the checks above (4.4.2) → [`accept_report`]
+//! - the shares must decode with the task's VDAF →
+//!   [`crate::vdaf_ops::check_report_shares`]
+//! - a report time the datastore cannot hold is `reportTooEarly` →
+//!   [`crate::http::storable_time::with_storable_clock_skew`],
+//!   [`crate::http::storable_time::is_storable_report_time`]
+//! - 201 only once the report's transaction committed → [`writer::ReportWriter::write`]
+//! - a full queue is 503 with `Retry-After` → [`writer::reserve_slot`]
+//! - a batch of reports in one transaction; a failed batch written report by
+//!   report → [`writer::flush`]
+//! - a duplicate report ID counted once; a report of a collected batch left
+//!   out → [`writer::write_reports`]
 
 pub mod writer;
 
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{parse_id, read_message, DapPath};
-use crate::http::times::{is_storable_report_time, with_storable_clock_skew};
-use crate::http::AppState;
+use crate::http::storable_time::{is_storable_report_time, with_storable_clock_skew};
+use crate::state::AppState;
 use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
 use axum::extract::State;
@@ -44,12 +59,12 @@ pub async fn put_report(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
-    upload(&state, task_id, &headers, body)
+    accept_report(&state, task_id, &headers, body)
         .await
         .map_err(|e| e.with_task_id(task_id))
 }
 
-async fn upload(
+pub(crate) async fn accept_report(
     state: &AppState,
     task_id: TaskId,
     headers: &HeaderMap,
@@ -67,7 +82,7 @@ async fn upload(
     let report_id = report.metadata.id;
     let now = state.now();
     // Reports later than the latest storable time are too early, in the
-    // spec's order of checks (see `http::times`).
+    // spec's order of checks (see `http::storable_time`).
     let checked = with_storable_clock_skew(&task, now);
     let validated = validate_upload(&checked, &task, &report, now, NO_EXTENSIONS)
         .and_then(|validated| check_report_shares(&task, &validated).map(|()| validated))

@@ -1,7 +1,7 @@
 //! Tests of `PUT /tasks/{task-id}/reports`: the happy path, and each
 //! rejection with its problem type and no report stored.
 
-use crate::http::ApiConfig;
+use crate::state::ApiConfig;
 use crate::test_util::fixtures::{TaskPair, PRECISION};
 use crate::test_util::{TestEnv, TestRequest};
 use axum::http::StatusCode;

@@ -45,7 +45,7 @@ pub enum UploadOutcome {
 }
 
 /// A report waiting for its transaction.
-struct Pending {
+pub(super) struct Pending {
     report: LeaderStoredReport,
     /// The batch to check for collection (time-interval tasks: the
     /// report's time-precision bucket).
@@ -70,7 +70,7 @@ pub const QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 /// A place in `sender`'s queue, waiting at most `wait` for one; `503`
 /// with `Retry-After` if none came, 500 if the writer stopped.
-async fn reserve_slot<'a, T>(
+pub(super) async fn reserve_slot<'a, T>(
     sender: &'a mpsc::Sender<T>,
     wait: Duration,
     retry_after: Duration,
@@ -209,7 +209,7 @@ fn chunks(mut items: Vec<Pending>, size: usize) -> Vec<Vec<Pending>> {
 }
 
 /// Writes one batch and answers its uploads.
-async fn flush(datastore: &dyn Datastore, batch: Vec<Pending>) {
+pub(super) async fn flush(datastore: &dyn Datastore, batch: Vec<Pending>) {
     let (items, replies): (Vec<_>, Vec<_>) = batch
         .into_iter()
         .map(|p| ((p.report, p.collected_check), p.reply))
@@ -261,7 +261,7 @@ async fn write_in_one_transaction(
         .await
 }
 
-async fn write_reports(
+pub(super) async fn write_reports(
     tx: &mut dyn Transaction,
     items: &[Item],
 ) -> Result<Vec<UploadOutcome>, TxError> {

@@ -23,7 +23,7 @@ mod fixed_size;
 mod runner;
 mod sealed;
 
-use crate::http::ApiConfig;
+use crate::state::ApiConfig;
 use crate::test_util::fixtures::{ClientReport, TaskPair, PRECISION};
 use crate::test_util::served::{Backend, ServedApi};
 use cases::{body_mutations, random_job_id, Ordinary, RouteKind};

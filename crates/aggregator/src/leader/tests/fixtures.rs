@@ -179,7 +179,7 @@ impl Env {
                 tokio::spawn(crate::http::serve_on(
                     listener,
                     Arc::clone(&helper_store.datastore),
-                    crate::http::ApiConfig::default(),
+                    crate::state::ApiConfig::default(),
                     shutdown.clone(),
                 ));
                 (None, Some((helper_store, shutdown)))

@@ -92,7 +92,7 @@ pub fn stored_time_of_refused(time: Time) -> Time {
 }
 
 #[cfg(test)]
-#[path = "times_tests.rs"]
+#[path = "storable_time_tests.rs"]
 mod endpoint_tests;
 
 #[cfg(test)]

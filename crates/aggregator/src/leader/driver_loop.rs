@@ -1,6 +1,9 @@
-//! The loop both job drivers run: acquire leased jobs up to a concurrency
-//! limit, drive each on its own tokio task, look again every `interval` (or
-//! as soon as a job is done), and stop promptly on shutdown.
+//! The polling loop both job drivers run ([`run_driver_loop`]): acquire
+//! leased jobs up to a concurrency limit, drive each on its own tokio task,
+//! look again every `interval` (or as soon as a job is done), and stop
+//! promptly on shutdown. It acquires leases but never renews them: a driver
+//! renews the lease of the job it drives before each request to the Helper
+//! ([`renew_lease`](super::leases::renew_lease)).
 //!
 //! On shutdown no new job is acquired; jobs in flight see the same
 //! cancellation token and give their leases back (see the drivers), and the
@@ -35,7 +38,7 @@ pub(crate) trait LeasedWork: Send + Sync + 'static {
 }
 
 /// Runs `work` until `shutdown` is cancelled.
-pub(crate) async fn run_lease_loop<W: LeasedWork>(
+pub(crate) async fn run_driver_loop<W: LeasedWork>(
     name: &'static str,
     work: Arc<W>,
     interval: Duration,

@@ -1,0 +1,104 @@
+//! Lease renewal for the Leader's two job drivers, one function for both
+//! kinds of leased job.
+//!
+//! A driver holds a job under a [`Lease`] (acquired in
+//! [`driver_loop`](super::driver_loop)). Before each request to the Helper
+//! it renews the lease to a full `lease_duration` from now with
+//! [`renew_lease`], so that a live driver keeps its job however many
+//! requests it makes, while a crashed driver's lease still runs out one
+//! `lease_duration` after its last renewal and another driver takes the job.
+//! A renewal fails with a lost lease (`TxError::is_lease_lost`) when another
+//! driver took the job meanwhile.
+//!
+//! | leased job | renewed by |
+//! |---|---|
+//! | [`AggregationJob`] ([`job_driver`](super::job_driver)) | `Transaction::renew_aggregation_job_lease` |
+//! | [`CollectionJob`] ([`collection_driver`](super::collection_driver)) | `Transaction::renew_collection_job_lease` |
+
+use dyad_datastore::models::{AggregationJob, CollectionJob};
+use dyad_datastore::{BoxFuture, Datastore, DatastoreExt, Lease, LeaseToken, Transaction, TxError};
+use dyad_messages::draft09::{AggregationJobId, CollectionJobId, Duration, TaskId, Time};
+
+/// A job one of the Leader's drivers holds under a lease.
+pub(crate) trait LeasedJob: Send + Sync + 'static {
+    /// The job's ID within its task.
+    type Id: Copy + Send + Sync + 'static;
+
+    /// The name of the renewal transaction (in logs and metrics).
+    const RENEW_TX: &'static str;
+
+    /// The job's task and ID.
+    fn key(&self) -> (TaskId, Self::Id);
+
+    /// Extends the lease proved by `token` to `duration` from the
+    /// transaction's time; the new expiry.
+    fn renew(
+        tx: &mut dyn Transaction,
+        task_id: TaskId,
+        id: Self::Id,
+        token: LeaseToken,
+        duration: Duration,
+    ) -> BoxFuture<'_, Result<Time, TxError>>;
+}
+
+impl LeasedJob for AggregationJob {
+    type Id = AggregationJobId;
+    const RENEW_TX: &'static str = "aggregation_job_renew_lease";
+
+    fn key(&self) -> (TaskId, AggregationJobId) {
+        (self.task_id, self.aggregation_job_id)
+    }
+
+    fn renew(
+        tx: &mut dyn Transaction,
+        task_id: TaskId,
+        id: AggregationJobId,
+        token: LeaseToken,
+        duration: Duration,
+    ) -> BoxFuture<'_, Result<Time, TxError>> {
+        Box::pin(async move {
+            Ok(tx
+                .renew_aggregation_job_lease(&task_id, &id, &token, duration)
+                .await?)
+        })
+    }
+}
+
+impl LeasedJob for CollectionJob {
+    type Id = CollectionJobId;
+    const RENEW_TX: &'static str = "collection_job_renew_lease";
+
+    fn key(&self) -> (TaskId, CollectionJobId) {
+        (self.task_id, self.collection_job_id)
+    }
+
+    fn renew(
+        tx: &mut dyn Transaction,
+        task_id: TaskId,
+        id: CollectionJobId,
+        token: LeaseToken,
+        duration: Duration,
+    ) -> BoxFuture<'_, Result<Time, TxError>> {
+        Box::pin(async move {
+            Ok(tx
+                .renew_collection_job_lease(&task_id, &id, &token, duration)
+                .await?)
+        })
+    }
+}
+
+/// Extends `lease` to a full `duration` from now and returns the new
+/// expiry. Fails with a lost lease if another driver took the job
+/// meanwhile (its token no longer matches).
+pub(crate) async fn renew_lease<J: LeasedJob>(
+    ds: &dyn Datastore,
+    lease: &Lease<J>,
+    duration: Duration,
+) -> Result<Time, TxError> {
+    let (task_id, id) = lease.leased.key();
+    let token = lease.token;
+    ds.run_tx(J::RENEW_TX, move |tx| {
+        J::renew(tx, task_id, id, token, duration)
+    })
+    .await
+}
