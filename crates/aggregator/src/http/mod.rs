@@ -229,7 +229,7 @@ fn build_router(state: AppState) -> Router {
         )
         .route(
             "/tasks/{task_id}/aggregate_shares",
-            post(helper::aggregate_share::post_aggregate_share),
+            post(helper::aggregate_share_req::post_aggregate_share),
         )
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .fallback(fallback::not_found)
