@@ -422,3 +422,55 @@ fn closures_can_answer_the_facts() {
         HelperReportState::Finished { .. }
     ));
 }
+
+#[test]
+fn a_poplar1_report_seen_at_one_level_is_replayed_at_that_level_only() {
+    use dyad_core::vdaf::{new_poplar1, Poplar1TurboShake128};
+    use prio::codec::Encode as _;
+    use prio::idpf::IdpfInput;
+    use prio::vdaf::poplar1::Poplar1AggregationParam;
+
+    type P = Poplar1TurboShake128;
+    let fx = Fixture::new(VdafInstance::Poplar1 { bits: 4 });
+    let vdaf = new_poplar1(4).unwrap();
+    let report = fx.report(&Measurement::Poplar1(vec![true; 4]), NOW);
+    let share = leader_share(&fx, &report);
+    let param = |prefix: &[bool]| {
+        Poplar1AggregationParam::try_from_prefixes(vec![IdpfInput::from_bools(prefix)])
+            .unwrap()
+            .get_encoded()
+            .unwrap()
+    };
+    let (level0, level1) = (param(&[true]), param(&[true, false]));
+    let request_at = |agg_param: &[u8]| {
+        leader_initialize::<P, 16>(
+            &vdaf,
+            &fx.leader_task,
+            agg_param,
+            PartialBatchSelector::TimeInterval,
+            std::slice::from_ref(&share),
+        )
+        .unwrap()
+        .request
+        .unwrap()
+    };
+    let mut facts = KnownFacts::default();
+    facts
+        .seen_agg_params
+        .insert(report.metadata.id, vec![level0.clone()]);
+    let state = |request: &AggregationJobInitReq| {
+        helper_initialize::<P, 16, _, _>(&vdaf, &helper_ctx(&fx, &facts), request, hash_of(request))
+            .unwrap()
+            .reports[0]
+            .state
+            .clone()
+    };
+    assert_eq!(
+        state(&request_at(&level0)),
+        HelperReportState::Failed(PrepareError::ReportReplayed)
+    );
+    assert!(matches!(
+        state(&request_at(&level1)),
+        HelperReportState::Continued { .. }
+    ));
+}
