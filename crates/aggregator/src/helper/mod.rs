@@ -12,10 +12,11 @@
 //!
 //! The rules are `dyad-protocol`'s ([`dyad_protocol::helper_init`],
 //! [`dyad_protocol::helper_continue`], [`dyad_protocol::idempotency`],
-//! [`dyad_protocol::collection`]); this module stores what they decide.
-//! VDAF preparation runs on the blocking pool, outside any transaction; one
-//! write transaction then re-checks what may have changed meanwhile
-//! (anti-replay, collected batches) and stores the job, its reports, its
+//! [`dyad_protocol::replay`], [`dyad_protocol::collection`]); this module
+//! stores what they decide. VDAF preparation runs on the blocking pool,
+//! outside any transaction; one write transaction then re-checks what may
+//! have changed meanwhile (anti-replay, through [`replay`]; collected
+//! batches) and stores the job, its reports, its
 //! batch aggregations and the response together.
 
 pub mod aggregate_share_req;
