@@ -24,7 +24,7 @@
 //! | the step: next, replay of the previous request, or `stepMismatch` | 4.5.2.2, 4.5.2.3 | [`check_continue_step`] (called by [`helper_continue`]) |
 //! | report IDs known, distinct and in job order (`invalidMessage`) | 4.5.2.2 | [`helper_continue`] |
 //! | a report left out by the Leader is abandoned | 4.5.2.2 | [`helper_continue`] |
-//! | one report's `ping_pong_helper_continued`; an undecodable Leader message is `vdaf_prep_error` | 4.5.2.2 | `continue_one` (private) |
+//! | one report's `ping_pong_helper_continued`; an undecodable Leader message is `vdaf_prep_error` | 4.5.2.2 | `continue_report` (private) |
 //! | the request's digest, computed once by the caller | 4.5.2.3 | [`RequestHash::of_body`] |
 
 use crate::error::ProtocolError;
@@ -133,7 +133,7 @@ where
                 "report state changed while checked",
             ));
         };
-        let (state, result) = continue_one(vdaf, &param, prep_state, &prepare.payload)?;
+        let (state, result) = continue_report(vdaf, &param, prep_state, &prepare.payload)?;
         out[index].state = state;
         responses.push(PrepareResp::new(prepare.report_id, result));
     }
@@ -146,7 +146,7 @@ where
 }
 
 /// One report's continuation step.
-fn continue_one<V: DapAggregator<L>, const L: usize>(
+fn continue_report<V: DapAggregator<L>, const L: usize>(
     vdaf: &V,
     param: &V::AggregationParam,
     prep_state: &[u8],

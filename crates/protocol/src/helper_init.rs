@@ -10,16 +10,16 @@
 //!
 //! | check | error | function |
 //! |---|---|---|
-//! | HPKE configuration unknown (4.5.1.3) | `hpke_unknown_config_id` | `prepare_one` (private) |
-//! | share does not open (or is not a `PlaintextInputShare`) (4.5.1.3) | `hpke_decrypt_error` | `prepare_one` |
-//! | public or input share does not decode (VDAF) (4.5.1.4) | `invalid_message` | `prepare_one` |
+//! | HPKE configuration unknown (4.5.1.3) | `hpke_unknown_config_id` | `open_validate_prepare` (private: decrypt, validate, prepare one report) |
+//! | share does not open (or is not a `PlaintextInputShare`) (4.5.1.3) | `hpke_decrypt_error` | `open_validate_prepare` |
+//! | public or input share does not decode (VDAF) (4.5.1.4) | `invalid_message` | `open_validate_prepare` |
 //! | timestamp after `now + tolerable_clock_skew` (4.5.1.4) | `report_too_early` | [`time_rejection`] |
 //! | timestamp after `task_expiration` (4.5.1.4) | `task_expired` | [`time_rejection`] |
 //! | unrecognized or repeated extension (4.5.1.4) | `invalid_message` | [`crate::upload::check_extensions`] |
 //! | timestamp before `now - report_expiry_age` (replay state gone) (4.5.1.4) | `report_dropped` | [`time_rejection`] |
 //! | aggregated before with a clashing parameter (4.5.1.4) | `report_replayed` | [`crate::replay::decide`], over [`ReportFacts::previous_agg_params`] |
 //! | batch collected (4.5.1.4) | `batch_collected` | [`ReportFacts::is_batch_collected`] |
-//! | `ping_pong_helper_init` fails, or the Leader's message is malformed (4.5.1.2) | `vdaf_prep_error` | `prepare_one` |
+//! | `ping_pong_helper_init` fails, or the Leader's message is malformed (4.5.1.2) | `vdaf_prep_error` | `open_validate_prepare` |
 //! | fixed_size batch full (4.5.1.2) | `batch_saturated` | [`helper_initialize`], with [`HelperInitContext::batch_capacity`] |
 //!
 //! # Where is
@@ -221,7 +221,7 @@ where
     let mut responses = Vec::with_capacity(request.prepare_inits.len());
     for init in &request.prepare_inits {
         let metadata = init.report_share.metadata;
-        let mut state = match prepare_one(vdaf, ctx, verify_key, &param, request, init)? {
+        let mut state = match open_validate_prepare(vdaf, ctx, verify_key, &param, request, init)? {
             Ok(state) => state,
             Err(error) => (HelperReportState::Failed(error), None),
         };
@@ -261,7 +261,7 @@ type Prepared = (HelperReportState, Option<Vec<u8>>);
 
 /// Validates and initializes one report: the state and outbound message,
 /// or the rejection; `Err` for a failure of ours.
-fn prepare_one<V, const L: usize, K, F>(
+fn open_validate_prepare<V, const L: usize, K, F>(
     vdaf: &V,
     ctx: &HelperInitContext<'_, K, F>,
     verify_key: &[u8; L],

@@ -11,6 +11,7 @@
 //!   aggregated with the job's parameter; a report a concurrent request
 //!   recorded with the same parameter first is replayed.
 
+use crate::http::problem::ApiError;
 use dyad_datastore::models::SeenReport;
 use dyad_datastore::{Transaction, TxError};
 use dyad_messages::draft09::{ReportId, ReportMetadata, TaskId};
@@ -62,13 +63,11 @@ pub async fn record_seen(
         .put_helper_seen_reports(task_id, agg_param, &seen)
         .await?;
     if already.len() != seen.len() {
-        return Err(TxError::abort(crate::http::problem::ApiError::internal(
-            format!(
-                "{} seen-report outcomes for {} reports",
-                already.len(),
-                seen.len()
-            ),
-        )));
+        return Err(TxError::abort(ApiError::internal(format!(
+            "{} seen-report outcomes for {} reports",
+            already.len(),
+            seen.len()
+        ))));
     }
     Ok(seen
         .iter()
