@@ -71,8 +71,7 @@ use dyad_messages::draft09::{CollectionJobId, CollectionReq, Interval, Role, Tas
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
 use dyad_protocol::batch::{
-    check_fixed_size_batch_known, check_query_count, check_time_interval_overlap,
-    BatchIdentifier as ProtocolBatch,
+    check_fixed_size_batch_known, check_query_count, check_time_interval_overlap, QueriedBatch,
 };
 use dyad_protocol::collection::{build_collection, collection_target, CollectionTarget};
 use dyad_protocol::ProtocolError;
@@ -108,7 +107,7 @@ async fn create_job(
     )
     .await?;
     let target = collection_target(&task, &request.query)?;
-    if let CollectionTarget::Batch(ProtocolBatch::TimeInterval(interval)) = &target {
+    if let CollectionTarget::Batch(QueriedBatch::TimeInterval(interval)) = &target {
         check_batch_interval(interval)?;
     }
     check_agg_param(&task, &request.aggregation_parameter)?;
@@ -189,7 +188,7 @@ async fn store_new_job(
 pub(crate) async fn check_earlier_queries(
     tx: &mut dyn Transaction,
     task: &Task,
-    batch: &ProtocolBatch,
+    batch: &QueriedBatch,
     agg_param: &[u8],
 ) -> Result<(), TxError> {
     let task_id = *task.task_id();
@@ -217,7 +216,7 @@ pub(crate) async fn check_earlier_queries(
             .map(|j| (j.batch_identifier, j.aggregation_parameter)),
     );
 
-    if let ProtocolBatch::FixedSize(batch_id) = batch {
+    if let QueriedBatch::FixedSize(batch_id) = batch {
         let known = finished_before || queries.iter().any(|(b, _)| *b == stored);
         check_fixed_size_batch_known(batch_id, known).map_err(fail)?;
     }
@@ -227,7 +226,7 @@ pub(crate) async fn check_earlier_queries(
         .map(|(_, p)| p.as_slice())
         .collect();
     check_query_count(task, &same_batch, agg_param).map_err(fail)?;
-    if let ProtocolBatch::TimeInterval(interval) = batch {
+    if let QueriedBatch::TimeInterval(interval) = batch {
         let intervals: Vec<Interval> = queries
             .iter()
             .filter_map(|(b, _)| b.interval().copied())

@@ -9,16 +9,16 @@
 
 use dyad_datastore::models::BatchIdentifier as StoredBatch;
 use dyad_messages::draft09::{Duration, Interval};
-use dyad_protocol::batch::{BatchIdentifier as ProtocolBatch, TimestampSpan};
+use dyad_protocol::batch::{QueriedBatch, TimestampSpan};
 
 /// The datastore's name of a batch.
-pub fn to_stored_batch(batch: &ProtocolBatch) -> StoredBatch {
+pub fn to_stored_batch(batch: &QueriedBatch) -> StoredBatch {
     StoredBatch::from(batch.batch_selector())
 }
 
 /// The protocol's name of a stored batch.
-pub fn to_protocol_batch(batch: &StoredBatch) -> ProtocolBatch {
-    ProtocolBatch::from(batch.to_batch_selector())
+pub fn to_protocol_batch(batch: &StoredBatch) -> QueriedBatch {
+    QueriedBatch::from(batch.to_batch_selector())
 }
 
 /// The smallest interval holding every timestamp of `span`:
@@ -60,8 +60,8 @@ mod tests {
         )
         .unwrap();
         for batch in [
-            ProtocolBatch::TimeInterval(interval),
-            ProtocolBatch::FixedSize(BatchId::from_bytes([4; 32])),
+            QueriedBatch::TimeInterval(interval),
+            QueriedBatch::FixedSize(BatchId::from_bytes([4; 32])),
         ] {
             assert_eq!(to_protocol_batch(&to_stored_batch(&batch)), batch);
         }

@@ -1,8 +1,7 @@
 //! The aggregator's VDAF work that is not preparation, each function one
 //! `vdaf_dispatch!` over the task's VDAF around `dyad-protocol`'s generic
 //! code: checking that an upload's shares decode, checking an aggregation
-//! parameter, VDAF-08's `is_valid` for
-//! anti-replay, and folding output shares and aggregate shares into the
+//! parameter, and folding output shares and aggregate shares into the
 //! per-job, per-batch rows the datastore keeps (DAP-09 section 4.6.2's
 //! implementation note: aggregate as output shares arrive).
 //!
@@ -20,16 +19,13 @@
 
 use crate::convert::{interval_to_span, span_to_interval};
 use dyad_core::task::Task;
-use dyad_core::vdaf::VdafInstance;
 use dyad_core::vdaf_dispatch;
 use dyad_datastore::models::{BatchAggregation, BatchIdentifier};
 use dyad_messages::draft09::{AggregationJobId, ReportId, ReportIdChecksum, Time};
-use dyad_protocol::aggregate::{aggregate_output_shares, AccumulatedBatch, BatchAccumulator};
+use dyad_protocol::accumulate::{aggregate_output_shares, AccumulatedBatch, BatchAccumulator};
 use dyad_protocol::upload::{check_shares_decode, UploadError, ValidatedReport};
 use dyad_protocol::vdaf_codec::{decode_agg_param, DapAggregator};
 use dyad_protocol::ProtocolError;
-use prio::codec::Decode as _;
-use prio::vdaf::poplar1::Poplar1AggregationParam;
 use std::collections::HashMap;
 
 /// `invalidMessage` unless `agg_param` decodes as the task's VDAF's
@@ -59,32 +55,6 @@ pub fn check_report_shares(task: &Task, report: &ValidatedReport) -> Result<(), 
             vdaf: instance.to_string(),
             cause: format!("the task's VDAF cannot be constructed: {e}"),
         }),
-    }
-}
-
-/// VDAF-08's `is_valid(agg_param, previous_agg_params)` (sections 7.3 and
-/// 8.3): whether a report aggregated before with `previous` parameters may
-/// be aggregated with `current`. Prio3: never twice. Poplar1: never twice
-/// at the same level. A parameter that does not decode counts as a clash.
-pub fn agg_param_is_valid(vdaf: &VdafInstance, current: &[u8], previous: &[Vec<u8>]) -> bool {
-    if previous.is_empty() {
-        return true;
-    }
-    match vdaf {
-        VdafInstance::Poplar1 { .. } => {
-            let level = |bytes: &[u8]| {
-                Poplar1AggregationParam::get_decoded(bytes)
-                    .ok()
-                    .map(|p| p.level())
-            };
-            let Some(current) = level(current) else {
-                return false;
-            };
-            previous
-                .iter()
-                .all(|p| level(p).is_some_and(|other| other != current))
-        }
-        _ => false,
     }
 }
 
@@ -232,45 +202,4 @@ pub fn emptied_row(task: &Task, row: &BatchAggregation) -> Result<BatchAggregati
         client_timestamp_interval: dyad_messages::draft09::Interval::EMPTY,
         ..row.clone()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use prio::codec::Encode as _;
-    use prio::idpf::IdpfInput;
-
-    fn poplar_param(level_bits: &[bool]) -> Vec<u8> {
-        Poplar1AggregationParam::try_from_prefixes(vec![IdpfInput::from_bools(level_bits)])
-            .unwrap()
-            .get_encoded()
-            .unwrap()
-    }
-
-    #[test]
-    fn prio3_reports_are_aggregated_once() {
-        let prio3 = VdafInstance::Prio3Count;
-        assert!(agg_param_is_valid(&prio3, &[], &[]));
-        assert!(!agg_param_is_valid(&prio3, &[], &[vec![]]));
-    }
-
-    #[test]
-    fn poplar1_reports_are_aggregated_once_per_level() {
-        let poplar = VdafInstance::Poplar1 { bits: 4 };
-        let level0 = poplar_param(&[false]);
-        let level0_other = poplar_param(&[true]);
-        let level1 = poplar_param(&[false, true]);
-        assert!(agg_param_is_valid(
-            &poplar,
-            &level1,
-            std::slice::from_ref(&level0)
-        ));
-        assert!(!agg_param_is_valid(
-            &poplar,
-            &level0_other,
-            std::slice::from_ref(&level0)
-        ));
-        assert!(!agg_param_is_valid(&poplar, &level1, &[vec![0xff]]));
-        assert!(!agg_param_is_valid(&poplar, &[0xff], &[level0]));
-    }
 }

@@ -1,24 +1,26 @@
-//! Batches and their rules: DAP-09 section 4.1 ("Queries") and section 4.6.6
+//! Batches and their rules: DAP-09 section 4.1 ("Queries") and section 4.6.5
 //! ("Batch Validation"), plus the arithmetic the rest of the protocol needs
-//! around batches.
+//! around batches. A batch as a query names it is a [`QueriedBatch`] (with
+//! its `BatchSelector` / `PartialBatchSelector` forms); what the store
+//! knows about it (how many reports it holds, with which aggregation
+//! parameters it was collected, which intervals were collected before)
+//! comes in as [`BatchFacts`].
 //!
-//! - [`BatchIdentifier`]: a whole batch, by interval or by batch ID, and its
-//!   `BatchSelector` / `PartialBatchSelector` forms.
-//! - Time buckets: the `time_precision`-aligned interval a report falls in
-//!   ([`bucket_of`]), and the buckets an aligned interval covers
-//!   ([`buckets_in`]).
-//! - [`validate_batch`]: the four checks of section 4.6.6 in the spec's order
-//!   (boundary → `batchInvalid`, size → `invalidBatchSize`, query count →
-//!   `batchQueriedTooManyTimes`, overlap → `batchOverlap`), each also
-//!   available on its own.
-//! - [`TimestampSpan`]: the `Collection.interval` (section 4.6.1): the
-//!   smallest precision-aligned interval holding every report's timestamp.
-//! - [`report_id_checksum`]: the `AggregateShareReq.checksum` (section
-//!   4.6.2): the XOR of the SHA-256 hashes of the report IDs.
+//! # Where is
 //!
-//! What the store knows (how many reports a batch holds, with which
-//! aggregation parameters it was collected, which intervals were collected
-//! before) comes in as [`BatchFacts`].
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | a message's query type must be the task's (`invalidMessage`) | 4.1, 4.5.1.1, 4.6.1 | [`check_query_type`] |
+//! | batch validation, the four checks in the spec's order | 4.6.5 | [`validate_batch`] |
+//! | time_interval boundary: aligned to `time_precision` (`batchInvalid`) | 4.6.5.1.1 | [`check_time_interval_boundary`] |
+//! | fixed_size boundary: the batch ID must be known (`batchInvalid`) | 4.6.5.2.1 | [`check_fixed_size_batch_known`] |
+//! | size: `min_batch_size` / `max_batch_size` (`invalidBatchSize`) | 4.6.5.1.2, 4.6.5.2.2 | [`check_batch_size`] |
+//! | query count: `max_batch_query_count` (`batchQueriedTooManyTimes`) | 4.6.5 | [`check_query_count`] |
+//! | time_interval overlap with a collected interval (`batchOverlap`) | 4.6.5 | [`check_time_interval_overlap`] |
+//! | a report in a collected time_interval batch (`batch_collected`) | 4.4.2, 4.5.1.4 | [`time_in_collected_interval`] |
+//! | the time-precision bucket of a report; the buckets of an interval | 4.1.1 | [`bucket_of`], [`buckets_in`] |
+//! | `Collection.interval`: the aligned interval holding every timestamp | 4.6.1 | [`TimestampSpan::aligned_interval`] |
+//! | `AggregateShareReq.checksum`: XOR of the SHA-256 of the report IDs | 4.6.2 | [`report_id_checksum`], [`checksum_of`] |
 
 use crate::error::ProtocolError;
 use dyad_core::task::{BatchMode, Task};
@@ -29,51 +31,54 @@ use dyad_messages::draft09::{
 use dyad_messages::problem::DapProblemType;
 use sha2::{Digest, Sha256};
 
-/// One batch of a task: a batch interval (time_interval) or a batch ID
-/// (fixed_size).
+/// The whole batch a query names (DAP-09 section 4.1): the Collector's
+/// batch interval (time_interval) or a batch ID (fixed_size), the value of
+/// a `BatchSelector`. It is what collection rules judge; the datastore
+/// keeps its own key for stored rows (which may also be a single
+/// time-precision bucket), and the aggregator converts between the two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BatchIdentifier {
+pub enum QueriedBatch {
     TimeInterval(Interval),
     FixedSize(BatchId),
 }
 
-impl BatchIdentifier {
+impl QueriedBatch {
     /// The query type the batch belongs to.
     pub fn query_type(&self) -> QueryType {
         match self {
-            BatchIdentifier::TimeInterval(_) => QueryType::TimeInterval,
-            BatchIdentifier::FixedSize(_) => QueryType::FixedSize,
+            QueriedBatch::TimeInterval(_) => QueryType::TimeInterval,
+            QueriedBatch::FixedSize(_) => QueryType::FixedSize,
         }
     }
 
     /// The `BatchSelector` of an `AggregateShareReq` / `AggregateShareAad`.
     pub fn batch_selector(&self) -> BatchSelector {
         match self {
-            BatchIdentifier::TimeInterval(interval) => BatchSelector::TimeInterval(*interval),
-            BatchIdentifier::FixedSize(batch_id) => BatchSelector::FixedSize(*batch_id),
+            QueriedBatch::TimeInterval(interval) => BatchSelector::TimeInterval(*interval),
+            QueriedBatch::FixedSize(batch_id) => BatchSelector::FixedSize(*batch_id),
         }
     }
 
     /// The `PartialBatchSelector` of an aggregation job or a `Collection`.
     pub fn partial_batch_selector(&self) -> PartialBatchSelector {
         match self {
-            BatchIdentifier::TimeInterval(_) => PartialBatchSelector::TimeInterval,
-            BatchIdentifier::FixedSize(batch_id) => PartialBatchSelector::FixedSize(*batch_id),
+            QueriedBatch::TimeInterval(_) => PartialBatchSelector::TimeInterval,
+            QueriedBatch::FixedSize(batch_id) => PartialBatchSelector::FixedSize(*batch_id),
         }
     }
 }
 
-impl From<BatchSelector> for BatchIdentifier {
+impl From<BatchSelector> for QueriedBatch {
     fn from(selector: BatchSelector) -> Self {
         match selector {
-            BatchSelector::TimeInterval(interval) => BatchIdentifier::TimeInterval(interval),
-            BatchSelector::FixedSize(batch_id) => BatchIdentifier::FixedSize(batch_id),
+            BatchSelector::TimeInterval(interval) => QueriedBatch::TimeInterval(interval),
+            BatchSelector::FixedSize(batch_id) => QueriedBatch::FixedSize(batch_id),
         }
     }
 }
 
-impl From<BatchIdentifier> for BatchSelector {
-    fn from(identifier: BatchIdentifier) -> Self {
+impl From<QueriedBatch> for BatchSelector {
+    fn from(identifier: QueriedBatch) -> Self {
         identifier.batch_selector()
     }
 }
@@ -132,7 +137,7 @@ pub fn buckets_in(
     }))
 }
 
-/// Boundary check for time_interval queries (DAP-09 section 4.6.6.1.1):
+/// Boundary check for time_interval queries (DAP-09 section 4.6.5.1.1):
 /// `duration >= time_precision`, and both `start` and `duration` divisible by
 /// `time_precision`. Otherwise `batchInvalid`.
 pub fn check_time_interval_boundary(
@@ -154,7 +159,7 @@ pub fn check_time_interval_boundary(
     Ok(())
 }
 
-/// Boundary check for fixed_size queries (DAP-09 section 4.6.6.2.1): the
+/// Boundary check for fixed_size queries (DAP-09 section 4.6.5.2.1): the
 /// batch ID must be known (for the Leader, one it returned in a previous
 /// collection or chose for the collection job; for the Helper, one used in a
 /// previous `AggregationJobInitReq`). Otherwise `batchInvalid`.
@@ -169,7 +174,7 @@ pub fn check_fixed_size_batch_known(batch_id: &BatchId, known: bool) -> Result<(
     }
 }
 
-/// Size check (DAP-09 sections 4.6.6.1.2 and 4.6.6.2.2): at least
+/// Size check (DAP-09 sections 4.6.5.1.2 and 4.6.5.2.2): at least
 /// `min_batch_size` reports, and for fixed_size tasks with a
 /// `max_batch_size`, at most that. Otherwise `invalidBatchSize` (the Helper
 /// aborts; the Leader should wait for more reports and try again).
@@ -192,7 +197,7 @@ pub fn check_batch_size(task: &Task, report_count: u64) -> Result<(), ProtocolEr
     Ok(())
 }
 
-/// Query-count check (DAP-09 section 4.6.6): a batch may be queried with at
+/// Query-count check (DAP-09 section 4.6.5): a batch may be queried with at
 /// most `max_batch_query_count` distinct aggregation parameters. Collecting
 /// again with a parameter already used does not count anew; a new one that
 /// would exceed the limit is `batchQueriedTooManyTimes`.
@@ -223,7 +228,7 @@ pub fn check_query_count<P: AsRef<[u8]>>(
     Ok(())
 }
 
-/// Overlap check for time_interval tasks (DAP-09 section 4.6.6): a query
+/// Overlap check for time_interval tasks (DAP-09 section 4.6.5): a query
 /// interval that overlaps a previously collected interval without being
 /// identical to it is `batchOverlap`. An identical interval is the same batch
 /// collected again (bounded by [`check_query_count`]).
@@ -259,28 +264,28 @@ pub struct BatchFacts<'a, P: AsRef<[u8]> = Vec<u8>> {
     pub batch_id_known: bool,
 }
 
-/// Batch validation (DAP-09 section 4.6.6), in the spec's order: query type
+/// Batch validation (DAP-09 section 4.6.5), in the spec's order: query type
 /// (`invalidMessage`), boundary (`batchInvalid`), size (`invalidBatchSize`),
 /// query count (`batchQueriedTooManyTimes`), overlap (`batchOverlap`).
 pub fn validate_batch<P: AsRef<[u8]>>(
     task: &Task,
-    batch: &BatchIdentifier,
+    batch: &QueriedBatch,
     agg_param: &[u8],
     facts: &BatchFacts<'_, P>,
 ) -> Result<(), ProtocolError> {
     let with_task = |e: ProtocolError| e.with_task_id(*task.task_id());
     check_query_type(task, batch.query_type())?;
     match batch {
-        BatchIdentifier::TimeInterval(interval) => {
+        QueriedBatch::TimeInterval(interval) => {
             check_time_interval_boundary(*interval, task.time_precision()).map_err(with_task)?
         }
-        BatchIdentifier::FixedSize(batch_id) => {
+        QueriedBatch::FixedSize(batch_id) => {
             check_fixed_size_batch_known(batch_id, facts.batch_id_known).map_err(with_task)?
         }
     }
     check_batch_size(task, facts.report_count).map_err(with_task)?;
     check_query_count(task, facts.previous_agg_params, agg_param).map_err(with_task)?;
-    if let BatchIdentifier::TimeInterval(interval) = batch {
+    if let QueriedBatch::TimeInterval(interval) = batch {
         check_time_interval_overlap(*interval, facts.previously_collected_intervals)
             .map_err(with_task)?;
     }

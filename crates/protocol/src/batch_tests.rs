@@ -1,4 +1,4 @@
-//! Tests of the batch rules of DAP-09 sections 4.1 and 4.6.6 at their edges.
+//! Tests of the batch rules of DAP-09 sections 4.1 and 4.6.5 at their edges.
 
 use super::*;
 use crate::test_util::Fixture;
@@ -124,14 +124,14 @@ fn facts<'a>(
 #[test]
 fn validation_runs_in_the_specs_order() {
     let task = task(1);
-    let batch = BatchIdentifier::TimeInterval(iv(1_000, 100));
+    let batch = QueriedBatch::TimeInterval(iv(1_000, 100));
     let overlapping = [iv(1_050, 100)];
     let used: [&[u8]; 1] = [b"x"];
     assert!(validate_batch(&task, &batch, b"", &facts(10, &[], &[])).is_ok());
     // Everything wrong at once: each check is reached only when the ones
     // before it pass.
-    let misaligned = BatchIdentifier::TimeInterval(iv(1_001, 100));
-    let fixed = BatchIdentifier::FixedSize(BatchId::from([1; 32]));
+    let misaligned = QueriedBatch::TimeInterval(iv(1_001, 100));
+    let fixed = QueriedBatch::FixedSize(BatchId::from([1; 32]));
     let cases = [
         (
             &fixed,
@@ -169,7 +169,7 @@ fn validation_runs_in_the_specs_order() {
 #[test]
 fn fixed_size_batches_must_be_known() {
     let task = fixed_task(Some(20));
-    let batch = BatchIdentifier::FixedSize(BatchId::from([1; 32]));
+    let batch = QueriedBatch::FixedSize(BatchId::from([1; 32]));
     let mut facts = BatchFacts::<Vec<u8>> {
         report_count: 15,
         previous_agg_params: &[],
@@ -241,7 +241,7 @@ fn checksum_is_the_xor_of_sha256_hashes() {
 #[test]
 fn identifiers_convert_to_selectors() {
     let interval = iv(0, 100);
-    let ti = BatchIdentifier::TimeInterval(interval);
+    let ti = QueriedBatch::TimeInterval(interval);
     assert_eq!(ti.batch_selector(), BatchSelector::TimeInterval(interval));
     assert_eq!(
         ti.partial_batch_selector(),
@@ -249,13 +249,13 @@ fn identifiers_convert_to_selectors() {
     );
     assert_eq!(ti.query_type(), QueryType::TimeInterval);
     let id = BatchId::from([9; 32]);
-    let fs = BatchIdentifier::FixedSize(id);
+    let fs = QueriedBatch::FixedSize(id);
     assert_eq!(
         fs.partial_batch_selector(),
         PartialBatchSelector::FixedSize(id)
     );
     for ident in [ti, fs] {
-        assert_eq!(BatchIdentifier::from(BatchSelector::from(ident)), ident);
+        assert_eq!(QueriedBatch::from(BatchSelector::from(ident)), ident);
     }
     assert!(time_in_collected_interval(t(50), &[interval]));
     assert!(!time_in_collected_interval(t(100), &[interval]));

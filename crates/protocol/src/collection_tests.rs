@@ -4,11 +4,12 @@
 
 use super::*;
 use crate::batch::checksum_of;
+use crate::seal::{aggregate_share_aad, seal_leader_aggregate_share};
 use crate::test_util::Fixture;
 use dyad_core::hpke::open_aggregate_share;
 use dyad_core::task::BatchMode;
 use dyad_core::vdaf::VdafInstance;
-use dyad_messages::draft09::{BatchId, Duration, ReportId, Time};
+use dyad_messages::draft09::{BatchId, Duration, ReportId, Role, Time};
 
 fn iv(start: u64, duration: u64) -> Interval {
     Interval::new(
@@ -25,7 +26,7 @@ fn queries_become_targets() {
     let aligned = iv(3600 * 10, 3600 * 2);
     assert_eq!(
         collection_target(task, &Query::TimeInterval(aligned)).unwrap(),
-        CollectionTarget::Batch(BatchIdentifier::TimeInterval(aligned))
+        CollectionTarget::Batch(QueriedBatch::TimeInterval(aligned))
     );
     let err = collection_target(task, &Query::TimeInterval(iv(3600 * 10 + 1, 3600))).unwrap_err();
     assert_eq!(err.problem_type(), Some(DapProblemType::BatchInvalid));
@@ -46,7 +47,7 @@ fn queries_become_targets() {
             &Query::FixedSize(FixedSizeQuery::ByBatchId(id))
         )
         .unwrap(),
-        CollectionTarget::Batch(BatchIdentifier::FixedSize(id))
+        CollectionTarget::Batch(QueriedBatch::FixedSize(id))
     );
     assert_eq!(
         collection_target(
@@ -63,20 +64,22 @@ fn queries_become_targets() {
 fn the_helper_refuses_a_batch_it_counts_differently() {
     let fx = Fixture::new(VdafInstance::Prio3Count);
     let ids = [ReportId::from([1; 16]), ReportId::from([2; 16])];
-    let batch = BatchIdentifier::TimeInterval(iv(0, 3600));
+    let batch = QueriedBatch::TimeInterval(iv(0, 3600));
     let request = build_aggregate_share_req(&batch, b"param", 2, checksum_of(&ids));
     let share = b"aggregate share bytes";
 
-    let fewer = helper_aggregate_share(&fx.helper_task, &request, 1, &checksum_of(&ids), share)
+    let fewer = answer_aggregate_share_req(&fx.helper_task, &request, 1, &checksum_of(&ids), share)
         .unwrap_err();
     assert_eq!(fewer.problem_type(), Some(DapProblemType::BatchMismatch));
     let other = checksum_of(&[ids[0], ReportId::from([3; 16])]);
-    let differs = helper_aggregate_share(&fx.helper_task, &request, 2, &other, share).unwrap_err();
+    let differs =
+        answer_aggregate_share_req(&fx.helper_task, &request, 2, &other, share).unwrap_err();
     assert_eq!(differs.problem_type(), Some(DapProblemType::BatchMismatch));
     assert!(differs.detail().contains("checksums differ"));
 
     let answer =
-        helper_aggregate_share(&fx.helper_task, &request, 2, &checksum_of(&ids), share).unwrap();
+        answer_aggregate_share_req(&fx.helper_task, &request, 2, &checksum_of(&ids), share)
+            .unwrap();
     let aad = aggregate_share_aad(&fx.helper_task, request.batch_selector, b"param");
     let opened = open_aggregate_share(
         &fx.collector,
@@ -113,7 +116,7 @@ fn the_leaders_share_and_the_collection() {
         },
         |b| b,
     );
-    let batch = BatchIdentifier::FixedSize(BatchId::from([8; 32]));
+    let batch = QueriedBatch::FixedSize(BatchId::from([8; 32]));
     let leader = seal_leader_aggregate_share(&fx.leader_task, &batch, b"", b"leader").unwrap();
     let helper = seal_leader_aggregate_share(&fx.leader_task, &batch, b"", b"other").unwrap();
     let collection = build_collection(&batch, 12, iv(0, 3600), leader, helper);
@@ -137,7 +140,7 @@ fn the_leaders_share_and_the_collection() {
 fn aggregate_share_requests_are_batch_validated() {
     let fx = Fixture::new(VdafInstance::Prio3Count);
     let request = build_aggregate_share_req(
-        &BatchIdentifier::TimeInterval(iv(1, 3600)),
+        &QueriedBatch::TimeInterval(iv(1, 3600)),
         b"",
         1,
         ReportIdChecksum::default(),

@@ -11,6 +11,15 @@
 //! not decode, a VDAF that cannot be built, a message that cannot be encoded.
 //! Those carry no problem type ([`ProtocolError::is_internal`]) and map to a
 //! server error.
+//!
+//! # Where is
+//!
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | an abort carries a problem type | 3.2 | [`ProtocolError::new`], [`ProtocolError::invalid_message`] |
+//! | an error about a task names the task | 3.2 | [`ProtocolError::with_task_id`] |
+//! | the problem document answered | 3.2 | [`ProtocolError::to_problem_document`] |
+//! | our own failures are server errors, with no problem type | 3.2 | [`ProtocolError::internal`] |
 
 use dyad_messages::draft09::TaskId;
 use dyad_messages::problem::{DapProblemType, ProblemDocument};

@@ -4,23 +4,24 @@
 //! opens and unshards. Every message crosses between the parties encoded,
 //! and every VDAF is a real one from the catalogue.
 
-use crate::aggregate::{unshard, AccumulatedBatch, BatchAccumulator};
-use crate::batch::{BatchFacts, BatchIdentifier};
+use crate::accumulate::{AccumulatedBatch, BatchAccumulator};
+use crate::batch::{BatchFacts, QueriedBatch};
 use crate::collection::{
-    build_aggregate_share_req, build_collection, check_aggregate_share_req,
-    collector_batch_selector, helper_aggregate_share, seal_leader_aggregate_share,
+    answer_aggregate_share_req, build_aggregate_share_req, build_collection,
+    check_aggregate_share_req, collector_batch_selector, unshard,
 };
 use crate::error::ProtocolError;
-use crate::helper::{
+use crate::helper_continue::{helper_continue, HelperContinueResult};
+use crate::helper_init::{
     helper_initialize, HelperInitContext, HelperReportAggregation, HelperReportState, KnownFacts,
 };
-use crate::helper_continue::{helper_continue, HelperContinueResult};
 use crate::idempotency::StoredJob;
-use crate::leader::{
+use crate::leader_prepare::{
     build_continue_request, job_is_finished, leader_initialize, leader_process_response,
     LeaderReportAggregation, LeaderReportShare, LeaderReportState,
 };
-use crate::test_util::{wire, Fixture, NOW, PRECISION};
+use crate::seal::seal_leader_aggregate_share;
+use crate::test_util::{hash_of, wire, Fixture, NOW, PRECISION};
 use crate::upload::{validate_upload, NO_EXTENSIONS};
 use crate::vdaf_codec::DapAggregator;
 use dyad_core::hpke::{open_aggregate_share, open_input_share};
@@ -102,7 +103,7 @@ where
         recognized_extensions: NO_EXTENSIONS,
         batch_capacity: None,
     };
-    let helper_init = helper_initialize::<V, L, _, _>(vdaf, &ctx, &request)?;
+    let helper_init = helper_initialize::<V, L, _, _>(vdaf, &ctx, &request, hash_of(&request))?;
     let mut helper_job = StoredJob {
         step: AggregationJobStep::INITIAL,
         last_request_hash: helper_init.request_hash,
@@ -120,8 +121,14 @@ where
     let mut continuations = 0;
     while let Some(request) = build_continue_request(step, &leader_reports) {
         let request = wire(&request);
-        let HelperContinueResult::Advanced(outcome) =
-            helper_continue::<V, L>(vdaf, agg_param, &helper_job, &helper_reports, &request)?
+        let HelperContinueResult::Advanced(outcome) = helper_continue::<V, L>(
+            vdaf,
+            agg_param,
+            &helper_job,
+            &helper_reports,
+            &request,
+            hash_of(&request),
+        )?
         else {
             panic!("a fresh step is not a replay");
         };
@@ -156,7 +163,7 @@ where
     let helper_batch = helper_acc.finish()?;
 
     // Collection.
-    let batch = BatchIdentifier::TimeInterval(batch_interval());
+    let batch = QueriedBatch::TimeInterval(batch_interval());
     let share_req = wire(&build_aggregate_share_req(
         &batch,
         agg_param,
@@ -174,7 +181,7 @@ where
             batch_id_known: false,
         },
     )?;
-    let helper_share = wire(&helper_aggregate_share(
+    let helper_share = wire(&answer_aggregate_share_req(
         &fx.helper_task,
         &share_req,
         helper_batch.report_count,
@@ -198,7 +205,7 @@ where
 
     // The Collector.
     let query = Query::TimeInterval(batch_interval());
-    let aad = crate::collection::aggregate_share_aad(
+    let aad = crate::seal::aggregate_share_aad(
         &fx.leader_task,
         collector_batch_selector(&query, &collection)?,
         agg_param,

@@ -1,23 +1,34 @@
 //! The Helper's continuation of an aggregation job: DAP-09 section 4.5.2.2
 //! ("Helper Continuation") and 4.5.2.3 ("Recovering from Aggregation Step
 //! Skew"), over the ping-pong topology of VDAF-08 section 5.8.
+//! Initialization is [`crate::helper_init`]'s.
 //!
 //! [`helper_continue`] checks, in this order:
 //!
-//! 1. the step (see [`crate::idempotency::check_continue_step`]): step 0 is
-//!    `invalidMessage`; the stored step again with an identical request is a
-//!    replay, answered with the stored response ([`HelperContinueResult::Replay`]);
-//!    anything but `stored + 1` is `stepMismatch`. The step is checked first
-//!    so that a replay is recognised even though the reports have moved on;
+//! 1. the step ([`check_continue_step`]): step 0 is `invalidMessage`; the
+//!    stored step again with an identical request is a replay, answered
+//!    with the stored response ([`HelperContinueResult::Replay`]); anything
+//!    but `stored + 1` is `stepMismatch`. The step is checked first so that
+//!    a replay is recognised even though the reports have moved on;
 //! 2. report IDs distinct, each naming a report the Helper is still
 //!    preparing, in job order: else `invalidMessage`.
 //!
 //! Then each named report runs `ping_pong_helper_continued`; a report the
 //! Leader left out was rejected by the Leader
 //! ([`HelperReportState::AbandonedByLeader`]).
+//!
+//! # Where is
+//!
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | the step: next, replay of the previous request, or `stepMismatch` | 4.5.2.2, 4.5.2.3 | [`check_continue_step`] (called by [`helper_continue`]) |
+//! | report IDs known, distinct and in job order (`invalidMessage`) | 4.5.2.2 | [`helper_continue`] |
+//! | a report left out by the Leader is abandoned | 4.5.2.2 | [`helper_continue`] |
+//! | one report's `ping_pong_helper_continued`; an undecodable Leader message is `vdaf_prep_error` | 4.5.2.2 | `continue_report` (private) |
+//! | the request's digest, computed once by the caller | 4.5.2.3 | [`RequestHash::of_body`] |
 
 use crate::error::ProtocolError;
-use crate::helper::{HelperReportAggregation, HelperReportState};
+use crate::helper_init::{HelperReportAggregation, HelperReportState};
 use crate::idempotency::{check_continue_step, ContinueDisposition, RequestHash, StoredJob};
 use crate::vdaf_codec::{
     decode_agg_param, decode_ping_pong, encode_output_share, encode_ping_pong, DapAggregator,
@@ -54,17 +65,19 @@ pub struct HelperContinueOutcome {
 
 /// Helper continuation (DAP-09 section 4.5.2.2) of a job stored as `job`
 /// with its `reports` (in job order), prepared under the encoded `agg_param`.
+/// `request_hash` is the digest of the request's body
+/// ([`RequestHash::of_body`], computed once by the caller).
 pub fn helper_continue<V, const L: usize>(
     vdaf: &V,
     agg_param: &[u8],
     job: &StoredJob,
     reports: &[HelperReportAggregation],
     request: &AggregationJobContinueReq,
+    request_hash: RequestHash,
 ) -> Result<HelperContinueResult, ProtocolError>
 where
     V: DapAggregator<L>,
 {
-    let request_hash = RequestHash::of(request)?;
     let step = match check_continue_step(job, request.step, &request_hash)? {
         ContinueDisposition::Replay => return Ok(HelperContinueResult::Replay),
         ContinueDisposition::Advance(step) => step,
@@ -120,7 +133,7 @@ where
                 "report state changed while checked",
             ));
         };
-        let (state, result) = continue_one(vdaf, &param, prep_state, &prepare.payload)?;
+        let (state, result) = continue_report(vdaf, &param, prep_state, &prepare.payload)?;
         out[index].state = state;
         responses.push(PrepareResp::new(prepare.report_id, result));
     }
@@ -133,7 +146,7 @@ where
 }
 
 /// One report's continuation step.
-fn continue_one<V: DapAggregator<L>, const L: usize>(
+fn continue_report<V: DapAggregator<L>, const L: usize>(
     vdaf: &V,
     param: &V::AggregationParam,
     prep_state: &[u8],

@@ -3,11 +3,11 @@
 //! mismatches and malformed continuation requests.
 
 use super::*;
-use crate::helper::{helper_initialize, KnownFacts};
-use crate::leader::{
+use crate::helper_init::{helper_initialize, KnownFacts};
+use crate::leader_prepare::{
     build_continue_request, leader_initialize, leader_process_response, LeaderReportAggregation,
 };
-use crate::test_util::{helper_ctx, leader_share, wire, Fixture, NOW};
+use crate::test_util::{hash_of, helper_ctx, leader_share, wire, Fixture, NOW};
 use dyad_core::vdaf::{new_poplar1, Measurement, Poplar1TurboShake128, VdafInstance};
 use dyad_messages::draft09::{PartialBatchSelector, PrepareContinue, ReportId};
 use dyad_messages::problem::DapProblemType;
@@ -55,6 +55,7 @@ fn job() -> Job {
         &vdaf,
         &helper_ctx(&fx, &facts),
         &wire(init.request.as_ref().unwrap()),
+        hash_of(init.request.as_ref().unwrap()),
     )
     .unwrap();
     assert!(helper
@@ -87,7 +88,14 @@ impl Job {
         reports: &[HelperReportAggregation],
         request: &AggregationJobContinueReq,
     ) -> Result<HelperContinueResult, ProtocolError> {
-        helper_continue::<V, 16>(&self.vdaf, &self.agg_param, job, reports, request)
+        helper_continue::<V, 16>(
+            &self.vdaf,
+            &self.agg_param,
+            job,
+            reports,
+            request,
+            hash_of(request),
+        )
     }
 
     fn advance(&self, request: &AggregationJobContinueReq) -> HelperContinueOutcome {
@@ -126,10 +134,11 @@ fn step_one_finishes_every_report_and_the_leader_agrees() {
         &wire(&outcome.response),
     )
     .unwrap();
-    assert!(crate::leader::job_is_finished(&leader));
-    assert!(leader
-        .iter()
-        .all(|r| matches!(r.state, crate::leader::LeaderReportState::Finished { .. })));
+    assert!(crate::leader_prepare::job_is_finished(&leader));
+    assert!(leader.iter().all(|r| matches!(
+        r.state,
+        crate::leader_prepare::LeaderReportState::Finished { .. }
+    )));
 }
 
 #[test]

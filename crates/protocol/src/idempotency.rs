@@ -10,14 +10,22 @@
 //!   stored response; any other step is `stepMismatch`. Step 0 is
 //!   `invalidMessage`.
 //!
-//! Identity is the SHA-256 digest of the encoded request ([`RequestHash`]),
-//! which the Helper stores with the job, indexed by step, as section 4.5.2.3
-//! suggests.
+//! Identity is the SHA-256 digest of the request body ([`RequestHash`]),
+//! computed once per request by the handler and stored with the job,
+//! indexed by step, as section 4.5.2.3 suggests. (A report seen again is a
+//! different question: [`crate::replay`].)
+//!
+//! # Where is
+//!
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | a request's identity: the digest of its body | 4.5.2.3 | [`RequestHash::of_body`] |
+//! | a repeated init: the stored response if identical and not continued, else a client error | 4.5.1.2 | [`check_init_request`] |
+//! | a continuation's step: `stored + 1`, a replay of `stored`, else `stepMismatch`; step 0 `invalidMessage` | 4.5.2.2, 4.5.2.3 | [`check_continue_step`] |
 
 use crate::error::ProtocolError;
 use dyad_messages::draft09::AggregationJobStep;
 use dyad_messages::problem::DapProblemType;
-use dyad_messages::Encode;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -26,15 +34,14 @@ use std::fmt;
 pub struct RequestHash(pub [u8; 32]);
 
 impl RequestHash {
-    /// The digest of a request's bytes, as received.
-    pub fn of_bytes(bytes: &[u8]) -> Self {
-        RequestHash(Sha256::digest(bytes).into())
-    }
-
-    /// The digest of a message's encoding. The codec is canonical, so this
-    /// equals [`RequestHash::of_bytes`] of the bytes it was decoded from.
-    pub fn of<M: Encode>(message: &M) -> Result<Self, ProtocolError> {
-        Ok(Self::of_bytes(&message.get_encoded()?))
+    /// The digest of a request body, as received: the one place a request's
+    /// identity is computed (DAP-09 section 4.5.2.3 suggests storing it).
+    /// The handler calls it once per request and hands the value to
+    /// [`check_init_request`] / [`check_continue_step`] and, through
+    /// [`crate::helper_init::helper_initialize`] and
+    /// [`crate::helper_continue::helper_continue`], to what is stored.
+    pub fn of_body(body: &[u8]) -> Self {
+        RequestHash(Sha256::digest(body).into())
     }
 
     pub fn as_bytes(&self) -> &[u8; 32] {
@@ -223,20 +230,23 @@ mod tests {
     }
 
     #[test]
-    fn hash_of_message_equals_hash_of_its_bytes() {
+    fn a_request_body_has_one_digest_and_any_change_alters_it() {
         use dyad_messages::draft09::{AggregationJobContinueReq, PrepareContinue, ReportId};
+        use dyad_messages::Encode;
         let request = AggregationJobContinueReq::new(
             AggregationJobStep(1),
             vec![PrepareContinue::new(ReportId::from([1; 16]), vec![1, 2])],
         );
         let bytes = request.get_encoded().unwrap();
+        // The codec is canonical: encoding the decoded request again gives
+        // the same body, hence the same digest.
         assert_eq!(
-            RequestHash::of(&request).unwrap(),
-            RequestHash::of_bytes(&bytes)
+            RequestHash::of_body(&request.get_encoded().unwrap()),
+            RequestHash::of_body(&bytes)
         );
         assert_ne!(
-            RequestHash::of_bytes(&bytes[1..]),
-            RequestHash::of_bytes(&bytes)
+            RequestHash::of_body(&bytes[1..]),
+            RequestHash::of_body(&bytes)
         );
     }
 }

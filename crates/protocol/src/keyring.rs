@@ -6,6 +6,12 @@
 //! `encrypted_input_share.config_id`". An aggregator may hold keys per task
 //! ([`Task::hpke_keys`]) and keys shared by all its tasks; the caller hands
 //! both in, chained with a tuple, and this crate only looks up.
+//!
+//! # Where is
+//!
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | the keypair named by `config_id` (unknown: `hpke_unknown_config_id` / `outdatedConfig`) | 4.4.2, 4.5.1.3 | [`HpkeKeyring::keypair`] |
 
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::Task;

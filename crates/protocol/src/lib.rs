@@ -4,18 +4,24 @@
 //! machines over messages, tasks and facts the caller looked up. No HTTP, no
 //! SQL, no async runtime, no clock: time is a parameter.
 //!
-//! | module | DAP-09 |
-//! |---|---|
-//! | [`upload`] | 4.4.2 Upload Request (and the extension checks of 4.5.1.4) |
-//! | [`leader`] | 4.5.1.1 Leader Initialization, 4.5.2.1 Leader Continuation |
-//! | [`helper`] | 4.5.1.2-4 Helper Initialization, decryption, validation |
-//! | [`helper_continue`] | 4.5.2.2 Helper Continuation |
-//! | [`idempotency`] | 4.5.1.2 repeated init, 4.5.2.3 step skew recovery |
-//! | [`batch`] | 4.1 Queries, 4.6.6 Batch Validation, checksums, intervals |
-//! | [`aggregate`] | 4.6.2 aggregate shares |
-//! | [`collection`] | 4.6.1, 4.6.2, 4.6.4 collection and share encryption |
-//! | [`vdaf_codec`] | encodings of every VDAF value that is stored |
-//! | [`error`] | the one error type, carrying a DAP problem type |
+//! Each module is named for what it does, and its documentation opens with
+//! a "Where is" index: rule (DAP-09 section) to the function carrying it.
+//!
+//! | module | does | DAP-09 |
+//! |---|---|---|
+//! | [`upload`] | the Leader's validation of an uploaded report; extension checks | 4.4.2 (and 4.5.1.4) |
+//! | [`leader_prepare`] | the Leader's preparation steps of an aggregation job | 4.5.1.1, 4.5.2.1 |
+//! | [`helper_init`] | the Helper's initialization: decryption, input-share validation, preparation | 4.5.1.2-4 |
+//! | [`helper_continue`] | the Helper's continuation | 4.5.2.2 |
+//! | [`idempotency`] | a request's digest; a repeated init, step skew recovery | 4.5.1.2, 4.5.2.3 |
+//! | [`replay`] | whether a report may be aggregated again (`report_replayed`) | 4.5.1.4 |
+//! | [`batch`] | the batch a query names, batch validation, buckets, checksums | 4.1, 4.6.5 |
+//! | [`accumulate`] | output shares folded into aggregate shares, per batch | 4.6.2 |
+//! | [`collection`] | collection targets, `AggregateShareReq` and its answer, `Collection`, unsharding | 4.6.1-3 |
+//! | [`seal`] | aggregate shares sealed to the Collector | 4.6.4 |
+//! | [`keyring`] | finding the HPKE keypair an input share was sealed to | 4.5.1.3 |
+//! | [`vdaf_codec`] | encodings of every VDAF value that is stored | 4 |
+//! | [`error`] | the one error type, carrying a DAP problem type | 3.2 |
 //!
 //! Code is generic over `V:` [`DapAggregator<VERIFY_KEY_LEN>`](vdaf_codec::DapAggregator)
 //! (`prio::vdaf::Aggregator<VERIFY_KEY_LEN, 16>` with a storable preparation
@@ -23,15 +29,17 @@
 //! `dyad_core::vdaf_dispatch!`. States and shares cross this crate's
 //! boundary as encoded bytes.
 
-pub mod aggregate;
+pub mod accumulate;
 pub mod batch;
 pub mod collection;
 pub mod error;
-pub mod helper;
 pub mod helper_continue;
+pub mod helper_init;
 pub mod idempotency;
 pub mod keyring;
-pub mod leader;
+pub mod leader_prepare;
+pub mod replay;
+pub mod seal;
 pub mod upload;
 pub mod vdaf_codec;
 

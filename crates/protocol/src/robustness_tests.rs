@@ -1,11 +1,11 @@
 //! No input makes the protocol panic: arbitrary bytes wherever a peer or
 //! the store supplies them come back as errors or rejections.
 
-use crate::helper::{helper_initialize, HelperReportState, KnownFacts};
 use crate::helper_continue::helper_continue;
+use crate::helper_init::{helper_initialize, HelperReportState, KnownFacts};
 use crate::idempotency::StoredJob;
-use crate::leader::{leader_initialize, leader_process_response, LeaderReportState};
-use crate::test_util::{helper_ctx, leader_share, Fixture, NOW};
+use crate::leader_prepare::{leader_initialize, leader_process_response, LeaderReportState};
+use crate::test_util::{hash_of, helper_ctx, leader_share, Fixture, NOW};
 use crate::vdaf_codec::*;
 use dyad_core::vdaf::{
     new_poplar1, new_prio3_sum, Measurement, Poplar1TurboShake128, VdafInstance,
@@ -73,7 +73,9 @@ proptest! {
         request.prepare_inits[0].payload = garbage.clone();
         let facts = KnownFacts::default();
         let outcome =
-            helper_initialize::<_, 16, _, _>(&vdaf, &helper_ctx(&fx, &facts), &request).unwrap();
+            helper_initialize::<_, 16, _, _>(
+                &vdaf, &helper_ctx(&fx, &facts), &request, hash_of(&request),
+            ).unwrap();
         prop_assert!(matches!(outcome.reports[0].state, HelperReportState::Failed(_)));
 
         // The Leader, given a garbage Helper message.
@@ -90,6 +92,7 @@ proptest! {
         // The Helper continuing, given a garbage step-1 message.
         let good = helper_initialize::<_, 16, _, _>(
             &vdaf, &helper_ctx(&fx, &facts), init.request.as_ref().unwrap(),
+            hash_of(init.request.as_ref().unwrap()),
         ).unwrap();
         let continue_req = AggregationJobContinueReq::new(
             AggregationJobStep(1),
@@ -99,7 +102,9 @@ proptest! {
             step: AggregationJobStep::INITIAL,
             last_request_hash: good.request_hash,
         };
-        let result = helper_continue::<_, 16>(&vdaf, &param, &job, &good.reports, &continue_req)
+        let result = helper_continue::<_, 16>(
+            &vdaf, &param, &job, &good.reports, &continue_req, hash_of(&continue_req),
+        )
             .unwrap();
         let crate::helper_continue::HelperContinueResult::Advanced(advanced) = result else {
             panic!("a new step is not a replay");

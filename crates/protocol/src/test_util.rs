@@ -2,6 +2,7 @@
 //! keys and the Collector's, and Clients' reports made with the real VDAFs
 //! and HPKE.
 
+use crate::idempotency::RequestHash;
 use dyad_core::hpke::{seal_input_share, HpkeKeypair};
 use dyad_core::task::{AuthenticationToken, AuthenticationTokenType, BatchMode, Task, VerifyKey};
 use dyad_core::vdaf::{shard_measurement, Measurement, VdafInstance};
@@ -9,6 +10,13 @@ use dyad_messages::draft09::{
     Duration, Extension, HpkeConfigId, InputShareAad, PlaintextInputShare, Report, ReportId,
     ReportMetadata, Role, TaskId, Time,
 };
+use dyad_messages::Encode;
+
+/// The digest of `message`'s encoding, as the Helper's handler computes it
+/// from the body it received ([`RequestHash::of_body`]).
+pub fn hash_of<M: Encode>(message: &M) -> RequestHash {
+    RequestHash::of_body(&message.get_encoded().expect("test messages encode"))
+}
 
 /// A time aligned to [`PRECISION`], standing for "now".
 pub const NOW: Time = Time::from_seconds_since_epoch(1_700_000_000 - 1_700_000_000 % 3600);
@@ -123,7 +131,7 @@ pub fn wire<M: dyad_messages::Encode + dyad_messages::Decode>(message: &M) -> M 
 }
 
 /// The Leader's stored share of a report, as upload validation leaves it.
-pub fn leader_share(fx: &Fixture, report: &Report) -> crate::leader::LeaderReportShare {
+pub fn leader_share(fx: &Fixture, report: &Report) -> crate::leader_prepare::LeaderReportShare {
     let validated = crate::upload::validate_upload(
         &fx.leader_task,
         &fx.leader_keys,
@@ -132,7 +140,7 @@ pub fn leader_share(fx: &Fixture, report: &Report) -> crate::leader::LeaderRepor
         crate::upload::NO_EXTENSIONS,
     )
     .unwrap();
-    crate::leader::LeaderReportShare {
+    crate::leader_prepare::LeaderReportShare {
         metadata: validated.metadata,
         public_share: validated.public_share,
         leader_input_share: validated.leader_input_share.payload,
@@ -143,9 +151,9 @@ pub fn leader_share(fx: &Fixture, report: &Report) -> crate::leader::LeaderRepor
 /// A Helper context with no stored facts, at [`NOW`].
 pub fn helper_ctx<'a>(
     fx: &'a Fixture,
-    facts: &'a crate::helper::KnownFacts,
-) -> crate::helper::HelperInitContext<'a, Vec<HpkeKeypair>, crate::helper::KnownFacts> {
-    crate::helper::HelperInitContext {
+    facts: &'a crate::helper_init::KnownFacts,
+) -> crate::helper_init::HelperInitContext<'a, Vec<HpkeKeypair>, crate::helper_init::KnownFacts> {
+    crate::helper_init::HelperInitContext {
         task: &fx.helper_task,
         keys: &fx.helper_keys,
         facts,

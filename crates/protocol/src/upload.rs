@@ -26,10 +26,21 @@
 //! a misconfigured Client would never learn of it).
 //!
 //! What needs the store is the caller's: the Leader must ignore a repeated
-//! report ID (it may answer `reportRejected`), and must ignore a report whose
-//! batch was already collected (see
+//! report ID (see [`crate::replay`] for where that is kept), and must
+//! ignore a report whose batch was already collected (see
 //! [`crate::batch::time_in_collected_interval`] and
 //! [`UploadError::BatchCollected`]).
+//!
+//! # Where is
+//!
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | the whole validation, in the order above | 4.4.2 | [`validate_upload`] |
+//! | time rules: task expired, too early, too old | 4.4.2 | [`check_report_time`] |
+//! | unknown HPKE configuration (`outdatedConfig`); share does not open (`reportRejected`) | 4.4.2 | [`validate_upload`] |
+//! | extensions recognized and distinct (shared with the Helper) | 4.4.2, 4.5.1.4 | [`check_extensions`] |
+//! | public and Leader input shares decode with the task's VDAF | 3.2, 4.5.1.4 | [`check_shares_decode`] |
+//! | the problem type each refusal answers | 4.4.2 | [`UploadError::problem_type`] |
 
 use crate::error::ProtocolError;
 use crate::keyring::HpkeKeyring;
@@ -116,9 +127,6 @@ pub enum UploadError {
     /// The report falls in a batch already collected (decided by the caller).
     #[error("the report's batch was already collected")]
     BatchCollected,
-    /// The report ID was uploaded before (decided by the caller).
-    #[error("the report ID was already uploaded")]
-    Replayed,
 }
 
 impl UploadError {
@@ -134,8 +142,7 @@ impl UploadError {
             UploadError::TaskExpired { .. }
             | UploadError::Expired { .. }
             | UploadError::DecryptFailed
-            | UploadError::BatchCollected
-            | UploadError::Replayed => DapProblemType::ReportRejected,
+            | UploadError::BatchCollected => DapProblemType::ReportRejected,
         }
     }
 

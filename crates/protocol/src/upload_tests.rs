@@ -208,13 +208,9 @@ fn extensions_must_be_recognized_and_distinct() {
 }
 
 #[test]
-fn caller_decided_rejections_map_to_report_rejected() {
+fn a_collected_batch_maps_to_report_rejected() {
     assert_eq!(
         UploadError::BatchCollected.problem_type(),
-        DapProblemType::ReportRejected
-    );
-    assert_eq!(
-        UploadError::Replayed.problem_type(),
         DapProblemType::ReportRejected
     );
 }

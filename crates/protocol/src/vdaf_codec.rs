@@ -14,6 +14,17 @@
 //! compiles for each of them.
 //!
 //! Decoding never panics: malformed bytes are a [`CodecError`].
+//!
+//! # Where is
+//!
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | the aggregator index of each role (Leader 0, Helper 1) | 4.5.1 | [`aggregator_index`] |
+//! | `AggParam`, refusing a Poplar1 parameter that claims more than it holds | 4 | [`encode_agg_param`], [`decode_agg_param`] |
+//! | `PublicShare` and `InputShare` | 4, 4.5.1.4 | [`decode_public_share`], [`decode_input_share`] |
+//! | output and aggregate shares, as stored | 4.6.2 | [`encode_output_share`], [`decode_output_share`], [`encode_aggregate_share`], [`decode_aggregate_share`] |
+//! | the ping-pong messages carried in `payload` fields | 4.5.1, 4.5.2 | [`encode_ping_pong`], [`decode_ping_pong`] |
+//! | the zero aggregate share of an empty batch | 4.6.2 | [`empty_aggregate_share`] |
 
 use prio::codec::{CodecError, Decode, Encode, ParameterizedDecode};
 use prio::topology::ping_pong::PingPongMessage;

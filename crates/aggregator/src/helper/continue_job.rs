@@ -34,10 +34,11 @@ use dyad_messages::draft09::{
 };
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
-use dyad_protocol::helper::{HelperReportAggregation, HelperReportState};
 use dyad_protocol::helper_continue::{
     helper_continue, HelperContinueOutcome, HelperContinueResult,
 };
+use dyad_protocol::helper_init::{HelperReportAggregation, HelperReportState};
+use dyad_protocol::idempotency::RequestHash;
 use std::sync::Arc;
 
 /// How often a request is decided again after losing a race with a
@@ -70,7 +71,7 @@ pub(crate) async fn continue_job(
     let task = state.task_in_role(task_id, Role::Helper).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);
     authenticate(&task, &headers, Requester::Leader)?;
-    let (request_message, _): (AggregationJobContinueReq, _) = read_message(
+    let (request_message, body): (AggregationJobContinueReq, _) = read_message(
         task_id,
         &headers,
         DapMediaType::AggregationJobContinueReq,
@@ -78,6 +79,7 @@ pub(crate) async fn continue_job(
         state.config.max_request_body_bytes,
     )
     .await?;
+    let request_hash = RequestHash::of_body(&body);
     let request: Arc<AggregationJobContinueReq> = Arc::new(request_message);
 
     for _ in 0..MAX_ATTEMPTS {
@@ -100,6 +102,7 @@ pub(crate) async fn continue_job(
                     &stored_job,
                     &reports_for_vdaf,
                     &request_for_vdaf,
+                    request_hash,
                 )
             })
         })

@@ -14,7 +14,7 @@ use dyad_messages::draft09::{
 };
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
-use dyad_protocol::leader::{build_continue_request, LeaderReportAggregation};
+use dyad_protocol::leader_prepare::{build_continue_request, LeaderReportAggregation};
 use prio::codec::Encode;
 use prio::idpf::IdpfInput;
 use prio::vdaf::poplar1::Poplar1AggregationParam;

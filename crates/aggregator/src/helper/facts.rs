@@ -2,8 +2,9 @@
 //! `AggregationJobInitReq` (DAP-09 section 4.5.1.4, "Input Share
 //! Validation"), looked up in a transaction:
 //!
-//! - replay: a report seen before with aggregation parameters that make
-//!   VDAF-08's `is_valid` false (`report_replayed`);
+//! - replay: the aggregation parameters each report was aggregated with
+//!   before ([`super::replay::lookup_seen`]), which
+//!   [`dyad_protocol::replay::decide`] judges (`report_replayed`);
 //! - collected: a report whose batch (time-interval: its time-precision
 //!   bucket overlaps a collected batch interval; fixed-size: the job's
 //!   batch ID) was already collected (`batch_collected`);
@@ -14,28 +15,30 @@
 //! reports it will reject) and checks replay and collection again in the
 //! transaction that stores the job, where they are authoritative.
 
-use super::batch_of;
+use super::{batch_of, replay};
 use crate::http::storable_time::is_storable_report_time;
-use crate::vdaf_ops::agg_param_is_valid;
 use dyad_core::task::Task;
 use dyad_datastore::models::BatchIdentifier;
 use dyad_datastore::{Transaction, TxError};
 use dyad_messages::draft09::{Duration, PartialBatchSelector, ReportId, ReportMetadata};
-use dyad_protocol::helper::ReportFacts;
+use dyad_protocol::helper_init::ReportFacts;
 use std::collections::{HashMap, HashSet};
 
 /// The facts of one request.
 #[derive(Clone, Debug, Default)]
 pub struct InitFacts {
-    pub replayed: HashSet<ReportId>,
+    pub seen_agg_params: HashMap<ReportId, Vec<Vec<u8>>>,
     pub collected: HashSet<BatchIdentifier>,
     pub batch_capacity: Option<u64>,
     time_precision: Option<Duration>,
 }
 
 impl ReportFacts for InitFacts {
-    fn is_replayed(&self, metadata: &ReportMetadata) -> bool {
-        self.replayed.contains(&metadata.id)
+    fn previous_agg_params(&self, metadata: &ReportMetadata) -> Vec<Vec<u8>> {
+        self.seen_agg_params
+            .get(&metadata.id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn is_batch_collected(&self, metadata: &ReportMetadata, batch: &PartialBatchSelector) -> bool {
@@ -61,37 +64,11 @@ pub async fn gather(
     reports: &[ReportMetadata],
 ) -> Result<InitFacts, TxError> {
     Ok(InitFacts {
-        replayed: replayed_reports(tx, task, agg_param, reports).await?,
+        seen_agg_params: replay::lookup_seen(tx, task.task_id(), reports).await?,
         collected: collected_batches(tx, task, selector, reports).await?,
         batch_capacity: batch_capacity(tx, task, selector, agg_param).await?,
         time_precision: Some(task.time_precision()),
     })
-}
-
-/// The reports that may not be aggregated with `agg_param` because of the
-/// parameters they were aggregated with before.
-pub async fn replayed_reports(
-    tx: &mut dyn Transaction,
-    task: &Task,
-    agg_param: &[u8],
-    reports: &[ReportMetadata],
-) -> Result<HashSet<ReportId>, TxError> {
-    if reports.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let ids: Vec<ReportId> = reports.iter().map(|r| r.id).collect();
-    let seen = tx
-        .get_helper_seen_aggregation_parameters(task.task_id(), &ids)
-        .await?;
-    let mut previous: HashMap<ReportId, Vec<Vec<u8>>> = HashMap::new();
-    for (report_id, param) in seen {
-        previous.entry(report_id).or_default().push(param);
-    }
-    Ok(previous
-        .into_iter()
-        .filter(|(_, params)| !agg_param_is_valid(task.vdaf(), agg_param, params))
-        .map(|(report_id, _)| report_id)
-        .collect())
 }
 
 /// The batches among those of `reports` that were collected.

@@ -9,19 +9,22 @@
 //!    byte for byte; any other request conflicts (409, typed
 //!    `invalidMessage`: "MUST fail with an HTTP client error status code").
 //! 3. The facts of the reports are read ([`super::facts`]), then
-//!    [`dyad_protocol::helper::helper_initialize`] runs on the blocking pool;
+//!    [`dyad_protocol::helper_init::helper_initialize`] runs on the blocking pool;
 //!    a report still accepted whose time cannot be stored (at or after
 //!    2^63 - 1 with its time-precision bucket, see [`crate::http::storable_time`])
 //!    is then rejected alone with `report_too_early`; its row is stored
 //!    with a clamped time, the rest of the job goes on.
-//! 4. One write transaction re-checks anti-replay and collected batches
-//!    (rejecting reports that lost a race with `report_replayed` or
-//!    `batch_collected`, without preparing anything again), records the
-//!    accepted reports as seen, and stores the job (step 0, request digest),
+//! 4. One write transaction re-checks anti-replay
+//!    ([`super::replay::lookup_seen`], judged by
+//!    [`dyad_protocol::replay::decide`]) and collected batches (rejecting
+//!    reports that lost a race with `report_replayed` or `batch_collected`,
+//!    without preparing anything again), records the accepted reports as
+//!    seen ([`super::replay::record_seen`]), and stores the job (step 0, request digest),
 //!    its reports with their responses, and the finished reports' output
 //!    shares folded into this job's batch aggregation rows.
 
 use super::facts::{self, InitFacts};
+use super::replay;
 use super::{batch_of, stored_job, stored_response, to_stored_state};
 use crate::convert::span_to_interval;
 use crate::http::problem::{ApiError, ApiResult};
@@ -40,7 +43,7 @@ use axum::response::Response;
 use dyad_core::task::Task;
 use dyad_core::vdaf_dispatch;
 use dyad_datastore::models::{
-    AggregationJob, AggregationJobState, BatchAggregation, ReportAggregation, SeenReport,
+    AggregationJob, AggregationJobState, BatchAggregation, ReportAggregation,
 };
 use dyad_datastore::{DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::{
@@ -49,11 +52,12 @@ use dyad_messages::draft09::{
 };
 use dyad_messages::media_type::DapMediaType;
 use dyad_protocol::batch::TimestampSpan;
-use dyad_protocol::helper::{
+use dyad_protocol::helper_init::{
     helper_initialize, HelperInitContext, HelperInitOutcome, HelperReportAggregation,
     HelperReportState,
 };
 use dyad_protocol::idempotency::{check_init_request, InitDisposition, RequestHash};
+use dyad_protocol::replay::{decide as decide_replay, Replay};
 use dyad_protocol::upload::NO_EXTENSIONS;
 use dyad_protocol::ProtocolError;
 use std::sync::Arc;
@@ -83,7 +87,7 @@ async fn initialize(
     let job_id: AggregationJobId = parse_id(&job_id, "aggregation job ID")?;
     let task = state.task_in_role(task_id, Role::Helper).await?;
     authenticate(&task, &headers, Requester::Leader)?;
-    let (request, _): (AggregationJobInitReq, _) = read_message(
+    let (request, body): (AggregationJobInitReq, _) = read_message(
         task_id,
         &headers,
         DapMediaType::AggregationJobInitReq,
@@ -91,7 +95,7 @@ async fn initialize(
         state.config.max_request_body_bytes,
     )
     .await?;
-    let request_hash = RequestHash::of(&request).map_err(ApiError::from)?;
+    let request_hash = RequestHash::of_body(&body);
 
     if let Some(response) = stored_answer(&state, task_id, job_id, request_hash).await? {
         tracing::info!(task_id = %task_id, aggregation_job_id = %job_id, "replayed aggregation job initialization");
@@ -107,7 +111,7 @@ async fn initialize(
     let (task_for_vdaf, request) = (with_storable_clock_skew(&task, now), Arc::new(request));
     let request_for_vdaf = request.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        prepare(&task_for_vdaf, &facts, &request_for_vdaf, now)
+        prepare(&task_for_vdaf, &facts, &request_for_vdaf, request_hash, now)
     })
     .await??;
     let outcome = refuse_unstorable_times(&task, outcome);
@@ -201,6 +205,7 @@ pub(super) fn prepare(
     task: &Task,
     facts: &InitFacts,
     request: &AggregationJobInitReq,
+    request_hash: RequestHash,
     now: Time,
 ) -> Result<HelperInitOutcome, ProtocolError> {
     let context = HelperInitContext {
@@ -212,7 +217,12 @@ pub(super) fn prepare(
         batch_capacity: facts.batch_capacity,
     };
     vdaf_dispatch!(task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
-        helper_initialize::<V, VERIFY_KEY_LEN, Task, InitFacts>(&vdaf, &context, request)
+        helper_initialize::<V, VERIFY_KEY_LEN, Task, InitFacts>(
+            &vdaf,
+            &context,
+            request,
+            request_hash,
+        )
     })
 }
 
@@ -355,7 +365,7 @@ pub(crate) async fn store_in_tx(
         .filter(|r| accepted(&r.state))
         .map(|r| r.metadata)
         .collect();
-    let replayed = facts::replayed_reports(tx, task, agg_param, &candidates).await?;
+    let seen = replay::lookup_seen(tx, &task_id, &candidates).await?;
     let collected = facts::collected_batches(tx, task, &selector, &candidates).await?;
     let mut changed = false;
     for index in 0..reports.len() {
@@ -363,7 +373,8 @@ pub(crate) async fn store_in_tx(
         if !accepted(&reports[index].state) {
             continue;
         }
-        let error = if replayed.contains(&metadata.id) {
+        let previous = seen.get(&metadata.id).map_or(&[][..], Vec::as_slice);
+        let error = if decide_replay(task.vdaf(), agg_param, previous) == Replay::Replayed {
             Some(PrepareError::ReportReplayed)
         } else if batch_of(task, metadata.time, &selector).is_some_and(|b| collected.contains(&b)) {
             Some(PrepareError::BatchCollected)
@@ -375,33 +386,21 @@ pub(crate) async fn store_in_tx(
             changed = true;
         }
     }
-    let seen: Vec<(usize, SeenReport)> = reports
+    let to_record: Vec<ReportMetadata> = reports
         .iter()
-        .enumerate()
-        .filter(|(_, r)| accepted(&r.state))
-        .map(|(index, r)| {
-            let seen = SeenReport {
-                report_id: r.metadata.id,
-                time: r.metadata.time,
-            };
-            (index, seen)
-        })
+        .filter(|r| accepted(&r.state))
+        .map(|r| r.metadata)
         .collect();
-    if !seen.is_empty() {
-        let to_record: Vec<SeenReport> = seen.iter().map(|(_, s)| *s).collect();
-        let already = tx
-            .put_helper_seen_reports(&task_id, agg_param, &to_record)
-            .await?;
-        for ((index, _), was_seen) in seen.iter().zip(already) {
-            if was_seen {
-                reject(
-                    &mut reports,
-                    &mut responses,
-                    *index,
-                    PrepareError::ReportReplayed,
-                );
-                changed = true;
-            }
+    let lost_race = replay::record_seen(tx, &task_id, agg_param, &to_record).await?;
+    for index in 0..reports.len() {
+        if accepted(&reports[index].state) && lost_race.contains(&reports[index].metadata.id) {
+            reject(
+                &mut reports,
+                &mut responses,
+                index,
+                PrepareError::ReportReplayed,
+            );
+            changed = true;
         }
     }
 

@@ -7,15 +7,16 @@
 //! - [`continue_job`]: `POST` on the same URI (`AggregationJobContinueReq`
 //!   → 200 `AggregationJobResp`);
 //! - [`delete`]: `DELETE` on the same URI (204);
-//! - [`aggregate_share`]: `POST /tasks/{task-id}/aggregate_shares`
+//! - [`aggregate_share_req`]: `POST /tasks/{task-id}/aggregate_shares`
 //!   (`AggregateShareReq` → 200 `AggregateShare`).
 //!
-//! The rules are `dyad-protocol`'s ([`dyad_protocol::helper`],
+//! The rules are `dyad-protocol`'s ([`dyad_protocol::helper_init`],
 //! [`dyad_protocol::helper_continue`], [`dyad_protocol::idempotency`],
-//! [`dyad_protocol::collection`]); this module stores what they decide.
-//! VDAF preparation runs on the blocking pool, outside any transaction; one
-//! write transaction then re-checks what may have changed meanwhile
-//! (anti-replay, collected batches) and stores the job, its reports, its
+//! [`dyad_protocol::replay`], [`dyad_protocol::collection`]); this module
+//! stores what they decide. VDAF preparation runs on the blocking pool,
+//! outside any transaction; one write transaction then re-checks what may
+//! have changed meanwhile (anti-replay, through [`replay`]; collected
+//! batches) and stores the job, its reports, its
 //! batch aggregations and the response together.
 //!
 //! ## Where is
@@ -45,15 +46,16 @@
 //!   (4.5.2.2) → [`delete::delete_job`], [`crate::vdaf_ops::emptied_row`]
 //! - an aggregate share request repeated is answered identically; another
 //!   count or checksum is `batchMismatch`; batch validation (4.6.2, 4.6.6) →
-//!   [`aggregate_share::answer`]
+//!   [`aggregate_share_req::answer`]
 //! - a batch interval's boundary checked before any lookup (4.6.6.1.1) →
-//!   [`aggregate_share::aggregate_share`]
+//!   [`aggregate_share_req::serve_aggregate_share`]
 
-pub mod aggregate_share;
+pub mod aggregate_share_req;
 pub mod continue_job;
 pub mod delete;
 pub mod facts;
 pub mod init;
+pub mod replay;
 
 use crate::http::problem::ApiError;
 use dyad_core::task::Task;
@@ -63,7 +65,7 @@ use dyad_messages::draft09::{
     ReportMetadata, Time,
 };
 use dyad_protocol::batch::bucket_of;
-use dyad_protocol::helper::{HelperReportAggregation, HelperReportState};
+use dyad_protocol::helper_init::{HelperReportAggregation, HelperReportState};
 use dyad_protocol::idempotency::{RequestHash, StoredJob};
 
 /// The stored state of a report the Helper holds as `state`.

@@ -138,7 +138,7 @@ pub(super) fn build_router(state: AppState) -> Router {
         )
         .route(
             "/tasks/{task_id}/aggregate_shares",
-            post(helper::aggregate_share::post_aggregate_share),
+            post(helper::aggregate_share_req::post_aggregate_share),
         )
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .fallback(fallback::not_found)

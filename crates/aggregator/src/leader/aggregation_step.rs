@@ -36,7 +36,7 @@ use dyad_messages::draft09::{
     AggregationJobContinueReq, AggregationJobId, AggregationJobInitReq, AggregationJobResp,
     AggregationJobStep, BatchId, PartialBatchSelector, PrepareError, ReportId, TaskId,
 };
-use dyad_protocol::leader::{
+use dyad_protocol::leader_prepare::{
     build_continue_request, job_is_finished, leader_initialize, leader_process_response,
     LeaderReportAggregation, LeaderReportShare, LeaderReportState,
 };

@@ -17,7 +17,7 @@
 use dyad_core::task::{BatchMode, Task};
 use dyad_datastore::models::{AggregationJob, BatchAggregation, BatchIdentifier};
 use dyad_messages::draft09::{Duration, Interval, ReportId, Time};
-use dyad_protocol::aggregate::{AccumulatedBatch, BatchAccumulator};
+use dyad_protocol::accumulate::{AccumulatedBatch, BatchAccumulator};
 use dyad_protocol::batch::{bucket_of, TimestampSpan};
 use dyad_protocol::vdaf_codec::DapAggregator;
 use dyad_protocol::ProtocolError;

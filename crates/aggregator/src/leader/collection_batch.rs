@@ -14,9 +14,10 @@ use dyad_datastore::models::{
 };
 use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
 use dyad_messages::draft09::{AggregateShare, AggregateShareReq, Interval};
-use dyad_protocol::aggregate::AccumulatedBatch;
+use dyad_protocol::accumulate::AccumulatedBatch;
 use dyad_protocol::batch::{self as protocol_batch, validate_batch, BatchFacts};
-use dyad_protocol::collection::{build_aggregate_share_req, seal_leader_aggregate_share};
+use dyad_protocol::collection::build_aggregate_share_req;
+use dyad_protocol::seal::seal_leader_aggregate_share;
 use dyad_protocol::ProtocolError;
 
 /// What [`check_and_record`] found.
@@ -40,8 +41,8 @@ pub(crate) struct ReadyBatch {
 }
 
 /// The protocol crate's name for a stored batch identifier.
-fn protocol_identifier(batch: &BatchIdentifier) -> protocol_batch::BatchIdentifier {
-    protocol_batch::BatchIdentifier::from(batch.to_batch_selector())
+fn protocol_identifier(batch: &BatchIdentifier) -> protocol_batch::QueriedBatch {
+    protocol_batch::QueriedBatch::from(batch.to_batch_selector())
 }
 
 /// Readiness, validation and the collected-batch record, in one transaction

@@ -129,7 +129,7 @@ impl CollectionJobDriver {
         self.renew_lease(lease).await?;
         let helper = self
             .client
-            .aggregate_share(&ready.task, &request, leader.aggregate_share.len())
+            .request_aggregate_share(&ready.task, &request, leader.aggregate_share.len())
             .await?;
         let state = collection_batch::finished_state(&ready, &leader, helper)?;
         let report_count = leader.report_count;

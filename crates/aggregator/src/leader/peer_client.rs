@@ -225,7 +225,7 @@ impl HelperClient {
     /// `POST` an `AggregateShareReq` (DAP-09 section 4.6.2) for a batch
     /// whose Leader aggregate share encodes to `leader_share_len` bytes (the
     /// Helper's share has the same size, which bounds its answer).
-    pub async fn aggregate_share(
+    pub async fn request_aggregate_share(
         &self,
         task: &Task,
         request: &AggregateShareReq,

@@ -4,7 +4,7 @@
 //!
 //! | stored | protocol |
 //! |---|---|
-//! | `Start` | not initialized yet: the client report is read and [`dyad_protocol::leader::leader_initialize`] runs |
+//! | `Start` | not initialized yet: the client report is read and [`dyad_protocol::leader_prepare::leader_initialize`] runs |
 //! | `WaitingLeader { transition }` | `Continued { state, outbound }`, both in `transition` |
 //! | `Finished` | `Finished` (the output share is already in the job's batch aggregation) |
 //! | `Failed(error)` | `Failed { error }` |
@@ -19,7 +19,7 @@
 
 use dyad_datastore::models::{ReportAggregation, ReportAggregationState};
 use dyad_messages::draft09::ReportMetadata;
-use dyad_protocol::leader::{LeaderReportAggregation, LeaderReportState};
+use dyad_protocol::leader_prepare::{LeaderReportAggregation, LeaderReportState};
 use dyad_protocol::ProtocolError;
 
 /// Encodes a `Continued` report's state and outbound message.

@@ -14,13 +14,14 @@ use dyad_messages::draft09::{
     HpkeCiphertext, HpkeConfigId, InputShareAad, PartialBatchSelector, PlaintextInputShare, Report,
     ReportId, ReportIdChecksum, ReportMetadata, Role, TaskId, Time,
 };
-use dyad_protocol::aggregate::{aggregate_output_shares, unshard};
+use dyad_protocol::accumulate::aggregate_output_shares;
 use dyad_protocol::batch::checksum_of;
-use dyad_protocol::collection::aggregate_share_aad;
-use dyad_protocol::leader::{
+use dyad_protocol::collection::unshard;
+use dyad_protocol::leader_prepare::{
     leader_initialize, leader_process_response, LeaderReportAggregation, LeaderReportShare,
     LeaderReportState,
 };
+use dyad_protocol::seal::aggregate_share_aad;
 use dyad_protocol::ProtocolError;
 
 /// The time precision of fixture tasks: one hour.

@@ -38,7 +38,7 @@ use dyad_messages::draft09::{
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
 use dyad_messages::{Decode, Encode};
-use dyad_protocol::leader::build_continue_request;
+use dyad_protocol::leader_prepare::build_continue_request;
 use prio::codec::Encode as _;
 use prio::idpf::IdpfInput;
 use prio::vdaf::poplar1::Poplar1AggregationParam;
@@ -324,7 +324,7 @@ async fn initialized_job(
 ) -> (
     String,
     AggregationJobInitReq,
-    Vec<dyad_protocol::leader::LeaderReportAggregation>,
+    Vec<dyad_protocol::leader_prepare::LeaderReportAggregation>,
     AggregationJobResp,
 ) {
     let (request, states) = pair.leader_init(agg_param, selector, reports);

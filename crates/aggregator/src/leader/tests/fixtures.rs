@@ -18,7 +18,7 @@ use dyad_messages::draft09::{
     AggregateShareAad, AggregationJobId, BatchSelector, CollectionJobId, Duration, HpkeConfigId,
     InputShareAad, PlaintextInputShare, Query, ReportId, ReportMetadata, Role, TaskId, Time,
 };
-use dyad_protocol::aggregate::unshard;
+use dyad_protocol::collection::unshard;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use url::Url;

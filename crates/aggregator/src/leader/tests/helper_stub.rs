@@ -23,13 +23,13 @@ use dyad_messages::draft09::{
 };
 use dyad_messages::problem::{DapProblemType, ProblemDocument};
 use dyad_messages::{Decode, Encode};
-use dyad_protocol::aggregate::BatchAccumulator;
+use dyad_protocol::accumulate::BatchAccumulator;
 use dyad_protocol::batch::BatchFacts;
-use dyad_protocol::collection::{check_aggregate_share_req, helper_aggregate_share};
-use dyad_protocol::helper::{
+use dyad_protocol::collection::{answer_aggregate_share_req, check_aggregate_share_req};
+use dyad_protocol::helper_continue::{helper_continue, HelperContinueResult};
+use dyad_protocol::helper_init::{
     helper_initialize, HelperInitContext, HelperReportAggregation, HelperReportState, KnownFacts,
 };
-use dyad_protocol::helper_continue::{helper_continue, HelperContinueResult};
 use dyad_protocol::idempotency::{check_init_request, InitDisposition, RequestHash, StoredJob};
 use dyad_protocol::ProtocolError;
 use std::collections::{HashMap, VecDeque};
@@ -292,7 +292,7 @@ impl StubHelper {
             .map_err(|_| StatusCode::NOT_FOUND.into_response())?;
         let request = AggregationJobInitReq::get_decoded(body)
             .map_err(|_| problem(DapProblemType::InvalidMessage, "undecodable"))?;
-        let hash = RequestHash::of_bytes(body);
+        let hash = RequestHash::of_body(body);
         let mut inner = self.lock();
         let stored = inner.jobs.get(&job_id).map(|job| StoredJob {
             step: job.step,
@@ -323,13 +323,18 @@ impl StubHelper {
                     recognized_extensions: &[],
                     batch_capacity: None,
                 };
-                helper_initialize::<V, VERIFY_KEY_LEN, _, _>(&vdaf, &ctx, &request)
+                helper_initialize::<V, VERIFY_KEY_LEN, _, _>(&vdaf, &ctx, &request, hash)
             })
         }
         .map_err(protocol_problem)?;
         for report in &outcome.reports {
             if !matches!(report.state, HelperReportState::Failed(_)) {
-                inner.facts.aggregated_report_ids.insert(report.metadata.id);
+                inner
+                    .facts
+                    .seen_agg_params
+                    .entry(report.metadata.id)
+                    .or_default()
+                    .push(request.aggregation_parameter.clone());
             }
         }
         let batch_id = match request.partial_batch_selector {
@@ -375,8 +380,16 @@ impl StubHelper {
             last_request_hash: job.last_request_hash,
         };
         let param = job.aggregation_parameter.clone();
+        let hash = RequestHash::of_body(body);
         let result = vdaf_dispatch!(self.task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
-            helper_continue::<V, VERIFY_KEY_LEN>(&vdaf, &param, &stored, &job.reports, &request)
+            helper_continue::<V, VERIFY_KEY_LEN>(
+                &vdaf,
+                &param,
+                &stored,
+                &job.reports,
+                &request,
+                hash,
+            )
         })
         .map_err(protocol_problem)?;
         let outcome = match result {
@@ -463,7 +476,7 @@ impl StubHelper {
             batch_id_known,
         };
         check_aggregate_share_req(&task, &request, &facts).map_err(protocol_problem)?;
-        let share = helper_aggregate_share(
+        let share = answer_aggregate_share_req(
             &task,
             &request,
             accumulated.report_count,

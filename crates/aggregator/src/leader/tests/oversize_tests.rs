@@ -132,7 +132,7 @@ async fn a_200_mb_aggregate_share_answer_is_refused_at_the_share_derived_cap() {
     };
     let leader_share_len = 16;
     let error = client(Duration::from_secs(60))
-        .aggregate_share(&task, &request, leader_share_len)
+        .request_aggregate_share(&task, &request, leader_share_len)
         .await
         .unwrap_err();
     assert_refused_at(&error, 2 * leader_share_len + FIXED_ALLOWANCE);

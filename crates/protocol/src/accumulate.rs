@@ -1,19 +1,21 @@
-//! Aggregate shares (DAP-09 section 4.6.2): `agg_share = Vdaf.aggregate(
-//! agg_param, out_shares)`, computed incrementally as section 4.6.2's
-//! implementation note allows, over encoded output and aggregate shares.
+//! Accumulating output shares into aggregate shares: DAP-09 section 4.6.2's
+//! `agg_share = Vdaf.aggregate(agg_param, out_shares)`, computed
+//! incrementally as the section's implementation note allows, over encoded
+//! output and aggregate shares. Nothing here is sealed: sealing to the
+//! Collector is [`crate::seal`]'s, unsharding [`crate::collection::unshard`].
 //!
-//! - [`aggregate_output_shares`] folds encoded output shares into an
-//!   encoded aggregate share (optionally on top of an existing one);
-//! - [`merge_aggregate_shares`] merges encoded aggregate shares (e.g. the
-//!   per-bucket shares of a time_interval batch);
-//! - [`BatchAccumulator`] keeps, for one batch, the aggregate share, the
-//!   report count, the report-ID checksum and the timestamp span together,
-//!   so the three can never disagree;
-//! - [`unshard`] is the Collector's last step (section 4.6.3), for tests and
-//!   tools.
+//! # Where is
 //!
-//! An empty batch has the VDAF's zero aggregate share (`aggregate` of no
-//! output shares).
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | fold output shares into an aggregate share (on top of an existing one) | 4.6.2 | [`aggregate_output_shares`] |
+//! | merge aggregate shares (e.g. a time_interval batch's buckets) | 4.6.2 | [`merge_aggregate_shares`] |
+//! | a batch's share, report count, checksum and timestamps kept together | 4.6.2 | [`BatchAccumulator::add_report`], [`BatchAccumulator::merge`], [`BatchAccumulator::finish`] |
+//! | an empty batch has the VDAF's zero aggregate share | 4.6.2 | [`merge_aggregate_shares`] (of no shares) |
+//!
+//! The report count and checksum of an `AggregateShareReq` come from
+//! [`AccumulatedBatch`]; the checksum itself is
+//! [`crate::batch::report_id_checksum`].
 
 use crate::batch::{report_id_checksum, TimestampSpan};
 use crate::error::ProtocolError;
@@ -22,7 +24,7 @@ use crate::vdaf_codec::{
     encode_aggregate_share, DapAggregator,
 };
 use dyad_messages::draft09::{ReportId, ReportIdChecksum, Time};
-use prio::vdaf::{Aggregatable, Collector};
+use prio::vdaf::Aggregatable;
 use std::fmt;
 
 /// Folds encoded output shares into an encoded aggregate share, starting
@@ -170,28 +172,10 @@ impl<'v, V: DapAggregator<L>, const L: usize> BatchAccumulator<'v, V, L> {
     }
 }
 
-/// The Collector's unsharding (DAP-09 section 4.6.3) of the two encoded
-/// aggregate shares, Leader's first.
-pub fn unshard<V: Collector>(
-    vdaf: &V,
-    agg_param: &[u8],
-    leader_share: &[u8],
-    helper_share: &[u8],
-    report_count: u64,
-) -> Result<V::AggregateResult, ProtocolError> {
-    let param = decode_agg_param::<V>(agg_param)?;
-    let shares = [
-        decode_aggregate_share(vdaf, &param, leader_share)?,
-        decode_aggregate_share(vdaf, &param, helper_share)?,
-    ];
-    let count = usize::try_from(report_count)
-        .map_err(|_| ProtocolError::internal("report count does not fit in usize"))?;
-    Ok(vdaf.unshard(&param, shares, count)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collection::unshard;
     use crate::vdaf_codec::encode_output_share;
     use dyad_core::vdaf::{new_prio3_histogram, new_prio3_sum, Prio3Sum};
     use prio::vdaf::{Aggregator, Client};

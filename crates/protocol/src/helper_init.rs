@@ -1,35 +1,45 @@
 //! The Helper's initialization of an aggregation job: DAP-09 section 4.5.1.2
 //! ("Helper Initialization"), 4.5.1.3 ("Input Share Decryption") and 4.5.1.4
 //! ("Input Share Validation"), over the ping-pong topology of VDAF-08
-//! section 5.8. Continuation is in [`crate::helper_continue`].
+//! section 5.8. Continuation is [`crate::helper_continue`]'s.
 //!
 //! [`helper_initialize`] first checks the request as a whole (report IDs
 //! distinct, partial batch selector of the task's query type, aggregation
 //! parameter decodable: else `invalidMessage`), then each report in turn,
 //! rejecting it with the first `PrepareError` that applies:
 //!
-//! | check | error |
-//! |---|---|
-//! | HPKE configuration unknown | `hpke_unknown_config_id` |
-//! | share does not open (or is not a `PlaintextInputShare`) | `hpke_decrypt_error` |
-//! | public or input share does not decode (VDAF) | `invalid_message` |
-//! | timestamp after `now + tolerable_clock_skew` | `report_too_early` |
-//! | timestamp after `task_expiration` | `task_expired` |
-//! | unrecognized or repeated extension | `invalid_message` |
-//! | timestamp before `now - report_expiry_age` (replay state gone) | `report_dropped` |
-//! | seen before ([`ReportFacts::is_replayed`]) | `report_replayed` |
-//! | batch collected ([`ReportFacts::is_batch_collected`]) | `batch_collected` |
-//! | `ping_pong_helper_init` fails, or the Leader's message is malformed | `vdaf_prep_error` / `invalid_message` |
-//! | fixed_size batch full ([`HelperInitContext::batch_capacity`]) | `batch_saturated` |
+//! | check | error | function |
+//! |---|---|---|
+//! | HPKE configuration unknown (4.5.1.3) | `hpke_unknown_config_id` | `open_validate_prepare` (private: decrypt, validate, prepare one report) |
+//! | share does not open (or is not a `PlaintextInputShare`) (4.5.1.3) | `hpke_decrypt_error` | `open_validate_prepare` |
+//! | public or input share does not decode (VDAF) (4.5.1.4) | `invalid_message` | `open_validate_prepare` |
+//! | timestamp after `now + tolerable_clock_skew` (4.5.1.4) | `report_too_early` | [`time_rejection`] |
+//! | timestamp after `task_expiration` (4.5.1.4) | `task_expired` | [`time_rejection`] |
+//! | unrecognized or repeated extension (4.5.1.4) | `invalid_message` | [`crate::upload::check_extensions`] |
+//! | timestamp before `now - report_expiry_age` (replay state gone) (4.5.1.4) | `report_dropped` | [`time_rejection`] |
+//! | aggregated before with a clashing parameter (4.5.1.4) | `report_replayed` | [`crate::replay::decide`], over [`ReportFacts::previous_agg_params`] |
+//! | batch collected (4.5.1.4) | `batch_collected` | [`ReportFacts::is_batch_collected`] |
+//! | `ping_pong_helper_init` fails, or the Leader's message is malformed (4.5.1.2) | `vdaf_prep_error` | `open_validate_prepare` |
+//! | fixed_size batch full (4.5.1.2) | `batch_saturated` | [`helper_initialize`], with [`HelperInitContext::batch_capacity`] |
 //!
-//! What needs the store comes in as [`ReportFacts`]; whether the request is
-//! a replay of one already answered is [`crate::idempotency`]'s.
+//! # Where is
+//!
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | report IDs distinct, query type the task's, parameter decodable (`invalidMessage`) | 4.5.1.2 | [`helper_initialize`] |
+//! | each report's checks, in the order above | 4.5.1.3, 4.5.1.4 | [`helper_initialize`] |
+//! | the time rules of input-share validation | 4.5.1.4 | [`time_rejection`] |
+//! | whether the request repeats one already answered | 4.5.1.2 | [`crate::idempotency::check_init_request`] |
+//! | the request's digest, computed once by the caller | 4.5.2.3 | [`crate::idempotency::RequestHash::of_body`] |
+//!
+//! What needs the store comes in as [`ReportFacts`].
 
 use crate::batch::check_query_type;
 use crate::error::ProtocolError;
 use crate::idempotency::RequestHash;
 use crate::keyring::HpkeKeyring;
-use crate::leader::verify_key;
+use crate::leader_prepare::verify_key;
+use crate::replay::{self, Replay};
 use crate::upload::check_extensions;
 use crate::vdaf_codec::{
     decode_agg_param, decode_input_share, decode_ping_pong, decode_public_share,
@@ -43,15 +53,14 @@ use dyad_messages::draft09::{
     ReportMetadata, Role, Time,
 };
 use prio::topology::ping_pong::{PingPongState, PingPongTopology};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// What the Helper's store knows about the reports of a request.
 pub trait ReportFacts {
-    /// Whether the report may no longer be aggregated: its ID was
-    /// aggregated before (for VDAFs with aggregation parameters, with a
-    /// parameter that makes VDAF-08's `is_valid` false).
-    fn is_replayed(&self, metadata: &ReportMetadata) -> bool;
+    /// The encoded aggregation parameters the report was aggregated with
+    /// before (empty if never): what [`crate::replay::decide`] judges.
+    fn previous_agg_params(&self, metadata: &ReportMetadata) -> Vec<Vec<u8>>;
 
     /// Whether the batch the report would join was already collected
     /// (time_interval: the report's time lies in a collected interval, see
@@ -60,28 +69,29 @@ pub trait ReportFacts {
     fn is_batch_collected(&self, metadata: &ReportMetadata, batch: &PartialBatchSelector) -> bool;
 }
 
-/// Facts held in memory: the IDs already aggregated and the collected batches.
+/// Facts held in memory: the parameters each report was aggregated with
+/// and the collected batches.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KnownFacts {
-    pub aggregated_report_ids: HashSet<ReportId>,
+    pub seen_agg_params: HashMap<ReportId, Vec<Vec<u8>>>,
     pub collected_intervals: Vec<Interval>,
     pub collected_batch_ids: HashSet<BatchId>,
 }
 
-/// Facts answered by two closures: `replayed(metadata)` and
-/// `collected(metadata, batch)`.
-pub struct FactsFn<R, C> {
-    pub replayed: R,
+/// Facts answered by two closures: `previous(metadata)` (the parameters
+/// the report was aggregated with) and `collected(metadata, batch)`.
+pub struct FactsFn<P, C> {
+    pub previous: P,
     pub collected: C,
 }
 
-impl<R, C> ReportFacts for FactsFn<R, C>
+impl<P, C> ReportFacts for FactsFn<P, C>
 where
-    R: Fn(&ReportMetadata) -> bool,
+    P: Fn(&ReportMetadata) -> Vec<Vec<u8>>,
     C: Fn(&ReportMetadata, &PartialBatchSelector) -> bool,
 {
-    fn is_replayed(&self, metadata: &ReportMetadata) -> bool {
-        (self.replayed)(metadata)
+    fn previous_agg_params(&self, metadata: &ReportMetadata) -> Vec<Vec<u8>> {
+        (self.previous)(metadata)
     }
 
     fn is_batch_collected(&self, metadata: &ReportMetadata, batch: &PartialBatchSelector) -> bool {
@@ -90,8 +100,11 @@ where
 }
 
 impl ReportFacts for KnownFacts {
-    fn is_replayed(&self, metadata: &ReportMetadata) -> bool {
-        self.aggregated_report_ids.contains(&metadata.id)
+    fn previous_agg_params(&self, metadata: &ReportMetadata) -> Vec<Vec<u8>> {
+        self.seen_agg_params
+            .get(&metadata.id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn is_batch_collected(&self, metadata: &ReportMetadata, batch: &PartialBatchSelector) -> bool {
@@ -170,10 +183,14 @@ pub struct HelperInitOutcome {
 }
 
 /// Helper initialization of an aggregation job (DAP-09 section 4.5.1.2).
+/// `request_hash` is the digest of the request's body
+/// ([`RequestHash::of_body`], computed once by the caller), carried into
+/// the outcome to be stored with the job.
 pub fn helper_initialize<V, const L: usize, K, F>(
     vdaf: &V,
     ctx: &HelperInitContext<'_, K, F>,
     request: &AggregationJobInitReq,
+    request_hash: RequestHash,
 ) -> Result<HelperInitOutcome, ProtocolError>
 where
     V: DapAggregator<L>,
@@ -181,7 +198,6 @@ where
     F: ReportFacts + ?Sized,
 {
     let task_id = *ctx.task.task_id();
-    let request_hash = RequestHash::of(request)?;
     let mut ids = HashSet::with_capacity(request.prepare_inits.len());
     if let Some(repeated) = request
         .prepare_inits
@@ -205,7 +221,7 @@ where
     let mut responses = Vec::with_capacity(request.prepare_inits.len());
     for init in &request.prepare_inits {
         let metadata = init.report_share.metadata;
-        let mut state = match prepare_one(vdaf, ctx, verify_key, &param, request, init)? {
+        let mut state = match open_validate_prepare(vdaf, ctx, verify_key, &param, request, init)? {
             Ok(state) => state,
             Err(error) => (HelperReportState::Failed(error), None),
         };
@@ -245,7 +261,7 @@ type Prepared = (HelperReportState, Option<Vec<u8>>);
 
 /// Validates and initializes one report: the state and outbound message,
 /// or the rejection; `Err` for a failure of ours.
-fn prepare_one<V, const L: usize, K, F>(
+fn open_validate_prepare<V, const L: usize, K, F>(
     vdaf: &V,
     ctx: &HelperInitContext<'_, K, F>,
     verify_key: &[u8; L],
@@ -285,7 +301,10 @@ where
     if check_extensions(&plaintext.extensions, ctx.recognized_extensions).is_err() {
         return Ok(Err(PrepareError::InvalidMessage));
     }
-    if ctx.facts.is_replayed(metadata) {
+    let previous = ctx.facts.previous_agg_params(metadata);
+    if replay::decide(ctx.task.vdaf(), &request.aggregation_parameter, &previous)
+        == Replay::Replayed
+    {
         return Ok(Err(PrepareError::ReportReplayed));
     }
     if ctx
@@ -353,5 +372,5 @@ pub fn time_rejection(task: &Task, time: Time, now: Time) -> Option<PrepareError
 }
 
 #[cfg(test)]
-#[path = "helper_tests.rs"]
+#[path = "helper_init_tests.rs"]
 mod tests;

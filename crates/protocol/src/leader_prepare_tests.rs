@@ -2,8 +2,8 @@
 //! it applies each kind of answer (DAP-09 sections 4.5.1.1 and 4.5.2.1).
 
 use super::*;
-use crate::helper::{helper_initialize, KnownFacts};
-use crate::test_util::{helper_ctx, leader_share, wire, Fixture, NOW};
+use crate::helper_init::{helper_initialize, KnownFacts};
+use crate::test_util::{hash_of, helper_ctx, leader_share, wire, Fixture, NOW};
 use dyad_core::vdaf::{new_prio3_count, Measurement, Prio3Count, VdafInstance};
 use dyad_messages::draft09::PrepareResp;
 
@@ -94,6 +94,7 @@ fn exchange(fx: &Fixture) -> (LeaderInitOutcome, AggregationJobResp) {
         &new_prio3_count().unwrap(),
         &helper_ctx(fx, &facts),
         &wire(outcome.request.as_ref().unwrap()),
+        hash_of(outcome.request.as_ref().unwrap()),
     )
     .unwrap();
     (outcome, wire(&helper.response))

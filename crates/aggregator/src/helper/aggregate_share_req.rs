@@ -22,7 +22,7 @@
 //!    (`batchQueriedTooManyTimes`), overlap with another collected interval
 //!    (`batchOverlap`);
 //! 4. count and checksum against the Leader's (`batchMismatch`), then the
-//!    share is sealed ([`dyad_protocol::collection::helper_aggregate_share`]);
+//!    share is sealed ([`dyad_protocol::collection::answer_aggregate_share_req`]);
 //! 5. the batch is recorded as collected with the parameter, and the
 //!    response stored.
 
@@ -47,9 +47,9 @@ use dyad_messages::draft09::{
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
 use dyad_protocol::batch::{
-    check_query_type, check_time_interval_boundary, BatchFacts, BatchIdentifier as ProtocolBatch,
+    check_query_type, check_time_interval_boundary, BatchFacts, QueriedBatch,
 };
-use dyad_protocol::collection::{check_aggregate_share_req, helper_aggregate_share};
+use dyad_protocol::collection::{answer_aggregate_share_req, check_aggregate_share_req};
 use dyad_protocol::ProtocolError;
 use std::sync::Arc;
 
@@ -63,12 +63,13 @@ pub async fn post_aggregate_share(
     let task_id: TaskId = parse_id(&task_id, "task ID")?;
     // Every error of a request naming a task carries its ID (DAP-09
     // section 3.2).
-    aggregate_share(state, task_id, headers, body)
+    serve_aggregate_share(state, task_id, headers, body)
         .await
         .map_err(|e| e.with_task_id(task_id))
 }
 
-pub(super) async fn aggregate_share(
+/// Reads and checks the request, then answers it in one transaction.
+pub(super) async fn serve_aggregate_share(
     state: AppState,
     task_id: TaskId,
     headers: HeaderMap,
@@ -112,7 +113,7 @@ pub(crate) async fn answer(
     request: &AggregateShareReq,
 ) -> Result<AggregateShare, TxError> {
     let task_id = *task.task_id();
-    let protocol_batch = ProtocolBatch::from(request.batch_selector);
+    let protocol_batch = QueriedBatch::from(request.batch_selector);
     let batch = to_stored_batch(&protocol_batch);
     let agg_param = &request.aggregation_parameter;
     let fail = |e: ProtocolError| TxError::abort(e.with_task_id(task_id));
@@ -163,7 +164,7 @@ pub(crate) async fn answer(
         batch_id_known,
     };
     check_aggregate_share_req(task, request, &facts).map_err(fail)?;
-    let response = helper_aggregate_share(
+    let response = answer_aggregate_share_req(
         task,
         request,
         mine.report_count,
@@ -193,5 +194,5 @@ pub(crate) async fn answer(
 }
 
 #[cfg(test)]
-#[path = "aggregate_share_tests.rs"]
+#[path = "aggregate_share_req_tests.rs"]
 mod tests;

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::idempotency::{check_init_request, InitDisposition, StoredJob};
-use crate::leader::{leader_initialize, LeaderReportShare};
-use crate::test_util::{helper_ctx, leader_share, Fixture, NOW};
+use crate::leader_prepare::{leader_initialize, LeaderReportShare};
+use crate::test_util::{hash_of, helper_ctx, leader_share, Fixture, NOW};
 use dyad_core::vdaf::{new_prio3_count, Measurement, Prio3Count, VdafInstance};
 use dyad_messages::draft09::{
     AggregationJobStep, BatchId, Duration, Extension, HpkeConfigId, Interval, PlaintextInputShare,
@@ -42,7 +42,7 @@ fn run(
     ctx: &HelperInitContext<'_, Vec<dyad_core::hpke::HpkeKeypair>, KnownFacts>,
     request: &AggregationJobInitReq,
 ) -> Result<HelperInitOutcome, ProtocolError> {
-    helper_initialize::<V, 16, _, _>(&new_prio3_count().unwrap(), ctx, request)
+    helper_initialize::<V, 16, _, _>(&new_prio3_count().unwrap(), ctx, request, hash_of(request))
 }
 
 /// The PrepareError of each report, or `None` for a prepared one.
@@ -82,7 +82,7 @@ fn good_reports_finish_and_the_response_follows_the_request_order() {
         .map(|p| p.report_share.metadata.id)
         .collect();
     assert_eq!(ids, sent);
-    assert_eq!(outcome.request_hash, RequestHash::of(&req).unwrap());
+    assert_eq!(outcome.request_hash, hash_of(&req));
     // Preparation is deterministic: the same request gets the same answer.
     assert_eq!(run(&helper_ctx(&fx, &facts), &req).unwrap(), outcome);
 }
@@ -97,14 +97,14 @@ fn repeated_initialization_is_a_replay_only_if_identical() {
         step: AggregationJobStep::INITIAL,
         last_request_hash: outcome.request_hash,
     };
-    let again = RequestHash::of(&req.clone()).unwrap();
+    let again = hash_of(&req.clone());
     assert_eq!(
         check_init_request(Some(&job), &again).unwrap(),
         InitDisposition::Replay
     );
     let mut changed = req;
     changed.prepare_inits.pop();
-    let changed = RequestHash::of(&changed).unwrap();
+    let changed = hash_of(&changed);
     assert!(check_init_request(Some(&job), &changed).is_err());
 }
 
@@ -263,7 +263,10 @@ fn stored_facts_become_replayed_and_batch_collected() {
     let rs = reports(&fx, 3);
     let req = request(&fx, &rs);
     let mut facts = KnownFacts::default();
-    facts.aggregated_report_ids.insert(rs[1].metadata.id);
+    // Aggregated before with the same (Prio3: empty) parameter.
+    facts
+        .seen_agg_params
+        .insert(rs[1].metadata.id, vec![vec![]]);
     assert_eq!(
         errors(&run(&helper_ctx(&fx, &facts), &req).unwrap()),
         [None, Some(PrepareError::ReportReplayed), None]
@@ -372,7 +375,8 @@ fn global_keys_are_found_after_the_tasks_own() {
         batch_capacity: None,
     };
     let outcome =
-        helper_initialize::<V, 16, _, _>(&new_prio3_count().unwrap(), &ctx, &req).unwrap();
+        helper_initialize::<V, 16, _, _>(&new_prio3_count().unwrap(), &ctx, &req, hash_of(&req))
+            .unwrap();
     assert!(matches!(
         outcome.reports[0].state,
         HelperReportState::Finished { .. }
@@ -387,7 +391,13 @@ fn closures_can_answer_the_facts() {
     let req = request(&fx, &rs);
     let replayed_id = rs[0].metadata.id;
     let facts = FactsFn {
-        replayed: |m: &ReportMetadata| m.id == replayed_id,
+        previous: |m: &ReportMetadata| {
+            if m.id == replayed_id {
+                vec![vec![]]
+            } else {
+                Vec::new()
+            }
+        },
         collected: |_: &ReportMetadata, b: &PartialBatchSelector| {
             *b != PartialBatchSelector::TimeInterval
         },
@@ -401,7 +411,8 @@ fn closures_can_answer_the_facts() {
         batch_capacity: None,
     };
     let outcome =
-        helper_initialize::<V, 16, _, _>(&new_prio3_count().unwrap(), &ctx, &req).unwrap();
+        helper_initialize::<V, 16, _, _>(&new_prio3_count().unwrap(), &ctx, &req, hash_of(&req))
+            .unwrap();
     assert_eq!(
         outcome.reports[0].state,
         HelperReportState::Failed(PrepareError::ReportReplayed)
@@ -409,5 +420,57 @@ fn closures_can_answer_the_facts() {
     assert!(matches!(
         outcome.reports[1].state,
         HelperReportState::Finished { .. }
+    ));
+}
+
+#[test]
+fn a_poplar1_report_seen_at_one_level_is_replayed_at_that_level_only() {
+    use dyad_core::vdaf::{new_poplar1, Poplar1TurboShake128};
+    use prio::codec::Encode as _;
+    use prio::idpf::IdpfInput;
+    use prio::vdaf::poplar1::Poplar1AggregationParam;
+
+    type P = Poplar1TurboShake128;
+    let fx = Fixture::new(VdafInstance::Poplar1 { bits: 4 });
+    let vdaf = new_poplar1(4).unwrap();
+    let report = fx.report(&Measurement::Poplar1(vec![true; 4]), NOW);
+    let share = leader_share(&fx, &report);
+    let param = |prefix: &[bool]| {
+        Poplar1AggregationParam::try_from_prefixes(vec![IdpfInput::from_bools(prefix)])
+            .unwrap()
+            .get_encoded()
+            .unwrap()
+    };
+    let (level0, level1) = (param(&[true]), param(&[true, false]));
+    let request_at = |agg_param: &[u8]| {
+        leader_initialize::<P, 16>(
+            &vdaf,
+            &fx.leader_task,
+            agg_param,
+            PartialBatchSelector::TimeInterval,
+            std::slice::from_ref(&share),
+        )
+        .unwrap()
+        .request
+        .unwrap()
+    };
+    let mut facts = KnownFacts::default();
+    facts
+        .seen_agg_params
+        .insert(report.metadata.id, vec![level0.clone()]);
+    let state = |request: &AggregationJobInitReq| {
+        helper_initialize::<P, 16, _, _>(&vdaf, &helper_ctx(&fx, &facts), request, hash_of(request))
+            .unwrap()
+            .reports[0]
+            .state
+            .clone()
+    };
+    assert_eq!(
+        state(&request_at(&level0)),
+        HelperReportState::Failed(PrepareError::ReportReplayed)
+    );
+    assert!(matches!(
+        state(&request_at(&level1)),
+        HelperReportState::Continued { .. }
     ));
 }

@@ -1,6 +1,8 @@
-//! The Leader's side of an aggregation job: DAP-09 section 4.5.1.1 ("Leader
-//! Initialization") and section 4.5.2.1 ("Leader Continuation"), over the
-//! ping-pong topology of VDAF-08 section 5.8.
+//! The Leader's preparation of the reports of an aggregation job: DAP-09
+//! section 4.5.1.1 ("Leader Initialization") and section 4.5.2.1 ("Leader
+//! Continuation"), over the ping-pong topology of VDAF-08 section 5.8. (The
+//! aggregator's `leader` module drives jobs; this is the protocol each step
+//! follows.)
 //!
 //! A job is a list of [`LeaderReportAggregation`]s in a fixed order. The
 //! invariant that keeps the exchange simple: **every request to the Helper
@@ -25,6 +27,16 @@
 //! encoded Leader state (a preparation state, or an output share waiting for
 //! the Helper's `finished`) and the encoded outbound ping-pong message, so a
 //! request can be rebuilt identically after a crash (section 4.5.2.3).
+//!
+//! # Where is
+//!
+//! | rule | DAP-09 | function |
+//! |---|---|---|
+//! | `ping_pong_leader_init` per report; the `AggregationJobInitReq` | 4.5.1.1 | [`leader_initialize`] |
+//! | the Helper's response names the same reports in the same order; per-report `continue` / `finished` / `reject` | 4.5.1.1, 4.5.2.1 | [`leader_process_response`] |
+//! | a `report_too_early` rejection may be retried later | 4.5.1.4 | [`LeaderReportState::is_retryable`] |
+//! | the next step's `AggregationJobContinueReq`, rebuilt identically after a crash | 4.5.2.1, 4.5.2.3 | [`build_continue_request`] |
+//! | the job is done once no report is continued | 4.5.2.1 | [`job_is_finished`] |
 
 use crate::error::ProtocolError;
 use crate::vdaf_codec::{
@@ -377,5 +389,5 @@ pub fn job_is_finished(reports: &[LeaderReportAggregation]) -> bool {
 }
 
 #[cfg(test)]
-#[path = "leader_tests.rs"]
+#[path = "leader_prepare_tests.rs"]
 mod tests;
