@@ -9,8 +9,8 @@
 //! suite must be supported and its private key must open what is sealed to its
 //! public key.
 
+use super::base_mode::{open_raw, seal_raw};
 use super::ciphersuite::HpkeCiphersuite;
-use super::seal::{open_raw, seal_raw};
 use super::HpkeError;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

@@ -15,6 +15,7 @@
 //! Request" is 4.4.2, "Input Share Decryption" 4.5.1.3 and "Aggregate Share
 //! Encryption" 4.6.4.)
 
+mod base_mode;
 mod ciphersuite;
 mod error;
 mod info;

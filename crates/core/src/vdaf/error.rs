@@ -15,7 +15,7 @@ pub enum VdafInstanceError {
     #[error(
         "unknown VDAF type {:?} (known types: {})",
         .0,
-        super::instance::VDAF_TYPES.join(", ")
+        super::type_names::VDAF_TYPES.join(", ")
     )]
     UnknownType(String),
 

@@ -26,6 +26,8 @@ mod measurement;
 mod plaintext;
 mod shard;
 mod simulate;
+mod type_names;
+mod validate;
 
 pub use catalogue_vdaf::CatalogueVdaf;
 pub use concrete::{
@@ -38,9 +40,10 @@ pub use concrete::{
     PRIO3_SUM_VEC_FIELD64_MULTIPROOF_ALGORITHM_ID, TURBOSHAKE128_VERIFY_KEY_LEN,
 };
 pub use error::{VdafInstanceError, VdafRunError};
-pub use instance::{FixedPointBitSize, VdafInstance, VDAF_TYPES};
+pub use instance::{FixedPointBitSize, VdafInstance};
 pub use measurement::{random_measurement, AggregateResult, AggregationParam, Measurement};
 pub use plaintext::plaintext_aggregate;
 pub use prio::vdaf::VdafError as PrioVdafError;
 pub use shard::{shard_measurement, shard_with, ShardedMeasurement};
 pub use simulate::{aggregate_locally, run_locally};
+pub use type_names::VDAF_TYPES;
