@@ -1,7 +1,7 @@
 //! RFC 9180 base mode (section 6.1, `SealBase` and `OpenBase`) over raw
 //! keys and bytes, and how `hpke-dispatch`'s failures map to [`HpkeError`]:
-//! the one place dyad seals and opens with the HPKE implementation. [`super::seal`] and
-//! [`super::open`] use it for DAP's messages, and
+//! the one place dyad seals and opens with the HPKE implementation.
+//! [`super::seal()`] and [`super::open()`] use it for DAP's messages, and
 //! [`HpkeKeypair::new`](super::HpkeKeypair::new) to check that a private
 //! key is its public key's.
 //!

@@ -4,6 +4,11 @@
 //!
 //! Each call sets up a fresh HPKE context: DAP never sends a second message
 //! in one context.
+//!
+//! # Where is
+//!
+//! - the ciphertext names its configuration ID -> [`seal`]; one naming another
+//!   is refused before opening -> [`open`].
 
 use super::base_mode::{open_raw, seal_raw};
 use super::{HpkeApplicationInfo, HpkeCiphersuite, HpkeError, HpkeKeypair};

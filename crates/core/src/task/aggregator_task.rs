@@ -6,9 +6,17 @@
 //! its role, its authentication tokens, its own HPKE keypairs, how long it
 //! keeps reports and how much clock skew it tolerates.
 //!
-//! A `Task` is always valid: it is made only by [`TaskBuilder::build`](super::TaskBuilder::build) or by
-//! deserialization, which runs the same checks. Secrets (verify key, tokens,
+//! A `Task` is always valid: it is made only by
+//! [`TaskBuilder::build`](super::TaskBuilder::build) or by deserialization,
+//! which runs the same checks. Secrets (verify key, tokens,
 //! private keys) are redacted in `Debug` and serialized as base64url.
+//!
+//! # Where is
+//!
+//! - the other aggregator's endpoint -> [`Task::peer_aggregator_endpoint`];
+//! - `task_expiration` -> [`Task::is_expired_at`];
+//! - the keypair a ciphertext's configuration ID names ->
+//!   [`Task::hpke_keypair`].
 
 use super::auth::StoredAuthenticationToken;
 use super::batch_mode::BatchMode;

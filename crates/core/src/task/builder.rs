@@ -12,6 +12,14 @@
 //! holds the token it sends the Helper and the Collector's token, the Helper
 //! holds no Collector token (DAP-09 section 3.1); HPKE configuration IDs are
 //! distinct.
+//!
+//! # Where is
+//!
+//! - every check above -> [`TaskBuilder::build`]; endpoints as base URLs ->
+//!   [`base_url`];
+//! - the default clock skew -> [`DEFAULT_TOLERABLE_CLOCK_SKEW`];
+//! - a task read (serde) through the same checks -> `Deserialize for Task`,
+//!   here.
 
 use super::aggregator_task::Task;
 use super::auth::StoredAuthenticationToken;

@@ -14,6 +14,18 @@
 //!   instance.
 //!
 //! [`FromStr`]: std::str::FromStr
+//!
+//! # Where is
+//!
+//! - a VDAF's parameters -> [`VdafInstance::validate`]; `VERIFY_KEY_SIZE`
+//!   (VDAF-08 section 5) -> [`VdafInstance::verify_key_length`];
+//! - the VDAF object's JSON and text forms -> `json.rs` (`Serialize`,
+//!   `Deserialize`, `FromStr` and `Display` for [`VdafInstance`]);
+//! - an instance to its `prio` type -> [`vdaf_dispatch!`](crate::vdaf_dispatch),
+//!   [`concrete`];
+//! - sharding (VDAF-08 section 5.1) -> [`shard_measurement`]; a whole run in
+//!   one process (VDAF-08 section 5.8) -> [`run_locally`];
+//! - a measurement fitting its instance -> [`Measurement::check`].
 
 mod catalogue_vdaf;
 pub mod concrete;

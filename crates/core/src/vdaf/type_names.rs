@@ -3,6 +3,10 @@
 //! defines), and [`VDAF_TYPES`], their list: shared by the instance
 //! ([`VdafInstance::type_name`](super::VdafInstance::type_name)), its JSON
 //! form and the error naming the known types. Imports nothing.
+//!
+//! # Where is
+//!
+//! - the list error messages show, in order -> [`VDAF_TYPES`].
 
 pub(crate) const PRIO3_COUNT: &str = "Prio3Count";
 pub(crate) const PRIO3_SUM: &str = "Prio3Sum";

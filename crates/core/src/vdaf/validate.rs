@@ -15,7 +15,7 @@ use super::instance::VdafInstance;
 
 impl VdafInstance {
     /// Checks the parameters: each in its range, and together accepted by
-    /// `prio`. Parsing (serde, [`FromStr`]) validates too; call this for an
+    /// `prio`. Parsing (serde, [`FromStr`](std::str::FromStr)) validates too; call this for an
     /// instance built by hand.
     pub fn validate(&self) -> Result<(), VdafInstanceError> {
         let vdaf = self.type_name();
