@@ -1,34 +1,34 @@
 //! [`ClientBuilder`]: a client's task parameters (task ID, aggregator
 //! endpoints, time precision) and its optional settings (HTTP client or
 //! extra root certificates, upload authentication, retry policy and
-//! observer, clock, extensions).
+//! observer, clock, extensions). [`Client::new`] lives here too, so that
+//! the client's module does not import its builder.
+//!
+//! # Where is
+//!
+//! - a time precision of at least one second (DAP-09 section 4.2) ->
+//!   [`ClientBuilder::build`];
+//! - the upload resource `{leader}tasks/{task-id}/reports` (DAP-09 section
+//!   4.4.2) and each aggregator's `hpke_config` (section 4.4.1) ->
+//!   [`ClientBuilder::build`];
+//! - extra root certificates only with the built-in HTTP client ->
+//!   [`ClientBuilder::extra_root_certificate`], checked in
+//!   [`ClientBuilder::build`];
+//! - the upload token (DAP-09 section 7.3) -> [`ClientBuilder::auth_token`],
+//!   never shown by `Debug`.
 
 use crate::client::{Client, Shared};
 use crate::error::ClientError;
 use crate::hpke_config::HpkeConfigSource;
-use crate::http::{endpoint_base, resource, RetryNotice, RetryObserver};
+use crate::http::{auth_header, endpoint_base, http_client, resource, RetryNotice, RetryObserver};
+use crate::time_source::{system_time, TimeSource};
 use crate::vdaf::ClientVdaf;
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::AuthenticationToken;
 use dyad_messages::draft09::{Duration, Extension, Role, TaskId, Time};
-use reqwest::header::{HeaderName, HeaderValue};
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
 use url::Url;
-
-/// Where report timestamps come from: a function returning the current time.
-pub type TimeSource = Arc<dyn Fn() -> Time + Send + Sync>;
-
-/// The current time from the system clock (the epoch if the clock is set
-/// before it).
-pub fn system_time() -> Time {
-    let seconds = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Time::from_seconds_since_epoch(seconds)
-}
 
 /// Builds a [`Client`]. The four task parameters are required; everything
 /// else has a default.
@@ -147,17 +147,7 @@ impl ClientBuilder {
             &leader,
             &format!("tasks/{}/reports", self.task_id),
         )?;
-        let http = match (self.http, self.extra_roots.is_empty()) {
-            (Some(http), true) => http,
-            (Some(_), false) => {
-                return Err(ClientError::InvalidConfiguration(
-                    "extra root certificates apply to the built-in HTTP client: \
-                     add them to the one given with http_client instead"
-                        .to_owned(),
-                ))
-            }
-            (None, _) => default_http_client(self.extra_roots)?,
-        };
+        let http = http_client(self.http, self.extra_roots)?;
         let auth_header = self.auth_token.as_ref().map(auth_header).transpose()?;
         let shared = Shared {
             task_id: self.task_id,
@@ -190,34 +180,16 @@ impl fmt::Debug for ClientBuilder {
     }
 }
 
-fn default_http_client(
-    extra_roots: Vec<reqwest::Certificate>,
-) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
-        .tls_certs_merge(extra_roots)
-        .user_agent(concat!("dyad-client/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(ClientError::HttpClient)
-}
-
-/// The header presenting `token`, marked sensitive so that it is never
-/// printed.
-fn auth_header(token: &AuthenticationToken) -> Result<(HeaderName, HeaderValue), ClientError> {
-    let mut value = HeaderValue::from_str(&token.header_value()).map_err(|_| {
-        ClientError::InvalidConfiguration("the upload token is not a valid header value".into())
-    })?;
-    value.set_sensitive(true);
-    Ok((HeaderName::from_static(header_name(token)), value))
-}
-
-/// The lower-case header name (`HeaderName::from_static` wants lower case).
-fn header_name(token: &AuthenticationToken) -> &'static str {
-    match token.kind() {
-        dyad_core::task::AuthenticationTokenType::DapAuth => "dap-auth-token",
-        dyad_core::task::AuthenticationTokenType::Bearer => "authorization",
+impl<V: ClientVdaf> Client<V> {
+    /// A client with default settings; see [`ClientBuilder`] for the others.
+    pub fn new(
+        task_id: TaskId,
+        leader: Url,
+        helper: Url,
+        time_precision: Duration,
+        vdaf: V,
+    ) -> Result<Self, ClientError> {
+        ClientBuilder::new(task_id, leader, helper, time_precision).build(vdaf)
     }
 }
 
@@ -276,10 +248,5 @@ mod tests {
             "{:?}",
             built.err()
         );
-    }
-
-    #[test]
-    fn system_time_is_after_2020() {
-        assert!(system_time().as_seconds_since_epoch() > 1_577_836_800);
     }
 }

@@ -9,12 +9,24 @@
 //! upload is never counted twice). An `outdatedConfig` answer invalidates the
 //! cached configurations and the upload is retried once with a freshly
 //! generated report, as DAP-09 section 4.4.2 recommends.
+//!
+//! # Where is
+//!
+//! - `outdatedConfig`: both cached configurations invalidated, one retry with a
+//!   new report (DAP-09 section 4.4.2) -> [`Client::upload_at`];
+//! - a random report ID as the VDAF nonce, the time rounded down to the time
+//!   precision (DAP-09 section 4.4.2) -> [`Client::seal`];
+//! - the upload: `PUT`, media type, token, any 2xx is success ->
+//!   [`Client::put_report`];
+//! - transient failures retried with the same report (the Leader counts a
+//!   report ID once) -> [`Client::upload_report`];
+//! - at most `concurrency` uploads at once -> [`Client::upload_batch`].
 
-use crate::builder::{ClientBuilder, TimeSource};
 use crate::error::ClientError;
 use crate::hpke_config::HpkeConfigSource;
 use crate::http::{error_response, with_retry, RetryObserver};
 use crate::report::{seal_report, Recipients};
+use crate::time_source::TimeSource;
 use crate::vdaf::ClientVdaf;
 use dyad_core::retry::RetryPolicy;
 use dyad_messages::draft09::{
@@ -74,17 +86,6 @@ impl<V> fmt::Debug for Client<V> {
 }
 
 impl<V: ClientVdaf> Client<V> {
-    /// A client with default settings; see [`ClientBuilder`] for the others.
-    pub fn new(
-        task_id: TaskId,
-        leader: Url,
-        helper: Url,
-        time_precision: Duration,
-        vdaf: V,
-    ) -> Result<Self, ClientError> {
-        ClientBuilder::new(task_id, leader, helper, time_precision).build(vdaf)
-    }
-
     pub(crate) fn from_parts(shared: Arc<Shared>, vdaf: Arc<V>) -> Self {
         Self { shared, vdaf }
     }

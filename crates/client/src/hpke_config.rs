@@ -7,6 +7,18 @@
 //! Each cached entry carries a generation number, so that when many uploads
 //! learn at once that a configuration is outdated, the first invalidation
 //! triggers one refetch and the others leave the fresh entry alone.
+//!
+//! # Where is
+//!
+//! - `GET {aggregator}hpke_config?task_id=...` -> [`HpkeConfigSource::new`],
+//!   [`HpkeConfigSource::fetch`];
+//! - the first configuration with a supported suite, none an error (DAP-09
+//!   section 4.4.1) -> [`choose_config`];
+//! - how long a configuration is kept (`Cache-Control`, `Age`) ->
+//!   [`cache_lifetime`];
+//! - one refetch when many uploads learn it is outdated ->
+//!   [`HpkeConfigSource::invalidate`];
+//! - the largest list read -> [`MAX_CONFIG_LIST_LEN`].
 
 use crate::error::ClientError;
 use crate::http::{error_response, read_body, resource, with_retry, RetryObserver};

@@ -1,129 +1,101 @@
-//! The HTTP plumbing the client shares between its requests: base URLs and
-//! DAP resource paths (DAP-09 section 4.3), bounded body reads, turning an
-//! error answer into an [`ErrorResponse`], and retrying transient failures
-//! under a [`RetryPolicy`], telling a [`RetryObserver`] of each retry.
+//! The HTTP plumbing of the client's requests, on the shared
+//! `dyad-http-client` crate, with its failures as [`ClientError`]s naming the
+//! aggregator: base URLs and DAP resource paths (DAP-09 section 4.3), the
+//! upload token's header, the built-in HTTP client, bounded body reads, and
+//! retrying transient failures under a [`RetryPolicy`], telling a
+//! [`RetryObserver`] of each retry.
+//!
+//! # Where is
+//!
+//! - an aggregator's base URL and resources -> [`endpoint_base`],
+//!   [`resource`];
+//! - the upload token's header (DAP-09 section 7.3) -> [`auth_header`];
+//! - the built-in HTTP client and the extra-roots rule -> [`http_client`];
+//! - a body read under a cap -> [`read_body`];
+//! - retries, told to the observer -> [`with_retry`].
 
-use crate::error::{ClientError, ErrorResponse};
-use dyad_core::retry::{parse_retry_after, RetryDecision, RetryPolicy};
+use crate::error::ClientError;
+use dyad_core::retry::RetryPolicy;
+use dyad_core::task::AuthenticationToken;
+use dyad_http_client::{BodyError, HttpClientError, InvalidEndpoint};
 use dyad_messages::draft09::Role;
-use dyad_messages::media_type::is_problem_json;
-use dyad_messages::problem::ProblemDocument;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Response;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
-/// The most of an error body read in search of a problem document.
-const MAX_ERROR_BODY_LEN: usize = 64 * 1024;
+pub(crate) use dyad_http_client::error_response;
+
+/// What a [`RetryObserver`] hears before each retry of a request that
+/// failed transiently: the operation (`"upload report"` or `"fetch HPKE
+/// config"`), the aggregator, the failed attempt (from 1), the error, the
+/// wait before the next attempt and the time since the first began.
+pub type RetryNotice<'a> = dyad_http_client::RetryNotice<'a, ClientError>;
+
+/// Told of every retry (see [`crate::ClientBuilder::on_retry`]).
+pub type RetryObserver = Arc<dyn Fn(&RetryNotice<'_>) + Send + Sync>;
+
+fn invalid_endpoint(role: Role, error: InvalidEndpoint) -> ClientError {
+    ClientError::InvalidEndpoint {
+        role,
+        url: error.url,
+        reason: error.reason,
+    }
+}
 
 /// An aggregator's base URL, ready for DAP resource paths to be joined to
-/// it: `https://a.example/dap` becomes `https://a.example/dap/`, so that
-/// `tasks/...` lands below it rather than replacing its last segment.
-pub(crate) fn endpoint_base(role: Role, mut url: Url) -> Result<Url, ClientError> {
-    let invalid = |url: &Url, reason: &str| ClientError::InvalidEndpoint {
-        role,
-        url: url.to_string(),
-        reason: reason.to_owned(),
-    };
-    if url.cannot_be_a_base() {
-        return Err(invalid(&url, "not a base URL"));
-    }
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(&url, "scheme must be http or https"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(&url, "must have no query or fragment"));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
+/// it (see [`dyad_http_client::endpoint_base`]).
+pub(crate) fn endpoint_base(role: Role, url: Url) -> Result<Url, ClientError> {
+    dyad_http_client::endpoint_base(url).map_err(|e| invalid_endpoint(role, e))
 }
 
 /// `base` joined with a relative resource path.
 pub(crate) fn resource(role: Role, base: &Url, path: &str) -> Result<Url, ClientError> {
-    base.join(path).map_err(|e| ClientError::InvalidEndpoint {
-        role,
-        url: base.to_string(),
-        reason: e.to_string(),
+    dyad_http_client::resource(base, path).map_err(|e| invalid_endpoint(role, e))
+}
+
+/// The header presenting the upload token, marked sensitive.
+pub(crate) fn auth_header(
+    token: &AuthenticationToken,
+) -> Result<(HeaderName, HeaderValue), ClientError> {
+    dyad_http_client::auth_header(token).map_err(|_| {
+        ClientError::InvalidConfiguration("the upload token is not a valid header value".into())
     })
 }
 
-/// Reads a whole body of at most `limit` bytes.
+/// The HTTP client given, or the built-in one (see
+/// [`dyad_http_client::http_client`]).
+pub(crate) fn http_client(
+    given: Option<reqwest::Client>,
+    extra_roots: Vec<reqwest::Certificate>,
+) -> Result<reqwest::Client, ClientError> {
+    dyad_http_client::http_client(
+        concat!("dyad-client/", env!("CARGO_PKG_VERSION")),
+        given,
+        extra_roots,
+    )
+    .map_err(|error| match error {
+        HttpClientError::Build(error) => ClientError::HttpClient(error),
+        refused @ HttpClientError::RootsWithOwnClient => {
+            ClientError::InvalidConfiguration(refused.to_string())
+        }
+    })
+}
+
+/// Reads a whole body of at most `limit` bytes from the aggregator `role`.
 pub(crate) async fn read_body(
     role: Role,
-    mut response: Response,
+    response: Response,
     limit: usize,
 ) -> Result<Vec<u8>, ClientError> {
-    let too_large = ClientError::BodyTooLarge { role, limit };
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err(too_large);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > limit {
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The error answer `response` carries: its status, its `Retry-After`, and
-/// its problem document if the body is one (by media type, or by naming a
-/// DAP problem type when the media type is missing or generic).
-pub(crate) async fn error_response(response: Response) -> ErrorResponse {
-    let status = response.status().as_u16();
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let retry_after = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v, SystemTime::now()));
-    let declared_problem = header(CONTENT_TYPE).is_some_and(|v| is_problem_json(&v));
-    // A body that fails to arrive, or is too long for a problem document,
-    // leaves the status alone to tell what happened.
-    let body = read_body(Role::Leader, response, MAX_ERROR_BODY_LEN)
+    dyad_http_client::read_body(response, limit)
         .await
-        .unwrap_or_default();
-    let problem = ProblemDocument::from_json(&body)
-        .ok()
-        .filter(|doc| declared_problem || doc.dap_type().is_some());
-    ErrorResponse {
-        status,
-        problem,
-        retry_after,
-    }
+        .map_err(|error| match error {
+            BodyError::TooLarge { limit } => ClientError::BodyTooLarge { role, limit },
+            BodyError::Http(error) => ClientError::Http(error),
+        })
 }
-
-/// What a [`RetryObserver`] hears before each retry of a request that
-/// failed transiently.
-#[derive(Debug)]
-pub struct RetryNotice<'a> {
-    /// What was being done: `"upload report"` or `"fetch HPKE config"`.
-    pub operation: &'static str,
-    /// The aggregator the request went to.
-    pub role: Role,
-    /// The attempt that failed, counting from 1.
-    pub attempt: u32,
-    /// Why it failed.
-    pub error: &'a ClientError,
-    /// The wait before the next attempt.
-    pub delay: Duration,
-    /// Time since the first attempt began.
-    pub elapsed: Duration,
-}
-
-/// Told of every retry (see [`crate::ClientBuilder::on_retry`]).
-pub type RetryObserver = Arc<dyn Fn(&RetryNotice<'_>) + Send + Sync>;
 
 /// Runs `attempt` until it succeeds, fails permanently, or `policy` says to
 /// stop, sleeping between attempts and telling `observer` of each retry.
@@ -132,84 +104,40 @@ pub(crate) async fn with_retry<T, F, Fut>(
     observer: Option<&RetryObserver>,
     role: Role,
     operation: &'static str,
-    mut attempt: F,
+    attempt: F,
 ) -> Result<T, ClientError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
 {
-    let start = Instant::now();
-    let mut backoff = policy.backoff();
-    loop {
-        let error = match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        let elapsed = start.elapsed();
-        match backoff.decide(&error, elapsed) {
-            RetryDecision::Retry(delay) => {
-                let failed_attempt = backoff.attempts() - 1;
-                tracing::warn!(
-                    operation,
-                    %role,
-                    attempt = failed_attempt,
-                    delay_ms = delay.as_millis() as u64,
-                    error = %error,
-                    "transient failure, retrying"
-                );
-                if let Some(observer) = observer {
-                    observer(&RetryNotice {
-                        operation,
-                        role,
-                        attempt: failed_attempt,
-                        error: &error,
-                        delay,
-                        elapsed,
-                    });
-                }
-                tokio::time::sleep(delay).await;
-            }
-            RetryDecision::GiveUp => return Err(error),
+    let on_retry = |notice: &RetryNotice<'_>| {
+        if let Some(observer) = observer {
+            observer(notice);
         }
-    }
+    };
+    dyad_http_client::with_retry(policy, role, operation, on_retry, attempt).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn base(s: &str) -> Result<Url, ClientError> {
-        endpoint_base(Role::Leader, Url::parse(s).unwrap())
-    }
-
     #[test]
-    fn resource_paths_land_below_the_base_path() {
-        let with_slash = base("https://a.example/dap/").unwrap();
-        let without = base("https://a.example/dap").unwrap();
-        assert_eq!(with_slash, without);
-        let url = resource(Role::Leader, &without, "tasks/abc/reports").unwrap();
-        assert_eq!(url.as_str(), "https://a.example/dap/tasks/abc/reports");
-        let root = base("http://127.0.0.1:8080").unwrap();
-        assert_eq!(
-            resource(Role::Helper, &root, "hpke_config")
-                .unwrap()
-                .as_str(),
-            "http://127.0.0.1:8080/hpke_config"
+    fn an_unusable_endpoint_names_the_aggregator() {
+        let error = endpoint_base(Role::Helper, "ftp://a.example/".parse().unwrap()).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                ClientError::InvalidEndpoint {
+                    role: Role::Helper,
+                    ..
+                }
+            ),
+            "{error:?}"
         );
-    }
-
-    #[test]
-    fn unusable_endpoints_are_rejected() {
-        for bad in [
-            "mailto:someone@example.com",
-            "ftp://a.example/",
-            "https://a.example/?x=1",
-            "https://a.example/#frag",
-        ] {
-            assert!(
-                matches!(base(bad), Err(ClientError::InvalidEndpoint { .. })),
-                "{bad}"
-            );
-        }
+        assert_eq!(
+            error.to_string(),
+            "invalid helper endpoint \"ftp://a.example/\": scheme must be http or https"
+        );
     }
 }

@@ -39,6 +39,22 @@
 //! [`ClientVdaf`] and [`AnyVdaf`] (sharding), [`ClientError`] and
 //! [`ErrorResponse`] (failures), [`RetryNotice`] (what
 //! [`ClientBuilder::on_retry`] is told).
+//!
+//! # Where is
+//!
+//! - an upload: HPKE configurations, shard, seal, `PUT` (DAP-09 section 4.4)
+//!   -> [`Client::upload`], [`Client::upload_at`];
+//! - an `outdatedConfig` answer: refresh, retry once with a new report
+//!   (DAP-09 section 4.4.2) -> [`Client::upload_at`];
+//! - a report prepared apart from sending it -> [`Client::prepare_report`],
+//!   [`Client::upload_report`];
+//! - the settings and their checks -> [`ClientBuilder::build`];
+//! - sharding, the report ID as the nonce (VDAF-08 section 5.1) ->
+//!   [`ClientVdaf::shard_report`];
+//! - no supported HPKE configuration (DAP-09 section 4.4.1) ->
+//!   [`ClientError::NoSupportedHpkeConfig`];
+//! - which failures are retried -> [`ClientError`]'s `Retryable` answer, each
+//!   retry told to [`ClientBuilder::on_retry`].
 
 mod builder;
 mod client;
@@ -46,10 +62,12 @@ mod error;
 mod hpke_config;
 mod http;
 mod report;
+mod time_source;
 mod vdaf;
 
-pub use builder::{system_time, ClientBuilder, TimeSource};
+pub use builder::ClientBuilder;
 pub use client::Client;
 pub use error::{ClientError, ErrorResponse};
 pub use http::{RetryNotice, RetryObserver};
+pub use time_source::{system_time, TimeSource};
 pub use vdaf::{AnyVdaf, ClientVdaf};

@@ -3,6 +3,11 @@
 //! extensions meant for its aggregator and sealed to that aggregator's HPKE
 //! configuration, bound by an `InputShareAad` to the task, the report's
 //! metadata and the public share.
+//!
+//! # Where is
+//!
+//! - each share's `PlaintextInputShare`, `InputShareAad` and sealing to its
+//!   aggregator (DAP-09 section 4.4.2) -> [`seal_report`].
 
 use dyad_core::hpke::{seal_input_share, HpkeError};
 use dyad_core::vdaf::ShardedMeasurement;

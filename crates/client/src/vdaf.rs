@@ -3,6 +3,13 @@
 //! that learns the VDAF only at run time (a CLI, the interop API),
 //! [`AnyVdaf`] shards any catalogue [`VdafInstance`] with a catalogue
 //! [`Measurement`].
+//!
+//! # Where is
+//!
+//! - sharding with the report ID as the nonce (VDAF-08 section 5.1, DAP-09
+//!   section 4.4.2) -> [`ClientVdaf::shard_report`];
+//! - a catalogue measurement checked against its instance, then sharded ->
+//!   [`AnyVdaf`]'s `shard_report`, through [`shard_measurement`].
 
 use dyad_core::vdaf::{
     shard_measurement, Measurement, ShardedMeasurement, VdafInstance, VdafRunError, NONCE_LEN,

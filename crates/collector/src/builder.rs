@@ -1,10 +1,24 @@
 //! [`CollectorBuilder`]: a collector's task parameters (task ID, Leader
 //! endpoint, authentication token, HPKE keypair) and its optional settings
 //! (HTTP client or extra root certificates, retry policy, polling policy).
+//! [`Collector::new`] lives here too, so that the collector's module does
+//! not import its builder.
+//!
+//! # Where is
+//!
+//! - the collector authenticates to the Leader (DAP-09 section 4.6.1) ->
+//!   [`CollectorBuilder::new`] takes the token;
+//! - the default polling pace (250 ms doubling to 30 s, 10 minutes in all)
+//!   -> [`CollectorBuilder::DEFAULT_POLL_INITIAL_DELAY`],
+//!   [`CollectorBuilder::DEFAULT_POLL_MAX_DELAY`],
+//!   [`CollectorBuilder::DEFAULT_MAX_WAIT`], set in [`CollectorBuilder::new`];
+//! - extra root certificates only with the built-in HTTP client ->
+//!   [`CollectorBuilder::extra_root_certificate`], checked in
+//!   [`CollectorBuilder::build`].
 
 use crate::collector::{Collector, Shared};
 use crate::error::CollectorError;
-use crate::http::{auth_header, endpoint_base};
+use crate::http::{auth_header, endpoint_base, http_client};
 use crate::vdaf::CollectorVdaf;
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::retry::RetryPolicy;
@@ -105,24 +119,7 @@ impl CollectorBuilder {
     /// The collector, finishing collections with `vdaf`.
     pub fn build<V: CollectorVdaf>(self, vdaf: V) -> Result<Collector<V>, CollectorError> {
         let leader = endpoint_base(self.leader)?;
-        let http = match (self.http, self.extra_roots.is_empty()) {
-            (Some(http), true) => http,
-            (Some(_), false) => {
-                return Err(CollectorError::InvalidConfiguration(
-                    "extra root certificates apply to the built-in HTTP client: \
-                     add them to the one given with http_client instead"
-                        .to_owned(),
-                ))
-            }
-            (None, _) => reqwest::Client::builder()
-                .tls_certs_merge(self.extra_roots)
-                .user_agent(concat!("dyad-collector/", env!("CARGO_PKG_VERSION")))
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(60))
-                .build()
-                .map_err(CollectorError::HttpClient)?,
-        };
+        let http = http_client(self.http, self.extra_roots)?;
         let shared = Shared {
             task_id: self.task_id,
             leader,
@@ -149,10 +146,27 @@ impl fmt::Debug for CollectorBuilder {
     }
 }
 
+impl<V: CollectorVdaf> Collector<V> {
+    /// A collector with default settings; see [`CollectorBuilder`] for the
+    /// others.
+    pub fn new(
+        task_id: TaskId,
+        leader: Url,
+        auth_token: AuthenticationToken,
+        keypair: HpkeKeypair,
+        vdaf: V,
+    ) -> Result<Self, CollectorError> {
+        CollectorBuilder::new(task_id, leader, auth_token, keypair).build(vdaf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collector::next_poll_delay;
     use dyad_messages::draft09::HpkeConfigId;
+
+    const MS: Duration = Duration::from_millis(1);
 
     fn builder() -> CollectorBuilder {
         CollectorBuilder::new(
@@ -177,5 +191,39 @@ mod tests {
             "{:?}",
             built.err()
         );
+    }
+
+    #[test]
+    fn the_default_pace_starts_short_and_doubles_up_to_retry_after() {
+        let policy = RetryPolicy::new(
+            CollectorBuilder::DEFAULT_POLL_INITIAL_DELAY,
+            CollectorBuilder::DEFAULT_POLL_MAX_DELAY,
+        )
+        .with_jitter(0.0);
+        let delays: Vec<Duration> = policy
+            .backoff_seeded(1)
+            .take(6)
+            .map(|delay| next_poll_delay(delay, Some(1000 * MS)))
+            .collect();
+        assert_eq!(
+            delays,
+            [
+                250 * MS,
+                500 * MS,
+                1000 * MS,
+                1000 * MS,
+                1000 * MS,
+                1000 * MS
+            ]
+        );
+        // Without a Retry-After the delays keep growing to the policy's
+        // maximum.
+        let delays: Vec<Duration> = policy
+            .backoff_seeded(1)
+            .take(9)
+            .map(|delay| next_poll_delay(delay, None))
+            .collect();
+        assert_eq!(delays[3], 2000 * MS);
+        assert_eq!(delays[8], 30_000 * MS);
     }
 }

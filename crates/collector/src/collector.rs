@@ -8,8 +8,21 @@
 //! policy when it fails transiently; an error answer (a problem document
 //! such as `invalidBatchSize`) ends the operation with that error, so a
 //! collection the Leader refuses is never polled forever.
+//!
+//! # Where is
+//!
+//! - the job's URI -> [`Collector::job_url`]; creating it with a
+//!   `CollectionReq` (DAP-09 section 4.6.1) -> [`Collector::put_job`];
+//! - a poll: 202 pending (with `Retry-After`), 200 a `Collection`, 204 deleted
+//!   (DAP-09 section 4.6.1) -> [`Collector::post_job`];
+//! - opening and unsharding the result -> [`Collector::poll_once`], through
+//!   [`open_collection`];
+//! - the largest `Collection` read -> [`collection_cap`];
+//! - the wait between polls -> [`next_poll_delay`], never below
+//!   [`MIN_POLL_DELAY`]; when to stop waiting ->
+//!   [`Collector::poll_until_complete_with`];
+//! - an error answer ends the operation -> [`error_or_unexpected`].
 
-use crate::builder::CollectorBuilder;
 use crate::error::CollectorError;
 use crate::http::{error_response, read_body, resource, retry_after, with_retry};
 use crate::job::{Collection, CollectionJob, PollProgress, PollResult};
@@ -17,7 +30,6 @@ use crate::open::open_collection;
 use crate::vdaf::CollectorVdaf;
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::retry::RetryPolicy;
-use dyad_core::task::AuthenticationToken;
 use dyad_messages::draft09::{
     Collection as CollectionMessage, CollectionJobId, CollectionReq, Query, TaskId,
 };
@@ -113,18 +125,6 @@ enum Polled {
 }
 
 impl<V: CollectorVdaf> Collector<V> {
-    /// A collector with default settings; see [`CollectorBuilder`] for the
-    /// others.
-    pub fn new(
-        task_id: TaskId,
-        leader: Url,
-        auth_token: AuthenticationToken,
-        keypair: HpkeKeypair,
-        vdaf: V,
-    ) -> Result<Self, CollectorError> {
-        CollectorBuilder::new(task_id, leader, auth_token, keypair).build(vdaf)
-    }
-
     pub(crate) fn from_parts(shared: Arc<Shared>, vdaf: Arc<V>) -> Self {
         Self { shared, vdaf }
     }
@@ -410,39 +410,5 @@ mod tests {
         // The policy's own short delays are the caller's choice.
         assert_eq!(next_poll_delay(20 * MS, Some(Duration::ZERO)), 20 * MS);
         assert_eq!(next_poll_delay(20 * MS, None), 20 * MS);
-    }
-
-    #[test]
-    fn the_default_pace_starts_short_and_doubles_up_to_retry_after() {
-        let policy = RetryPolicy::new(
-            CollectorBuilder::DEFAULT_POLL_INITIAL_DELAY,
-            CollectorBuilder::DEFAULT_POLL_MAX_DELAY,
-        )
-        .with_jitter(0.0);
-        let delays: Vec<Duration> = policy
-            .backoff_seeded(1)
-            .take(6)
-            .map(|delay| next_poll_delay(delay, Some(1000 * MS)))
-            .collect();
-        assert_eq!(
-            delays,
-            [
-                250 * MS,
-                500 * MS,
-                1000 * MS,
-                1000 * MS,
-                1000 * MS,
-                1000 * MS
-            ]
-        );
-        // Without a Retry-After the delays keep growing to the policy's
-        // maximum.
-        let delays: Vec<Duration> = policy
-            .backoff_seeded(1)
-            .take(9)
-            .map(|delay| next_poll_delay(delay, None))
-            .collect();
-        assert_eq!(delays[3], 2000 * MS);
-        assert_eq!(delays[8], 30_000 * MS);
     }
 }

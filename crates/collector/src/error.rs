@@ -5,44 +5,28 @@
 //! Each error knows whether retrying could help ([`Retryable`]): transport
 //! failures, 5xx, 408 and 429 answers are transient; everything else,
 //! including a problem document such as `invalidBatchSize`, is not.
+//!
+//! # Where is
+//!
+//! - which failures are worth retrying -> `CollectorError::retry_class`
+//!   (the transport's by [`transport_class`], shared with the client; an
+//!   answer's by [`RetryClass::from_http_status`]);
+//! - the Leader's answer, its problem document (DAP-09 section 3.2) and
+//!   status -> [`CollectorError::error_response`],
+//!   [`CollectorError::problem_type`], [`CollectorError::status`];
+//! - a job whose results the Leader deleted (204, DAP-09 section 4.6.1) ->
+//!   [`CollectorError::CollectionDeleted`].
 
 use dyad_core::hpke::HpkeError;
 use dyad_core::retry::{RetryClass, Retryable};
 use dyad_core::vdaf::VdafRunError;
+use dyad_http_client::transport_class;
 use dyad_messages::draft09::{BatchId, CollectionJobId, QueryType, Role};
 use dyad_messages::problem::{DapProblemType, ProblemDocument};
 use dyad_messages::{DecodeError, EncodeError};
-use std::fmt;
 use std::time::Duration;
 
-/// An HTTP error status from the Leader, with the problem document it
-/// carried, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ErrorResponse {
-    /// The HTTP status code (4xx or 5xx).
-    pub status: u16,
-    /// The RFC 9457 problem document of the body, when there was one.
-    pub problem: Option<ProblemDocument>,
-    /// The delay the `Retry-After` header asked for, if any.
-    pub retry_after: Option<Duration>,
-}
-
-impl ErrorResponse {
-    /// The DAP problem type of the document, if it names one.
-    pub fn problem_type(&self) -> Option<DapProblemType> {
-        self.problem.as_ref().and_then(ProblemDocument::dap_type)
-    }
-}
-
-impl fmt::Display for ErrorResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {}", self.status)?;
-        if let Some(problem) = &self.problem {
-            write!(f, ": {problem}")?;
-        }
-        Ok(())
-    }
-}
+pub use dyad_http_client::ErrorResponse;
 
 /// Why a collection failed.
 #[derive(Debug, thiserror::Error)]
@@ -167,20 +151,7 @@ impl CollectorError {
 impl Retryable for CollectorError {
     fn retry_class(&self) -> RetryClass {
         match self {
-            CollectorError::Http(error) => {
-                if certificate_refused(error) {
-                    RetryClass::Permanent
-                } else if error.is_connect()
-                    || error.is_timeout()
-                    || error.is_request()
-                    || error.is_body()
-                    || cut_mid_body(error)
-                {
-                    RetryClass::Transient
-                } else {
-                    RetryClass::Permanent
-                }
-            }
+            CollectorError::Http(error) => transport_class(error),
             CollectorError::ErrorResponse(response) => {
                 RetryClass::from_http_status(response.status)
             }
@@ -191,37 +162,6 @@ impl Retryable for CollectorError {
     fn retry_after(&self) -> Option<Duration> {
         self.error_response()?.retry_after
     }
-}
-
-/// Whether `error` is an answer's body cut short (the connection closed or
-/// reset before its end). reqwest reports a failure while reading a body
-/// chunk as a decode error (its source a body error, or hyper's with the
-/// I/O error); with no content decoding enabled, that is the only way to
-/// get one. A lost answer is worth asking again, like a lost connection.
-pub(crate) fn cut_mid_body(error: &reqwest::Error) -> bool {
-    error.is_decode()
-}
-
-/// Whether `error` is the server's certificate being refused (unknown
-/// issuer, wrong name, expired): a configuration problem that retrying
-/// cannot fix. The TLS error sits inside (nested) `io::Error`s, whose
-/// `source` skips it, hence the look inside each `io::Error` of the chain.
-pub(crate) fn certificate_refused(error: &reqwest::Error) -> bool {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = next {
-        let mut candidate = Some(current);
-        while let Some(error) = candidate {
-            if let Some(rustls::Error::InvalidCertificate(_)) = error.downcast_ref() {
-                return true;
-            }
-            candidate = error
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .map(|inner| inner as &(dyn std::error::Error + 'static));
-        }
-        next = current.source();
-    }
-    false
 }
 
 #[cfg(test)]
@@ -272,7 +212,7 @@ mod tests {
         let response = reqwest::get(format!("http://{address}/")).await.unwrap();
         let error = crate::http::read_body(response, 1024).await.unwrap_err();
         assert!(
-            matches!(&error, CollectorError::Http(e) if cut_mid_body(e)),
+            matches!(&error, CollectorError::Http(e) if dyad_http_client::cut_mid_body(e)),
             "{error:?}"
         );
         assert!(error.retry_class().is_transient());

@@ -1,158 +1,98 @@
-//! The HTTP plumbing of the collector's requests: the Leader's base URL and
-//! DAP resource paths (DAP-09 section 4.3), the authentication header,
-//! bounded body reads, turning an error answer into an [`ErrorResponse`],
+//! The HTTP plumbing of the collector's requests, on the shared
+//! `dyad-http-client` crate, with its failures as [`CollectorError`]s: the
+//! Leader's base URL and DAP resource paths (DAP-09 section 4.3), the
+//! collector token's header, the built-in HTTP client, bounded body reads,
 //! and retrying transient failures under a [`RetryPolicy`].
+//!
+//! # Where is
+//!
+//! - the Leader's base URL and resources -> [`endpoint_base`], [`resource`];
+//! - the collector's token header (DAP-09 section 4.6.1: Collectors
+//!   authenticate to the Leader) -> [`auth_header`];
+//! - the built-in HTTP client and the extra-roots rule -> [`http_client`];
+//! - a body read under a cap -> [`read_body`];
+//! - retries -> [`with_retry`].
 
-use crate::error::{CollectorError, ErrorResponse};
-use dyad_core::retry::{parse_retry_after, RetryDecision, RetryPolicy};
-use dyad_core::task::{AuthenticationToken, AuthenticationTokenType};
-use dyad_messages::media_type::is_problem_json;
-use dyad_messages::problem::ProblemDocument;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use crate::error::CollectorError;
+use dyad_core::retry::RetryPolicy;
+use dyad_core::task::AuthenticationToken;
+use dyad_http_client::{BodyError, HttpClientError, InvalidEndpoint};
+use dyad_messages::draft09::Role;
+use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Response;
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
-/// The most of an error body read in search of a problem document.
-const MAX_ERROR_BODY_LEN: usize = 64 * 1024;
+pub(crate) use dyad_http_client::{error_response, retry_after};
+
+fn invalid_endpoint(error: InvalidEndpoint) -> CollectorError {
+    CollectorError::InvalidEndpoint {
+        url: error.url,
+        reason: error.reason,
+    }
+}
 
 /// The Leader's base URL, ready for DAP resource paths to be joined to it
-/// (a missing trailing slash is added).
-pub(crate) fn endpoint_base(mut url: Url) -> Result<Url, CollectorError> {
-    let invalid = |url: &Url, reason: &str| CollectorError::InvalidEndpoint {
-        url: url.to_string(),
-        reason: reason.to_owned(),
-    };
-    if url.cannot_be_a_base() {
-        return Err(invalid(&url, "not a base URL"));
-    }
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(&url, "scheme must be http or https"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(&url, "must have no query or fragment"));
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
+/// (see [`dyad_http_client::endpoint_base`]).
+pub(crate) fn endpoint_base(url: Url) -> Result<Url, CollectorError> {
+    dyad_http_client::endpoint_base(url).map_err(invalid_endpoint)
 }
 
 /// `base` joined with a relative resource path.
 pub(crate) fn resource(base: &Url, path: &str) -> Result<Url, CollectorError> {
-    base.join(path)
-        .map_err(|e| CollectorError::InvalidEndpoint {
-            url: base.to_string(),
-            reason: e.to_string(),
-        })
+    dyad_http_client::resource(base, path).map_err(invalid_endpoint)
 }
 
-/// The header presenting `token`, marked sensitive so that it is never
-/// printed.
+/// The header presenting the collector's token, marked sensitive.
 pub(crate) fn auth_header(
     token: &AuthenticationToken,
 ) -> Result<(HeaderName, HeaderValue), CollectorError> {
-    let mut value = HeaderValue::from_str(&token.header_value()).map_err(|_| {
+    dyad_http_client::auth_header(token).map_err(|_| {
         CollectorError::InvalidConfiguration("the token is not a valid header value".into())
-    })?;
-    value.set_sensitive(true);
-    let name = match token.kind() {
-        AuthenticationTokenType::DapAuth => "dap-auth-token",
-        AuthenticationTokenType::Bearer => "authorization",
-    };
-    Ok((HeaderName::from_static(name), value))
+    })
+}
+
+/// The HTTP client given, or the built-in one (see
+/// [`dyad_http_client::http_client`]).
+pub(crate) fn http_client(
+    given: Option<reqwest::Client>,
+    extra_roots: Vec<reqwest::Certificate>,
+) -> Result<reqwest::Client, CollectorError> {
+    dyad_http_client::http_client(
+        concat!("dyad-collector/", env!("CARGO_PKG_VERSION")),
+        given,
+        extra_roots,
+    )
+    .map_err(|error| match error {
+        HttpClientError::Build(error) => CollectorError::HttpClient(error),
+        refused @ HttpClientError::RootsWithOwnClient => {
+            CollectorError::InvalidConfiguration(refused.to_string())
+        }
+    })
 }
 
 /// Reads a whole body of at most `limit` bytes.
-pub(crate) async fn read_body(
-    mut response: Response,
-    limit: usize,
-) -> Result<Vec<u8>, CollectorError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err(CollectorError::BodyTooLarge(limit));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > limit {
-            return Err(CollectorError::BodyTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The delay a response's `Retry-After` header asks for, if it has a
-/// readable one.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()))
-}
-
-/// The error answer `response` carries: its status, its `Retry-After`, and
-/// its problem document if the body is one (by media type, or by naming a
-/// DAP problem type when the media type is missing or generic).
-pub(crate) async fn error_response(response: Response) -> ErrorResponse {
-    let status = response.status().as_u16();
-    let retry_after = retry_after(response.headers());
-    let declared_problem = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(is_problem_json);
-    // A body that fails to arrive, or is too long for a problem document,
-    // leaves the status alone to tell what happened.
-    let body = read_body(response, MAX_ERROR_BODY_LEN)
+pub(crate) async fn read_body(response: Response, limit: usize) -> Result<Vec<u8>, CollectorError> {
+    dyad_http_client::read_body(response, limit)
         .await
-        .unwrap_or_default();
-    let problem = ProblemDocument::from_json(&body)
-        .ok()
-        .filter(|doc| declared_problem || doc.dap_type().is_some());
-    ErrorResponse {
-        status,
-        problem,
-        retry_after,
-    }
+        .map_err(|error| match error {
+            BodyError::TooLarge { limit } => CollectorError::BodyTooLarge(limit),
+            BodyError::Http(error) => CollectorError::Http(error),
+        })
 }
 
-/// Runs `attempt` until it succeeds, fails permanently, or `policy` says to
-/// stop, sleeping between attempts.
+/// Runs `attempt` against the Leader until it succeeds, fails permanently,
+/// or `policy` says to stop, sleeping between attempts.
 pub(crate) async fn with_retry<T, F, Fut>(
     policy: &RetryPolicy,
     operation: &'static str,
-    mut attempt: F,
+    attempt: F,
 ) -> Result<T, CollectorError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CollectorError>>,
 {
-    let start = Instant::now();
-    let mut backoff = policy.backoff();
-    loop {
-        let error = match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        match backoff.decide(&error, start.elapsed()) {
-            RetryDecision::Retry(delay) => {
-                tracing::warn!(
-                    operation,
-                    attempt = backoff.attempts() - 1,
-                    delay_ms = delay.as_millis() as u64,
-                    error = %error,
-                    "transient failure, retrying"
-                );
-                tokio::time::sleep(delay).await;
-            }
-            RetryDecision::GiveUp => return Err(error),
-        }
-    }
+    dyad_http_client::with_retry(policy, Role::Leader, operation, |_| {}, attempt).await
 }
 
 #[cfg(test)]
@@ -160,7 +100,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resource_paths_land_below_the_base_path() {
+    fn an_unusable_endpoint_is_the_leaders() {
+        let error = endpoint_base("unix:/run/sock".parse().unwrap()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid leader endpoint \"unix:/run/sock\": scheme must be http or https"
+        );
         let base = endpoint_base("https://leader.example/dap".parse().unwrap()).unwrap();
         assert_eq!(
             resource(&base, "tasks/t/collection_jobs/j")
@@ -168,20 +113,13 @@ mod tests {
                 .as_str(),
             "https://leader.example/dap/tasks/t/collection_jobs/j"
         );
-        assert!(endpoint_base("unix:/run/sock".parse().unwrap()).is_err());
-        assert!(endpoint_base("https://leader.example/?a=b".parse().unwrap()).is_err());
     }
 
     #[test]
-    fn auth_headers_are_sensitive() {
+    fn the_collector_token_header_is_sensitive() {
         let token = AuthenticationToken::new_bearer("collector-token").unwrap();
         let (name, value) = auth_header(&token).unwrap();
         assert_eq!(name, "authorization");
-        assert_eq!(value, "Bearer collector-token");
         assert!(value.is_sensitive());
-        let token = AuthenticationToken::new_dap_auth("collector-token").unwrap();
-        let (name, value) = auth_header(&token).unwrap();
-        assert_eq!(name, "dap-auth-token");
-        assert_eq!(value, "collector-token");
     }
 }

@@ -2,6 +2,12 @@
 //! for, under which ID), [`PollResult`] (the answer to one poll),
 //! [`PollProgress`] (how a wait is going) and [`Collection`] (the finished,
 //! unsharded result), DAP-09 section 4.6.1.
+//!
+//! # Where is
+//!
+//! - the job ID, the collector's choice (DAP-09 section 4.6.1) ->
+//!   [`CollectionJob::new`], drawn at random by
+//!   [`Collector::start_collection`](crate::Collector::start_collection).
 
 use dyad_messages::draft09::{CollectionJobId, Interval, PartialBatchSelector, Query};
 use std::time::Duration;

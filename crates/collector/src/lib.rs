@@ -43,6 +43,20 @@
 //! (their values), [`next_poll_delay`] (the polling pace),
 //! [`CollectorVdaf`] and [`AnyVdaf`] (unsharding), [`CollectorError`] and
 //! [`ErrorResponse`] (failures).
+//!
+//! # Where is
+//!
+//! - creating, polling and deleting a collection job (DAP-09 section 4.6.1)
+//!   -> [`Collector::create_collection_job`], [`Collector::poll_once`],
+//!   [`Collector::delete_collection_job`];
+//! - polling until done, paced by the Leader's `Retry-After` ->
+//!   [`Collector::poll_until_complete_with`], [`next_poll_delay`];
+//! - the default pace -> [`CollectorBuilder::DEFAULT_POLL_INITIAL_DELAY`],
+//!   [`CollectorBuilder::DEFAULT_POLL_MAX_DELAY`],
+//!   [`CollectorBuilder::DEFAULT_MAX_WAIT`];
+//! - unsharding the two aggregate shares (VDAF-08 section 5.5) ->
+//!   [`CollectorVdaf::unshard_encoded`];
+//! - which failures are retried -> [`CollectorError`]'s `Retryable` answer.
 
 mod builder;
 mod collector;

@@ -6,6 +6,13 @@
 //! time_interval tasks and, for fixed_size tasks, the batch ID the Leader
 //! returns in the `Collection` (which, for a query by batch ID, must be the
 //! batch asked for).
+//!
+//! # Where is
+//!
+//! - the batch selector binding both shares, a `Collection` of another query
+//!   type or batch refused -> [`batch_selector`];
+//! - each aggregate share opened with its `AggregateShareAad` (DAP-09 section
+//!   4.6.4), then unsharded -> [`open_collection`].
 
 use crate::error::CollectorError;
 use crate::job::{Collection, CollectionJob};

@@ -4,6 +4,15 @@
 //! for code that learns the VDAF only at run time, [`AnyVdaf`] handles any
 //! catalogue [`VdafInstance`] with catalogue [`AggregationParam`]s and
 //! [`AggregateResult`]s.
+//!
+//! # Where is
+//!
+//! - the aggregation parameter's encoding ->
+//!   [`CollectorVdaf::encode_aggregation_parameter`];
+//! - unsharding the two aggregate shares (VDAF-08 section 5.5) ->
+//!   [`CollectorVdaf::unshard_encoded`];
+//! - an aggregate share's encoded length, which caps the `Collection` read ->
+//!   [`CollectorVdaf::aggregate_share_len`].
 
 use dyad_core::vdaf::{
     AggregateResult, AggregationParam, CatalogueVdaf, VdafInstance, VdafRunError, NONCE_LEN,

@@ -5,6 +5,11 @@
 //! `Arc<dyn Clock>`, so that tests can run time forward without sleeping.
 //! Times are DAP [`Time`]s: whole seconds since the UNIX epoch (DAP-09
 //! section 4).
+//!
+//! # Where is
+//!
+//! - the current time in whole seconds -> [`RealClock`]'s `now`;
+//! - a test's time -> [`MockClock::set`], [`MockClock::advance`].
 
 use dyad_messages::draft09::{Duration, Time};
 use std::sync::atomic::{AtomicU64, Ordering};

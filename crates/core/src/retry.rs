@@ -29,6 +29,16 @@
 //!
 //! [`RetryClass::from_http_status`] and [`parse_retry_after`] classify HTTP
 //! answers the same way for every caller.
+//!
+//! # Where is
+//!
+//! - exponential delays with jitter, capped -> [`Backoff::next_delay`];
+//! - retry or give up (a permanent error, the attempts, the time spent, the
+//!   delay the peer asked for) -> [`Backoff::decide`];
+//! - which HTTP statuses are transient (408, 429, 5xx but 501 and 505) ->
+//!   [`RetryClass::from_http_status`];
+//! - `Retry-After` as seconds or an HTTP date (RFC 9110 section 10.2.3) ->
+//!   [`parse_retry_after`].
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

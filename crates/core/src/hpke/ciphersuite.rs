@@ -5,6 +5,13 @@
 //! The translation matches on dyad's own identifier enums, so the set of
 //! supported algorithms is fixed here and does not grow when Cargo feature
 //! unification switches on more of `hpke-dispatch` (as a dev-dependency may).
+//!
+//! # Where is
+//!
+//! - which algorithms dyad supports -> [`KEMS`], [`KDFS`], [`AEADS`],
+//!   [`HpkeCiphersuite::is_supported`]; their `hpke-dispatch` form ->
+//!   [`HpkeCiphersuite::dispatch_config`];
+//! - the mandatory suite (DAP-09 section 6) -> [`HpkeCiphersuite::DEFAULT`].
 
 use super::HpkeError;
 use dyad_messages::draft09::{HpkeAeadId, HpkeConfig, HpkeKdfId, HpkeKemId};

@@ -6,6 +6,12 @@
 //! cannot serve as an oracle to whoever crafted the ciphertext. In DAP-09 every
 //! one of them is the same report error, `hpke_decrypt_error` (section 4.5.1.3,
 //! "Input Share Decryption").
+//!
+//! # Where is
+//!
+//! - one error for every failure to open (DAP-09 section 4.5.1.3) ->
+//!   [`HpkeError::Open`], raised by
+//!   [`open_raw`](super::base_mode::open_raw) and the share openers.
 
 use dyad_messages::draft09::{HpkeAeadId, HpkeConfigId, HpkeKdfId, HpkeKemId, Role};
 use dyad_messages::{DecodeError, EncodeError};

@@ -7,6 +7,14 @@
 //! - Aggregate shares (section 4.6.4, "Aggregate Share Encryption"):
 //!   `"dap-09 aggregate share" || server_role || 0x00`, sent by an aggregator to
 //!   the Collector.
+//!
+//! # Where is
+//!
+//! - the labels -> [`Label::as_bytes`]; the info string ->
+//!   [`HpkeApplicationInfo::new`];
+//! - an input share, from the Client to an aggregator ->
+//!   [`HpkeApplicationInfo::input_share`]; an aggregate share, from an
+//!   aggregator to the Collector -> [`HpkeApplicationInfo::aggregate_share`].
 
 use dyad_messages::draft09::Role;
 

@@ -8,9 +8,17 @@
 //! `HpkeConfig` is. A keypair is checked when it is built or deserialized: its
 //! suite must be supported and its private key must open what is sealed to its
 //! public key.
+//!
+//! # Where is
+//!
+//! - a keypair's check, also when deserialized -> [`HpkeKeypair::new`];
+//! - key generation -> [`HpkeKeypair::generate`],
+//!   [`HpkeKeypair::generate_default`] (the mandatory suite);
+//! - a private key compared in constant time, redacted, zeroized ->
+//!   [`HpkePrivateKey`]'s `PartialEq`, `Debug` and drop.
 
+use super::base_mode::{open_raw, seal_raw};
 use super::ciphersuite::HpkeCiphersuite;
-use super::seal::{open_raw, seal_raw};
 use super::HpkeError;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

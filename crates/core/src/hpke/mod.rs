@@ -6,7 +6,7 @@
 //! - [`HpkePrivateKey`] and [`HpkeKeypair`]: keys, checked when built,
 //!   redacted in `Debug`, zeroized on drop.
 //! - [`Label`] and [`HpkeApplicationInfo`]: the `info` string of each message.
-//! - [`seal`] and [`open`]: base-mode single-shot HPKE over bytes.
+//! - [`seal()`] and [`open()`]: base-mode single-shot HPKE over bytes.
 //! - [`seal_input_share`], [`open_input_share`], [`seal_aggregate_share`] and
 //!   [`open_aggregate_share`]: the same for DAP's messages, with their info
 //!   and encoded AAD.
@@ -14,7 +14,21 @@
 //! (Section numbers count the headings of draft-ietf-ppm-dap-09: "Upload
 //! Request" is 4.4.2, "Input Share Decryption" 4.5.1.3 and "Aggregate Share
 //! Encryption" 4.6.4.)
+//!
+//! # Where is
+//!
+//! - the mandatory suite (DAP-09 section 6) and the supported ones ->
+//!   [`HpkeCiphersuite::DEFAULT`], [`supported_ciphersuites`];
+//! - the info string of each message -> [`HpkeApplicationInfo::input_share`],
+//!   [`HpkeApplicationInfo::aggregate_share`];
+//! - the AAD of each message -> [`seal_input_share`], [`open_input_share`],
+//!   [`seal_aggregate_share`], [`open_aggregate_share`];
+//! - a keypair's private key opens what its public key seals ->
+//!   [`HpkeKeypair::new`];
+//! - a failure to open tells nothing more (DAP-09 section 4.5.1.3,
+//!   `hpke_decrypt_error`) -> [`HpkeError::Open`].
 
+mod base_mode;
 mod ciphersuite;
 mod error;
 mod info;

@@ -4,7 +4,13 @@
 //!
 //! Each call sets up a fresh HPKE context: DAP never sends a second message
 //! in one context.
+//!
+//! # Where is
+//!
+//! - the ciphertext names its configuration ID -> [`seal`]; one naming another
+//!   is refused before opening -> [`open`].
 
+use super::base_mode::{open_raw, seal_raw};
 use super::{HpkeApplicationInfo, HpkeCiphersuite, HpkeError, HpkeKeypair};
 use dyad_messages::draft09::{HpkeCiphertext, HpkeConfig};
 
@@ -63,42 +69,6 @@ pub fn open(
         &ciphertext.payload,
         aad,
     )
-}
-
-/// `SealBase`, returning `(enc, ciphertext)`.
-pub(crate) fn seal_raw(
-    dispatch: &hpke_dispatch::Config,
-    public_key: &[u8],
-    info: &[u8],
-    plaintext: &[u8],
-    aad: &[u8],
-) -> Result<(Vec<u8>, Vec<u8>), HpkeError> {
-    dispatch
-        .base_mode_seal(public_key, info, plaintext, aad)
-        .map(hpke_dispatch::EncappedKeyAndCiphertext::into_parts)
-        .map_err(|err| match err {
-            // Deserializing the public key failed, or it led to an all-zero
-            // shared secret (a low-order X25519 point).
-            hpke_dispatch::HpkeError::IncorrectInputLength(..)
-            | hpke_dispatch::HpkeError::ValidationError
-            | hpke_dispatch::HpkeError::EncapError => HpkeError::InvalidPublicKey,
-            _ => HpkeError::Seal,
-        })
-}
-
-/// `OpenBase`. Every failure is [`HpkeError::Open`]: the private key was
-/// checked when the keypair was built, so the fault is the ciphertext's.
-pub(crate) fn open_raw(
-    dispatch: &hpke_dispatch::Config,
-    private_key: &[u8],
-    encapsulated_key: &[u8],
-    info: &[u8],
-    payload: &[u8],
-    aad: &[u8],
-) -> Result<Vec<u8>, HpkeError> {
-    dispatch
-        .base_mode_open(private_key, encapsulated_key, info, payload, aad)
-        .map_err(|_| HpkeError::Open)
 }
 
 #[cfg(test)]

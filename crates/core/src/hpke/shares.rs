@@ -9,6 +9,13 @@
 //!   Encryption").
 //!
 //! Encoded plaintexts are zeroized once sealed or decoded.
+//!
+//! # Where is
+//!
+//! - input shares go only to an aggregator -> [`aggregator`], used by
+//!   [`seal_input_share`] and [`open_input_share`];
+//! - aggregate shares from an aggregator to the Collector ->
+//!   [`seal_aggregate_share`], [`open_aggregate_share`].
 
 use super::{open, seal, HpkeApplicationInfo, HpkeError, HpkeKeypair};
 use dyad_messages::draft09::{

@@ -6,23 +6,32 @@
 //! its role, its authentication tokens, its own HPKE keypairs, how long it
 //! keeps reports and how much clock skew it tolerates.
 //!
-//! A `Task` is always valid: it is made only by [`TaskBuilder::build`] or by
-//! deserialization, which runs the same checks. Secrets (verify key, tokens,
+//! A `Task` is always valid: it is made only by
+//! [`TaskBuilder::build`](super::TaskBuilder::build) or by deserialization,
+//! which runs the same checks. Secrets (verify key, tokens,
 //! private keys) are redacted in `Debug` and serialized as base64url.
+//!
+//! # Where is
+//!
+//! - the other aggregator's endpoint -> [`Task::peer_aggregator_endpoint`];
+//! - `task_expiration` -> [`Task::is_expired_at`];
+//! - the keypair a ciphertext's configuration ID names ->
+//!   [`Task::hpke_keypair`].
 
 use super::auth::StoredAuthenticationToken;
 use super::batch_mode::BatchMode;
-use super::builder::TaskBuilder;
 use super::secret::VerifyKey;
 use crate::hpke::HpkeKeypair;
 use crate::vdaf::VdafInstance;
 use dyad_messages::draft09::{Duration, HpkeConfig, HpkeConfigId, Role, TaskId, Time};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use url::Url;
 
 /// A DAP task, as the Leader or the Helper runs it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "TaskBuilder")]
+///
+/// Built with [`Task::builder`]; deserializing goes through the builder too
+/// (both in `builder.rs`, so this module does not depend on its builder).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Task {
     pub(super) task_id: TaskId,
     pub(super) role: Role,
@@ -44,16 +53,6 @@ pub struct Task {
 }
 
 impl Task {
-    /// A builder with nothing set (see [`TaskBuilder`] for the defaults).
-    pub fn builder() -> TaskBuilder {
-        TaskBuilder::default()
-    }
-
-    /// A builder holding this task's parameters, to derive a changed task.
-    pub fn to_builder(&self) -> TaskBuilder {
-        TaskBuilder::from(self.clone())
-    }
-
     /// The task ID (DAP-09 section 4.2).
     pub fn task_id(&self) -> &TaskId {
         &self.task_id
@@ -175,13 +174,5 @@ impl Task {
     pub fn is_expired_at(&self, now: Time) -> bool {
         self.task_expiration
             .is_some_and(|expiration| now > expiration)
-    }
-}
-
-impl TryFrom<TaskBuilder> for Task {
-    type Error = super::TaskError;
-
-    fn try_from(builder: TaskBuilder) -> Result<Self, Self::Error> {
-        builder.build()
     }
 }

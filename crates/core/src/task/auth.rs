@@ -12,6 +12,16 @@
 //! only verifies needs to keep; [`StoredAuthenticationToken`] is either, as a
 //! task stores it. Tokens are redacted in `Debug` and `Display`, compared in
 //! constant time, zeroized on drop, and serialized as base64url strings.
+//!
+//! # Where is
+//!
+//! - a token's allowed characters -> [`AuthenticationToken::new`];
+//! - the token of a request, either header (the `Bearer` scheme stripped) ->
+//!   [`AuthenticationToken::from_request_headers`];
+//! - the header a token goes in -> [`AuthenticationToken::header_name`],
+//!   [`AuthenticationToken::header_value`];
+//! - keeping only a digest, checked in constant time ->
+//!   [`AuthenticationToken::hash`], [`AuthenticationTokenHash::validate`].
 
 use super::secret::{deserialize_secret, serialize_secret, BASE64URL};
 use base64::Engine;

@@ -1,6 +1,11 @@
 //! [`BatchMode`]: how a task groups reports into batches, i.e. its query
 //! configuration (DAP-09 section 4.1: the `time_interval` and `fixed_size`
 //! query types; later drafts call them batch modes).
+//!
+//! # Where is
+//!
+//! - the `QueryType` code point -> [`BatchMode::query_type_code`];
+//! - a fixed-size task's largest batch -> [`BatchMode::max_batch_size`].
 
 use serde::{Deserialize, Serialize};
 

@@ -12,6 +12,14 @@
 //! holds the token it sends the Helper and the Collector's token, the Helper
 //! holds no Collector token (DAP-09 section 3.1); HPKE configuration IDs are
 //! distinct.
+//!
+//! # Where is
+//!
+//! - every check above -> [`TaskBuilder::build`]; endpoints as base URLs ->
+//!   [`base_url`];
+//! - the default clock skew -> [`DEFAULT_TOLERABLE_CLOCK_SKEW`];
+//! - a task read (serde) through the same checks -> `Deserialize for Task`,
+//!   here.
 
 use super::aggregator_task::Task;
 use super::auth::StoredAuthenticationToken;
@@ -21,7 +29,7 @@ use super::secret::VerifyKey;
 use crate::hpke::{HpkeCiphersuite, HpkeKeypair};
 use crate::vdaf::VdafInstance;
 use dyad_messages::draft09::{Duration, HpkeConfig, Role, TaskId, Time};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::collections::HashSet;
 use url::Url;
 
@@ -373,5 +381,33 @@ impl From<Task> for TaskBuilder {
             collector_auth_token: task.collector_auth_token,
             hpke_keys: task.hpke_keys,
         }
+    }
+}
+
+impl Task {
+    /// A builder with nothing set (see [`TaskBuilder`] for the defaults).
+    pub fn builder() -> TaskBuilder {
+        TaskBuilder::default()
+    }
+
+    /// A builder holding this task's parameters, to derive a changed task.
+    pub fn to_builder(&self) -> TaskBuilder {
+        TaskBuilder::from(self.clone())
+    }
+}
+
+impl TryFrom<TaskBuilder> for Task {
+    type Error = TaskError;
+
+    fn try_from(builder: TaskBuilder) -> Result<Self, Self::Error> {
+        builder.build()
+    }
+}
+
+/// A task is read as its builder and checked by [`TaskBuilder::build`], so a
+/// task file passes the same checks as a task built in code.
+impl<'de> Deserialize<'de> for Task {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Task::try_from(TaskBuilder::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }

@@ -1,4 +1,9 @@
 //! [`TaskError`]: why a set of task parameters does not make a usable task.
+//!
+//! # Where is
+//!
+//! - no rule of its own: raised by
+//!   [`TaskBuilder::build`](super::TaskBuilder::build).
 
 /// A task that cannot be built: a parameter is missing, or a parameter (or a
 /// combination of them) is invalid for the task's role, VDAF or batch mode.

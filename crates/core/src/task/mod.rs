@@ -6,6 +6,17 @@
 //! - [`BatchMode`]: the query configuration (section 4.1);
 //! - [`VerifyKey`]: the VDAF verification key;
 //! - [`auth`]: request authentication tokens (section 3.1) and their hashes.
+//!
+//! # Where is
+//!
+//! - every check of a task's parameters (DAP-09 sections 3.1, 4.1, 4.2;
+//!   VDAF-08 section 5) -> [`TaskBuilder::build`];
+//! - `task_expiration` (DAP-09 section 4.2) -> [`Task::is_expired_at`];
+//! - the token a request presents, and checking it (DAP-09 section 3.1) ->
+//!   [`AuthenticationToken::from_request_headers`],
+//!   [`AuthenticationTokenHash::validate`];
+//! - the query type code and the fixed-size batch bound (DAP-09 section 4.1)
+//!   -> [`BatchMode::query_type_code`], [`BatchMode::max_batch_size`].
 
 mod aggregator_task;
 pub mod auth;

@@ -5,6 +5,13 @@
 //! 7.5.1). Like every secret of a task it is redacted in `Debug`, compared in
 //! constant time and zeroized on drop; it serializes as an unpadded
 //! base64url string (RFC 4648 section 5), as the interop test API sends it.
+//!
+//! # Where is
+//!
+//! - a random key -> [`VerifyKey::random`]; its length checked against the
+//!   VDAF -> [`TaskBuilder::build`](super::TaskBuilder::build);
+//! - compared in constant time, redacted -> `PartialEq` and `Debug` for
+//!   [`VerifyKey`].
 
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

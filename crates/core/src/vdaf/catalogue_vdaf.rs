@@ -3,6 +3,13 @@
 //! ([`Measurement`], [`AggregationParam`], [`AggregateResult`]) and the VDAF's
 //! own types. Generic code inside [`crate::vdaf_dispatch!`] uses it to accept
 //! and return values without knowing the concrete VDAF.
+//!
+//! # Where is
+//!
+//! - a measurement of another family refused -> [`wrong_measurement`];
+//! - Prio3's empty aggregation parameter -> [`empty_param`];
+//! - each entry's conversions -> [`CatalogueVdaf`]'s methods, one `impl` per
+//!   entry.
 
 use super::concrete::{
     Poplar1TurboShake128, Prio3Count, Prio3FixedPointBoundedL2VecSum, Prio3Histogram, Prio3Sum,

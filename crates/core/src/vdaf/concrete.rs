@@ -8,6 +8,15 @@
 //! Field64, `proofs` proofs (VDAF-08 section 7.1.2) and XofHmacSha256Aes128,
 //! under the private-use algorithm ID
 //! [`PRIO3_SUM_VEC_FIELD64_MULTIPROOF_ALGORITHM_ID`].
+//!
+//! # Where is
+//!
+//! - two aggregators (DAP-09 section 4) -> [`NUM_AGGREGATORS`];
+//! - the nonce length, a report ID's (DAP-09 section 4.4.2) -> [`NONCE_LEN`];
+//! - each XOF's seed size (`VERIFY_KEY_SIZE`) ->
+//!   [`TURBOSHAKE128_VERIFY_KEY_LEN`], [`HMAC_SHA256_AES128_VERIFY_KEY_LEN`];
+//! - the multiproof SumVec over Field64 ->
+//!   [`new_prio3_sum_vec_field64_multiproof_hmac_sha256_aes128`].
 
 use fixed::types::extra::{U15, U31, U63};
 use fixed::{FixedI16, FixedI32, FixedI64};

@@ -3,6 +3,11 @@
 //! runs a VDAF is written once, generic over `prio::vdaf::{Vdaf, Client,
 //! Aggregator, Collector}` and [`CatalogueVdaf`](super::CatalogueVdaf), and
 //! called from inside the macro's body.
+//!
+//! # Where is
+//!
+//! - each instance's `prio` type and constructor ->
+//!   [`vdaf_dispatch!`](crate::vdaf_dispatch).
 
 /// Constructs the concrete `prio` VDAF an instance names and runs `body` with it.
 ///

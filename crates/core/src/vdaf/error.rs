@@ -2,6 +2,13 @@
 //! that is malformed or names invalid parameters, and [`VdafRunError`] for a
 //! failure while running a catalogued VDAF (a measurement of the wrong shape,
 //! or an error from `prio` itself).
+//!
+//! # Where is
+//!
+//! - the known types named in the unknown-type message ->
+//!   [`VdafInstanceError::UnknownType`], from
+//!   [`VDAF_TYPES`](super::VDAF_TYPES);
+//! - a value that does not fit its VDAF -> [`VdafRunError::mismatch`].
 
 /// A VDAF description that dyad cannot use: an unknown type, a missing or
 /// malformed parameter, or parameters the VDAF does not accept.
@@ -15,7 +22,7 @@ pub enum VdafInstanceError {
     #[error(
         "unknown VDAF type {:?} (known types: {})",
         .0,
-        super::instance::VDAF_TYPES.join(", ")
+        super::type_names::VDAF_TYPES.join(", ")
     )]
     UnknownType(String),
 

@@ -4,6 +4,13 @@
 //! `b = x * 2^(n-1)` in `[-2^(n-1), 2^(n-1))`; the L2 norm bound is
 //! `sum(b^2) < 2^(2n-2)`; and a sum of entries decodes to
 //! `sum(b) * 2^(1-n)` as an `f64`.
+//!
+//! # Where is
+//!
+//! - an entry as its integer, outside `[-1, 1)` refused -> [`to_fixed_bits`];
+//! - the strict L2 norm bound -> [`check_vector`];
+//! - a sum decoded -> [`decode_sum`]; a random vector within the bound ->
+//!   [`random_vector`].
 
 use super::instance::FixedPointBitSize;
 use fixed::types::extra::{U15, U31, U63};

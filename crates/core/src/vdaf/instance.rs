@@ -3,14 +3,26 @@
 //! (draft-dcook-ppm-dap-interop-test-design-07 section 4.1.1, "VDAF") are used for
 //! the VDAFs it defines; the other entries follow the same pattern.
 //!
-//! A `VdafInstance` is plain data. [`VdafInstance::validate`] checks its
-//! parameters (parsing does so too), and [`crate::vdaf_dispatch!`] turns it into
+//! A `VdafInstance` is plain data. [`VdafInstance::validate`] (in
+//! `validate.rs`) checks its parameters (parsing does so too), its JSON and
+//! text forms are in `json.rs`, and [`crate::vdaf_dispatch!`] turns it into
 //! the concrete `prio` type.
+//!
+//! # Where is
+//!
+//! - `VERIFY_KEY_SIZE` of each VDAF (VDAF-08 section 5) ->
+//!   [`VdafInstance::verify_key_length`];
+//! - the object's `type` name -> [`VdafInstance::type_name`];
+//! - one round of preparation and an empty aggregation parameter (Prio3,
+//!   VDAF-08 section 7) -> [`VdafInstance::is_prio3`];
+//! - the fixed-point entry widths -> [`FixedPointBitSize::from_bits`].
 
 use super::concrete::{HMAC_SHA256_AES128_VERIFY_KEY_LEN, TURBOSHAKE128_VERIFY_KEY_LEN};
-use super::error::VdafInstanceError;
+use super::type_names::{
+    POPLAR1, PRIO3_COUNT, PRIO3_FIXED_POINT, PRIO3_HISTOGRAM, PRIO3_SUM, PRIO3_SUM_VEC,
+    PRIO3_SUM_VEC_FIELD64_MULTIPROOF,
+};
 use std::fmt;
-use std::str::FromStr;
 
 /// The fixed-point widths `prio` supports for Prio3FixedPointBoundedL2VecSum:
 /// signed fixed-point numbers with one integer bit, representing values in
@@ -87,26 +99,6 @@ pub enum VdafInstance {
     Poplar1 { bits: u16 },
 }
 
-pub(crate) const PRIO3_COUNT: &str = "Prio3Count";
-pub(crate) const PRIO3_SUM: &str = "Prio3Sum";
-pub(crate) const PRIO3_SUM_VEC: &str = "Prio3SumVec";
-pub(crate) const PRIO3_HISTOGRAM: &str = "Prio3Histogram";
-pub(crate) const PRIO3_SUM_VEC_FIELD64_MULTIPROOF: &str =
-    "Prio3SumVecField64MultiproofHmacSha256Aes128";
-pub(crate) const PRIO3_FIXED_POINT: &str = "Prio3FixedPointBoundedL2VecSum";
-pub(crate) const POPLAR1: &str = "Poplar1";
-
-/// Every VDAF type name dyad knows, in the order error messages list them.
-pub const VDAF_TYPES: [&str; 7] = [
-    PRIO3_COUNT,
-    PRIO3_SUM,
-    PRIO3_SUM_VEC,
-    PRIO3_HISTOGRAM,
-    PRIO3_SUM_VEC_FIELD64_MULTIPROOF,
-    PRIO3_FIXED_POINT,
-    POPLAR1,
-];
-
 impl VdafInstance {
     /// The `type` of the VDAF object.
     pub const fn type_name(&self) -> &'static str {
@@ -144,113 +136,5 @@ impl VdafInstance {
     /// empty aggregation parameter).
     pub const fn is_prio3(&self) -> bool {
         !matches!(self, VdafInstance::Poplar1 { .. })
-    }
-
-    /// Checks the parameters: each in its range, and together accepted by
-    /// `prio`. Parsing (serde, [`FromStr`]) validates too; call this for an
-    /// instance built by hand.
-    pub fn validate(&self) -> Result<(), VdafInstanceError> {
-        let vdaf = self.type_name();
-        let out_of_range = |param: &'static str, value: u64, reason: &str| {
-            Err(VdafInstanceError::OutOfRange {
-                vdaf,
-                param,
-                value,
-                reason: reason.to_string(),
-            })
-        };
-        let nonzero = |param: &'static str, value: u32| {
-            if value == 0 {
-                out_of_range(param, 0, "must be at least 1")
-            } else {
-                Ok(())
-            }
-        };
-        match *self {
-            VdafInstance::Prio3Count => {}
-            VdafInstance::Prio3Sum { bits } => {
-                if !(1..=64).contains(&bits) {
-                    return out_of_range("bits", bits.into(), "must be in 1..=64");
-                }
-            }
-            VdafInstance::Prio3SumVec {
-                bits,
-                length,
-                chunk_length,
-            } => {
-                if !(1..=127).contains(&bits) {
-                    return out_of_range("bits", bits.into(), "must be in 1..=127");
-                }
-                nonzero("length", length)?;
-                nonzero("chunk_length", chunk_length)?;
-            }
-            VdafInstance::Prio3Histogram {
-                length,
-                chunk_length,
-            } => {
-                nonzero("length", length)?;
-                if length == u32::MAX {
-                    return out_of_range("length", length.into(), "must be below 2^32 - 1");
-                }
-                nonzero("chunk_length", chunk_length)?;
-            }
-            VdafInstance::Prio3SumVecField64MultiproofHmacSha256Aes128 {
-                proofs,
-                bits,
-                length,
-                chunk_length,
-            } => {
-                // A single proof over a 64-bit field is not sound enough: the
-                // point of multiple proofs (VDAF-08 sections 7.1.2 and 9.5).
-                if proofs < 2 {
-                    return out_of_range(
-                        "proofs",
-                        proofs.into(),
-                        "Field64 needs at least 2 proofs for soundness",
-                    );
-                }
-                if !(1..=63).contains(&bits) {
-                    return out_of_range("bits", bits.into(), "must be in 1..=63");
-                }
-                nonzero("length", length)?;
-                nonzero("chunk_length", chunk_length)?;
-            }
-            VdafInstance::Prio3FixedPointBoundedL2VecSum { length, .. } => {
-                nonzero("length", length)?;
-            }
-            VdafInstance::Poplar1 { bits } => {
-                if bits == 0 {
-                    return out_of_range("bits", 0, "must be at least 1");
-                }
-            }
-        }
-        // Whatever else prio checks (for example, that a fixed-point vector's
-        // norm fits the field) is found by constructing the VDAF, which is cheap.
-        crate::vdaf_dispatch!(self, |_vdaf, _Vdaf, _VERIFY_KEY_LEN| {
-            Ok::<(), prio::vdaf::VdafError>(())
-        })
-        .map_err(|e| VdafInstanceError::Rejected {
-            vdaf,
-            reason: e.to_string(),
-        })
-    }
-}
-
-/// The VDAF object as compact JSON, e.g. `{"type":"Prio3Sum","bits":"8"}`.
-impl fmt::Display for VdafInstance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let json = serde_json::to_string(self).map_err(|_| fmt::Error)?;
-        f.write_str(&json)
-    }
-}
-
-/// Parses the VDAF object from JSON and validates it.
-impl FromStr for VdafInstance {
-    type Err = VdafInstanceError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let object: super::json::VdafObject =
-            serde_json::from_str(s).map_err(|e| VdafInstanceError::Malformed(e.to_string()))?;
-        VdafInstance::try_from(object)
     }
 }

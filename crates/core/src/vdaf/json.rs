@@ -1,21 +1,32 @@
-//! The serde form of [`VdafInstance`]: the interop test API's VDAF object
+//! The serde and text forms of [`VdafInstance`] (`Display`, `FromStr`): the
+//! interop test API's VDAF object
 //! (draft-dcook-ppm-dap-interop-test-design-07 section 4.1.1, "VDAF"), e.g.
 //! `{"type":"Prio3SumVec","bits":"8","length":"10","chunk_length":"4"}`.
 //!
 //! Integer parameters are emitted as base-10 strings, as the draft requires;
 //! when parsing, JSON (or YAML) numbers are accepted too. Parsing rejects
 //! unknown types, missing and unexpected members, and invalid parameters.
+//!
+//! # Where is
+//!
+//! - parameters as base-10 strings (interop draft section 4.1.1) ->
+//!   [`VdafInstance::parameters`], written by `Serialize`;
+//! - a known `type`, every parameter present and no other member, then
+//!   [`VdafInstance::validate`] -> `TryFrom<VdafObject>`;
+//! - a parameter that is a non-negative base-10 integer -> `parse_decimal`.
 
 use super::error::VdafInstanceError;
-use super::instance::{
-    FixedPointBitSize, VdafInstance, PRIO3_COUNT, PRIO3_FIXED_POINT, PRIO3_HISTOGRAM, PRIO3_SUM,
-    PRIO3_SUM_VEC, PRIO3_SUM_VEC_FIELD64_MULTIPROOF, VDAF_TYPES,
+use super::instance::{FixedPointBitSize, VdafInstance};
+use super::type_names::{
+    PRIO3_COUNT, PRIO3_FIXED_POINT, PRIO3_HISTOGRAM, PRIO3_SUM, PRIO3_SUM_VEC,
+    PRIO3_SUM_VEC_FIELD64_MULTIPROOF, VDAF_TYPES,
 };
 use serde::de::{self, Deserializer, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
 
 /// One member of the VDAF object as parsed: text, or a non-negative integer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +245,25 @@ impl<'de> Deserialize<'de> for VdafInstance {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let object = VdafObject::deserialize(d)?;
         VdafInstance::try_from(object).map_err(de::Error::custom)
+    }
+}
+
+/// The VDAF object as compact JSON, e.g. `{"type":"Prio3Sum","bits":"8"}`.
+impl fmt::Display for VdafInstance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let json = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&json)
+    }
+}
+
+/// Parses the VDAF object from JSON and validates it.
+impl FromStr for VdafInstance {
+    type Err = VdafInstanceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let object: VdafObject =
+            serde_json::from_str(s).map_err(|e| VdafInstanceError::Malformed(e.to_string()))?;
+        VdafInstance::try_from(object)
     }
 }
 

@@ -4,6 +4,12 @@
 //! not care which VDAF a task uses (the quickstart, the interop API, tests)
 //! build measurements, check them against a [`VdafInstance`] and draw random
 //! ones.
+//!
+//! # Where is
+//!
+//! - a measurement fitting its instance (shape, range, length) ->
+//!   [`Measurement::check`];
+//! - a random fitting measurement -> [`random_measurement`].
 
 use super::error::VdafRunError;
 use super::fixed_point;

@@ -14,6 +14,18 @@
 //!   instance.
 //!
 //! [`FromStr`]: std::str::FromStr
+//!
+//! # Where is
+//!
+//! - a VDAF's parameters -> [`VdafInstance::validate`]; `VERIFY_KEY_SIZE`
+//!   (VDAF-08 section 5) -> [`VdafInstance::verify_key_length`];
+//! - the VDAF object's JSON and text forms -> `json.rs` (`Serialize`,
+//!   `Deserialize`, `FromStr` and `Display` for [`VdafInstance`]);
+//! - an instance to its `prio` type -> [`vdaf_dispatch!`](crate::vdaf_dispatch),
+//!   [`concrete`];
+//! - sharding (VDAF-08 section 5.1) -> [`shard_measurement`]; a whole run in
+//!   one process (VDAF-08 section 5.8) -> [`run_locally`];
+//! - a measurement fitting its instance -> [`Measurement::check`].
 
 mod catalogue_vdaf;
 pub mod concrete;
@@ -26,6 +38,8 @@ mod measurement;
 mod plaintext;
 mod shard;
 mod simulate;
+mod type_names;
+mod validate;
 
 pub use catalogue_vdaf::CatalogueVdaf;
 pub use concrete::{
@@ -38,9 +52,10 @@ pub use concrete::{
     PRIO3_SUM_VEC_FIELD64_MULTIPROOF_ALGORITHM_ID, TURBOSHAKE128_VERIFY_KEY_LEN,
 };
 pub use error::{VdafInstanceError, VdafRunError};
-pub use instance::{FixedPointBitSize, VdafInstance, VDAF_TYPES};
+pub use instance::{FixedPointBitSize, VdafInstance};
 pub use measurement::{random_measurement, AggregateResult, AggregationParam, Measurement};
 pub use plaintext::plaintext_aggregate;
 pub use prio::vdaf::VdafError as PrioVdafError;
 pub use shard::{shard_measurement, shard_with, ShardedMeasurement};
 pub use simulate::{aggregate_locally, run_locally};
+pub use type_names::VDAF_TYPES;

@@ -3,6 +3,11 @@
 //! field, fixed-point sums decoded as `prio` decodes them, Poplar1 prefix
 //! counts). A caller compares it with a collected [`AggregateResult`] to check
 //! a run end to end.
+//!
+//! # Where is
+//!
+//! - the expected aggregate, in the VDAF's arithmetic ->
+//!   [`plaintext_aggregate`] (vector sums: [`elementwise`]).
 
 use super::error::VdafRunError;
 use super::fixed_point;

@@ -1,6 +1,11 @@
 //! Sharding one catalogue [`Measurement`] (VDAF-08 section 5.1) with the
 //! concrete VDAF its [`VdafInstance`] names, into the encoded public share and
 //! the two input shares a DAP-09 report carries (section 4.4.2).
+//!
+//! # Where is
+//!
+//! - sharding with the report ID as the nonce (VDAF-08 section 5.1) ->
+//!   [`shard_measurement`], for a typed VDAF [`shard_with`].
 
 use super::catalogue_vdaf::CatalogueVdaf;
 use super::concrete::NONCE_LEN;

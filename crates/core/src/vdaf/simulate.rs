@@ -7,6 +7,12 @@
 //! This proves a catalogue entry works without any DAP machinery; the
 //! quickstart and tests use it to check results against
 //! [`plaintext_aggregate`](super::plaintext_aggregate).
+//!
+//! # Where is
+//!
+//! - preparation between the two parties (VDAF-08 section 5.8) -> [`prepare`],
+//!   at most [`MAX_MESSAGES`] messages; aggregation -> [`accumulate`];
+//! - the whole run -> [`run_locally`], [`aggregate_locally`].
 
 use super::catalogue_vdaf::CatalogueVdaf;
 use super::concrete::NONCE_LEN;

@@ -1,6 +1,6 @@
 //! Strategies for the DAP-09 messages of [`crate::draft09`].
 
-use super::{bytes, opaque, opaque_nonempty};
+use super::bytes::{bytes, opaque, opaque_nonempty};
 use crate::draft09::*;
 use proptest::collection::vec;
 use proptest::prelude::*;

@@ -6,28 +6,12 @@
 //! never holds a value this build names), so `decode(encode(v)) == v` holds
 //! for every generated `v`. Byte strings and lists are kept short.
 
+mod bytes;
 mod draft09;
 pub mod layout;
 pub mod mutation;
 mod taskprov;
 
+pub use self::bytes::{bytes, opaque, opaque_nonempty};
 pub use self::draft09::*;
 pub use self::taskprov::*;
-
-use proptest::collection::vec;
-use proptest::prelude::*;
-
-/// Arbitrary bytes, `min..=max` long.
-pub fn bytes(min: usize, max: usize) -> impl Strategy<Value = Vec<u8>> + Clone {
-    vec(any::<u8>(), min..=max)
-}
-
-/// Opaque message bodies (shares, payloads, parameters): 0 to 48 bytes.
-pub fn opaque() -> impl Strategy<Value = Vec<u8>> + Clone {
-    bytes(0, 48)
-}
-
-/// Non-empty opaque bodies: 1 to 48 bytes.
-pub fn opaque_nonempty() -> impl Strategy<Value = Vec<u8>> + Clone {
-    bytes(1, 48)
-}

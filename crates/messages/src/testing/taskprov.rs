@@ -1,6 +1,7 @@
 //! Strategies for the taskprov-06 structures of [`crate::taskprov`].
 
-use super::{bytes, draft09::duration, draft09::time, draft09::url};
+use super::bytes::bytes;
+use super::draft09::{duration, time, url};
 use crate::taskprov::*;
 use proptest::prelude::*;
 
