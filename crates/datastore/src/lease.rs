@@ -4,9 +4,18 @@
 //! `acquire_*` hands out a [`Lease`] holding a fresh random [`LeaseToken`]
 //! and an expiry; every later write for the job presents the token and fails
 //! with [`crate::DatastoreError::LeaseLost`] once the lease has expired or
-//! another process has acquired the job since. Releasing clears the lease and
-//! sets when the job may next be acquired. Each acquisition counts one
-//! attempt, so the driver can give up on a job after too many.
+//! another process has acquired the job since. Renewing (`renew_*_lease`)
+//! pushes the expiry out for a holder whose work outlasts one lease.
+//! Releasing clears the lease and sets when the job may next be acquired.
+//! Each acquisition counts one attempt, so the driver can give up on a job
+//! after too many.
+//!
+//! Where is: the operations are [`crate::Transaction`]'s
+//! `acquire_aggregation_jobs`, `renew_aggregation_job_lease`,
+//! `release_aggregation_job` and their collection-job twins; their SQL is
+//! `tables/leases.rs` (checking a token, renewing, releasing; acquiring
+//! hands the choice of jobs to the backend: `sqlite/leases.rs`,
+//! `postgres/leases.rs`).
 
 use dyad_messages::draft09::Time;
 use std::fmt;

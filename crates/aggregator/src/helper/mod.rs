@@ -27,8 +27,10 @@
 //! - an initialization repeated with the same body gets the same bytes;
 //!   another body for the same job is 409 (4.5.1.2) → [`init::stored_answer`]
 //! - the facts read before preparing: replay, collected batch, batch capacity
-//!   (4.5.1.4) → [`facts::gather`], [`facts::replayed_reports`],
-//!   [`facts::collected_batches`], [`facts::batch_capacity`]
+//!   (4.5.1.4) → [`facts::gather`], [`replay::lookup_seen`] (judged by
+//!   [`dyad_protocol::replay::decide`]), [`facts::collected_batches`],
+//!   [`facts::batch_capacity`]; accepted reports recorded as seen →
+//!   [`replay::record_seen`]
 //! - replay and collection checked again where they are authoritative, in the
 //!   storing transaction → [`init::store_in_tx`]
 //! - a report time the datastore cannot hold fails that report alone with

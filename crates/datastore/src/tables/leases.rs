@@ -10,7 +10,8 @@
 //!   never wait for each other nor take the same job);
 //! - checking a token before a write under a lease: [`check`], which locks
 //!   the job's row where the backend can ([`Backend::LOCK_LEASED_ROW`]), so
-//!   an acquirer skips a job whose holder is writing;
+//!   an acquirer skips a job whose holder is writing ([`check_job`]: the
+//!   lease, if any, a leased job's update presents);
 //! - renewing: [`renew`]; releasing with a backoff: [`release`].
 
 use crate::backend::{sql, Backend};

@@ -1,8 +1,8 @@
 //! One module per table: its SQL, binds and row handling, written once for
-//! every backend (generic over [`crate::backend::Backend`]). The one
-//! [`crate::Transaction`] implementation
-//! (`crate::backend_transaction::BackendTransaction`) hands each operation
-//! to the table's module here.
+//! every backend (generic over [`crate::backend::Backend`]). Each
+//! [`crate::Transaction`] operation is the function of the same name in the
+//! module of the table it works on (the grouping in `crate::transaction`
+//! says which), taking the transaction itself.
 //!
 //! Where is what: reports ([`client_reports`]), aggregation jobs and their
 //! per-report state ([`aggregation_jobs`], [`report_aggregations`]), the
