@@ -28,8 +28,8 @@
 //!   [`Rows`], [`Backend::push_in`]).
 
 use crate::columns::{Result, StoredRow};
-use crate::pooled::Begin;
-use crate::tables::leases::{Acquired, LeaseRequest};
+use crate::lease::{LeaseToken, LeasedTable};
+use dyad_messages::draft09::{Duration, Time};
 use futures::future::BoxFuture;
 use sqlx::{Database, Encode, Postgres, QueryBuilder, Sqlite, Type};
 
@@ -319,4 +319,41 @@ pub(crate) fn push_bind<'a, DB: Backend, T: Bind<'a>>(
     value: T,
 ) {
     DB::push_bind(builder, value);
+}
+
+/// How a backend begins and ends a run.
+pub(crate) struct Begin {
+    /// The `BEGIN` statement of a read-write transaction.
+    pub(crate) read_write: &'static str,
+    /// The `BEGIN` statement of a read-only transaction.
+    pub(crate) read_only: &'static str,
+    /// Whether a connection failure during COMMIT may hide a commit (a
+    /// server at the other end of a network): then it is
+    /// `CommitInDoubt`, never rerun.
+    pub(crate) commit_can_be_in_doubt: bool,
+}
+
+/// Which jobs to lease: up to `max` jobs of `table` in state `state_code`
+/// whose lease is free or expired and whose retry time has come, oldest
+/// retry time first. `columns` are the columns to return, qualified with
+/// the alias `j`; `join` and `filter` (SQL with no parameters) narrow the
+/// candidates.
+pub(crate) struct LeaseRequest<'a> {
+    pub(crate) table: LeasedTable,
+    pub(crate) columns: &'a str,
+    pub(crate) state_code: i64,
+    pub(crate) join: &'a str,
+    pub(crate) filter: &'a str,
+    pub(crate) now: Time,
+    pub(crate) duration: Duration,
+    pub(crate) max: u64,
+}
+
+/// What [`acquire`] took: the job's row (the request's columns), its new
+/// token, expiry and attempt count.
+pub(crate) struct Acquired<R> {
+    pub(crate) row: R,
+    pub(crate) token: LeaseToken,
+    pub(crate) expiry: Time,
+    pub(crate) attempts: u32,
 }

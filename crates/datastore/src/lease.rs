@@ -67,6 +67,38 @@ pub struct Lease<T> {
     pub attempts: u32,
 }
 
+/// A table whose rows are leased.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LeasedTable {
+    AggregationJobs,
+    CollectionJobs,
+}
+
+impl LeasedTable {
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            LeasedTable::AggregationJobs => "aggregation_jobs",
+            LeasedTable::CollectionJobs => "collection_jobs",
+        }
+    }
+
+    pub(crate) fn id_column(self) -> &'static str {
+        match self {
+            LeasedTable::AggregationJobs => "aggregation_job_id",
+            LeasedTable::CollectionJobs => "collection_job_id",
+        }
+    }
+
+    pub(crate) fn describe(self, job_id: &[u8]) -> String {
+        let kind = match self {
+            LeasedTable::AggregationJobs => "aggregation job",
+            LeasedTable::CollectionJobs => "collection job",
+        };
+        let short: String = job_id.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        format!("{kind} {short}..")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

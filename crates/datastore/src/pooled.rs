@@ -6,7 +6,7 @@
 //! abandoned body) and the reruns of a body whose run failed for a reason
 //! that may pass ([`run_attempts`]). What differs per backend, its `BEGIN`
 //! statements (isolation, write lock) and whether a connection lost during
-//! COMMIT leaves the outcome in doubt, is [`Backend::BEGIN`].
+//! COMMIT leaves the outcome in doubt, is [`Backend::BEGIN`] ([`crate::backend::Begin`]).
 
 use crate::backend::Backend;
 use crate::backend_transaction::BackendTransaction;
@@ -21,18 +21,6 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 use tracing::{debug, warn};
-
-/// How a backend begins and ends a run.
-pub(crate) struct Begin {
-    /// The `BEGIN` statement of a read-write transaction.
-    pub(crate) read_write: &'static str,
-    /// The `BEGIN` statement of a read-only transaction.
-    pub(crate) read_only: &'static str,
-    /// Whether a connection failure during COMMIT may hide a commit (a
-    /// server at the other end of a network): then it is
-    /// `CommitInDoubt`, never rerun.
-    pub(crate) commit_can_be_in_doubt: bool,
-}
 
 /// A datastore on a pool of backend `DB` connections.
 pub struct PooledDatastore<DB: sqlx::Database> {

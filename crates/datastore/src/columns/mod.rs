@@ -13,7 +13,6 @@ pub(crate) mod rows;
 
 pub(crate) use reader::{plain_reads, RowReader, StoredRow};
 
-use crate::backend::{Backend, Sql};
 use crate::models::{BatchIdentifier, CollectionJobState};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Duration, Interval, Time};
@@ -113,7 +112,7 @@ pub(crate) fn batch_columns(batch: &BatchIdentifier) -> Result<BatchColumns> {
 }
 
 /// A collection job state's columns, in the order the table's statements
-/// bind them ([`CollectionJobStateColumns::bind`]): state code, report
+/// bind them (`tables::collection_jobs::bind_state`): state code, report
 /// count, result interval, the two encrypted shares, problem type and detail.
 #[derive(Default)]
 pub(crate) struct CollectionJobStateColumns {
@@ -158,18 +157,4 @@ pub(crate) fn collection_job_state_columns(
         _ => {}
     }
     Ok(columns)
-}
-
-impl CollectionJobStateColumns {
-    /// Binds the columns to the statement's next placeholders, in order.
-    pub(crate) fn bind<'a, DB: Backend>(self, sql: Sql<'a, 'a, DB>) -> Sql<'a, 'a, DB> {
-        sql.bind(self.code)
-            .bind(self.report_count)
-            .bind(self.start)
-            .bind(self.end)
-            .bind(self.leader_share)
-            .bind(self.helper_share)
-            .bind(self.problem_type)
-            .bind(self.problem_detail)
-    }
 }

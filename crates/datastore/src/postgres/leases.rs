@@ -7,9 +7,10 @@
 //!
 //! [`Backend::acquire_leases`]: crate::backend::Backend::acquire_leases
 
-use super::row::{self, Result, RowReader};
+use crate::backend::{Acquired, LeaseRequest};
+use crate::columns::{self, Result, RowReader};
 use crate::lease::LeaseToken;
-use crate::tables::leases::{self, Acquired, LeaseRequest};
+use crate::tables::leases;
 use crate::DatastoreError;
 use sqlx::postgres::PgRow;
 use sqlx::PgConnection;
@@ -40,7 +41,7 @@ pub(super) async fn acquire(
     let (name, id) = (table.table(), table.id_column());
     // The state is written into the statement, not bound, so that even a
     // generic plan can use the partial index `... WHERE state = 0`.
-    let state = row::code(state_code, "state")?;
+    let state = columns::code(state_code, "state")?;
     let rows = sqlx::query(&format!(
         "WITH candidates AS (
              SELECT j.task_id, j.{id}, j.retry_after, j.created_at FROM {name} j {join}
@@ -60,10 +61,10 @@ pub(super) async fn acquire(
          WHERE j.task_id = numbered.task_id AND j.{id} = numbered.{id}
          RETURNING numbered.lease_ord, j.lease_attempts, {columns}"
     ))
-    .bind(row::time(now, "now")?)
-    .bind(row::int(wanted, "max")?)
+    .bind(columns::time(now, "now")?)
+    .bind(columns::int(wanted, "max")?)
     .bind(token_bytes)
-    .bind(row::time(expiry, "lease expiry")?)
+    .bind(columns::time(expiry, "lease expiry")?)
     .fetch_all(&mut *conn)
     .await?;
     let mut acquired = Vec::with_capacity(rows.len());

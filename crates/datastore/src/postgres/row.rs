@@ -2,7 +2,6 @@
 //! state codes in `SMALLINT`, steps in `INTEGER`, native `BOOLEAN`s; and
 //! its side of [`crate::backend::Backend`].
 
-pub(super) use crate::columns::{code, int, time, Result, RowReader};
 use crate::columns::{plain_reads, StoredRow};
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;
@@ -35,7 +34,7 @@ impl crate::backend::Backend for sqlx::Postgres {
     /// `SERIALIZABLE` writers, one-snapshot readers (see the module doc of
     /// `crate::postgres`, "Isolation"); a COMMIT cut by a lost connection
     /// may have reached the server: in doubt.
-    const BEGIN: crate::pooled::Begin = crate::pooled::Begin {
+    const BEGIN: crate::backend::Begin = crate::backend::Begin {
         read_write: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
         read_only: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         commit_can_be_in_doubt: true,
@@ -79,10 +78,12 @@ impl crate::backend::Backend for sqlx::Postgres {
 
     fn acquire_leases<'c>(
         conn: &'c mut <sqlx::Postgres as sqlx::Database>::Connection,
-        request: crate::tables::leases::LeaseRequest<'c>,
+        request: crate::backend::LeaseRequest<'c>,
     ) -> futures::future::BoxFuture<
         'c,
-        Result<Vec<crate::tables::leases::Acquired<<sqlx::Postgres as sqlx::Database>::Row>>>,
+        crate::columns::Result<
+            Vec<crate::backend::Acquired<<sqlx::Postgres as sqlx::Database>::Row>>,
+        >,
     > {
         Box::pin(super::leases::acquire(conn, request))
     }

@@ -6,9 +6,10 @@
 //!
 //! [`Backend::acquire_leases`]: crate::backend::Backend::acquire_leases
 
-use super::row::{self, Result, RowReader};
+use crate::backend::{Acquired, LeaseRequest};
+use crate::columns::{self, Result, RowReader};
 use crate::lease::LeaseToken;
-use crate::tables::leases::{self, Acquired, LeaseRequest};
+use crate::tables::leases;
 use sqlx::sqlite::SqliteRow;
 use sqlx::SqliteConnection;
 
@@ -29,14 +30,14 @@ pub(super) async fn acquire(
         max,
     } = request;
     let (name, id) = (table.table(), table.id_column());
-    let now_db = row::time(now, "now")?;
+    let now_db = columns::time(now, "now")?;
     let candidates = sqlx::query(&format!(
         "SELECT {columns} FROM {name} j {join}
          WHERE j.state = {state_code} AND j.lease_expiry <= ?1 AND j.retry_after <= ?1 {filter}
          ORDER BY j.retry_after, j.created_at, j.{id} LIMIT ?2"
     ))
     .bind(now_db)
-    .bind(row::int(max, "max")?)
+    .bind(columns::int(max, "max")?)
     .fetch_all(&mut *conn)
     .await?;
     let expiry = leases::expiry(now, duration)?;
@@ -52,7 +53,7 @@ pub(super) async fn acquire(
              RETURNING lease_attempts"
         ))
         .bind(token.as_bytes().as_slice())
-        .bind(row::time(expiry, "lease expiry")?)
+        .bind(columns::time(expiry, "lease expiry")?)
         .bind(task_id)
         .bind(job_id)
         .bind(now_db)

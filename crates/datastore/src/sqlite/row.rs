@@ -3,7 +3,6 @@
 //! its side of [`crate::backend::Backend`]: statements chunked to SQLite's
 //! bound-parameter limit, rows as `VALUES` lists, no row locks.
 
-pub(super) use crate::columns::{int, time, Result, RowReader};
 use crate::columns::{plain_reads, StoredRow};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row as _;
@@ -44,7 +43,7 @@ impl crate::backend::Backend for sqlx::Sqlite {
     /// database makes a transaction wait (then retry) at its start, not fail
     /// in its middle. Read-only ones run beside the writer (WAL). A COMMIT
     /// is local: never in doubt.
-    const BEGIN: crate::pooled::Begin = crate::pooled::Begin {
+    const BEGIN: crate::backend::Begin = crate::backend::Begin {
         read_write: "BEGIN IMMEDIATE",
         read_only: "BEGIN DEFERRED",
         commit_can_be_in_doubt: false,
@@ -92,10 +91,12 @@ impl crate::backend::Backend for sqlx::Sqlite {
 
     fn acquire_leases<'c>(
         conn: &'c mut <sqlx::Sqlite as sqlx::Database>::Connection,
-        request: crate::tables::leases::LeaseRequest<'c>,
+        request: crate::backend::LeaseRequest<'c>,
     ) -> futures::future::BoxFuture<
         'c,
-        Result<Vec<crate::tables::leases::Acquired<<sqlx::Sqlite as sqlx::Database>::Row>>>,
+        crate::columns::Result<
+            Vec<crate::backend::Acquired<<sqlx::Sqlite as sqlx::Database>::Row>>,
+        >,
     > {
         Box::pin(super::leases::acquire(conn, request))
     }

@@ -1,12 +1,14 @@
 //! Aggregation jobs (DAP-09 section 4.5), with the Leader's
 //! lease acquisition (see `leases`).
 
+use crate::backend::LeaseRequest;
 use crate::backend::{sql, Backend};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
+use crate::lease::LeasedTable;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
-use crate::tables::leases::{self, LeaseRequest, LeasedTable};
+use crate::tables::leases;
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, Time};
 

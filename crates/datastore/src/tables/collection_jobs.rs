@@ -2,14 +2,16 @@
 //! the request bytes that make a repeated PUT idempotent and leases for the
 //! collection job driver (see `leases`).
 
-use crate::backend::{sql, Backend};
+use crate::backend::LeaseRequest;
+use crate::backend::{sql, Backend, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
-use crate::columns::{self, Result};
+use crate::columns::{self, CollectionJobStateColumns, Result};
+use crate::lease::LeasedTable;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
 };
-use crate::tables::leases::{self, LeaseRequest, LeasedTable};
+use crate::tables::leases;
 use crate::DatastoreError;
 use dyad_messages::draft09::{CollectionJobId, Duration, TaskId, Time};
 
@@ -44,8 +46,7 @@ pub(crate) async fn put_collection_job<DB: Backend>(
     .bind(batch.start)
     .bind(batch.end)
     .bind(job.request.as_slice());
-    let inserted = state
-        .bind(statement)
+    let inserted = bind_state(statement, state)
         .bind(columns::time(now, "now")?)
         .execute(&mut *conn)
         .await?;
@@ -99,8 +100,7 @@ pub(crate) async fn update_collection_job<DB: Backend>(
              updated_at = $9
          WHERE task_id = $10 AND collection_job_id = $11",
     );
-    let updated = state
-        .bind(statement)
+    let updated = bind_state(statement, state)
         .bind(columns::time(now, "now")?)
         .bind(job.task_id.as_bytes().as_slice())
         .bind(job_id)
@@ -198,4 +198,19 @@ pub(crate) async fn renew_collection_job_lease<DB: Backend>(
         lease_duration,
     )
     .await
+}
+
+/// Binds a state's columns to the statement's next placeholders, in order.
+fn bind_state<'a, DB: Backend>(
+    sql: Sql<'a, 'a, DB>,
+    state: CollectionJobStateColumns,
+) -> Sql<'a, 'a, DB> {
+    sql.bind(state.code)
+        .bind(state.report_count)
+        .bind(state.start)
+        .bind(state.end)
+        .bind(state.leader_share)
+        .bind(state.helper_share)
+        .bind(state.problem_type)
+        .bind(state.problem_detail)
 }

@@ -14,70 +14,13 @@
 //!   lease, if any, a leased job's update presents);
 //! - renewing: [`renew`]; releasing with a backoff: [`release`].
 
-use crate::backend::{sql, Backend};
+use crate::backend::{sql, Backend, LeaseRequest};
 use crate::columns::{self, Result, RowReader};
-use crate::lease::{Lease, LeaseToken};
+use crate::lease::{Lease, LeaseToken, LeasedTable};
 use crate::models::{AggregationJob, CollectionJob};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, Duration, TaskId, Time};
 use std::collections::BTreeSet;
-
-/// A table whose rows are leased.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum LeasedTable {
-    AggregationJobs,
-    CollectionJobs,
-}
-
-impl LeasedTable {
-    pub(crate) fn table(self) -> &'static str {
-        match self {
-            LeasedTable::AggregationJobs => "aggregation_jobs",
-            LeasedTable::CollectionJobs => "collection_jobs",
-        }
-    }
-
-    pub(crate) fn id_column(self) -> &'static str {
-        match self {
-            LeasedTable::AggregationJobs => "aggregation_job_id",
-            LeasedTable::CollectionJobs => "collection_job_id",
-        }
-    }
-
-    fn describe(self, job_id: &[u8]) -> String {
-        let kind = match self {
-            LeasedTable::AggregationJobs => "aggregation job",
-            LeasedTable::CollectionJobs => "collection job",
-        };
-        let short: String = job_id.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        format!("{kind} {short}..")
-    }
-}
-
-/// Which jobs to lease: up to `max` jobs of `table` in state `state_code`
-/// whose lease is free or expired and whose retry time has come, oldest
-/// retry time first. `columns` are the columns to return, qualified with
-/// the alias `j`; `join` and `filter` (SQL with no parameters) narrow the
-/// candidates.
-pub(crate) struct LeaseRequest<'a> {
-    pub(crate) table: LeasedTable,
-    pub(crate) columns: &'a str,
-    pub(crate) state_code: i64,
-    pub(crate) join: &'a str,
-    pub(crate) filter: &'a str,
-    pub(crate) now: Time,
-    pub(crate) duration: Duration,
-    pub(crate) max: u64,
-}
-
-/// What [`acquire`] took: the job's row (the request's columns), its new
-/// token, expiry and attempt count.
-pub(crate) struct Acquired<R> {
-    pub(crate) row: R,
-    pub(crate) token: LeaseToken,
-    pub(crate) expiry: Time,
-    pub(crate) attempts: u32,
-}
 
 /// Leases the jobs `request` asks for (see [`LeaseRequest`]), in order,
 /// each job read from its row with `job`.
