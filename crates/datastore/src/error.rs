@@ -194,11 +194,6 @@ impl DatastoreError {
         }
     }
 
-    /// [`Self::is_connection_failure`] of a driver error.
-    pub(crate) fn is_connection_failure_of(error: &sqlx::Error) -> bool {
-        is_connection_failure_sqlx(error)
-    }
-
     pub(crate) fn corrupt(
         table: &'static str,
         column: &'static str,
@@ -273,7 +268,7 @@ fn is_connection_sqlstate(code: &str) -> bool {
 }
 
 /// Whether a driver error means the connection failed.
-fn is_connection_failure_sqlx(error: &sqlx::Error) -> bool {
+pub(crate) fn is_connection_failure_sqlx(error: &sqlx::Error) -> bool {
     match error {
         // A broken or closed socket (the server went away mid-transaction).
         sqlx::Error::Io(_) => true,

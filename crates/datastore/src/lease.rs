@@ -10,12 +10,9 @@
 //! Each acquisition counts one attempt, so the driver can give up on a job
 //! after too many.
 //!
-//! Where is: the operations are [`crate::Transaction`]'s
-//! `acquire_aggregation_jobs`, `renew_aggregation_job_lease`,
-//! `release_aggregation_job` and their collection-job twins; their SQL is
-//! `tables/leases.rs` (checking a token, renewing, releasing; acquiring
-//! hands the choice of jobs to the backend: `sqlite/leases.rs`,
-//! `postgres/leases.rs`).
+//! Where is: [`crate::Transaction`]'s `acquire_*`, `renew_*_lease` and
+//! `release_*` operations; their SQL is in `tables/leases.rs` (acquiring:
+//! `sqlite/leases.rs`, `postgres/leases.rs`).
 
 use dyad_messages::draft09::Time;
 use std::fmt;

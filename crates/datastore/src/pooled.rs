@@ -158,7 +158,7 @@ async fn attempt<DB: Backend>(
     tx.commit().await.map_err(|error| match error {
         // The COMMIT may or may not have reached the server.
         DatastoreError::Database(source)
-            if commit_can_be_in_doubt && DatastoreError::is_connection_failure_of(&source) =>
+            if commit_can_be_in_doubt && crate::error::is_connection_failure_sqlx(&source) =>
         {
             DatastoreError::CommitInDoubt { name, source }
         }
