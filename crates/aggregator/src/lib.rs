@@ -75,8 +75,6 @@ pub(crate) mod vdaf_ops;
 #[cfg(test)]
 mod end_to_end_tests;
 #[cfg(test)]
-mod layering_tests;
-#[cfg(test)]
 pub(crate) mod test_util;
 
 pub use config::{AggregatorConfig, ProcessRole};

@@ -8,12 +8,22 @@
 //! `crate::pooled`).
 
 use crate::backend::Backend;
-use crate::datastore::TxMode;
 use crate::{DatastoreError, DatastoreKeys};
 use dyad_messages::draft09::Time;
 use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, DatastoreError>;
+
+/// Whether a transaction may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxMode {
+    /// Reads and writes. SQLite takes the write lock at the start
+    /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading locks.
+    ReadWrite,
+    /// Reads only; every write fails with [`DatastoreError::ReadOnly`].
+    /// Read-only transactions run beside each other and beside a writer.
+    ReadOnly,
+}
 
 /// One open transaction on backend `DB`. Dropped without being committed,
 /// it rolls back.

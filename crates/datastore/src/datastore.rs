@@ -32,6 +32,7 @@
 //! harmless to repeat) and must clone what it captures into the future it
 //! returns.
 
+use crate::backend_transaction::TxMode;
 use crate::{DatastoreError, Transaction, TxError};
 use dyad_core::clock::Clock;
 use futures::future::BoxFuture;
@@ -45,17 +46,6 @@ pub type ErasedTxFn = dyn for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, R
     + Send
     + Sync
     + 'static;
-
-/// Whether a transaction may write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TxMode {
-    /// Reads and writes. SQLite takes the write lock at the start
-    /// (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading locks.
-    ReadWrite,
-    /// Reads only; every write fails with [`DatastoreError::ReadOnly`].
-    /// Read-only transactions run beside each other and beside a writer.
-    ReadOnly,
-}
 
 /// How often and how patiently a transaction is retried when the database
 /// is busy.

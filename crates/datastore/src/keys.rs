@@ -254,6 +254,46 @@ fn associated_data(table: &str, column: &str, row: &[u8]) -> Vec<u8> {
     aad
 }
 
+/// A column whose values are sealed under the datastore keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SealedColumn {
+    /// `tasks.task_document`: every secret of a task (see
+    /// `crate::task_document`).
+    TaskDocument,
+}
+
+impl SealedColumn {
+    /// Every sealed column of the schema.
+    pub const ALL: [SealedColumn; 1] = [SealedColumn::TaskDocument];
+
+    /// `table.column`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SealedColumn::TaskDocument => "tasks.task_document",
+        }
+    }
+}
+
+/// What one batch of [`crate::Transaction::reseal_sealed_values`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResealBatch {
+    /// Values rewritten under the first key.
+    pub resealed: u64,
+    /// Values already under the first key, left as they were.
+    pub current: u64,
+    /// The key of the last row of the batch, where the next batch starts
+    /// (after it); `None` if the batch was empty.
+    pub last_row: Option<Vec<u8>>,
+}
+
+impl ResealBatch {
+    /// Rows the batch looked at.
+    pub fn rows(&self) -> u64 {
+        self.resealed + self.current
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,8 +36,9 @@ mod task_document;
 pub mod testing;
 mod transaction;
 
+pub use backend_transaction::TxMode;
 pub use columns::{is_storable_interval, LATEST_STORABLE_TIME};
-pub use datastore::{Datastore, DatastoreExt, ErasedTxFn, RetryPolicy, TxMode};
+pub use datastore::{Datastore, DatastoreExt, ErasedTxFn, RetryPolicy};
 pub use error::{BoxError, DatastoreError, SetupProblem, TxError};
 pub use futures::future::BoxFuture;
 pub use keys::{DatastoreKeys, KEYS_ENV};

@@ -10,9 +10,9 @@
 
 use crate::backend::Backend;
 use crate::backend_transaction::BackendTransaction;
+use crate::backend_transaction::TxMode;
 use crate::datastore::{
     abandoned, close_pool_bounded, roll_back_abandoned, run_detached, ErasedTxFn, RetryPolicy,
-    TxMode,
 };
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::Clock;

@@ -17,13 +17,13 @@
 
 use crate::backend::Backend;
 use crate::backend_transaction::BackendTransaction;
+use crate::keys::{ResealBatch, SealedColumn};
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     AggregateShareJob, AggregationJob, BatchAggregation, BatchIdentifier, BatchReservation,
     CollectedBatch, CollectionJob, CollectionJobWriteOutcome, LeaderStoredReport, OutstandingBatch,
     ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
 };
-use crate::reseal::{ResealBatch, SealedColumn};
 use crate::DatastoreError;
 use dyad_core::task::Task;
 use dyad_messages::draft09::{

@@ -174,12 +174,14 @@ mod hpke_config_base64url {
     use serde::{Deserialize as _, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(config: &HpkeConfig, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::encode_hpke_config(config).map_err(serde::ser::Error::custom)?)
+        s.serialize_str(
+            &crate::task_files::encode_hpke_config(config).map_err(serde::ser::Error::custom)?,
+        )
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HpkeConfig, D::Error> {
         let text = String::deserialize(d)?;
-        super::decode_hpke_config(&text)
+        crate::task_files::decode_hpke_config(&text)
             .map_err(|error| serde::de::Error::custom(format!("collector_hpke_config: {error:#}")))
     }
 }

@@ -23,7 +23,7 @@
 //! hangs (section 4.6: "All test cases should automatically fail after a
 //! generous timeout").
 
-use crate::{dyad_binary, free_port, WAIT};
+use crate::process::{dyad_binary, free_port, WAIT};
 use anyhow::{anyhow, bail, ensure, Context as _};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -1,7 +1,7 @@
 //! [`Server`]: one `dyad serve` process of a test, from its written
 //! configuration to SIGTERM (or a kill on drop), with its log at hand.
 
-use crate::{datastore_key, dyad_binary, free_port, WAIT};
+use crate::process::{datastore_key, dyad_binary, free_port, WAIT};
 use anyhow::{bail, ensure, Context as _};
 use dyad_messages::draft09::TaskId;
 use std::path::{Path, PathBuf};

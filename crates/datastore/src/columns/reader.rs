@@ -1,7 +1,7 @@
 //! Typed, checked reads of one stored row ([`RowReader`]), over the few
 //! reads whose column types differ between the backends ([`StoredRow`]).
 
-use super::Result;
+type Result<T> = std::result::Result<T, DatastoreError>;
 use crate::models::BatchIdentifier;
 use crate::DatastoreError;
 use dyad_messages::draft09::{Interval, Time};

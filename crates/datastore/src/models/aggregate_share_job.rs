@@ -2,7 +2,7 @@
 //! (DAP-09 section 4.6.3), kept so that a repeated identical request gets
 //! the same answer without consuming another query of the batch.
 
-use super::BatchIdentifier;
+use super::batch_identifier::BatchIdentifier;
 use crate::redact::Len;
 use dyad_messages::draft09::{AggregateShare, ReportIdChecksum, TaskId, Time};
 use std::fmt;

@@ -10,7 +10,7 @@
 //! the aggregate shares (with the VDAF), adds the report counts and XORs the
 //! checksums ([`ReportIdChecksum::combined_with`]).
 
-use super::BatchIdentifier;
+use super::batch_identifier::BatchIdentifier;
 use crate::redact::Len;
 use dyad_messages::draft09::{AggregationJobId, Interval, ReportIdChecksum, TaskId};
 use std::fmt;

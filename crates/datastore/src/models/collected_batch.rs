@@ -12,7 +12,7 @@
 //! - whether a report falls in an already collected batch, so that it must
 //!   be ignored (`batch_collected`, section 4.5.1.4).
 
-use super::BatchIdentifier;
+use super::batch_identifier::BatchIdentifier;
 use crate::redact::Len;
 use dyad_messages::draft09::{TaskId, Time};
 use std::fmt;

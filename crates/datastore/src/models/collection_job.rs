@@ -5,7 +5,7 @@
 //! is resolved when the job is created (the interval of a time-interval
 //! query, the batch ID given or chosen for `current_batch`).
 
-use super::BatchIdentifier;
+use super::batch_identifier::BatchIdentifier;
 use crate::redact::Len;
 use dyad_messages::draft09::{CollectionJobId, HpkeCiphertext, Interval, Query, TaskId, Time};
 use dyad_messages::problem::DapProblemType;

@@ -5,9 +5,9 @@
 //! two job creators take disjoint reports without waiting for each other.
 
 use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
+use crate::backend_transaction::TxMode;
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
-use crate::datastore::TxMode;
 use crate::models::{encode_extensions, LeaderStoredReport, ReportWriteOutcome};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Interval, ReportId, ReportMetadata, TaskId, Time};

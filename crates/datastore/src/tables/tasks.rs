@@ -5,8 +5,8 @@
 use crate::backend::{sql, Backend};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
+use crate::keys::{ResealBatch, SealedColumn};
 use crate::models::{TaskRowCounts, TASK_TABLES};
-use crate::reseal::{ResealBatch, SealedColumn};
 use crate::{task_document, DatastoreError};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};

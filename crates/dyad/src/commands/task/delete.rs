@@ -41,7 +41,7 @@ pub async fn run(args: DeleteArgs) -> anyhow::Result<()> {
             })
         })
         .await?
-        .with_context(|| super::no_such_task(&task_id))?;
+        .with_context(|| super::datastore_args::no_such_task(&task_id))?;
 
     if !args.yes {
         let question = format!("Delete task {task_id} ({})? [y/N] ", summary(role, &stored));

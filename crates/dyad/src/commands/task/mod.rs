@@ -5,6 +5,7 @@
 //! (and `view.rs`, the task as `list` and `show` print it).
 
 mod add;
+mod datastore_args;
 mod delete;
 mod list;
 mod show;
@@ -12,19 +13,13 @@ mod update;
 mod view;
 
 pub use add::AddArgs;
+pub use datastore_args::DatastoreArgs;
 pub use delete::DeleteArgs;
 pub use list::ListArgs;
 pub use show::ShowArgs;
 pub use update::UpdateArgs;
 
-use anyhow::{bail, Context as _};
-use clap::{Args, Subcommand};
-use dyad_aggregator::config::AggregatorConfig;
-use dyad_core::clock::RealClock;
-use dyad_datastore::{Datastore, DatastoreKeys, DatastoreOptions, KEYS_ENV};
-use dyad_messages::draft09::TaskId;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
@@ -40,84 +35,6 @@ pub enum TaskCommand {
     Update(UpdateArgs),
 }
 
-/// Which datastore to work on: a URL, or the one a `dyad serve` config names.
-#[derive(Debug, Args)]
-pub struct DatastoreArgs {
-    /// Datastore URL, e.g. `sqlite:///var/lib/dyad/leader.sqlite`.
-    #[arg(long, required_unless_present = "config", conflicts_with = "config")]
-    datastore: Option<String>,
-    /// A `dyad serve` config file whose datastore to use.
-    #[arg(long)]
-    config: Option<PathBuf>,
-}
-
-impl DatastoreArgs {
-    /// Opens the datastore: with `--config`, as `dyad serve` would; with
-    /// `--datastore`, with the keys of `DYAD_DATASTORE_KEYS` (and, for
-    /// SQLite, bringing the schema up to date).
-    pub(crate) async fn open(&self) -> anyhow::Result<Arc<dyn Datastore>> {
-        let (url, options) = self.url_and_options()?;
-        dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock), &options).await
-    }
-
-    /// Opens a datastore that must exist already: a SQLite file that is not
-    /// there is an error (naming the file), not a new empty database.
-    pub(super) async fn open_existing(&self) -> anyhow::Result<Arc<dyn Datastore>> {
-        let (url, options) = self.url_and_options()?;
-        if let Some(path) = missing_sqlite_file(&url) {
-            bail!(
-                "no SQLite datastore at {} (check --datastore / the config's datastore)",
-                path.display()
-            );
-        }
-        dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock), &options).await
-    }
-
-    /// With `--config`, what `dyad serve` would use; with `--datastore`, the
-    /// keys of `DYAD_DATASTORE_KEYS` (and, for SQLite, bringing the schema up
-    /// to date).
-    fn url_and_options(&self) -> anyhow::Result<(String, DatastoreOptions)> {
-        Ok(match (&self.datastore, &self.config) {
-            (Some(url), _) => {
-                let keys = DatastoreKeys::from_env()?.with_context(|| {
-                    format!(
-                        "{KEYS_ENV} must hold the datastore keys the aggregator uses \
-                         (or give --config)"
-                    )
-                })?;
-                let mut options = DatastoreOptions::new(keys);
-                options.apply_migrations = DatastoreOptions::migrates_by_default(url);
-                (url.clone(), options)
-            }
-            (None, Some(path)) => {
-                let config = AggregatorConfig::from_file(path)?;
-                let options = config.datastore_options()?;
-                (config.datastore, options)
-            }
-            (None, None) => bail!("give --datastore or --config"),
-        })
-    }
-}
-
-/// The file of a `sqlite:` URL when it does not exist (`None` for other
-/// URLs and in-memory databases).
-fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(":memory:") || rest.contains("mode=memory") {
-        return None;
-    }
-    let path = Path::new(path);
-    (!path.exists()).then(|| path.to_path_buf())
-}
-
-/// The error for a task ID the datastore does not hold.
-fn no_such_task(task_id: &TaskId) -> String {
-    format!("no task {task_id} in this datastore (`dyad task list` shows the stored tasks)")
-}
-
 pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
     match command {
         TaskCommand::Add(args) => add::run(*args).await,
@@ -125,32 +42,5 @@ pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
         TaskCommand::Show(args) => show::run(args).await,
         TaskCommand::Delete(args) => delete::run(args).await,
         TaskCommand::Update(args) => update::run(args).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_sqlite_files_that_are_not_there_are_missing() {
-        let dir = tempfile::tempdir().unwrap();
-        let there = dir.path().join("there.sqlite");
-        std::fs::write(&there, b"").unwrap();
-        let absent = dir.path().join("absent.sqlite");
-        assert_eq!(
-            missing_sqlite_file(&format!("sqlite://{}", there.display())),
-            None
-        );
-        assert_eq!(
-            missing_sqlite_file(&format!("sqlite://{}?mode=rwc", absent.display())),
-            Some(absent.clone())
-        );
-        assert_eq!(
-            missing_sqlite_file(&format!("sqlite:{}", absent.display())),
-            Some(absent)
-        );
-        assert_eq!(missing_sqlite_file("sqlite::memory:"), None);
-        assert_eq!(missing_sqlite_file("postgres://localhost/dyad"), None);
     }
 }

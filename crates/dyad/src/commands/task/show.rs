@@ -31,7 +31,7 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<()> {
             Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
         })
         .await?
-        .with_context(|| super::no_such_task(&task_id))?;
+        .with_context(|| super::datastore_args::no_such_task(&task_id))?;
     out!("{}", render(&task, args.format)?)?;
     Ok(())
 }

@@ -67,7 +67,7 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<()> {
             })
         })
         .await?
-        .with_context(|| super::no_such_task(&task_id))?;
+        .with_context(|| super::datastore_args::no_such_task(&task_id))?;
     tracing::info!(task_id = %task_id, ?expiration, "changed a task's expiration");
     if let Some(expiration) = expiration.filter(|expiration| *expiration < now) {
         noteln!(
