@@ -7,7 +7,7 @@
 //! `PUT /tasks/{task-id}/collection_jobs/{collection-job-id}`
 //! (`CollectionReq`) → 201 Created. Checked at once: query type
 //! (`invalidMessage`), aggregation parameter (`invalidMessage`), and, under
-//! "the Leader MAY further validate the request" (section 4.6.6), the batch
+//! "the Leader MAY further validate the request" (section 4.6.5), the batch
 //! boundary (`batchInvalid`: misaligned interval, an interval ending after
 //! 2^63 - 1, which no datastore can hold (see [`crate::http::storable_time`]), or a
 //! `by_batch_id` batch the Leader never returned), the query count (`batchQueriedTooManyTimes`:
@@ -44,7 +44,7 @@
 //!   `current_batch` query takes the oldest ready batch (4.6.1) →
 //!   [`store_new_job`]
 //! - batch validation that stored queries decide: batch ID boundary, query
-//!   count, overlap (4.6.6) → [`check_earlier_queries`]
+//!   count, overlap (4.6.5) → [`check_earlier_queries`]
 //! - what a POST answers for each state of the job (4.6.1) → [`poll_job`]
 //! - the `Retry-After` of a pending job, growing with the work left →
 //!   [`pending_retry_after`], [`pending_work`]
@@ -183,7 +183,7 @@ async fn store_new_job(
     }
 }
 
-/// The eager checks of batch validation (DAP-09 section 4.6.6) that the
+/// The eager checks of batch validation (DAP-09 section 4.6.5) that the
 /// stored queries decide: boundary of a batch ID, query count, overlap.
 pub(crate) async fn check_earlier_queries(
     tx: &mut dyn Transaction,

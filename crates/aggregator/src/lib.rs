@@ -42,8 +42,8 @@
 //! - a Helper continuation: replay of the previous step, `stepMismatch`
 //!   (4.5.2.2, 4.5.2.3) → [`helper::continue_job::continue_job`]
 //! - the Helper's aggregate share: idempotent, `batchMismatch`, batch
-//!   validation (4.6.2, 4.6.6) → [`helper::aggregate_share_req::answer`]
-//! - a collection job's eager batch validation (4.6.6) →
+//!   validation (4.6.2, 4.6.5) → [`helper::aggregate_share_req::answer`]
+//! - a collection job's eager batch validation (4.6.5) →
 //!   [`collection_jobs::check_earlier_queries`]
 //! - the Leader's job creation, stepping, lease renewal and collection →
 //!   [`leader`] (its index)

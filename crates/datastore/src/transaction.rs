@@ -75,8 +75,7 @@ macro_rules! operations {
 
 operations! {
 
-    // ----- Tasks (DAP-09 section 4.2) -----
-    tasks {
+    tasks { // Tasks (DAP-09 section 4.2)
         /// Stores a task. Storing the identical task again succeeds; a different
         /// task with the same ID fails with [`DatastoreError::AlreadyExists`].
         async fn put_task(&mut self, task: &Task) -> Result<()>;
@@ -98,8 +97,7 @@ operations! {
             -> Result<Task>;
     }
 
-    // ----- Leader: client reports (section 4.4.2) -----
-    client_reports {
+    client_reports { // Leader: client reports (section 4.4.2)
         /// Stores reports, one outcome per report in order. A report whose ID is
         /// already stored for its task, or came earlier in `reports`, is a
         /// [`ReportWriteOutcome::Duplicate`] and changes nothing: the first wins.
@@ -135,8 +133,7 @@ operations! {
             -> Result<u64>;
     }
 
-    // ----- Aggregation jobs (section 4.5) -----
-    aggregation_jobs {
+    aggregation_jobs { // Aggregation jobs (section 4.5)
         /// Stores a new job (its `created_at` is set to now); a job with the
         /// same ID fails with [`DatastoreError::AlreadyExists`]. A Leader's new
         /// job may be acquired at once.
@@ -155,7 +152,7 @@ operations! {
         async fn count_unfinished_aggregation_jobs_for_batch(&mut self, task_id: &TaskId,
             batch: &BatchIdentifier, aggregation_parameter: &[u8]) -> Result<u64>;
         /// Whether any aggregation job used this batch ID (the Helper's
-        /// fixed-size boundary check, section 4.6.6.2).
+        /// fixed-size boundary check, section 4.6.5.2).
         async fn aggregation_jobs_exist_for_batch_id(&mut self, task_id: &TaskId,
             batch_id: &BatchId) -> Result<bool>;
         /// Leases up to `max` in-progress jobs of Leader tasks whose lease is
@@ -176,8 +173,7 @@ operations! {
             -> Result<Time>;
     }
 
-    // ----- Report aggregations (sections 4.5.1, 4.5.2) -----
-    report_aggregations {
+    report_aggregations { // Report aggregations (sections 4.5.1, 4.5.2)
         /// Stores new report aggregations of one or more existing jobs;
         /// [`DatastoreError::AlreadyExists`] if one exists at the same
         /// (task, job, ord).
@@ -193,8 +189,7 @@ operations! {
             lease: Option<&LeaseToken>) -> Result<()>;
     }
 
-    // ----- Batch aggregations (section 4.6.3) -----
-    batch_aggregations {
+    batch_aggregations { // Batch aggregations (section 4.6.3)
         /// Stores each job's contribution to a batch, replacing the job's
         /// earlier row for the same batch and aggregation parameter if any.
         async fn put_batch_aggregations(&mut self, batch_aggregations: &[BatchAggregation],
@@ -208,8 +203,7 @@ operations! {
             aggregation_job_id: &AggregationJobId) -> Result<Vec<BatchAggregation>>;
     }
 
-    // ----- Collected batches (sections 4.5.1.4, 4.6.6) -----
-    collected_batches {
+    collected_batches { // Collected batches (sections 4.5.1.4, 4.6.5)
         /// Records that the batch was queried with this aggregation parameter;
         /// whether the record is new.
         async fn put_collected_batch(&mut self, task_id: &TaskId, batch: &BatchIdentifier,
@@ -226,8 +220,7 @@ operations! {
             aggregation_parameter: Option<&[u8]>) -> Result<bool>;
     }
 
-    // ----- Leader: collection jobs (section 4.6.1) -----
-    collection_jobs {
+    collection_jobs { // Leader: collection jobs (section 4.6.1)
         /// Stores a new job (`created_at` set to now), or reports that one
         /// exists with the same ID and identical or different request bytes.
         async fn put_collection_job(&mut self, job: &CollectionJob)
@@ -255,8 +248,7 @@ operations! {
             -> Result<Time>;
     }
 
-    // ----- Helper: aggregate share jobs (section 4.6.3) -----
-    aggregate_share_jobs {
+    aggregate_share_jobs { // Helper: aggregate share jobs (section 4.6.3)
         /// Stores an answered request (`created_at` set to now);
         /// [`DatastoreError::AlreadyExists`] if one exists for the batch and
         /// aggregation parameter.
@@ -266,8 +258,7 @@ operations! {
             aggregation_parameter: &[u8]) -> Result<Option<AggregateShareJob>>;
     }
 
-    // ----- Helper: anti-replay (section 4.5.1.4) -----
-    helper_replay {
+    helper_replay { // Helper: anti-replay (section 4.5.1.4)
         /// Adds reports to the set seen with this aggregation parameter; for
         /// each report in order, whether it was already there (or came earlier
         /// in `reports`): such a report must be rejected as `report_replayed`.
@@ -282,8 +273,7 @@ operations! {
             limit: u64) -> Result<u64>;
     }
 
-    // ----- Leader: fixed-size batches (sections 4.1.2, 4.6.1) -----
-    outstanding_batches {
+    outstanding_batches { // Leader: fixed-size batches (sections 4.1.2, 4.6.1)
         /// Reserves room for up to `wanted` reports (at least 1) in the oldest
         /// open batch below `target_size` reports, creating a batch if there is
         /// none; marks the batch filled when it reaches `target_size`.
@@ -303,8 +293,7 @@ operations! {
             min_batch_size: u64) -> Result<Option<BatchId>>;
     }
 
-    // ----- Secrets at rest (see `crate::reseal`) -----
-    tasks {
+    tasks { // Secrets at rest (see `crate::reseal`)
         /// How many values `column` holds.
         async fn count_sealed_values(&mut self, column: SealedColumn) -> Result<u64>;
         /// Looks at up to `limit` rows of `column` in row-key order, starting

@@ -15,7 +15,7 @@
 //! 2. the batch's rows are merged (every time-precision bucket inside a
 //!    batch interval, or the batch ID's rows) into the Helper's count,
 //!    checksum and aggregate share;
-//! 3. batch validation (section 4.6.6, [`dyad_protocol::collection::check_aggregate_share_req`]):
+//! 3. batch validation (section 4.6.5, [`dyad_protocol::collection::check_aggregate_share_req`]):
 //!    query type (`invalidMessage`), boundary (`batchInvalid`: misaligned
 //!    interval, or a batch ID no aggregation job used), size
 //!    (`invalidBatchSize`), distinct aggregation parameters
@@ -88,7 +88,7 @@ pub(super) async fn serve_aggregate_share(
     .await?;
     check_query_type(&task, request.batch_selector.query_type())?;
     if let BatchSelector::TimeInterval(interval) = &request.batch_selector {
-        // The boundary check first (section 4.6.6.1.1), before any lookup
+        // The boundary check first (section 4.6.5.1.1), before any lookup
         // of the batch: an interval that cannot be stored names no batch.
         check_time_interval_boundary(*interval, task.time_precision())?;
         check_batch_interval(interval)?;

@@ -47,9 +47,9 @@
 //! - a deleted job withdraws its contributions from batches not yet collected
 //!   (4.5.2.2) → [`delete::delete_job`], [`crate::vdaf_ops::emptied_row`]
 //! - an aggregate share request repeated is answered identically; another
-//!   count or checksum is `batchMismatch`; batch validation (4.6.2, 4.6.6) →
+//!   count or checksum is `batchMismatch`; batch validation (4.6.2, 4.6.5) →
 //!   [`aggregate_share_req::answer`]
-//! - a batch interval's boundary checked before any lookup (4.6.6.1.1) →
+//! - a batch interval's boundary checked before any lookup (4.6.5.1.1) →
 //!   [`aggregate_share_req::serve_aggregate_share`]
 
 pub mod aggregate_share_req;

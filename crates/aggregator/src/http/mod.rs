@@ -37,7 +37,7 @@
 //!   [`fallback::not_found`], [`fallback::method_not_allowed`]
 //! - `missingTaskID` for `GET /hpke_config` without a task (4.4.1) →
 //!   [`hpke_config::get_hpke_config`]
-//! - a batch interval ending after 2^63 - 1 is `batchInvalid` (4.6.6) →
+//! - a batch interval ending after 2^63 - 1 is `batchInvalid` (4.6.5) →
 //!   [`storable_time::check_batch_interval`]
 //! - a report time the datastore cannot hold is too early (4.4.2, 4.5.1.4) →
 //!   [`storable_time::with_storable_clock_skew`],

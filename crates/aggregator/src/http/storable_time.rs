@@ -6,7 +6,7 @@
 //! years away, so refusing it changes no honest exchange:
 //!
 //! - a batch interval (a collection job's `Query`, an `AggregateShareReq`'s
-//!   `BatchSelector`) that ends after it is `batchInvalid` (section 4.6.6:
+//!   `BatchSelector`) that ends after it is `batchInvalid` (section 4.6.5:
 //!   no such batch can hold a report);
 //! - a report time after it (or whose time-precision bucket ends after it)
 //!   is too far in the future: `reportTooEarly` on upload (section 4.4.2),

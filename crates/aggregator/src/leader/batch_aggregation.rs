@@ -6,7 +6,7 @@
 //!
 //! The batch of a prepared report is, for a time-interval task, the
 //! `time_precision` bucket its timestamp falls in (collection sums every
-//! bucket of the query interval, section 4.6.6.1.1 makes them line up); for a
+//! bucket of the query interval, section 4.6.5.1.1 makes them line up); for a
 //! fixed-size task, the batch ID of its aggregation job.
 //!
 //! - [`accumulate_job_outputs`]: a step's newly prepared reports, folded into

@@ -1,5 +1,5 @@
 //! The batch of a collection job, on the Leader (DAP-09 sections 4.6.1,
-//! 4.6.2 and 4.6.6): whether it is ready, whether it is valid, the Leader's
+//! 4.6.2 and 4.6.5): whether it is ready, whether it is valid, the Leader's
 //! aggregate share of it, and the finished job's contents.
 //!
 //! [`check_and_record`] is one read-write transaction that decides readiness,

@@ -11,8 +11,8 @@
 //!    unaggregated reports lie in its interval, or it holds fewer than
 //!    `min_batch_size` reports, the job waits (its lease is given back, it
 //!    is looked at again after `not_ready_retry_secs`, no attempt counted;
-//!    section 4.6.6: "Leaders SHOULD wait for more reports"). Then batch
-//!    validation (section 4.6.6): a failure fails the job with its problem
+//!    section 4.6.5: "Leaders SHOULD wait for more reports"). Then batch
+//!    validation (section 4.6.5): a failure fails the job with its problem
 //!    type. A valid batch is recorded as collected with the job's
 //!    aggregation parameter in the same transaction, so that from then on no
 //!    report joins it (the job creator ignores such reports) and the

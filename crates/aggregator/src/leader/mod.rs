@@ -57,7 +57,7 @@
 //! - acquiring jobs up to `max_concurrent_jobs`, and stopping on shutdown →
 //!   [`driver_loop::run_driver_loop`]
 //! - a collection job waits for its batch, then batch validation and the
-//!   collected-batch record in one transaction (4.6.6) →
+//!   collected-batch record in one transaction (4.6.5) →
 //!   [`collection_batch::check_and_record`]
 //! - the `AggregateShareReq` (4.6.2) and the finished job with both sealed
 //!   shares → [`collection_batch::aggregate_share_req`],

@@ -3,7 +3,7 @@
 //! For a `time_interval` task (DAP-09 section 4.1.1) it is an interval of
 //! report times: a `time_precision`-aligned bucket for batch aggregations, or
 //! the Collector's batch interval for collections and aggregate shares (both
-//! aligned to `time_precision` by the boundary check of section 4.6.6.1). For
+//! aligned to `time_precision` by the boundary check of section 4.6.5.1). For
 //! a `fixed_size` task (section 4.1.2) it is the batch ID.
 //!
 //! It is stored as the encoding of the equivalent [`BatchSelector`], plus

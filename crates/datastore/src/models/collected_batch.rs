@@ -1,5 +1,5 @@
 //! Collected batches: every batch an aggregator has been queried for, with
-//! each distinct aggregation parameter (DAP-09 section 4.6.6).
+//! each distinct aggregation parameter (DAP-09 section 4.6.5).
 //!
 //! The Leader records a batch when it asks the Helper for the batch's
 //! aggregate share, the Helper when it answers an `AggregateShareReq`. The

@@ -1,4 +1,4 @@
-//! Collected batches (DAP-09 sections 4.5.1.4 and 4.6.6): one row per
+//! Collected batches (DAP-09 sections 4.5.1.4 and 4.6.5): one row per
 //! queried batch and distinct aggregation parameter.
 
 use crate::backend::{push_bind, sql, Backend, Sql};

@@ -1,5 +1,5 @@
 //! Conformance: collected batches, for `max_batch_query_count`, batch
-//! overlap and `batch_collected` (DAP-09 sections 4.5.1.4 and 4.6.6).
+//! overlap and `batch_collected` (DAP-09 sections 4.5.1.4 and 4.6.5).
 
 use dyad_datastore::models::BatchIdentifier;
 use dyad_datastore::testing::fixtures::{self, interval, leader_task};

@@ -19,7 +19,7 @@ use DapProblemType::{
 };
 
 /// A batch interval that passes the boundary check (DAP-09 section
-/// 4.6.6.1.1: aligned to the time precision, not empty) and that a
+/// 4.6.5.1.1: aligned to the time precision, not empty) and that a
 /// datastore can hold.
 fn valid_batch_interval(interval: &Interval, precision: Duration) -> bool {
     let p = precision.as_seconds();
@@ -166,7 +166,7 @@ pub fn continue_job(
 
 /// `PUT /tasks/{id}/collection_jobs/{job}` of a fixed_size task (DAP-09
 /// section 4.6.1): a batch ID the Leader never returned fails the boundary
-/// check (section 4.6.6.2.1).
+/// check (section 4.6.5.2.1).
 pub fn fixed_size_collection_job(request: &CollectionReq) -> Expect {
     match request.query {
         Query::TimeInterval(_) => Expect::Problem(InvalidMessage),
@@ -178,7 +178,7 @@ pub fn fixed_size_collection_job(request: &CollectionReq) -> Expect {
 
 /// `POST /tasks/{id}/aggregate_shares` of a fixed_size task, for the batch
 /// of the ordinary request: another batch ID is one no job used
-/// (`batchInvalid`, DAP-09 section 4.6.6.2.1).
+/// (`batchInvalid`, DAP-09 section 4.6.5.2.1).
 pub fn fixed_size_aggregate_share(
     base: &AggregateShareReq,
 ) -> impl Fn(&AggregateShareReq) -> Expect + '_ {
