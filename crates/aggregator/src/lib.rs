@@ -57,6 +57,7 @@
 // fails the documentation build (`rustdoc::broken_intra_doc_links`).
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub mod batch_facts;
 pub mod collection_jobs;
 pub mod config;
 pub(crate) mod convert;

@@ -49,9 +49,8 @@ use dyad_core::vdaf::{AggregateResult, AggregationParam, VdafInstance};
 use dyad_messages::draft09::{Duration, HpkeConfig, Query, TaskId, Time};
 use dyad_messages::Decode as _;
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use tempfile::TempDir;
 use url::Url;
 

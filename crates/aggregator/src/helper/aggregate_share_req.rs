@@ -26,6 +26,7 @@
 //! 5. the batch is recorded as collected with the parameter, and the
 //!    response stored.
 
+use crate::batch_facts::StoredBatchFacts;
 use crate::convert::{to_protocol_batch, to_stored_batch};
 use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{
@@ -39,16 +40,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dyad_core::task::Task;
-use dyad_datastore::models::{AggregateShareJob, BatchIdentifier};
+use dyad_datastore::models::AggregateShareJob;
 use dyad_datastore::{DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::{
-    AggregateShare, AggregateShareReq, BatchSelector, Interval, Role, TaskId, Time,
+    AggregateShare, AggregateShareReq, BatchSelector, Role, TaskId, Time,
 };
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
-use dyad_protocol::batch::{
-    check_query_type, check_time_interval_boundary, BatchFacts, QueriedBatch,
-};
+use dyad_protocol::batch::{check_query_type, check_time_interval_boundary, QueriedBatch};
 use dyad_protocol::collection::{answer_aggregate_share_req, check_aggregate_share_req};
 use dyad_protocol::ProtocolError;
 use std::sync::Arc;
@@ -140,29 +139,8 @@ pub(crate) async fn answer(
         .await?;
     let mine = merge_rows(task, agg_param, &rows).map_err(fail)?;
 
-    let queries = tx.get_collected_batches(&task_id, &batch).await?;
-    let previous_agg_params: Vec<Vec<u8>> = queries
-        .iter()
-        .filter(|q| q.batch_identifier == batch)
-        .map(|q| q.aggregation_parameter.clone())
-        .collect();
-    let previously_collected_intervals: Vec<Interval> = queries
-        .iter()
-        .filter_map(|q| q.batch_identifier.interval().copied())
-        .collect();
-    let batch_id_known = match &batch {
-        BatchIdentifier::FixedSize(batch_id) => {
-            tx.aggregation_jobs_exist_for_batch_id(&task_id, batch_id)
-                .await?
-        }
-        BatchIdentifier::TimeInterval(_) => true,
-    };
-    let facts = BatchFacts {
-        report_count: mine.report_count,
-        previous_agg_params: &previous_agg_params,
-        previously_collected_intervals: &previously_collected_intervals,
-        batch_id_known,
-    };
+    let stored = StoredBatchFacts::read(tx, &task_id, &batch).await?;
+    let facts = stored.with_report_count(mine.report_count);
     check_aggregate_share_req(task, request, &facts).map_err(fail)?;
     let response = answer_aggregate_share_req(
         task,

@@ -7,15 +7,16 @@
 
 use super::batch_aggregation::merge_batch;
 use super::job_creator::eager_aggregation_parameter;
+use crate::batch_facts::StoredBatchFacts;
 use dyad_core::task::Task;
 use dyad_core::vdaf_dispatch;
 use dyad_datastore::models::{
     BatchAggregation, BatchIdentifier, CollectionJob, CollectionJobState,
 };
 use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
-use dyad_messages::draft09::{AggregateShare, AggregateShareReq, Interval};
+use dyad_messages::draft09::{AggregateShare, AggregateShareReq};
 use dyad_protocol::accumulate::AccumulatedBatch;
-use dyad_protocol::batch::{self as protocol_batch, validate_batch, BatchFacts};
+use dyad_protocol::batch::{self as protocol_batch, validate_batch};
 use dyad_protocol::collection::build_aggregate_share_req;
 use dyad_protocol::seal::seal_leader_aggregate_share;
 use dyad_protocol::ProtocolError;
@@ -100,29 +101,8 @@ pub(crate) async fn check_and_record(
                 return Ok(Readiness::NotReady("fewer reports than min_batch_size"));
             }
 
-            let collected = tx.get_collected_batches(&task_id, &batch).await?;
-            let previous_agg_params: Vec<Vec<u8>> = collected
-                .iter()
-                .filter(|c| c.batch_identifier == batch)
-                .map(|c| c.aggregation_parameter.clone())
-                .collect();
-            let previously_collected_intervals: Vec<Interval> = collected
-                .iter()
-                .filter_map(|c| c.batch_identifier.interval().copied())
-                .collect();
-            let batch_id_known = match &batch {
-                BatchIdentifier::FixedSize(batch_id) => {
-                    tx.aggregation_jobs_exist_for_batch_id(&task_id, batch_id)
-                        .await?
-                }
-                BatchIdentifier::TimeInterval(_) => true,
-            };
-            let facts = BatchFacts {
-                report_count,
-                previous_agg_params: &previous_agg_params,
-                previously_collected_intervals: &previously_collected_intervals,
-                batch_id_known,
-            };
+            let stored = StoredBatchFacts::read(tx, &task_id, &batch).await?;
+            let facts = stored.with_report_count(report_count);
             if let Err(problem) =
                 validate_batch(&task, &protocol_identifier(&batch), &parameter, &facts)
             {
