@@ -11,7 +11,7 @@
 //!   [`check_report_shares`]
 //! - an aggregation parameter decodes → [`check_agg_param`]
 //! - anti-replay across aggregation parameters (VDAF-08 `is_valid`) →
-//!   [`agg_param_is_valid`]
+//!   [`dyad_protocol::replay::is_valid`]
 //! - output shares folded into per-job, per-batch rows as they arrive (4.6.2
 //!   note) → [`fold_output_shares`], [`merge_job_rows`]
 //! - a batch's rows summed for an aggregate share → [`merge_rows`]

@@ -349,7 +349,7 @@ pub(crate) struct LeaseRequest<'a> {
     pub(crate) max: u64,
 }
 
-/// What [`acquire`] took: the job's row (the request's columns), its new
+/// What `tables::leases::acquire` took: the job's row (the request's columns), its new
 /// token, expiry and attempt count.
 pub(crate) struct Acquired<R> {
     pub(crate) row: R,

@@ -18,7 +18,7 @@ const COLUMNS: &str = "task_id, batch_identifier, aggregation_parameter, aggrega
 /// Rows written by one statement at most.
 const CHUNK: usize = 500;
 
-/// The columns of a chunk of rows, in the order of the upsert in [`put`].
+/// The columns of a chunk of rows, in the order of the upsert in [`put_batch_aggregations`].
 fn rows(chunk: &[&BatchAggregation], now: i64) -> Result<Rows> {
     let (mut task_ids, mut batches, mut batch_starts) = (Vec::new(), Vec::new(), Vec::new());
     let (mut batch_ends, mut batch_ids, mut parameters) = (Vec::new(), Vec::new(), Vec::new());
