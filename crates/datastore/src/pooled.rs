@@ -35,7 +35,7 @@ pub struct PooledDatastore<DB: sqlx::Database> {
     /// connection is closed instead.
     statement_timeout: StdDuration,
     /// What the pool is connected to, for Debug (never a password).
-    target: String,
+    target: Arc<str>,
 }
 
 impl<DB: sqlx::Database> Clone for PooledDatastore<DB> {
@@ -78,7 +78,7 @@ impl<DB: sqlx::Database> PooledDatastore<DB> {
             keys: Arc::new(options.keys.clone()),
             max_transaction_duration: options.max_transaction_duration,
             statement_timeout: options.statement_timeout,
-            target,
+            target: target.into(),
         }
     }
 }

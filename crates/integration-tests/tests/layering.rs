@@ -523,7 +523,7 @@ fn a_root_reexport_leads_to_the_item_not_to_the_root() {
         ("a.rs", "pub struct Thing;\nuse crate::Other;"),
         (
             "b.rs",
-            "pub struct Other;\npub struct Third;\nfn f() -> crate::Thing { todo!() }",
+            "pub struct Other;\npub struct Third;\nfn f(_: crate::Thing) {}",
         ),
     ]);
     let edges = imports(&files);
