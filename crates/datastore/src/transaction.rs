@@ -22,7 +22,7 @@ use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     AggregateShareJob, AggregationJob, BatchAggregation, BatchIdentifier, BatchReservation,
     CollectedBatch, CollectionJob, CollectionJobWriteOutcome, LeaderStoredReport, OutstandingBatch,
-    ReportAggregation, ReportWriteOutcome, SeenReport, TaskRowCounts,
+    ReportAggregation, ReportWriteOutcome, SeenReport, TaskCounters, TaskRowCounts,
 };
 use crate::DatastoreError;
 use dyad_core::task::Task;
@@ -291,6 +291,17 @@ operations! {
         /// with this parameter) reached `min_batch_size`, and marks it taken.
         async fn take_current_batch(&mut self, task_id: &TaskId, aggregation_parameter: &[u8],
             min_batch_size: u64) -> Result<Option<BatchId>>;
+    }
+
+    task_counters { // Per-task statistics (`dyad task stats`)
+        /// Adds `counters` to the task's statistics, in one upsert on one of
+        /// its shard rows picked at random (no hot row under concurrent
+        /// writers). Nothing happens if all are zero or the task is gone.
+        async fn add_task_counters(&mut self, task_id: &TaskId, counters: &TaskCounters)
+            -> Result<()>;
+        /// The task's statistics, summed over its shards (zeros if nothing
+        /// was counted); `None` if there is no such task.
+        async fn get_task_counters(&mut self, task_id: &TaskId) -> Result<Option<TaskCounters>>;
     }
 
     tasks { // Secrets at rest (see `crate::reseal`)

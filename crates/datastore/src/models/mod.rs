@@ -13,6 +13,7 @@ mod collection_job;
 mod helper_replay;
 mod outstanding_batch;
 mod report_aggregation;
+mod task_counters;
 mod task_rows;
 
 pub use aggregate_share_job::AggregateShareJob;
@@ -27,5 +28,6 @@ pub use collection_job::{CollectionJob, CollectionJobState, CollectionJobWriteOu
 pub use helper_replay::SeenReport;
 pub use outstanding_batch::{BatchReservation, OutstandingBatch};
 pub use report_aggregation::{ReportAggregation, ReportAggregationState};
+pub use task_counters::{Counter, TaskCounters};
 pub use task_rows::TaskRowCounts;
 pub(crate) use task_rows::TASK_TABLES;

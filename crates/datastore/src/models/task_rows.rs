@@ -23,12 +23,14 @@ pub struct TaskRowCounts {
     pub helper_seen_reports: u64,
     /// The Leader's fixed-size batches (section 4.1.2).
     pub outstanding_batches: u64,
+    /// Shard rows of the task's statistics (`dyad task stats`).
+    pub task_counters: u64,
 }
 
 impl TaskRowCounts {
     /// Every kind with its count, named for people (e.g. "client reports"),
     /// in the order of the fields.
-    pub fn kinds(&self) -> [(&'static str, u64); 9] {
+    pub fn kinds(&self) -> [(&'static str, u64); 10] {
         [
             ("client reports", self.client_reports),
             ("aggregation jobs", self.aggregation_jobs),
@@ -39,6 +41,7 @@ impl TaskRowCounts {
             ("aggregate share jobs", self.aggregate_share_jobs),
             ("anti-replay rows", self.helper_seen_reports),
             ("outstanding batches", self.outstanding_batches),
+            ("statistics rows", self.task_counters),
         ]
     }
 
@@ -49,7 +52,7 @@ impl TaskRowCounts {
 
     /// The counts in the order of [`TASK_TABLES`].
     pub(crate) fn from_table_counts(counts: [u64; TASK_TABLES.len()]) -> Self {
-        let [report_aggregations, aggregation_jobs, client_reports, batch_aggregations, collected_batches, collection_jobs, aggregate_share_jobs, helper_seen_reports, outstanding_batches] =
+        let [report_aggregations, aggregation_jobs, client_reports, batch_aggregations, collected_batches, collection_jobs, aggregate_share_jobs, helper_seen_reports, outstanding_batches, task_counters] =
             counts;
         Self {
             client_reports,
@@ -61,6 +64,7 @@ impl TaskRowCounts {
             aggregate_share_jobs,
             helper_seen_reports,
             outstanding_batches,
+            task_counters,
         }
     }
 }
@@ -68,7 +72,7 @@ impl TaskRowCounts {
 /// Every table holding rows of a task (each has a `task_id` column), the
 /// children before their parents, so that deleting in this order never
 /// leans on `ON DELETE CASCADE` and every row is counted where it goes.
-pub(crate) const TASK_TABLES: [&str; 9] = [
+pub(crate) const TASK_TABLES: [&str; 10] = [
     "report_aggregations",
     "aggregation_jobs",
     "client_reports",
@@ -78,6 +82,7 @@ pub(crate) const TASK_TABLES: [&str; 9] = [
     "aggregate_share_jobs",
     "helper_seen_reports",
     "outstanding_batches",
+    "task_counters",
 ];
 
 #[cfg(test)]
@@ -86,7 +91,7 @@ mod tests {
 
     #[test]
     fn table_counts_land_in_their_fields() {
-        let counts = TaskRowCounts::from_table_counts([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        let counts = TaskRowCounts::from_table_counts([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         assert_eq!(counts.report_aggregations, 1);
         assert_eq!(counts.aggregation_jobs, 2);
         assert_eq!(counts.client_reports, 3);
@@ -96,7 +101,8 @@ mod tests {
         assert_eq!(counts.aggregate_share_jobs, 7);
         assert_eq!(counts.helper_seen_reports, 8);
         assert_eq!(counts.outstanding_batches, 9);
-        assert_eq!(counts.total(), 45);
+        assert_eq!(counts.task_counters, 10);
+        assert_eq!(counts.total(), 55);
         assert_eq!(counts.kinds()[0], ("client reports", 3));
     }
 }

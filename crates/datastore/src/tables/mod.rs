@@ -9,7 +9,8 @@
 //! per-job aggregate of each batch ([`batch_aggregations`]), collection
 //! ([`collection_jobs`], [`collected_batches`], [`outstanding_batches`]),
 //! the Helper's answers and anti-replay set ([`aggregate_share_jobs`],
-//! [`helper_replay`]), tasks ([`tasks`]) and leases on jobs ([`leases`]).
+//! [`helper_replay`]), tasks ([`tasks`]), per-task statistics
+//! ([`task_counters`]) and leases on jobs ([`leases`]).
 
 pub(crate) mod aggregate_share_jobs;
 pub(crate) mod aggregation_jobs;
@@ -21,4 +22,5 @@ pub(crate) mod helper_replay;
 pub(crate) mod leases;
 pub(crate) mod outstanding_batches;
 pub(crate) mod report_aggregations;
+pub(crate) mod task_counters;
 pub(crate) mod tasks;

@@ -17,6 +17,7 @@ mod outstanding_batches;
 mod report_aggregations;
 mod reseal;
 mod task_admin;
+mod task_counters;
 mod tasks;
 mod transactions;
 
@@ -134,6 +135,11 @@ macro_rules! all_tests {
             helper_replay {
                 replays_are_reported,
                 parameters_and_expiry,
+            }
+            task_counters {
+                counts_add_up_per_task,
+                concurrent_increments_sum_exactly,
+                deleted_tasks_keep_no_counters,
             }
             outstanding_batches {
                 reservations_fill_batches,

@@ -5,7 +5,7 @@
 use dyad_core::task::Task;
 use dyad_datastore::models::{
     AggregateShareJob, BatchAggregation, BatchIdentifier, CollectionJob, ReportAggregation,
-    ReportAggregationState, SeenReport, TaskRowCounts,
+    ReportAggregationState, SeenReport, TaskCounters, TaskRowCounts,
 };
 use dyad_datastore::testing::fixtures::{
     self, aggregation_job, ciphertext, interval, leader_task, report, t,
@@ -19,7 +19,7 @@ use dyad_messages::draft09::{
 /// Stores rows of every kind for the task: `reports` client reports, two
 /// aggregation jobs holding `reports` report aggregations between them, one
 /// batch aggregation per job, and one row of each other kind (two seen
-/// reports); the counts it stored.
+/// reports, one statistics shard); the counts it stored.
 async fn fill(datastore: &dyn Datastore, task_id: TaskId, reports: u64) -> TaskRowCounts {
     datastore
         .run_tx("fill", move |tx| {
@@ -101,6 +101,11 @@ async fn fill(datastore: &dyn Datastore, task_id: TaskId, reports: u64) -> TaskR
                 ];
                 tx.put_helper_seen_reports(&task_id, b"", &seen).await?;
                 tx.reserve_outstanding_batch(&task_id, 1, 10).await?;
+                let counted = TaskCounters {
+                    reports_aggregated: 1,
+                    ..TaskCounters::default()
+                };
+                tx.add_task_counters(&task_id, &counted).await?;
                 Ok(())
             })
         })
@@ -116,6 +121,7 @@ async fn fill(datastore: &dyn Datastore, task_id: TaskId, reports: u64) -> TaskR
         aggregate_share_jobs: 1,
         helper_seen_reports: 2,
         outstanding_batches: 1,
+        task_counters: 1,
     }
 }
 
@@ -147,7 +153,7 @@ pub async fn delete_counts_what_it_removes(h: TestDatastore) {
     let other_expected = fill(h.datastore.as_ref(), other_id, 3).await;
 
     assert_eq!(count(h.datastore.as_ref(), task_id).await, Some(expected));
-    assert_eq!(expected.total(), 20);
+    assert_eq!(expected.total(), 21);
 
     let deleted = h
         .datastore
