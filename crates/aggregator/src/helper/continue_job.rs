@@ -27,7 +27,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dyad_core::task::Task;
 use dyad_core::vdaf_dispatch;
-use dyad_datastore::models::{AggregationJob, AggregationJobState, ReportAggregation};
+use dyad_datastore::models::{
+    AggregationJob, AggregationJobState, ReportAggregation, TaskCounters,
+};
 use dyad_datastore::{DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::{
     AggregationJobContinueReq, AggregationJobId, AggregationJobResp, Role, TaskId,
@@ -259,6 +261,15 @@ async fn store_in_tx(
         .collect();
     if !updates.is_empty() {
         tx.update_report_aggregations(&updates, None).await?;
+        // Each report counted once, when it reaches its final state.
+        let mut counters = TaskCounters::default();
+        for (old, new) in stored.iter().zip(&outcome.reports) {
+            let state = to_stored_state(&new.state);
+            if state != old.state {
+                counters.count_prepared(&state);
+            }
+        }
+        tx.add_task_counters(&task_id, &counters).await?;
     }
     if !new_rows.is_empty() {
         let existing = tx.get_batch_aggregations_for_job(&task_id, &job_id).await?;

@@ -43,7 +43,7 @@ use axum::response::Response;
 use dyad_core::task::Task;
 use dyad_core::vdaf_dispatch;
 use dyad_datastore::models::{
-    AggregationJob, AggregationJobState, BatchAggregation, ReportAggregation,
+    AggregationJob, AggregationJobState, BatchAggregation, ReportAggregation, TaskCounters,
 };
 use dyad_datastore::{DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::{
@@ -437,6 +437,11 @@ pub(crate) async fn store_in_tx(
         })
         .collect();
     tx.put_report_aggregations(&stored, None).await?;
+    let mut counters = TaskCounters::default();
+    for ra in &stored {
+        counters.count_prepared(&ra.state);
+    }
+    tx.add_task_counters(&task_id, &counters).await?;
     if !rows.is_empty() {
         tx.put_batch_aggregations(&rows, None).await?;
     }

@@ -20,7 +20,8 @@
 //! 5. [`write()`] (one read-write transaction, every write checking the
 //!    lease): report aggregation states, batch aggregations, the release of
 //!    fixed-size batch room taken by failed reports, the return to the pool
-//!    of reports the Helper found too early, and the job's step and state.
+//!    of reports the Helper found too early, the task's statistics (reports
+//!    aggregated or failed, by `PrepareError`), and the job's step and state.
 //!    Nothing is written if the lease was lost.
 
 use super::batch_aggregation::{accumulate_job_outputs, PreparedReport};
@@ -29,7 +30,7 @@ use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf_dispatch;
 use dyad_datastore::models::{
     AggregationJob, AggregationJobState, BatchAggregation, LeaderStoredReport, ReportAggregation,
-    ReportAggregationState,
+    ReportAggregationState, TaskCounters,
 };
 use dyad_datastore::{Datastore, DatastoreExt, LeaseToken, TxError};
 use dyad_messages::draft09::{
@@ -369,6 +370,12 @@ pub(crate) async fn write(
                 tx.unmark_client_reports_aggregation_started(&step.job.task_id, &step.back_to_pool)
                     .await?;
             }
+            // Each report counted once, when it reaches its final state.
+            let mut counters = TaskCounters::default();
+            for ra in &step.report_aggregations {
+                counters.count_prepared(&ra.state);
+            }
+            tx.add_task_counters(&step.job.task_id, &counters).await?;
             tx.update_aggregation_job(&step.job, Some(&token)).await?;
             Ok(())
         })

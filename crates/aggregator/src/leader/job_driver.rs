@@ -49,7 +49,9 @@ use super::driver_loop::{run_driver_loop, LeasedWork};
 use super::leases;
 use super::peer_client::{HelperClient, PeerError};
 use dyad_core::retry::Retryable;
-use dyad_datastore::models::{AggregationJob, AggregationJobState, ReportAggregationState};
+use dyad_datastore::models::{
+    AggregationJob, AggregationJobState, ReportAggregationState, TaskCounters,
+};
 use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
 use dyad_messages::draft09::{Duration as DapDuration, PrepareError, Time};
 use dyad_protocol::ProtocolError;
@@ -390,6 +392,11 @@ impl AggregationJobDriver {
                     if !dropped.is_empty() {
                         tx.update_report_aggregations(&dropped, Some(&token))
                             .await?;
+                        let counters = TaskCounters {
+                            prepare_failed_report_dropped: dropped.len() as u64,
+                            ..TaskCounters::default()
+                        };
+                        tx.add_task_counters(&task_id, &counters).await?;
                         if let Some(batch_id) = &job.batch_id {
                             tx.release_outstanding_batch_reservation(
                                 &task_id,

@@ -31,7 +31,11 @@
 //!   report → [`writer::flush`]
 //! - a duplicate report ID counted once; a report of a collected batch left
 //!   out → [`writer::write_reports`]
+//! - every upload of a known task counted by outcome (`dyad task stats`):
+//!   refusals in memory → [`rejections::RejectionCounts`], the writer's
+//!   outcomes in its transaction → [`writer::write_reports`]
 
+pub mod rejections;
 pub mod writer;
 
 use crate::http::problem::{ApiError, ApiResult};
@@ -42,13 +46,14 @@ use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use dyad_core::task::BatchMode;
+use dyad_core::task::{BatchMode, Task};
 use dyad_datastore::models::{BatchIdentifier, LeaderStoredReport};
 use dyad_messages::draft09::{Report, Role, TaskId};
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
 use dyad_protocol::batch::bucket_of;
 use dyad_protocol::upload::{validate_upload, NO_EXTENSIONS};
+use rejections::Rejection;
 use writer::UploadOutcome;
 
 /// The handler.
@@ -71,6 +76,37 @@ pub(crate) async fn accept_report(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let task = state.task_in_role(task_id, Role::Leader).await?;
+    match accept_for_task(state, &task, headers, body).await {
+        Ok(status) => Ok(status),
+        Err(Refused { error, rejection }) => {
+            // Counted in memory, written by the writer within a second
+            // (see `rejections`): no transaction per refused upload.
+            state.reports.count_rejection(task_id, rejection);
+            Err(error)
+        }
+    }
+}
+
+/// An upload of a known task that was not stored, and its counter.
+struct Refused {
+    error: ApiError,
+    rejection: Rejection,
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        let rejection = Rejection::of_api_error(&error);
+        Self { error, rejection }
+    }
+}
+
+async fn accept_for_task(
+    state: &AppState,
+    task: &Task,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<StatusCode, Refused> {
+    let task_id = *task.task_id();
     let (report, _): (Report, _) = read_message(
         task_id,
         headers,
@@ -83,19 +119,23 @@ pub(crate) async fn accept_report(
     let now = state.now();
     // Reports later than the latest storable time are too early, in the
     // spec's order of checks (see `http::storable_time`).
-    let checked = with_storable_clock_skew(&task, now);
-    let validated = validate_upload(&checked, &task, &report, now, NO_EXTENSIONS)
-        .and_then(|validated| check_report_shares(&task, &validated).map(|()| validated))
-        .map_err(|e| ApiError::from(e.into_protocol_error(&task)))?;
+    let checked = with_storable_clock_skew(task, now);
+    let validated = validate_upload(&checked, task, &report, now, NO_EXTENSIONS)
+        .and_then(|validated| check_report_shares(task, &validated).map(|()| validated))
+        .map_err(|e| Refused {
+            rejection: Rejection::of_upload_error(&e),
+            error: ApiError::from(e.into_protocol_error(task)),
+        })?;
     // The guarantee: nothing unstorable reaches the writer.
-    if !is_storable_report_time(&task, validated.metadata.time) {
+    if !is_storable_report_time(task, validated.metadata.time) {
         return Err(ApiError::dap(
             DapProblemType::ReportTooEarly,
             format!(
                 "report time {} is after the latest time an aggregator can hold",
                 validated.metadata.time
             ),
-        ));
+        )
+        .into());
     }
 
     let collected_check = match task.batch_mode() {
@@ -112,6 +152,7 @@ pub(crate) async fn accept_report(
         leader_input_share: validated.leader_input_share.payload.clone(),
         helper_encrypted_input_share: validated.helper_encrypted_input_share,
     };
+    // Its outcome is counted in the transaction that stores it.
     let outcome = state.reports.write(stored, collected_check).await?;
     tracing::debug!(task_id = %task_id, report_id = %report_id, ?outcome, "upload");
     match outcome {
@@ -119,7 +160,8 @@ pub(crate) async fn accept_report(
         UploadOutcome::BatchCollected => Err(ApiError::dap(
             DapProblemType::ReportRejected,
             "the report's batch was already collected",
-        )),
+        )
+        .into()),
     }
 }
 

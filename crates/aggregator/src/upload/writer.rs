@@ -14,15 +14,24 @@
 //! the datastore retries itself), each of its reports is written alone, so
 //! that one bad report cannot fail its neighbours.
 //!
+//! Each batch's transaction also adds its outcomes to the tasks'
+//! statistics (accepted, duplicate, batch collected), so they count
+//! exactly what was stored; every [`FLUSH_INTERVAL`] (and when stopping) the
+//! writer adds the uploads refused before it, counted in memory
+//! ([`RejectionCounts`]), in one transaction of their own.
+//!
 //! The queue holds `4 x max_batch_reports` reports. An upload that finds
 //! it full waits at most [`QUEUE_WAIT`] for room, then is answered `503`
 //! with `Retry-After` (the datastore is behind; the upload is not stored),
 //! and uploads are taken again as soon as the writer catches up.
 
+use super::rejections::{Rejection, RejectionCounts, FLUSH_INTERVAL};
 use crate::config::UploadConfig;
 use crate::http::problem::ApiError;
 use crate::server::overload::Throttle;
-use dyad_datastore::models::{BatchIdentifier, LeaderStoredReport, ReportWriteOutcome};
+use dyad_datastore::models::{
+    BatchIdentifier, LeaderStoredReport, ReportWriteOutcome, TaskCounters,
+};
 use dyad_datastore::{Datastore, DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::TaskId;
 use std::collections::HashMap;
@@ -61,6 +70,8 @@ pub struct ReportWriter {
     retry_after: Duration,
     /// Refusals for a full queue, for the logs.
     refusals: Arc<Throttle>,
+    /// Uploads refused before the writer, not yet written.
+    rejections: Arc<RejectionCounts>,
 }
 
 /// The longest an upload waits for room in a full queue before it is
@@ -124,15 +135,29 @@ impl ReportWriter {
         let capacity = config.max_batch_reports.max(1).saturating_mul(4);
         let (sender, receiver) = mpsc::channel(capacity);
         let stop = CancellationToken::new();
-        let handle = tokio::spawn(run(datastore, receiver, config, stop.clone()));
+        let rejections = Arc::new(RejectionCounts::default());
+        let handle = tokio::spawn(run(
+            datastore,
+            receiver,
+            config,
+            rejections.clone(),
+            stop.clone(),
+        ));
         (
             Self {
                 sender,
                 retry_after,
                 refusals: Arc::default(),
+                rejections,
             },
             WriterTask { handle, stop },
         )
+    }
+
+    /// Counts an upload of `task_id` refused before it reached the writer
+    /// (written within [`FLUSH_INTERVAL`]).
+    pub fn count_rejection(&self, task_id: TaskId, rejection: Rejection) {
+        self.rejections.note(task_id, rejection);
     }
 
     /// Queues a report and waits until its transaction committed (or failed).
@@ -160,15 +185,25 @@ async fn run(
     datastore: Arc<dyn Datastore>,
     mut receiver: mpsc::Receiver<Pending>,
     config: UploadConfig,
+    rejections: Arc<RejectionCounts>,
     stop: CancellationToken,
 ) {
     let max_reports = config.max_batch_reports.max(1);
+    let mut next_rejections = Instant::now() + FLUSH_INTERVAL;
     loop {
+        if Instant::now() >= next_rejections {
+            flush_rejections(datastore.as_ref(), &rejections).await;
+            next_rejections = Instant::now() + FLUSH_INTERVAL;
+        }
         let first = tokio::select! {
             biased;
+            _ = tokio::time::sleep_until(next_rejections) => continue,
             pending = receiver.recv() => match pending {
                 Some(pending) => pending,
-                None => break,
+                None => {
+                    flush_rejections(datastore.as_ref(), &rejections).await;
+                    break;
+                }
             },
             _ = stop.cancelled() => {
                 // Take no more, but write everything already queued.
@@ -180,6 +215,7 @@ async fn run(
                 for chunk in chunks(rest, max_reports) {
                     flush(datastore.as_ref(), chunk).await;
                 }
+                flush_rejections(datastore.as_ref(), &rejections).await;
                 break;
             }
         };
@@ -194,6 +230,31 @@ async fn run(
         flush(datastore.as_ref(), batch).await;
     }
     tracing::debug!("report writer stopped");
+}
+
+/// Adds the refusals counted since the last call to the tasks'
+/// statistics, in one transaction; on failure they are kept for the next.
+async fn flush_rejections(datastore: &dyn Datastore, rejections: &RejectionCounts) {
+    let taken = rejections.take();
+    if taken.is_empty() {
+        return;
+    }
+    let counts = Arc::new(taken.clone());
+    let written = datastore
+        .run_tx("upload_rejection_counts", move |tx| {
+            let counts = counts.clone();
+            Box::pin(async move {
+                for (task_id, counters) in counts.iter() {
+                    tx.add_task_counters(task_id, counters).await?;
+                }
+                Ok(())
+            })
+        })
+        .await;
+    if let Err(error) = written {
+        tracing::warn!(%error, tasks = taken.len(), "could not write the refused uploads' counts; will retry");
+        rejections.restore(taken);
+    }
 }
 
 fn chunks(mut items: Vec<Pending>, size: usize) -> Vec<Vec<Pending>> {
@@ -302,6 +363,20 @@ pub(super) async fn write_reports(
                 ReportWriteOutcome::Duplicate => UploadOutcome::Duplicate,
             };
         }
+    }
+    // The outcomes, per task, in the transaction that decided them: exact,
+    // and one upsert per task per batch.
+    let mut counts: HashMap<TaskId, TaskCounters> = HashMap::new();
+    for ((report, _), outcome) in items.iter().zip(&outcomes) {
+        let counters = counts.entry(report.task_id).or_default();
+        match outcome {
+            UploadOutcome::Stored => counters.uploads_accepted += 1,
+            UploadOutcome::Duplicate => counters.uploads_duplicate += 1,
+            UploadOutcome::BatchCollected => counters.uploads_batch_collected += 1,
+        }
+    }
+    for (task_id, counters) in &counts {
+        tx.add_task_counters(task_id, counters).await?;
     }
     Ok(outcomes)
 }

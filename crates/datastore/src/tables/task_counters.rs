@@ -54,7 +54,9 @@ pub(crate) async fn add_task_counters<DB: Backend>(
         if index > 0 {
             query.push(", ");
         }
-        query.push(format!("{column} = task_counters.{column} + excluded.{column}"));
+        query.push(format!(
+            "{column} = task_counters.{column} + excluded.{column}"
+        ));
     }
     Sql::built(&mut query).execute(&mut *conn).await?;
     Ok(())

@@ -1,14 +1,15 @@
 //! `dyad task`: provision tasks into an aggregator's datastore (DAP-09
 //! section 4.2) and manage them. This module holds the subcommands and how
 //! they open the datastore ([`DatastoreArgs`]); each subcommand lives in
-//! its own file: `add.rs`, `list.rs`, `show.rs`, `delete.rs`, `update.rs`
-//! (and `view.rs`, the task as `list` and `show` print it).
+//! its own file: `add.rs`, `list.rs`, `show.rs`, `delete.rs`, `update.rs`,
+//! `stats.rs` (and `view.rs`, the task as `list` and `show` print it).
 
 mod add;
 mod datastore_args;
 mod delete;
 mod list;
 mod show;
+mod stats;
 mod update;
 mod view;
 
@@ -17,6 +18,7 @@ pub use datastore_args::DatastoreArgs;
 pub use delete::DeleteArgs;
 pub use list::ListArgs;
 pub use show::ShowArgs;
+pub use stats::StatsArgs;
 pub use update::UpdateArgs;
 
 use clap::Subcommand;
@@ -33,6 +35,8 @@ pub enum TaskCommand {
     Delete(DeleteArgs),
     /// Change a stored task's expiration.
     Update(UpdateArgs),
+    /// Show a task's statistics: uploads and prepared reports by outcome.
+    Stats(StatsArgs),
 }
 
 pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
@@ -42,5 +46,6 @@ pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
         TaskCommand::Show(args) => show::run(args).await,
         TaskCommand::Delete(args) => delete::run(args).await,
         TaskCommand::Update(args) => update::run(args).await,
+        TaskCommand::Stats(args) => stats::run(args).await,
     }
 }
