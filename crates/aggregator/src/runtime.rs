@@ -121,6 +121,9 @@ pub async fn run_with(
     };
     // Stopped when the caller asks, or when any role fails.
     let stop = shutdown.child_token();
+    // One grace period for the whole process: the HTTP server's requests
+    // in flight and the drivers' steps in flight (see `leader::driver_loop`).
+    let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
     let mut roles: JoinSet<(ProcessRole, anyhow::Result<()>)> = JoinSet::new();
     let needs_client = config.roles.iter().any(|role| {
         matches!(
@@ -160,7 +163,8 @@ pub async fn run_with(
                 roles.spawn(async move {
                     (
                         role,
-                        leader::run_aggregation_job_driver(datastore, client, cfg, stop).await,
+                        leader::run_aggregation_job_driver(datastore, client, cfg, stop, grace)
+                            .await,
                     )
                 });
             }
@@ -170,7 +174,8 @@ pub async fn run_with(
                 roles.spawn(async move {
                     (
                         role,
-                        leader::run_collection_job_driver(datastore, client, cfg, stop).await,
+                        leader::run_collection_job_driver(datastore, client, cfg, stop, grace)
+                            .await,
                     )
                 });
             }

@@ -65,24 +65,22 @@ pub struct CollectionJobDriver {
     client: HelperClient,
     settings: DriverSettings,
     not_ready_retry: DapDuration,
-    shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace runs out: jobs in flight stop.
+    cut: CancellationToken,
 }
 
 impl CollectionJobDriver {
-    /// A driver; its jobs give their leases back when `shutdown` is cancelled.
-    pub fn new(
-        ds: Arc<dyn Datastore>,
-        http: reqwest::Client,
-        cfg: &CollectionDriverConfig,
-        shutdown: CancellationToken,
-    ) -> Self {
+    /// A driver. A collection job is one step: at shutdown the one in
+    /// flight finishes (the loop acquires no more), unless the grace runs
+    /// out (see `driver_loop`), when it stops and its lease is given back.
+    pub fn new(ds: Arc<dyn Datastore>, http: reqwest::Client, cfg: &CollectionDriverConfig) -> Self {
         let settings = cfg.driver_settings();
         Self {
             ds,
             client: HelperClient::new(http, settings.http_timeout),
             settings,
             not_ready_retry: DapDuration::from_seconds(cfg.not_ready_retry_secs),
-            shutdown,
+            cut: CancellationToken::new(),
         }
     }
 
@@ -229,7 +227,8 @@ impl CollectionJobDriver {
         }
     }
 
-    async fn release(&self, lease: &Lease<CollectionJob>, delay: DapDuration, reset: bool) {
+    /// Whether the lease was given back.
+    async fn release(&self, lease: &Lease<CollectionJob>, delay: DapDuration, reset: bool) -> bool {
         let lease = lease.clone();
         let released = self
             .ds
@@ -238,8 +237,12 @@ impl CollectionJobDriver {
                 Box::pin(async move { Ok(tx.release_collection_job(&lease, delay, reset).await?) })
             })
             .await;
-        if let Err(error) = released {
-            warn!(%error, "could not release a collection job; its lease will run out");
+        match released {
+            Ok(()) => true,
+            Err(error) => {
+                warn!(%error, "could not release a collection job; its lease will run out");
+                false
+            }
         }
     }
 }
@@ -266,9 +269,21 @@ impl LeasedWork for CollectionJobDriver {
     async fn drive(&self, lease: Lease<CollectionJob>) {
         tokio::select! {
             biased;
-            _ = self.shutdown.cancelled() => self.release(&lease, DapDuration::ZERO, false).await,
+            _ = self.cut.cancelled() => {
+                if self.release(&lease, DapDuration::ZERO, false).await {
+                    info!(
+                        task_id = %lease.leased.task_id,
+                        collection_job_id = %lease.leased.collection_job_id,
+                        "shutting down: gave the collection job's lease back"
+                    );
+                }
+            }
             result = self.drive_job(&lease) => self.settle(&lease, result).await,
         }
+    }
+
+    fn cut_short(&self) {
+        self.cut.cancel();
     }
 }
 
@@ -278,15 +293,17 @@ pub async fn run_collection_job_driver(
     http: reqwest::Client,
     cfg: CollectionDriverConfig,
     shutdown: CancellationToken,
+    shutdown_grace: std::time::Duration,
 ) -> anyhow::Result<()> {
     cfg.validate().map_err(anyhow::Error::msg)?;
-    let driver = Arc::new(CollectionJobDriver::new(ds, http, &cfg, shutdown.clone()));
+    let driver = Arc::new(CollectionJobDriver::new(ds, http, &cfg));
     run_driver_loop(
         "collection_job_driver",
         driver,
         std::time::Duration::from_millis(cfg.interval_ms),
         cfg.max_concurrent_jobs,
         shutdown,
+        shutdown_grace,
     )
     .await;
     Ok(())

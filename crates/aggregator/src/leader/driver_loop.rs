@@ -5,11 +5,23 @@
 //! renews the lease of the job it drives before each request to the Helper
 //! ([`renew_lease`](super::leases::renew_lease)).
 //!
-//! On shutdown no new job is acquired; jobs in flight see the same
-//! cancellation token and give their leases back (see the drivers), and the
-//! loop waits a short grace period for them before aborting what is left.
-//! Aborting is safe: every job is checkpointed in transactions and a lease
-//! that is not given back simply runs out.
+//! On shutdown (SIGTERM) the loop acquires no new job, and the drivers
+//! start no new step: a step in flight finishes (its request to the
+//! Helper and the transaction that records it), then the driver gives the
+//! job's lease back at once (`retry_after` = now), so another replica can
+//! take the job on its next poll instead of waiting for the lease to run
+//! out. The process has `server.shutdown_grace_secs` for all of it: if
+//! steps are still running when [`cut_short_at`] of the grace is left, the
+//! loop cuts them short ([`LeasedWork::cut_short`]: the step in flight is
+//! dropped and its lease given back; the step is sent again, identically,
+//! by whoever takes the job next), and at the end of the grace it aborts
+//! what is left (such a job's lease runs out after `lease_duration_secs`).
+//! Every lease given back is logged, and the loop's last line says how many
+//! jobs were running at shutdown and how many had to be aborted.
+//!
+//! ## Where is
+//!
+//! - wind down within the grace period → [`run_driver_loop`], [`cut_short_at`]
 
 use dyad_datastore::{Lease, TxError};
 use std::future::Future;
@@ -19,8 +31,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-/// How long in-flight jobs get to wind down after shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long before the end of the grace period steps still running are
+/// cut short, so that their leases are given back in time: a quarter of
+/// the grace, at most 2 s.
+pub(crate) fn cut_short_at(grace: Duration) -> Duration {
+    (grace / 4).min(Duration::from_secs(2))
+}
 
 /// A kind of leased job.
 pub(crate) trait LeasedWork: Send + Sync + 'static {
@@ -33,17 +49,24 @@ pub(crate) trait LeasedWork: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Lease<Self::Job>>, TxError>> + Send;
 
     /// Drives one job to its next resting point, handling every outcome
-    /// (including shutdown) itself.
+    /// (including shutdown: the step in flight finishes, then the lease is
+    /// given back) itself.
     fn drive(&self, lease: Lease<Self::Job>) -> impl Future<Output = ()> + Send;
+
+    /// The grace period is running out: drop the steps in flight and give
+    /// their leases back now.
+    fn cut_short(&self);
 }
 
-/// Runs `work` until `shutdown` is cancelled.
+/// Runs `work` until `shutdown` is cancelled, then winds down within
+/// `grace` (see the module documentation).
 pub(crate) async fn run_driver_loop<W: LeasedWork>(
     name: &'static str,
     work: Arc<W>,
     interval: Duration,
     max_concurrent: u64,
     shutdown: CancellationToken,
+    grace: Duration,
 ) {
     info!(driver = name, ?interval, max_concurrent, "started");
     let mut running: JoinSet<()> = JoinSet::new();
@@ -73,19 +96,46 @@ pub(crate) async fn run_driver_loop<W: LeasedWork>(
             }
         }
     }
-    let drain = async {
+    let in_flight = running.len();
+    let deadline = tokio::time::Instant::now() + grace;
+    if in_flight > 0 {
+        info!(
+            driver = name,
+            jobs = in_flight,
+            grace_secs = grace.as_secs_f64(),
+            "shutting down: letting the steps in flight finish, then giving their leases back"
+        );
+    }
+    let mut aborted = 0;
+    if !drain(name, &mut running, deadline - cut_short_at(grace)).await {
+        warn!(
+            driver = name,
+            jobs = running.len(),
+            "steps still running near the end of the shutdown grace period; cutting them short"
+        );
+        work.cut_short();
+        if !drain(name, &mut running, deadline).await {
+            aborted = running.len();
+            warn!(
+                driver = name,
+                jobs = aborted,
+                "jobs still running at the end of the shutdown grace period; aborting them \
+                 (their leases run out after lease_duration_secs)"
+            );
+            running.abort_all();
+        }
+    }
+    info!(driver = name, jobs_at_shutdown = in_flight, aborted, "stopped");
+}
+
+/// Waits for the running jobs until `until`; whether all ended.
+async fn drain(name: &'static str, running: &mut JoinSet<()>, until: tokio::time::Instant) -> bool {
+    let all = async {
         while let Some(joined) = running.join_next().await {
             if let Err(error) = joined {
                 warn!(driver = name, %error, "a job's task failed");
             }
         }
     };
-    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-        warn!(
-            driver = name,
-            "jobs still running after the grace period; aborting them"
-        );
-        running.abort_all();
-    }
-    info!(driver = name, "stopped");
+    tokio::time::timeout_at(until, all).await.is_ok()
 }

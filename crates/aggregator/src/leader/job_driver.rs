@@ -75,6 +75,8 @@ enum DriveError {
     LeaseExpiring,
     #[error("the job or its task no longer exists")]
     Gone,
+    #[error("the driver is shutting down")]
+    ShuttingDown,
 }
 
 impl DriveError {
@@ -87,7 +89,7 @@ impl DriveError {
         match self {
             DriveError::Datastore(_) | DriveError::LeaseExpiring => true,
             DriveError::Peer(error) => error.retry_class().is_transient(),
-            DriveError::Protocol(_) | DriveError::Gone => false,
+            DriveError::Protocol(_) | DriveError::Gone | DriveError::ShuttingDown => false,
         }
     }
 }
@@ -98,11 +100,15 @@ pub struct AggregationJobDriver {
     ds: Arc<dyn Datastore>,
     client: HelperClient,
     settings: DriverSettings,
+    /// No new step starts once cancelled (the one in flight finishes).
     shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace runs out: steps in flight stop.
+    cut: CancellationToken,
 }
 
 impl AggregationJobDriver {
-    /// A driver; its jobs give their leases back when `shutdown` is cancelled.
+    /// A driver; once `shutdown` is cancelled its jobs finish the step in
+    /// flight and give their leases back.
     pub fn new(
         ds: Arc<dyn Datastore>,
         http: reqwest::Client,
@@ -115,6 +121,7 @@ impl AggregationJobDriver {
             client: HelperClient::new(http, settings.http_timeout),
             settings,
             shutdown,
+            cut: CancellationToken::new(),
         }
     }
 
@@ -132,6 +139,9 @@ impl AggregationJobDriver {
         let job_id = lease.leased.aggregation_job_id;
         let mut progressed = false;
         for _ in 0..MAX_STEPS_PER_LEASE {
+            if self.shutdown.is_cancelled() {
+                return (Err(DriveError::ShuttingDown), progressed);
+            }
             let loaded = match aggregation_step::load(self.ds.as_ref(), task_id, job_id).await {
                 Ok(Some(loaded)) => Arc::new(loaded),
                 Ok(None) => return (Err(DriveError::Gone), progressed),
@@ -250,6 +260,10 @@ impl AggregationJobDriver {
             debug!(%task_id, aggregation_job_id = %job_id, "job or task gone");
             return;
         }
+        if matches!(error, DriveError::ShuttingDown) {
+            self.release_at_shutdown(lease, progressed).await;
+            return;
+        }
         if matches!(error, DriveError::LeaseExpiring) {
             self.release(lease, DapDuration::ZERO, progressed).await;
             return;
@@ -349,7 +363,24 @@ impl AggregationJobDriver {
         true
     }
 
-    async fn release(&self, lease: &Lease<AggregationJob>, delay: DapDuration, reset: bool) {
+    /// Gives the lease back for another replica to take the job at once.
+    async fn release_at_shutdown(&self, lease: &Lease<AggregationJob>, progressed: bool) {
+        if self.release(lease, DapDuration::ZERO, progressed).await {
+            info!(
+                task_id = %lease.leased.task_id,
+                aggregation_job_id = %lease.leased.aggregation_job_id,
+                "shutting down: gave the aggregation job's lease back"
+            );
+        }
+    }
+
+    /// Whether the lease was given back.
+    async fn release(
+        &self,
+        lease: &Lease<AggregationJob>,
+        delay: DapDuration,
+        reset: bool,
+    ) -> bool {
         let lease = lease.clone();
         let released = self
             .ds
@@ -358,8 +389,12 @@ impl AggregationJobDriver {
                 Box::pin(async move { Ok(tx.release_aggregation_job(&lease, delay, reset).await?) })
             })
             .await;
-        if let Err(error) = released {
-            warn!(%error, "could not release an aggregation job; its lease will run out");
+        match released {
+            Ok(()) => true,
+            Err(error) => {
+                warn!(%error, "could not release an aggregation job; its lease will run out");
+                false
+            }
         }
     }
 
@@ -457,15 +492,19 @@ impl LeasedWork for AggregationJobDriver {
         }
         tokio::select! {
             biased;
-            _ = self.shutdown.cancelled() => {
+            _ = self.cut.cancelled() => {
                 // The step in flight, if any, was not recorded; it will be
                 // sent again (identically) by whoever takes the job next.
-                self.release(&lease, DapDuration::ZERO, false).await;
+                self.release_at_shutdown(&lease, false).await;
             }
             (result, progressed) = self.drive_job(&lease) => {
                 self.settle(&lease, result, progressed).await;
             }
         }
+    }
+
+    fn cut_short(&self) {
+        self.cut.cancel();
     }
 }
 
@@ -489,6 +528,7 @@ pub async fn run_aggregation_job_driver(
     http: reqwest::Client,
     cfg: JobDriverConfig,
     shutdown: CancellationToken,
+    shutdown_grace: std::time::Duration,
 ) -> anyhow::Result<()> {
     cfg.validate().map_err(anyhow::Error::msg)?;
     let driver = Arc::new(AggregationJobDriver::new(ds, http, &cfg, shutdown.clone()));
@@ -498,6 +538,7 @@ pub async fn run_aggregation_job_driver(
         std::time::Duration::from_millis(cfg.interval_ms),
         cfg.max_concurrent_jobs,
         shutdown,
+        shutdown_grace,
     )
     .await;
     Ok(())

@@ -45,6 +45,7 @@ async fn the_loops_aggregate_and_collect_a_thousand_reports_then_stop() {
             ..Default::default()
         },
         shutdown.clone(),
+        StdDuration::from_secs(5),
     ));
     let collector = tokio::spawn(run_collection_job_driver(
         env.ds(),
@@ -55,6 +56,7 @@ async fn the_loops_aggregate_and_collect_a_thousand_reports_then_stop() {
             ..Default::default()
         },
         shutdown.clone(),
+        StdDuration::from_secs(5),
     ));
 
     let finished = tokio::time::timeout(StdDuration::from_secs(60), async {

@@ -76,7 +76,7 @@ fn job_driver(env: &Env, cfg: &JobDriverConfig) -> AggregationJobDriver {
 }
 
 fn collection_driver(env: &Env, cfg: &CollectionDriverConfig) -> CollectionJobDriver {
-    CollectionJobDriver::new(env.ds(), env.http.clone(), cfg, CancellationToken::new())
+    CollectionJobDriver::new(env.ds(), env.http.clone(), cfg)
 }
 
 /// Drives aggregation jobs until none is left to acquire now.
