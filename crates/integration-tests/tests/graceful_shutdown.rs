@@ -53,7 +53,10 @@ fn use_database(server: &Server, url: &str, key: &str) {
         .set_config("datastore_keys", &format!("[{key:?}]"))
         .unwrap();
     server
-        .set_config("server", &format!("{{shutdown_grace_secs: {}}}", GRACE.as_secs()))
+        .set_config(
+            "server",
+            &format!("{{shutdown_grace_secs: {}}}", GRACE.as_secs()),
+        )
         .unwrap();
     server.set_config("log", "{level: info}").unwrap();
     server
@@ -90,11 +93,19 @@ async fn sigterm_finishes_steps_in_flight_and_gives_leases_back_to_another_repli
     run_dyad(["migrate", "--database", leader_db.url()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key = datastore_key();
-    let mut api =
-        Server::configure(dir.path(), "leader", &["aggregator", "aggregation-job-creator", "collection-job-driver"])
-            .unwrap();
+    let mut api = Server::configure(
+        dir.path(),
+        "leader",
+        &[
+            "aggregator",
+            "aggregation-job-creator",
+            "collection-job-driver",
+        ],
+    )
+    .unwrap();
     let mut first = Server::configure(dir.path(), "driver-1", &["aggregation-job-driver"]).unwrap();
-    let mut second = Server::configure(dir.path(), "driver-2", &["aggregation-job-driver"]).unwrap();
+    let mut second =
+        Server::configure(dir.path(), "driver-2", &["aggregation-job-driver"]).unwrap();
     for server in [&api, &first, &second] {
         use_database(server, leader_db.url(), &key);
     }
@@ -105,7 +116,14 @@ async fn sigterm_finishes_steps_in_flight_and_gives_leases_back_to_another_repli
         vec![Rule::new(
             "PUT",
             "/tasks/*/aggregation_jobs/*",
-            [slow(1.5), slow(1.5), slow(20.0), slow(20.0), slow(20.0), slow(20.0)],
+            [
+                slow(1.5),
+                slow(1.5),
+                slow(20.0),
+                slow(20.0),
+                slow(20.0),
+                slow(20.0),
+            ],
         )],
     )
     .await
@@ -144,7 +162,11 @@ async fn sigterm_finishes_steps_in_flight_and_gives_leases_back_to_another_repli
     first.start().unwrap();
     let give_up = Instant::now() + StdDuration::from_secs(60);
     while proxy.handled().len() < JOBS {
-        assert!(Instant::now() < give_up, "driver-1 never sent its requests\n{}", first.log_text());
+        assert!(
+            Instant::now() < give_up,
+            "driver-1 never sent its requests\n{}",
+            first.log_text()
+        );
         tokio::time::sleep(StdDuration::from_millis(20)).await;
     }
     // Every job is held by driver-1 (its lease runs for 600 s).
@@ -184,7 +206,8 @@ async fn sigterm_finishes_steps_in_flight_and_gives_leases_back_to_another_repli
     // The released jobs are free at once; driver-2 finishes them and the
     // collection is exact, long before a lease would have run out.
     let start = time.to_batch_interval_start(Duration::from_seconds(PRECISION));
-    let query = Query::TimeInterval(Interval::new(start, Duration::from_seconds(PRECISION)).unwrap());
+    let query =
+        Query::TimeInterval(Interval::new(start, Duration::from_seconds(PRECISION)).unwrap());
     let collection = tokio::time::timeout(
         StdDuration::from_secs(60),
         credentials
@@ -200,14 +223,23 @@ async fn sigterm_finishes_steps_in_flight_and_gives_leases_back_to_another_repli
         collection.aggregate_result,
         AggregateResult::Sum(values.iter().sum())
     );
-    assert!(collected_in < StdDuration::from_secs(60), "{collected_in:?}");
+    assert!(
+        collected_in < StdDuration::from_secs(60),
+        "{collected_in:?}"
+    );
     assert_eq!(
-        second.log_text().matches("aggregation job step done").count(),
+        second
+            .log_text()
+            .matches("aggregation job step done")
+            .count(),
         JOBS - 2,
         "driver-2 drove the released jobs\n{}",
         second.log_text()
     );
-    assert_eq!(count(leader_db.url(), "aggregation_jobs WHERE state = 1").await, JOBS as i64);
+    assert_eq!(
+        count(leader_db.url(), "aggregation_jobs WHERE state = 1").await,
+        JOBS as i64
+    );
     eprintln!(
         "driver-1 exited {exited_in:?} after SIGTERM (grace {GRACE:?}); \
          collected {collected_in:?} after it exited (lease {LEASE_SECS} s)"

@@ -55,7 +55,11 @@ async fn report(client: &Client<AnyVdaf>, time: Time) -> Report {
 }
 
 async fn refused(client: &Client<AnyVdaf>, report: &Report) -> Option<DapProblemType> {
-    client.upload_report(report).await.unwrap_err().problem_type()
+    client
+        .upload_report(report)
+        .await
+        .unwrap_err()
+        .problem_type()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +86,9 @@ async fn task_stats_counts_every_upload_outcome_and_prepared_report_on_both_aggr
 
     // Refused: 2 too early (a day ahead), 3 whose Leader share does not
     // decrypt.
-    let far = Time::from_seconds_since_epoch(dyad_client::system_time().as_seconds_since_epoch() + 86_400);
+    let far = Time::from_seconds_since_epoch(
+        dyad_client::system_time().as_seconds_since_epoch() + 86_400,
+    );
     for _ in 0..2 {
         let early = report(&client, far).await;
         assert_eq!(
@@ -100,7 +106,8 @@ async fn task_stats_counts_every_upload_outcome_and_prepared_report_on_both_aggr
     }
 
     let start = time.to_batch_interval_start(Duration::from_seconds(PRECISION));
-    let query = Query::TimeInterval(Interval::new(start, Duration::from_seconds(PRECISION)).unwrap());
+    let query =
+        Query::TimeInterval(Interval::new(start, Duration::from_seconds(PRECISION)).unwrap());
     let collection = dyad
         .collect(query)
         .await
@@ -165,7 +172,10 @@ async fn task_stats_counts_every_upload_outcome_and_prepared_report_on_both_aggr
     let helper_table = stats(&dyad.helper, &task_id.to_string(), "table");
     let helper_table = String::from_utf8(helper_table.stdout).unwrap();
     assert!(!helper_table.contains("uploads"), "{helper_table}");
-    assert!(helper_table.contains("reports aggregated"), "{helper_table}");
+    assert!(
+        helper_table.contains("reports aggregated"),
+        "{helper_table}"
+    );
 
     // An unknown task: one error line naming it, and a hint.
     let unknown = TaskId::random().to_string();

@@ -73,7 +73,11 @@ impl CollectionJobDriver {
     /// A driver. A collection job is one step: at shutdown the one in
     /// flight finishes (the loop acquires no more), unless the grace runs
     /// out (see `driver_loop`), when it stops and its lease is given back.
-    pub fn new(ds: Arc<dyn Datastore>, http: reqwest::Client, cfg: &CollectionDriverConfig) -> Self {
+    pub fn new(
+        ds: Arc<dyn Datastore>,
+        http: reqwest::Client,
+        cfg: &CollectionDriverConfig,
+    ) -> Self {
         let settings = cfg.driver_settings();
         Self {
             ds,

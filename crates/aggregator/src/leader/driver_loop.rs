@@ -125,7 +125,12 @@ pub(crate) async fn run_driver_loop<W: LeasedWork>(
             running.abort_all();
         }
     }
-    info!(driver = name, jobs_at_shutdown = in_flight, aborted, "stopped");
+    info!(
+        driver = name,
+        jobs_at_shutdown = in_flight,
+        aborted,
+        "stopped"
+    );
 }
 
 /// Waits for the running jobs until `until`; whether all ended.
@@ -138,4 +143,93 @@ async fn drain(name: &'static str, running: &mut JoinSet<()>, until: tokio::time
         }
     };
     tokio::time::timeout_at(until, all).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dyad_datastore::LeaseToken;
+    use dyad_messages::draft09::Time;
+    use std::sync::Mutex;
+
+    /// Jobs that each take a while: `Some(d)` stops early when cut short,
+    /// `None` ignores it (and never ends).
+    struct Work {
+        jobs: Mutex<Vec<Option<Duration>>>,
+        cut: CancellationToken,
+        ended: Mutex<Vec<&'static str>>,
+    }
+
+    impl LeasedWork for Work {
+        type Job = Option<Duration>;
+
+        async fn acquire(&self, max: u64) -> Result<Vec<Lease<Self::Job>>, TxError> {
+            let mut jobs = self.jobs.lock().unwrap();
+            let n = jobs.len().min(max as usize);
+            Ok(jobs
+                .drain(..n)
+                .map(|leased| Lease {
+                    leased,
+                    token: LeaseToken::random(),
+                    expiry: Time::from_seconds_since_epoch(0),
+                    attempts: 1,
+                })
+                .collect())
+        }
+
+        async fn drive(&self, lease: Lease<Self::Job>) {
+            let outcome = match lease.leased {
+                Some(takes) => tokio::select! {
+                    _ = self.cut.cancelled() => "cut",
+                    _ = tokio::time::sleep(takes) => "finished",
+                },
+                None => std::future::pending().await,
+            };
+            self.ended.lock().unwrap().push(outcome);
+        }
+
+        fn cut_short(&self) {
+            self.cut.cancel();
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_short_steps_finish_cuts_long_ones_and_ends_within_the_grace() {
+        let work = Arc::new(Work {
+            jobs: Mutex::new(vec![
+                Some(Duration::from_millis(50)),
+                Some(Duration::from_secs(30)),
+                None,
+            ]),
+            cut: CancellationToken::new(),
+            ended: Mutex::default(),
+        });
+        let shutdown = CancellationToken::new();
+        let grace = Duration::from_millis(800);
+        let running = tokio::spawn(run_driver_loop(
+            "test",
+            work.clone(),
+            Duration::from_millis(10),
+            8,
+            shutdown.clone(),
+            grace,
+        ));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = tokio::time::Instant::now();
+        shutdown.cancel();
+        running.await.unwrap();
+        let took = started.elapsed();
+        assert!(took >= grace - cut_short_at(grace), "{took:?}");
+        assert!(took < grace + Duration::from_millis(300), "{took:?}");
+        assert_eq!(*work.ended.lock().unwrap(), vec!["finished", "cut"]);
+    }
+
+    #[test]
+    fn steps_are_cut_a_quarter_of_the_grace_before_its_end_at_most_two_seconds() {
+        assert_eq!(cut_short_at(Duration::from_secs(4)), Duration::from_secs(1));
+        assert_eq!(
+            cut_short_at(Duration::from_secs(30)),
+            Duration::from_secs(2)
+        );
+    }
 }

@@ -5,12 +5,19 @@
 //! the datastore API), so it sees every table, including any added later,
 //! and every column. One query per dump: a `UNION ALL` of one `SELECT` per
 //! table, built once from the catalogue.
+//!
+//! Tables in [`NOT_STATE`] are left out: they count requests, refused ones
+//! included, so a refused request changes them by design.
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{PgPool, Row, SqlitePool};
 use std::collections::BTreeMap;
 use std::str::FromStr;
+
+/// Tables that are statistics rather than state: `task_counters` counts
+/// refused uploads too (`dyad task stats`).
+pub const NOT_STATE: &[&str] = &["task_counters"];
 
 /// Rows by table, each row rendered as text, sorted.
 pub type Dump = BTreeMap<String, Vec<String>>;
@@ -41,6 +48,9 @@ impl TableDumper {
             .fetch_all(&pool)
             .await
             .expect("list SQLite tables");
+            let tables = tables
+                .into_iter()
+                .filter(|t| !NOT_STATE.contains(&t.as_str()));
             let mut selects = Vec::new();
             for table in tables {
                 let columns: Vec<String> =
@@ -76,6 +86,7 @@ impl TableDumper {
             .expect("list PostgreSQL tables");
             let query = tables
                 .iter()
+                .filter(|t| !NOT_STATE.contains(&t.as_str()))
                 .map(|t| format!("SELECT '{t}' AS t, row_to_json(x)::text AS r FROM \"{t}\" x"))
                 .collect::<Vec<_>>()
                 .join(" UNION ALL ");

@@ -69,11 +69,19 @@ impl Rejection {
 
     /// The counter of any other refusal, by its answer.
     pub fn of_api_error(error: &ApiError) -> Self {
-        match error.problem_type() {
-            Some(DapProblemType::InvalidMessage) => Rejection::InvalidMessage,
-            Some(DapProblemType::ReportTooEarly) => Rejection::TooEarly,
-            _ if error.status().is_server_error() => Rejection::ServerError,
-            _ => Rejection::RefusedRequest,
+        let status = error.status();
+        if status.is_server_error() {
+            return Rejection::ServerError;
+        }
+        match status.as_u16() {
+            // Typed `invalidMessage` too, but refused before reading the
+            // report.
+            408 | 413 | 415 => Rejection::RefusedRequest,
+            _ => match error.problem_type() {
+                Some(DapProblemType::InvalidMessage) => Rejection::InvalidMessage,
+                Some(DapProblemType::ReportTooEarly) => Rejection::TooEarly,
+                _ => Rejection::RefusedRequest,
+            },
         }
     }
 
@@ -161,6 +169,10 @@ mod tests {
         );
         assert_eq!(
             Rejection::of_api_error(&ApiError::body_too_large(10)),
+            Rejection::RefusedRequest
+        );
+        assert_eq!(
+            Rejection::of_api_error(&ApiError::unsupported_media_type("a", None)),
             Rejection::RefusedRequest
         );
         assert_eq!(

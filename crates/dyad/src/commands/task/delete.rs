@@ -174,6 +174,7 @@ collection jobs       0
 aggregate share jobs  0
 anti-replay rows      0
 outstanding batches   0
+statistics rows       0
 "
         );
         assert_eq!(
@@ -188,7 +189,8 @@ outstanding batches   0
     "collected_batches": 0,
     "collection_jobs": 0,
     "outstanding_batches": 0,
-    "report_aggregations": 980
+    "report_aggregations": 980,
+    "statistics_rows": 0
   },
   "role": "leader",
   "task_id": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc"
