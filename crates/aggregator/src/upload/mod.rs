@@ -81,21 +81,24 @@ pub(crate) async fn accept_report(
         Err(Refused { error, rejection }) => {
             // Counted in memory, written by the writer within a second
             // (see `rejections`): no transaction per refused upload.
-            state.reports.count_rejection(task_id, rejection);
+            if let Some(rejection) = rejection {
+                state.reports.count_rejection(task_id, rejection);
+            }
             Err(error)
         }
     }
 }
 
-/// An upload of a known task that was not stored, and its counter.
+/// An upload of a known task that was not stored, and its counter
+/// (`None`: already counted, in the writer's transaction).
 struct Refused {
     error: ApiError,
-    rejection: Rejection,
+    rejection: Option<Rejection>,
 }
 
 impl From<ApiError> for Refused {
     fn from(error: ApiError) -> Self {
-        let rejection = Rejection::of_api_error(&error);
+        let rejection = Some(Rejection::of_api_error(&error));
         Self { error, rejection }
     }
 }
@@ -123,7 +126,7 @@ async fn accept_for_task(
     let validated = validate_upload(&checked, task, &report, now, NO_EXTENSIONS)
         .and_then(|validated| check_report_shares(task, &validated).map(|()| validated))
         .map_err(|e| Refused {
-            rejection: Rejection::of_upload_error(&e),
+            rejection: Some(Rejection::of_upload_error(&e)),
             error: ApiError::from(e.into_protocol_error(task)),
         })?;
     // The guarantee: nothing unstorable reaches the writer.
@@ -157,11 +160,13 @@ async fn accept_for_task(
     tracing::debug!(task_id = %task_id, report_id = %report_id, ?outcome, "upload");
     match outcome {
         UploadOutcome::Stored | UploadOutcome::Duplicate => Ok(StatusCode::CREATED),
-        UploadOutcome::BatchCollected => Err(ApiError::dap(
-            DapProblemType::ReportRejected,
-            "the report's batch was already collected",
-        )
-        .into()),
+        UploadOutcome::BatchCollected => Err(Refused {
+            error: ApiError::dap(
+                DapProblemType::ReportRejected,
+                "the report's batch was already collected",
+            ),
+            rejection: None,
+        }),
     }
 }
 
