@@ -309,3 +309,66 @@ async fn report_with_other_vdaf_parameters_is_refused_at_upload() {
     );
     assert_eq!(env.report_count(pair.task_id()).await, 1);
 }
+
+/// The task's counters as stored.
+async fn counters(env: &TestEnv, task_id: TaskId) -> dyad_datastore::models::TaskCounters {
+    env.datastore
+        .run_read_tx("t", move |tx| {
+            Box::pin(async move { Ok(tx.get_task_counters(&task_id).await?) })
+        })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_upload_outcome_is_counted_in_the_task_statistics() {
+    let (env, pair) = setup().await;
+    let task_id = pair.task_id();
+    let report = pair.report(&Measurement::Count(true), now(&env));
+    for _ in 0..3 {
+        let response = env.send(upload(task_id, &report.report)).await;
+        assert_eq!(response.status, StatusCode::CREATED);
+    }
+    // Stored and duplicate reports count in the writer's transaction.
+    let stored = counters(&env, task_id).await;
+    assert_eq!((stored.uploads_accepted, stored.uploads_duplicate), (1, 2));
+
+    let late = now(&env)
+        .checked_add(pair.leader.tolerable_clock_skew())
+        .unwrap()
+        .checked_add(Duration::from_seconds(1))
+        .unwrap();
+    let early = pair.report(&Measurement::Count(true), late);
+    for _ in 0..2 {
+        let response = env.send(upload(task_id, &early.report)).await;
+        response.assert_problem(DapProblemType::ReportTooEarly, Some(task_id));
+    }
+    let body = report.report.get_encoded().unwrap();
+    let uri = format!("/tasks/{task_id}/reports");
+    let response = env.send(TestRequest::put(&uri).raw_body(body)).await;
+    assert_eq!(response.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let garbage = TestRequest::put(&uri).bytes(DapMediaType::Report, vec![1, 2, 3]);
+    assert_eq!(env.send(garbage).await.status, StatusCode::BAD_REQUEST);
+
+    // Refusals are written by the writer within about a second.
+    let started = std::time::Instant::now();
+    let counted = loop {
+        let counted = counters(&env, task_id).await;
+        if counted.uploads_too_early > 0 || started.elapsed() > std::time::Duration::from_secs(10) {
+            break counted;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(counted.uploads_accepted, 1);
+    assert_eq!(counted.uploads_duplicate, 2);
+    assert_eq!(counted.uploads_too_early, 2);
+    assert_eq!(counted.uploads_refused_request, 1);
+    assert_eq!(counted.uploads_invalid_message, 1);
+    assert_eq!(counted.reports_aggregated, 0);
+}
