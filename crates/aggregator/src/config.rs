@@ -29,7 +29,7 @@
 //!   body_read_timeout_secs: 60          # a request body must arrive by then (else 408)
 //!   idle_timeout_secs: 60               # a connection with no request closes after this
 //!   tls_handshake_timeout_secs: 10
-//!   shutdown_grace_secs: 10             # requests in flight at SIGTERM may finish this long
+//!   shutdown_grace_secs: 10             # the whole process stops within this after SIGTERM (HTTP and drivers)
 //!   retry_after_secs: 1                 # Retry-After of a 503 past a limit
 //! http_client:                          # requests to the Helper
 //!   connect_timeout_secs: 10
