@@ -209,9 +209,12 @@ mod tests {
     #[test]
     fn an_old_active_key_gets_a_successor_which_then_expires_it() {
         let active = key(7, DEFAULT, Active, 100);
-        assert_eq!(plan(&[active.clone()], &config(), at(199)).unwrap(), vec![]);
         assert_eq!(
-            plan(&[active.clone()], &config(), at(200)).unwrap(),
+            plan(std::slice::from_ref(&active), &config(), at(199)).unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            plan(std::slice::from_ref(&active), &config(), at(200)).unwrap(),
             vec![Change::Create(HpkeConfigId(8), DEFAULT)]
         );
         let successor = key(8, DEFAULT, Pending, 200);

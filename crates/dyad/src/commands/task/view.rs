@@ -160,7 +160,10 @@ impl TaskView {
             ),
         ]);
         if self.hpke_keys.is_empty() {
-            rows.push(("HPKE keys", "none (the aggregator's own keys)".to_owned()));
+            rows.push((
+                "HPKE keys",
+                "none of its own: the aggregator's global keys (`dyad hpke-key list`)".to_owned(),
+            ));
         }
         for (i, key) in self.hpke_keys.iter().enumerate() {
             rows.push((if i == 0 { "HPKE keys" } else { "" }, key.text()));
