@@ -83,7 +83,7 @@ mod tests {
         assert_eq!(
             render(&[view(1, "expired"), view(12, "active")], OutputFormat::Table).unwrap(),
             "\
-CONFIG ID  STATE    CIPHERSUITE                                 STATE SINCE           CREATED
+CONFIG ID  STATE    CIPHERSUITE                                   STATE SINCE           CREATED
 1          expired  X25519-HKDF-SHA256, HKDF-SHA256, AES-128-GCM  2026-12-02T06:00:00Z  2026-12-01T05:00:00Z
 12         active   X25519-HKDF-SHA256, HKDF-SHA256, AES-128-GCM  2026-12-02T06:00:00Z  2026-12-01T05:00:00Z
 "
