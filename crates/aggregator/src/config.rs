@@ -38,6 +38,10 @@
 //! log:
 //!   level: info                         # a tracing-subscriber EnvFilter directive
 //!   format: text                        # text | json
+//! hpke_keys:                            # the global HPKE keys' cache (see crate::hpke_keys)
+//!   refresh_interval_secs: 60           # every replica sees key changes within this
+//!   config_max_age_secs: 86400          # Cache-Control max-age of GET /hpke_config
+//! key_rotator: {}                       # the key-rotator role (see crate::key_rotator)
 //! aggregation_job_creator: {}           # sections of the Leader's jobs; defaults if absent
 //! aggregation_job_driver: {}
 //! collection_job_driver: {}
@@ -65,7 +69,10 @@
 //!   [`crate::leader::JobDriverConfig::validate`],
 //!   [`crate::leader::CollectionDriverConfig::validate`]
 //! - the `tls` section → [`TlsConfig`] (in [`crate::tls`])
+//! - the `key_rotator` section → [`KeyRotatorConfig::validate`] (in
+//!   [`crate::key_rotator`]); the `hpke_keys` section → [`HpkeKeysConfig`]
 
+pub use crate::key_rotator::KeyRotatorConfig;
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
 pub use crate::tls::config::TlsConfig;
 use dyad_datastore::{DatastoreKeys, DatastoreOptions, KEYS_ENV};
@@ -113,6 +120,8 @@ pub enum ProcessRole {
     AggregationJobDriver,
     /// The Leader's collection job driver.
     CollectionJobDriver,
+    /// Rotates the global HPKE keys (see [`crate::key_rotator`]).
+    KeyRotator,
 }
 
 impl fmt::Display for ProcessRole {
@@ -122,6 +131,7 @@ impl fmt::Display for ProcessRole {
             ProcessRole::AggregationJobCreator => "aggregation-job-creator",
             ProcessRole::AggregationJobDriver => "aggregation-job-driver",
             ProcessRole::CollectionJobDriver => "collection-job-driver",
+            ProcessRole::KeyRotator => "key-rotator",
         })
     }
 }
@@ -330,6 +340,53 @@ impl Default for LogConfig {
     }
 }
 
+/// The global HPKE keys' cache of the HTTP API (see [`crate::hpke_keys`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HpkeKeysConfig {
+    /// How often each replica reads the global keys again: a key added,
+    /// promoted, expired or deleted anywhere is seen by every replica
+    /// within this time.
+    pub refresh_interval_secs: u64,
+    /// The `Cache-Control: max-age` of `GET /hpke_config`: how long a
+    /// Client may keep using a configuration it fetched. Keep it below
+    /// the key rotator's `expired_secs`.
+    pub config_max_age_secs: u64,
+}
+
+impl Default for HpkeKeysConfig {
+    fn default() -> Self {
+        Self {
+            refresh_interval_secs: 60,
+            config_max_age_secs: 86_400,
+        }
+    }
+}
+
+impl HpkeKeysConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.refresh_interval_secs == 0 {
+            return Err(invalid(
+                "hpke_keys.refresh_interval_secs",
+                "must be positive",
+            ));
+        }
+        if self.refresh_interval_secs > 86_400 {
+            return Err(invalid(
+                "hpke_keys.refresh_interval_secs",
+                "must be at most 86400 (a day)",
+            ));
+        }
+        if self.config_max_age_secs > 31_536_000 {
+            return Err(invalid(
+                "hpke_keys.config_max_age_secs",
+                "must be at most 31536000 (a year)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The datastore's connection pool and transaction retries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -438,6 +495,10 @@ pub struct AggregatorConfig {
     pub aggregation_job_driver: JobDriverConfig,
     #[serde(default)]
     pub collection_job_driver: CollectionDriverConfig,
+    #[serde(default)]
+    pub hpke_keys: HpkeKeysConfig,
+    #[serde(default)]
+    pub key_rotator: KeyRotatorConfig,
 }
 
 impl fmt::Debug for AggregatorConfig {
@@ -469,6 +530,8 @@ impl fmt::Debug for AggregatorConfig {
             .field("aggregation_job_creator", &self.aggregation_job_creator)
             .field("aggregation_job_driver", &self.aggregation_job_driver)
             .field("collection_job_driver", &self.collection_job_driver)
+            .field("hpke_keys", &self.hpke_keys)
+            .field("key_rotator", &self.key_rotator)
             .finish()
     }
 }
@@ -627,9 +690,11 @@ impl AggregatorConfig {
                 "collection_job_driver",
                 self.collection_job_driver.validate(),
             ),
+            ("key_rotator", self.key_rotator.validate()),
         ] {
             checked.map_err(|reason| invalid(field, reason))?;
         }
+        self.hpke_keys.validate()?;
         if self.upload.max_batch_delay_ms > 60_000 {
             return Err(invalid(
                 "upload.max_batch_delay_ms",

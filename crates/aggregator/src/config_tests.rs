@@ -320,3 +320,40 @@ fn bad_server_limits_are_refused_with_the_field_named() {
     .to_string();
     assert!(error.contains("max_conections"), "{error}");
 }
+
+#[test]
+fn key_rotator_role_and_hpke_keys_sections_parse_with_defaults() {
+    let config = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x\nroles: [key-rotator]\n\
+         key_rotator: {interval_secs: 1, pending_secs: 2}\nhpke_keys: {refresh_interval_secs: 5}\n",
+    )
+    .unwrap();
+    assert!(config.has_role(ProcessRole::KeyRotator));
+    assert_eq!(config.key_rotator.pending_secs, 2);
+    assert_eq!(config.key_rotator.expired_secs, 604_800);
+    assert_eq!(config.hpke_keys.refresh_interval_secs, 5);
+    assert_eq!(config.hpke_keys.config_max_age_secs, 86_400);
+    assert_eq!(config.api_config().hpke_keys, config.hpke_keys);
+    assert_eq!(ProcessRole::KeyRotator.to_string(), "key-rotator");
+
+    for (yaml, field) in [
+        ("key_rotator: {active_secs: 0}", "key_rotator.active_secs"),
+        (
+            "key_rotator: {ciphersuites: []}",
+            "key_rotator.ciphersuites",
+        ),
+        ("key_rotator: {pending: 3}", "pending"),
+        (
+            "hpke_keys: {refresh_interval_secs: 0}",
+            "hpke_keys.refresh_interval_secs",
+        ),
+        ("hpke_keys: {max_age: 3}", "max_age"),
+    ] {
+        let error = AggregatorConfig::from_yaml_str(&format!(
+            "datastore: sqlite://x\nroles: [key-rotator]\n{yaml}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains(field), "{yaml}: {error}");
+    }
+}

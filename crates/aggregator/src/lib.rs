@@ -14,6 +14,8 @@
 //! | [`collection_jobs`] | the Leader's collection job endpoints (DAP-09 4.6.1) |
 //! | [`helper`] | the Helper's aggregation job and aggregate share endpoints (4.5, 4.6.2) |
 //! | [`leader`] | the Leader's background jobs: job creator and drivers |
+//! | [`hpke_keys`] | each replica's copy of the global HPKE keys, refreshed |
+//! | [`key_rotator`] | the `key-rotator` role: global HPKE keys made, promoted, expired, deleted |
 //! | [`server`] | the HTTP/1.1 server: accept loop, connection and body limits, timeouts, graceful shutdown |
 //! | [`logging`] | installing the `tracing` subscriber |
 //! | [`tls`] | HTTPS for the API (certificate reload on SIGHUP) and extra root certificates for clients |
@@ -62,7 +64,9 @@ pub mod collection_jobs;
 pub mod config;
 pub(crate) mod convert;
 pub mod helper;
+pub mod hpke_keys;
 pub mod http;
+pub mod key_rotator;
 pub mod leader;
 pub mod logging;
 pub mod runtime;

@@ -168,6 +168,16 @@ pub async fn run_with(
                     )
                 });
             }
+            ProcessRole::KeyRotator => {
+                let cfg = config.key_rotator.clone();
+                warn_about_key_lifetimes(&config);
+                roles.spawn(async move {
+                    (
+                        role,
+                        crate::key_rotator::run_key_rotator(datastore, cfg, stop).await,
+                    )
+                });
+            }
             ProcessRole::CollectionJobDriver => {
                 let cfg = config.collection_job_driver.clone();
                 let client = http_client.clone().unwrap_or_default();
@@ -218,6 +228,33 @@ pub async fn run_with(
     match first_error {
         Some(error) => Err(error),
         None => Ok(()),
+    }
+}
+
+/// Warns when the key rotator's durations undercut the HTTP API's (in the
+/// same file, which should be the same on every replica): a key advertised
+/// before every replica read it, or deleted while Clients may still seal to
+/// a cached copy. Both only cost uploads an `outdatedConfig` and a refetch,
+/// so they do not stop the process.
+fn warn_about_key_lifetimes(config: &AggregatorConfig) {
+    let rotator = &config.key_rotator;
+    let keys = &config.hpke_keys;
+    if rotator.pending_secs < keys.refresh_interval_secs {
+        tracing::warn!(
+            pending_secs = rotator.pending_secs,
+            refresh_interval_secs = keys.refresh_interval_secs,
+            "key_rotator.pending_secs is shorter than hpke_keys.refresh_interval_secs: \
+             a new key may be advertised before every replica holds it"
+        );
+    }
+    if rotator.expired_secs < keys.config_max_age_secs + keys.refresh_interval_secs {
+        tracing::warn!(
+            expired_secs = rotator.expired_secs,
+            config_max_age_secs = keys.config_max_age_secs,
+            refresh_interval_secs = keys.refresh_interval_secs,
+            "key_rotator.expired_secs is shorter than hpke_keys.config_max_age_secs plus \
+             refresh_interval_secs: Clients may seal to a deleted key and must refetch"
+        );
     }
 }
 

@@ -111,13 +111,18 @@ impl KeysCheckError {
     }
 }
 
-/// Reads every stored task with the configured keys; how many there are.
-/// Fails with [`KeysCheckError`] naming the first task (in task ID order)
-/// that none of the keys opens.
+/// Reads every stored task and global HPKE key with the configured keys;
+/// how many tasks there are. Fails with [`KeysCheckError`] naming the first
+/// task (in task ID order) or global key that none of the keys opens.
 pub async fn check_keys(datastore: &dyn Datastore, keys: &ConfiguredKeys) -> anyhow::Result<u64> {
     let result = datastore
         .run_read_tx("check_datastore_keys", |tx| {
-            Box::pin(async move { Ok(tx.get_tasks().await?.len()) })
+            Box::pin(async move {
+                let tasks = tx.get_tasks().await?.len();
+                // The global HPKE keys' private keys are sealed too.
+                tx.get_global_hpke_keys().await?;
+                Ok(tasks)
+            })
         })
         .await;
     match result {

@@ -1,5 +1,5 @@
 //! What every HTTP handler shares: [`AppState`] (the datastore, the API's
-//! options and the report writer) and [`ApiConfig`], the HTTP API's options,
+//! options, the report writer and the global HPKE keys) and [`ApiConfig`], the HTTP API's options,
 //! derived from the configuration file by [`AggregatorConfig::api_config`].
 //!
 //! It sits below the router ([`crate::http`]) and the handlers
@@ -14,19 +14,23 @@
 //!   (`unrecognizedTask`, DAP-09 section 3.2) → [`AppState::task_in_role`]
 //! - the time handlers compare report and batch times against, the
 //!   datastore's clock → [`AppState::now`]
+//! - an input share opens with the task's keys, then the global ones
+//!   (DAP-09 section 4.5.1.3) → [`AppState::global_keys_for`]
 //! - the HTTP API's options from the configuration file, the default
 //!   connection maximum sized from the open-file limit →
 //!   [`AggregatorConfig::api_config`]
 
 use crate::config::{
-    AggregatorConfig, UploadConfig, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_MAX_UPLOAD_BODY_BYTES,
+    AggregatorConfig, HpkeKeysConfig, UploadConfig, DEFAULT_MAX_REQUEST_BODY_BYTES,
+    DEFAULT_MAX_UPLOAD_BODY_BYTES,
 };
+use crate::hpke_keys::{GlobalHpkeKeys, KeySnapshot};
 use crate::http::problem::{ApiError, ApiResult};
 use crate::server::ServerLimits;
 use crate::upload::writer::ReportWriter;
 use dyad_core::task::Task;
 use dyad_datastore::{Datastore, DatastoreExt};
-use dyad_messages::draft09::{Role, TaskId, Time};
+use dyad_messages::draft09::{HpkeConfigId, Role, TaskId, Time};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +47,8 @@ pub struct ApiConfig {
     pub upload: UploadConfig,
     /// The server's limits and timeouts.
     pub server: ServerLimits,
+    /// The global HPKE keys' refresh and the configurations' cache lifetime.
+    pub hpke_keys: HpkeKeysConfig,
 }
 
 impl Default for ApiConfig {
@@ -53,6 +59,7 @@ impl Default for ApiConfig {
             collection_retry_after: Duration::from_secs(5),
             upload: UploadConfig::default(),
             server: ServerLimits::default(),
+            hpke_keys: HpkeKeysConfig::default(),
         }
     }
 }
@@ -63,6 +70,8 @@ pub struct AppState {
     pub(crate) datastore: Arc<dyn Datastore>,
     pub(crate) config: ApiConfig,
     pub(crate) reports: ReportWriter,
+    /// The global HPKE keys, for tasks without keys of their own.
+    pub(crate) hpke_keys: GlobalHpkeKeys,
 }
 
 impl AppState {
@@ -97,6 +106,25 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The global HPKE keys, to try after the task's own when opening input
+    /// shares sealed under `config_ids` (DAP-09 section 4.5.1.3): read again
+    /// first (at most once a second) if one of them is neither the task's
+    /// nor a global key this replica holds, e.g. a key made a moment ago on
+    /// another replica.
+    pub(crate) async fn global_keys_for(
+        &self,
+        task: &Task,
+        config_ids: impl IntoIterator<Item = HpkeConfigId>,
+    ) -> ApiResult<Arc<KeySnapshot>> {
+        let unknown_to_task: Vec<HpkeConfigId> = config_ids
+            .into_iter()
+            .filter(|id| task.hpke_keypair(*id).is_none())
+            .collect();
+        Ok(self.hpke_keys.knowing(unknown_to_task).await?)
+    }
+}
+
 impl AggregatorConfig {
     /// The HTTP API's options, from this configuration; the default
     /// connection maximum is sized for the process's open-file limit now in
@@ -114,6 +142,7 @@ impl AggregatorConfig {
             server: self
                 .server
                 .limits(open_files, self.datastore_pool.max_connections),
+            hpke_keys: self.hpke_keys,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Datastore keys: the AES-128-GCM keys under which the secrets of a task
-//! (VDAF verify key, auth tokens, HPKE private keys) are stored at rest.
+//! (VDAF verify key, auth tokens, HPKE private keys) and the private keys of
+//! the global HPKE keys are stored at rest.
 //!
 //! Several keys may be configured, so that they can be rotated: the first
 //! encrypts every new write, and a stored value is read with whichever key
@@ -261,16 +262,23 @@ pub enum SealedColumn {
     /// `tasks.task_document`: every secret of a task (see
     /// `crate::task_document`).
     TaskDocument,
+    /// `global_hpke_keys.private_key`: the private key of a global HPKE
+    /// key (see `crate::tables::global_hpke_keys`).
+    GlobalHpkePrivateKey,
 }
 
 impl SealedColumn {
     /// Every sealed column of the schema.
-    pub const ALL: [SealedColumn; 1] = [SealedColumn::TaskDocument];
+    pub const ALL: [SealedColumn; 2] = [
+        SealedColumn::TaskDocument,
+        SealedColumn::GlobalHpkePrivateKey,
+    ];
 
     /// `table.column`.
     pub fn name(self) -> &'static str {
         match self {
             SealedColumn::TaskDocument => "tasks.task_document",
+            SealedColumn::GlobalHpkePrivateKey => "global_hpke_keys.private_key",
         }
     }
 }

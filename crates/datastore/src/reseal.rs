@@ -71,7 +71,9 @@ pub async fn reseal_all(
                 .await?;
             summary.resealed += batch.resealed;
             summary.already_current += batch.current;
-            progress(batch.rows());
+            if batch.rows() > 0 {
+                progress(batch.rows());
+            }
             if batch.rows() < limit {
                 break;
             }

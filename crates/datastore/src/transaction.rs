@@ -21,14 +21,16 @@ use crate::keys::{ResealBatch, SealedColumn};
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     AggregateShareJob, AggregationJob, BatchAggregation, BatchIdentifier, BatchReservation,
-    CollectedBatch, CollectionJob, CollectionJobWriteOutcome, LeaderStoredReport, OutstandingBatch,
-    ReportAggregation, ReportWriteOutcome, SeenReport, TaskCounters, TaskRowCounts,
+    CollectedBatch, CollectionJob, CollectionJobWriteOutcome, GlobalHpkeKey, HpkeKeyState,
+    LeaderStoredReport, OutstandingBatch, ReportAggregation, ReportWriteOutcome, SeenReport,
+    TaskCounters, TaskRowCounts,
 };
 use crate::DatastoreError;
+use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
-    AggregationJobId, BatchId, CollectionJobId, Duration, Interval, ReportId, ReportMetadata,
-    TaskId, Time,
+    AggregationJobId, BatchId, CollectionJobId, Duration, HpkeConfigId, Interval, ReportId,
+    ReportMetadata, TaskId, Time,
 };
 
 type Result<T> = std::result::Result<T, DatastoreError>;
@@ -302,6 +304,30 @@ operations! {
         /// The task's statistics, summed over its shards (zeros if nothing
         /// was counted); `None` if there is no such task.
         async fn get_task_counters(&mut self, task_id: &TaskId) -> Result<Option<TaskCounters>>;
+    }
+
+    global_hpke_keys { // Global HPKE keys (section 4.4.1), shared by tasks without their own
+        /// Takes the lock that serializes the writers of the global keys
+        /// (key rotators on every replica, the operator's commands): call it
+        /// first, before reading the keys, in a transaction that then
+        /// decides from what it read. A concurrent holder makes this wait,
+        /// then the transaction is rerun (PostgreSQL) or never overlaps
+        /// (SQLite).
+        async fn lock_global_hpke_keys(&mut self) -> Result<()>;
+        /// Stores a new global key in `state` (its `created_at` and
+        /// `state_changed_at` set to now); [`DatastoreError::AlreadyExists`]
+        /// if a global key has its config ID.
+        async fn put_global_hpke_key(&mut self, keypair: &HpkeKeypair, state: HpkeKeyState)
+            -> Result<()>;
+        /// Every global key, in any state, by config ID.
+        async fn get_global_hpke_keys(&mut self) -> Result<Vec<GlobalHpkeKey>>;
+        /// Moves a global key to `state` (`state_changed_at` set to now, unless
+        /// it was in that state already); [`DatastoreError::NotFound`] if there
+        /// is no such key.
+        async fn set_global_hpke_key_state(&mut self, config_id: HpkeConfigId,
+            state: HpkeKeyState) -> Result<()>;
+        /// Deletes a global key; whether there was one.
+        async fn delete_global_hpke_key(&mut self, config_id: HpkeConfigId) -> Result<bool>;
     }
 
     tasks { // Secrets at rest (see `crate::reseal`)

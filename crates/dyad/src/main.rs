@@ -39,6 +39,9 @@ enum Command {
     /// HPKE key management.
     #[command(subcommand)]
     Hpke(commands::hpke::HpkeCommand),
+    /// Manage the global HPKE keys, used by every task without keys of its own.
+    #[command(subcommand)]
+    HpkeKey(commands::hpke_key::HpkeKeyCommand),
     /// Apply pending schema migrations to a datastore (SQLite or PostgreSQL).
     Migrate(commands::migrate::MigrateArgs),
     /// Run a Leader, a Helper, clients and a collector in one process, and
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::DatastoreKey(command) => block_on(commands::datastore_key::run(command)),
         Command::Decode(args) => commands::decode::run(args),
         Command::Hpke(command) => commands::hpke::run(command),
+        Command::HpkeKey(command) => block_on(commands::hpke_key::run(command)),
         Command::Migrate(args) => block_on(commands::migrate::run(args)),
         Command::Quickstart(args) => block_on(commands::quickstart::run(args)),
         Command::Serve(args) => block_on(commands::serve::run(args)),

@@ -75,6 +75,28 @@ where
     Ok(())
 }
 
+/// Runs `dyad ARGS`; its standard output, or an error with its output if
+/// it fails.
+pub fn dyad_output<I, S>(args: I) -> anyhow::Result<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = Command::new(dyad_binary())
+        .args(args)
+        .output()
+        .context("running dyad")?;
+    if !output.status.success() {
+        bail!(
+            "dyad failed ({}):\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// What the Collector holds for a task: `collector-task.yaml` (the task and
 /// its bearer token, from the Leader's `dyad task add`) merged with its own
 /// `collector-key.yaml` (from `dyad collector init`).
@@ -420,6 +442,19 @@ pub fn provision_task_via(
     options: &TaskOptions,
     out_dir: &Path,
 ) -> anyhow::Result<CollectorCredentials> {
+    provision_task_with(leader, helper, helper_endpoint, options, out_dir, &[])
+}
+
+/// [`provision_task_via`], with `leader_args` added to the Leader's `dyad
+/// task add`, e.g. `["--hpke-keys", "global"]`.
+pub fn provision_task_with(
+    leader: &Server,
+    helper: &Server,
+    helper_endpoint: &Url,
+    options: &TaskOptions,
+    out_dir: &Path,
+    leader_args: &[&str],
+) -> anyhow::Result<CollectorCredentials> {
     let collector_dir = out_dir.join("collector");
     let leader_dir = out_dir.join("leader");
     run_dyad([
@@ -455,6 +490,7 @@ pub fn provision_task_via(
         "--out-dir".into(),
         leader_dir.display().to_string(),
     ];
+    args.extend(leader_args.iter().map(|arg| arg.to_string()));
     if let Some(max) = options.fixed_size {
         args.extend([
             "--batch-mode".into(),

@@ -57,6 +57,7 @@ use dyad_protocol::helper_init::{
     HelperReportState,
 };
 use dyad_protocol::idempotency::{check_init_request, InitDisposition, RequestHash};
+use dyad_protocol::keyring::HpkeKeyring;
 use dyad_protocol::replay::{decide as decide_replay, Replay};
 use dyad_protocol::upload::NO_EXTENSIONS;
 use dyad_protocol::ProtocolError;
@@ -107,11 +108,28 @@ async fn initialize(
     }
 
     let facts = read_facts(&state, &task, &request).await?;
+    let global_keys = state
+        .global_keys_for(
+            &task,
+            request
+                .prepare_inits
+                .iter()
+                .map(|init| init.report_share.encrypted_input_share.config_id),
+        )
+        .await?;
     let now = state.now();
     let (task_for_vdaf, request) = (with_storable_clock_skew(&task, now), Arc::new(request));
     let request_for_vdaf = request.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        prepare(&task_for_vdaf, &facts, &request_for_vdaf, request_hash, now)
+        let keys = (&task_for_vdaf, global_keys.keypairs.as_slice());
+        prepare(
+            &task_for_vdaf,
+            &keys,
+            &facts,
+            &request_for_vdaf,
+            request_hash,
+            now,
+        )
     })
     .await??;
     let outcome = refuse_unstorable_times(&task, outcome);
@@ -201,8 +219,9 @@ async fn read_facts(
         .await?)
 }
 
-pub(super) fn prepare(
+pub(super) fn prepare<K: HpkeKeyring + ?Sized>(
     task: &Task,
+    keys: &K,
     facts: &InitFacts,
     request: &AggregationJobInitReq,
     request_hash: RequestHash,
@@ -210,19 +229,14 @@ pub(super) fn prepare(
 ) -> Result<HelperInitOutcome, ProtocolError> {
     let context = HelperInitContext {
         task,
-        keys: task,
+        keys,
         facts,
         now,
         recognized_extensions: NO_EXTENSIONS,
         batch_capacity: facts.batch_capacity,
     };
     vdaf_dispatch!(task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
-        helper_initialize::<V, VERIFY_KEY_LEN, Task, InitFacts>(
-            &vdaf,
-            &context,
-            request,
-            request_hash,
-        )
+        helper_initialize::<V, VERIFY_KEY_LEN, K, InitFacts>(&vdaf, &context, request, request_hash)
     })
 }
 

@@ -293,3 +293,41 @@ async fn delete_withdraws_the_jobs_contribution() {
         Some(pair.task_id()),
     );
 }
+
+/// A Helper task without keys of its own opens input shares with the
+/// global keys, pending ones included (a key every replica holds before any
+/// advertises it); a config ID no key has is `hpke_unknown_config_id` for
+/// that report alone.
+#[tokio::test]
+async fn global_keys_open_input_shares_of_a_task_without_keys() {
+    use dyad_datastore::models::HpkeKeyState;
+    use dyad_messages::draft09::HpkeConfigId;
+    let pair = TaskPair::time_interval(VdafInstance::Prio3Sum { bits: 8 });
+    let env = TestEnv::new().await;
+    env.put_task(&TaskPair::without_keys(&pair.helper)).await;
+    env.put_global_key(&pair.helper.hpke_keys()[0], HpkeKeyState::Pending)
+        .await;
+    let mut reports = sums(&env, &pair, &[3, 4]);
+    reports[1]
+        .leader_share
+        .helper_encrypted_input_share
+        .config_id = HpkeConfigId(99);
+    let (request, _) = pair.leader_init(&[], PartialBatchSelector::TimeInterval, &reports);
+    let response = env
+        .send(init(&pair, AggregationJobId::random(), &request))
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    let resp: AggregationJobResp = response.message(DapMediaType::AggregationJobResp);
+    assert!(
+        matches!(
+            resp.prepare_resps[0].result,
+            PrepareStepResult::Continue { .. }
+        ),
+        "{:?}",
+        resp.prepare_resps[0].result
+    );
+    assert_eq!(
+        resp.prepare_resps[1].result,
+        PrepareStepResult::Reject(PrepareError::HpkeUnknownConfigId)
+    );
+}

@@ -1,11 +1,23 @@
-//! `GET /hpke_config?task_id=...` (DAP-09 section 4.4.1): the task's HPKE
+//! `GET /hpke_config[?task_id=...]` (DAP-09 section 4.4.1): HPKE
 //! configurations, in decreasing order of preference, as an
-//! `HpkeConfigList` (`application/dap-hpke-config-list`), with
-//! `Cache-Control: max-age=86400` so Clients cache it for a day.
+//! `HpkeConfigList` (`application/dap-hpke-config-list`).
 //!
-//! Keys are per task here, so a request without `task_id` is answered with
-//! `missingTaskID` (the spec's MAY); an unknown task with `unrecognizedTask`
-//! (MUST); a malformed task ID with `invalidMessage`.
+//! With `task_id`: the task's own keys if it has any, else the active
+//! global keys (see [`crate::hpke_keys`]); an unknown task is
+//! `unrecognizedTask` (MUST), a malformed task ID `invalidMessage`.
+//! Without `task_id`: the active global keys (the spec lets an aggregator
+//! answer when its keys are not per task), or `missingTaskID` when there are
+//! none.
+//!
+//! `Cache-Control: max-age` is `hpke_keys.config_max_age_secs` (a day by
+//! default): a Client may seal to a configuration that long after fetching
+//! it, so the key rotator must keep an expired key at least that long.
+//!
+//! ## Where is
+//!
+//! - the task's keys first, else the global ones → [`configs_of`]
+//! - no `task_id`: the global keys, else `missingTaskID` →
+//!   [`get_hpke_config`]
 
 use super::problem::{ApiError, ApiResult};
 use super::request::{message_response, parse_id};
@@ -13,55 +25,75 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
-use dyad_messages::draft09::{HpkeConfigList, TaskId};
+use dyad_messages::draft09::{HpkeConfig, HpkeConfigList, TaskId};
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
 
-/// The `Cache-Control` value of the response.
-pub const CACHE_CONTROL: &str = "max-age=86400";
-
 /// The handler.
 pub async fn get_hpke_config(State(state): State<AppState>, uri: Uri) -> ApiResult<Response> {
-    let task_id = query_task_id(&uri)?;
-    configs_of(&state, task_id)
-        .await
-        .map_err(|e| e.with_task_id(task_id))
+    match query_task_id(&uri)? {
+        Some(task_id) => configs_of(&state, task_id)
+            .await
+            .map_err(|e| e.with_task_id(task_id)),
+        None => {
+            let global = state.hpke_keys.current().await?;
+            if global.active_configs.is_empty() {
+                return Err(ApiError::dap(
+                    DapProblemType::MissingTaskId,
+                    "the task_id query parameter is required: this aggregator's keys are per task",
+                ));
+            }
+            respond(&state, global.active_configs.clone())
+        }
+    }
 }
 
+/// The task's own configurations, or the active global ones if it has none.
 async fn configs_of(state: &AppState, task_id: TaskId) -> ApiResult<Response> {
     let task = state.task(task_id).await?;
-    let configs = task
+    let mut configs = task
         .hpke_keys()
         .iter()
         .map(|keypair| keypair.config().clone())
         .collect::<Vec<_>>();
     if configs.is_empty() {
-        return Err(ApiError::internal("task has no HPKE keys"));
+        configs = state.hpke_keys.current().await?.active_configs.clone();
     }
+    if configs.is_empty() {
+        tracing::error!(
+            task_id = %task_id,
+            "the task has no HPKE keys of its own and there is no active global key: \
+             run the key-rotator role or `dyad hpke-key add --state active`"
+        );
+        return Err(ApiError::internal(
+            "no HPKE key: the task has none of its own and no global key is active",
+        ));
+    }
+    respond(state, configs)
+}
+
+fn respond(state: &AppState, configs: Vec<HpkeConfig>) -> ApiResult<Response> {
     let mut response = message_response(
         StatusCode::OK,
         DapMediaType::HpkeConfigList,
         &HpkeConfigList(configs),
     )?;
+    let cache_control = format!("max-age={}", state.config.hpke_keys.config_max_age_secs);
     response.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_str(&cache_control)
+            .map_err(|_| ApiError::internal("Cache-Control value"))?,
     );
     Ok(response)
 }
 
-fn query_task_id(uri: &Uri) -> ApiResult<TaskId> {
+/// The `task_id` query parameter, if given.
+fn query_task_id(uri: &Uri) -> ApiResult<Option<TaskId>> {
     let query = uri.query().unwrap_or_default();
     let value = url::form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == "task_id")
         .map(|(_, value)| value.into_owned());
-    match value {
-        Some(value) => parse_id(&value, "task ID"),
-        None => Err(ApiError::dap(
-            DapProblemType::MissingTaskId,
-            "the task_id query parameter is required",
-        )),
-    }
+    value.map(|value| parse_id(&value, "task ID")).transpose()
 }
 
 #[cfg(test)]
@@ -82,7 +114,7 @@ mod tests {
             )))
             .await;
         assert_eq!(response.status, StatusCode::OK);
-        assert_eq!(response.header("cache-control"), Some(CACHE_CONTROL));
+        assert_eq!(response.header("cache-control"), Some("max-age=86400"));
         let list: HpkeConfigList = response.message(DapMediaType::HpkeConfigList);
         let expected: Vec<_> = pair
             .leader
@@ -119,6 +151,79 @@ mod tests {
             .await;
         let list: HpkeConfigList = response.message(DapMediaType::HpkeConfigList);
         assert_eq!(list.0.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn without_task_id_the_active_global_keys_are_served() {
+        use dyad_core::hpke::HpkeKeypair;
+        use dyad_datastore::models::HpkeKeyState;
+        use dyad_messages::draft09::HpkeConfigId;
+        let env = TestEnv::new().await;
+        let active = HpkeKeypair::generate_default(HpkeConfigId(5));
+        env.put_global_key(
+            &HpkeKeypair::generate_default(HpkeConfigId(4)),
+            HpkeKeyState::Expired,
+        )
+        .await;
+        env.put_global_key(&active, HpkeKeyState::Active).await;
+        env.put_global_key(
+            &HpkeKeypair::generate_default(HpkeConfigId(6)),
+            HpkeKeyState::Pending,
+        )
+        .await;
+        let response = env.send(TestRequest::get("/hpke_config")).await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(response.header("cache-control"), Some("max-age=86400"));
+        let list: HpkeConfigList = response.message(DapMediaType::HpkeConfigList);
+        assert_eq!(list.0, vec![active.config().clone()]);
+    }
+
+    #[tokio::test]
+    async fn a_task_without_keys_gets_the_global_keys_and_one_with_keys_its_own() {
+        use dyad_core::hpke::HpkeKeypair;
+        use dyad_datastore::models::HpkeKeyState;
+        use dyad_messages::draft09::HpkeConfigId;
+        let with_keys = TaskPair::time_interval(VdafInstance::Prio3Count);
+        let without = TaskPair::time_interval(VdafInstance::Prio3Count);
+        let config = crate::state::ApiConfig {
+            hpke_keys: crate::config::HpkeKeysConfig {
+                refresh_interval_secs: 60,
+                config_max_age_secs: 300,
+            },
+            ..Default::default()
+        };
+        let env = TestEnv::with_config(config).await;
+        env.put_task(&with_keys.leader).await;
+        env.put_task(&TaskPair::without_keys(&without.leader)).await;
+        let global = HpkeKeypair::generate_default(HpkeConfigId(42));
+        env.put_global_key(&global, HpkeKeyState::Active).await;
+        let get = |task_id: TaskId| TestRequest::get(format!("/hpke_config?task_id={task_id}"));
+
+        let response = env.send(get(without.task_id())).await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(response.header("cache-control"), Some("max-age=300"));
+        let list: HpkeConfigList = response.message(DapMediaType::HpkeConfigList);
+        assert_eq!(list.0, vec![global.config().clone()]);
+
+        let response = env.send(get(with_keys.task_id())).await;
+        let list: HpkeConfigList = response.message(DapMediaType::HpkeConfigList);
+        assert_eq!(
+            list.0,
+            vec![with_keys.leader.hpke_keys()[0].config().clone()]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_without_keys_and_no_active_global_key_is_a_server_error() {
+        let pair = TaskPair::time_interval(VdafInstance::Prio3Count);
+        let env = TestEnv::with_tasks(&[&TaskPair::without_keys(&pair.leader)]).await;
+        let response = env
+            .send(TestRequest::get(format!(
+                "/hpke_config?task_id={}",
+                pair.task_id()
+            )))
+            .await;
+        assert_eq!(response.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[tokio::test]

@@ -35,7 +35,8 @@
 //!   [`problem::ApiError::internal`]
 //! - 404 for an unknown path, 405 with `Allow` for an unserved method →
 //!   [`fallback::not_found`], [`fallback::method_not_allowed`]
-//! - `missingTaskID` for `GET /hpke_config` without a task (4.4.1) →
+//! - `GET /hpke_config` without a task: the active global keys, else
+//!   `missingTaskID` (4.4.1) →
 //!   [`hpke_config::get_hpke_config`]
 //! - a batch interval ending after 2^63 - 1 is `batchInvalid` (4.6.5) →
 //!   [`storable_time::check_batch_interval`]

@@ -3,6 +3,7 @@
 //! HTTPS together with the batching report writer.
 
 use super::{fallback, hpke_config, trace};
+use crate::hpke_keys::GlobalHpkeKeys;
 use crate::server::ServerLimits;
 use crate::state::{ApiConfig, AppState};
 use crate::upload::writer::{ReportWriter, WriterTask};
@@ -11,6 +12,7 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use dyad_datastore::Datastore;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -27,10 +29,14 @@ impl HttpApi {
     pub fn new(datastore: Arc<dyn Datastore>, config: ApiConfig) -> Self {
         let (reports, writer) =
             ReportWriter::spawn(datastore.clone(), config.upload, config.server.retry_after);
+        let hpke_keys = GlobalHpkeKeys::new(datastore.clone());
+        // Stops with the last clone of the keys (the router's state).
+        hpke_keys.spawn_refresher(Duration::from_secs(config.hpke_keys.refresh_interval_secs));
         let state = AppState {
             datastore,
             config,
             reports,
+            hpke_keys,
         };
         Self {
             router: build_router(state),

@@ -103,6 +103,12 @@ impl TaskPair {
         Self::new(vdaf, BatchMode::TimeInterval)
     }
 
+    /// `task` without HPKE keys of its own, as `dyad task add --hpke-keys
+    /// global` stores it: it uses the global keys.
+    pub fn without_keys(task: &Task) -> Task {
+        task.to_builder().hpke_keys(Vec::new()).build().unwrap()
+    }
+
     pub fn task_id(&self) -> TaskId {
         *self.leader.task_id()
     }

@@ -83,6 +83,23 @@ impl TestEnv {
             .unwrap();
     }
 
+    /// Stores a global HPKE key in `state`. Store keys before the first
+    /// request: the router's copy of the global keys is read on first use.
+    pub async fn put_global_key(
+        &self,
+        keypair: &dyad_core::hpke::HpkeKeypair,
+        state: dyad_datastore::models::HpkeKeyState,
+    ) {
+        let keypair = keypair.clone();
+        self.datastore
+            .run_tx("test_put_global_key", move |tx| {
+                let keypair = keypair.clone();
+                Box::pin(async move { Ok(tx.put_global_hpke_key(&keypair, state).await?) })
+            })
+            .await
+            .unwrap();
+    }
+
     pub async fn send(&self, request: TestRequest) -> TestResponse {
         let mut builder = Request::builder().method(request.method).uri(request.uri);
         for (name, value) in &request.headers {

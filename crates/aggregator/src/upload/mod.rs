@@ -123,7 +123,13 @@ async fn accept_for_task(
     // Reports later than the latest storable time are too early, in the
     // spec's order of checks (see `http::storable_time`).
     let checked = with_storable_clock_skew(task, now);
-    let validated = validate_upload(&checked, task, &report, now, NO_EXTENSIONS)
+    // The task's keys first, then the global ones (DAP-09 section 4.4.2:
+    // an unknown config ID is `outdatedConfig`).
+    let global = state
+        .global_keys_for(task, [report.leader_encrypted_input_share.config_id])
+        .await?;
+    let keys = (task, global.keypairs.as_slice());
+    let validated = validate_upload(&checked, &keys, &report, now, NO_EXTENSIONS)
         .and_then(|validated| check_report_shares(task, &validated).map(|()| validated))
         .map_err(|e| Refused {
             rejection: Some(Rejection::of_upload_error(&e)),

@@ -372,3 +372,29 @@ async fn every_upload_outcome_is_counted_in_the_task_statistics() {
     assert_eq!(counted.uploads_invalid_message, 1);
     assert_eq!(counted.reports_aggregated, 0);
 }
+
+/// A task without keys of its own takes reports sealed to any stored
+/// global key, expired ones included (a Client may still hold its config);
+/// a config ID that is neither the task's nor a global key's is
+/// `outdatedConfig`.
+#[tokio::test]
+async fn global_keys_open_uploads_of_a_task_without_keys() {
+    use dyad_datastore::models::HpkeKeyState;
+    let pair = TaskPair::time_interval(VdafInstance::Prio3Count);
+    let env = TestEnv::new().await;
+    env.put_task(&TaskPair::without_keys(&pair.leader)).await;
+    // The report is sealed to the pair's Leader key: store it as a global,
+    // expired key.
+    env.put_global_key(&pair.leader.hpke_keys()[0], HpkeKeyState::Expired)
+        .await;
+    let report = pair.report(&Measurement::Count(true), now(&env));
+    let response = env.send(upload(pair.task_id(), &report.report)).await;
+    assert_eq!(response.status, StatusCode::CREATED);
+    assert_eq!(env.report_count(pair.task_id()).await, 1);
+
+    let mut unknown = pair.report(&Measurement::Count(true), now(&env)).report;
+    unknown.leader_encrypted_input_share.config_id = HpkeConfigId(99);
+    let response = env.send(upload(pair.task_id(), &unknown)).await;
+    response.assert_problem(DapProblemType::OutdatedConfig, Some(pair.task_id()));
+    assert_eq!(env.report_count(pair.task_id()).await, 1);
+}

@@ -10,6 +10,7 @@ mod batch_identifier;
 mod client_report;
 mod collected_batch;
 mod collection_job;
+mod global_hpke_key;
 mod helper_replay;
 mod outstanding_batch;
 mod report_aggregation;
@@ -25,6 +26,7 @@ pub use client_report::{
 };
 pub use collected_batch::CollectedBatch;
 pub use collection_job::{CollectionJob, CollectionJobState, CollectionJobWriteOutcome};
+pub use global_hpke_key::{GlobalHpkeKey, HpkeKeyState};
 pub use helper_replay::SeenReport;
 pub use outstanding_batch::{BatchReservation, OutstandingBatch};
 pub use report_aggregation::{ReportAggregation, ReportAggregationState};

@@ -10,7 +10,8 @@
 //! ([`collection_jobs`], [`collected_batches`], [`outstanding_batches`]),
 //! the Helper's answers and anti-replay set ([`aggregate_share_jobs`],
 //! [`helper_replay`]), tasks ([`tasks`]), per-task statistics
-//! ([`task_counters`]) and leases on jobs ([`leases`]).
+//! ([`task_counters`]), the HPKE keys shared by tasks
+//! ([`global_hpke_keys`]) and leases on jobs ([`leases`]).
 
 pub(crate) mod aggregate_share_jobs;
 pub(crate) mod aggregation_jobs;
@@ -18,6 +19,7 @@ pub(crate) mod batch_aggregations;
 pub(crate) mod client_reports;
 pub(crate) mod collected_batches;
 pub(crate) mod collection_jobs;
+pub(crate) mod global_hpke_keys;
 pub(crate) mod helper_replay;
 pub(crate) mod leases;
 pub(crate) mod outstanding_batches;

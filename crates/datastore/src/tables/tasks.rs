@@ -157,17 +157,20 @@ pub(crate) async fn count_sealed_values<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     column: SealedColumn,
 ) -> Result<u64> {
+    if column == SealedColumn::GlobalHpkePrivateKey {
+        return super::global_hpke_keys::count_sealed_private_keys(tx).await;
+    }
     let Open { conn, .. } = tx.read();
-    let SealedColumn::TaskDocument = column;
     let counted = sql::<DB>("SELECT COUNT(*) AS count FROM tasks")
         .fetch_one(&mut *conn)
         .await?;
     columns::count_of(&counted, "tasks")
 }
 
-/// Re-seals under the first key the task documents (the one
-/// [`SealedColumn`]) of up to `limit` tasks after
-/// `after` in task ID order (see `crate::reseal`). Each rewrite names the
+/// Re-seals under the first key the values of `column`: the task
+/// documents of up to `limit` tasks after
+/// `after` in task ID order, or the global HPKE private keys (see
+/// `crate::tables::global_hpke_keys`; `crate::reseal`). Each rewrite names the
 /// document it replaces, so a row changed since it was read is left alone.
 pub(crate) async fn reseal_sealed_values<DB: Backend>(
     tx: &mut Tx<'_, DB>,
@@ -175,8 +178,10 @@ pub(crate) async fn reseal_sealed_values<DB: Backend>(
     after: Option<&[u8]>,
     limit: u64,
 ) -> Result<ResealBatch> {
+    if column == SealedColumn::GlobalHpkePrivateKey {
+        return super::global_hpke_keys::reseal_private_keys(tx, after, limit).await;
+    }
     let Open { conn, keys, .. } = tx.write("reseal_sealed_values")?;
-    let SealedColumn::TaskDocument = column;
     let rows = sql::<DB>(
         "SELECT task_id, task_document FROM tasks WHERE task_id > $1 ORDER BY task_id LIMIT $2",
     )

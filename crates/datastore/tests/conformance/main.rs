@@ -11,6 +11,7 @@ mod batch_aggregations;
 mod client_reports;
 mod collected_batches;
 mod collection_jobs;
+mod global_hpke_keys;
 mod helper_replay;
 mod leases;
 mod outstanding_batches;
@@ -69,6 +70,11 @@ macro_rules! all_tests {
                 aborted_delete_keeps_everything,
                 update_expiration,
                 read_only_transactions_cannot_delete_or_update,
+            }
+            global_hpke_keys {
+                states_and_times_round_trip,
+                private_keys_are_sealed_and_resealed,
+                lock_serializes_concurrent_writers,
             }
             reseal {
                 reseal_then_the_old_key_can_go,

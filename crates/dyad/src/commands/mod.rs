@@ -7,6 +7,7 @@ pub mod collector;
 pub mod datastore_key;
 pub mod decode;
 pub mod hpke;
+pub mod hpke_key;
 pub mod interop;
 pub mod migrate;
 pub mod quickstart;

@@ -27,6 +27,15 @@ enum BatchModeArg {
     FixedSize,
 }
 
+/// Whose HPKE keys a task uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum HpkeKeysArg {
+    /// A keypair of the task's own, made now.
+    Task,
+    /// The aggregator's global keys (`dyad hpke-key`, the key-rotator role).
+    Global,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum RoleArg {
     Leader,
@@ -97,6 +106,11 @@ pub struct AddArgs {
     /// timestamps.
     #[arg(long)]
     tolerable_clock_skew: Option<u64>,
+    /// This aggregator's HPKE keys for the task: `task`, a keypair of the
+    /// task's own made now; or `global`, the aggregator's global keys, which
+    /// the key-rotator role rotates (see `dyad hpke-key`).
+    #[arg(long, value_enum, default_value_t = HpkeKeysArg::Task)]
+    hpke_keys: HpkeKeysArg,
     /// Where to write the files for the other parties (created if missing;
     /// existing files are never overwritten).
     #[arg(long)]
@@ -145,8 +159,15 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
         )?;
         (generated.mine, Some(generated.peer_file))
     };
+    let mut provisioned = provisioned;
+    if args.hpke_keys == HpkeKeysArg::Global {
+        provisioned.task = without_own_keys(&provisioned.task)?;
+    }
     let out_dir = prepare_out_dir(&provisioned, peer_file.as_ref(), args.out_dir.as_deref())?;
     store(&args.datastore, provisioned.task.clone()).await?;
+    if args.hpke_keys == HpkeKeysArg::Global {
+        note_missing_global_key(&args.datastore).await;
+    }
     let written = match out_dir {
         Some(out_dir) => {
             write_files(&out_dir, &provisioned, peer_file.as_ref()).map_err(|error| {
@@ -312,6 +333,36 @@ fn prepare_out_dir(
     Ok(Some(out_dir.to_path_buf()))
 }
 
+/// The task without its own HPKE keypair: it uses the global keys.
+fn without_own_keys(task: &Task) -> anyhow::Result<Task> {
+    task.to_builder()
+        .hpke_keys(Vec::new())
+        .build()
+        .context("removing the task's own HPKE keys")
+}
+
+/// A note when no global key is active yet: until one is, the task's
+/// `GET /hpke_config` fails and no Client can upload.
+async fn note_missing_global_key(datastore: &DatastoreArgs) {
+    let Ok(datastore) = datastore.open().await else {
+        return;
+    };
+    let keys = datastore
+        .run_read_tx("get_global_hpke_keys", |tx| {
+            Box::pin(async move { Ok(tx.get_global_hpke_keys().await?) })
+        })
+        .await;
+    let active = keys.is_ok_and(|keys| {
+        keys.iter()
+            .any(|key| key.state == dyad_datastore::models::HpkeKeyState::Active)
+    });
+    if !active {
+        noteln!(
+            "note: no global HPKE key is active yet: run the key-rotator role or              `dyad hpke-key add --state active` before Clients upload"
+        );
+    }
+}
+
 async fn store(datastore: &DatastoreArgs, task: Task) -> anyhow::Result<()> {
     let task_id = *task.task_id();
     datastore
@@ -402,8 +453,13 @@ fn report(task: &Task, written: &[Written], format: OutputFormat) -> anyhow::Res
         outln!("{}", serde_json::to_string_pretty(&answer)?)?;
         return Ok(());
     }
+    let keys = if task.hpke_keys().is_empty() {
+        "with this aggregator's global HPKE keys"
+    } else {
+        "with this aggregator's own HPKE key"
+    };
     outln!(
-        "stored task {} as the {} ({}, with this aggregator's own HPKE key)",
+        "stored task {} as the {} ({}, {keys})",
         task.task_id(),
         task.role(),
         task.vdaf()

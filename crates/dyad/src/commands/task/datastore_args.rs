@@ -33,7 +33,7 @@ impl DatastoreArgs {
 
     /// Opens a datastore that must exist already: a SQLite file that is not
     /// there is an error (naming the file), not a new empty database.
-    pub(super) async fn open_existing(&self) -> anyhow::Result<Arc<dyn Datastore>> {
+    pub(crate) async fn open_existing(&self) -> anyhow::Result<Arc<dyn Datastore>> {
         let (url, options) = self.url_and_options()?;
         if let Some(path) = missing_sqlite_file(&url) {
             bail!(

@@ -86,7 +86,7 @@ fn summary(role: Role, counts: &TaskRowCounts) -> String {
 }
 
 /// Asks on stderr, reads the answer from stdin: only `y` or `yes` agree.
-fn confirm(question: &str) -> anyhow::Result<bool> {
+pub(crate) fn confirm(question: &str) -> anyhow::Result<bool> {
     note!("{question}");
     std::io::stderr().flush()?;
     let mut answer = String::new();

@@ -49,3 +49,8 @@ pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
         TaskCommand::Stats(args) => stats::run(args).await,
     }
 }
+
+// Shared with `dyad hpke-key`: the confirmation prompt and the names of
+// HPKE algorithms.
+pub(crate) use delete::confirm;
+pub(crate) use view::{aead_name, kdf_name, kem_name};

@@ -102,7 +102,7 @@ report expiry age      604800 s
 tolerable clock skew   60 s
 aggregator auth token  DAP-Auth-Token, hash stored
 collector auth token   none
-HPKE keys              none (the aggregator's own keys)
+HPKE keys              none of its own: the aggregator's global keys (`dyad hpke-key list`)
 collector HPKE config  id 1: X25519-HKDF-SHA256, HKDF-SHA256, AES-128-GCM
 "#
         );

@@ -160,7 +160,10 @@ impl TaskView {
             ),
         ]);
         if self.hpke_keys.is_empty() {
-            rows.push(("HPKE keys", "none (the aggregator's own keys)".to_owned()));
+            rows.push((
+                "HPKE keys",
+                "none of its own: the aggregator's global keys (`dyad hpke-key list`)".to_owned(),
+            ));
         }
         for (i, key) in self.hpke_keys.iter().enumerate() {
             rows.push((if i == 0 { "HPKE keys" } else { "" }, key.text()));
@@ -223,7 +226,7 @@ fn seconds(seconds: u64) -> String {
 }
 
 /// A KEM's name (RFC 9180 section 7.1), or its code point.
-fn kem_name(kem: HpkeKemId) -> String {
+pub(crate) fn kem_name(kem: HpkeKemId) -> String {
     match kem {
         HpkeKemId::P256HkdfSha256 => "P256-HKDF-SHA256".to_owned(),
         HpkeKemId::P384HkdfSha384 => "P384-HKDF-SHA384".to_owned(),
@@ -235,7 +238,7 @@ fn kem_name(kem: HpkeKemId) -> String {
 }
 
 /// A KDF's name (RFC 9180 section 7.2), or its code point.
-fn kdf_name(kdf: HpkeKdfId) -> String {
+pub(crate) fn kdf_name(kdf: HpkeKdfId) -> String {
     match kdf {
         HpkeKdfId::HkdfSha256 => "HKDF-SHA256".to_owned(),
         HpkeKdfId::HkdfSha384 => "HKDF-SHA384".to_owned(),
@@ -245,7 +248,7 @@ fn kdf_name(kdf: HpkeKdfId) -> String {
 }
 
 /// An AEAD's name (RFC 9180 section 7.3), or its code point.
-fn aead_name(aead: HpkeAeadId) -> String {
+pub(crate) fn aead_name(aead: HpkeAeadId) -> String {
     match aead {
         HpkeAeadId::Aes128Gcm => "AES-128-GCM".to_owned(),
         HpkeAeadId::Aes256Gcm => "AES-256-GCM".to_owned(),
