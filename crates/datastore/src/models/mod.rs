@@ -28,4 +28,4 @@ pub use helper_replay::SeenReport;
 pub use outstanding_batch::{BatchReservation, OutstandingBatch};
 pub use report_aggregation::{ReportAggregation, ReportAggregationState};
 pub use task_rows::TaskRowCounts;
-pub(crate) use task_rows::TASK_TABLES;
+pub(crate) use task_rows::{TASK_TABLES, TASK_TABLE_KEYS};

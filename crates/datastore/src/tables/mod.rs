@@ -10,6 +10,8 @@
 //! ([`collection_jobs`], [`collected_batches`], [`outstanding_batches`]),
 //! the Helper's answers and anti-replay set ([`aggregate_share_jobs`],
 //! [`helper_replay`]), tasks ([`tasks`]) and leases on jobs ([`leases`]).
+//! The garbage collector's deletes share [`expiry`]; [`free_space`] gives
+//! the space of deleted rows back to the file system (SQLite).
 
 pub(crate) mod aggregate_share_jobs;
 pub(crate) mod aggregation_jobs;
@@ -17,6 +19,8 @@ pub(crate) mod batch_aggregations;
 pub(crate) mod client_reports;
 pub(crate) mod collected_batches;
 pub(crate) mod collection_jobs;
+pub(crate) mod expiry;
+pub(crate) mod free_space;
 pub(crate) mod helper_replay;
 pub(crate) mod leases;
 pub(crate) mod outstanding_batches;
