@@ -41,6 +41,7 @@
 //! aggregation_job_creator: {}           # sections of the Leader's jobs; defaults if absent
 //! aggregation_job_driver: {}
 //! collection_job_driver: {}
+//! garbage_collector: {}                 # the garbage-collector role (both aggregators)
 //! ```
 //!
 //! Unknown fields are rejected (in the sections this crate owns), and
@@ -65,7 +66,10 @@
 //!   [`crate::leader::JobDriverConfig::validate`],
 //!   [`crate::leader::CollectionDriverConfig::validate`]
 //! - the `tls` section → [`TlsConfig`] (in [`crate::tls`])
+//! - the `garbage_collector` section →
+//!   [`crate::garbage_collector::GarbageCollectorConfig::validate`]
 
+use crate::garbage_collector::GarbageCollectorConfig;
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
 pub use crate::tls::config::TlsConfig;
 use dyad_datastore::{DatastoreKeys, DatastoreOptions, KEYS_ENV};
@@ -113,6 +117,9 @@ pub enum ProcessRole {
     AggregationJobDriver,
     /// The Leader's collection job driver.
     CollectionJobDriver,
+    /// Deletes expired data (either aggregator; see
+    /// [`crate::garbage_collector`]).
+    GarbageCollector,
 }
 
 impl fmt::Display for ProcessRole {
@@ -122,6 +129,7 @@ impl fmt::Display for ProcessRole {
             ProcessRole::AggregationJobCreator => "aggregation-job-creator",
             ProcessRole::AggregationJobDriver => "aggregation-job-driver",
             ProcessRole::CollectionJobDriver => "collection-job-driver",
+            ProcessRole::GarbageCollector => "garbage-collector",
         })
     }
 }
@@ -438,6 +446,8 @@ pub struct AggregatorConfig {
     pub aggregation_job_driver: JobDriverConfig,
     #[serde(default)]
     pub collection_job_driver: CollectionDriverConfig,
+    #[serde(default)]
+    pub garbage_collector: GarbageCollectorConfig,
 }
 
 impl fmt::Debug for AggregatorConfig {
@@ -469,6 +479,7 @@ impl fmt::Debug for AggregatorConfig {
             .field("aggregation_job_creator", &self.aggregation_job_creator)
             .field("aggregation_job_driver", &self.aggregation_job_driver)
             .field("collection_job_driver", &self.collection_job_driver)
+            .field("garbage_collector", &self.garbage_collector)
             .finish()
     }
 }
@@ -627,6 +638,7 @@ impl AggregatorConfig {
                 "collection_job_driver",
                 self.collection_job_driver.validate(),
             ),
+            ("garbage_collector", self.garbage_collector.validate()),
         ] {
             checked.map_err(|reason| invalid(field, reason))?;
         }

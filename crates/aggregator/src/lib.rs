@@ -14,6 +14,7 @@
 //! | [`collection_jobs`] | the Leader's collection job endpoints (DAP-09 4.6.1) |
 //! | [`helper`] | the Helper's aggregation job and aggregate share endpoints (4.5, 4.6.2) |
 //! | [`leader`] | the Leader's background jobs: job creator and drivers |
+//! | [`garbage_collector`] | the `garbage-collector` role: deletes expired reports, jobs and batches, and expired tasks |
 //! | [`server`] | the HTTP/1.1 server: accept loop, connection and body limits, timeouts, graceful shutdown |
 //! | [`logging`] | installing the `tracing` subscriber |
 //! | [`tls`] | HTTPS for the API (certificate reload on SIGHUP) and extra root certificates for clients |
@@ -61,6 +62,7 @@ pub mod batch_facts;
 pub mod collection_jobs;
 pub mod config;
 pub(crate) mod convert;
+pub mod garbage_collector;
 pub mod helper;
 pub mod http;
 pub mod leader;
