@@ -370,3 +370,113 @@ async fn reclaim_free_space(
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dyad_datastore::testing::fixtures::{self, d, leader_task, report, t};
+    use dyad_datastore::testing::sqlite_harness;
+
+    fn with_expiry(age: Option<u64>, expiration: Option<u64>) -> Task {
+        leader_task()
+            .to_builder()
+            .report_expiry_age(age.map(d))
+            .task_expiration(expiration.map(t))
+            .build()
+            .unwrap()
+    }
+
+    async fn count(datastore: &dyn Datastore, task: &Task) -> Option<TaskRowCounts> {
+        let task_id = *task.task_id();
+        datastore
+            .run_read_tx("count", move |tx| {
+                Box::pin(async move { Ok(tx.count_task_rows(&task_id).await?) })
+            })
+            .await
+            .unwrap()
+    }
+
+    /// A run deletes the reports older than their task's expiry age, a task
+    /// past its expiration and grace period whole, and nothing else; a
+    /// second run finds nothing.
+    #[tokio::test]
+    async fn a_run_deletes_expired_reports_and_expired_tasks_only() {
+        let h = sqlite_harness().await;
+        let ds = h.datastore.as_ref();
+        h.clock.set(t(10_000));
+        let aging = with_expiry(Some(1000), None);
+        let expired = with_expiry(None, Some(5000));
+        let in_grace = with_expiry(None, Some(7000));
+        let kept = with_expiry(None, None);
+        fixtures::put_tasks(ds, &[&aging, &expired, &in_grace, &kept]).await;
+        let reports = vec![
+            report(aging.task_id(), 8000, 1),
+            report(aging.task_id(), 8500, 1),
+            report(aging.task_id(), 9500, 1),
+            report(expired.task_id(), 100, 2),
+            report(in_grace.task_id(), 100, 3),
+            report(kept.task_id(), 100, 4),
+        ];
+        ds.run_tx("put", move |tx| {
+            let reports = reports.clone();
+            Box::pin(async move {
+                tx.put_client_reports(&reports).await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        let config = GarbageCollectorConfig {
+            max_rows_per_transaction: 1,
+            task_expiration_grace_secs: 4000,
+            ..GarbageCollectorConfig::default()
+        };
+
+        let run = run_once(ds, &config, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(run.tasks, 4);
+        assert_eq!(run.tasks_deleted, 1);
+        assert_eq!(
+            run.rows_deleted,
+            BTreeMap::from([("client_reports", 3)]),
+            "two expired reports, one of the expired task"
+        );
+        assert_eq!(count(ds, &aging).await.unwrap().client_reports, 1);
+        assert_eq!(count(ds, &expired).await, None);
+        assert_eq!(count(ds, &in_grace).await.unwrap().client_reports, 1);
+        assert_eq!(count(ds, &kept).await.unwrap().client_reports, 1);
+
+        let again = run_once(ds, &config, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!((again.total_rows(), again.tasks_deleted), (0, 0));
+    }
+
+    /// A run asked to stop deletes nothing more.
+    #[tokio::test]
+    async fn a_cancelled_run_stops_before_the_next_transaction() {
+        let h = sqlite_harness().await;
+        let ds = h.datastore.as_ref();
+        h.clock.set(t(10_000));
+        let aging = with_expiry(Some(1000), None);
+        fixtures::put_tasks(ds, &[&aging]).await;
+        let old = vec![report(aging.task_id(), 100, 1)];
+        ds.run_tx("put", move |tx| {
+            let old = old.clone();
+            Box::pin(async move {
+                tx.put_client_reports(&old).await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        let stopped = CancellationToken::new();
+        stopped.cancel();
+        let run = run_once(ds, &GarbageCollectorConfig::default(), &stopped)
+            .await
+            .unwrap();
+        assert_eq!(run.total_rows(), 0);
+        assert_eq!(count(ds, &aging).await.unwrap().client_reports, 1);
+    }
+}
