@@ -191,13 +191,15 @@ pub(crate) async fn delete_expired_report_aggregations<DB: Backend>(
     before: Time,
     limit: u64,
 ) -> Result<u64> {
+    // Driven by the jobs (few) rather than by every report aggregation of
+    // the task: their rows are found by the primary key's prefix.
     let statement = format!(
         "DELETE FROM report_aggregations WHERE (task_id, aggregation_job_id, ord) IN (
              SELECT r.task_id, r.aggregation_job_id, r.ord FROM report_aggregations r
-             WHERE r.task_id = $1 AND EXISTS (
-                 SELECT 1 FROM aggregation_jobs j
-                 WHERE j.task_id = r.task_id AND j.aggregation_job_id = r.aggregation_job_id
-                   AND j.state <> $4 AND j.client_interval_end <= $2 AND j.updated_at < $2
+             WHERE (r.task_id, r.aggregation_job_id) IN (
+                 SELECT j.task_id, j.aggregation_job_id FROM aggregation_jobs j
+                 WHERE j.task_id = $1 AND j.state <> $4 AND j.client_interval_end <= $2
+                   AND j.updated_at < $2
                    AND NOT EXISTS (
                        SELECT 1 FROM batch_aggregations b
                        WHERE b.task_id = j.task_id AND b.aggregation_job_id = j.aggregation_job_id))
