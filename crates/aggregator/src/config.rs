@@ -45,6 +45,7 @@
 //! aggregation_job_creator: {}           # sections of the Leader's jobs; defaults if absent
 //! aggregation_job_driver: {}
 //! collection_job_driver: {}
+//! garbage_collector: {}                 # the garbage-collector role (both aggregators)
 //! ```
 //!
 //! Unknown fields are rejected (in the sections this crate owns), and
@@ -71,7 +72,10 @@
 //! - the `tls` section → [`TlsConfig`] (in [`crate::tls`])
 //! - the `key_rotator` section → [`KeyRotatorConfig::validate`] (in
 //!   [`crate::key_rotator`]); the `hpke_keys` section → [`HpkeKeysConfig`]
+//! - the `garbage_collector` section →
+//!   [`crate::garbage_collector::GarbageCollectorConfig::validate`]
 
+use crate::garbage_collector::GarbageCollectorConfig;
 pub use crate::key_rotator::KeyRotatorConfig;
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
 pub use crate::tls::config::TlsConfig;
@@ -122,6 +126,9 @@ pub enum ProcessRole {
     CollectionJobDriver,
     /// Rotates the global HPKE keys (see [`crate::key_rotator`]).
     KeyRotator,
+    /// Deletes expired data (either aggregator; see
+    /// [`crate::garbage_collector`]).
+    GarbageCollector,
 }
 
 impl fmt::Display for ProcessRole {
@@ -132,6 +139,7 @@ impl fmt::Display for ProcessRole {
             ProcessRole::AggregationJobDriver => "aggregation-job-driver",
             ProcessRole::CollectionJobDriver => "collection-job-driver",
             ProcessRole::KeyRotator => "key-rotator",
+            ProcessRole::GarbageCollector => "garbage-collector",
         })
     }
 }
@@ -499,6 +507,8 @@ pub struct AggregatorConfig {
     pub hpke_keys: HpkeKeysConfig,
     #[serde(default)]
     pub key_rotator: KeyRotatorConfig,
+    #[serde(default)]
+    pub garbage_collector: GarbageCollectorConfig,
 }
 
 impl fmt::Debug for AggregatorConfig {
@@ -532,6 +542,7 @@ impl fmt::Debug for AggregatorConfig {
             .field("collection_job_driver", &self.collection_job_driver)
             .field("hpke_keys", &self.hpke_keys)
             .field("key_rotator", &self.key_rotator)
+            .field("garbage_collector", &self.garbage_collector)
             .finish()
     }
 }
@@ -691,6 +702,7 @@ impl AggregatorConfig {
                 self.collection_job_driver.validate(),
             ),
             ("key_rotator", self.key_rotator.validate()),
+            ("garbage_collector", self.garbage_collector.validate()),
         ] {
             checked.map_err(|reason| invalid(field, reason))?;
         }

@@ -16,6 +16,7 @@
 //! | [`leader`] | the Leader's background jobs: job creator and drivers |
 //! | [`hpke_keys`] | each replica's copy of the global HPKE keys, refreshed |
 //! | [`key_rotator`] | the `key-rotator` role: global HPKE keys made, promoted, expired, deleted |
+//! | [`garbage_collector`] | the `garbage-collector` role: deletes expired reports, jobs and batches, and expired tasks |
 //! | [`server`] | the HTTP/1.1 server: accept loop, connection and body limits, timeouts, graceful shutdown |
 //! | [`logging`] | installing the `tracing` subscriber |
 //! | [`tls`] | HTTPS for the API (certificate reload on SIGHUP) and extra root certificates for clients |
@@ -63,6 +64,7 @@ pub mod batch_facts;
 pub mod collection_jobs;
 pub mod config;
 pub(crate) mod convert;
+pub mod garbage_collector;
 pub mod helper;
 pub mod hpke_keys;
 pub mod http;

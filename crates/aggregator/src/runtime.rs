@@ -178,6 +178,15 @@ pub async fn run_with(
                     )
                 });
             }
+            ProcessRole::GarbageCollector => {
+                let cfg = config.garbage_collector;
+                roles.spawn(async move {
+                    (
+                        role,
+                        crate::garbage_collector::run_garbage_collector(datastore, cfg, stop).await,
+                    )
+                });
+            }
             ProcessRole::CollectionJobDriver => {
                 let cfg = config.collection_job_driver.clone();
                 let client = http_client.clone().unwrap_or_default();

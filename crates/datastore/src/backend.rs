@@ -73,6 +73,12 @@ pub(crate) trait Backend: Database<Row: StoredRow> {
     /// The same for a `SELECT` of rows to delete.
     const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str;
 
+    /// Whether the database file gives the pages of deleted rows back with
+    /// `PRAGMA incremental_vacuum` (SQLite, whose files are created with
+    /// `auto_vacuum = INCREMENTAL`); PostgreSQL's autovacuum makes the
+    /// space of deleted rows reusable on its own.
+    const INCREMENTAL_VACUUM: bool;
+
     /// Rows one statement writes at most, for rows of `columns` values,
     /// given the table's own bound `wanted`: SQLite bounds the number of
     /// parameters of a statement (each value is one), PostgreSQL binds one

@@ -97,6 +97,13 @@ operations! {
         /// [`DatastoreError::NotFound`] if there is no such task.
         async fn update_task_expiration(&mut self, task_id: &TaskId, task_expiration: Option<Time>)
             -> Result<Task>;
+        /// Deletes up to `limit` of the task's rows, children first, and once
+        /// none is left the task itself (for a task past its expiration: the
+        /// garbage collector). Gives the rows removed per kind and whether the
+        /// task row went; repeated until it did, it removes what
+        /// [`Self::delete_task`] removes, a bounded number of rows at a time.
+        async fn delete_task_rows(&mut self, task_id: &TaskId, limit: u64)
+            -> Result<(TaskRowCounts, bool)>;
     }
 
     client_reports { // Leader: client reports (section 4.4.2)
@@ -130,7 +137,8 @@ operations! {
         /// given.
         async fn count_unaggregated_client_reports(&mut self, task_id: &TaskId,
             interval: Option<Interval>) -> Result<u64>;
-        /// Deletes up to `limit` reports whose time is before `before`; how many.
+        /// Deletes up to `limit` reports whose time is before `before`, except
+        /// those of in-progress aggregation jobs; how many.
         async fn delete_client_reports_before(&mut self, task_id: &TaskId, before: Time, limit: u64)
             -> Result<u64>;
     }
@@ -173,6 +181,11 @@ operations! {
         async fn renew_aggregation_job_lease(&mut self, task_id: &TaskId,
             aggregation_job_id: &AggregationJobId, token: &LeaseToken, lease_duration: Duration)
             -> Result<Time>;
+        /// Deletes up to `limit` jobs that are over, whose reports are all
+        /// before `before`, last changed before `before`, with no report
+        /// aggregation or batch aggregation left; how many.
+        async fn delete_expired_aggregation_jobs(&mut self, task_id: &TaskId, before: Time,
+            limit: u64) -> Result<u64>;
     }
 
     report_aggregations { // Report aggregations (sections 4.5.1, 4.5.2)
@@ -189,6 +202,11 @@ operations! {
         /// missing.
         async fn update_report_aggregations(&mut self, report_aggregations: &[ReportAggregation],
             lease: Option<&LeaseToken>) -> Result<()>;
+        /// Deletes up to `limit` report aggregations of jobs that
+        /// [`Self::delete_expired_aggregation_jobs`] may delete once they are
+        /// gone; how many.
+        async fn delete_expired_report_aggregations(&mut self, task_id: &TaskId, before: Time,
+            limit: u64) -> Result<u64>;
     }
 
     batch_aggregations { // Batch aggregations (section 4.6.3)
@@ -203,6 +221,12 @@ operations! {
         /// One job's contributions, to every batch.
         async fn get_batch_aggregations_for_job(&mut self, task_id: &TaskId,
             aggregation_job_id: &AggregationJobId) -> Result<Vec<BatchAggregation>>;
+        /// Deletes up to `limit` rows of batches whose reports are all before
+        /// `before` and that no in-progress job may add to (a time-interval
+        /// bucket ending by `before`; a fixed-size batch with no report at or
+        /// after `before`); how many.
+        async fn delete_expired_batch_aggregations(&mut self, task_id: &TaskId, before: Time,
+            limit: u64) -> Result<u64>;
     }
 
     collected_batches { // Collected batches (sections 4.5.1.4, 4.6.5)
@@ -220,6 +244,11 @@ operations! {
         /// was recorded, with this aggregation parameter if one is given.
         async fn is_batch_collected(&mut self, task_id: &TaskId, batch: &BatchIdentifier,
             aggregation_parameter: Option<&[u8]>) -> Result<bool>;
+        /// Deletes up to `limit` records no report can join any more (a time
+        /// interval ending by `before`; a batch ID recorded before `before`
+        /// with no batch aggregation left); how many.
+        async fn delete_expired_collected_batches(&mut self, task_id: &TaskId, before: Time,
+            limit: u64) -> Result<u64>;
     }
 
     collection_jobs { // Leader: collection jobs (section 4.6.1)
@@ -248,6 +277,10 @@ operations! {
         async fn renew_collection_job_lease(&mut self, task_id: &TaskId,
             collection_job_id: &CollectionJobId, token: &LeaseToken, lease_duration: Duration)
             -> Result<Time>;
+        /// Deletes up to `limit` jobs past `Start`, last changed before
+        /// `before`, whose interval (if any) ends by `before`; how many.
+        async fn delete_expired_collection_jobs(&mut self, task_id: &TaskId, before: Time,
+            limit: u64) -> Result<u64>;
     }
 
     aggregate_share_jobs { // Helper: aggregate share jobs (section 4.6.3)
@@ -258,6 +291,10 @@ operations! {
         /// The answered request for the batch and aggregation parameter.
         async fn get_aggregate_share_job(&mut self, task_id: &TaskId, batch: &BatchIdentifier,
             aggregation_parameter: &[u8]) -> Result<Option<AggregateShareJob>>;
+        /// Deletes up to `limit` answers made before `before` whose collected
+        /// batch record is gone; how many.
+        async fn delete_expired_aggregate_share_jobs(&mut self, task_id: &TaskId, before: Time,
+            limit: u64) -> Result<u64>;
     }
 
     helper_replay { // Helper: anti-replay (section 4.5.1.4)
@@ -293,6 +330,10 @@ operations! {
         /// with this parameter) reached `min_batch_size`, and marks it taken.
         async fn take_current_batch(&mut self, task_id: &TaskId, aggregation_parameter: &[u8],
             min_batch_size: u64) -> Result<Option<BatchId>>;
+        /// Deletes up to `limit` batches created before `before` that no
+        /// aggregation job nor batch aggregation refers to; how many.
+        async fn delete_expired_outstanding_batches(&mut self, task_id: &TaskId, before: Time,
+            limit: u64) -> Result<u64>;
     }
 
     task_counters { // Per-task statistics (`dyad task stats`)
@@ -340,5 +381,12 @@ operations! {
         /// one.
         async fn reseal_sealed_values(&mut self, column: SealedColumn, after: Option<&[u8]>,
             limit: u64) -> Result<ResealBatch>;
+    }
+
+    free_space { // Space of deleted rows (see `crate::tables::free_space`)
+        /// Gives up to `max_pages` free pages of the database file back to the
+        /// file system (SQLite's `incremental_vacuum`); how many. PostgreSQL:
+        /// 0, its autovacuum does this.
+        async fn reclaim_free_space(&mut self, max_pages: u64) -> Result<u64>;
     }
 }

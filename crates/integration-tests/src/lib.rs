@@ -232,6 +232,9 @@ pub struct TaskOptions {
     pub min_batch_size: u64,
     /// Seconds.
     pub time_precision: u64,
+    /// The task's report expiry age on both aggregators, in seconds (`None`:
+    /// reports are kept).
+    pub report_expiry_age: Option<u64>,
 }
 
 impl TaskOptions {
@@ -241,6 +244,7 @@ impl TaskOptions {
             fixed_size: None,
             min_batch_size,
             time_precision: 3600,
+            report_expiry_age: None,
         }
     }
 
@@ -491,6 +495,11 @@ pub fn provision_task_with(
         leader_dir.display().to_string(),
     ];
     args.extend(leader_args.iter().map(|arg| arg.to_string()));
+    let expiry_age = options
+        .report_expiry_age
+        .map(|age| vec!["--report-expiry-age".to_owned(), age.to_string()])
+        .unwrap_or_default();
+    args.extend(expiry_age.iter().cloned());
     if let Some(max) = options.fixed_size {
         args.extend([
             "--batch-mode".into(),
@@ -500,15 +509,16 @@ pub fn provision_task_with(
         ]);
     }
     run_dyad(&args).context("provisioning the Leader's task")?;
-    run_dyad([
-        "task".as_ref(),
-        "add".as_ref(),
-        "--config".as_ref(),
-        helper.config_path().as_os_str(),
-        "--file".as_ref(),
-        leader_dir.join("helper-task.yaml").as_os_str(),
-    ])
-    .context("provisioning the Helper's task")?;
+    let mut helper_args = vec![
+        "task".to_owned(),
+        "add".to_owned(),
+        "--config".to_owned(),
+        helper.config_path().display().to_string(),
+        "--file".to_owned(),
+        leader_dir.join("helper-task.yaml").display().to_string(),
+    ];
+    helper_args.extend(expiry_age);
+    run_dyad(&helper_args).context("provisioning the Helper's task")?;
     CollectorCredentials::from_files(
         &leader_dir.join("collector-task.yaml"),
         &collector_dir.join("collector-key.yaml"),

@@ -129,6 +129,7 @@ async fn replicas_on_postgres_survive_driver_crashes_and_count_exactly() {
             fixed_size: None,
             min_batch_size: REPORTS as u64,
             time_precision: PRECISION,
+            report_expiry_age: None,
         },
         &dir.path().join("provision"),
     )

@@ -85,6 +85,22 @@ pub(crate) const TASK_TABLES: [&str; 10] = [
     "task_counters",
 ];
 
+/// The primary key columns of each table of [`TASK_TABLES`], in the same
+/// order: what a bounded delete of a task's rows picks its rows by
+/// (`crate::Transaction::delete_task_rows`).
+pub(crate) const TASK_TABLE_KEYS: [&str; TASK_TABLES.len()] = [
+    "task_id, aggregation_job_id, ord",
+    "task_id, aggregation_job_id",
+    "task_id, report_id",
+    "task_id, batch_identifier, aggregation_parameter, aggregation_job_id",
+    "task_id, batch_identifier, aggregation_parameter",
+    "task_id, collection_job_id",
+    "task_id, batch_identifier, aggregation_parameter",
+    "task_id, report_id, aggregation_parameter",
+    "task_id, batch_id",
+    "task_id, shard",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 //!
 //! Connections run in WAL mode with `synchronous=NORMAL` (durable across
 //! process crashes; a power loss may drop the last commits but never
-//! corrupts), a busy timeout, and foreign keys on. Read-write transactions
+//! corrupts), a busy timeout, and foreign keys on; files are in incremental
+//! auto-vacuum mode, so that space freed by the garbage collector can be
+//! given back (`crate::tables::free_space`, `auto_vacuum.rs`). Read-write transactions
 //! start with `BEGIN IMMEDIATE`, taking the database's single write lock up
 //! front: two writers never deadlock trying to upgrade a read lock, and a
 //! busy database makes the transaction wait (then retry) at its start, not
@@ -13,8 +15,10 @@
 //! The tables' SQL is shared with PostgreSQL (`crate::tables`); what is
 //! SQLite's own lives here: connection setup and transactions (this file),
 //! its side of `crate::backend::Backend` (`row.rs`), how it leases jobs
-//! (`leases.rs`) and its migrations (schema in `migrations/sqlite/`).
+//! (`leases.rs`), its migrations (schema in `migrations/sqlite/`) and its
+//! file's incremental auto-vacuum mode (`auto_vacuum.rs`).
 
+mod auto_vacuum;
 mod file_mode;
 mod leases;
 mod row;
@@ -22,7 +26,9 @@ mod row;
 use crate::pooled::PooledDatastore;
 use crate::{DatastoreError, DatastoreOptions};
 use dyad_core::clock::Clock;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::sync::Arc;
 use tracing::debug;
@@ -46,6 +52,9 @@ impl PooledDatastore<sqlx::Sqlite> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(options.statement_timeout)
             .foreign_keys(true);
+        if options.apply_migrations {
+            auto_vacuum::make_incremental(&connect).await?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -67,9 +76,11 @@ impl PooledDatastore<sqlx::Sqlite> {
     /// Applies pending migrations to the database at `url` (creating it if
     /// missing); returns the schema version it is at.
     pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
+        let connect = connect_options(url)?;
+        auto_vacuum::make_incremental(&connect).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(connect_options(url)?)
+            .connect_with(connect)
             .await?;
         let migrator = sqlx::migrate!("./migrations/sqlite");
         migrator.run(&pool).await?;
@@ -79,7 +90,10 @@ impl PooledDatastore<sqlx::Sqlite> {
 }
 
 /// The options of the file at `url` (`sqlite://PATH`), created if missing
-/// (readable by its owner only) and in WAL mode.
+/// (readable by its owner only), in WAL mode and, for a new file, in
+/// incremental auto-vacuum mode (set before any table exists, so that the
+/// garbage collector's `PRAGMA incremental_vacuum` gives deleted rows' pages
+/// back; an older file is switched when migrated: `auto_vacuum.rs`).
 fn connect_options(url: &str) -> Result<SqliteConnectOptions, DatastoreError> {
     if !url.starts_with("sqlite:") {
         return Err(DatastoreError::Config(format!(
@@ -91,6 +105,7 @@ fn connect_options(url: &str) -> Result<SqliteConnectOptions, DatastoreError> {
     file_mode::create_private(connect.get_filename());
     Ok(connect
         .create_if_missing(true)
+        .auto_vacuum(SqliteAutoVacuum::Incremental)
         .journal_mode(SqliteJournalMode::Wal))
 }
 

@@ -11,6 +11,7 @@ use crate::{Datastore, DatastoreError, DatastoreExt, DatastoreKeys, DatastoreOpt
 use dyad_core::clock::MockClock;
 use dyad_messages::draft09::{ReportMetadata, Time};
 use sqlx::Connection;
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -374,5 +375,111 @@ fn task_secrets_are_not_stored_in_the_clear() {
         // (Long needles: random ciphertext bytes cannot match them by chance.)
         assert!(!contains(b"vdaf_verify_key"));
         assert!(serde_json::from_slice::<serde_json::Value>(&raw).is_err());
+    });
+}
+
+/// A new file is in incremental auto-vacuum mode, so that the pages of deleted rows are given back to the file
+/// system by `reclaim_free_space` and the file shrinks.
+#[test]
+fn deleted_rows_pages_are_given_back() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(f.options()).await;
+        let mut conn = datastore.pool.acquire().await.unwrap();
+        let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(auto_vacuum, 2, "INCREMENTAL");
+        drop(conn);
+        let task = leader_task();
+        let task_id = *task.task_id();
+        fixtures::put_tasks(&datastore, &[&task]).await;
+        let mut reports: Vec<_> = (0..2000).map(|i| report(&task_id, 100 + i, 7)).collect();
+        for stored in &mut reports {
+            stored.leader_input_share = vec![7; 2000];
+        }
+        datastore
+            .run_tx("put", move |tx| {
+                let reports = reports.clone();
+                Box::pin(async move {
+                    tx.put_client_reports(&reports).await?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+        let checkpoint = |datastore: &SqliteDatastore| {
+            let pool = datastore.pool.clone();
+            async move {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        };
+        checkpoint(&datastore).await;
+        let file = f.dir.path().join("db.sqlite");
+        let full = std::fs::metadata(&file).unwrap().len();
+        let (deleted, reclaimed, again) = datastore
+            .run_tx("gc", move |tx| {
+                Box::pin(async move {
+                    let deleted = tx
+                        .delete_client_reports_before(
+                            &task_id,
+                            Time::from_seconds_since_epoch(10_000),
+                            5000,
+                        )
+                        .await?;
+                    let reclaimed = tx.reclaim_free_space(1_000_000).await?;
+                    let again = tx.reclaim_free_space(1_000_000).await?;
+                    Ok((deleted, reclaimed, again))
+                })
+            })
+            .await
+            .unwrap();
+        checkpoint(&datastore).await;
+        let after = std::fs::metadata(&file).unwrap().len();
+        assert_eq!(deleted, 2000);
+        assert!(reclaimed > 500, "{reclaimed} pages");
+        assert_eq!(again, 0);
+        assert!(after < full / 4, "file {full} bytes, then {after}");
+    });
+}
+
+/// A file made without incremental auto-vacuum (by an earlier version) is
+/// switched to it when opened to migrate.
+#[test]
+fn older_file_is_switched_to_incremental_auto_vacuum() {
+    run_test(async {
+        let f = Fixture::new();
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&f.url())
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE earlier (x INTEGER)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let before: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        assert_eq!(before, 0, "NONE");
+        let datastore = f.open(f.options()).await;
+        let after: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&datastore.pool)
+            .await
+            .unwrap();
+        assert_eq!(after, 2, "INCREMENTAL");
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&datastore.pool)
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
     });
 }

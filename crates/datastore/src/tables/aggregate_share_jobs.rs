@@ -5,8 +5,9 @@ use crate::backend::{sql, Backend};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::models::{AggregateShareJob, BatchIdentifier};
+use crate::tables::expiry;
 use crate::DatastoreError;
-use dyad_messages::draft09::TaskId;
+use dyad_messages::draft09::{TaskId, Time};
 
 pub(crate) async fn put_aggregate_share_job<DB: Backend>(
     tx: &mut Tx<'_, DB>,
@@ -60,4 +61,39 @@ pub(crate) async fn get_aggregate_share_job<DB: Backend>(
         .as_ref()
         .map(columns::rows::aggregate_share_job)
         .transpose()
+}
+
+/// Deletes up to `limit` answered aggregate share requests made before
+/// `before` whose collected-batch record is gone (see
+/// `delete_expired_collected_batches`): the Leader asks again only while
+/// its collection job runs, long before.
+pub(crate) async fn delete_expired_aggregate_share_jobs<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    let statement = format!(
+        "DELETE FROM aggregate_share_jobs
+         WHERE (task_id, batch_identifier, aggregation_parameter) IN (
+             SELECT a.task_id, a.batch_identifier, a.aggregation_parameter
+             FROM aggregate_share_jobs a
+             WHERE a.task_id = $1 AND a.created_at < $2
+               AND NOT EXISTS (
+                   SELECT 1 FROM collected_batches c
+                   WHERE c.task_id = a.task_id AND c.batch_identifier = a.batch_identifier
+                     AND c.aggregation_parameter = a.aggregation_parameter)
+             LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_expired_aggregate_share_jobs",
+        &statement,
+        task_id,
+        before,
+        limit,
+        None,
+    )
+    .await
 }

@@ -8,7 +8,7 @@ use crate::columns::{self, Result};
 use crate::lease::LeasedTable;
 use crate::lease::{Lease, LeaseToken};
 use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
-use crate::tables::leases;
+use crate::tables::{expiry, leases};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, Time};
 
@@ -205,6 +205,43 @@ pub(crate) async fn renew_aggregation_job_lease<DB: Backend>(
         token,
         now,
         lease_duration,
+    )
+    .await
+}
+
+/// Deletes up to `limit` jobs that are over (not in progress), whose reports
+/// are all older than `before`, that were last changed before `before`, and
+/// that have no report aggregation nor batch aggregation left (those go
+/// first: `delete_expired_report_aggregations`,
+/// `delete_expired_batch_aggregations`).
+pub(crate) async fn delete_expired_aggregation_jobs<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    let statement = format!(
+        "DELETE FROM aggregation_jobs WHERE (task_id, aggregation_job_id) IN (
+             SELECT j.task_id, j.aggregation_job_id FROM aggregation_jobs j
+             WHERE j.task_id = $1 AND j.state <> $4 AND j.client_interval_end <= $2
+               AND j.updated_at < $2
+               AND NOT EXISTS (
+                   SELECT 1 FROM report_aggregations r
+                   WHERE r.task_id = j.task_id AND r.aggregation_job_id = j.aggregation_job_id)
+               AND NOT EXISTS (
+                   SELECT 1 FROM batch_aggregations b
+                   WHERE b.task_id = j.task_id AND b.aggregation_job_id = j.aggregation_job_id)
+             LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_expired_aggregation_jobs",
+        &statement,
+        task_id,
+        before,
+        limit,
+        Some(AggregationJobState::InProgress.code()),
     )
     .await
 }

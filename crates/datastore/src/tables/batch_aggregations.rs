@@ -7,9 +7,10 @@ use crate::backend::{self, sql, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::lease::LeaseToken;
-use crate::models::{BatchAggregation, BatchIdentifier};
+use crate::models::{AggregationJobState, BatchAggregation, BatchIdentifier};
+use crate::tables::expiry;
 use crate::tables::leases;
-use dyad_messages::draft09::{AggregationJobId, TaskId};
+use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::QueryBuilder;
 
 const COLUMNS: &str = "task_id, batch_identifier, aggregation_parameter, aggregation_job_id, \
@@ -158,4 +159,52 @@ pub(crate) async fn get_batch_aggregations_for_job<DB: Backend>(
     .iter()
     .map(columns::rows::batch_aggregation)
     .collect()
+}
+
+/// Deletes up to `limit` rows of batches whose reports are all older than
+/// `before` and that no unfinished aggregation job may still add to (see
+/// the garbage collector's rules in `dyad_aggregator::garbage_collector`):
+/// a time-interval row whose bucket ends at or before `before` and that no
+/// in-progress job of the task overlaps; a fixed-size row whose batch has
+/// no row with a report at or after `before` and no in-progress job.
+pub(crate) async fn delete_expired_batch_aggregations<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    let statement = format!(
+        "DELETE FROM batch_aggregations
+         WHERE (task_id, batch_identifier, aggregation_parameter, aggregation_job_id) IN (
+             SELECT b.task_id, b.batch_identifier, b.aggregation_parameter, b.aggregation_job_id
+             FROM batch_aggregations b
+             WHERE b.task_id = $1 AND (
+                 (b.batch_interval_end IS NOT NULL AND b.batch_interval_end <= $2
+                  AND NOT EXISTS (
+                      SELECT 1 FROM aggregation_jobs j
+                      WHERE j.task_id = b.task_id AND j.state = $4
+                        AND j.client_interval_start < b.batch_interval_end
+                        AND b.batch_interval_start < j.client_interval_end))
+                 OR (b.batch_id IS NOT NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM batch_aggregations n
+                      WHERE n.task_id = b.task_id AND n.batch_id = b.batch_id
+                        AND n.client_interval_end > $2)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM aggregation_jobs j
+                      WHERE j.task_id = b.task_id AND j.batch_id = b.batch_id AND j.state = $4)))
+             LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    let in_progress = AggregationJobState::InProgress.code();
+    expiry::delete_expired(
+        tx,
+        "delete_expired_batch_aggregations",
+        &statement,
+        task_id,
+        before,
+        limit,
+        Some(in_progress),
+    )
+    .await
 }

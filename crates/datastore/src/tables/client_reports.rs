@@ -8,7 +8,10 @@ use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
 use crate::backend_transaction::TxMode;
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
-use crate::models::{encode_extensions, LeaderStoredReport, ReportWriteOutcome};
+use crate::models::{
+    encode_extensions, AggregationJobState, LeaderStoredReport, ReportWriteOutcome,
+};
+use crate::tables::expiry;
 use crate::DatastoreError;
 use dyad_messages::draft09::{Interval, ReportId, ReportMetadata, TaskId, Time};
 use sqlx::QueryBuilder;
@@ -228,24 +231,40 @@ pub(crate) async fn count_unaggregated_client_reports<DB: Backend>(
     columns::count_of(&counted, TABLE)
 }
 
-/// Deletes up to `limit` reports older than `before`, skipping rows other
-/// transactions hold (a job creator taking them).
+/// Deletes up to `limit` reports older than `before` that no in-progress
+/// aggregation job still needs (the driver reads a report's shares until
+/// the job's first step is done), skipping rows other transactions hold (a
+/// job creator taking them). A deleted report can no longer be uploaded
+/// again: its time is before `before`, so the upload is refused as too old
+/// (DAP-09 section 4.4.2).
 pub(crate) async fn delete_client_reports_before<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     before: Time,
     limit: u64,
 ) -> Result<u64> {
-    let Open { conn, .. } = tx.write("delete_client_reports_before")?;
-    Ok(sql::<DB>(&format!(
+    let statement = format!(
         "DELETE FROM client_reports WHERE task_id = $1 AND report_id IN (
-             SELECT report_id FROM client_reports WHERE task_id = $1 AND client_time < $2
+             SELECT c.report_id FROM client_reports c
+             WHERE c.task_id = $1 AND c.client_time < $2
+               AND NOT EXISTS (
+                   SELECT 1 FROM report_aggregations r
+                   WHERE r.task_id = c.task_id AND r.report_id = c.report_id
+                     AND EXISTS (
+                         SELECT 1 FROM aggregation_jobs j
+                         WHERE j.task_id = r.task_id
+                           AND j.aggregation_job_id = r.aggregation_job_id AND j.state = $4))
              LIMIT $3{})",
         DB::SKIP_ROWS_LOCKED_FOR_DELETE
-    ))
-    .bind(task_id.as_bytes().as_slice())
-    .bind(columns::time(before, "before")?)
-    .bind(columns::int(limit, "limit")?)
-    .execute(&mut *conn)
-    .await?)
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_client_reports_before",
+        &statement,
+        task_id,
+        before,
+        limit,
+        Some(AggregationJobState::InProgress.code()),
+    )
+    .await
 }

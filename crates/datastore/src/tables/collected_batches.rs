@@ -5,7 +5,8 @@ use crate::backend::{push_bind, sql, Backend, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::models::{BatchIdentifier, CollectedBatch};
-use dyad_messages::draft09::TaskId;
+use crate::tables::expiry;
+use dyad_messages::draft09::{TaskId, Time};
 use sqlx::QueryBuilder;
 
 pub(crate) async fn put_collected_batch<DB: Backend>(
@@ -95,4 +96,40 @@ pub(crate) async fn is_batch_collected<DB: Backend>(
     }
     query.push(" LIMIT 1");
     Ok(Sql::built(&mut query).fetch_optional(conn).await?.is_some())
+}
+
+/// Deletes up to `limit` records of collected batches that no report can
+/// join any more: a time interval ending at or before `before` (a report
+/// in it is refused as too old, DAP-09 sections 4.4.2 and 4.5.1.4); a batch
+/// ID recorded before `before` whose batch aggregations are all gone.
+pub(crate) async fn delete_expired_collected_batches<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    let statement = format!(
+        "DELETE FROM collected_batches
+         WHERE (task_id, batch_identifier, aggregation_parameter) IN (
+             SELECT c.task_id, c.batch_identifier, c.aggregation_parameter
+             FROM collected_batches c
+             WHERE c.task_id = $1 AND (
+                 (c.batch_interval_end IS NOT NULL AND c.batch_interval_end <= $2)
+                 OR (c.batch_interval_end IS NULL AND c.created_at < $2
+                     AND NOT EXISTS (
+                         SELECT 1 FROM batch_aggregations b
+                         WHERE b.task_id = c.task_id AND b.batch_identifier = c.batch_identifier)))
+             LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_expired_collected_batches",
+        &statement,
+        task_id,
+        before,
+        limit,
+        None,
+    )
+    .await
 }

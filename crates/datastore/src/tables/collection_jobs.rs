@@ -11,7 +11,7 @@ use crate::lease::{Lease, LeaseToken};
 use crate::models::{
     BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
 };
-use crate::tables::leases;
+use crate::tables::{expiry, leases};
 use crate::DatastoreError;
 use dyad_messages::draft09::{CollectionJobId, Duration, TaskId, Time};
 
@@ -213,4 +213,34 @@ fn bind_state<'a, DB: Backend>(
         .bind(state.helper_share)
         .bind(state.problem_type)
         .bind(state.problem_detail)
+}
+
+/// Deletes up to `limit` collection jobs that are over (not in state
+/// `Start`), last changed before `before` (the Collector had the whole
+/// expiry age to fetch the result) and, for a time interval, whose interval
+/// ends at or before `before`.
+pub(crate) async fn delete_expired_collection_jobs<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    let statement = format!(
+        "DELETE FROM collection_jobs WHERE (task_id, collection_job_id) IN (
+             SELECT c.task_id, c.collection_job_id FROM collection_jobs c
+             WHERE c.task_id = $1 AND c.state <> $4 AND c.updated_at < $2
+               AND (c.batch_interval_end IS NULL OR c.batch_interval_end <= $2)
+             LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_expired_collection_jobs",
+        &statement,
+        task_id,
+        before,
+        limit,
+        Some(CollectionJobState::Start.code()),
+    )
+    .await
 }

@@ -1,10 +1,11 @@
 //! The Helper's anti-replay set (DAP-09 section 4.5.1.4): batched inserts
 //! that report which entries were already there.
 
-use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
+use crate::backend::{self, push_bind, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::models::SeenReport;
+use crate::tables::expiry;
 use dyad_messages::draft09::{ReportId, TaskId, Time};
 use sqlx::QueryBuilder;
 use std::collections::HashSet;
@@ -83,23 +84,29 @@ pub(crate) async fn get_helper_seen_aggregation_parameters<DB: Backend>(
 }
 
 /// Deletes up to `limit` entries older than `before`, skipping rows other
-/// transactions hold.
+/// transactions hold. A report older than the task's expiry age is refused
+/// as `report_dropped` before its replay is looked up (DAP-09 section
+/// 4.5.1.4), so forgetting it cannot let a replay in.
 pub(crate) async fn delete_helper_seen_reports_before<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     before: Time,
     limit: u64,
 ) -> Result<u64> {
-    let Open { conn, .. } = tx.write("delete_helper_seen_reports_before")?;
-    Ok(sql::<DB>(&format!(
+    let statement = format!(
         "DELETE FROM helper_seen_reports WHERE (task_id, report_id, aggregation_parameter) IN (
              SELECT task_id, report_id, aggregation_parameter FROM helper_seen_reports
              WHERE task_id = $1 AND client_time < $2 LIMIT $3{})",
         DB::SKIP_ROWS_LOCKED_FOR_DELETE
-    ))
-    .bind(task_id.as_bytes().as_slice())
-    .bind(columns::time(before, "before")?)
-    .bind(columns::int(limit, "limit")?)
-    .execute(&mut *conn)
-    .await?)
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_helper_seen_reports_before",
+        &statement,
+        task_id,
+        before,
+        limit,
+        None,
+    )
+    .await
 }

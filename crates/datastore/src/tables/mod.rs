@@ -12,6 +12,8 @@
 //! [`helper_replay`]), tasks ([`tasks`]), per-task statistics
 //! ([`task_counters`]), the HPKE keys shared by tasks
 //! ([`global_hpke_keys`]) and leases on jobs ([`leases`]).
+//! The garbage collector's deletes share [`expiry`]; [`free_space`] gives
+//! the space of deleted rows back to the file system (SQLite).
 
 pub(crate) mod aggregate_share_jobs;
 pub(crate) mod aggregation_jobs;
@@ -19,6 +21,8 @@ pub(crate) mod batch_aggregations;
 pub(crate) mod client_reports;
 pub(crate) mod collected_batches;
 pub(crate) mod collection_jobs;
+pub(crate) mod expiry;
+pub(crate) mod free_space;
 pub(crate) mod global_hpke_keys;
 pub(crate) mod helper_replay;
 pub(crate) mod leases;

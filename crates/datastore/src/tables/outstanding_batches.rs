@@ -7,8 +7,9 @@ use crate::backend::{sql, Backend};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::models::{BatchReservation, OutstandingBatch};
+use crate::tables::expiry;
 use crate::DatastoreError;
-use dyad_messages::draft09::{BatchId, TaskId};
+use dyad_messages::draft09::{BatchId, TaskId, Time};
 
 const TABLE: &str = "outstanding_batches";
 
@@ -147,4 +148,38 @@ pub(crate) async fn take_current_batch<DB: Backend>(
     taken
         .map(|found| RowReader::new(&found, TABLE).id("batch_id"))
         .transpose()
+}
+
+/// Deletes up to `limit` fixed-size batches created before `before` that no
+/// aggregation job and no batch aggregation refers to any more (theirs were
+/// deleted as expired): nothing of them is left to collect.
+pub(crate) async fn delete_expired_outstanding_batches<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    let statement = format!(
+        "DELETE FROM outstanding_batches WHERE (task_id, batch_id) IN (
+             SELECT o.task_id, o.batch_id FROM outstanding_batches o
+             WHERE o.task_id = $1 AND o.created_at < $2
+               AND NOT EXISTS (
+                   SELECT 1 FROM aggregation_jobs j
+                   WHERE j.task_id = o.task_id AND j.batch_id = o.batch_id)
+               AND NOT EXISTS (
+                   SELECT 1 FROM batch_aggregations b
+                   WHERE b.task_id = o.task_id AND b.batch_id = o.batch_id)
+             LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_expired_outstanding_batches",
+        &statement,
+        task_id,
+        before,
+        limit,
+        None,
+    )
+    .await
 }

@@ -6,8 +6,8 @@ use crate::backend::{self, sql, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::lease::LeaseToken;
-use crate::models::ReportAggregation;
-use crate::tables::leases;
+use crate::models::{AggregationJobState, ReportAggregation};
+use crate::tables::{expiry, leases};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::QueryBuilder;
@@ -179,4 +179,41 @@ pub(crate) async fn update_report_aggregations<DB: Backend>(
         });
     }
     Ok(())
+}
+
+/// Deletes up to `limit` report aggregations of jobs that are over (not in
+/// progress), whose reports are all older than `before`, that were last
+/// changed before `before`, and whose contributions to batches were already
+/// deleted (see `delete_expired_batch_aggregations`).
+pub(crate) async fn delete_expired_report_aggregations<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    // Driven by the jobs (few) rather than by every report aggregation of
+    // the task: their rows are found by the primary key's prefix.
+    let statement = format!(
+        "DELETE FROM report_aggregations WHERE (task_id, aggregation_job_id, ord) IN (
+             SELECT r.task_id, r.aggregation_job_id, r.ord FROM report_aggregations r
+             WHERE (r.task_id, r.aggregation_job_id) IN (
+                 SELECT j.task_id, j.aggregation_job_id FROM aggregation_jobs j
+                 WHERE j.task_id = $1 AND j.state <> $4 AND j.client_interval_end <= $2
+                   AND j.updated_at < $2
+                   AND NOT EXISTS (
+                       SELECT 1 FROM batch_aggregations b
+                       WHERE b.task_id = j.task_id AND b.aggregation_job_id = j.aggregation_job_id))
+             LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_expired_report_aggregations",
+        &statement,
+        task_id,
+        before,
+        limit,
+        Some(AggregationJobState::InProgress.code()),
+    )
+    .await
 }

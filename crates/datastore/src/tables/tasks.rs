@@ -6,7 +6,7 @@ use crate::backend::{sql, Backend};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::keys::{ResealBatch, SealedColumn};
-use crate::models::{TaskRowCounts, TASK_TABLES};
+use crate::models::{TaskRowCounts, TASK_TABLES, TASK_TABLE_KEYS};
 use crate::{task_document, DatastoreError};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};
@@ -88,6 +88,44 @@ pub(crate) async fn delete_task<DB: Backend>(
         .execute(&mut *conn)
         .await?;
     Ok((deleted > 0).then(|| TaskRowCounts::from_table_counts(counts)))
+}
+
+/// Deletes up to `limit` of the task's rows, table by table (children
+/// first, see [`TASK_TABLES`]), counting each; once no row is left, the
+/// task itself. Returns the counts and whether the task row went (false
+/// too if there is no such task). Repeated until it says so, it removes
+/// what [`delete_task`] removes, a bounded number of rows per transaction.
+pub(crate) async fn delete_task_rows<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    limit: u64,
+) -> Result<(TaskRowCounts, bool)> {
+    let Open { conn, .. } = tx.write("delete_task_rows")?;
+    let mut counts = [0; TASK_TABLES.len()];
+    let mut left = limit;
+    for ((table, keys), count) in TASK_TABLES.iter().zip(TASK_TABLE_KEYS).zip(&mut counts) {
+        if left == 0 {
+            return Ok((TaskRowCounts::from_table_counts(counts), false));
+        }
+        *count = sql::<DB>(&format!(
+            "DELETE FROM {table} WHERE ({keys}) IN (
+                 SELECT {keys} FROM {table} WHERE task_id = $1 LIMIT $2)"
+        ))
+        .bind(task_id.as_bytes().as_slice())
+        .bind(columns::int(left, "limit")?)
+        .execute(&mut *conn)
+        .await?;
+        // A table with rows left used up the whole budget.
+        left -= (*count).min(left);
+    }
+    if left == 0 {
+        return Ok((TaskRowCounts::from_table_counts(counts), false));
+    }
+    let deleted = sql::<DB>("DELETE FROM tasks WHERE task_id = $1")
+        .bind(task_id.as_bytes().as_slice())
+        .execute(&mut *conn)
+        .await?;
+    Ok((TaskRowCounts::from_table_counts(counts), deleted > 0))
 }
 
 /// Counts the task's rows in every table of [`TASK_TABLES`]; `None` if

@@ -11,6 +11,7 @@ mod batch_aggregations;
 mod client_reports;
 mod collected_batches;
 mod collection_jobs;
+mod garbage_collection;
 mod global_hpke_keys;
 mod helper_replay;
 mod leases;
@@ -146,6 +147,13 @@ macro_rules! all_tests {
                 counts_add_up_per_task,
                 concurrent_increments_sum_exactly,
                 deleted_tasks_keep_no_counters,
+            }
+            garbage_collection {
+                expired_reports_spare_in_progress_jobs,
+                jobs_go_after_their_expired_buckets,
+                fixed_size_batches_go_whole,
+                collection_records_go_after_their_interval,
+                task_rows_go_in_bounded_chunks,
             }
             outstanding_batches {
                 reservations_fill_batches,
