@@ -20,5 +20,6 @@ pub(crate) mod collection_jobs;
 pub(crate) mod helper_replay;
 pub(crate) mod leases;
 pub(crate) mod outstanding_batches;
+pub(crate) mod queue_depths;
 pub(crate) mod report_aggregations;
 pub(crate) mod tasks;
