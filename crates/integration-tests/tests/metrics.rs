@@ -181,14 +181,16 @@ async fn metrics_count_exactly_the_uploads_preparations_and_requests_done() {
     assert_eq!(uploads("unrecognizedTask"), 1.0, "{all_uploads:?}");
     assert_eq!(all_uploads.len(), 5, "no other outcome: {all_uploads:?}");
 
-    let reports_route = [("route", "/tasks/{task_id}/reports"), ("method", "PUT")];
+    let reports_route = [("route", "/tasks/:task_id/reports"), ("method", "PUT")];
     let http_requests = |scrape: &Scrape, extra: &[(&str, &str)]| {
         let labels: Vec<_> = reports_route.iter().chain(extra).copied().collect();
         value(scrape, "dyad_http_requests_total", &labels)
     };
     assert_eq!(
         http_requests(&scraped, &[("status", "201")]),
-        (ACCEPTED + DUPLICATES) as f64
+        (ACCEPTED + DUPLICATES) as f64,
+        "{:?}",
+        samples(&scraped, "dyad_http_requests_total")
     );
     assert_eq!(http_requests(&scraped, &[("status", "400")]), 3.0);
     // The histogram saw every request the counter did.
@@ -231,7 +233,7 @@ async fn metrics_count_exactly_the_uploads_preparations_and_requests_done() {
             &[
                 (
                     "route",
-                    "/tasks/{task_id}/collection_jobs/{collection_job_id}"
+                    "/tasks/:task_id/collection_jobs/:collection_job_id"
                 ),
                 ("method", "PUT"),
                 ("status", "201")
@@ -273,7 +275,7 @@ async fn metrics_count_exactly_the_uploads_preparations_and_requests_done() {
             &[
                 (
                     "route",
-                    "/tasks/{task_id}/aggregation_jobs/{aggregation_job_id}"
+                    "/tasks/:task_id/aggregation_jobs/:aggregation_job_id"
                 ),
                 ("method", "PUT"),
                 ("status", "201")
@@ -286,7 +288,7 @@ async fn metrics_count_exactly_the_uploads_preparations_and_requests_done() {
             &helper_scraped,
             "dyad_http_requests_total",
             &[
-                ("route", "/tasks/{task_id}/aggregate_shares"),
+                ("route", "/tasks/:task_id/aggregate_shares"),
                 ("method", "POST"),
                 ("status", "200")
             ]

@@ -21,14 +21,24 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The route label of a request no route took.
 const UNMATCHED: &str = "unmatched";
 
-/// The routes' templates, as `'static` labels (a template not listed here
-/// is labelled `other`, which the router's test would catch).
-const ROUTES: &[&str] = &[
-    "/hpke_config",
-    "/tasks/{task_id}/reports",
-    "/tasks/{task_id}/collection_jobs/{collection_job_id}",
-    "/tasks/{task_id}/aggregation_jobs/{aggregation_job_id}",
-    "/tasks/{task_id}/aggregate_shares",
+/// The routes' templates and their `route` labels: the template with
+/// `:name` for `{name}`, since braces inside a label value trip some
+/// Prometheus tooling. A template not listed here is labelled `other`.
+const ROUTES: &[(&str, &str)] = &[
+    ("/hpke_config", "/hpke_config"),
+    ("/tasks/{task_id}/reports", "/tasks/:task_id/reports"),
+    (
+        "/tasks/{task_id}/collection_jobs/{collection_job_id}",
+        "/tasks/:task_id/collection_jobs/:collection_job_id",
+    ),
+    (
+        "/tasks/{task_id}/aggregation_jobs/{aggregation_job_id}",
+        "/tasks/:task_id/aggregation_jobs/:aggregation_job_id",
+    ),
+    (
+        "/tasks/{task_id}/aggregate_shares",
+        "/tasks/:task_id/aggregate_shares",
+    ),
 ];
 
 /// Longest path segment recorded as an ID (a DAP ID in base64url is 22 or
@@ -81,9 +91,8 @@ fn route_label(template: Option<&str>) -> &'static str {
         None => UNMATCHED,
         Some(template) => ROUTES
             .iter()
-            .find(|route| **route == template)
-            .copied()
-            .unwrap_or("other"),
+            .find(|(route, _)| *route == template)
+            .map_or("other", |(_, label)| label),
     }
 }
 
@@ -134,7 +143,7 @@ mod tests {
         assert_eq!(route_label(None), "unmatched");
         assert_eq!(
             route_label(Some("/tasks/{task_id}/reports")),
-            "/tasks/{task_id}/reports"
+            "/tasks/:task_id/reports"
         );
         assert_eq!(route_label(Some("/elsewhere")), "other");
     }

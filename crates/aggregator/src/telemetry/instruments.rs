@@ -6,7 +6,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `dyad_http_requests_total` | counter | `route` (the matched path template, `unmatched` for none), `method`, `status` |
+//! | `dyad_http_requests_total` | counter | `route` (the matched path template, `:name` for `{name}`; `unmatched` for none), `method`, `status` |
 //! | `dyad_http_request_duration_seconds` | histogram | `route`, `method`, `status` |
 //! | `dyad_uploads_total` | counter | `outcome`: `accepted`, `duplicate`, or the problem type answered ([`upload_outcome_of_error`]) |
 //! | `dyad_reports_prepared_total` | counter | `role` (`leader`, `helper`), `outcome`: `finished` or the `PrepareError` |

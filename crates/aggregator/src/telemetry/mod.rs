@@ -4,7 +4,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`config`] | the `metrics` section (`otlp`, sampling interval) |
-//! | [`install`] | the process-wide recorder: Prometheus, plus OTLP when configured |
+//! | [`mod@install`] | the process-wide recorder: Prometheus, plus OTLP when configured |
 //! | [`otlp`] | the bridge from the `metrics` facade to OpenTelemetry instruments |
 //! | [`endpoints`] | `/healthz`, `/readyz` and `/metrics`, each on its own listener |
 //! | [`instruments`] | every metric the aggregator records, with its labels |
