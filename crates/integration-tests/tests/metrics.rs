@@ -3,14 +3,17 @@
 //! uploads, duplicates, uploads refused with known problem types, one
 //! collection); their `/metrics` pages, parsed as the Prometheus text
 //! format, must count exactly that work, and `/healthz` and `/readyz`
-//! answer 200.
+//! answer 200. A Leader exporting over OTLP pushes the same counters to a
+//! receiver that decodes the protobuf, at the latest when it stops.
 
 use dyad_core::vdaf::{random_measurement, Measurement};
 use dyad_integration_tests::{free_port, past_bucket_time, Dyad, TaskOptions, WAIT};
 use dyad_messages::draft09::{Duration, Interval, Query, TaskId, Time};
 use dyad_messages::problem::DapProblemType;
 use dyad_messages::Encode as _;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prometheus_parse::{Sample, Scrape, Value};
+use prost::Message as _;
 use std::collections::BTreeMap;
 
 const PRECISION: u64 = 3600;
@@ -318,4 +321,126 @@ async fn metrics_count_exactly_the_uploads_preparations_and_requests_done() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+/// A minimal OTLP/HTTP receiver on a raw socket: every request body
+/// POSTed to it, decoded, is sent on the channel; each is answered 200.
+async fn otlp_receiver() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<ExportMetricsServiceRequest>,
+) {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                // One connection may carry many requests (keep-alive).
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(value) = lower.strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    stream.read_exact(&mut body).await.unwrap();
+                    let request = ExportMetricsServiceRequest::decode(body.as_slice())
+                        .expect("an OTLP metrics request in protobuf");
+                    let _ = sender.send(request);
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if stream.get_mut().write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{address}/v1/metrics"), received)
+}
+
+/// The value of the `outcome` data point of the sum `name` in `request`.
+fn otlp_sum(request: &ExportMetricsServiceRequest, name: &str, outcome: &str) -> Option<f64> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+    let metric = request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .find(|m| m.name == name)?;
+    let Some(Data::Sum(sum)) = &metric.data else {
+        return None;
+    };
+    sum.data_points
+        .iter()
+        .find(|p| {
+            p.attributes.iter().any(|kv| {
+                kv.key == "outcome"
+                    && matches!(
+                        kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                        Some(Any::StringValue(v)) if v == outcome
+                    )
+            })
+        })
+        .and_then(|p| match p.value {
+            Some(Number::AsInt(i)) => Some(i as f64),
+            Some(Number::AsDouble(d)) => Some(d),
+            None => None,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn otlp_export_pushes_the_counters_and_flushes_them_at_shutdown() {
+    let (endpoint, mut received) = otlp_receiver().await;
+    // Pushed hourly: what arrives comes from the flush at SIGTERM.
+    let otlp = format!("{{otlp: {{endpoint: \"{endpoint}\", interval_secs: 3600}}}}");
+    let mut dyad = Dyad::start_with(
+        &TaskOptions::time_interval(r#"{"type":"Prio3Count"}"#, 1),
+        &[("metrics", &otlp)],
+        &[],
+    )
+    .await
+    .unwrap();
+    let time = past_bucket_time(PRECISION, 1);
+    let client = dyad.client_at(time);
+    let mut rng = rand::thread_rng();
+    for _ in 0..3 {
+        let measurement: Measurement = random_measurement(dyad.vdaf(), &mut rng);
+        client.upload(&measurement).await.unwrap();
+    }
+    assert!(
+        received.try_recv().is_err(),
+        "nothing pushed before the interval"
+    );
+
+    let (_, status) = dyad
+        .leader
+        .terminate(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut accepted = None;
+    while let Ok(Some(request)) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), received.recv()).await
+    {
+        accepted = otlp_sum(&request, "dyad_uploads_total", "accepted").or(accepted);
+    }
+    assert_eq!(accepted, Some(3.0), "{}", dyad.logs());
 }
