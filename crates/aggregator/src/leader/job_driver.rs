@@ -443,6 +443,12 @@ impl AggregationJobDriver {
                 })
             })
             .await;
+        // The reports it wrote off ended their preparation as dropped.
+        if let Ok(Some(dropped)) = &abandoned {
+            for _ in 0..*dropped {
+                instruments::report_prepared("leader", Err(PrepareError::ReportDropped));
+            }
+        }
         match abandoned {
             Ok(Some(dropped)) => error!(
                 %task_id,
