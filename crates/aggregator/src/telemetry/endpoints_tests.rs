@@ -117,3 +117,39 @@ async fn metrics_renders_the_prometheus_text_format() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn readyz_on_postgres_is_503_when_the_schema_is_behind_and_when_the_database_is_gone() {
+    let Some(database) = dyad_test_support::postgres::TestDatabase::create().await else {
+        return; // no DYAD_TEST_DATABASE_URL: nothing to check
+    };
+    let options = DatastoreOptions::new(dyad_datastore::DatastoreKeys::generate());
+    let datastore = dyad_datastore::open(database.url(), Arc::new(RealClock), &options)
+        .await
+        .unwrap();
+    let router = health_router(datastore.clone());
+    let (status, body) = get(router.clone(), "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The latest migration undone, as a database not yet migrated by this
+    // binary's `dyad migrate`.
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let (status, body) = get(router.clone(), "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("dyad migrate"), "{body}");
+
+    // The database dropped under the process (its connections closed).
+    drop(database);
+    let (status, body) = get(router.clone(), "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.starts_with("not ready:"), "{body}");
+    assert_eq!(get(router, "/healthz").await.0, StatusCode::OK);
+    datastore.close().await;
+}
