@@ -70,6 +70,9 @@
 //!   [`crate::leader::JobDriverConfig::validate`],
 //!   [`crate::leader::CollectionDriverConfig::validate`]
 //! - the `tls` section → [`TlsConfig`] (in [`crate::tls`])
+//! - the health and metrics listeners, three distinct addresses, and the
+//!   `metrics` section → [`AggregatorConfig::validate_telemetry`],
+//!   [`MetricsConfig::validate`] (in [`crate::telemetry`])
 
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
 pub use crate::telemetry::config::{MetricsConfig, OtlpConfig};
