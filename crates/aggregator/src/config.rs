@@ -42,6 +42,12 @@
 //!   refresh_interval_secs: 60           # every replica sees key changes within this
 //!   config_max_age_secs: 86400          # Cache-Control max-age of GET /hpke_config
 //! key_rotator: {}                       # the key-rotator role (see crate::key_rotator)
+//!   format: text                        # text | json (one object per line, span fields included)
+//! health_listen_address: "0.0.0.0:9001" # GET /healthz, /readyz (any role); none when absent
+//! metrics_listen_address: "0.0.0.0:9464"  # GET /metrics, Prometheus text; none when absent
+//! metrics:                              # see crate::telemetry::config
+//!   queue_depth_interval_secs: 30
+//!   otlp: {endpoint: "http://otel-collector:4318/v1/metrics", interval_secs: 60}
 //! aggregation_job_creator: {}           # sections of the Leader's jobs; defaults if absent
 //! aggregation_job_driver: {}
 //! collection_job_driver: {}
@@ -74,10 +80,14 @@
 //!   [`crate::key_rotator`]); the `hpke_keys` section → [`HpkeKeysConfig`]
 //! - the `garbage_collector` section →
 //!   [`crate::garbage_collector::GarbageCollectorConfig::validate`]
+//! - the health and metrics listeners, three distinct addresses, and the
+//!   `metrics` section → [`AggregatorConfig::validate_telemetry`],
+//!   [`MetricsConfig::validate`] (in [`crate::telemetry`])
 
 use crate::garbage_collector::GarbageCollectorConfig;
 pub use crate::key_rotator::KeyRotatorConfig;
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
+pub use crate::telemetry::config::{MetricsConfig, OtlpConfig};
 pub use crate::tls::config::TlsConfig;
 use dyad_datastore::{DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use serde::Deserialize;
@@ -497,6 +507,14 @@ pub struct AggregatorConfig {
     pub http_client: HttpClientConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// Where `/healthz` and `/readyz` are served (no listener when absent).
+    #[serde(default)]
+    pub health_listen_address: Option<SocketAddr>,
+    /// Where `/metrics` is served (no listener when absent).
+    #[serde(default)]
+    pub metrics_listen_address: Option<SocketAddr>,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     #[serde(default)]
     pub aggregation_job_creator: JobCreatorConfig,
     #[serde(default)]
@@ -537,6 +555,9 @@ impl fmt::Debug for AggregatorConfig {
             .field("server", &self.server)
             .field("http_client", &self.http_client)
             .field("log", &self.log)
+            .field("health_listen_address", &self.health_listen_address)
+            .field("metrics_listen_address", &self.metrics_listen_address)
+            .field("metrics", &self.metrics)
             .field("aggregation_job_creator", &self.aggregation_job_creator)
             .field("aggregation_job_driver", &self.aggregation_job_driver)
             .field("collection_job_driver", &self.collection_job_driver)
@@ -707,6 +728,7 @@ impl AggregatorConfig {
             checked.map_err(|reason| invalid(field, reason))?;
         }
         self.hpke_keys.validate()?;
+        self.validate_telemetry()?;
         if self.upload.max_batch_delay_ms > 60_000 {
             return Err(invalid(
                 "upload.max_batch_delay_ms",
@@ -759,6 +781,39 @@ impl AggregatorConfig {
             .datastore_apply_migrations
             .unwrap_or_else(|| DatastoreOptions::migrates_by_default(&self.datastore));
         Ok(options)
+    }
+
+    /// The health and metrics listeners and the `metrics` section.
+    fn validate_telemetry(&self) -> Result<(), ConfigError> {
+        self.metrics
+            .validate()
+            .map_err(|(field, reason)| invalid(field, reason))?;
+        let addresses = [
+            ("listen_address", self.listen_address),
+            ("health_listen_address", self.health_listen_address),
+            ("metrics_listen_address", self.metrics_listen_address),
+        ];
+        for (i, (field, address)) in addresses.iter().enumerate() {
+            let Some(address) = address else { continue };
+            if address.port() == 0 {
+                continue;
+            }
+            if let Some((other, _)) = addresses[..i]
+                .iter()
+                .find(|(_, earlier)| *earlier == Some(*address))
+            {
+                return Err(invalid(
+                    field,
+                    format!("{address} is already {other}: each listener needs its own address"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether metrics are exported at all (a listener or OTLP).
+    pub fn exports_metrics(&self) -> bool {
+        self.metrics_listen_address.is_some() || self.metrics.otlp.is_some()
     }
 
     /// Whether the configuration asks for `role`.

@@ -357,3 +357,65 @@ fn key_rotator_role_and_hpke_keys_sections_parse_with_defaults() {
         assert!(error.contains(field), "{yaml}: {error}");
     }
 }
+
+#[test]
+fn health_and_metrics_keys_parse_with_defaults() {
+    let base = "datastore: sqlite://x\nroles: [aggregation-job-driver]\n";
+    let config = AggregatorConfig::from_yaml_str(base).unwrap();
+    assert_eq!(config.health_listen_address, None);
+    assert_eq!(config.metrics_listen_address, None);
+    assert_eq!(config.metrics, MetricsConfig::default());
+    assert!(!config.exports_metrics());
+
+    let config = AggregatorConfig::from_yaml_str(&format!(
+        "{base}health_listen_address: \"127.0.0.1:9001\"\n\
+         metrics_listen_address: \"127.0.0.1:9464\"\n\
+         metrics: {{queue_depth_interval_secs: 5, otlp: {{endpoint: \"http://collector:4318/v1/metrics\"}}}}\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.health_listen_address,
+        Some("127.0.0.1:9001".parse().unwrap())
+    );
+    assert_eq!(
+        config.metrics.queue_depth_interval(),
+        Duration::from_secs(5)
+    );
+    let otlp = config.metrics.otlp.as_ref().unwrap();
+    assert_eq!(otlp.endpoint.as_str(), "http://collector:4318/v1/metrics");
+    assert_eq!((otlp.interval_secs, otlp.timeout_secs), (60, 10));
+    assert!(config.exports_metrics());
+}
+
+#[test]
+fn bad_health_and_metrics_keys_are_refused_with_the_field_named() {
+    let base = "datastore: sqlite://x\nroles: [aggregation-job-driver]\n";
+    let cases = [
+        (
+            "health_listen_address: \"127.0.0.1:9001\"\nmetrics_listen_address: \"127.0.0.1:9001\"\n",
+            "metrics_listen_address",
+        ),
+        (
+            "metrics: {queue_depth_interval_secs: 0}\n",
+            "metrics.queue_depth_interval_secs",
+        ),
+        (
+            "metrics: {otlp: {endpoint: \"grpc://collector:4317\"}}\n",
+            "metrics.otlp.endpoint",
+        ),
+        (
+            "metrics: {otlp: {endpoint: \"http://user:secret@collector:4318/v1/metrics\"}}\n",
+            "metrics.otlp.endpoint",
+        ),
+        (
+            "metrics: {otlp: {endpoint: \"http://c/v1/metrics\", interval_secs: 0}}\n",
+            "metrics.otlp.interval_secs",
+        ),
+        ("metrics: {otlp: {endpoint: \"http://c/\", headers: {}}}\n", "headers"),
+        ("metrics: {prometheus: true}\n", "prometheus"),
+    ];
+    for (yaml, field) in cases {
+        let error = AggregatorConfig::from_yaml_str(&format!("{base}{yaml}")).unwrap_err();
+        assert!(error.to_string().contains(field), "{yaml}: {error}");
+    }
+}

@@ -19,6 +19,7 @@
 //! | [`garbage_collector`] | the `garbage-collector` role: deletes expired reports, jobs and batches, and expired tasks |
 //! | [`server`] | the HTTP/1.1 server: accept loop, connection and body limits, timeouts, graceful shutdown |
 //! | [`logging`] | installing the `tracing` subscriber |
+//! | [`telemetry`] | health and readiness probes, metrics (Prometheus, OTLP) and the instruments |
 //! | [`tls`] | HTTPS for the API (certificate reload on SIGHUP) and extra root certificates for clients |
 //!
 //! Protocol rules come from `dyad-protocol` and storage from
@@ -75,6 +76,7 @@ pub mod runtime;
 pub mod server;
 pub mod startup;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 pub mod upload;
 pub(crate) mod vdaf_ops;

@@ -6,6 +6,12 @@
 //! overrides the configured level. Lines go to stdout; text lines are
 //! coloured only when stdout is a terminal, so that a log redirected to a
 //! file or a collector carries no ANSI escape codes.
+//!
+//! `format: json` writes exactly one JSON object per line: the event's
+//! fields at the top level (`timestamp`, `level`, `target`, `message` and
+//! its own fields), the innermost span's fields under `span` and every
+//! enclosing span under `spans`, so a request's `task_id` and a job's
+//! `aggregation_job_id` / `collection_job_id` are on each of its lines.
 
 use crate::config::{LogConfig, LogFormat};
 use std::io::IsTerminal as _;
@@ -24,7 +30,12 @@ pub fn init_logging(config: &LogConfig) -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal());
     let result = match config.format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("installing the log subscriber: {e}"))
 }

@@ -20,6 +20,8 @@
 //! - the datastore opened and its schema brought up to date →
 //!   [`open_datastore`]
 //! - the keys checked before anything listens → [`crate::startup::check_keys`]
+//! - the health and metrics listeners, the metrics recorder and the queue
+//!   sampler, beside whatever roles run → [`start_telemetry`]
 
 use crate::config::{AggregatorConfig, ProcessRole};
 use crate::http::HttpApi;
@@ -124,6 +126,7 @@ pub async fn run_with(
     // One grace period for the whole process: the HTTP server's requests
     // in flight and the drivers' steps in flight (see `leader::driver_loop`).
     let grace = std::time::Duration::from_secs(config.server.shutdown_grace_secs);
+    let (telemetry, mut operator_tasks) = start_telemetry(&config, &datastore, &stop).await?;
     let mut roles: JoinSet<(ProcessRole, anyhow::Result<()>)> = JoinSet::new();
     let needs_client = config.roles.iter().any(|role| {
         matches!(
@@ -234,6 +237,20 @@ pub async fn run_with(
             }
         }
     }
+    // Every role stopped: the operator's endpoints and sampler stop too.
+    stop.cancel();
+    while let Some(joined) = operator_tasks.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(error = format!("{error:#}"), "operator endpoint failed")
+            }
+            Err(error) => tracing::error!(%error, "operator endpoint task failed"),
+        }
+    }
+    if let Some(telemetry) = telemetry {
+        telemetry.flush(std::time::Duration::from_secs(5)).await;
+    }
     match first_error {
         Some(error) => Err(error),
         None => Ok(()),
@@ -265,6 +282,52 @@ fn warn_about_key_lifetimes(config: &AggregatorConfig) {
              refresh_interval_secs: Clients may seal to a deleted key and must refetch"
         );
     }
+}
+
+/// Starts what serves the operator whatever the roles: the metrics
+/// recorder (when `metrics_listen_address` or `metrics.otlp` is set), the
+/// health and metrics listeners (bound here, so a taken address stops the
+/// process before any role starts, naming its key) and, beside the
+/// `aggregation-job-creator` role, the queue-depth sampler. All stop with
+/// `stop`.
+async fn start_telemetry(
+    config: &AggregatorConfig,
+    datastore: &Arc<dyn Datastore>,
+    stop: &CancellationToken,
+) -> anyhow::Result<(
+    Option<crate::telemetry::Telemetry>,
+    JoinSet<anyhow::Result<()>>,
+)> {
+    use crate::telemetry::{endpoints, sampler};
+    let mut tasks = JoinSet::new();
+    let telemetry = if config.exports_metrics() {
+        Some(crate::telemetry::install(&config.metrics)?)
+    } else {
+        None
+    };
+    if let Some(address) = config.health_listen_address {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding health_listen_address {address}"))?;
+        let router = endpoints::health_router(datastore.clone());
+        tasks.spawn(endpoints::serve("health", listener, router, stop.clone()));
+    }
+    if let (Some(address), Some(telemetry)) = (config.metrics_listen_address, &telemetry) {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding metrics_listen_address {address}"))?;
+        let router = endpoints::metrics_router(telemetry.prometheus.clone());
+        tasks.spawn(endpoints::serve("metrics", listener, router, stop.clone()));
+    }
+    if telemetry.is_some() && config.has_role(ProcessRole::AggregationJobCreator) {
+        let (datastore, stop) = (datastore.clone(), stop.clone());
+        let interval = config.metrics.queue_depth_interval();
+        tasks.spawn(async move {
+            sampler::run_queue_sampler(datastore, interval, stop).await;
+            Ok(())
+        });
+    }
+    Ok((telemetry, tasks))
 }
 
 #[cfg(test)]

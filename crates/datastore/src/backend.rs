@@ -362,4 +362,6 @@ pub(crate) struct Acquired<R> {
     pub(crate) token: LeaseToken,
     pub(crate) expiry: Time,
     pub(crate) attempts: u32,
+    /// The job's previous lease ran out rather than being released.
+    pub(crate) previous_lease_expired: bool,
 }

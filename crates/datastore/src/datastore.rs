@@ -102,6 +102,12 @@ pub trait Datastore: Send + Sync + 'static {
     /// The clock transactions read "now" from.
     fn clock(&self) -> &dyn Clock;
 
+    /// Whether the datastore can serve this binary: it answers a query and
+    /// its applied schema migrations are exactly the built-in ones (the
+    /// readiness probe). The caller bounds the wait; a closed datastore
+    /// fails at once.
+    async fn check_ready(&self) -> Result<(), DatastoreError>;
+
     /// Closes the connections; later transactions fail.
     async fn close(&self);
 }

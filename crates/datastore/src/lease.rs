@@ -62,6 +62,9 @@ pub struct Lease<T> {
     /// How many times the job has been acquired since its attempts were last
     /// reset, this acquisition included (so at least 1).
     pub attempts: u32,
+    /// Whether the job was taken over from a lease that ran out (its holder
+    /// died or stalled) rather than one given back or never held.
+    pub previous_lease_expired: bool,
 }
 
 /// A table whose rows are leased.

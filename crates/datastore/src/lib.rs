@@ -35,6 +35,7 @@ mod task_document;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod transaction;
+mod tx_metrics;
 
 pub use backend_transaction::TxMode;
 pub use columns::{is_storable_interval, LATEST_STORABLE_TIME};
@@ -47,4 +48,5 @@ pub use open::{migrate, open};
 pub use options::{DatastoreOptions, DEFAULT_MAX_TRANSACTION_DURATION};
 pub use pooled::PooledDatastore;
 pub use schema::schema_version;
+pub use tables::queue_depths::QueueDepths;
 pub use transaction::Transaction;

@@ -96,9 +96,32 @@ impl<DB: Backend> Datastore for PooledDatastore<DB> {
         // goes back to the pool in a known state.
         let this = self.clone();
         run_detached(async move {
-            run_attempts(name, this.retry, || attempt(&this, name, mode, &*f)).await
+            let started = Instant::now();
+            let result = run_attempts(name, this.retry, || attempt(&this, name, mode, &*f)).await;
+            crate::tx_metrics::record_finished(
+                name,
+                result.as_ref().map(|_| ()),
+                started.elapsed(),
+            );
+            result
         })
         .await
+    }
+
+    async fn check_ready(&self) -> Result<(), DatastoreError> {
+        // On a task of its own, like a transaction: a caller that stops
+        // waiting (a probe's timeout) never cuts the query in half.
+        let pool = self.pool.clone();
+        let checked = tokio::spawn(async move {
+            // Both backends have the same migration versions (checked by
+            // `schema`'s tests), so the SQLite list serves for either.
+            let migrator = sqlx::migrate!("./migrations/sqlite");
+            crate::schema::check_database(&pool, &migrator).await
+        })
+        .await;
+        checked.unwrap_or(Err(DatastoreError::Internal(
+            "the readiness check's task failed",
+        )))
     }
 
     fn clock(&self) -> &dyn Clock {
@@ -193,6 +216,7 @@ where
                     .into());
                 }
                 let delay = retry.backoff(attempt_number);
+                crate::tx_metrics::record_retry(name);
                 debug!(tx = name, attempt = attempt_number, ?delay, %error, "retrying transaction");
                 tokio::time::sleep(delay).await;
                 attempt_number += 1;

@@ -106,6 +106,12 @@ operations! {
             -> Result<(TaskRowCounts, bool)>;
     }
 
+    queue_depths { // Leader: queue depths across tasks, for the metrics gauges
+        /// Counts reports not yet in any aggregation job and collection jobs
+        /// not yet done, over all tasks.
+        async fn count_queue_depths(&mut self) -> Result<crate::QueueDepths>;
+    }
+
     client_reports { // Leader: client reports (section 4.4.2)
         /// Stores reports, one outcome per report in order. A report whose ID is
         /// already stored for its task, or came earlier in `reports`, is a

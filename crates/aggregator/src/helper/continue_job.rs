@@ -20,6 +20,7 @@ use crate::http::request::{
     authenticate, message_response, parse_id, read_message, DapPath, Requester,
 };
 use crate::state::AppState;
+use crate::telemetry::instruments;
 use crate::vdaf_ops::{fold_output_shares, merge_job_rows, FinishedReport};
 use axum::body::Body;
 use axum::extract::State;
@@ -32,7 +33,7 @@ use dyad_datastore::models::{
 };
 use dyad_datastore::{DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::{
-    AggregationJobContinueReq, AggregationJobId, AggregationJobResp, Role, TaskId,
+    AggregationJobContinueReq, AggregationJobId, AggregationJobResp, PrepareError, Role, TaskId,
 };
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
@@ -202,6 +203,20 @@ pub(super) async fn store(
         &job.aggregation_parameter,
         &finished,
     )?;
+    // Reports whose preparation ends in this step, counted once stored.
+    let ended: Vec<Result<(), PrepareError>> = before
+        .iter()
+        .zip(&outcome.reports)
+        .filter_map(|(old, new)| match (&old.state, &new.state) {
+            (HelperReportState::Continued { .. }, HelperReportState::Finished { .. }) => {
+                Some(Ok(()))
+            }
+            (HelperReportState::Continued { .. }, HelperReportState::Failed(error)) => {
+                Some(Err(*error))
+            }
+            _ => None,
+        })
+        .collect();
     let advance = Arc::new(Advance {
         task: task.clone(),
         job: job.clone(),
@@ -210,14 +225,20 @@ pub(super) async fn store(
         new_rows,
     });
     let task_id = *task.task_id();
-    state
+    let stored = state
         .datastore
         .run_tx("helper_continue_aggregation_job", move |tx| {
             let advance = advance.clone();
             Box::pin(async move { store_in_tx(tx, &advance).await })
         })
         .await
-        .map_err(|e| ApiError::from(e).with_task_id(task_id))
+        .map_err(|e| ApiError::from(e).with_task_id(task_id))?;
+    if stored.is_some() {
+        for outcome in ended {
+            instruments::report_prepared("helper", outcome);
+        }
+    }
+    Ok(stored)
 }
 
 async fn store_in_tx(

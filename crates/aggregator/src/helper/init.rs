@@ -35,6 +35,7 @@ use crate::http::storable_time::{
     is_storable_report_time, stored_time_of_refused, with_storable_clock_skew,
 };
 use crate::state::AppState;
+use crate::telemetry::instruments;
 use crate::vdaf_ops::{fold_output_shares, FinishedReport};
 use axum::body::Body;
 use axum::extract::State;
@@ -331,15 +332,36 @@ async fn store(
         outcome,
         rows,
     });
-    let response = state
+    let stored = prepared.clone();
+    let (response, fresh) = state
         .datastore
         .run_tx("helper_init_aggregation_job", move |tx| {
-            let prepared = prepared.clone();
+            let prepared = stored.clone();
             Box::pin(async move { store_in_tx(tx, &prepared).await })
         })
         .await
         .map_err(|e| ApiError::from(e).with_task_id(*task.task_id()))?;
+    if fresh {
+        record_prepared(&prepared.outcome.reports, &response);
+    }
     Ok(response)
+}
+
+/// Counts each report whose preparation ended with this initialization
+/// (its output share, or the error it was rejected with), once the job is
+/// committed; a report waiting for a continuation is counted when it ends.
+fn record_prepared(reports: &[HelperReportAggregation], response: &AggregationJobResp) {
+    for (report, answer) in reports.iter().zip(&response.prepare_resps) {
+        match (&answer.result, &report.state) {
+            (PrepareStepResult::Reject(error), _) => {
+                instruments::report_prepared("helper", Err(*error))
+            }
+            (_, HelperReportState::Finished { .. }) => {
+                instruments::report_prepared("helper", Ok(()))
+            }
+            _ => {}
+        }
+    }
 }
 
 fn accepted(state: &HelperReportState) -> bool {
@@ -349,10 +371,12 @@ fn accepted(state: &HelperReportState) -> bool {
     )
 }
 
+/// Stores the job; its answer, and whether this stored it (rather than
+/// finding it stored by a request that raced this one).
 pub(crate) async fn store_in_tx(
     tx: &mut dyn Transaction,
     prepared: &Prepared,
-) -> Result<AggregationJobResp, TxError> {
+) -> Result<(AggregationJobResp, bool), TxError> {
     let Prepared {
         task,
         job,
@@ -368,7 +392,9 @@ pub(crate) async fn store_in_tx(
     // Another request for the same job may have been stored meanwhile.
     if let Some(existing) = tx.get_aggregation_job(&task_id, &job_id).await? {
         let reports = tx.get_report_aggregations(&task_id, &job_id).await?;
-        return answer_existing(&existing, &reports, &outcome.request_hash).map_err(abort);
+        return answer_existing(&existing, &reports, &outcome.request_hash)
+            .map(|answer| (answer, false))
+            .map_err(abort);
     }
 
     // Authoritative anti-replay and collected-batch checks.
@@ -459,7 +485,7 @@ pub(crate) async fn store_in_tx(
     if !rows.is_empty() {
         tx.put_batch_aggregations(&rows, None).await?;
     }
-    Ok(AggregationJobResp::new(responses))
+    Ok((AggregationJobResp::new(responses), true))
 }
 
 /// Rejects report `index` with `error`, in its state and its response.

@@ -37,6 +37,7 @@ use super::config::{CollectionDriverConfig, DriverSettings};
 use super::driver_loop::{run_driver_loop, LeasedWork};
 use super::leases;
 use super::peer_client::{HelperClient, PeerError};
+use crate::telemetry::instruments::{self, JobKind, LeaseEvent};
 use dyad_core::retry::Retryable;
 use dyad_datastore::models::{CollectionJob, CollectionJobState};
 use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
@@ -44,8 +45,9 @@ use dyad_messages::draft09::Duration as DapDuration;
 use dyad_messages::problem::DapProblemType;
 use dyad_protocol::ProtocolError;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, warn, Instrument as _};
 
 /// Why driving a collection job stopped.
 #[derive(Debug, thiserror::Error)]
@@ -97,15 +99,16 @@ impl CollectionJobDriver {
         Ok(count)
     }
 
-    async fn drive_job(&self, lease: &Lease<CollectionJob>) -> Result<(), CollectError> {
+    /// Drives the job once; on success, the step's `result` label.
+    async fn drive_job(&self, lease: &Lease<CollectionJob>) -> Result<&'static str, CollectError> {
         let task_id = lease.leased.task_id;
         let job_id = lease.leased.collection_job_id;
         let ready = match collection_batch::check_and_record(self.ds.as_ref(), lease).await? {
-            Readiness::Gone => return Ok(()),
+            Readiness::Gone => return Ok("gone"),
             Readiness::NotReady(reason) => {
                 debug!(%task_id, collection_job_id = %job_id, reason, "batch not ready");
                 self.release(lease, self.not_ready_retry, true).await;
-                return Ok(());
+                return Ok("not_ready");
             }
             Readiness::Invalid(problem) => {
                 warn!(%task_id, collection_job_id = %job_id, %problem, "batch validation failed");
@@ -114,7 +117,7 @@ impl CollectionJobDriver {
                     .unwrap_or(DapProblemType::InvalidMessage);
                 self.finish(lease, failed(problem_type, problem.detail()))
                     .await?;
-                return Ok(());
+                return Ok("invalid");
             }
             Readiness::Ready(ready) => ready,
         };
@@ -137,7 +140,7 @@ impl CollectionJobDriver {
         let report_count = leader.report_count;
         self.finish(lease, state).await?;
         info!(%task_id, collection_job_id = %job_id, report_count, "collection job finished");
-        Ok(())
+        Ok("finished")
     }
 
     /// Extends the lease to a full `lease_duration` from now (lease lost if
@@ -179,6 +182,7 @@ impl CollectionJobDriver {
             Err(error) => error,
         };
         if matches!(&error, CollectError::Datastore(e) if e.is_lease_lost()) {
+            instruments::lease(JobKind::Collection, LeaseEvent::Lost, 1);
             warn!(%task_id, collection_job_id = %job_id, "lease lost; nothing was recorded");
             return;
         }
@@ -242,7 +246,10 @@ impl CollectionJobDriver {
             })
             .await;
         match released {
-            Ok(()) => true,
+            Ok(()) => {
+                instruments::lease(JobKind::Collection, LeaseEvent::Released, 1);
+                true
+            }
             Err(error) => {
                 warn!(%error, "could not release a collection job; its lease will run out");
                 false
@@ -263,31 +270,62 @@ impl LeasedWork for CollectionJobDriver {
 
     async fn acquire(&self, max: u64) -> Result<Vec<Lease<CollectionJob>>, TxError> {
         let duration = self.settings.lease_duration;
-        self.ds
+        let acquired = self
+            .ds
             .run_tx("collection_jobs_acquire", move |tx| {
                 Box::pin(async move { Ok(tx.acquire_collection_jobs(duration, max).await?) })
             })
-            .await
+            .await?;
+        leases::record_acquired(&acquired);
+        Ok(acquired)
     }
 
     async fn drive(&self, lease: Lease<CollectionJob>) {
-        tokio::select! {
-            biased;
-            _ = self.cut.cancelled() => {
-                if self.release(&lease, DapDuration::ZERO, false).await {
-                    info!(
-                        task_id = %lease.leased.task_id,
-                        collection_job_id = %lease.leased.collection_job_id,
-                        "shutting down: gave the collection job's lease back"
-                    );
+        // Every event of the job's handling carries its task and job IDs.
+        let span = tracing::info_span!(
+            "collection_job",
+            task_id = %lease.leased.task_id,
+            collection_job_id = %lease.leased.collection_job_id,
+            attempt = lease.attempts,
+        );
+        async {
+            tokio::select! {
+                biased;
+                _ = self.cut.cancelled() => {
+                    if self.release(&lease, DapDuration::ZERO, false).await {
+                        info!(
+                            task_id = %lease.leased.task_id,
+                            collection_job_id = %lease.leased.collection_job_id,
+                            "shutting down: gave the collection job's lease back"
+                        );
+                    }
                 }
+                result = self.step(&lease) => self.settle(&lease, result).await,
             }
-            result = self.drive_job(&lease) => self.settle(&lease, result).await,
         }
+        .instrument(span)
+        .await
     }
 
     fn cut_short(&self) {
         self.cut.cancel();
+    }
+}
+
+impl CollectionJobDriver {
+    /// [`Self::drive_job`], counted and timed as one step.
+    async fn step(&self, lease: &Lease<CollectionJob>) -> Result<(), CollectError> {
+        let started = Instant::now();
+        let driven = self.drive_job(lease).await;
+        let result = match &driven {
+            Ok(result) => result,
+            Err(CollectError::Datastore(error)) if error.is_lease_lost() => "lease_lost",
+            Err(CollectError::Datastore(_)) => "transient_error",
+            Err(CollectError::Peer(peer)) if peer.retry_class().is_transient() => "transient_error",
+            Err(_) => "failed",
+        };
+        instruments::job_step(JobKind::Collection, result, started.elapsed());
+        driven.map(|_| ())
     }
 }
 

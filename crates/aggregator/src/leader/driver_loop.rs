@@ -173,6 +173,7 @@ mod tests {
                     token: LeaseToken::random(),
                     expiry: Time::from_seconds_since_epoch(0),
                     attempts: 1,
+                    previous_lease_expired: false,
                 })
                 .collect())
         }

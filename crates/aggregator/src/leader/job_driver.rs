@@ -48,6 +48,7 @@ use super::config::{DriverSettings, JobDriverConfig};
 use super::driver_loop::{run_driver_loop, LeasedWork};
 use super::leases;
 use super::peer_client::{HelperClient, PeerError};
+use crate::telemetry::instruments::{self, JobKind, LeaseEvent};
 use dyad_core::retry::Retryable;
 use dyad_datastore::models::{
     AggregationJob, AggregationJobState, ReportAggregationState, TaskCounters,
@@ -56,8 +57,9 @@ use dyad_datastore::{Datastore, DatastoreExt, Lease, TxError};
 use dyad_messages::draft09::{Duration as DapDuration, PrepareError, Time};
 use dyad_protocol::ProtocolError;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info, warn, Instrument as _};
 
 /// Most steps driven under one lease (a guard; VDAFs need a handful).
 const MAX_STEPS_PER_LEASE: usize = 64;
@@ -82,6 +84,19 @@ enum DriveError {
 impl DriveError {
     fn is_lease_lost(&self) -> bool {
         matches!(self, DriveError::Datastore(error) if error.is_lease_lost())
+    }
+
+    /// The `result` label of a step that failed this way.
+    fn step_result(&self) -> &'static str {
+        if self.is_lease_lost() {
+            "lease_lost"
+        } else if matches!(self, DriveError::Gone) {
+            "gone"
+        } else if self.is_transient() {
+            "transient_error"
+        } else {
+            "failed"
+        }
     }
 
     /// Whether another attempt may succeed.
@@ -150,7 +165,15 @@ impl AggregationJobDriver {
             if loaded.job.state != AggregationJobState::InProgress {
                 return (Ok(()), progressed);
             }
-            match self.step(lease, loaded).await {
+            let started = Instant::now();
+            let stepped = self.step(lease, loaded).await;
+            let result = match &stepped {
+                Ok(true) => "finished",
+                Ok(false) => "continued",
+                Err(error) => error.step_result(),
+            };
+            instruments::job_step(JobKind::Aggregation, result, started.elapsed());
+            match stepped {
                 Ok(true) => return (Ok(()), true),
                 Ok(false) => progressed = true,
                 Err(error) => return (Err(error), progressed),
@@ -201,6 +224,16 @@ impl AggregationJobDriver {
         .await?;
         let write = Arc::new(write);
         aggregation_step::write(self.ds.as_ref(), lease.token, Arc::clone(&write)).await?;
+        // Committed: each report whose preparation ended in this step.
+        for ra in &write.report_aggregations {
+            match ra.state {
+                ReportAggregationState::Finished => instruments::report_prepared("leader", Ok(())),
+                ReportAggregationState::Failed(error) => {
+                    instruments::report_prepared("leader", Err(error))
+                }
+                _ => {}
+            }
+        }
         let counts = write.counts;
         let finished = write.job.state == AggregationJobState::Finished;
         info!(
@@ -253,6 +286,7 @@ impl AggregationJobDriver {
             Err(error) => error,
         };
         if error.is_lease_lost() {
+            instruments::lease(JobKind::Aggregation, LeaseEvent::Lost, 1);
             warn!(%task_id, aggregation_job_id = %job_id, "lease lost; the step was not recorded");
             return;
         }
@@ -318,6 +352,7 @@ impl AggregationJobDriver {
         };
         if let Err(error) = ready {
             if error.is_lease_lost() {
+                instruments::lease(JobKind::Aggregation, LeaseEvent::Lost, 1);
                 warn!(%task_id, aggregation_job_id = %job_id, "lease lost while abandoning");
             } else {
                 self.release(lease, DapDuration::ZERO, false).await;
@@ -390,7 +425,10 @@ impl AggregationJobDriver {
             })
             .await;
         match released {
-            Ok(()) => true,
+            Ok(()) => {
+                instruments::lease(JobKind::Aggregation, LeaseEvent::Released, 1);
+                true
+            }
             Err(error) => {
                 warn!(%error, "could not release an aggregation job; its lease will run out");
                 false
@@ -447,6 +485,12 @@ impl AggregationJobDriver {
                 })
             })
             .await;
+        // The reports it wrote off ended their preparation as dropped.
+        if let Ok(Some(dropped)) = &abandoned {
+            for _ in 0..*dropped {
+                instruments::report_prepared("leader", Err(PrepareError::ReportDropped));
+            }
+        }
         match abandoned {
             Ok(Some(dropped)) => error!(
                 %task_id,
@@ -475,14 +519,34 @@ impl LeasedWork for AggregationJobDriver {
 
     async fn acquire(&self, max: u64) -> Result<Vec<Lease<AggregationJob>>, TxError> {
         let duration = self.settings.lease_duration;
-        self.ds
+        let acquired = self
+            .ds
             .run_tx("aggregation_jobs_acquire", move |tx| {
                 Box::pin(async move { Ok(tx.acquire_aggregation_jobs(duration, max).await?) })
             })
-            .await
+            .await?;
+        leases::record_acquired(&acquired);
+        Ok(acquired)
     }
 
     async fn drive(&self, lease: Lease<AggregationJob>) {
+        // Every event of the job's handling carries its task and job IDs.
+        let span = tracing::info_span!(
+            "aggregation_job",
+            task_id = %lease.leased.task_id,
+            aggregation_job_id = %lease.leased.aggregation_job_id,
+            attempt = lease.attempts,
+        );
+        self.drive_in_span(lease).instrument(span).await
+    }
+
+    fn cut_short(&self) {
+        self.cut.cancel();
+    }
+}
+
+impl AggregationJobDriver {
+    async fn drive_in_span(&self, lease: Lease<AggregationJob>) {
         if lease.attempts > self.settings.max_attempts {
             // Its last attempt failed, but abandoning it did not finish (the
             // Helper did not confirm the deletion, or the driver stopped).
@@ -501,10 +565,6 @@ impl LeasedWork for AggregationJobDriver {
                 self.settle(&lease, result, progressed).await;
             }
         }
-    }
-
-    fn cut_short(&self) {
-        self.cut.cancel();
     }
 }
 

@@ -15,6 +15,7 @@
 //! | [`AggregationJob`] ([`job_driver`](super::job_driver)) | `Transaction::renew_aggregation_job_lease` |
 //! | [`CollectionJob`] ([`collection_driver`](super::collection_driver)) | `Transaction::renew_collection_job_lease` |
 
+use crate::telemetry::instruments::{self, JobKind, LeaseEvent};
 use dyad_datastore::models::{AggregationJob, CollectionJob};
 use dyad_datastore::{BoxFuture, Datastore, DatastoreExt, Lease, LeaseToken, Transaction, TxError};
 use dyad_messages::draft09::{AggregationJobId, CollectionJobId, Duration, TaskId, Time};
@@ -26,6 +27,9 @@ pub(crate) trait LeasedJob: Send + Sync + 'static {
 
     /// The name of the renewal transaction (in logs and metrics).
     const RENEW_TX: &'static str;
+
+    /// The `job` label of its metrics.
+    const KIND: JobKind;
 
     /// The job's task and ID.
     fn key(&self) -> (TaskId, Self::Id);
@@ -44,6 +48,7 @@ pub(crate) trait LeasedJob: Send + Sync + 'static {
 impl LeasedJob for AggregationJob {
     type Id = AggregationJobId;
     const RENEW_TX: &'static str = "aggregation_job_renew_lease";
+    const KIND: JobKind = JobKind::Aggregation;
 
     fn key(&self) -> (TaskId, AggregationJobId) {
         (self.task_id, self.aggregation_job_id)
@@ -67,6 +72,7 @@ impl LeasedJob for AggregationJob {
 impl LeasedJob for CollectionJob {
     type Id = CollectionJobId;
     const RENEW_TX: &'static str = "collection_job_renew_lease";
+    const KIND: JobKind = JobKind::Collection;
 
     fn key(&self) -> (TaskId, CollectionJobId) {
         (self.task_id, self.collection_job_id)
@@ -97,8 +103,24 @@ pub(crate) async fn renew_lease<J: LeasedJob>(
 ) -> Result<Time, TxError> {
     let (task_id, id) = lease.leased.key();
     let token = lease.token;
-    ds.run_tx(J::RENEW_TX, move |tx| {
-        J::renew(tx, task_id, id, token, duration)
-    })
-    .await
+    let renewed = ds
+        .run_tx(J::RENEW_TX, move |tx| {
+            J::renew(tx, task_id, id, token, duration)
+        })
+        .await;
+    if renewed.is_ok() {
+        instruments::lease(J::KIND, LeaseEvent::Renewed, 1);
+    }
+    renewed
+}
+
+/// Counts the leases `acquired` took: each is `taken`, and those whose
+/// previous lease ran out are `expired` too.
+pub(crate) fn record_acquired<J: LeasedJob>(acquired: &[Lease<J>]) {
+    let expired = acquired
+        .iter()
+        .filter(|lease| lease.previous_lease_expired)
+        .count() as u64;
+    instruments::lease(J::KIND, LeaseEvent::Taken, acquired.len() as u64);
+    instruments::lease(J::KIND, LeaseEvent::Expired, expired);
 }

@@ -42,6 +42,7 @@ use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{parse_id, read_message, DapPath};
 use crate::http::storable_time::{is_storable_report_time, with_storable_clock_skew};
 use crate::state::AppState;
+use crate::telemetry::instruments;
 use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
 use axum::extract::State;
@@ -63,10 +64,19 @@ pub async fn put_report(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let task_id: TaskId = parse_id(&task_id, "task ID")?;
-    accept_report(&state, task_id, &headers, body)
-        .await
-        .map_err(|e| e.with_task_id(task_id))
+    let answered = match parse_id::<TaskId>(&task_id, "task ID") {
+        Ok(task_id) => accept_report(&state, task_id, &headers, body)
+            .await
+            .map_err(|e| e.with_task_id(task_id)),
+        Err(error) => Err(error),
+    };
+    // Every answer counted once, by what it told the Client.
+    match &answered {
+        Ok(UploadOutcome::Duplicate) => instruments::upload("duplicate"),
+        Ok(_) => instruments::upload("accepted"),
+        Err(error) => instruments::upload(instruments::upload_outcome_of_error(error)),
+    }
+    answered.map(|_| StatusCode::CREATED)
 }
 
 pub(crate) async fn accept_report(
@@ -74,7 +84,7 @@ pub(crate) async fn accept_report(
     task_id: TaskId,
     headers: &HeaderMap,
     body: Body,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<UploadOutcome> {
     let task = state.task_in_role(task_id, Role::Leader).await?;
     match accept_for_task(state, &task, headers, body).await {
         Ok(status) => Ok(status),
@@ -108,7 +118,7 @@ async fn accept_for_task(
     task: &Task,
     headers: &HeaderMap,
     body: Body,
-) -> Result<StatusCode, Refused> {
+) -> Result<UploadOutcome, Refused> {
     let task_id = *task.task_id();
     let (report, _): (Report, _) = read_message(
         task_id,
@@ -165,7 +175,7 @@ async fn accept_for_task(
     let outcome = state.reports.write(stored, collected_check).await?;
     tracing::debug!(task_id = %task_id, report_id = %report_id, ?outcome, "upload");
     match outcome {
-        UploadOutcome::Stored | UploadOutcome::Duplicate => Ok(StatusCode::CREATED),
+        UploadOutcome::Stored | UploadOutcome::Duplicate => Ok(outcome),
         UploadOutcome::BatchCollected => Err(Refused {
             error: ApiError::dap(
                 DapProblemType::ReportRejected,

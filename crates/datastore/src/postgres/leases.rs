@@ -44,13 +44,14 @@ pub(super) async fn acquire(
     let state = columns::code(state_code, "state")?;
     let rows = sqlx::query(&format!(
         "WITH candidates AS (
-             SELECT j.task_id, j.{id}, j.retry_after, j.created_at FROM {name} j {join}
+             SELECT j.task_id, j.{id}, j.retry_after, j.created_at, j.lease_expiry
+             FROM {name} j {join}
              WHERE j.state = {state} AND j.lease_expiry <= $1 AND j.retry_after <= $1 {filter}
              ORDER BY j.retry_after, j.created_at, j.{id}
              LIMIT $2
              FOR NO KEY UPDATE OF j SKIP LOCKED
          ), numbered AS (
-             SELECT task_id, {id},
+             SELECT task_id, {id}, lease_expiry AS previous_lease_expiry,
                  row_number() OVER (ORDER BY retry_after, created_at, {id}) AS lease_ord
              FROM candidates
          )
@@ -59,7 +60,8 @@ pub(super) async fn acquire(
              lease_attempts = j.lease_attempts + 1
          FROM numbered
          WHERE j.task_id = numbered.task_id AND j.{id} = numbered.{id}
-         RETURNING numbered.lease_ord, j.lease_attempts, {columns}"
+         RETURNING numbered.lease_ord, numbered.previous_lease_expiry, j.lease_attempts,
+             {columns}"
     ))
     .bind(columns::time(now, "now")?)
     .bind(columns::int(wanted, "max")?)
@@ -76,16 +78,21 @@ pub(super) async fn acquire(
             .and_then(|i| tokens.get(i).copied())
             .ok_or(DatastoreError::Internal("lease number out of range"))?;
         let attempts = leases::attempts(&r)?;
-        acquired.push((ord, token, attempts, taken));
+        // A released lease has expiry 0; a held one that ran out, its time.
+        let expired = r.i64("previous_lease_expiry")? > 0;
+        acquired.push((ord, token, attempts, expired, taken));
     }
     acquired.sort_by_key(|(ord, ..)| *ord);
     Ok(acquired
         .into_iter()
-        .map(|(_, token, attempts, row)| Acquired {
-            row,
-            token,
-            expiry,
-            attempts,
-        })
+        .map(
+            |(_, token, attempts, previous_lease_expired, row)| Acquired {
+                row,
+                token,
+                expiry,
+                attempts,
+                previous_lease_expired,
+            },
+        )
         .collect())
 }

@@ -32,7 +32,7 @@ pub(super) async fn acquire(
     let (name, id) = (table.table(), table.id_column());
     let now_db = columns::time(now, "now")?;
     let candidates = sqlx::query(&format!(
-        "SELECT {columns} FROM {name} j {join}
+        "SELECT {columns}, j.lease_expiry AS previous_lease_expiry FROM {name} j {join}
          WHERE j.state = {state_code} AND j.lease_expiry <= ?1 AND j.retry_after <= ?1 {filter}
          ORDER BY j.retry_after, j.created_at, j.{id} LIMIT ?2"
     ))
@@ -45,6 +45,8 @@ pub(super) async fn acquire(
     for candidate in candidates {
         let r = RowReader::new(&candidate, name);
         let (task_id, job_id) = (r.blob("task_id")?, r.blob(id)?);
+        // A released lease has expiry 0; a held one that ran out, its time.
+        let previous_lease_expired = r.i64("previous_lease_expiry")? > 0;
         let token = LeaseToken::random();
         let taken = sqlx::query(&format!(
             "UPDATE {name} SET lease_token = ?, lease_expiry = ?,
@@ -66,6 +68,7 @@ pub(super) async fn acquire(
                 token,
                 expiry,
                 attempts,
+                previous_lease_expired,
             });
         }
     }

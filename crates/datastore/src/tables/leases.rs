@@ -42,6 +42,7 @@ pub(crate) async fn acquire<DB: Backend, T>(
                 token: taken.token,
                 expiry: taken.expiry,
                 attempts: taken.attempts,
+                previous_lease_expired: taken.previous_lease_expired,
             })
         })
         .collect()

@@ -27,6 +27,7 @@ pub(crate) mod global_hpke_keys;
 pub(crate) mod helper_replay;
 pub(crate) mod leases;
 pub(crate) mod outstanding_batches;
+pub(crate) mod queue_depths;
 pub(crate) mod report_aggregations;
 pub(crate) mod task_counters;
 pub(crate) mod tasks;

@@ -111,7 +111,8 @@ pub async fn acquisition_is_exclusive_under_concurrency(h: TestDatastore) {
 }
 
 /// Once a lease expires the job is acquired again with a new token and one
-/// more attempt; the old token no longer works, the new one does.
+/// more attempt, saying its previous lease ran out; the old token no longer
+/// works, the new one does.
 pub async fn expired_lease_is_reacquired(h: TestDatastore) {
     let task = leader_task();
     fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
@@ -125,6 +126,8 @@ pub async fn expired_lease_is_reacquired(h: TestDatastore) {
     let new = acquire(h.datastore.as_ref(), 1).await.remove(0);
     assert_ne!(new.token, old.token);
     assert_eq!(new.attempts, 2);
+    // Taken over from a lease that ran out, unlike the first acquisition.
+    assert!(!old.previous_lease_expired && new.previous_lease_expired);
 
     let mut update = new.leased.clone();
     update.step = 1;
@@ -252,7 +255,7 @@ pub async fn writes_with_lost_lease_fail_and_change_nothing(h: TestDatastore) {
 }
 
 /// Releasing sets when the job may be acquired again, and keeps or resets
-/// the attempt count.
+/// the attempt count; a released lease is not taken over as an expired one.
 pub async fn release_sets_retry_time_and_attempts(h: TestDatastore) {
     let task = leader_task();
     fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
@@ -265,6 +268,8 @@ pub async fn release_sets_retry_time_and_attempts(h: TestDatastore) {
     h.clock.advance(d(60));
     let second = acquire(h.datastore.as_ref(), 1).await.remove(0);
     assert_eq!(second.attempts, 2);
+    // Given back, not run out.
+    assert!(!second.previous_lease_expired);
     release(h.datastore.as_ref(), &second, 0, true).await;
     let third = acquire(h.datastore.as_ref(), 1).await.remove(0);
     assert_eq!(third.attempts, 1);

@@ -16,6 +16,7 @@ mod global_hpke_keys;
 mod helper_replay;
 mod leases;
 mod outstanding_batches;
+mod queue_depths;
 mod report_aggregations;
 mod reseal;
 mod task_admin;
@@ -113,6 +114,9 @@ macro_rules! all_tests {
                 release_sets_retry_time_and_attempts,
                 collection_job_leases,
                 renewal_extends_a_held_lease_only,
+            }
+            queue_depths {
+                counts_unaggregated_reports_and_pending_collection_jobs,
             }
             report_aggregations {
                 every_state_round_trips_in_order,
