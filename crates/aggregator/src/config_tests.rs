@@ -3,6 +3,7 @@
 //! its field.
 
 use super::*;
+use std::path::PathBuf;
 
 const FULL: &str = r#"
 listen_address: "127.0.0.1:8080"

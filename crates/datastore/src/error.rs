@@ -126,6 +126,26 @@ fn driver_message(error: &sqlx::Error) -> String {
 }
 
 impl DatastoreError {
+    /// A decryption error with its row named for people (`task <ID>`,
+    /// `global HPKE key <ID>`) rather than by its row key; any other error
+    /// unchanged.
+    pub(crate) fn naming_row(self, row: impl FnOnce() -> String) -> Self {
+        match self {
+            DatastoreError::Decrypt {
+                table,
+                column,
+                keys,
+                ..
+            } => DatastoreError::Decrypt {
+                table,
+                column,
+                row: row(),
+                keys,
+            },
+            other => other,
+        }
+    }
+
     /// Which usual setup mistake this is, if any: for advice when opening a
     /// datastore fails.
     pub fn setup_problem(&self) -> Option<SetupProblem> {

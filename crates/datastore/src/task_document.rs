@@ -43,20 +43,7 @@ pub(crate) fn open(
 
 /// A decryption error naming the task rather than its row key.
 pub(crate) fn name_task(error: DatastoreError, task_id: &TaskId) -> DatastoreError {
-    match error {
-        DatastoreError::Decrypt {
-            table,
-            column,
-            keys,
-            ..
-        } => DatastoreError::Decrypt {
-            table,
-            column,
-            row: format!("task {task_id}"),
-            keys,
-        },
-        other => other,
-    }
+    error.naming_row(|| format!("task {task_id}"))
 }
 
 /// The sealed document of `task_id` sealed again under the first key, or

@@ -543,15 +543,15 @@ fn assert_clean_log(name: &str, log: &str, abandoned: usize) {
             continue;
         };
         if event["level"] == "ERROR" {
-            if event["fields"]["message"] == "aggregation job abandoned" {
+            if event["message"] == "aggregation job abandoned" {
                 abandonments += 1;
             } else {
                 problems.push(line.to_owned());
             }
         }
-        if event["fields"]["message"] == "answered" {
+        if event["message"] == "answered" {
             answered += 1;
-            if event["fields"]["status"].as_u64().is_some_and(|s| s >= 500) {
+            if event["status"].as_u64().is_some_and(|s| s >= 500) {
                 problems.push(line.to_owned());
             }
         }
@@ -599,7 +599,7 @@ fn assert_replays(cases: &[Case], helper_log: &str) {
         helper_log
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|event| event["fields"]["message"] == message)
+            .filter(|event| event["message"] == message)
             .count()
     };
     for (pattern, message) in [

@@ -262,7 +262,7 @@ fn helper_initialized_jobs(log: &str, task_id: &d::TaskId) -> anyhow::Result<Vec
     for line in lines.filter(|line| line.starts_with('{')) {
         let event: serde_json::Value =
             serde_json::from_str(line).with_context(|| format!("log line {line:?}"))?;
-        let fields = &event["fields"];
+        let fields = &event;
         if fields["message"] == "initialized aggregation job" && fields["task_id"] == *task_id {
             let job = fields["aggregation_job_id"]
                 .as_str()

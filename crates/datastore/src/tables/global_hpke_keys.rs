@@ -230,18 +230,5 @@ fn global_hpke_key(row: &impl StoredRow, keys: &DatastoreKeys) -> Result<GlobalH
 
 /// A decryption error naming the key rather than its row key.
 fn name_key(error: DatastoreError, id: HpkeConfigId) -> DatastoreError {
-    match error {
-        DatastoreError::Decrypt {
-            table,
-            column,
-            keys,
-            ..
-        } => DatastoreError::Decrypt {
-            table,
-            column,
-            row: format!("global HPKE key {id}"),
-            keys,
-        },
-        other => other,
-    }
+    error.naming_row(|| format!("global HPKE key {id}"))
 }

@@ -66,15 +66,10 @@ pub(crate) async fn get_task_counters<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
 ) -> Result<Option<TaskCounters>> {
-    let Open { conn, .. } = tx.read();
-    let exists = sql::<DB>("SELECT 1 FROM tasks WHERE task_id = $1")
-        .bind(task_id.as_bytes().as_slice())
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some();
-    if !exists {
+    if !super::tasks::task_exists(tx, task_id).await? {
         return Ok(None);
     }
+    let Open { conn, .. } = tx.read();
     // PostgreSQL sums BIGINT as NUMERIC: cast back.
     let sums = TaskCounters::COLUMNS
         .iter()

@@ -128,21 +128,29 @@ pub(crate) async fn delete_task_rows<DB: Backend>(
     Ok((TaskRowCounts::from_table_counts(counts), deleted > 0))
 }
 
+/// Whether a task with this ID is stored.
+pub(crate) async fn task_exists<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+) -> Result<bool> {
+    let Open { conn, .. } = tx.read();
+    Ok(sql::<DB>("SELECT 1 FROM tasks WHERE task_id = $1")
+        .bind(task_id.as_bytes().as_slice())
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
+}
+
 /// Counts the task's rows in every table of [`TASK_TABLES`]; `None` if
 /// there is no such task.
 pub(crate) async fn count_task_rows<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
 ) -> Result<Option<TaskRowCounts>> {
-    let Open { conn, .. } = tx.read();
-    let exists = sql::<DB>("SELECT 1 FROM tasks WHERE task_id = $1")
-        .bind(task_id.as_bytes().as_slice())
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some();
-    if !exists {
+    if !task_exists(tx, task_id).await? {
         return Ok(None);
     }
+    let Open { conn, .. } = tx.read();
     let mut counts = [0; TASK_TABLES.len()];
     for (table, count) in TASK_TABLES.iter().zip(&mut counts) {
         let counted = sql::<DB>(&format!(

@@ -59,7 +59,7 @@ mod tests {
             .and_then(|rest| rest.split("```").next())
             .expect("CONFIGURING.md has a yaml block");
         let config = AggregatorConfig::from_yaml_str(yaml).expect("the example parses");
-        assert_eq!(config.roles.len(), 4);
+        assert_eq!(config.roles.len(), 6);
     }
 
     #[test]
