@@ -40,7 +40,7 @@ pub async fn get_hpke_config(State(state): State<AppState>, uri: Uri) -> ApiResu
             if global.active_configs.is_empty() {
                 return Err(ApiError::dap(
                     DapProblemType::MissingTaskId,
-                    "the task_id query parameter is required: this aggregator's keys are per task",
+                    "the task_id query parameter is required: this aggregator advertises no global HPKE key (none is active)",
                 ));
             }
             respond(&state, global.active_configs.clone())
