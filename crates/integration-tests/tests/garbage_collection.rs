@@ -188,7 +188,8 @@ async fn start(postgres: Option<(&TestDatabase, &TestDatabase)>) -> Dyad {
         for server in [&*leader, &*helper] {
             server.set_config(
                 "garbage_collector",
-                "{interval_secs: 1, max_rows_per_transaction: 25, task_expiration_grace_secs: 0}",
+                "{interval_secs: 1, max_rows_per_transaction: 25, task_expiration_grace_secs: 0, \
+                 clock_skew_margin_secs: 0}",
             )?;
         }
         if let Some((leader_db, helper_db)) = postgres {

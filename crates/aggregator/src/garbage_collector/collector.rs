@@ -188,6 +188,7 @@ pub async fn run_once(
         ..GcRun::default()
     };
     let grace = Duration::from_seconds(config.task_expiration_grace_secs);
+    let margin = Duration::from_seconds(config.clock_skew_margin_secs);
     for task in &tasks {
         if shutdown.is_cancelled() {
             return Ok(run);
@@ -198,9 +199,12 @@ pub async fn run_once(
             Some(deadline) if deadline < now => {
                 delete_expired_task(datastore, task, config, shutdown, &mut run).await
             }
+            // Kept `clock_skew_margin_secs` longer, for replicas whose
+            // clocks are behind this one's (see the setting).
             _ => match task
                 .report_expiry_age()
                 .and_then(|age| now.checked_sub(age))
+                .and_then(|cutoff| cutoff.checked_sub(margin))
             {
                 Some(cutoff) => {
                     collect_task(datastore, task, cutoff, config, shutdown, &mut run).await
@@ -451,6 +455,39 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((again.total_rows(), again.tasks_deleted), (0, 0));
+    }
+
+    /// Rows are kept the clock-skew margin past their expiry age.
+    #[tokio::test]
+    async fn rows_are_kept_the_clock_skew_margin_past_their_expiry_age() {
+        let h = sqlite_harness().await;
+        let ds = h.datastore.as_ref();
+        h.clock.set(t(10_000));
+        let aging = with_expiry(Some(1000), None);
+        fixtures::put_tasks(ds, &[&aging]).await;
+        // Expired 2000 s and 600 s ago.
+        let reports = vec![
+            report(aging.task_id(), 8000, 1),
+            report(aging.task_id(), 8400, 1),
+        ];
+        ds.run_tx("put", move |tx| {
+            let reports = reports.clone();
+            Box::pin(async move {
+                tx.put_client_reports(&reports).await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        let config = GarbageCollectorConfig {
+            clock_skew_margin_secs: 900,
+            ..GarbageCollectorConfig::default()
+        };
+        let run = run_once(ds, &config, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(run.rows_deleted, BTreeMap::from([("client_reports", 1)]));
+        assert_eq!(count(ds, &aging).await.unwrap().client_reports, 1);
     }
 
     /// A run asked to stop deletes nothing more.

@@ -7,6 +7,7 @@
 //!   max_rows_per_transaction: 1000        # rows one delete takes at most
 //!   task_expiration_grace_secs: 604800    # an expired task's data stays this long (7 days)
 //!   vacuum_pages_per_transaction: 2048    # SQLite: free pages given back per transaction
+//!   clock_skew_margin_secs: 300           # rows are kept this much past their expiry age
 //! ```
 
 use serde::Deserialize;
@@ -26,6 +27,13 @@ pub struct GarbageCollectorConfig {
     /// SQLite: most free pages given back to the file system in one
     /// transaction (a page is 4 KiB by default).
     pub vacuum_pages_per_transaction: u64,
+    /// How far past the report expiry age rows are kept, in seconds: the
+    /// most the clocks of the replicas may disagree. A Helper replica whose
+    /// clock is behind the collector's still refuses a report as too old
+    /// (`report_dropped`) only once the collector's cutoff has passed it by
+    /// this margin, so its anti-replay row is never gone while the report
+    /// could still be accepted (DAP-09 section 4.5.1.4).
+    pub clock_skew_margin_secs: u64,
 }
 
 impl Default for GarbageCollectorConfig {
@@ -35,6 +43,7 @@ impl Default for GarbageCollectorConfig {
             max_rows_per_transaction: 1000,
             task_expiration_grace_secs: 7 * 86_400,
             vacuum_pages_per_transaction: 2048,
+            clock_skew_margin_secs: 300,
         }
     }
 }
@@ -64,6 +73,9 @@ impl GarbageCollectorConfig {
         }
         if self.interval_secs > 7 * 86_400 {
             return Err("interval_secs must be at most 604800 (a week)".into());
+        }
+        if self.clock_skew_margin_secs > 86_400 {
+            return Err("clock_skew_margin_secs must be at most 86400 (a day)".into());
         }
         if self.task_expiration_grace_secs > 10 * 365 * 86_400 {
             return Err("task_expiration_grace_secs must be at most ten years".into());

@@ -7,7 +7,7 @@
 //! Every `interval_secs` it visits each task. For a task past
 //! `task_expiration + task_expiration_grace_secs` it deletes the task's
 //! rows, then the task. For a task with a `report_expiry_age`, with
-//! `cutoff = now - report_expiry_age`, it deletes:
+//! `cutoff = now - report_expiry_age - clock_skew_margin_secs`, it deletes:
 //!
 //! | rows | deleted when |
 //! |---|---|
@@ -31,8 +31,10 @@
 //!   the report up for replay (section 4.5.1.4, in
 //!   `dyad_protocol::helper_init::time_rejection`). So a deleted report or
 //!   anti-replay row can never come back in: a replay of it is refused by
-//!   its time. (Both compare with their own clock, so the replicas' clocks
-//!   must agree to within the usual skew.)
+//!   its time. Both compare with their own clock, so `cutoff` is moved back
+//!   by `clock_skew_margin_secs`: a replica whose clock is behind the
+//!   collector's by less than that still refuses the report by its time
+//!   before its row can be gone.
 //! - A batch's aggregate is deleted only when every report it may hold is
 //!   older than `cutoff`: a time-interval bucket ending by `cutoff` can
 //!   receive no new report, and a fixed-size batch goes only as a whole,
