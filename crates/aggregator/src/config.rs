@@ -84,6 +84,7 @@
 //!   `metrics` section → [`AggregatorConfig::validate_telemetry`],
 //!   [`MetricsConfig::validate`] (in [`crate::telemetry`])
 
+mod error;
 mod sections;
 
 use crate::garbage_collector::GarbageCollectorConfig;
@@ -92,6 +93,8 @@ use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
 pub use crate::telemetry::config::{MetricsConfig, OtlpConfig};
 pub use crate::tls::config::TlsConfig;
 use dyad_datastore::{DatastoreKeys, DatastoreOptions, KEYS_ENV};
+use error::invalid;
+pub use error::ConfigError;
 pub use sections::{
     DatastorePoolConfig, HpkeKeysConfig, HttpClientConfig, LogConfig, LogFormat, ServerConfig,
     UploadConfig,
@@ -102,31 +105,6 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
-
-/// Why a configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("reading {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The YAML does not parse or does not have the expected shape.
-    #[error("invalid configuration: {0}")]
-    Parse(#[from] serde_yaml::Error),
-    /// A value is out of range or inconsistent with another.
-    #[error("invalid configuration: {field}: {reason}")]
-    Invalid { field: &'static str, reason: String },
-}
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field,
-        reason: reason.into(),
-    }
-}
 
 /// One process role the configuration may ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]

@@ -36,7 +36,7 @@ enum Command {
     DatastoreKey(commands::datastore_key::DatastoreKeyCommand),
     /// Decode a DAP-09 message from a file or stdin and pretty-print it.
     Decode(commands::decode::DecodeArgs),
-    /// HPKE key management.
+    /// HPKE keypairs outside any datastore (keygen); for an aggregator's global keys see hpke-key.
     #[command(subcommand)]
     Hpke(commands::hpke::HpkeCommand),
     /// Manage the global HPKE keys, used by every task without keys of its own.

@@ -3,7 +3,7 @@
 //! and `datastore_pool` (see [`super::AggregatorConfig`], which holds them
 //! and checks them all).
 
-use super::{invalid, ConfigError};
+use super::error::{invalid, ConfigError};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
