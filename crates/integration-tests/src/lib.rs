@@ -60,19 +60,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let output = Command::new(dyad_binary())
-        .args(args)
-        .output()
-        .context("running dyad")?;
-    if !output.status.success() {
-        bail!(
-            "dyad failed ({}):\n{}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(())
+    dyad_output(args).map(drop)
 }
 
 /// Runs `dyad ARGS`; its standard output, or an error with its output if

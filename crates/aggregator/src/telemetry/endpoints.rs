@@ -12,6 +12,7 @@
 //! address only the platform reaches. Each stops when the process shuts
 //! down.
 
+use crate::server::ServerLimits;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -105,11 +106,27 @@ pub async fn serve(
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, endpoint = what, "serving");
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop.cancelled_owned())
+    crate::server::serve(listener, None, router, OPERATOR_LIMITS, stop)
         .await
         .map_err(|error| anyhow::anyhow!("{what} endpoint: {error}"))
 }
+
+/// The limits of the operator's listeners: the same server as the DAP API
+/// (so a client that opens connections and never finishes a request is
+/// closed after the header timeout, and cannot hold the process's file
+/// descriptors), sized for a few probes and scrapers. None of these routes
+/// reads a body.
+const OPERATOR_LIMITS: ServerLimits = ServerLimits {
+    max_connections: 64,
+    max_buffered_bodies: 8,
+    max_buffered_body_bytes: 64 << 10,
+    header_read_timeout: Duration::from_secs(5),
+    body_read_timeout: Duration::from_secs(5),
+    idle_timeout: Duration::from_secs(30),
+    tls_handshake_timeout: Duration::from_secs(5),
+    shutdown_grace: Duration::from_secs(2),
+    retry_after: Duration::from_secs(1),
+};
 
 #[cfg(test)]
 #[path = "endpoints_tests.rs"]
