@@ -72,6 +72,7 @@ pub mod http;
 pub mod key_rotator;
 pub mod leader;
 pub mod logging;
+pub mod management;
 pub mod runtime;
 pub mod server;
 pub mod startup;

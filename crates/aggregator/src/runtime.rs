@@ -22,6 +22,8 @@
 //! - the keys checked before anything listens → [`crate::startup::check_keys`]
 //! - the health and metrics listeners, the metrics recorder and the queue
 //!   sampler, beside whatever roles run → [`start_telemetry`]
+//! - the management API on its own listener (the `management-api` role) →
+//!   [`start_management_api`]
 
 use crate::config::{AggregatorConfig, ProcessRole};
 use crate::http::HttpApi;
@@ -151,6 +153,10 @@ pub async fn run_with(
         match role {
             // Served below, once every job runs.
             ProcessRole::Aggregator => {}
+            ProcessRole::ManagementApi => {
+                let served = start_management_api(&config, datastore, stop).await?;
+                roles.spawn(async move { (role, served.await) });
+            }
             ProcessRole::AggregationJobCreator => {
                 let cfg = config.aggregation_job_creator.clone();
                 roles.spawn(async move {
@@ -282,6 +288,35 @@ fn warn_about_key_lifetimes(config: &AggregatorConfig) {
              refresh_interval_secs: Clients may seal to a deleted key and must refetch"
         );
     }
+}
+
+/// Binds `management_listen_address` (so a taken address stops the process
+/// before it serves, naming the key) and gives the future that serves the
+/// management API there until `stop`; its tokens are resolved first, so a
+/// missing token stops the process too.
+async fn start_management_api(
+    config: &AggregatorConfig,
+    datastore: Arc<dyn Datastore>,
+    stop: CancellationToken,
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    let tokens = config.management_tokens()?;
+    let address = config
+        .management_listen_address
+        .context("the management-api role needs management_listen_address")?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding management_listen_address {address}"))?;
+    let router = crate::management::router(crate::management::ManagementState {
+        datastore,
+        tokens: tokens.into(),
+        dap_url: config.management_api.dap_url.clone(),
+    });
+    Ok(crate::telemetry::endpoints::serve(
+        "management",
+        listener,
+        router,
+        stop,
+    ))
 }
 
 /// Starts what serves the operator whatever the roles: the metrics

@@ -1,6 +1,6 @@
 //! The small sections of the configuration file, each with its defaults
 //! and its checks: `upload`, `http_client`, `server`, `log`, `hpke_keys`
-//! and `datastore_pool` (see [`super::AggregatorConfig`], which holds them
+//! `datastore_pool` and `management_api` (see [`super::AggregatorConfig`], which holds them
 //! and checks them all).
 
 use super::error::{invalid, ConfigError};
@@ -282,4 +282,72 @@ impl Default for DatastorePoolConfig {
             max_transaction_secs: dyad_datastore::DEFAULT_MAX_TRANSACTION_DURATION.as_secs(),
         }
     }
+}
+
+/// The environment variable whose comma-separated tokens open the
+/// management API, instead of `management_api.auth_tokens`.
+pub const API_TOKENS_ENV: &str = "DYAD_API_TOKENS";
+
+/// The `management_api` section (see [`crate::management`]). `Debug` never
+/// shows the tokens.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagementApiConfig {
+    /// Bearer tokens, any of which opens the API (several, to rotate);
+    /// `DYAD_API_TOKENS` wins when set.
+    pub auth_tokens: Vec<String>,
+    /// This aggregator's public DAP URL, as `GET /` reports it (the URL
+    /// peers and Clients use; dyad cannot guess it behind a proxy).
+    pub dap_url: Option<url::Url>,
+}
+
+impl std::fmt::Debug for ManagementApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagementApiConfig")
+            .field(
+                "auth_tokens",
+                &format_args!("[{} redacted]", self.auth_tokens.len()),
+            )
+            .field("dap_url", &self.dap_url)
+            .finish()
+    }
+}
+
+impl ManagementApiConfig {
+    /// Each token of the file is usable as a bearer token.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for token in &self.auth_tokens {
+            check_token(token).map_err(|reason| invalid("management_api.auth_tokens", reason))?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits `DYAD_API_TOKENS`: comma-separated, blanks around each ignored.
+pub(crate) fn split_tokens(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A token must be a `token68` (RFC 9110 section 11.2), the form a bearer
+/// token takes in `Authorization`; the reason (never the token) otherwise.
+pub(crate) fn check_token(token: &str) -> Result<(), String> {
+    let body = token.trim_end_matches('=');
+    if body.is_empty() {
+        return Err("a token is empty".to_owned());
+    }
+    // The offending character is not shown: it is part of a secret.
+    if !body
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c))
+    {
+        return Err("a token holds a character not allowed in a bearer token: \
+             use letters, digits and -._~+/ (then optional =)"
+            .to_owned());
+    }
+    Ok(())
 }

@@ -1,0 +1,228 @@
+//! The JSON bodies of the management API, in the aggregator API's forms:
+//! IDs and keys are unpadded base64url, HPKE algorithms are named (not
+//! numbered), key states are lowercase. Conversions from dyad's own types
+//! live beside each form.
+
+use dyad_datastore::models::{GlobalHpkeKey, HpkeKeyState, TaskCounters};
+use dyad_messages::draft09::{HpkeAeadId, HpkeConfig, HpkeConfigId, HpkeKdfId, HpkeKemId, TaskId};
+use serde::{Deserialize, Serialize};
+
+/// `GET /`: what this aggregator is and supports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregatorDescription {
+    /// The DAP draft spoken on the DAP listener.
+    pub protocol: String,
+    /// The public DAP URL (`management_api.dap_url`), `null` if not
+    /// configured.
+    pub dap_url: Option<url::Url>,
+    /// Which DAP roles tasks may give this aggregator: always `Either`.
+    pub role: String,
+    /// The VDAFs tasks may use.
+    pub vdafs: Vec<String>,
+    /// The batch modes, by the aggregator API's names.
+    pub query_types: Vec<String>,
+    /// Optional parts of the API this server implements.
+    pub features: Vec<String>,
+    pub software_name: String,
+    pub software_version: String,
+}
+
+/// `GET /task_ids`: one page of task IDs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskIdsPage {
+    pub task_ids: Vec<TaskId>,
+    /// The last ID of this page, to ask for the next; absent on an empty
+    /// page (the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination_token: Option<TaskId>,
+}
+
+/// `GET /tasks/{id}/metrics/uploads`: the task's upload outcomes, under the
+/// aggregator API's counter names (each the sum of the dyad counters that
+/// mean it; see [`UploadMetrics::from_counters`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadMetrics {
+    pub interval_collected: u64,
+    pub report_decode_failure: u64,
+    pub report_decrypt_failure: u64,
+    pub report_expired: u64,
+    pub report_outdated_key: u64,
+    pub report_success: u64,
+    pub report_too_early: u64,
+    pub task_expired: u64,
+    /// Newer clients require it; dyad refuses a report with a repeated
+    /// extension as an invalid message, counted in `report_decode_failure`.
+    pub report_duplicate_extension: u64,
+}
+
+impl UploadMetrics {
+    /// The API's counters from dyad's. Duplicate report IDs are answered
+    /// 201 and are successes in both; refused requests (415/413/408) and
+    /// server errors have no counter in this form.
+    pub fn from_counters(counters: &TaskCounters) -> Self {
+        Self {
+            interval_collected: counters.uploads_batch_collected,
+            report_decode_failure: counters.uploads_invalid_message,
+            report_decrypt_failure: counters.uploads_decrypt_failed,
+            report_expired: counters.uploads_report_expired,
+            report_outdated_key: counters.uploads_outdated_config,
+            report_success: counters
+                .uploads_accepted
+                .saturating_add(counters.uploads_duplicate),
+            report_too_early: counters.uploads_too_early,
+            task_expired: counters.uploads_task_expired,
+            report_duplicate_extension: 0,
+        }
+    }
+}
+
+/// An HPKE configuration (DAP-09 section 4.4.1) in the API's JSON form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HpkeConfigJson {
+    pub id: u8,
+    pub kem_id: String,
+    pub kdf_id: String,
+    pub aead_id: String,
+    /// The raw public key, unpadded base64url.
+    pub public_key: String,
+}
+
+impl HpkeConfigJson {
+    /// The JSON form of `config`; `None` for an algorithm the API cannot
+    /// name (one dyad does not use).
+    pub fn from_config(config: &HpkeConfig) -> Option<Self> {
+        use base64::Engine as _;
+        Some(Self {
+            id: config.id.0,
+            kem_id: kem_name(config.kem_id)?.to_owned(),
+            kdf_id: kdf_name(config.kdf_id)?.to_owned(),
+            aead_id: aead_name(config.aead_id)?.to_owned(),
+            public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(&config.public_key.0),
+        })
+    }
+}
+
+/// One global HPKE key as `GET /hpke_configs` lists it: its public
+/// configuration and state (never its private key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalHpkeConfigJson {
+    pub config: HpkeConfigJson,
+    pub state: KeyStateJson,
+}
+
+impl GlobalHpkeConfigJson {
+    /// The JSON form of a stored global key.
+    pub fn from_key(key: &GlobalHpkeKey) -> Option<Self> {
+        Some(Self {
+            config: HpkeConfigJson::from_config(key.keypair.config())?,
+            state: key.state.into(),
+        })
+    }
+}
+
+/// A global key's state, lowercase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStateJson {
+    Pending,
+    Active,
+    Expired,
+}
+
+impl From<HpkeKeyState> for KeyStateJson {
+    fn from(state: HpkeKeyState) -> Self {
+        match state {
+            HpkeKeyState::Pending => Self::Pending,
+            HpkeKeyState::Active => Self::Active,
+            HpkeKeyState::Expired => Self::Expired,
+        }
+    }
+}
+
+impl From<KeyStateJson> for HpkeKeyState {
+    fn from(state: KeyStateJson) -> Self {
+        match state {
+            KeyStateJson::Pending => Self::Pending,
+            KeyStateJson::Active => Self::Active,
+            KeyStateJson::Expired => Self::Expired,
+        }
+    }
+}
+
+/// `PUT /hpke_configs`: the suite of a new global key; each absent or
+/// `null` member takes the default suite's algorithm (X25519HkdfSha256,
+/// HkdfSha256, Aes128Gcm).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutHpkeConfigRequest {
+    #[serde(default)]
+    pub kem_id: Option<String>,
+    #[serde(default)]
+    pub kdf_id: Option<String>,
+    #[serde(default)]
+    pub aead_id: Option<String>,
+}
+
+/// `PATCH /hpke_configs/{id}`: the key's new state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchHpkeConfigRequest {
+    pub state: KeyStateJson,
+}
+
+macro_rules! named {
+    ($name_fn:ident, $parse_fn:ident, $ty:ident { $($variant:ident),* $(,)? }) => {
+        /// The API's name of the algorithm (its Rust-style variant name).
+        pub fn $name_fn(id: $ty) -> Option<&'static str> {
+            match id {
+                $($ty::$variant => Some(stringify!($variant)),)*
+                _ => None,
+            }
+        }
+
+        /// The algorithm the API names `name`.
+        pub fn $parse_fn(name: &str) -> Option<$ty> {
+            match name {
+                $(stringify!($variant) => Some($ty::$variant),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+named!(
+    kem_name,
+    parse_kem,
+    HpkeKemId {
+        P256HkdfSha256,
+        P384HkdfSha384,
+        P521HkdfSha512,
+        X25519HkdfSha256,
+        X448HkdfSha512,
+    }
+);
+named!(
+    kdf_name,
+    parse_kdf,
+    HpkeKdfId {
+        HkdfSha256,
+        HkdfSha384,
+        HkdfSha512
+    }
+);
+named!(
+    aead_name,
+    parse_aead,
+    HpkeAeadId {
+        Aes128Gcm,
+        Aes256Gcm,
+        ChaCha20Poly1305
+    }
+);
+
+/// The config ID of a path segment: a decimal `0..=255`.
+pub fn parse_config_id(text: &str) -> Option<HpkeConfigId> {
+    text.parse::<u8>().ok().map(HpkeConfigId)
+}

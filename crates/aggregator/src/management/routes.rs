@@ -1,0 +1,126 @@
+//! The handlers of `GET /`, `GET /task_ids`, `DELETE /tasks/{id}` and
+//! `GET /tasks/{id}/metrics/uploads`, and what every handler shares: the
+//! JSON answer ([`json`]), the body ([`parse_body`]) and the task ID of a
+//! path ([`parse_task_id`]).
+
+use super::error::{ManagementError, ManagementResult};
+use super::models::{AggregatorDescription, TaskIdsPage, UploadMetrics};
+use super::state::ManagementState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use dyad_core::vdaf::VDAF_TYPES;
+use dyad_datastore::DatastoreExt;
+use dyad_messages::draft09::TaskId;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Most task IDs on one page of `GET /task_ids`.
+pub const TASK_IDS_PAGE_SIZE: u64 = 5000;
+
+/// The optional parts of the aggregator API this server implements, as
+/// `GET /` names them.
+pub const FEATURES: &[&str] = &["UploadMetrics"];
+
+/// `GET /`.
+pub async fn describe(State(state): State<ManagementState>) -> ManagementResult<Response> {
+    json(
+        StatusCode::OK,
+        &AggregatorDescription {
+            protocol: "DAP-09".to_owned(),
+            dap_url: state.dap_url.clone(),
+            role: "Either".to_owned(),
+            vdafs: VDAF_TYPES.iter().map(|name| (*name).to_owned()).collect(),
+            query_types: vec!["TimeInterval".to_owned(), "FixedSize".to_owned()],
+            features: FEATURES.iter().map(|name| (*name).to_owned()).collect(),
+            software_name: "dyad".to_owned(),
+            software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+    )
+}
+
+/// `GET /task_ids[?pagination_token=<task ID>]`: IDs ascending, those
+/// after the token; the token of the next page is this page's last ID.
+pub async fn task_ids(
+    State(state): State<ManagementState>,
+    uri: Uri,
+) -> ManagementResult<Response> {
+    let query = uri.query().unwrap_or_default();
+    let after = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "pagination_token")
+        .map(|(_, value)| {
+            value.parse::<TaskId>().map_err(|error| {
+                ManagementError::bad_request(format!("malformed pagination_token: {error}"))
+            })
+        })
+        .transpose()?;
+    let task_ids = state
+        .datastore
+        .run_read_tx("management_task_ids", move |tx| {
+            Box::pin(async move { Ok(tx.get_task_ids(after, TASK_IDS_PAGE_SIZE).await?) })
+        })
+        .await?;
+    let pagination_token = task_ids.last().copied();
+    json(
+        StatusCode::OK,
+        &TaskIdsPage {
+            task_ids,
+            pagination_token,
+        },
+    )
+}
+
+/// `DELETE /tasks/{id}`: the task and everything stored for it; 204 also
+/// when there was no such task.
+pub async fn delete_task(
+    State(state): State<ManagementState>,
+    Path(task_id): Path<String>,
+) -> ManagementResult<Response> {
+    let task_id = parse_task_id(&task_id)?;
+    let deleted = state
+        .datastore
+        .run_tx("management_delete_task", move |tx| {
+            Box::pin(async move { Ok(tx.delete_task(&task_id).await?) })
+        })
+        .await?;
+    if let Some(rows) = deleted {
+        tracing::info!(%task_id, rows = rows.total(), "task deleted over the management API");
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /tasks/{id}/metrics/uploads`.
+pub async fn upload_metrics(
+    State(state): State<ManagementState>,
+    Path(task_id): Path<String>,
+) -> ManagementResult<Response> {
+    let task_id = parse_task_id(&task_id)?;
+    let counters = state
+        .datastore
+        .run_read_tx("management_upload_metrics", move |tx| {
+            Box::pin(async move { Ok(tx.get_task_counters(&task_id).await?) })
+        })
+        .await?
+        .ok_or_else(|| ManagementError::not_found(format!("no task with ID {task_id}")))?;
+    json(StatusCode::OK, &UploadMetrics::from_counters(&counters))
+}
+
+/// A task ID of a path: unpadded base64url of 32 bytes, else 400.
+pub fn parse_task_id(text: &str) -> ManagementResult<TaskId> {
+    text.parse()
+        .map_err(|error| ManagementError::bad_request(format!("malformed task ID: {error}")))
+}
+
+/// A JSON request body; 400 saying what is wrong otherwise.
+pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> ManagementResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|error| ManagementError::bad_request(format!("invalid request body: {error}")))
+}
+
+/// `value` as the JSON body of a `status` response (the guard sets the
+/// content type).
+pub fn json(status: StatusCode, value: &impl Serialize) -> ManagementResult<Response> {
+    let body = serde_json::to_vec(value).map_err(ManagementError::internal)?;
+    Ok((status, body).into_response())
+}
