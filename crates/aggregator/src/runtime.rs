@@ -413,6 +413,95 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_management_api_role_serves_on_its_own_listener() {
+        if std::env::var_os(crate::config::API_TOKENS_ENV).is_some() {
+            return; // the environment's tokens would replace the file's
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
+        // A free port: bound, read, released (the role binds it itself).
+        let address = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "datastore: \"{url}\"\nroles: [management-api]\n\
+             management_listen_address: \"{address}\"\n\
+             management_api: {{auth_tokens: [role-test-token]}}\n"
+        ))
+        .unwrap();
+        let datastore = open_datastore(&url, Arc::new(RealClock), &test_options())
+            .await
+            .unwrap();
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(run_with(config, datastore, None, shutdown.clone()));
+
+        let client = reqwest::Client::new();
+        let media_type = crate::management::MEDIA_TYPE;
+        let mut answer = None;
+        for _ in 0..50 {
+            match client
+                .get(format!("http://{address}/"))
+                .bearer_auth("role-test-token")
+                .header("accept", media_type)
+                .send()
+                .await
+            {
+                Ok(response) => {
+                    answer = Some(response);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        let response = answer.expect("the management listener answers");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], media_type);
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["protocol"], "DAP-09");
+        let refused = client
+            .get(format!("http://{address}/"))
+            .header("accept", media_type)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+
+        shutdown.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(10), running)
+            .await
+            .expect("stops after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_management_api_role_without_a_token_does_not_start() {
+        if std::env::var_os(crate::config::API_TOKENS_ENV).is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "datastore: \"{url}\"\nroles: [management-api]\n\
+             management_listen_address: \"127.0.0.1:0\"\n"
+        ))
+        .unwrap();
+        let datastore = open_datastore(&url, Arc::new(RealClock), &test_options())
+            .await
+            .unwrap();
+        let error = run_with(config, datastore, None, CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("DYAD_API_TOKENS"),
+            "{error:#}"
+        );
+    }
+
+    #[tokio::test]
     async fn run_opens_the_datastore_and_stops_on_shutdown() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dyad.sqlite");
