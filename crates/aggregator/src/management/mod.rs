@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `GET /` | protocol, DAP URL, VDAFs, batch modes, features | [`routes::describe`] |
 //! | `GET /task_ids[?pagination_token=]` | task IDs, 5000 a page | [`routes::task_ids`] |
+//! | `GET /tasks/{id}` | the task (no secret but the verify key) | [`routes::get_task`] |
 //! | `DELETE /tasks/{id}` | the task and its data (204 also if unknown) | [`routes::delete_task`] |
 //! | `GET /tasks/{id}/metrics/uploads` | the task's upload outcomes | [`routes::upload_metrics`] |
 //! | `GET /hpke_configs` | the global HPKE keys and states | [`hpke_configs::list`] |
@@ -33,6 +34,8 @@
 //!   [`routes::parse_task_id`], [`routes::parse_body`]
 //! - dyad's upload counters under the API's names →
 //!   [`models::UploadMetrics::from_counters`]
+//! - a task in the API's form, VDAF and batch mode spelled its way →
+//!   [`task_json::TaskResponse::from_task`]
 //! - the lowest free config ID for a new global key → [`hpke_configs::put`]
 
 pub mod error;
@@ -42,6 +45,7 @@ pub mod media_type;
 pub mod models;
 pub mod routes;
 pub mod state;
+pub mod task_json;
 
 pub use media_type::MEDIA_TYPE;
 pub use state::ManagementState;
@@ -57,7 +61,7 @@ pub fn router(state: ManagementState) -> Router {
         .route("/task_ids", get(routes::task_ids))
         .route(
             "/tasks/{task_id}",
-            axum::routing::delete(routes::delete_task),
+            get(routes::get_task).delete(routes::delete_task),
         )
         .route(
             "/tasks/{task_id}/metrics/uploads",

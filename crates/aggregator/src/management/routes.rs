@@ -1,11 +1,12 @@
-//! The handlers of `GET /`, `GET /task_ids`, `DELETE /tasks/{id}` and
-//! `GET /tasks/{id}/metrics/uploads`, and what every handler shares: the
+//! The handlers of `GET /`, `GET /task_ids`, `GET /tasks/{id}`,
+//! `DELETE /tasks/{id}` and `GET /tasks/{id}/metrics/uploads`, and what every handler shares: the
 //! JSON answer ([`json`]), the body ([`parse_body`]) and the task ID of a
 //! path ([`parse_task_id`]).
 
 use super::error::{ManagementError, ManagementResult};
 use super::models::{AggregatorDescription, TaskIdsPage, UploadMetrics};
 use super::state::ManagementState;
+use super::task_json::TaskResponse;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -69,6 +70,22 @@ pub async fn task_ids(
             pagination_token,
         },
     )
+}
+
+/// `GET /tasks/{id}`: the task in the API's form; 404 if unknown.
+pub async fn get_task(
+    State(state): State<ManagementState>,
+    Path(task_id): Path<String>,
+) -> ManagementResult<Response> {
+    let task_id = parse_task_id(&task_id)?;
+    let task = state
+        .datastore
+        .run_read_tx("management_get_task", move |tx| {
+            Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+        })
+        .await?
+        .ok_or_else(|| ManagementError::not_found(format!("no task with ID {task_id}")))?;
+    json(StatusCode::OK, &TaskResponse::from_task(&task)?)
 }
 
 /// `DELETE /tasks/{id}`: the task and everything stored for it; 204 also

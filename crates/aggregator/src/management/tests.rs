@@ -581,3 +581,125 @@ async fn debug_of_the_state_never_shows_tokens() {
     );
     assert!(!rendered.contains("very-secret"), "{rendered}");
 }
+
+#[tokio::test]
+async fn get_task_shows_it_in_the_apis_form_without_its_tokens() {
+    use base64::Engine as _;
+    for datastore in backends().await {
+        let router = api(&datastore);
+        let leader = fixtures::leader_task();
+        let fixed_size = fixtures::fixed_size_leader_task();
+        fixtures::put_tasks(datastore.datastore.as_ref(), &[&leader, &fixed_size]).await;
+
+        let answer = call(
+            &router,
+            Method::GET,
+            &format!("/tasks/{}", leader.task_id()),
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let body = answer.json();
+        let key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(leader.vdaf_verify_key().as_bytes());
+        assert_eq!(
+            body,
+            json!({
+                "task_id": leader.task_id().to_string(),
+                "peer_aggregator_endpoint": "https://helper.example/",
+                "query_type": "TimeInterval",
+                "vdaf": "Prio3Count",
+                "role": "Leader",
+                "vdaf_verify_key": key,
+                "max_batch_query_count": 1,
+                "task_expiration": leader.task_expiration().map(|t| t.as_seconds_since_epoch()),
+                "report_expiry_age": leader.report_expiry_age().map(|d| d.as_seconds()),
+                "min_batch_size": 10,
+                "time_precision": leader.time_precision().as_seconds(),
+                "tolerable_clock_skew": leader.tolerable_clock_skew().as_seconds(),
+                "aggregator_auth_token": null,
+                "collector_hpke_config":
+                    models::HpkeConfigJson::from_config(leader.collector_hpke_config()).unwrap(),
+                "aggregator_hpke_configs": [
+                    models::HpkeConfigJson::from_config(leader.hpke_keys()[0].config()).unwrap()
+                ],
+            })
+        );
+        let fixed = call(
+            &router,
+            Method::GET,
+            &format!("/tasks/{}", fixed_size.task_id()),
+            None,
+        )
+        .await
+        .json();
+        assert_eq!(
+            fixed["query_type"],
+            json!({"FixedSize": {"max_batch_size": 20, "batch_time_window_size": null}})
+        );
+
+        let unknown = call(
+            &router,
+            Method::GET,
+            &format!("/tasks/{}", TaskId::random()),
+            None,
+        )
+        .await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        let bad = call(&router, Method::GET, "/tasks/AAAA", None).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.json()["detail"].as_str().unwrap().contains("task ID"));
+    }
+}
+
+#[test]
+fn vdafs_are_spelled_as_the_api_spells_them() {
+    use dyad_core::vdaf::{FixedPointBitSize, VdafInstance};
+    let no_dp = json!({"dp_strategy": "NoDifferentialPrivacy"});
+    let cases = [
+        (
+            VdafInstance::Prio3Sum { bits: 8 },
+            json!({"Prio3Sum": {"bits": 8}}),
+        ),
+        (
+            VdafInstance::Prio3SumVec {
+                bits: 1,
+                length: 10,
+                chunk_length: 3,
+            },
+            json!({"Prio3SumVec": {"bits": 1, "length": 10, "chunk_length": 3, "dp_strategy": no_dp}}),
+        ),
+        (
+            VdafInstance::Prio3Histogram {
+                length: 4,
+                chunk_length: 2,
+            },
+            json!({"Prio3Histogram": {"length": 4, "chunk_length": 2, "dp_strategy": no_dp}}),
+        ),
+        (
+            VdafInstance::Prio3SumVecField64MultiproofHmacSha256Aes128 {
+                proofs: 2,
+                bits: 1,
+                length: 5,
+                chunk_length: 2,
+            },
+            json!({"Prio3SumVecField64MultiproofHmacSha256Aes128": {
+                "proofs": 2, "bits": 1, "length": 5, "chunk_length": 2, "dp_strategy": no_dp}}),
+        ),
+        (
+            VdafInstance::Prio3FixedPointBoundedL2VecSum {
+                bitsize: FixedPointBitSize::BitSize16,
+                length: 3,
+            },
+            json!({"Prio3FixedPointBoundedL2VecSum": {
+                "bitsize": "BitSize16", "dp_strategy": no_dp, "length": 3}}),
+        ),
+        (
+            VdafInstance::Poplar1 { bits: 16 },
+            json!({"Poplar1": {"bits": 16}}),
+        ),
+    ];
+    for (vdaf, expected) in cases {
+        assert_eq!(task_json::vdaf_json(&vdaf), expected, "{vdaf:?}");
+    }
+}
