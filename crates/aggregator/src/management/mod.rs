@@ -10,6 +10,7 @@
 //! | `GET /` | protocol, DAP URL, VDAFs, batch modes, features | [`routes::describe`] |
 //! | `GET /task_ids[?pagination_token=]` | task IDs, 5000 a page | [`routes::task_ids`] |
 //! | `GET /tasks/{id}` | the task (no secret but the verify key) | [`routes::get_task`] |
+//! | `PATCH /tasks/{id}` | its expiration (`task_expiration`, `null` clears) | [`routes::patch_task`] |
 //! | `DELETE /tasks/{id}` | the task and its data (204 also if unknown) | [`routes::delete_task`] |
 //! | `GET /tasks/{id}/metrics/uploads` | the task's upload outcomes | [`routes::upload_metrics`] |
 //! | `GET /hpke_configs` | the global HPKE keys and states | [`hpke_configs::list`] |
@@ -61,7 +62,9 @@ pub fn router(state: ManagementState) -> Router {
         .route("/task_ids", get(routes::task_ids))
         .route(
             "/tasks/{task_id}",
-            get(routes::get_task).delete(routes::delete_task),
+            get(routes::get_task)
+                .patch(routes::patch_task)
+                .delete(routes::delete_task),
         )
         .route(
             "/tasks/{task_id}/metrics/uploads",
@@ -87,3 +90,6 @@ pub fn router(state: ManagementState) -> Router {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod task_patch_tests;

@@ -1,5 +1,5 @@
 //! The handlers of `GET /`, `GET /task_ids`, `GET /tasks/{id}`,
-//! `DELETE /tasks/{id}` and `GET /tasks/{id}/metrics/uploads`, and what every handler shares: the
+//! `PATCH /tasks/{id}` (task expiration), `DELETE /tasks/{id}` and `GET /tasks/{id}/metrics/uploads`, and what every handler shares: the
 //! JSON answer ([`json`]), the body ([`parse_body`]) and the task ID of a
 //! path ([`parse_task_id`]).
 
@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use dyad_core::vdaf::VDAF_TYPES;
-use dyad_datastore::DatastoreExt;
-use dyad_messages::draft09::TaskId;
+use dyad_datastore::{DatastoreError, DatastoreExt, LATEST_STORABLE_TIME};
+use dyad_messages::draft09::{TaskId, Time};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -86,6 +86,72 @@ pub async fn get_task(
         .await?
         .ok_or_else(|| ManagementError::not_found(format!("no task with ID {task_id}")))?;
     json(StatusCode::OK, &TaskResponse::from_task(&task)?)
+}
+
+/// `PATCH /tasks/{id}` with `{"task_expiration": seconds | null}`: sets
+/// or (with `null`) clears the task's expiration (DAP-09 section 4.2); an
+/// absent member changes nothing. 200 with the task as now stored; 404 if
+/// unknown.
+pub async fn patch_task(
+    State(state): State<ManagementState>,
+    Path(task_id): Path<String>,
+    body: Bytes,
+) -> ManagementResult<Response> {
+    let task_id = parse_task_id(&task_id)?;
+    let patch: serde_json::Map<String, serde_json::Value> = parse_body(&body)?;
+    let mut expiration = None;
+    for (member, value) in patch {
+        if member != "task_expiration" {
+            return Err(ManagementError::bad_request(format!(
+                "unknown member {member:?}: only task_expiration can be changed"
+            )));
+        }
+        expiration = Some(match value {
+            serde_json::Value::Null => None,
+            value => Some(parse_expiration(&value)?),
+        });
+    }
+    let task = state
+        .datastore
+        .run_tx("management_patch_task", move |tx| {
+            Box::pin(async move {
+                let Some(expiration) = expiration else {
+                    return Ok(tx.get_task(&task_id).await?);
+                };
+                match tx.update_task_expiration(&task_id, expiration).await {
+                    Ok(task) => Ok(Some(task)),
+                    Err(DatastoreError::NotFound { .. }) => Ok(None),
+                    Err(error) => Err(error.into()),
+                }
+            })
+        })
+        .await?
+        .ok_or_else(|| ManagementError::not_found(format!("no task with ID {task_id}")))?;
+    if let Some(expiration) = expiration {
+        tracing::info!(
+            %task_id,
+            task_expiration = expiration.map(|t| t.as_seconds_since_epoch()),
+            "task expiration set over the management API"
+        );
+    }
+    json(StatusCode::OK, &TaskResponse::from_task(&task)?)
+}
+
+/// A task expiration: seconds since the epoch that the datastore can hold.
+fn parse_expiration(value: &serde_json::Value) -> ManagementResult<Time> {
+    let seconds = value.as_u64().ok_or_else(|| {
+        ManagementError::bad_request(
+            "task_expiration must be seconds since the epoch (a non-negative integer) or null",
+        )
+    })?;
+    let time = Time::from_seconds_since_epoch(seconds);
+    if time > LATEST_STORABLE_TIME {
+        return Err(ManagementError::bad_request(format!(
+            "task_expiration {seconds} is past the latest time dyad can store ({})",
+            LATEST_STORABLE_TIME.as_seconds_since_epoch()
+        )));
+    }
+    Ok(time)
 }
 
 /// `DELETE /tasks/{id}`: the task and everything stored for it; 204 also

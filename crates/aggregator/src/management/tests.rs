@@ -17,13 +17,13 @@ const TOKEN: &str = "test-token_1";
 const OTHER_TOKEN: &str = "rotated-token";
 
 /// Every backend available to this run.
-async fn backends() -> Vec<TestDatastore> {
+pub(super) async fn backends() -> Vec<TestDatastore> {
     let mut backends = vec![sqlite_harness().await];
     backends.extend(postgres_harness().await);
     backends
 }
 
-fn api(datastore: &TestDatastore) -> Router {
+pub(super) fn api(datastore: &TestDatastore) -> Router {
     router(ManagementState {
         datastore: datastore.datastore.clone(),
         tokens: vec![TOKEN.to_owned(), OTHER_TOKEN.to_owned()].into(),
@@ -31,14 +31,14 @@ fn api(datastore: &TestDatastore) -> Router {
     })
 }
 
-struct Answer {
-    status: StatusCode,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
     content_type: Option<String>,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
     }
@@ -76,7 +76,12 @@ async fn send(router: &Router, request: Request<Body>) -> Answer {
     }
 }
 
-async fn call(router: &Router, method: Method, path: &str, body: Option<Value>) -> Answer {
+pub(super) async fn call(
+    router: &Router,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Answer {
     let answer = send(router, request(method, path, body)).await;
     assert_eq!(answer.content_type.as_deref(), Some(MEDIA_TYPE), "{path}");
     answer
