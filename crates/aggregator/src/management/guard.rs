@@ -12,13 +12,17 @@ use super::error::ManagementError;
 use super::media_type::MEDIA_TYPE;
 use super::state::ManagementState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 /// The checks above, then the route; the response's content type set.
+/// Each request is logged with its method, path and status (at `debug`
+/// for reads, which consoles poll; at `info` for changes, an audit trail).
 pub async fn guard(State(state): State<ManagementState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
     let mut response = match check(&state, request.headers()) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
@@ -26,6 +30,12 @@ pub async fn guard(State(state): State<ManagementState>, request: Request, next:
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+    let status = response.status().as_u16();
+    if method == Method::GET {
+        tracing::debug!(%method, path, status, "management request");
+    } else {
+        tracing::info!(%method, path, status, "management request");
+    }
     response
 }
 
