@@ -133,6 +133,9 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
     if args.format == OutputFormat::Csv {
         bail!("`task add` answers as a table or JSON, not CSV");
     }
+    if args.datastore.api()?.is_some() {
+        bail!("`task add --api` needs the management API's POST /tasks, which this build lacks");
+    }
     let policy = LocalPolicy {
         report_expiry_age: args.report_expiry_age.map(Duration::from_seconds),
         tolerable_clock_skew: args.tolerable_clock_skew.map(Duration::from_seconds),

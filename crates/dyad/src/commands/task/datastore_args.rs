@@ -1,7 +1,9 @@
-//! Which datastore a `dyad task` command works on ([`DatastoreArgs`]: a
-//! URL, or the one a `dyad serve` config names), how it is opened, and the
-//! error for a task it does not hold.
+//! Which aggregator a `dyad task` or `dyad hpke-key` command works on
+//! ([`DatastoreArgs`]: a datastore URL, the datastore a `dyad serve` config
+//! names, or a remote management API with `--api`), how it is opened, and
+//! the error for a task it does not hold.
 
+use crate::management_client::ManagementClient;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use dyad_aggregator::config::AggregatorConfig;
@@ -10,19 +12,44 @@ use dyad_datastore::{Datastore, DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use dyad_messages::draft09::TaskId;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use url::Url;
 
-/// Which datastore to work on: a URL, or the one a `dyad serve` config names.
+/// Which aggregator to work on: a datastore URL, the datastore a `dyad
+/// serve` config names, or a remote management API.
 #[derive(Debug, Args)]
 pub struct DatastoreArgs {
     /// Datastore URL, e.g. `sqlite:///var/lib/dyad/leader.sqlite`.
-    #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+    #[arg(
+        long,
+        required_unless_present_any = ["config", "api"],
+        conflicts_with_all = ["config", "api"]
+    )]
     datastore: Option<String>,
     /// A `dyad serve` config file whose datastore to use.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "api")]
     config: Option<PathBuf>,
+    /// A remote aggregator's management API base URL (its
+    /// management_listen_address), instead of a datastore; the bearer token
+    /// comes from the DYAD_API_TOKEN environment variable.
+    #[arg(long, value_name = "URL")]
+    api: Option<Url>,
+    /// With --api: a PEM file of CA certificates to trust besides the
+    /// system's (may be repeated).
+    #[arg(long = "ca-cert", value_name = "FILE", requires = "api")]
+    ca_certs: Vec<PathBuf>,
 }
 
 impl DatastoreArgs {
+    /// The management API client when `--api` is given (`None`: work on
+    /// the datastore).
+    pub(crate) fn api(&self) -> anyhow::Result<Option<ManagementClient>> {
+        let Some(base) = &self.api else {
+            return Ok(None);
+        };
+        let roots = dyad_aggregator::tls::read_root_certificates("--ca-cert", &self.ca_certs)?;
+        ManagementClient::new(base, roots).map(Some)
+    }
+
     /// Opens the datastore: with `--config`, as `dyad serve` would; with
     /// `--datastore`, with the keys of `DYAD_DATASTORE_KEYS` (and, for
     /// SQLite, bringing the schema up to date).
@@ -65,7 +92,7 @@ impl DatastoreArgs {
                 let options = config.datastore_options()?;
                 (config.datastore, options)
             }
-            (None, None) => bail!("give --datastore or --config"),
+            (None, None) => bail!("give --datastore, --config or --api"),
         })
     }
 }

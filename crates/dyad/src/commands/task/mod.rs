@@ -3,11 +3,16 @@
 //! they open the datastore ([`DatastoreArgs`]); each subcommand lives in
 //! its own file: `add.rs`, `list.rs`, `show.rs`, `delete.rs`, `update.rs`,
 //! `stats.rs` (and `view.rs`, the task as `list` and `show` print it).
+//! With `--api URL`, each works on a remote aggregator through its
+//! management API instead (`remote.rs`; `api_form.rs` reads that API's
+//! spellings of the VDAF and batch mode back).
 
 mod add;
+mod api_form;
 mod datastore_args;
 mod delete;
 mod list;
+mod remote;
 mod show;
 mod stats;
 mod update;
@@ -27,13 +32,13 @@ use clap::Subcommand;
 pub enum TaskCommand {
     /// Add a task: from a YAML task file, or generated from flags.
     Add(Box<AddArgs>),
-    /// List the datastore's tasks.
+    /// List the aggregator's tasks.
     List(ListArgs),
     /// Show one task (secrets are never shown).
     Show(ShowArgs),
     /// Delete a task and everything stored for it (asks first).
     Delete(DeleteArgs),
-    /// Change a stored task's expiration.
+    /// Change a task's expiration.
     Update(UpdateArgs),
     /// Show a task's statistics: uploads and prepared reports by outcome.
     Stats(StatsArgs),
