@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `GET /` | protocol, DAP URL, VDAFs, batch modes, features | [`routes::describe`] |
 //! | `GET /task_ids[?pagination_token=]` | task IDs, 5000 a page | [`routes::task_ids`] |
+//! | `POST /tasks` | a new task (ID from its verify key; a Helper answers its token) | [`task_create::post_task`] |
 //! | `GET /tasks/{id}` | the task (no secret but the verify key) | [`routes::get_task`] |
 //! | `PATCH /tasks/{id}` | its expiration (`task_expiration`, `null` clears) | [`routes::patch_task`] |
 //! | `DELETE /tasks/{id}` | the task and its data (204 also if unknown) | [`routes::delete_task`] |
@@ -37,6 +38,10 @@
 //!   [`models::UploadMetrics::from_counters`]
 //! - a task in the API's form, VDAF and batch mode spelled its way →
 //!   [`task_json::TaskResponse::from_task`]
+//! - a task from `POST /tasks`, its ID, tokens, keypair and defaults;
+//!   idempotent, 409 on a different task → [`task_create`]
+//! - the API's VDAF and query type read into dyad's →
+//!   [`task_request::vdaf_from_json`], [`task_request::batch_mode_from_json`]
 //! - the lowest free config ID for a new global key → [`hpke_configs::put`]
 
 pub mod error;
@@ -46,13 +51,15 @@ pub mod media_type;
 pub mod models;
 pub mod routes;
 pub mod state;
+pub mod task_create;
 pub mod task_json;
+pub mod task_request;
 
 pub use media_type::MEDIA_TYPE;
 pub use state::ManagementState;
 
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// The management API's routes, behind [`guard::guard`].
@@ -60,6 +67,7 @@ pub fn router(state: ManagementState) -> Router {
     Router::new()
         .route("/", get(routes::describe))
         .route("/task_ids", get(routes::task_ids))
+        .route("/tasks", post(task_create::post_task))
         .route(
             "/tasks/{task_id}",
             get(routes::get_task)
@@ -93,3 +101,6 @@ mod tests;
 
 #[cfg(test)]
 mod task_patch_tests;
+
+#[cfg(test)]
+mod task_create_tests;
