@@ -14,6 +14,7 @@
 //! | `PATCH /tasks/{id}` | its expiration (`task_expiration`, `null` clears) | [`routes::patch_task`] |
 //! | `DELETE /tasks/{id}` | the task and its data (204 also if unknown) | [`routes::delete_task`] |
 //! | `GET /tasks/{id}/metrics/uploads` | the task's upload outcomes | [`routes::upload_metrics`] |
+//! | `GET /tasks/{id}/metrics/aggregations` | how its reports came out of preparation | [`routes::aggregation_metrics`] |
 //! | `GET /hpke_configs` | the global HPKE keys and states | [`hpke_configs::list`] |
 //! | `GET /hpke_configs/{id}` | one of them | [`hpke_configs::get`] |
 //! | `PUT /hpke_configs` | a new pending key (201) | [`hpke_configs::put`] |
@@ -36,6 +37,8 @@
 //!   [`routes::parse_task_id`], [`routes::parse_body`]
 //! - dyad's upload counters under the API's names →
 //!   [`models::UploadMetrics::from_counters`]
+//! - dyad's preparation counters under the API's names →
+//!   [`models::AggregationMetrics::from_counters`]
 //! - a task in the API's form, VDAF and batch mode spelled its way →
 //!   [`task_json::TaskResponse::from_task`]
 //! - a task from `POST /tasks`, its ID, tokens, keypair and defaults;
@@ -77,6 +80,10 @@ pub fn router(state: ManagementState) -> Router {
         .route(
             "/tasks/{task_id}/metrics/uploads",
             get(routes::upload_metrics),
+        )
+        .route(
+            "/tasks/{task_id}/metrics/aggregations",
+            get(routes::aggregation_metrics),
         )
         .route(
             "/hpke_configs",

@@ -78,6 +78,50 @@ impl UploadMetrics {
     }
 }
 
+/// `GET /tasks/{id}/metrics/aggregations`: how the task's reports came
+/// out of preparation (DAP-09 section 4.5), under the aggregator API's
+/// names (see [`AggregationMetrics::from_counters`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregationMetrics {
+    pub success: u64,
+    pub helper_batch_collected: u64,
+    pub helper_report_replayed: u64,
+    pub helper_report_dropped: u64,
+    pub helper_hpke_unknown_config_id: u64,
+    pub helper_hpke_decrypt_failure: u64,
+    pub helper_vdaf_prep_error: u64,
+    pub helper_task_expired: u64,
+    pub helper_invalid_message: u64,
+    pub helper_report_too_early: u64,
+}
+
+impl AggregationMetrics {
+    /// The API's counters from dyad's. `success` is the reports whose
+    /// output share was aggregated; each `helper_*` is dyad's
+    /// `prepare_failed_*` counter of that `PrepareError` (DAP-09 section
+    /// 4.5.1.4). dyad counts a report's failure once, whichever aggregator
+    /// found it: on a Leader these include the failures the Leader found
+    /// itself (its own share refused by the VDAF, a report gone or dropped
+    /// with an abandoned job), not only those the Helper answered; on a
+    /// Helper they are the failures it answered. `batch_saturated` and
+    /// unregistered error codes have no field here (`dyad task stats`
+    /// shows them).
+    pub fn from_counters(counters: &TaskCounters) -> Self {
+        Self {
+            success: counters.reports_aggregated,
+            helper_batch_collected: counters.prepare_failed_batch_collected,
+            helper_report_replayed: counters.prepare_failed_report_replayed,
+            helper_report_dropped: counters.prepare_failed_report_dropped,
+            helper_hpke_unknown_config_id: counters.prepare_failed_hpke_unknown_config_id,
+            helper_hpke_decrypt_failure: counters.prepare_failed_hpke_decrypt_error,
+            helper_vdaf_prep_error: counters.prepare_failed_vdaf_prep_error,
+            helper_task_expired: counters.prepare_failed_task_expired,
+            helper_invalid_message: counters.prepare_failed_invalid_message,
+            helper_report_too_early: counters.prepare_failed_report_too_early,
+        }
+    }
+}
+
 /// An HPKE configuration (DAP-09 section 4.4.1) in the API's JSON form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
