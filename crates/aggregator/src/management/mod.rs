@@ -2,8 +2,9 @@
 //! and consoles, without database credentials. It speaks the wire interface
 //! of the "aggregator API" that DAP consoles already drive (its media type,
 //! bearer tokens, JSON forms and status codes), on a listener of its own
-//! (`management_listen_address`, the `management-api` role), never on the
-//! DAP listener.
+//! (`management_listen_address`, the `management-api` role) or, when
+//! `management_api.path_prefix` is set, under that prefix on the DAP
+//! listener ([`mount`]).
 //!
 //! | method and path | what | handler |
 //! |---|---|---|
@@ -52,6 +53,7 @@ pub mod guard;
 pub mod hpke_configs;
 pub mod media_type;
 pub mod models;
+pub mod mount;
 pub mod routes;
 pub mod state;
 pub mod task_create;
