@@ -3,7 +3,10 @@
 //! answer compared with what the same command prints against the
 //! aggregator's datastore (`--config`), the changes it makes checked in that
 //! datastore, and the failures an operator meets (no token, a wrong token,
-//! an unknown task, a server that is down) with their messages.
+//! an unknown task, a server that is down) with their messages. A task
+//! provisioned only through the two APIs (`task add --api`: the Helper
+//! first, then the Leader with the file the Helper's side wrote) runs an
+//! upload and a collection with the files those commands wrote.
 
 use dyad_integration_tests::{dyad_binary, free_port, Dyad, Server, TaskOptions};
 use std::process::{Command, Output, Stdio};
@@ -146,6 +149,10 @@ fn failing(args: &[&str], token: Option<&str>) -> String {
     text(&output.stderr)
 }
 
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -259,13 +266,7 @@ async fn task_list_show_and_stats_over_the_api_print_what_the_datastore_shows() 
     ]));
     assert_eq!(stored["counters"]["uploads_accepted"], 3, "{stored}");
     // A Helper takes no uploads: its table leaves them out.
-    let helper_stats = ok(&[
-        "task",
-        "stats",
-        &task_id,
-        "--api",
-        &pair.helper_api.to_string(),
-    ]);
+    let helper_stats = ok(&["task", "stats", &task_id, "--api", pair.helper_api.as_ref()]);
     assert!(!helper_stats.contains("uploads"), "{helper_stats}");
 }
 
@@ -474,4 +475,178 @@ async fn a_missing_or_wrong_token_and_a_server_that_is_down_are_one_clear_error(
         Some(TOKEN),
     );
     assert!(error.contains("cannot be used with"), "{error}");
+}
+
+#[tokio::test]
+async fn a_task_added_over_both_apis_runs_an_upload_and_a_collection() {
+    let mut pair = Pair::start().await;
+    let dir = pair.dyad.dir().join("over-the-api");
+    let path = |name: &str| dir.join(name).display().to_string();
+    ok(&["collector", "init", "--out-dir", &path("collector")]);
+    let (leader, helper) = (
+        pair.dyad.leader.url().to_string(),
+        pair.dyad.helper.url().to_string(),
+    );
+    let (leader_api, helper_api) = (pair.leader_api.to_string(), pair.helper_api.to_string());
+    let collector_config = path("collector/collector-hpke-config.txt");
+    let generate = |role: &str, api: &str, out_dir: &str| -> Vec<String> {
+        [
+            "task",
+            "add",
+            "--api",
+            api,
+            "--generate",
+            "--role",
+            role,
+            "--leader",
+            &leader,
+            "--helper",
+            &helper,
+            "--vdaf",
+            r#"{"type":"Prio3Sum","bits":"8"}"#,
+            "--min-batch-size",
+            "3",
+            "--time-precision",
+            "3600",
+            "--collector-hpke-config",
+            &collector_config,
+            "--out-dir",
+            out_dir,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+
+    // What the APIs decide themselves cannot be asked for.
+    let mut args = generate("helper", &helper_api, &path("refused"));
+    args.extend(["--report-expiry-age".to_owned(), "60".to_owned()]);
+    let refused = failing(&as_strs(&args), Some(TOKEN));
+    assert!(
+        refused.starts_with("error: --report-expiry-age cannot be given over the management API"),
+        "{refused}"
+    );
+    // The task must give an aggregator the URL its API reports.
+    let args = generate("helper", &leader_api, &path("refused"));
+    let refused = failing(&as_strs(&args), Some(TOKEN));
+    assert!(refused.contains("says its DAP URL is"), "{refused}");
+
+    // The Helper first: its API makes the Leader→Helper token.
+    let args = generate("helper", &helper_api, &path("helper"));
+    let stored = ok(&as_strs(&args));
+    assert!(stored.starts_with("stored task "), "{stored}");
+    assert!(stored.contains(" as the helper ("), "{stored}");
+    assert!(stored.contains("--api URL"), "{stored}");
+    let task_id = stored.split_whitespace().nth(2).unwrap().to_owned();
+    // A Helper's API cannot take a Leader-made token.
+    let refused = failing(
+        &[
+            "task",
+            "add",
+            "--api",
+            &helper_api,
+            "--file",
+            &path("helper/leader-task.yaml"),
+        ],
+        Some(TOKEN),
+    );
+    assert!(refused.contains("says its DAP URL is"), "{refused}");
+    // Then the Leader, from the file the Helper's side wrote.
+    let stored = ok(&[
+        "task",
+        "add",
+        "--api",
+        &leader_api,
+        "--file",
+        &path("helper/leader-task.yaml"),
+        "--out-dir",
+        &path("leader"),
+        "--format",
+        "json",
+    ]);
+    let stored = json(&stored);
+    assert_eq!(stored["task_id"], task_id.as_str());
+    assert_eq!(stored["role"], "leader");
+    let files: Vec<&str> = stored["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            path("leader/collector-task.yaml"),
+            path("leader/client-task.yaml")
+        ]
+    );
+    // Both APIs show the task, each in its role, with the same parameters.
+    let leader_view = json(&ok(&[
+        "task",
+        "show",
+        &task_id,
+        "--api",
+        &leader_api,
+        "--format",
+        "json",
+    ]));
+    let mut helper_view = json(&ok(&[
+        "task",
+        "show",
+        &task_id,
+        "--api",
+        &helper_api,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(leader_view["role"], "leader");
+    assert_eq!(helper_view["role"], "helper");
+    helper_view["role"] = "leader".into();
+    // Each aggregator made its own HPKE keypair; the rest is shared.
+    assert_ne!(helper_view["hpke_keys"], serde_json::json!([]));
+    helper_view["hpke_keys"] = leader_view["hpke_keys"].clone();
+    assert_eq!(helper_view, leader_view);
+
+    let task: dyad_messages::draft09::TaskId = task_id.parse().unwrap();
+    pair.dyad.leader.wait_ready(&task).await.unwrap();
+    pair.dyad.helper.wait_ready(&task).await.unwrap();
+    let uploaded = ok(&[
+        "upload",
+        "--task-file",
+        &path("leader/client-task.yaml"),
+        "5",
+        "7",
+        "9",
+    ]);
+    assert_eq!(uploaded, "ACCEPTED  FAILED\n3         0\n");
+    let now = dyad_client::system_time().as_seconds_since_epoch();
+    let start = (now / 3600 * 3600).to_string();
+    let collected = json(&ok(&[
+        "collect",
+        "--credentials",
+        &path("leader/collector-task.yaml"),
+        "--hpke-key",
+        &path("collector/collector-key.yaml"),
+        "--batch-interval-start",
+        &start,
+        "--batch-interval-duration",
+        "3600",
+        "--timeout",
+        "60",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(collected["report_count"], 3, "{collected}");
+    assert_eq!(collected["result"], 21, "{collected}");
+    // And the Leader's statistics over its API saw it all.
+    let stats = json(&ok(&[
+        "task",
+        "stats",
+        &task_id,
+        "--api",
+        &leader_api,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(stats["counters"]["report_success"], 3, "{stats}");
+    assert_eq!(stats["counters"]["success"], 3, "{stats}");
 }

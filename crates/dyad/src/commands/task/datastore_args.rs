@@ -40,6 +40,11 @@ pub struct DatastoreArgs {
 }
 
 impl DatastoreArgs {
+    /// Whether `--api` is given.
+    pub(crate) fn has_api(&self) -> bool {
+        self.api.is_some()
+    }
+
     /// The management API client when `--api` is given (`None`: work on
     /// the datastore).
     pub(crate) fn api(&self) -> anyhow::Result<Option<ManagementClient>> {

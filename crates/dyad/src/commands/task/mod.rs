@@ -4,11 +4,11 @@
 //! its own file: `add.rs`, `list.rs`, `show.rs`, `delete.rs`, `update.rs`,
 //! `stats.rs` (and `view.rs`, the task as `list` and `show` print it).
 //! With `--api URL`, each works on a remote aggregator through its
-//! management API instead (`remote.rs`; `api_form.rs` reads that API's
-//! spellings of the VDAF and batch mode back).
+//! management API instead (`remote.rs`; `add_remote.rs` provisions a task
+//! through its `POST /tasks`).
 
 mod add;
-mod api_form;
+mod add_remote;
 mod datastore_args;
 mod delete;
 mod list;
@@ -46,6 +46,7 @@ pub enum TaskCommand {
 
 pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
     match command {
+        TaskCommand::Add(args) if args.over_api() => add_remote::run(*args).await,
         TaskCommand::Add(args) => add::run(*args).await,
         TaskCommand::List(args) => list::run(args).await,
         TaskCommand::Show(args) => show::run(args).await,

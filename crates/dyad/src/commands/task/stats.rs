@@ -3,15 +3,15 @@
 //! table of counters with what each means, JSON or CSV. The counts are
 //! summed over the task's shard rows; see `docs/CONFIGURING.md`
 //! ("Task statistics") for when each is counted. With `--api`, the
-//! counters a management API serves (`GET /tasks/{id}/metrics/uploads`),
-//! under its names, in the same table.
+//! counters a management API serves (`GET /tasks/{id}/metrics/uploads` and
+//! `/metrics/aggregations`), under its names, in the same table.
 
 use super::DatastoreArgs;
 use crate::management_client::ManagementClient;
 use crate::output::{OutputFormat, Table};
 use anyhow::Context as _;
 use clap::Args;
-use dyad_aggregator::management::models::UploadMetrics;
+use dyad_aggregator::management::models::{AggregationMetrics, UploadMetrics};
 use dyad_datastore::models::Counter;
 use dyad_datastore::DatastoreExt;
 use dyad_messages::draft09::{Role, TaskId};
@@ -110,6 +110,61 @@ const UPLOAD_METRICS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The management API's aggregation counters, as [`UPLOAD_METRICS`] (see
+/// `models::AggregationMetrics::from_counters` in the aggregator).
+const AGGREGATION_METRICS: &[(&str, &str, &str)] = &[
+    (
+        "success",
+        "reports aggregated",
+        "preparation finished; output share aggregated",
+    ),
+    (
+        "helper_batch_collected",
+        "prepare failed: batch_collected",
+        "the report's batch was already collected",
+    ),
+    (
+        "helper_report_replayed",
+        "prepare failed: report_replayed",
+        "the report was aggregated before (anti-replay)",
+    ),
+    (
+        "helper_report_dropped",
+        "prepare failed: report_dropped",
+        "dropped, e.g. in an abandoned aggregation job",
+    ),
+    (
+        "helper_hpke_unknown_config_id",
+        "prepare failed: hpke_unknown_config_id",
+        "the Helper's share was sealed to an unknown config",
+    ),
+    (
+        "helper_hpke_decrypt_failure",
+        "prepare failed: hpke_decrypt_error",
+        "the Helper's share did not decrypt",
+    ),
+    (
+        "helper_vdaf_prep_error",
+        "prepare failed: vdaf_prep_error",
+        "the VDAF refused the report (invalid measurement)",
+    ),
+    (
+        "helper_task_expired",
+        "prepare failed: task_expired",
+        "the task had expired",
+    ),
+    (
+        "helper_invalid_message",
+        "prepare failed: invalid_message",
+        "a share or extension was refused",
+    ),
+    (
+        "helper_report_too_early",
+        "prepare failed: report_too_early",
+        "the Helper found the report too early (retried later)",
+    ),
+];
+
 /// The task's role and counters over the management API (the task is read
 /// first: for its role, and to name it if there is none).
 async fn over_api(
@@ -126,8 +181,25 @@ async fn over_api(
         .get_if_found(&format!("tasks/{task_id}/metrics/uploads"))
         .await?
         .with_context(|| super::remote::no_such_task(api, task_id))?;
-    let values = serde_json::to_value(&uploads)?;
-    let counters = UPLOAD_METRICS
+    let aggregations: AggregationMetrics = api
+        .get_if_found(&format!("tasks/{task_id}/metrics/aggregations"))
+        .await?
+        .with_context(|| super::remote::no_such_task(api, task_id))?;
+    let mut counters = named(UPLOAD_METRICS, &serde_json::to_value(&uploads)?);
+    counters.extend(named(
+        AGGREGATION_METRICS,
+        &serde_json::to_value(&aggregations)?,
+    ));
+    Ok((role, counters))
+}
+
+/// The counters `table` names, with their values in `values` (a metrics
+/// answer as JSON).
+fn named(
+    table: &[(&'static str, &'static str, &'static str)],
+    values: &serde_json::Value,
+) -> Vec<Counter> {
+    table
         .iter()
         .map(|&(name, label, meaning)| Counter {
             name,
@@ -135,8 +207,7 @@ async fn over_api(
             meaning,
             value: values[name].as_u64().unwrap_or_default(),
         })
-        .collect();
-    Ok((role, counters))
+        .collect()
 }
 
 /// Whether a counter counts uploads, which only a Leader takes.
@@ -270,10 +341,20 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(parsed["counters"]["report_success"], 3);
         // Every counter the API serves has a row, under the API's name.
-        let served = serde_json::to_value(UploadMetrics::default()).unwrap();
-        assert_eq!(served.as_object().unwrap().len(), UPLOAD_METRICS.len());
-        for (name, _, _) in UPLOAD_METRICS {
-            assert!(served.get(name).is_some(), "{name}");
+        for (served, table) in [
+            (
+                serde_json::to_value(UploadMetrics::default()).unwrap(),
+                UPLOAD_METRICS,
+            ),
+            (
+                serde_json::to_value(AggregationMetrics::default()).unwrap(),
+                AGGREGATION_METRICS,
+            ),
+        ] {
+            assert_eq!(served.as_object().unwrap().len(), table.len());
+            for (name, _, _) in table {
+                assert!(served.get(name).is_some(), "{name}");
+            }
         }
     }
 }

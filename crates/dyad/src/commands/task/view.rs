@@ -8,11 +8,11 @@
 //! show (which tokens are stored; the aggregator's own URL when it has no
 //! `management_api.dap_url`).
 
-use super::api_form;
 use crate::output::rfc3339;
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use dyad_aggregator::management::models::{parse_aead, parse_kdf, parse_kem, HpkeConfigJson};
 use dyad_aggregator::management::task_json::TaskResponse;
+use dyad_aggregator::management::task_request::{batch_mode_from_json, vdaf_from_json};
 use dyad_core::task::{AuthenticationTokenType, BatchMode, StoredAuthenticationToken, Task};
 use dyad_core::vdaf::VdafInstance;
 use dyad_messages::draft09::{HpkeAeadId, HpkeConfig, HpkeKdfId, HpkeKemId, Time};
@@ -109,15 +109,15 @@ impl TaskView {
                 task.task_id
             ),
         };
-        let batch_mode = api_form::batch_mode(&task.query_type)
-            .with_context(|| format!("task {}'s query_type", task.task_id))?;
+        let batch_mode = batch_mode_from_json(&task.query_type)
+            .map_err(|reason| anyhow::anyhow!("task {}'s query_type: {reason}", task.task_id))?;
         Ok(Self {
             task_id: task.task_id.to_string(),
             role: role.to_owned(),
             leader_aggregator_endpoint: leader,
             helper_aggregator_endpoint: helper,
-            vdaf: api_form::vdaf(&task.vdaf)
-                .with_context(|| format!("task {}'s vdaf", task.task_id))?,
+            vdaf: vdaf_from_json(&task.vdaf)
+                .map_err(|reason| anyhow::anyhow!("task {}'s vdaf: {reason}", task.task_id))?,
             batch_mode: batch_mode_name(&batch_mode),
             min_batch_size: task.min_batch_size,
             max_batch_size: match batch_mode {
