@@ -35,7 +35,7 @@ pub struct DatastoreArgs {
     api: Option<Url>,
     /// With --api: a PEM file of CA certificates to trust besides the
     /// system's (may be repeated).
-    #[arg(long = "ca-cert", value_name = "FILE", requires = "api")]
+    #[arg(long = "ca-cert", value_name = "FILE")]
     ca_certs: Vec<PathBuf>,
 }
 
@@ -80,6 +80,9 @@ impl DatastoreArgs {
     /// keys of `DYAD_DATASTORE_KEYS` (and, for SQLite, bringing the schema up
     /// to date).
     fn url_and_options(&self) -> anyhow::Result<(String, DatastoreOptions)> {
+        if !self.ca_certs.is_empty() {
+            bail!("--ca-cert applies to --api only: a datastore is not reached over HTTPS");
+        }
         Ok(match (&self.datastore, &self.config) {
             (Some(url), _) => {
                 let keys = DatastoreKeys::from_env()?.with_context(|| {
@@ -145,5 +148,28 @@ mod tests {
         );
         assert_eq!(missing_sqlite_file("sqlite::memory:"), None);
         assert_eq!(missing_sqlite_file("postgres://localhost/dyad"), None);
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        datastore: DatastoreArgs,
+    }
+
+    #[test]
+    fn api_and_a_datastore_are_one_or_the_other_and_ca_cert_goes_with_api() {
+        use clap::Parser as _;
+        let both = Flags::try_parse_from(["t", "--api", "http://127.0.0.1:1/", "--config", "c"]);
+        assert!(both.is_err());
+        let api = Flags::try_parse_from(["t", "--api", "http://127.0.0.1:1/"]).unwrap();
+        assert!(api.datastore.has_api());
+        let stray =
+            Flags::try_parse_from(["t", "--config", "c.yaml", "--ca-cert", "ca.pem"]).unwrap();
+        let error = format!("{:#}", stray.datastore.url_and_options().unwrap_err());
+        assert!(
+            error.starts_with("--ca-cert applies to --api only"),
+            "{error}"
+        );
+        assert!(Flags::try_parse_from(["t"]).is_err());
     }
 }
