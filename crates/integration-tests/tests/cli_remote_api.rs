@@ -92,6 +92,32 @@ impl Pair {
     }
 }
 
+/// Waits until the management API at `api` answers `GET /`; `logs` for
+/// the failure message.
+async fn wait_for_api(api: &Url, logs: &str) {
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    loop {
+        let answer = http
+            .get(api.clone())
+            .bearer_auth(TOKEN)
+            .header(
+                "accept",
+                "application/vnd.janus.aggregator+json;version=0.1",
+            )
+            .send()
+            .await;
+        if answer.is_ok_and(|answer| answer.status().is_success()) {
+            return;
+        }
+        assert!(
+            started.elapsed() < dyad_integration_tests::WAIT,
+            "the management API at {api} did not answer\n{logs}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Adds the management API to `server`'s config: its listener on `port`,
 /// the token, and the server's DAP URL for `GET /`.
 fn with_management_api(server: &mut Server, port: u16, roles: &[&str]) -> anyhow::Result<()> {
@@ -649,4 +675,46 @@ async fn a_task_added_over_both_apis_runs_an_upload_and_a_collection() {
     ]));
     assert_eq!(stats["counters"]["report_success"], 3, "{stats}");
     assert_eq!(stats["counters"]["success"], 3, "{stats}");
+}
+
+#[tokio::test]
+async fn the_cli_reaches_an_api_mounted_under_a_path_prefix_of_the_dap_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::configure(dir.path(), "leader", &["aggregator"]).unwrap();
+    server
+        .set_config(
+            "management_api",
+            &format!(
+                "{{auth_tokens: [\"{TOKEN}\"], dap_url: \"{}\", path_prefix: /api/}}",
+                server.url()
+            ),
+        )
+        .unwrap();
+    server.start().unwrap();
+    let prefixed: Url = format!("{}api/", server.url()).parse().unwrap();
+    wait_for_api(&prefixed, &server.log_text()).await;
+    // Given without its trailing slash, the prefix is kept.
+    let api = format!("{}api", server.url());
+    let added = ok(&["hpke-key", "add", "--state", "active", "--api", &api]);
+    assert_eq!(
+        added,
+        "Added global HPKE key 0 (active, X25519-HKDF-SHA256, HKDF-SHA256, AES-128-GCM).\n"
+    );
+    let listed = ok(&["hpke-key", "list", "--api", &api]);
+    assert_eq!(
+        row(&listed, "0").split(' ').nth(1),
+        Some("active"),
+        "{listed}"
+    );
+    let config = server.config_path().display().to_string();
+    let stored = ok(&["hpke-key", "list", "--config", &config]);
+    assert_eq!(
+        row(&stored, "0").split(' ').nth(1),
+        Some("active"),
+        "{stored}"
+    );
+    assert_eq!(
+        ok(&["task", "list", "--api", &api]),
+        "No tasks on this aggregator (add one with `dyad task add`).\n"
+    );
 }
