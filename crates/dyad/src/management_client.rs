@@ -73,7 +73,8 @@ impl ManagementClient {
         Self::with_token(base, token.trim(), extra_roots)
     }
 
-    fn with_token(
+    /// [`ManagementClient::new`] with `token` given.
+    pub(crate) fn with_token(
         base: &Url,
         token: &str,
         extra_roots: Vec<reqwest::Certificate>,

@@ -95,3 +95,42 @@ pub(super) async fn views(api: &ManagementClient) -> anyhow::Result<Vec<TaskView
         .map(|task| TaskView::of_api(task, own_url.as_ref()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    /// Three pages of IDs as the API serves them: each page's last ID is
+    /// its token, and the page after the last is empty (no token).
+    async fn pages(uri: axum::http::Uri) -> String {
+        let all: Vec<TaskId> = (1..=5).map(|i| TaskId::from_bytes([i; 32])).collect();
+        let query = uri.query().unwrap_or_default();
+        let after = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "pagination_token")
+            .map(|(_, token)| token.parse::<TaskId>().unwrap());
+        let rest: Vec<TaskId> = all
+            .into_iter()
+            .filter(|id| after.is_none_or(|after| id.as_ref() > after.as_ref()))
+            .take(2)
+            .collect();
+        serde_json::to_string(&TaskIdsPage {
+            pagination_token: rest.last().copied(),
+            task_ids: rest,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn task_ids_follow_every_page_until_an_empty_one() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = axum::Router::new().route("/prefix/task_ids", get(pages));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let base: Url = format!("http://{address}/prefix").parse().unwrap();
+        let api = ManagementClient::with_token(&base, "token", Vec::new()).unwrap();
+        let ids = task_ids(&api).await.unwrap();
+        let want: Vec<TaskId> = (1..=5).map(|i| TaskId::from_bytes([i; 32])).collect();
+        assert_eq!(ids, want);
+    }
+}
