@@ -52,6 +52,11 @@
 //! aggregation_job_driver: {}
 //! collection_job_driver: {}
 //! garbage_collector: {}                 # the garbage-collector role (both aggregators)
+//! management_listen_address: "127.0.0.1:9002"  # the management API (role management-api)
+//! management_api:                       # see crate::management
+//!   # path_prefix: "/api/"              # instead: on the DAP listener
+//!   auth_tokens: ["<bearer token>"]     # or DYAD_API_TOKENS=t1,t2 (wins); never logged
+//!   dap_url: "https://dap.example.com/" # this aggregator's public DAP URL, for GET /
 //! ```
 //!
 //! Unknown fields are rejected (in the sections this crate owns), and
@@ -83,6 +88,9 @@
 //! - the health and metrics listeners, three distinct addresses, and the
 //!   `metrics` section → [`AggregatorConfig::validate_telemetry`],
 //!   [`MetricsConfig::validate`] (in [`crate::telemetry`])
+//! - the management API's listener and tokens, `DYAD_API_TOKENS` winning
+//!   over `management_api.auth_tokens` → [`ManagementApiConfig`],
+//!   [`AggregatorConfig::management_tokens`]
 
 mod error;
 mod sections;
@@ -96,8 +104,8 @@ use dyad_datastore::{DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use error::invalid;
 pub use error::ConfigError;
 pub use sections::{
-    DatastorePoolConfig, HpkeKeysConfig, HttpClientConfig, LogConfig, LogFormat, ServerConfig,
-    UploadConfig,
+    DatastorePoolConfig, HpkeKeysConfig, HttpClientConfig, LogConfig, LogFormat,
+    ManagementApiConfig, ServerConfig, UploadConfig, API_TOKENS_ENV, DAP_PATH_ROOTS,
 };
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -123,6 +131,9 @@ pub enum ProcessRole {
     /// Deletes expired data (either aggregator; see
     /// [`crate::garbage_collector`]).
     GarbageCollector,
+    /// The management API on `management_listen_address` (see
+    /// [`crate::management`]).
+    ManagementApi,
 }
 
 impl fmt::Display for ProcessRole {
@@ -134,6 +145,7 @@ impl fmt::Display for ProcessRole {
             ProcessRole::CollectionJobDriver => "collection-job-driver",
             ProcessRole::KeyRotator => "key-rotator",
             ProcessRole::GarbageCollector => "garbage-collector",
+            ProcessRole::ManagementApi => "management-api",
         })
     }
 }
@@ -235,6 +247,12 @@ pub struct AggregatorConfig {
     pub key_rotator: KeyRotatorConfig,
     #[serde(default)]
     pub garbage_collector: GarbageCollectorConfig,
+    /// Where the management API is served (required with the
+    /// `management-api` role).
+    #[serde(default)]
+    pub management_listen_address: Option<SocketAddr>,
+    #[serde(default)]
+    pub management_api: ManagementApiConfig,
 }
 
 impl fmt::Debug for AggregatorConfig {
@@ -272,6 +290,8 @@ impl fmt::Debug for AggregatorConfig {
             .field("hpke_keys", &self.hpke_keys)
             .field("key_rotator", &self.key_rotator)
             .field("garbage_collector", &self.garbage_collector)
+            .field("management_listen_address", &self.management_listen_address)
+            .field("management_api", &self.management_api)
             .finish()
     }
 }
@@ -436,6 +456,29 @@ impl AggregatorConfig {
             checked.map_err(|reason| invalid(field, reason))?;
         }
         self.hpke_keys.validate()?;
+        self.management_api.validate()?;
+        if self.management_api.path_prefix.is_some() {
+            if self.has_role(ProcessRole::ManagementApi) {
+                return Err(invalid(
+                    "management_api.path_prefix",
+                    "set either the prefix (the API on the DAP listener) or the management-api \
+                     role (the API on management_listen_address), not both",
+                ));
+            }
+            if !self.has_role(ProcessRole::Aggregator) {
+                return Err(invalid(
+                    "management_api.path_prefix",
+                    "needs the aggregator role, whose DAP listener serves the prefix; for a \
+                     listener of its own use the management-api role",
+                ));
+            }
+        }
+        if self.has_role(ProcessRole::ManagementApi) && self.management_listen_address.is_none() {
+            return Err(invalid(
+                "management_listen_address",
+                "required when the management-api role runs",
+            ));
+        }
         self.validate_telemetry()?;
         if self.upload.max_batch_delay_ms > 60_000 {
             return Err(invalid(
@@ -474,6 +517,32 @@ impl AggregatorConfig {
         }
     }
 
+    /// The management API's bearer tokens: `DYAD_API_TOKENS` if set
+    /// (overriding `management_api.auth_tokens`), else the file's; an error
+    /// if neither gives any (an API no token opens is of no use).
+    pub fn management_tokens(&self) -> Result<Vec<String>, ConfigError> {
+        self.management_tokens_with(std::env::var(API_TOKENS_ENV).ok())
+    }
+
+    /// [`Self::management_tokens`] with the environment variable's value.
+    fn management_tokens_with(&self, from_env: Option<String>) -> Result<Vec<String>, ConfigError> {
+        let tokens = match from_env {
+            Some(value) if !value.trim().is_empty() => sections::split_tokens(&value),
+            _ => self.management_api.auth_tokens.clone(),
+        };
+        if tokens.is_empty() {
+            return Err(invalid(
+                "management_api.auth_tokens",
+                format!("no token: set {API_TOKENS_ENV} or management_api.auth_tokens"),
+            ));
+        }
+        for token in &tokens {
+            sections::check_token(token)
+                .map_err(|reason| invalid("management_api.auth_tokens", reason))?;
+        }
+        Ok(tokens)
+    }
+
     /// The options to open the datastore with: the keys of
     /// [`Self::datastore_keys`], the pool and migration settings.
     pub fn datastore_options(&self) -> Result<DatastoreOptions, ConfigError> {
@@ -500,6 +569,7 @@ impl AggregatorConfig {
             ("listen_address", self.listen_address),
             ("health_listen_address", self.health_listen_address),
             ("metrics_listen_address", self.metrics_listen_address),
+            ("management_listen_address", self.management_listen_address),
         ];
         for (i, (field, address)) in addresses.iter().enumerate() {
             let Some(address) = address else { continue };

@@ -420,3 +420,140 @@ fn bad_health_and_metrics_keys_are_refused_with_the_field_named() {
         assert!(error.to_string().contains(field), "{yaml}: {error}");
     }
 }
+
+#[test]
+fn management_api_role_parses_with_its_listener_and_tokens() {
+    let config = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x\nroles: [management-api]\n\
+         management_listen_address: \"127.0.0.1:9002\"\n\
+         management_api: {auth_tokens: [abc-DEF_1.~+/=], dap_url: \"https://dap.example.com\"}\n",
+    )
+    .unwrap();
+    assert!(config.has_role(ProcessRole::ManagementApi));
+    assert_eq!(ProcessRole::ManagementApi.to_string(), "management-api");
+    assert_eq!(
+        config.management_listen_address,
+        Some("127.0.0.1:9002".parse().unwrap())
+    );
+    assert_eq!(
+        config.management_api.dap_url.as_ref().unwrap().as_str(),
+        "https://dap.example.com/"
+    );
+    assert_eq!(
+        config.management_tokens_with(None).unwrap(),
+        vec!["abc-DEF_1.~+/=".to_owned()]
+    );
+}
+
+#[test]
+fn api_tokens_from_the_environment_win_over_the_file() {
+    let config = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x\nroles: [garbage-collector]\nmanagement_api: {auth_tokens: [file]}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config
+            .management_tokens_with(Some(" one , two,".to_owned()))
+            .unwrap(),
+        vec!["one".to_owned(), "two".to_owned()]
+    );
+    // A blank variable counts as unset.
+    assert_eq!(
+        config.management_tokens_with(Some(" ".to_owned())).unwrap(),
+        vec!["file".to_owned()]
+    );
+}
+
+#[test]
+fn no_api_token_and_bad_tokens_are_refused_without_showing_them() {
+    let config =
+        AggregatorConfig::from_yaml_str("datastore: sqlite://x\nroles: [garbage-collector]\n")
+            .unwrap();
+    let error = config.management_tokens_with(None).unwrap_err().to_string();
+    assert!(
+        error.contains("DYAD_API_TOKENS") && error.contains("management_api.auth_tokens"),
+        "{error}"
+    );
+    let error = config
+        .management_tokens_with(Some("good,bad:secret".to_owned()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("not allowed") && !error.contains("secret"),
+        "{error}"
+    );
+    let error = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x\nroles: [garbage-collector]\nmanagement_api: {auth_tokens: [\"sp ace\"]}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("management_api.auth_tokens") && !error.contains("sp ace"),
+        "{error}"
+    );
+}
+
+#[test]
+fn management_role_needs_its_own_listen_address() {
+    let error = AggregatorConfig::from_yaml_str("datastore: sqlite://x\nroles: [management-api]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("management_listen_address"), "{error}");
+    let error = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x\nroles: [aggregator, management-api]\n\
+         listen_address: \"127.0.0.1:8080\"\nmanagement_listen_address: \"127.0.0.1:8080\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("management_listen_address") && error.contains("listen_address"),
+        "{error}"
+    );
+}
+
+#[test]
+fn debug_never_shows_api_tokens() {
+    let config = AggregatorConfig::from_yaml_str(
+        "datastore: sqlite://x\nroles: [garbage-collector]\nmanagement_api: {auth_tokens: [s3cr3t-token]}\n",
+    )
+    .unwrap();
+    let debug = format!("{config:?}");
+    assert!(
+        !debug.contains("s3cr3t-token") && debug.contains("1 redacted"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn a_management_path_prefix_is_checked_and_excludes_the_management_api_role() {
+    let with_prefix = |roles: &str, prefix: &str| {
+        AggregatorConfig::from_yaml_str(&format!(
+            "datastore: sqlite://x\nroles: [{roles}]\nlisten_address: \"127.0.0.1:8080\"\n\
+             management_listen_address: \"127.0.0.1:9002\"\n\
+             management_api: {{path_prefix: \"{prefix}\"}}\n"
+        ))
+    };
+    for good in ["/api/", "/admin/v1/", "/a-b_c.d~/"] {
+        let config = with_prefix("aggregator", good).unwrap();
+        assert_eq!(config.management_api.path_prefix.as_deref(), Some(good));
+    }
+    let cases = [
+        ("aggregator", "api/", "must look like"),
+        ("aggregator", "/api", "must look like"),
+        ("aggregator", "/", "must look like"),
+        ("aggregator", "//", "must look like"),
+        ("aggregator", "/a b/", "must look like"),
+        ("aggregator", "/../", "must look like"),
+        ("aggregator", "/tasks/", "shadow"),
+        ("aggregator", "/hpke_config/x/", "shadow"),
+        ("aggregator, management-api", "/api/", "not both"),
+        ("garbage-collector", "/api/", "needs the aggregator role"),
+    ];
+    for (roles, prefix, expected) in cases {
+        let error = with_prefix(roles, prefix).unwrap_err().to_string();
+        assert!(
+            error.contains("management_api.path_prefix") && error.contains(expected),
+            "{roles} {prefix}: {error}"
+        );
+    }
+}

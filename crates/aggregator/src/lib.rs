@@ -18,6 +18,7 @@
 //! | [`key_rotator`] | the `key-rotator` role: global HPKE keys made, promoted, expired, deleted |
 //! | [`garbage_collector`] | the `garbage-collector` role: deletes expired reports, jobs and batches, and expired tasks |
 //! | [`server`] | the HTTP/1.1 server: accept loop, connection and body limits, timeouts, graceful shutdown |
+//! | [`management`] | the `management-api` role: tasks and global HPKE keys over the aggregator API's wire interface, on its own listener |
 //! | [`logging`] | installing the `tracing` subscriber |
 //! | [`telemetry`] | health and readiness probes, metrics (Prometheus, OTLP) and the instruments |
 //! | [`tls`] | HTTPS for the API (certificate reload on SIGHUP) and extra root certificates for clients |
@@ -54,6 +55,8 @@
 //! - the configuration file's checks → [`config::AggregatorConfig::validate`]
 //! - a wrong datastore key stops the process before it serves →
 //!   [`startup::check_keys`]
+//! - the management API's bearer token, compared in constant time, before
+//!   its media types → [`management::guard::guard`]
 
 // The "Where is" indexes of the module documentation name the private
 // functions that carry each rule: read them with
@@ -72,6 +75,7 @@ pub mod http;
 pub mod key_rotator;
 pub mod leader;
 pub mod logging;
+pub mod management;
 pub mod runtime;
 pub mod server;
 pub mod startup;

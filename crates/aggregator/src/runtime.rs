@@ -22,6 +22,9 @@
 //! - the keys checked before anything listens → [`crate::startup::check_keys`]
 //! - the health and metrics listeners, the metrics recorder and the queue
 //!   sampler, beside whatever roles run → [`start_telemetry`]
+//! - the management API on its own listener (the `management-api` role) →
+//!   [`start_management_api`]; under `management_api.path_prefix` on the
+//!   DAP listener → [`run_with`], [`crate::management::mount`]
 
 use crate::config::{AggregatorConfig, ProcessRole};
 use crate::http::HttpApi;
@@ -145,12 +148,26 @@ pub async fn run_with(
         None
     };
 
+    // The management API under a path prefix of the DAP listener; its
+    // tokens resolved now, so a missing one stops the process first.
+    let management_on_dap = match &config.management_api.path_prefix {
+        Some(prefix) if config.has_role(ProcessRole::Aggregator) => Some((
+            prefix.clone(),
+            management_router(&config, datastore.clone())?,
+        )),
+        _ => None,
+    };
+
     for role in config.roles.iter().copied() {
         let datastore = datastore.clone();
         let stop = stop.clone();
         match role {
             // Served below, once every job runs.
             ProcessRole::Aggregator => {}
+            ProcessRole::ManagementApi => {
+                let served = start_management_api(&config, datastore, stop).await?;
+                roles.spawn(async move { (role, served.await) });
+            }
             ProcessRole::AggregationJobCreator => {
                 let cfg = config.aggregation_job_creator.clone();
                 roles.spawn(async move {
@@ -206,7 +223,16 @@ pub async fn run_with(
     }
     if config.has_role(ProcessRole::Aggregator) {
         if let Some(listener) = listener {
-            let api = HttpApi::new(datastore.clone(), config.api_config());
+            let mut api = HttpApi::new(datastore.clone(), config.api_config());
+            if let Some((prefix, management)) = management_on_dap {
+                tracing::info!(
+                    path_prefix = prefix,
+                    "serving the management API on the DAP listener"
+                );
+                api = api.map_router(|dap| {
+                    crate::management::mount::under_prefix(dap, &prefix, management)
+                });
+            }
             let stop = stop.clone();
             roles.spawn(async move {
                 let served = match tls {
@@ -282,6 +308,46 @@ fn warn_about_key_lifetimes(config: &AggregatorConfig) {
              refresh_interval_secs: Clients may seal to a deleted key and must refetch"
         );
     }
+}
+
+/// Binds `management_listen_address` (so a taken address stops the process
+/// before it serves, naming the key) and gives the future that serves the
+/// management API there until `stop`; its tokens are resolved first, so a
+/// missing token stops the process too.
+async fn start_management_api(
+    config: &AggregatorConfig,
+    datastore: Arc<dyn Datastore>,
+    stop: CancellationToken,
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    let router = management_router(config, datastore)?;
+    let address = config
+        .management_listen_address
+        .context("the management-api role needs management_listen_address")?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding management_listen_address {address}"))?;
+    Ok(crate::telemetry::endpoints::serve(
+        "management",
+        listener,
+        router,
+        stop,
+    ))
+}
+
+/// The management API's router, its tokens resolved (an error naming
+/// `DYAD_API_TOKENS` if there is none).
+fn management_router(
+    config: &AggregatorConfig,
+    datastore: Arc<dyn Datastore>,
+) -> anyhow::Result<axum::Router> {
+    let tokens = config.management_tokens()?;
+    Ok(crate::management::router(
+        crate::management::ManagementState {
+            datastore,
+            tokens: tokens.into(),
+            dap_url: config.management_api.dap_url.clone(),
+        },
+    ))
 }
 
 /// Starts what serves the operator whatever the roles: the metrics
@@ -375,6 +441,178 @@ mod tests {
             .expect("stops after shutdown")
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_management_api_role_serves_on_its_own_listener() {
+        if std::env::var_os(crate::config::API_TOKENS_ENV).is_some() {
+            return; // the environment's tokens would replace the file's
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
+        // A free port: bound, read, released (the role binds it itself).
+        let address = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "datastore: \"{url}\"\nroles: [management-api]\n\
+             management_listen_address: \"{address}\"\n\
+             management_api: {{auth_tokens: [role-test-token]}}\n"
+        ))
+        .unwrap();
+        let datastore = open_datastore(&url, Arc::new(RealClock), &test_options())
+            .await
+            .unwrap();
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(run_with(config, datastore, None, shutdown.clone()));
+
+        let client = reqwest::Client::new();
+        let media_type = crate::management::MEDIA_TYPE;
+        let mut answer = None;
+        for _ in 0..50 {
+            match client
+                .get(format!("http://{address}/"))
+                .bearer_auth("role-test-token")
+                .header("accept", media_type)
+                .send()
+                .await
+            {
+                Ok(response) => {
+                    answer = Some(response);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+        let response = answer.expect("the management listener answers");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], media_type);
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["protocol"], "DAP-09");
+        let refused = client
+            .get(format!("http://{address}/"))
+            .header("accept", media_type)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+
+        shutdown.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(10), running)
+            .await
+            .expect("stops after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_management_path_prefix_serves_the_api_on_the_dap_listener_beside_the_dap_routes() {
+        if std::env::var_os(crate::config::API_TOKENS_ENV).is_some() {
+            return; // the environment's tokens would replace the file's
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "listen_address: \"127.0.0.1:0\"\ndatastore: \"{url}\"\nroles: [aggregator]\n\
+             management_api: {{auth_tokens: [prefix-token], path_prefix: \"/api/\"}}\n"
+        ))
+        .unwrap();
+        let datastore = open_datastore(&url, Arc::new(RealClock), &test_options())
+            .await
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(run_with(
+            config,
+            datastore,
+            Some(listener),
+            shutdown.clone(),
+        ));
+        let client = reqwest::Client::new();
+        let media_type = crate::management::MEDIA_TYPE;
+        for path in ["/api/", "/api"] {
+            let response = client
+                .get(format!("http://{address}{path}"))
+                .bearer_auth("prefix-token")
+                .header("accept", media_type)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            assert_eq!(response.headers()["content-type"], media_type);
+            let body: serde_json::Value =
+                serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            assert_eq!(body["protocol"], "DAP-09");
+        }
+        let page = client
+            .get(format!("http://{address}/api/task_ids"))
+            .bearer_auth("prefix-token")
+            .header("accept", media_type)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let refused = client
+            .get(format!("http://{address}/api/task_ids"))
+            .header("accept", media_type)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401, "the guard runs under the prefix");
+        // The DAP routes are still the DAP API's.
+        let dap = client
+            .get(format!("http://{address}/hpke_config"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dap.status(), 400);
+        let body: serde_json::Value = serde_json::from_slice(&dap.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["type"], "urn:ietf:params:ppm:dap:error:missingTaskID");
+        let unknown = client
+            .get(format!("http://{address}/apix"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 404);
+        assert_eq!(
+            unknown.headers()["content-type"],
+            "application/problem+json"
+        );
+
+        shutdown.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(10), running)
+            .await
+            .expect("stops after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_management_api_role_without_a_token_does_not_start() {
+        if std::env::var_os(crate::config::API_TOKENS_ENV).is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "datastore: \"{url}\"\nroles: [management-api]\n\
+             management_listen_address: \"127.0.0.1:0\"\n"
+        ))
+        .unwrap();
+        let datastore = open_datastore(&url, Arc::new(RealClock), &test_options())
+            .await
+            .unwrap();
+        let error = run_with(config, datastore, None, CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("DYAD_API_TOKENS"),
+            "{error:#}"
+        );
     }
 
     #[tokio::test]

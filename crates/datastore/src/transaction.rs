@@ -85,6 +85,10 @@ operations! {
         async fn get_task(&mut self, task_id: &TaskId) -> Result<Option<Task>>;
         /// Every task, ordered by task ID.
         async fn get_tasks(&mut self) -> Result<Vec<Task>>;
+        /// Up to `limit` task IDs, ascending by their bytes, each greater
+        /// than `after` if given (a page of IDs; no task is decrypted).
+        async fn get_task_ids(&mut self, after: Option<TaskId>, limit: u64)
+            -> Result<Vec<TaskId>>;
         /// Deletes the task and everything stored for it, counting the rows
         /// removed per kind; `None` (and nothing changed) if there is no such
         /// task.

@@ -7,6 +7,7 @@ mod stdout;
 
 mod commands;
 mod hints;
+mod management_client;
 mod output;
 mod progress;
 mod provision;

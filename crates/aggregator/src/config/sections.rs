@@ -1,6 +1,6 @@
 //! The small sections of the configuration file, each with its defaults
 //! and its checks: `upload`, `http_client`, `server`, `log`, `hpke_keys`
-//! and `datastore_pool` (see [`super::AggregatorConfig`], which holds them
+//! `datastore_pool` and `management_api` (see [`super::AggregatorConfig`], which holds them
 //! and checks them all).
 
 use super::error::{invalid, ConfigError};
@@ -282,4 +282,118 @@ impl Default for DatastorePoolConfig {
             max_transaction_secs: dyad_datastore::DEFAULT_MAX_TRANSACTION_DURATION.as_secs(),
         }
     }
+}
+
+/// The environment variable whose comma-separated tokens open the
+/// management API, instead of `management_api.auth_tokens`.
+pub const API_TOKENS_ENV: &str = "DYAD_API_TOKENS";
+
+/// The `management_api` section (see [`crate::management`]). `Debug` never
+/// shows the tokens.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagementApiConfig {
+    /// Bearer tokens, any of which opens the API (several, to rotate);
+    /// `DYAD_API_TOKENS` wins when set.
+    pub auth_tokens: Vec<String>,
+    /// This aggregator's public DAP URL, as `GET /` reports it (the URL
+    /// peers and Clients use; dyad cannot guess it behind a proxy).
+    pub dap_url: Option<url::Url>,
+    /// Serve the API on the DAP listener under this path (`/api/`), with
+    /// the `aggregator` role, instead of on a listener of its own.
+    pub path_prefix: Option<String>,
+}
+
+impl std::fmt::Debug for ManagementApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagementApiConfig")
+            .field(
+                "auth_tokens",
+                &format_args!("[{} redacted]", self.auth_tokens.len()),
+            )
+            .field("dap_url", &self.dap_url)
+            .field("path_prefix", &self.path_prefix)
+            .finish()
+    }
+}
+
+impl ManagementApiConfig {
+    /// Each token of the file is usable as a bearer token.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for token in &self.auth_tokens {
+            check_token(token).map_err(|reason| invalid("management_api.auth_tokens", reason))?;
+        }
+        if let Some(prefix) = &self.path_prefix {
+            check_path_prefix(prefix)
+                .map_err(|reason| invalid("management_api.path_prefix", reason))?;
+        }
+        Ok(())
+    }
+}
+
+/// The first path segment of every route of the DAP API (see the DAP
+/// router, `crate::http`): a management path prefix must not begin with
+/// one, so it never shadows a DAP route.
+pub const DAP_PATH_ROOTS: &[&str] = &["hpke_config", "tasks"];
+
+/// A path prefix is `/`, one or more segments of letters, digits and
+/// `-._~` each followed by `/` (e.g. `/api/`, `/admin/v1/`), whose first
+/// segment is none of the DAP API's.
+fn check_path_prefix(prefix: &str) -> Result<(), String> {
+    let form = "must look like \"/api/\": segments of letters, digits and -._~, \
+                each between slashes";
+    let Some(inner) = prefix
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_suffix('/'))
+    else {
+        return Err(format!("{prefix:?} {form}"));
+    };
+    let segments: Vec<&str> = inner.split('/').collect();
+    let valid = |segment: &&str| {
+        !segment.is_empty()
+            && *segment != "."
+            && *segment != ".."
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    };
+    if !segments.iter().all(valid) {
+        return Err(format!("{prefix:?} {form}"));
+    }
+    if DAP_PATH_ROOTS.contains(&segments[0]) {
+        return Err(format!(
+            "{prefix:?} would shadow the DAP API's /{}/ routes: choose another first segment",
+            segments[0]
+        ));
+    }
+    Ok(())
+}
+
+/// Splits `DYAD_API_TOKENS`: comma-separated, blanks around each ignored.
+pub(crate) fn split_tokens(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A token must be a `token68` (RFC 9110 section 11.2), the form a bearer
+/// token takes in `Authorization`; the reason (never the token) otherwise.
+pub(crate) fn check_token(token: &str) -> Result<(), String> {
+    let body = token.trim_end_matches('=');
+    if body.is_empty() {
+        return Err("a token is empty".to_owned());
+    }
+    // The offending character is not shown: it is part of a secret.
+    if !body
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c))
+    {
+        return Err("a token holds a character not allowed in a bearer token: \
+             use letters, digits and -._~+/ (then optional =)"
+            .to_owned());
+    }
+    Ok(())
 }

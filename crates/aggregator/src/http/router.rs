@@ -45,6 +45,13 @@ impl HttpApi {
         }
     }
 
+    /// The API with its router replaced by `f` of it (to serve more beside
+    /// the DAP routes, e.g. the management API under a path prefix).
+    pub fn map_router(mut self, f: impl FnOnce(Router) -> Router) -> Self {
+        self.router = f(self.router);
+        self
+    }
+
     /// The router, for serving elsewhere or for in-process requests.
     pub fn router(&self) -> Router {
         self.router.clone()
@@ -126,6 +133,9 @@ pub async fn serve_on(
         .await
 }
 
+/// The DAP routes. Each begins with a segment of
+/// [`DAP_PATH_ROOTS`](crate::config::DAP_PATH_ROOTS), which a management
+/// path prefix may not begin with: a new first segment goes there too.
 pub(super) fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/hpke_config", get(hpke_config::get_hpke_config))

@@ -68,6 +68,35 @@ pub(crate) async fn get_tasks<DB: Backend>(tx: &mut Tx<'_, DB>) -> Result<Vec<Ta
         .collect()
 }
 
+pub(crate) async fn get_task_ids<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    after: Option<TaskId>,
+    limit: u64,
+) -> Result<Vec<TaskId>> {
+    let Open { conn, .. } = tx.read();
+    // Both backends order BLOB/BYTEA bytewise, so "greater than" is the
+    // order of the raw ID bytes.
+    let limit = columns::int(limit, "limit")?;
+    let rows = match after {
+        Some(after) => {
+            sql::<DB>("SELECT task_id FROM tasks WHERE task_id > $1 ORDER BY task_id LIMIT $2")
+                .bind(after.as_bytes().as_slice())
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        None => {
+            sql::<DB>("SELECT task_id FROM tasks ORDER BY task_id LIMIT $1")
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+    };
+    rows.iter()
+        .map(|row| columns::RowReader::new(row, "tasks").id("task_id"))
+        .collect()
+}
+
 /// Deletes the task's rows table by table (children first, see
 /// [`TASK_TABLES`]), counting each, then the task itself; `None` if there
 /// is no such task (then nothing was deleted: every table references it).

@@ -65,6 +65,7 @@ macro_rules! all_tests {
                 put_same_task_again,
                 delete_task_removes_its_data,
                 secrets_need_the_keys_and_survive_rotation,
+                task_ids_page_in_byte_order_after_a_given_id,
             }
             task_admin {
                 delete_counts_what_it_removes,

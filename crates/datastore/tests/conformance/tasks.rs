@@ -169,3 +169,33 @@ pub async fn secrets_need_the_keys_and_survive_rotation(h: TestDatastore) {
     assert!(get(only_new.clone(), old_id).await.is_err());
     only_new.close().await;
 }
+
+/// Task IDs come in pages: ascending by their bytes, at most `limit`, each
+/// strictly after the given ID; an ID past the last gives an empty page.
+pub async fn task_ids_page_in_byte_order_after_a_given_id(h: TestDatastore) {
+    let tasks: Vec<Task> = (0..5).map(|_| leader_task()).collect();
+    fixtures::put_tasks(h.datastore.as_ref(), &tasks.iter().collect::<Vec<_>>()).await;
+    let mut ids: Vec<_> = tasks.iter().map(|task| *task.task_id()).collect();
+    ids.sort_by_key(|id| *id.as_bytes());
+    let (last, expected) = (ids[4], ids.clone());
+    let (first, second, third, all, none) = h
+        .datastore
+        .run_read_tx("pages", move |tx| {
+            let expected = expected.clone();
+            Box::pin(async move {
+                let first = tx.get_task_ids(None, 2).await?;
+                let second = tx.get_task_ids(Some(expected[1]), 2).await?;
+                let third = tx.get_task_ids(Some(expected[3]), 2).await?;
+                let all = tx.get_task_ids(None, 100).await?;
+                let none = tx.get_task_ids(Some(last), 100).await?;
+                Ok((first, second, third, all, none))
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(first, ids[..2]);
+    assert_eq!(second, ids[2..4]);
+    assert_eq!(third, ids[4..]);
+    assert_eq!(all, ids);
+    assert!(none.is_empty());
+}

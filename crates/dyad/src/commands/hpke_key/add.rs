@@ -1,19 +1,27 @@
 //! `dyad hpke-key add`: makes a new global HPKE keypair inside the
 //! datastore, under the next free config ID (or `--id`), in state
 //! `pending` (the default: every replica reads it before it is advertised)
-//! or `active`. Only its public part is printed.
+//! or `active`. Only its public part is printed. With `--api`, the
+//! management API makes the key (`PUT /hpke_configs`: pending, under the
+//! lowest free config ID, so `--id` cannot be chosen there), then, for
+//! `--state active`, activates it.
 
 use super::list::render;
 use super::view::KeyView;
 use crate::commands::task::DatastoreArgs;
+use crate::management_client::ManagementClient;
 use crate::output::OutputFormat;
 use crate::report::hinted;
 use clap::Args;
 use dyad_aggregator::key_rotator::plan::new_config_id;
+use dyad_aggregator::management::models::{
+    aead_name, kdf_name, kem_name, GlobalHpkeConfigJson, PutHpkeConfigRequest,
+};
 use dyad_core::hpke::{HpkeCiphersuite, HpkeKeypair};
 use dyad_datastore::models::HpkeKeyState;
 use dyad_datastore::{DatastoreExt, TxError};
 use dyad_messages::draft09::{HpkeAeadId, HpkeConfigId, HpkeKdfId, HpkeKemId};
+use reqwest::Method;
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -81,6 +89,10 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
             "--kem 16, 17, 18 or 32; --kdf 1, 2 or 3; --aead 1, 2 or 3",
         ));
     }
+    if let Some(api) = args.datastore.api()? {
+        let view = add_over_api(&api, &args, suite).await?;
+        return report(&view, args.format);
+    }
     let datastore = args.datastore.open_existing().await?;
     let (wanted, state) = (args.id.map(HpkeConfigId), args.state);
     let added = datastore
@@ -121,11 +133,57 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
         }),
     };
     tracing::info!(config_id = added.id().0, state = %added.state, "added a global HPKE key");
-    let view = KeyView::of(&added);
-    if args.format == OutputFormat::Json {
+    report(&KeyView::of(&added), args.format)
+}
+
+/// `hpke-key add --api`: `PUT /hpke_configs` with the suite's names, then
+/// `PATCH` to active if asked; the key as the API then lists it.
+async fn add_over_api(
+    api: &ManagementClient,
+    args: &AddArgs,
+    suite: HpkeCiphersuite,
+) -> anyhow::Result<KeyView> {
+    if args.id.is_some() {
+        return Err(hinted(
+            "--id cannot be chosen over the management API: it gives a new key the lowest \
+             free config ID",
+            "leave --id out",
+        ));
+    }
+    let named = |name: Option<&'static str>| {
+        name.map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("the management API has no name for this ciphersuite"))
+    };
+    let request = PutHpkeConfigRequest {
+        kem_id: Some(named(kem_name(suite.kem))?),
+        kdf_id: Some(named(kdf_name(suite.kdf))?),
+        aead_id: Some(named(aead_name(suite.aead))?),
+    };
+    let added: GlobalHpkeConfigJson = api.send(Method::PUT, "hpke_configs", &request).await?;
+    let id = HpkeConfigId(added.config.id);
+    if args.state == HpkeKeyState::Active {
+        super::remote::set_state(api, id, HpkeKeyState::Active)
+            .await
+            .map_err(|error| {
+                hinted(
+                    format!(
+                        "global HPKE key {id} was added as pending, but activating it failed: \
+                         {error:#}"
+                    ),
+                    format!("`dyad hpke-key set-state {id} active --api ...` once that is fixed"),
+                )
+            })?;
+    }
+    tracing::info!(config_id = id.0, state = %args.state, "added a global HPKE key over the management API");
+    super::remote::key(api, id).await
+}
+
+/// Prints the added key (and, for a pending one, what comes next).
+fn report(view: &KeyView, format: OutputFormat) -> anyhow::Result<()> {
+    if format == OutputFormat::Json {
         out!(
             "{}",
-            render(std::slice::from_ref(&view), OutputFormat::Json)?
+            render(std::slice::from_ref(view), OutputFormat::Json)?
         )?;
         return Ok(());
     }
@@ -135,7 +193,7 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
         view.state,
         view.ciphersuite()
     )?;
-    if added.state == HpkeKeyState::Pending {
+    if view.state == HpkeKeyState::Pending.to_string() {
         noteln!(
             "It opens reports now and is advertised once active: `dyad hpke-key set-state {} \
              active` after every replica has read it (hpke_keys.refresh_interval_secs), or let \

@@ -1,5 +1,6 @@
 //! `dyad hpke-key list`: every global HPKE key, by config ID, as a table
-//! (config ID, state, ciphersuite, since when), JSON or CSV.
+//! (config ID, state, ciphersuite, since when), JSON or CSV; with `--api`,
+//! as a management API lists them (`GET /hpke_configs`: no times).
 
 use super::view::KeyView;
 use crate::commands::task::DatastoreArgs;
@@ -17,6 +18,11 @@ pub struct ListArgs {
 }
 
 pub async fn run(args: ListArgs) -> anyhow::Result<()> {
+    if let Some(api) = args.datastore.api()? {
+        let views = super::remote::keys(&api).await?;
+        out!("{}", render(&views, args.format)?)?;
+        return Ok(());
+    }
     let datastore = args.datastore.open_existing().await?;
     let keys = datastore
         .run_read_tx("list_global_hpke_keys", |tx| {
@@ -34,11 +40,9 @@ pub(super) fn render(views: &[KeyView], format: OutputFormat) -> anyhow::Result<
         return Ok(serde_json::to_string_pretty(views)? + "\n");
     }
     if views.is_empty() && format == OutputFormat::Table {
-        return Ok(
-            "No global HPKE keys in this datastore (add one with `dyad hpke-key add`, \
+        return Ok("No global HPKE keys (add one with `dyad hpke-key add`, \
                    or run the key-rotator role).\n"
-                .to_owned(),
-        );
+            .to_owned());
     }
     let mut table = Table::new([
         "CONFIG ID",
@@ -52,8 +56,10 @@ pub(super) fn render(views: &[KeyView], format: OutputFormat) -> anyhow::Result<
             view.config_id.to_string(),
             view.state.clone(),
             view.ciphersuite(),
-            view.state_since.clone(),
-            view.created_at.clone(),
+            view.state_since_text(),
+            view.created_at
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned()),
         ]);
     }
     Ok(match format {
@@ -73,8 +79,8 @@ mod tests {
             kem: "X25519-HKDF-SHA256".to_owned(),
             kdf: "HKDF-SHA256".to_owned(),
             aead: "AES-128-GCM".to_owned(),
-            state_since: "2026-12-02T06:00:00Z".to_owned(),
-            created_at: "2026-12-01T05:00:00Z".to_owned(),
+            state_since: Some("2026-12-02T06:00:00Z".to_owned()),
+            created_at: Some("2026-12-01T05:00:00Z".to_owned()),
         }
     }
 

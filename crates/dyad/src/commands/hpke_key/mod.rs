@@ -6,10 +6,13 @@
 //! `key-rotator` role of `dyad serve` does all this on a schedule; these
 //! commands are for setting up, inspecting and emergencies. Each file holds
 //! one subcommand; `view.rs` is a key as `list` and the others print it.
+//! With `--api URL`, each works on a remote aggregator's management API
+//! instead (`remote.rs`).
 
 mod add;
 mod delete;
 mod list;
+mod remote;
 mod set_state;
 mod view;
 

@@ -1,6 +1,7 @@
 //! `dyad hpke-key set-state ID STATE`: moves a global key to `pending`,
 //! `active` or `expired` (replicas follow within
-//! `hpke_keys.refresh_interval_secs`).
+//! `hpke_keys.refresh_interval_secs`). With `--api`, over a management API
+//! (`PATCH /hpke_configs/{id}`).
 
 use super::view::{find, no_such_key, parse_state, KeyView};
 use crate::commands::task::DatastoreArgs;
@@ -24,6 +25,22 @@ pub struct SetStateArgs {
 }
 
 pub async fn run(args: SetStateArgs) -> anyhow::Result<()> {
+    let (before, view) = if let Some(api) = args.datastore.api()? {
+        let id = HpkeConfigId(args.id);
+        let before = super::remote::key(&api, id).await?;
+        super::remote::set_state(&api, id, args.state).await?;
+        let after = super::remote::key(&api, id).await?;
+        let before: Option<HpkeKeyState> = before.state.parse().ok();
+        (before, after)
+    } else {
+        in_datastore(&args).await?
+    };
+    tracing::info!(config_id = args.id, state = %args.state, "set the state of a global HPKE key");
+    report(&args, before, &view)
+}
+
+/// Sets the state in the datastore: the state before and the key after.
+async fn in_datastore(args: &SetStateArgs) -> anyhow::Result<(Option<HpkeKeyState>, KeyView)> {
     let datastore = args.datastore.open_existing().await?;
     let (id, state) = (HpkeConfigId(args.id), args.state);
     let changed = datastore
@@ -47,10 +64,14 @@ pub async fn run(args: SetStateArgs) -> anyhow::Result<()> {
         Err(TxError::Datastore(DatastoreError::NotFound { .. })) => return Err(no_such_key(id)),
         Err(error) => return Err(error.into()),
     };
-    let view = KeyView::of(find(&keys, id)?);
-    tracing::info!(config_id = args.id, state = %state, "set the state of a global HPKE key");
+    Ok((before, KeyView::of(find(&keys, id)?)))
+}
+
+/// Prints the change.
+fn report(args: &SetStateArgs, before: Option<HpkeKeyState>, view: &KeyView) -> anyhow::Result<()> {
+    let state = args.state;
     if args.format == OutputFormat::Json {
-        out!("{}", serde_json::to_string_pretty(&view)? + "\n")?;
+        out!("{}", serde_json::to_string_pretty(view)? + "\n")?;
         return Ok(());
     }
     match before {

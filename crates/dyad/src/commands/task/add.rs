@@ -14,22 +14,22 @@ use crate::task_files::{
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use dyad_core::hpke::HpkeCiphersuite;
-use dyad_core::task::{BatchMode, Task};
+use dyad_core::task::{BatchMode, Task, VerifyKey};
 use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::DatastoreExt as _;
-use dyad_messages::draft09::{Duration, HpkeConfig, Role, Time};
+use dyad_messages::draft09::{Duration, HpkeConfig, Role, TaskId, Time};
 use std::path::{Path, PathBuf};
 use url::Url;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum BatchModeArg {
+pub(super) enum BatchModeArg {
     TimeInterval,
     FixedSize,
 }
 
 /// Whose HPKE keys a task uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum HpkeKeysArg {
+pub(super) enum HpkeKeysArg {
     /// A keypair of the task's own, made now.
     Task,
     /// The aggregator's global keys (`dyad hpke-key`, the key-rotator role).
@@ -37,7 +37,7 @@ enum HpkeKeysArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum RoleArg {
+pub(super) enum RoleArg {
     Leader,
     Helper,
 }
@@ -45,7 +45,7 @@ enum RoleArg {
 #[derive(Debug, Args)]
 pub struct AddArgs {
     #[command(flatten)]
-    datastore: DatastoreArgs,
+    pub(super) datastore: DatastoreArgs,
     /// The task file the other aggregator's `task add --generate` wrote
     /// (`helper-task.yaml` or `leader-task.yaml`). This aggregator makes its
     /// own HPKE keypair; a Leader also writes the Collector's and the
@@ -55,16 +55,16 @@ pub struct AddArgs {
         conflicts_with = "generate",
         required_unless_present = "generate"
     )]
-    file: Option<PathBuf>,
+    pub(super) file: Option<PathBuf>,
     /// Generate a new task: its ID, verify key, the Leader→Helper token and
     /// this aggregator's HPKE keypair (and, as Leader, the Collector's
     /// token). Stores this aggregator's task and writes the other files into
     /// --out-dir.
     #[arg(long, requires_all = ["role", "leader", "helper", "vdaf", "min_batch_size", "time_precision", "collector_hpke_config", "out_dir"])]
-    generate: bool,
+    pub(super) generate: bool,
     /// This aggregator's role in the generated task.
     #[arg(long, value_enum, requires = "generate")]
-    role: Option<RoleArg>,
+    pub(super) role: Option<RoleArg>,
     /// The Collector's public HPKE config: the file `dyad collector init`
     /// wrote (`collector-hpke-config.txt`), or its base64url text.
     #[arg(
@@ -73,54 +73,68 @@ pub struct AddArgs {
         requires = "generate",
         allow_hyphen_values = true
     )]
-    collector_hpke_config: Option<String>,
+    pub(super) collector_hpke_config: Option<String>,
     /// The Leader's DAP base URL.
     #[arg(long, requires = "generate")]
-    leader: Option<Url>,
+    pub(super) leader: Option<Url>,
     /// The Helper's DAP base URL.
     #[arg(long, requires = "generate")]
-    helper: Option<Url>,
+    pub(super) helper: Option<Url>,
     /// The VDAF, as JSON, e.g. '{"type":"Prio3Histogram","length":"4","chunk_length":"2"}'.
     #[arg(long, requires = "generate")]
-    vdaf: Option<VdafInstance>,
+    pub(super) vdaf: Option<VdafInstance>,
     #[arg(long, value_enum, default_value_t = BatchModeArg::TimeInterval)]
-    batch_mode: BatchModeArg,
+    pub(super) batch_mode: BatchModeArg,
     /// fixed-size only: the most reports a batch may hold.
     #[arg(long, requires = "generate")]
-    max_batch_size: Option<u64>,
+    pub(super) max_batch_size: Option<u64>,
     #[arg(long, requires = "generate")]
-    min_batch_size: Option<u64>,
+    pub(super) min_batch_size: Option<u64>,
     /// Seconds.
     #[arg(long, requires = "generate")]
-    time_precision: Option<u64>,
+    pub(super) time_precision: Option<u64>,
     #[arg(long, default_value_t = 1)]
-    max_batch_query_count: u64,
+    pub(super) max_batch_query_count: u64,
     /// Seconds since the epoch after which reports are rejected.
     #[arg(long, requires = "generate")]
-    task_expiration: Option<u64>,
+    pub(super) task_expiration: Option<u64>,
     /// This aggregator only: seconds after which reports are too old to
     /// aggregate.
     #[arg(long)]
-    report_expiry_age: Option<u64>,
+    pub(super) report_expiry_age: Option<u64>,
     /// This aggregator only: seconds of clock skew tolerated in report
     /// timestamps.
     #[arg(long)]
-    tolerable_clock_skew: Option<u64>,
+    pub(super) tolerable_clock_skew: Option<u64>,
     /// This aggregator's HPKE keys for the task: `task`, a keypair of the
     /// task's own made now; or `global`, the aggregator's global keys, which
     /// the key-rotator role rotates (see `dyad hpke-key`).
     #[arg(long, value_enum, default_value_t = HpkeKeysArg::Task)]
-    hpke_keys: HpkeKeysArg,
+    pub(super) hpke_keys: HpkeKeysArg,
     /// Where to write the files for the other parties (created if missing;
     /// existing files are never overwritten).
     #[arg(long)]
-    out_dir: Option<PathBuf>,
+    pub(super) out_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    format: OutputFormat,
+    pub(super) format: OutputFormat,
+}
+
+impl AddArgs {
+    /// Whether the task goes to a management API (`--api`).
+    pub(super) fn over_api(&self) -> bool {
+        self.datastore.has_api()
+    }
+}
+
+/// The task ID a management API gives a task (`POST /tasks`): SHA-256 of
+/// its verify key's bytes.
+pub(super) fn api_task_id(key: &VerifyKey) -> TaskId {
+    use sha2::Digest as _;
+    TaskId::from_bytes(sha2::Sha256::digest(key.as_bytes()).into())
 }
 
 /// One file written for another party.
-struct Written {
+pub(super) struct Written {
     path: PathBuf,
     reader: &'static str,
     /// What makes the file secret, if anything.
@@ -186,7 +200,7 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
 }
 
 /// The shared task parameters from the flags of `--generate`.
-fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
+pub(super) fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
     Ok(TaskParameters {
         leader: args.leader.clone().context("give --leader")?,
         helper: args.helper.clone().context("give --helper")?,
@@ -258,7 +272,7 @@ pub(crate) fn parse_collector_hpke_config(arg: &str) -> anyhow::Result<HpkeConfi
 
 /// Reads a peer task file, recognising the full task files (with the
 /// Helper's private key) that earlier versions wrote.
-fn read_peer_task_file(path: &Path) -> anyhow::Result<PeerTaskFile> {
+pub(super) fn read_peer_task_file(path: &Path) -> anyhow::Result<PeerTaskFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read task file {}", path.display()))?;
     if let Ok(serde_yaml::Value::Mapping(map)) = serde_yaml::from_str(&text) {
@@ -303,7 +317,7 @@ fn peer_file_name(role: Role) -> &'static str {
 
 /// The folder the files go into, if there are any: created, and checked to
 /// hold none of them yet, before anything is stored.
-fn prepare_out_dir(
+pub(super) fn prepare_out_dir(
     provisioned: &Provisioned,
     peer_file: Option<&PeerTaskFile>,
     out_dir: Option<&Path>,
@@ -378,7 +392,7 @@ async fn store(datastore: &DatastoreArgs, task: Task) -> anyhow::Result<()> {
 
 /// Writes the files for the other parties: secret ones readable by their
 /// owner only.
-fn write_files(
+pub(super) fn write_files(
     out_dir: &Path,
     provisioned: &Provisioned,
     peer_file: Option<&PeerTaskFile>,
@@ -395,13 +409,21 @@ fn write_files(
             ),
             _ => ("the Helper's operator", "`"),
         };
+        // A management API derives the task ID from the verify key: only
+        // such a task can be added through one.
+        let or_api =
+            if peer.role == Role::Leader && peer.task_id == api_task_id(&peer.vdaf_verify_key) {
+                " (or `--api URL` instead of --config, for its management API)"
+            } else {
+                ""
+            };
         written.push(Written {
             path,
             reader,
             secret: Some("verify key, Leader→Helper token"),
             next: format!(
                 "send {name} to {reader} over a private channel; they run \
-                 `dyad task add --config SERVE_CONFIG --file {name}{extra}"
+                 `dyad task add --config SERVE_CONFIG --file {name}{extra}{or_api}"
             ),
         });
     }
@@ -432,7 +454,7 @@ fn write_files(
 }
 
 /// Prints what was stored and written, and what to do next.
-fn report(task: &Task, written: &[Written], format: OutputFormat) -> anyhow::Result<()> {
+pub(super) fn report(task: &Task, written: &[Written], format: OutputFormat) -> anyhow::Result<()> {
     if format == OutputFormat::Json {
         let files: Vec<_> = written
             .iter()

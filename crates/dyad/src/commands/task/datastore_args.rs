@@ -1,7 +1,9 @@
-//! Which datastore a `dyad task` command works on ([`DatastoreArgs`]: a
-//! URL, or the one a `dyad serve` config names), how it is opened, and the
-//! error for a task it does not hold.
+//! Which aggregator a `dyad task` or `dyad hpke-key` command works on
+//! ([`DatastoreArgs`]: a datastore URL, the datastore a `dyad serve` config
+//! names, or a remote management API with `--api`), how it is opened, and
+//! the error for a task it does not hold.
 
+use crate::management_client::ManagementClient;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use dyad_aggregator::config::AggregatorConfig;
@@ -10,19 +12,49 @@ use dyad_datastore::{Datastore, DatastoreKeys, DatastoreOptions, KEYS_ENV};
 use dyad_messages::draft09::TaskId;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use url::Url;
 
-/// Which datastore to work on: a URL, or the one a `dyad serve` config names.
+/// Which aggregator to work on: a datastore URL, the datastore a `dyad
+/// serve` config names, or a remote management API.
 #[derive(Debug, Args)]
 pub struct DatastoreArgs {
     /// Datastore URL, e.g. `sqlite:///var/lib/dyad/leader.sqlite`.
-    #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+    #[arg(
+        long,
+        required_unless_present_any = ["config", "api"],
+        conflicts_with_all = ["config", "api"]
+    )]
     datastore: Option<String>,
     /// A `dyad serve` config file whose datastore to use.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "api")]
     config: Option<PathBuf>,
+    /// A remote aggregator's management API base URL (its
+    /// management_listen_address), instead of a datastore; the bearer token
+    /// comes from the DYAD_API_TOKEN environment variable.
+    #[arg(long, value_name = "URL")]
+    api: Option<Url>,
+    /// With --api: a PEM file of CA certificates to trust besides the
+    /// system's (may be repeated).
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    ca_certs: Vec<PathBuf>,
 }
 
 impl DatastoreArgs {
+    /// Whether `--api` is given.
+    pub(crate) fn has_api(&self) -> bool {
+        self.api.is_some()
+    }
+
+    /// The management API client when `--api` is given (`None`: work on
+    /// the datastore).
+    pub(crate) fn api(&self) -> anyhow::Result<Option<ManagementClient>> {
+        let Some(base) = &self.api else {
+            return Ok(None);
+        };
+        let roots = dyad_aggregator::tls::read_root_certificates("--ca-cert", &self.ca_certs)?;
+        ManagementClient::new(base, roots).map(Some)
+    }
+
     /// Opens the datastore: with `--config`, as `dyad serve` would; with
     /// `--datastore`, with the keys of `DYAD_DATASTORE_KEYS` (and, for
     /// SQLite, bringing the schema up to date).
@@ -48,6 +80,9 @@ impl DatastoreArgs {
     /// keys of `DYAD_DATASTORE_KEYS` (and, for SQLite, bringing the schema up
     /// to date).
     fn url_and_options(&self) -> anyhow::Result<(String, DatastoreOptions)> {
+        if !self.ca_certs.is_empty() {
+            bail!("--ca-cert applies to --api only: a datastore is not reached over HTTPS");
+        }
         Ok(match (&self.datastore, &self.config) {
             (Some(url), _) => {
                 let keys = DatastoreKeys::from_env()?.with_context(|| {
@@ -65,7 +100,7 @@ impl DatastoreArgs {
                 let options = config.datastore_options()?;
                 (config.datastore, options)
             }
-            (None, None) => bail!("give --datastore or --config"),
+            (None, None) => bail!("give --datastore, --config or --api"),
         })
     }
 }
@@ -113,5 +148,28 @@ mod tests {
         );
         assert_eq!(missing_sqlite_file("sqlite::memory:"), None);
         assert_eq!(missing_sqlite_file("postgres://localhost/dyad"), None);
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        datastore: DatastoreArgs,
+    }
+
+    #[test]
+    fn api_and_a_datastore_are_one_or_the_other_and_ca_cert_goes_with_api() {
+        use clap::Parser as _;
+        let both = Flags::try_parse_from(["t", "--api", "http://127.0.0.1:1/", "--config", "c"]);
+        assert!(both.is_err());
+        let api = Flags::try_parse_from(["t", "--api", "http://127.0.0.1:1/"]).unwrap();
+        assert!(api.datastore.has_api());
+        let stray =
+            Flags::try_parse_from(["t", "--config", "c.yaml", "--ca-cert", "ca.pem"]).unwrap();
+        let error = format!("{:#}", stray.datastore.url_and_options().unwrap_err());
+        assert!(
+            error.starts_with("--ca-cert applies to --api only"),
+            "{error}"
+        );
+        assert!(Flags::try_parse_from(["t"]).is_err());
     }
 }

@@ -1,8 +1,11 @@
 //! `dyad task delete TASK_ID`: deletes a task and everything stored for it,
 //! after saying what that is and asking (on a terminal; elsewhere only with
-//! `--yes`), then says what went, per kind of row.
+//! `--yes`), then says what went, per kind of row. With `--api`, over a
+//! management API (`DELETE /tasks/{id}`), which does not say what was
+//! stored: the question and the answer name the task and its role only.
 
 use super::DatastoreArgs;
+use crate::management_client::ManagementClient;
 use crate::output::{OutputFormat, Table};
 use anyhow::{bail, Context as _};
 use clap::Args;
@@ -28,6 +31,9 @@ pub struct DeleteArgs {
 }
 
 pub async fn run(args: DeleteArgs) -> anyhow::Result<()> {
+    if let Some(api) = args.datastore.api()? {
+        return delete_over_api(&api, &args).await;
+    }
     let datastore = args.datastore.open_existing().await?;
     let task_id = args.task_id;
     let (role, stored) = datastore
@@ -43,18 +49,8 @@ pub async fn run(args: DeleteArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| super::datastore_args::no_such_task(&task_id))?;
 
-    if !args.yes {
-        let question = format!("Delete task {task_id} ({})? [y/N] ", summary(role, &stored));
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "not deleting task {task_id} without confirmation: stdin is not a terminal \
-                 to ask on (give --yes to delete without asking)"
-            );
-        }
-        if !confirm(&question)? {
-            noteln!("Nothing deleted.");
-            return Ok(());
-        }
+    if !agreed(&args, &summary(role, &stored))? {
+        return Ok(());
     }
 
     let deleted = datastore
@@ -64,7 +60,46 @@ pub async fn run(args: DeleteArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("task {task_id} was deleted meanwhile by someone else"))?;
     tracing::info!(task_id = %task_id, rows = deleted.total(), "deleted a task");
-    out!("{}", render(&task_id, role, &deleted, args.format)?)?;
+    out!("{}", render(&task_id, role, Some(&deleted), args.format)?)?;
+    Ok(())
+}
+
+/// Whether to go ahead: `--yes`, or the operator's answer to a question
+/// naming what the task holds (`what`). Says so when nothing is deleted.
+fn agreed(args: &DeleteArgs, what: &str) -> anyhow::Result<bool> {
+    if args.yes {
+        return Ok(true);
+    }
+    let task_id = &args.task_id;
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "not deleting task {task_id} without confirmation: stdin is not a terminal \
+             to ask on (give --yes to delete without asking)"
+        );
+    }
+    if !confirm(&format!("Delete task {task_id} ({what})? [y/N] "))? {
+        noteln!("Nothing deleted.");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// `task delete --api`: the task is read first (to name its role, and to
+/// say so if there is none: the API answers 204 either way), then deleted.
+async fn delete_over_api(api: &ManagementClient, args: &DeleteArgs) -> anyhow::Result<()> {
+    let task_id = args.task_id;
+    let task = super::remote::task(api, &task_id).await?;
+    let role = match task.role.as_str() {
+        "Leader" => Role::Leader,
+        _ => Role::Helper,
+    };
+    let what = format!("{role}, and everything stored for it");
+    if !agreed(args, &what)? {
+        return Ok(());
+    }
+    api.delete(&format!("tasks/{task_id}")).await?;
+    tracing::info!(task_id = %task_id, "deleted a task over the management API");
+    out!("{}", render(&task_id, role, None, args.format)?)?;
     Ok(())
 }
 
@@ -100,19 +135,22 @@ pub(crate) fn confirm(question: &str) -> anyhow::Result<bool> {
     ))
 }
 
-/// What was deleted, as `format` prints it.
+/// What was deleted, as `format` prints it; `deleted` is `None` when the
+/// rows are not known (over the management API).
 fn render(
     task_id: &TaskId,
     role: Role,
-    deleted: &TaskRowCounts,
+    deleted: Option<&TaskRowCounts>,
     format: OutputFormat,
 ) -> anyhow::Result<String> {
     if format == OutputFormat::Json {
-        let rows: serde_json::Map<String, serde_json::Value> = deleted
-            .kinds()
-            .iter()
-            .map(|(kind, count)| (kind.replace([' ', '-'], "_"), (*count).into()))
-            .collect();
+        let rows: Option<serde_json::Map<String, serde_json::Value>> = deleted.map(|deleted| {
+            deleted
+                .kinds()
+                .iter()
+                .map(|(kind, count)| (kind.replace([' ', '-'], "_"), (*count).into()))
+                .collect()
+        });
         let json = serde_json::json!({
             "task_id": task_id.to_string(),
             "role": role.to_string(),
@@ -121,12 +159,13 @@ fn render(
         return Ok(serde_json::to_string_pretty(&json)? + "\n");
     }
     let mut table = Table::new(["DELETED", "ROWS"]);
-    for (kind, count) in deleted.kinds() {
+    for (kind, count) in deleted.map(|d| d.kinds().to_vec()).unwrap_or_default() {
         table.row([kind.to_owned(), count.to_string()]);
     }
-    Ok(match format {
-        OutputFormat::Csv => table.render_csv(),
-        _ => format!("Deleted task {task_id} ({role}).\n{}", table.render()),
+    Ok(match (format, deleted) {
+        (OutputFormat::Csv, _) => table.render_csv(),
+        (_, Some(_)) => format!("Deleted task {task_id} ({role}).\n{}", table.render()),
+        (_, None) => format!("Deleted task {task_id} ({role}).\n"),
     })
 }
 
@@ -161,7 +200,7 @@ mod tests {
     fn the_summary_counts_every_kind() {
         let task_id = TaskId::from_bytes([7; 32]);
         assert_eq!(
-            render(&task_id, Role::Leader, &counts(), OutputFormat::Table).unwrap(),
+            render(&task_id, Role::Leader, Some(&counts()), OutputFormat::Table).unwrap(),
             "\
 Deleted task BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc (leader).
 DELETED               ROWS
@@ -178,7 +217,7 @@ statistics rows       0
 "
         );
         assert_eq!(
-            render(&task_id, Role::Leader, &counts(), OutputFormat::Json).unwrap(),
+            render(&task_id, Role::Leader, Some(&counts()), OutputFormat::Json).unwrap(),
             r#"{
   "deleted_rows": {
     "aggregate_share_jobs": 0,
@@ -197,5 +236,18 @@ statistics rows       0
 }
 "#
         );
+    }
+
+    #[test]
+    fn over_the_api_the_answer_names_the_task_without_row_counts() {
+        let task_id = TaskId::from_bytes([7; 32]);
+        assert_eq!(
+            render(&task_id, Role::Helper, None, OutputFormat::Table).unwrap(),
+            "Deleted task BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc (helper).\n"
+        );
+        let json = render(&task_id, Role::Helper, None, OutputFormat::Json).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["role"], "helper");
+        assert!(parsed["deleted_rows"].is_null(), "{json}");
     }
 }

@@ -1,11 +1,11 @@
-//! `dyad task list`: every task in the datastore, one row each, by task ID
-//! (or a JSON array of [`TaskView`]s, or CSV).
+//! `dyad task list`: every task in the datastore (or, with `--api`, of the
+//! aggregator behind a management API), one row each, by task ID (or a
+//! JSON array of [`TaskView`]s, or CSV).
 
 use super::view::TaskView;
 use super::DatastoreArgs;
 use crate::output::{OutputFormat, Table};
 use clap::Args;
-use dyad_core::task::Task;
 use dyad_datastore::DatastoreExt;
 
 #[derive(Debug, Args)]
@@ -18,24 +18,31 @@ pub struct ListArgs {
 }
 
 pub async fn run(args: ListArgs) -> anyhow::Result<()> {
+    if let Some(api) = args.datastore.api()? {
+        let views = super::remote::views(&api).await?;
+        out!("{}", render(&views, args.format, "on this aggregator")?)?;
+        return Ok(());
+    }
     let datastore = args.datastore.open_existing().await?;
     let tasks = datastore
         .run_read_tx("list_tasks", |tx| {
             Box::pin(async move { Ok(tx.get_tasks().await?) })
         })
         .await?;
-    out!("{}", render(&tasks, args.format)?)?;
+    let views: Vec<TaskView> = tasks.iter().map(TaskView::of).collect();
+    out!("{}", render(&views, args.format, "in this datastore")?)?;
     Ok(())
 }
 
-/// The tasks as `format` prints them.
-fn render(tasks: &[Task], format: OutputFormat) -> anyhow::Result<String> {
-    let views: Vec<TaskView> = tasks.iter().map(TaskView::of).collect();
+/// The tasks as `format` prints them; `place` says where there are none.
+fn render(views: &[TaskView], format: OutputFormat, place: &str) -> anyhow::Result<String> {
     if format == OutputFormat::Json {
         return Ok(serde_json::to_string_pretty(&views)? + "\n");
     }
     if views.is_empty() && format == OutputFormat::Table {
-        return Ok("No tasks in this datastore (add one with `dyad task add`).\n".to_owned());
+        return Ok(format!(
+            "No tasks {place} (add one with `dyad task add`).\n"
+        ));
     }
     let mut table = Table::new([
         "TASK ID",
@@ -46,7 +53,7 @@ fn render(tasks: &[Task], format: OutputFormat) -> anyhow::Result<String> {
         "TIME PRECISION",
         "EXPIRES",
     ]);
-    for view in &views {
+    for view in views {
         table.row([
             view.task_id().to_owned(),
             view.role().to_owned(),
@@ -67,6 +74,12 @@ fn render(tasks: &[Task], format: OutputFormat) -> anyhow::Result<String> {
 mod tests {
     use super::super::view::fixtures::{helper_task, leader_task};
     use super::*;
+    use dyad_core::task::Task;
+
+    fn render(tasks: &[Task], format: OutputFormat) -> anyhow::Result<String> {
+        let views: Vec<TaskView> = tasks.iter().map(TaskView::of).collect();
+        super::render(&views, format, "in this datastore")
+    }
 
     #[test]
     fn table_has_a_header_and_one_aligned_row_per_task() {

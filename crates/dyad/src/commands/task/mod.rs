@@ -3,11 +3,16 @@
 //! they open the datastore ([`DatastoreArgs`]); each subcommand lives in
 //! its own file: `add.rs`, `list.rs`, `show.rs`, `delete.rs`, `update.rs`,
 //! `stats.rs` (and `view.rs`, the task as `list` and `show` print it).
+//! With `--api URL`, each works on a remote aggregator through its
+//! management API instead (`remote.rs`; `add_remote.rs` provisions a task
+//! through its `POST /tasks`).
 
 mod add;
+mod add_remote;
 mod datastore_args;
 mod delete;
 mod list;
+mod remote;
 mod show;
 mod stats;
 mod update;
@@ -27,13 +32,13 @@ use clap::Subcommand;
 pub enum TaskCommand {
     /// Add a task: from a YAML task file, or generated from flags.
     Add(Box<AddArgs>),
-    /// List the datastore's tasks.
+    /// List the aggregator's tasks.
     List(ListArgs),
     /// Show one task (secrets are never shown).
     Show(ShowArgs),
     /// Delete a task and everything stored for it (asks first).
     Delete(DeleteArgs),
-    /// Change a stored task's expiration.
+    /// Change a task's expiration.
     Update(UpdateArgs),
     /// Show a task's statistics: uploads and prepared reports by outcome.
     Stats(StatsArgs),
@@ -41,6 +46,7 @@ pub enum TaskCommand {
 
 pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
     match command {
+        TaskCommand::Add(args) if args.over_api() => add_remote::run(*args).await,
         TaskCommand::Add(args) => add::run(*args).await,
         TaskCommand::List(args) => list::run(args).await,
         TaskCommand::Show(args) => show::run(args).await,

@@ -1,5 +1,6 @@
 //! `dyad task show TASK_ID`: one task as a two-column key/value table (or
-//! its JSON [`TaskView`], or CSV), secrets never shown.
+//! its JSON [`TaskView`], or CSV), secrets never shown; from the datastore
+//! or, with `--api`, a management API (`GET /tasks/{id}`).
 
 use super::view::TaskView;
 use super::DatastoreArgs;
@@ -24,6 +25,11 @@ pub struct ShowArgs {
 }
 
 pub async fn run(args: ShowArgs) -> anyhow::Result<()> {
+    if let Some(api) = args.datastore.api()? {
+        let view = super::remote::view(&api, &args.task_id).await?;
+        out!("{}", render_view(&view, args.format)?)?;
+        return Ok(());
+    }
     let datastore = args.datastore.open_existing().await?;
     let task_id = args.task_id;
     let task = datastore
@@ -38,11 +44,15 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<()> {
 
 /// The task as `format` prints it.
 fn render(task: &Task, format: OutputFormat) -> anyhow::Result<String> {
-    let view = TaskView::of(task);
+    render_view(&TaskView::of(task), format)
+}
+
+/// The task's view as `format` prints it.
+fn render_view(view: &TaskView, format: OutputFormat) -> anyhow::Result<String> {
     Ok(match format {
-        OutputFormat::Json => serde_json::to_string_pretty(&view)? + "\n",
-        OutputFormat::Table => key_value_table(Table::new(Vec::<String>::new()), &view).render(),
-        OutputFormat::Csv => key_value_table(Table::new(["field", "value"]), &view).render_csv(),
+        OutputFormat::Json => serde_json::to_string_pretty(view)? + "\n",
+        OutputFormat::Table => key_value_table(Table::new(Vec::<String>::new()), view).render(),
+        OutputFormat::Csv => key_value_table(Table::new(["field", "value"]), view).render_csv(),
     })
 }
 
@@ -180,5 +190,57 @@ collector HPKE config  id 1: X25519-HKDF-SHA256, HKDF-SHA256, AES-128-GCM
                 assert!(!out.contains(secret.as_str()), "{format:?} shows {secret}");
             }
         }
+    }
+
+    #[test]
+    fn a_task_read_over_the_api_has_the_same_rows_less_its_tokens() {
+        use dyad_aggregator::management::task_json::TaskResponse;
+        for task in [leader_task(), helper_task()] {
+            let response = TaskResponse::from_task(&task).unwrap();
+            let own = match task.role() {
+                dyad_messages::draft09::Role::Leader => task.leader_aggregator_endpoint(),
+                _ => task.helper_aggregator_endpoint(),
+            };
+            let remote = TaskView::of_api(&response, Some(own)).unwrap().rows();
+            let local = TaskView::of(&task).rows();
+            assert_eq!(remote.len(), local.len());
+            for ((name, local), (remote_name, remote)) in local.iter().zip(&remote) {
+                assert_eq!(name, remote_name);
+                if name.ends_with("auth token") {
+                    assert_eq!(remote, "not shown by the management API");
+                } else {
+                    assert_eq!(local, remote, "{name}");
+                }
+            }
+            let json = render_view(
+                &TaskView::of_api(&response, None).unwrap(),
+                OutputFormat::Json,
+            )
+            .unwrap();
+            assert!(!json.contains("auth_token"), "{json}");
+            assert!(!json.contains("WlpaWlpa"), "the verify key: {json}");
+        }
+    }
+
+    #[test]
+    fn over_the_api_an_unknown_own_url_says_why() {
+        let response =
+            dyad_aggregator::management::task_json::TaskResponse::from_task(&leader_task())
+                .unwrap();
+        let table = render_view(
+            &TaskView::of_api(&response, None).unwrap(),
+            OutputFormat::Table,
+        )
+        .unwrap();
+        assert!(
+            table.contains(
+                "leader endpoint        this aggregator (not shown: its management_api.dap_url is not set)"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("helper endpoint        https://helper.example/\n"),
+            "{table}"
+        );
     }
 }

@@ -1,14 +1,19 @@
 //! `dyad task update TASK_ID --task-expiration WHEN`: changes a stored
 //! task's `task_expiration` (DAP-09 section 4.2: the time after which
 //! clients are no longer expected to upload; the Leader then rejects their
-//! reports, section 4.4.2), and prints the new value.
+//! reports, section 4.4.2), and prints the new value. With `--api`, over a
+//! management API (`PATCH /tasks/{id}`).
 
 use super::DatastoreArgs;
+use crate::management_client::{is_not_found, ManagementClient};
 use crate::output::{rfc3339, OutputFormat, Table};
 use anyhow::Context as _;
 use clap::Args;
+use dyad_aggregator::management::task_json::TaskResponse;
+use dyad_core::clock::{Clock as _, RealClock};
 use dyad_datastore::DatastoreExt;
 use dyad_messages::draft09::{TaskId, Time};
+use reqwest::Method;
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
@@ -54,8 +59,35 @@ fn parse_expiration(value: &str) -> Result<Expiration, String> {
 }
 
 pub async fn run(args: UpdateArgs) -> anyhow::Result<()> {
-    let datastore = args.datastore.open_existing().await?;
     let (task_id, expiration) = (args.task_id, args.task_expiration.0);
+    let (previous, now) = if let Some(api) = args.datastore.api()? {
+        (
+            update_over_api(&api, &task_id, expiration).await?,
+            RealClock.now(),
+        )
+    } else {
+        update_in_datastore(&args.datastore, &task_id, expiration).await?
+    };
+    if let Some(expiration) = expiration.filter(|expiration| *expiration < now) {
+        noteln!(
+            "warning: {} is in the past: the task has expired, and the Leader rejects \
+             the reports clients upload now",
+            rfc3339(expiration)
+        );
+    }
+    out!("{}", render(&task_id, expiration, previous, args.format)?)?;
+    Ok(())
+}
+
+/// Sets the expiration in the datastore; the previous one and the
+/// datastore's time.
+async fn update_in_datastore(
+    datastore: &DatastoreArgs,
+    task_id: &TaskId,
+    expiration: Option<Time>,
+) -> anyhow::Result<(Option<Time>, Time)> {
+    let datastore = datastore.open_existing().await?;
+    let task_id = *task_id;
     let (previous, now) = datastore
         .run_tx("update_task_expiration", move |tx| {
             Box::pin(async move {
@@ -69,15 +101,37 @@ pub async fn run(args: UpdateArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| super::datastore_args::no_such_task(&task_id))?;
     tracing::info!(task_id = %task_id, ?expiration, "changed a task's expiration");
-    if let Some(expiration) = expiration.filter(|expiration| *expiration < now) {
-        noteln!(
-            "warning: {} is in the past: the task has expired, and the Leader rejects \
-             the reports clients upload now",
-            rfc3339(expiration)
-        );
-    }
-    out!("{}", render(&task_id, expiration, previous, args.format)?)?;
-    Ok(())
+    Ok((previous, now))
+}
+
+/// Sets the expiration over the management API; the previous one.
+async fn update_over_api(
+    api: &ManagementClient,
+    task_id: &TaskId,
+    expiration: Option<Time>,
+) -> anyhow::Result<Option<Time>> {
+    let before = super::remote::task(api, task_id).await?;
+    let patch = serde_json::json!({
+        "task_expiration": expiration.map(|time| time.as_seconds_since_epoch()),
+    });
+    let after: TaskResponse = api
+        .send(Method::PATCH, &format!("tasks/{task_id}"), &patch)
+        .await
+        .map_err(|error| {
+            if is_not_found(&error) {
+                anyhow::anyhow!("task {task_id} was deleted meanwhile by someone else")
+            } else {
+                error
+            }
+        })?;
+    let now = after.task_expiration.map(Time::from_seconds_since_epoch);
+    anyhow::ensure!(
+        now == expiration,
+        "the management API answered with task_expiration {:?}, not the one sent",
+        after.task_expiration
+    );
+    tracing::info!(task_id = %task_id, ?expiration, "changed a task's expiration over the management API");
+    Ok(before.task_expiration.map(Time::from_seconds_since_epoch))
 }
 
 /// The new expiration (and the old one), as `format` prints it.

@@ -3,13 +3,21 @@
 //! are never shown; what remains says which tokens exist, how they are
 //! presented and whether the token or only its hash is stored, and which
 //! HPKE configurations the task's keys have), in its JSON form and as
-//! key/value rows for people.
+//! key/value rows for people. A task read over the management API
+//! ([`TaskView::of_api`]) has the same view, less what that API does not
+//! show (which tokens are stored; the aggregator's own URL when it has no
+//! `management_api.dap_url`).
 
 use crate::output::rfc3339;
+use anyhow::bail;
+use dyad_aggregator::management::models::{parse_aead, parse_kdf, parse_kem, HpkeConfigJson};
+use dyad_aggregator::management::task_json::TaskResponse;
+use dyad_aggregator::management::task_request::{batch_mode_from_json, vdaf_from_json};
 use dyad_core::task::{AuthenticationTokenType, BatchMode, StoredAuthenticationToken, Task};
 use dyad_core::vdaf::VdafInstance;
-use dyad_messages::draft09::{HpkeAeadId, HpkeConfig, HpkeKdfId, HpkeKemId};
+use dyad_messages::draft09::{HpkeAeadId, HpkeConfig, HpkeKdfId, HpkeKemId, Time};
 use serde::Serialize;
+use url::Url;
 
 /// A task as the CLI shows it: times in RFC 3339, durations in seconds,
 /// URLs and the VDAF in their usual text and JSON forms, no secrets.
@@ -17,8 +25,10 @@ use serde::Serialize;
 pub(super) struct TaskView {
     task_id: String,
     role: String,
-    leader_aggregator_endpoint: String,
-    helper_aggregator_endpoint: String,
+    /// `None`: this aggregator's own URL, which its management API does
+    /// not know.
+    leader_aggregator_endpoint: Option<String>,
+    helper_aggregator_endpoint: Option<String>,
     vdaf: VdafInstance,
     batch_mode: &'static str,
     min_batch_size: u64,
@@ -28,8 +38,12 @@ pub(super) struct TaskView {
     task_expiration: Option<String>,
     report_expiry_age_secs: Option<u64>,
     tolerable_clock_skew_secs: u64,
-    aggregator_auth_token: TokenView,
-    collector_auth_token: Option<TokenView>,
+    /// Left out over the management API, which does not show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aggregator_auth_token: Option<TokenView>,
+    /// Left out over the management API; `Some(None)`: the task has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    collector_auth_token: Option<Option<TokenView>>,
     hpke_keys: Vec<HpkeConfigView>,
     collector_hpke_config: HpkeConfigView,
 }
@@ -60,8 +74,8 @@ impl TaskView {
         Self {
             task_id: task.task_id().to_string(),
             role: task.role().to_string(),
-            leader_aggregator_endpoint: task.leader_aggregator_endpoint().to_string(),
-            helper_aggregator_endpoint: task.helper_aggregator_endpoint().to_string(),
+            leader_aggregator_endpoint: Some(task.leader_aggregator_endpoint().to_string()),
+            helper_aggregator_endpoint: Some(task.helper_aggregator_endpoint().to_string()),
             vdaf: *task.vdaf(),
             batch_mode: batch_mode_name(task.batch_mode()),
             min_batch_size: task.min_batch_size(),
@@ -71,8 +85,8 @@ impl TaskView {
             task_expiration: task.task_expiration().map(rfc3339),
             report_expiry_age_secs: task.report_expiry_age().map(|age| age.as_seconds()),
             tolerable_clock_skew_secs: task.tolerable_clock_skew().as_seconds(),
-            aggregator_auth_token: TokenView::of(task.aggregator_auth_token()),
-            collector_auth_token: task.collector_auth_token().map(TokenView::of),
+            aggregator_auth_token: Some(TokenView::of(task.aggregator_auth_token())),
+            collector_auth_token: Some(task.collector_auth_token().map(TokenView::of)),
             hpke_keys: task
                 .hpke_keys()
                 .iter()
@@ -80,6 +94,52 @@ impl TaskView {
                 .collect(),
             collector_hpke_config: HpkeConfigView::of(task.collector_hpke_config()),
         }
+    }
+
+    /// A task as a management API answers `GET /tasks/{id}`;
+    /// `own_url` is the aggregator's DAP URL as its `GET /` reports it.
+    pub(super) fn of_api(task: &TaskResponse, own_url: Option<&Url>) -> anyhow::Result<Self> {
+        let peer = Some(task.peer_aggregator_endpoint.to_string());
+        let own = own_url.map(Url::to_string);
+        let (role, leader, helper) = match task.role.as_str() {
+            "Leader" => ("leader", own, peer),
+            "Helper" => ("helper", peer, own),
+            other => bail!(
+                "the management API gives task {} the role {other:?}",
+                task.task_id
+            ),
+        };
+        let batch_mode = batch_mode_from_json(&task.query_type)
+            .map_err(|reason| anyhow::anyhow!("task {}'s query_type: {reason}", task.task_id))?;
+        Ok(Self {
+            task_id: task.task_id.to_string(),
+            role: role.to_owned(),
+            leader_aggregator_endpoint: leader,
+            helper_aggregator_endpoint: helper,
+            vdaf: vdaf_from_json(&task.vdaf)
+                .map_err(|reason| anyhow::anyhow!("task {}'s vdaf: {reason}", task.task_id))?,
+            batch_mode: batch_mode_name(&batch_mode),
+            min_batch_size: task.min_batch_size,
+            max_batch_size: match batch_mode {
+                BatchMode::FixedSize { max_batch_size } => max_batch_size,
+                BatchMode::TimeInterval => None,
+            },
+            time_precision_secs: task.time_precision,
+            max_batch_query_count: task.max_batch_query_count,
+            task_expiration: task
+                .task_expiration
+                .map(|seconds| rfc3339(Time::from_seconds_since_epoch(seconds))),
+            report_expiry_age_secs: task.report_expiry_age,
+            tolerable_clock_skew_secs: task.tolerable_clock_skew,
+            aggregator_auth_token: None,
+            collector_auth_token: None,
+            hpke_keys: task
+                .aggregator_hpke_configs
+                .iter()
+                .map(HpkeConfigView::of_api)
+                .collect::<anyhow::Result<_>>()?,
+            collector_hpke_config: HpkeConfigView::of_api(&task.collector_hpke_config)?,
+        })
     }
 
     pub(super) fn task_id(&self) -> &str {
@@ -119,11 +179,22 @@ impl TaskView {
     /// values (the task's HPKE keys) takes one row each, the name on the
     /// first.
     pub(super) fn rows(&self) -> Vec<(&'static str, String)> {
+        let endpoint = |url: &Option<String>| {
+            url.clone().unwrap_or_else(|| {
+                "this aggregator (not shown: its management_api.dap_url is not set)".to_owned()
+            })
+        };
         let mut rows = vec![
             ("task ID", self.task_id.clone()),
             ("role", self.role.clone()),
-            ("leader endpoint", self.leader_aggregator_endpoint.clone()),
-            ("helper endpoint", self.helper_aggregator_endpoint.clone()),
+            (
+                "leader endpoint",
+                endpoint(&self.leader_aggregator_endpoint),
+            ),
+            (
+                "helper endpoint",
+                endpoint(&self.helper_aggregator_endpoint),
+            ),
             ("VDAF", self.vdaf()),
             ("batch mode", self.batch_mode.to_owned()),
             ("min batch size", self.min_batch_size.to_string()),
@@ -151,12 +222,19 @@ impl TaskView {
                 "tolerable clock skew",
                 seconds(self.tolerable_clock_skew_secs),
             ),
-            ("aggregator auth token", self.aggregator_auth_token.text()),
+            (
+                "aggregator auth token",
+                self.aggregator_auth_token
+                    .as_ref()
+                    .map_or_else(|| NOT_SHOWN.to_owned(), TokenView::text),
+            ),
             (
                 "collector auth token",
-                self.collector_auth_token
-                    .as_ref()
-                    .map_or_else(|| "none".to_owned(), TokenView::text),
+                match &self.collector_auth_token {
+                    None => NOT_SHOWN.to_owned(),
+                    Some(None) => "none".to_owned(),
+                    Some(Some(token)) => token.text(),
+                },
             ),
         ]);
         if self.hpke_keys.is_empty() {
@@ -172,6 +250,9 @@ impl TaskView {
         rows
     }
 }
+
+/// What the table says of a token the management API does not show.
+const NOT_SHOWN: &str = "not shown by the management API";
 
 impl TokenView {
     fn of(token: &StoredAuthenticationToken) -> Self {
@@ -205,6 +286,24 @@ impl HpkeConfigView {
             kdf: kdf_name(config.kdf_id),
             aead: aead_name(config.aead_id),
         }
+    }
+
+    /// The view of an HPKE config in the management API's form.
+    fn of_api(config: &HpkeConfigJson) -> anyhow::Result<Self> {
+        let unknown = |what: &str, name: &str| {
+            anyhow::anyhow!(
+                "the management API names HPKE config {}'s {what} {name:?}, unknown to dyad",
+                config.id
+            )
+        };
+        Ok(Self {
+            id: config.id,
+            kem: kem_name(parse_kem(&config.kem_id).ok_or_else(|| unknown("KEM", &config.kem_id))?),
+            kdf: kdf_name(parse_kdf(&config.kdf_id).ok_or_else(|| unknown("KDF", &config.kdf_id))?),
+            aead: aead_name(
+                parse_aead(&config.aead_id).ok_or_else(|| unknown("AEAD", &config.aead_id))?,
+            ),
+        })
     }
 
     /// E.g. `id 1: X25519-HKDF-SHA256, HKDF-SHA256, AES-128-GCM`.
