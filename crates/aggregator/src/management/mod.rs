@@ -8,6 +8,7 @@
 //! | method and path | what | handler |
 //! |---|---|---|
 //! | `GET /` | protocol, DAP URL, VDAFs, batch modes, features | [`routes::describe`] |
+//! | `GET /openapi.json` | this API's OpenAPI 3.1 document | [`openapi::document`] |
 //! | `GET /task_ids[?pagination_token=]` | task IDs, 5000 a page | [`routes::task_ids`] |
 //! | `GET /tasks/{id}` | the task (no secret but the verify key) | [`routes::get_task`] |
 //! | `PATCH /tasks/{id}` | its expiration (`task_expiration`, `null` clears) | [`routes::patch_task`] |
@@ -38,12 +39,16 @@
 //! - a task in the API's form, VDAF and batch mode spelled its way →
 //!   [`task_json::TaskResponse::from_task`]
 //! - the lowest free config ID for a new global key → [`hpke_configs::put`]
+//! - the API's OpenAPI document → `openapi.json` ([`openapi::DOCUMENT`]);
+//!   every answer the tests see is validated against it →
+//!   `openapi_contract` (tests only)
 
 pub mod error;
 pub mod guard;
 pub mod hpke_configs;
 pub mod media_type;
 pub mod models;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod task_json;
@@ -59,6 +64,7 @@ use axum::Router;
 pub fn router(state: ManagementState) -> Router {
     Router::new()
         .route("/", get(routes::describe))
+        .route("/openapi.json", get(openapi::document))
         .route("/task_ids", get(routes::task_ids))
         .route(
             "/tasks/{task_id}",
@@ -90,6 +96,12 @@ pub fn router(state: ManagementState) -> Router {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod openapi_contract;
+
+#[cfg(test)]
+mod openapi_tests;
 
 #[cfg(test)]
 mod task_patch_tests;
