@@ -54,6 +54,7 @@
 //! garbage_collector: {}                 # the garbage-collector role (both aggregators)
 //! management_listen_address: "127.0.0.1:9002"  # the management API (role management-api)
 //! management_api:                       # see crate::management
+//!   # path_prefix: "/api/"              # instead: on the DAP listener
 //!   auth_tokens: ["<bearer token>"]     # or DYAD_API_TOKENS=t1,t2 (wins); never logged
 //!   dap_url: "https://dap.example.com/" # this aggregator's public DAP URL, for GET /
 //! ```
@@ -456,6 +457,22 @@ impl AggregatorConfig {
         }
         self.hpke_keys.validate()?;
         self.management_api.validate()?;
+        if self.management_api.path_prefix.is_some() {
+            if self.has_role(ProcessRole::ManagementApi) {
+                return Err(invalid(
+                    "management_api.path_prefix",
+                    "set either the prefix (the API on the DAP listener) or the management-api \
+                     role (the API on management_listen_address), not both",
+                ));
+            }
+            if !self.has_role(ProcessRole::Aggregator) {
+                return Err(invalid(
+                    "management_api.path_prefix",
+                    "needs the aggregator role, whose DAP listener serves the prefix; for a \
+                     listener of its own use the management-api role",
+                ));
+            }
+        }
         if self.has_role(ProcessRole::ManagementApi) && self.management_listen_address.is_none() {
             return Err(invalid(
                 "management_listen_address",

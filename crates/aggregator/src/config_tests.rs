@@ -523,3 +523,37 @@ fn debug_never_shows_api_tokens() {
         "{debug}"
     );
 }
+
+#[test]
+fn a_management_path_prefix_is_checked_and_excludes_the_management_api_role() {
+    let with_prefix = |roles: &str, prefix: &str| {
+        AggregatorConfig::from_yaml_str(&format!(
+            "datastore: sqlite://x\nroles: [{roles}]\nlisten_address: \"127.0.0.1:8080\"\n\
+             management_listen_address: \"127.0.0.1:9002\"\n\
+             management_api: {{path_prefix: \"{prefix}\"}}\n"
+        ))
+    };
+    for good in ["/api/", "/admin/v1/", "/a-b_c.d~/"] {
+        let config = with_prefix("aggregator", good).unwrap();
+        assert_eq!(config.management_api.path_prefix.as_deref(), Some(good));
+    }
+    let cases = [
+        ("aggregator", "api/", "must look like"),
+        ("aggregator", "/api", "must look like"),
+        ("aggregator", "/", "must look like"),
+        ("aggregator", "//", "must look like"),
+        ("aggregator", "/a b/", "must look like"),
+        ("aggregator", "/../", "must look like"),
+        ("aggregator", "/tasks/", "shadow"),
+        ("aggregator", "/hpke_config/x/", "shadow"),
+        ("aggregator, management-api", "/api/", "not both"),
+        ("garbage-collector", "/api/", "needs the aggregator role"),
+    ];
+    for (roles, prefix, expected) in cases {
+        let error = with_prefix(roles, prefix).unwrap_err().to_string();
+        assert!(
+            error.contains("management_api.path_prefix") && error.contains(expected),
+            "{roles} {prefix}: {error}"
+        );
+    }
+}

@@ -23,7 +23,8 @@
 //! - the health and metrics listeners, the metrics recorder and the queue
 //!   sampler, beside whatever roles run → [`start_telemetry`]
 //! - the management API on its own listener (the `management-api` role) →
-//!   [`start_management_api`]
+//!   [`start_management_api`]; under `management_api.path_prefix` on the
+//!   DAP listener → [`run_with`], [`crate::management::mount`]
 
 use crate::config::{AggregatorConfig, ProcessRole};
 use crate::http::HttpApi;
@@ -147,6 +148,16 @@ pub async fn run_with(
         None
     };
 
+    // The management API under a path prefix of the DAP listener; its
+    // tokens resolved now, so a missing one stops the process first.
+    let management_on_dap = match &config.management_api.path_prefix {
+        Some(prefix) if config.has_role(ProcessRole::Aggregator) => Some((
+            prefix.clone(),
+            management_router(&config, datastore.clone())?,
+        )),
+        _ => None,
+    };
+
     for role in config.roles.iter().copied() {
         let datastore = datastore.clone();
         let stop = stop.clone();
@@ -212,7 +223,16 @@ pub async fn run_with(
     }
     if config.has_role(ProcessRole::Aggregator) {
         if let Some(listener) = listener {
-            let api = HttpApi::new(datastore.clone(), config.api_config());
+            let mut api = HttpApi::new(datastore.clone(), config.api_config());
+            if let Some((prefix, management)) = management_on_dap {
+                tracing::info!(
+                    path_prefix = prefix,
+                    "serving the management API on the DAP listener"
+                );
+                api = api.map_router(|dap| {
+                    crate::management::mount::under_prefix(dap, &prefix, management)
+                });
+            }
             let stop = stop.clone();
             roles.spawn(async move {
                 let served = match tls {
@@ -299,23 +319,34 @@ async fn start_management_api(
     datastore: Arc<dyn Datastore>,
     stop: CancellationToken,
 ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
-    let tokens = config.management_tokens()?;
+    let router = management_router(config, datastore)?;
     let address = config
         .management_listen_address
         .context("the management-api role needs management_listen_address")?;
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("binding management_listen_address {address}"))?;
-    let router = crate::management::router(crate::management::ManagementState {
-        datastore,
-        tokens: tokens.into(),
-        dap_url: config.management_api.dap_url.clone(),
-    });
     Ok(crate::telemetry::endpoints::serve(
         "management",
         listener,
         router,
         stop,
+    ))
+}
+
+/// The management API's router, its tokens resolved (an error naming
+/// `DYAD_API_TOKENS` if there is none).
+fn management_router(
+    config: &AggregatorConfig,
+    datastore: Arc<dyn Datastore>,
+) -> anyhow::Result<axum::Router> {
+    let tokens = config.management_tokens()?;
+    Ok(crate::management::router(
+        crate::management::ManagementState {
+            datastore,
+            tokens: tokens.into(),
+            dap_url: config.management_api.dap_url.clone(),
+        },
     ))
 }
 
@@ -468,6 +499,89 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(refused.status(), 401);
+
+        shutdown.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(10), running)
+            .await
+            .expect("stops after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_management_path_prefix_serves_the_api_on_the_dap_listener_beside_the_dap_routes() {
+        if std::env::var_os(crate::config::API_TOKENS_ENV).is_some() {
+            return; // the environment's tokens would replace the file's
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dyad.sqlite").display());
+        let config = AggregatorConfig::from_yaml_str(&format!(
+            "listen_address: \"127.0.0.1:0\"\ndatastore: \"{url}\"\nroles: [aggregator]\n\
+             management_api: {{auth_tokens: [prefix-token], path_prefix: \"/api/\"}}\n"
+        ))
+        .unwrap();
+        let datastore = open_datastore(&url, Arc::new(RealClock), &test_options())
+            .await
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(run_with(
+            config,
+            datastore,
+            Some(listener),
+            shutdown.clone(),
+        ));
+        let client = reqwest::Client::new();
+        let media_type = crate::management::MEDIA_TYPE;
+        for path in ["/api/", "/api"] {
+            let response = client
+                .get(format!("http://{address}{path}"))
+                .bearer_auth("prefix-token")
+                .header("accept", media_type)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            assert_eq!(response.headers()["content-type"], media_type);
+            let body: serde_json::Value =
+                serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            assert_eq!(body["protocol"], "DAP-09");
+        }
+        let page = client
+            .get(format!("http://{address}/api/task_ids"))
+            .bearer_auth("prefix-token")
+            .header("accept", media_type)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let refused = client
+            .get(format!("http://{address}/api/task_ids"))
+            .header("accept", media_type)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401, "the guard runs under the prefix");
+        // The DAP routes are still the DAP API's.
+        let dap = client
+            .get(format!("http://{address}/hpke_config"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dap.status(), 400);
+        let body: serde_json::Value = serde_json::from_slice(&dap.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["type"], "urn:ietf:params:ppm:dap:error:missingTaskID");
+        let unknown = client
+            .get(format!("http://{address}/apix"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 404);
+        assert_eq!(
+            unknown.headers()["content-type"],
+            "application/problem+json"
+        );
 
         shutdown.cancel();
         tokio::time::timeout(std::time::Duration::from_secs(10), running)

@@ -299,6 +299,9 @@ pub struct ManagementApiConfig {
     /// This aggregator's public DAP URL, as `GET /` reports it (the URL
     /// peers and Clients use; dyad cannot guess it behind a proxy).
     pub dap_url: Option<url::Url>,
+    /// Serve the API on the DAP listener under this path (`/api/`), with
+    /// the `aggregator` role, instead of on a listener of its own.
+    pub path_prefix: Option<String>,
 }
 
 impl std::fmt::Debug for ManagementApiConfig {
@@ -309,6 +312,7 @@ impl std::fmt::Debug for ManagementApiConfig {
                 &format_args!("[{} redacted]", self.auth_tokens.len()),
             )
             .field("dap_url", &self.dap_url)
+            .field("path_prefix", &self.path_prefix)
             .finish()
     }
 }
@@ -319,8 +323,45 @@ impl ManagementApiConfig {
         for token in &self.auth_tokens {
             check_token(token).map_err(|reason| invalid("management_api.auth_tokens", reason))?;
         }
+        if let Some(prefix) = &self.path_prefix {
+            check_path_prefix(prefix)
+                .map_err(|reason| invalid("management_api.path_prefix", reason))?;
+        }
         Ok(())
     }
+}
+
+/// A path prefix is `/`, one or more segments of letters, digits and
+/// `-._~` each followed by `/` (e.g. `/api/`, `/admin/v1/`), whose first
+/// segment is none of the DAP API's.
+fn check_path_prefix(prefix: &str) -> Result<(), String> {
+    let form = "must look like \"/api/\": segments of letters, digits and -._~, \
+                each between slashes";
+    let Some(inner) = prefix
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_suffix('/'))
+    else {
+        return Err(format!("{prefix:?} {form}"));
+    };
+    let segments: Vec<&str> = inner.split('/').collect();
+    let valid = |segment: &&str| {
+        !segment.is_empty()
+            && *segment != "."
+            && *segment != ".."
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    };
+    if !segments.iter().all(valid) {
+        return Err(format!("{prefix:?} {form}"));
+    }
+    if crate::http::DAP_PATH_ROOTS.contains(&segments[0]) {
+        return Err(format!(
+            "{prefix:?} would shadow the DAP API's /{}/ routes: choose another first segment",
+            segments[0]
+        ));
+    }
+    Ok(())
 }
 
 /// Splits `DYAD_API_TOKENS`: comma-separated, blanks around each ignored.

@@ -45,6 +45,13 @@ impl HttpApi {
         }
     }
 
+    /// The API with its router replaced by `f` of it (to serve more beside
+    /// the DAP routes, e.g. the management API under a path prefix).
+    pub fn map_router(mut self, f: impl FnOnce(Router) -> Router) -> Self {
+        self.router = f(self.router);
+        self
+    }
+
     /// The router, for serving elsewhere or for in-process requests.
     pub fn router(&self) -> Router {
         self.router.clone()
@@ -125,6 +132,11 @@ pub async fn serve_on(
         .serve(listener, shutdown)
         .await
 }
+
+/// The first path segment of every DAP route [`build_router`] serves: a
+/// path prefix for the management API (`management_api.path_prefix`) must
+/// not begin with one of them, so it never shadows a DAP route.
+pub const DAP_PATH_ROOTS: &[&str] = &["hpke_config", "tasks"];
 
 pub(super) fn build_router(state: AppState) -> Router {
     Router::new()

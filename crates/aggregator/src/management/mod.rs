@@ -2,18 +2,21 @@
 //! and consoles, without database credentials. It speaks the wire interface
 //! of the "aggregator API" that DAP consoles already drive (its media type,
 //! bearer tokens, JSON forms and status codes), on a listener of its own
-//! (`management_listen_address`, the `management-api` role), never on the
-//! DAP listener.
+//! (`management_listen_address`, the `management-api` role) or, when
+//! `management_api.path_prefix` is set, under that prefix on the DAP
+//! listener ([`mount`]).
 //!
 //! | method and path | what | handler |
 //! |---|---|---|
 //! | `GET /` | protocol, DAP URL, VDAFs, batch modes, features | [`routes::describe`] |
 //! | `GET /openapi.json` | this API's OpenAPI 3.1 document | [`openapi::document`] |
 //! | `GET /task_ids[?pagination_token=]` | task IDs, 5000 a page | [`routes::task_ids`] |
+//! | `POST /tasks` | a new task (ID from its verify key; a Helper answers its token) | [`task_create::post_task`] |
 //! | `GET /tasks/{id}` | the task (no secret but the verify key) | [`routes::get_task`] |
 //! | `PATCH /tasks/{id}` | its expiration (`task_expiration`, `null` clears) | [`routes::patch_task`] |
 //! | `DELETE /tasks/{id}` | the task and its data (204 also if unknown) | [`routes::delete_task`] |
 //! | `GET /tasks/{id}/metrics/uploads` | the task's upload outcomes | [`routes::upload_metrics`] |
+//! | `GET /tasks/{id}/metrics/aggregations` | how its reports came out of preparation | [`routes::aggregation_metrics`] |
 //! | `GET /hpke_configs` | the global HPKE keys and states | [`hpke_configs::list`] |
 //! | `GET /hpke_configs/{id}` | one of them | [`hpke_configs::get`] |
 //! | `PUT /hpke_configs` | a new pending key (201) | [`hpke_configs::put`] |
@@ -36,8 +39,14 @@
 //!   [`routes::parse_task_id`], [`routes::parse_body`]
 //! - dyad's upload counters under the API's names →
 //!   [`models::UploadMetrics::from_counters`]
+//! - dyad's preparation counters under the API's names →
+//!   [`models::AggregationMetrics::from_counters`]
 //! - a task in the API's form, VDAF and batch mode spelled its way →
 //!   [`task_json::TaskResponse::from_task`]
+//! - a task from `POST /tasks`, its ID, tokens, keypair and defaults;
+//!   idempotent, 409 on a different task → [`task_create`]
+//! - the API's VDAF and query type read into dyad's →
+//!   [`task_request::vdaf_from_json`], [`task_request::batch_mode_from_json`]
 //! - the lowest free config ID for a new global key → [`hpke_configs::put`]
 //! - the API's OpenAPI document → `openapi.json` ([`openapi::DOCUMENT`]);
 //!   every answer the tests see is validated against it →
@@ -48,16 +57,19 @@ pub mod guard;
 pub mod hpke_configs;
 pub mod media_type;
 pub mod models;
+pub mod mount;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod task_create;
 pub mod task_json;
+pub mod task_request;
 
 pub use media_type::MEDIA_TYPE;
 pub use state::ManagementState;
 
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// The management API's routes, behind [`guard::guard`].
@@ -66,6 +78,7 @@ pub fn router(state: ManagementState) -> Router {
         .route("/", get(routes::describe))
         .route("/openapi.json", get(openapi::document))
         .route("/task_ids", get(routes::task_ids))
+        .route("/tasks", post(task_create::post_task))
         .route(
             "/tasks/{task_id}",
             get(routes::get_task)
@@ -75,6 +88,10 @@ pub fn router(state: ManagementState) -> Router {
         .route(
             "/tasks/{task_id}/metrics/uploads",
             get(routes::upload_metrics),
+        )
+        .route(
+            "/tasks/{task_id}/metrics/aggregations",
+            get(routes::aggregation_metrics),
         )
         .route(
             "/hpke_configs",
@@ -105,3 +122,6 @@ mod openapi_tests;
 
 #[cfg(test)]
 mod task_patch_tests;
+
+#[cfg(test)]
+mod task_create_tests;

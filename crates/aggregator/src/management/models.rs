@@ -3,9 +3,11 @@
 //! numbered), key states are lowercase. Conversions from dyad's own types
 //! live beside each form.
 
+use dyad_core::task::{AuthenticationToken, AuthenticationTokenHash, AuthenticationTokenType};
 use dyad_datastore::models::{GlobalHpkeKey, HpkeKeyState, TaskCounters};
 use dyad_messages::draft09::{HpkeAeadId, HpkeConfig, HpkeConfigId, HpkeKdfId, HpkeKemId, TaskId};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// `GET /`: what this aggregator is and supports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +78,50 @@ impl UploadMetrics {
     }
 }
 
+/// `GET /tasks/{id}/metrics/aggregations`: how the task's reports came
+/// out of preparation (DAP-09 section 4.5), under the aggregator API's
+/// names (see [`AggregationMetrics::from_counters`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregationMetrics {
+    pub success: u64,
+    pub helper_batch_collected: u64,
+    pub helper_report_replayed: u64,
+    pub helper_report_dropped: u64,
+    pub helper_hpke_unknown_config_id: u64,
+    pub helper_hpke_decrypt_failure: u64,
+    pub helper_vdaf_prep_error: u64,
+    pub helper_task_expired: u64,
+    pub helper_invalid_message: u64,
+    pub helper_report_too_early: u64,
+}
+
+impl AggregationMetrics {
+    /// The API's counters from dyad's. `success` is the reports whose
+    /// output share was aggregated; each `helper_*` is dyad's
+    /// `prepare_failed_*` counter of that `PrepareError` (DAP-09 section
+    /// 4.5.1.4). dyad counts a report's failure once, whichever aggregator
+    /// found it: on a Leader these include the failures the Leader found
+    /// itself (its own share refused by the VDAF, a report gone or dropped
+    /// with an abandoned job), not only those the Helper answered; on a
+    /// Helper they are the failures it answered. `batch_saturated` and
+    /// unregistered error codes have no field here (`dyad task stats`
+    /// shows them).
+    pub fn from_counters(counters: &TaskCounters) -> Self {
+        Self {
+            success: counters.reports_aggregated,
+            helper_batch_collected: counters.prepare_failed_batch_collected,
+            helper_report_replayed: counters.prepare_failed_report_replayed,
+            helper_report_dropped: counters.prepare_failed_report_dropped,
+            helper_hpke_unknown_config_id: counters.prepare_failed_hpke_unknown_config_id,
+            helper_hpke_decrypt_failure: counters.prepare_failed_hpke_decrypt_error,
+            helper_vdaf_prep_error: counters.prepare_failed_vdaf_prep_error,
+            helper_task_expired: counters.prepare_failed_task_expired,
+            helper_invalid_message: counters.prepare_failed_invalid_message,
+            helper_report_too_early: counters.prepare_failed_report_too_early,
+        }
+    }
+}
+
 /// An HPKE configuration (DAP-09 section 4.4.1) in the API's JSON form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +147,96 @@ impl HpkeConfigJson {
             public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .encode(&config.public_key.0),
         })
+    }
+}
+
+impl HpkeConfigJson {
+    /// The HPKE configuration this form names; why not, for an algorithm
+    /// name the API does not know or a public key that is not unpadded
+    /// base64url.
+    pub fn to_config(&self) -> Result<HpkeConfig, String> {
+        use base64::Engine as _;
+        let kem_id =
+            parse_kem(&self.kem_id).ok_or_else(|| format!("unknown kem_id {:?}", self.kem_id))?;
+        let kdf_id =
+            parse_kdf(&self.kdf_id).ok_or_else(|| format!("unknown kdf_id {:?}", self.kdf_id))?;
+        let aead_id = parse_aead(&self.aead_id)
+            .ok_or_else(|| format!("unknown aead_id {:?}", self.aead_id))?;
+        let public_key = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.public_key)
+            .map_err(|_| "public_key is not unpadded base64url".to_owned())?;
+        if public_key.is_empty() {
+            return Err("public_key is empty".to_owned());
+        }
+        Ok(HpkeConfig {
+            id: HpkeConfigId(self.id),
+            kem_id,
+            kdf_id,
+            aead_id,
+            public_key: public_key.into(),
+        })
+    }
+}
+
+/// A request authentication token (DAP-09 section 3.1) in the API's form:
+/// `{"type": "Bearer" | "DapAuth", "token": "<the token itself>"}`. The
+/// token is the literal header value, not base64 of it. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthTokenJson {
+    #[serde(rename = "type")]
+    pub kind: AuthenticationTokenType,
+    pub token: String,
+}
+
+impl AuthTokenJson {
+    /// The form of `token`.
+    pub fn from_token(token: &AuthenticationToken) -> Self {
+        Self {
+            kind: token.kind(),
+            token: token.as_str().to_owned(),
+        }
+    }
+
+    /// The token, checked for the characters its header allows.
+    pub fn to_token(&self) -> Result<AuthenticationToken, String> {
+        AuthenticationToken::new(self.kind, self.token.clone()).map_err(|error| error.to_string())
+    }
+}
+
+impl fmt::Debug for AuthTokenJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuthTokenJson({:?}, <redacted>)", self.kind)
+    }
+}
+
+/// A token's SHA-256 hash in the API's form: `{"type": "Bearer" |
+/// "DapAuth", "hash": "<unpadded base64url of SHA-256 of the token>"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthTokenHashJson {
+    #[serde(rename = "type")]
+    pub kind: AuthenticationTokenType,
+    pub hash: String,
+}
+
+impl AuthTokenHashJson {
+    /// The form of `hash`.
+    pub fn from_hash(hash: &AuthenticationTokenHash) -> Self {
+        use base64::Engine as _;
+        Self {
+            kind: hash.kind(),
+            hash: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash.digest()),
+        }
+    }
+
+    /// The hash: 32 bytes of unpadded base64url.
+    pub fn to_hash(&self) -> Result<AuthenticationTokenHash, String> {
+        use base64::Engine as _;
+        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.hash)
+            .map_err(|_| "hash is not unpadded base64url".to_owned())?;
+        AuthenticationTokenHash::from_digest(self.kind, &digest).map_err(|error| error.to_string())
     }
 }
 

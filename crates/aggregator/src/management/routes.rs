@@ -1,10 +1,12 @@
 //! The handlers of `GET /`, `GET /task_ids`, `GET /tasks/{id}`,
-//! `PATCH /tasks/{id}` (task expiration), `DELETE /tasks/{id}` and `GET /tasks/{id}/metrics/uploads`, and what every handler shares: the
+//! `PATCH /tasks/{id}` (task expiration), `DELETE /tasks/{id}`,
+//! `GET /tasks/{id}/metrics/uploads` and `.../metrics/aggregations`, and
+//! what every handler shares: the
 //! JSON answer ([`json`]), the body ([`parse_body`]) and the task ID of a
 //! path ([`parse_task_id`]).
 
 use super::error::{ManagementError, ManagementResult};
-use super::models::{AggregatorDescription, TaskIdsPage, UploadMetrics};
+use super::models::{AggregationMetrics, AggregatorDescription, TaskIdsPage, UploadMetrics};
 use super::state::ManagementState;
 use super::task_json::TaskResponse;
 use axum::body::Bytes;
@@ -22,7 +24,7 @@ pub const TASK_IDS_PAGE_SIZE: u64 = 5000;
 
 /// The optional parts of the aggregator API this server implements, as
 /// `GET /` names them.
-pub const FEATURES: &[&str] = &["UploadMetrics"];
+pub const FEATURES: &[&str] = &["UploadMetrics", "AggregationJobMetrics"];
 
 /// `GET /`.
 pub async fn describe(State(state): State<ManagementState>) -> ManagementResult<Response> {
@@ -187,6 +189,28 @@ pub async fn upload_metrics(
         .await?
         .ok_or_else(|| ManagementError::not_found(format!("no task with ID {task_id}")))?;
     json(StatusCode::OK, &UploadMetrics::from_counters(&counters))
+}
+
+/// `GET /tasks/{id}/metrics/aggregations`: the task's preparation
+/// outcomes; see [`AggregationMetrics::from_counters`] for what each field
+/// counts in dyad (the `helper_*` fields count a failure whichever
+/// aggregator found it). 404 if the task is unknown.
+pub async fn aggregation_metrics(
+    State(state): State<ManagementState>,
+    Path(task_id): Path<String>,
+) -> ManagementResult<Response> {
+    let task_id = parse_task_id(&task_id)?;
+    let counters = state
+        .datastore
+        .run_read_tx("management_aggregation_metrics", move |tx| {
+            Box::pin(async move { Ok(tx.get_task_counters(&task_id).await?) })
+        })
+        .await?
+        .ok_or_else(|| ManagementError::not_found(format!("no task with ID {task_id}")))?;
+    json(
+        StatusCode::OK,
+        &AggregationMetrics::from_counters(&counters),
+    )
 }
 
 /// A task ID of a path: unpadded base64url of 32 bytes, else 400.

@@ -5,7 +5,7 @@
 //! here (only the response creating a Helper task carries the token).
 
 use super::error::{ManagementError, ManagementResult};
-use super::models::HpkeConfigJson;
+use super::models::{AuthTokenJson, HpkeConfigJson};
 use base64::Engine as _;
 use dyad_core::task::{BatchMode, Task};
 use dyad_core::vdaf::{FixedPointBitSize, VdafInstance};
@@ -30,7 +30,8 @@ pub struct TaskResponse {
     pub min_batch_size: u64,
     pub time_precision: u64,
     pub tolerable_clock_skew: u64,
-    pub aggregator_auth_token: Option<Value>,
+    /// A new Helper task's token, in the response creating it only.
+    pub aggregator_auth_token: Option<AuthTokenJson>,
     pub collector_hpke_config: HpkeConfigJson,
     /// The task's own HPKE configurations, by ID (empty for a task that
     /// uses the global keys).

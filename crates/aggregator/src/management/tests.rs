@@ -210,7 +210,10 @@ async fn get_root_describes_the_aggregator() {
     assert_eq!(body["dap_url"], "https://dap.example.com/");
     assert_eq!(body["role"], "Either");
     assert_eq!(body["query_types"], json!(["TimeInterval", "FixedSize"]));
-    assert_eq!(body["features"], json!(["UploadMetrics"]));
+    assert_eq!(
+        body["features"],
+        json!(["UploadMetrics", "AggregationJobMetrics"])
+    );
     assert_eq!(body["software_name"], "dyad");
     let vdafs = body["vdafs"].as_array().unwrap();
     for vdaf in ["Prio3Count", "Prio3Sum", "Prio3SumVec", "Prio3Histogram"] {
@@ -389,6 +392,70 @@ async fn upload_metrics_map_the_tasks_counters_and_404_for_an_unknown_task() {
             .as_str()
             .unwrap()
             .contains("no task"));
+    }
+}
+
+#[tokio::test]
+async fn aggregation_metrics_map_the_tasks_preparation_counters_and_404_for_an_unknown_task() {
+    for datastore in backends().await {
+        let router = api(&datastore);
+        let task = fixtures::helper_task();
+        fixtures::put_tasks(datastore.datastore.as_ref(), &[&task]).await;
+        let path = format!("/tasks/{}/metrics/aggregations", task.task_id());
+        let zeros = call(&router, Method::GET, &path, None).await;
+        assert_eq!(zeros.status, StatusCode::OK);
+        assert_eq!(
+            zeros.json(),
+            serde_json::to_value(models::AggregationMetrics::default()).unwrap()
+        );
+        assert_eq!(zeros.json().as_object().unwrap().len(), 10);
+
+        let counters = TaskCounters {
+            reports_aggregated: 11,
+            prepare_failed_batch_collected: 1,
+            prepare_failed_report_replayed: 2,
+            prepare_failed_report_dropped: 3,
+            prepare_failed_hpke_unknown_config_id: 4,
+            prepare_failed_hpke_decrypt_error: 5,
+            prepare_failed_vdaf_prep_error: 6,
+            prepare_failed_task_expired: 7,
+            prepare_failed_invalid_message: 8,
+            prepare_failed_report_too_early: 9,
+            prepare_failed_batch_saturated: 100,
+            prepare_failed_other: 200,
+            uploads_accepted: 300,
+            ..TaskCounters::default()
+        };
+        let task_id = *task.task_id();
+        datastore
+            .datastore
+            .run_tx("count", move |tx| {
+                Box::pin(async move { Ok(tx.add_task_counters(&task_id, &counters).await?) })
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            call(&router, Method::GET, &path, None).await.json(),
+            json!({
+                "success": 11, "helper_batch_collected": 1, "helper_report_replayed": 2,
+                "helper_report_dropped": 3, "helper_hpke_unknown_config_id": 4,
+                "helper_hpke_decrypt_failure": 5, "helper_vdaf_prep_error": 6,
+                "helper_task_expired": 7, "helper_invalid_message": 8,
+                "helper_report_too_early": 9,
+            })
+        );
+
+        let unknown = format!("/tasks/{}/metrics/aggregations", TaskId::random());
+        let answer = call(&router, Method::GET, &unknown, None).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        let bad = call(
+            &router,
+            Method::GET,
+            "/tasks/xyz/metrics/aggregations",
+            None,
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     }
 }
 
