@@ -432,3 +432,72 @@ async fn the_served_document_needs_the_token_and_the_apis_media_type() {
     assert_eq!(served.content_type.as_deref(), Some(MEDIA_TYPE));
     assert_eq!(served.json()["info"]["title"], "dyad management API");
 }
+
+#[test]
+fn every_vdaf_and_batch_mode_dyad_writes_is_in_the_document_and_a_task_may_be_made_with_it() {
+    use dyad_core::task::BatchMode;
+    use dyad_core::vdaf::{FixedPointBitSize, VdafInstance, VDAF_TYPES};
+    let schema = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let vdafs = [
+        VdafInstance::Prio3Count,
+        VdafInstance::Prio3Sum { bits: 64 },
+        VdafInstance::Prio3SumVec {
+            bits: 127,
+            length: 10,
+            chunk_length: 3,
+        },
+        VdafInstance::Prio3Histogram {
+            length: 4,
+            chunk_length: 2,
+        },
+        VdafInstance::Prio3SumVecField64MultiproofHmacSha256Aes128 {
+            proofs: 2,
+            bits: 63,
+            length: 5,
+            chunk_length: 2,
+        },
+        VdafInstance::Prio3FixedPointBoundedL2VecSum {
+            bitsize: FixedPointBitSize::BitSize64,
+            length: 3,
+        },
+        VdafInstance::Poplar1 { bits: 16 },
+    ];
+    let mut named = BTreeSet::new();
+    for vdaf in &vdafs {
+        let written = task_json::vdaf_json(vdaf);
+        for name in ["VdafInstance", "NewVdafInstance"] {
+            validate(&schema(name), &written).unwrap_or_else(|error| panic!("{name}: {error}"));
+        }
+        named.insert(vdaf.type_name());
+    }
+    assert_eq!(named, VDAF_TYPES.into_iter().collect(), "every VDAF tried");
+    let advertised = &document()["components"]["schemas"]["AggregatorDescription"]["properties"]
+        ["vdafs"]["items"]["enum"];
+    assert_eq!(advertised, &json!(VDAF_TYPES), "GET / may name every VDAF");
+
+    for mode in [
+        BatchMode::TimeInterval,
+        BatchMode::FixedSize {
+            max_batch_size: Some(20),
+        },
+        BatchMode::FixedSize {
+            max_batch_size: None,
+        },
+    ] {
+        let written = task_json::query_type_json(&mode);
+        for name in ["QueryType", "NewQueryType"] {
+            validate(&schema(name), &written).unwrap_or_else(|error| panic!("{name}: {error}"));
+        }
+    }
+
+    // What a new task may leave out, and what dyad refuses.
+    let histogram = json!({"Prio3Histogram": {"length": 4, "chunk_length": 2}});
+    assert!(validate(&schema("NewVdafInstance"), &histogram).is_ok());
+    assert!(validate(&schema("VdafInstance"), &histogram).is_err());
+    let noisy = json!({"Prio3Histogram": {"length": 4, "chunk_length": 2, "dp_strategy":
+        {"dp_strategy": "PureDpDiscreteLaplace", "budget": {"epsilon": [[1], [1]]}}}});
+    assert!(validate(&schema("NewVdafInstance"), &noisy).is_err());
+    assert!(validate(&schema("NewQueryType"), &json!({"FixedSize": {}})).is_ok());
+    let windowed = json!({"FixedSize": {"max_batch_size": 10, "batch_time_window_size": 3600}});
+    assert!(validate(&schema("NewQueryType"), &windowed).is_err());
+}
