@@ -104,6 +104,12 @@ pub fn router(state: ManagementState) -> Router {
                 .delete(hpke_configs::delete),
         )
         .fallback(|| async { error::ManagementError::new(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error::ManagementError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this path does not take that method (see GET /openapi.json)",
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,

@@ -37,8 +37,9 @@ pub(super) fn document() -> &'static Value {
 }
 
 /// Validates one exchange against the document; `Ok(None)` for a 404 on a
-/// path the document does not have (the API's answer to unknown routes,
-/// which must still be a problem document).
+/// path the document does not have and a 405 for a method a documented
+/// path does not have (the API's answers to requests no operation takes,
+/// which must still be problem documents).
 pub(super) fn check(
     method: &Method,
     path: &str,
@@ -62,9 +63,18 @@ pub(super) fn check(
     };
     let method_key = method.as_str().to_ascii_lowercase();
     let context = format!("{method} {template} -> {status}");
-    let operation = document()["paths"][&template]
-        .get(&method_key)
-        .ok_or_else(|| format!("{method} {template} is not documented"))?;
+    let Some(operation) = document()["paths"][&template].get(&method_key) else {
+        // A method the path does not have: 405, a problem document too.
+        if status != 405 {
+            return Err(format!("{method} {template} is not documented ({status})"));
+        }
+        validate_json(
+            &json!({"$ref": "#/components/schemas/Problem"}),
+            response_body,
+        )
+        .map_err(|error| format!("{method} {template}: {error}"))?;
+        return Ok(None);
+    };
     let response = resolve(
         operation["responses"]
             .get(status.to_string())

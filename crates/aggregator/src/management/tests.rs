@@ -230,6 +230,26 @@ async fn unknown_routes_are_404_problem_documents() {
 }
 
 #[tokio::test]
+async fn a_method_a_route_does_not_take_is_405_with_a_problem_document() {
+    let datastore = sqlite_harness().await;
+    let router = api(&datastore);
+    for (method, path) in [
+        (Method::POST, "/task_ids"),
+        (Method::PUT, "/tasks/AAAA"),
+        (Method::DELETE, "/hpke_configs"),
+    ] {
+        let answer = call(&router, method.clone(), path, None).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(answer.json()["status"], 405);
+        assert!(answer.validated.is_none());
+    }
+}
+
+#[tokio::test]
 async fn task_ids_are_paged_in_byte_order_after_the_token_until_an_empty_page() {
     for datastore in backends().await {
         let router = api(&datastore);
