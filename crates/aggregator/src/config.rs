@@ -105,7 +105,7 @@ use error::invalid;
 pub use error::ConfigError;
 pub use sections::{
     DatastorePoolConfig, HpkeKeysConfig, HttpClientConfig, LogConfig, LogFormat,
-    ManagementApiConfig, ServerConfig, UploadConfig, API_TOKENS_ENV,
+    ManagementApiConfig, ServerConfig, UploadConfig, API_TOKENS_ENV, DAP_PATH_ROOTS,
 };
 use serde::Deserialize;
 use std::collections::HashSet;

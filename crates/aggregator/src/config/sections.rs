@@ -331,6 +331,11 @@ impl ManagementApiConfig {
     }
 }
 
+/// The first path segment of every route of the DAP API (see the DAP
+/// router, `crate::http`): a management path prefix must not begin with
+/// one, so it never shadows a DAP route.
+pub const DAP_PATH_ROOTS: &[&str] = &["hpke_config", "tasks"];
+
 /// A path prefix is `/`, one or more segments of letters, digits and
 /// `-._~` each followed by `/` (e.g. `/api/`, `/admin/v1/`), whose first
 /// segment is none of the DAP API's.
@@ -355,7 +360,7 @@ fn check_path_prefix(prefix: &str) -> Result<(), String> {
     if !segments.iter().all(valid) {
         return Err(format!("{prefix:?} {form}"));
     }
-    if crate::http::DAP_PATH_ROOTS.contains(&segments[0]) {
+    if DAP_PATH_ROOTS.contains(&segments[0]) {
         return Err(format!(
             "{prefix:?} would shadow the DAP API's /{}/ routes: choose another first segment",
             segments[0]

@@ -58,4 +58,4 @@ pub mod storable_time;
 pub mod trace;
 
 pub use crate::state::ApiConfig;
-pub use router::{router, serve_on, HttpApi, DAP_PATH_ROOTS};
+pub use router::{router, serve_on, HttpApi};

@@ -133,11 +133,9 @@ pub async fn serve_on(
         .await
 }
 
-/// The first path segment of every DAP route [`build_router`] serves: a
-/// path prefix for the management API (`management_api.path_prefix`) must
-/// not begin with one of them, so it never shadows a DAP route.
-pub const DAP_PATH_ROOTS: &[&str] = &["hpke_config", "tasks"];
-
+/// The DAP routes. Each begins with a segment of
+/// [`DAP_PATH_ROOTS`](crate::config::DAP_PATH_ROOTS), which a management
+/// path prefix may not begin with: a new first segment goes there too.
 pub(super) fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/hpke_config", get(hpke_config::get_hpke_config))

@@ -131,3 +131,6 @@ mod task_patch_tests;
 
 #[cfg(test)]
 mod task_create_tests;
+
+#[cfg(test)]
+mod janus_forms_tests;

@@ -4,7 +4,7 @@
 //! prefix, or begins with it, to the management router (its guard
 //! included), with the prefix taken off; every other request goes to the
 //! DAP router unchanged. The configuration refuses a prefix whose first
-//! segment is one of the DAP API's ([`crate::http::DAP_PATH_ROOTS`]), so
+//! segment is one of the DAP API's ([`crate::config::DAP_PATH_ROOTS`]), so
 //! the prefix never shadows a DAP route.
 
 use axum::extract::Request;
