@@ -219,6 +219,10 @@ async fn get_root_describes_the_aggregator() {
     for vdaf in ["Prio3Count", "Prio3Sum", "Prio3SumVec", "Prio3Histogram"] {
         assert!(vdafs.contains(&json!(vdaf)), "{vdaf} in {vdafs:?}");
     }
+    assert!(
+        !vdafs.contains(&json!("Poplar1")),
+        "not offered: POST /tasks refuses it"
+    );
 }
 
 #[tokio::test]
