@@ -9,6 +9,7 @@
 //! | method and path | what | handler |
 //! |---|---|---|
 //! | `GET /` | protocol, DAP URL, VDAFs, batch modes, features | [`routes::describe`] |
+//! | `GET /openapi.json` | this API's OpenAPI 3.1 document | [`openapi::document`] |
 //! | `GET /task_ids[?pagination_token=]` | task IDs, 5000 a page | [`routes::task_ids`] |
 //! | `POST /tasks` | a new task (ID from its verify key; a Helper answers its token) | [`task_create::post_task`] |
 //! | `GET /tasks/{id}` | the task (no secret but the verify key) | [`routes::get_task`] |
@@ -47,6 +48,9 @@
 //! - the API's VDAF and query type read into dyad's →
 //!   [`task_request::vdaf_from_json`], [`task_request::batch_mode_from_json`]
 //! - the lowest free config ID for a new global key → [`hpke_configs::put`]
+//! - the API's OpenAPI document → `openapi.json` ([`openapi::DOCUMENT`]);
+//!   every answer the tests see is validated against it →
+//!   `openapi_contract` (tests only)
 
 pub mod error;
 pub mod guard;
@@ -54,6 +58,7 @@ pub mod hpke_configs;
 pub mod media_type;
 pub mod models;
 pub mod mount;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod task_create;
@@ -71,6 +76,7 @@ use axum::Router;
 pub fn router(state: ManagementState) -> Router {
     Router::new()
         .route("/", get(routes::describe))
+        .route("/openapi.json", get(openapi::document))
         .route("/task_ids", get(routes::task_ids))
         .route("/tasks", post(task_create::post_task))
         .route(
@@ -98,6 +104,12 @@ pub fn router(state: ManagementState) -> Router {
                 .delete(hpke_configs::delete),
         )
         .fallback(|| async { error::ManagementError::new(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error::ManagementError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this path does not take that method (see GET /openapi.json)",
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::guard,
@@ -107,6 +119,12 @@ pub fn router(state: ManagementState) -> Router {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod openapi_contract;
+
+#[cfg(test)]
+mod openapi_tests;
 
 #[cfg(test)]
 mod task_patch_tests;

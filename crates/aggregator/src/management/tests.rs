@@ -13,7 +13,7 @@ use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
-const TOKEN: &str = "test-token_1";
+pub(super) const TOKEN: &str = "test-token_1";
 const OTHER_TOKEN: &str = "rotated-token";
 
 /// Every backend available to this run.
@@ -33,8 +33,11 @@ pub(super) fn api(datastore: &TestDatastore) -> Router {
 
 pub(super) struct Answer {
     pub(super) status: StatusCode,
-    content_type: Option<String>,
+    pub(super) content_type: Option<String>,
     pub(super) body: Vec<u8>,
+    /// The documented operation and status the exchange was validated
+    /// against (`None`: an unknown route's 404).
+    pub(super) validated: Option<openapi_contract::Validated>,
 }
 
 impl Answer {
@@ -46,7 +49,7 @@ impl Answer {
 
 /// A request as a well-behaved client sends it: token, `Accept`, and the
 /// content type with a body.
-fn request(method: Method, path: &str, body: Option<Value>) -> Request<Body> {
+pub(super) fn request(method: Method, path: &str, body: Option<Value>) -> Request<Body> {
     let builder = Request::builder()
         .method(method)
         .uri(path)
@@ -61,7 +64,15 @@ fn request(method: Method, path: &str, body: Option<Value>) -> Request<Body> {
     }
 }
 
-async fn send(router: &Router, request: Request<Body>) -> Answer {
+/// Sends `request` through the router and holds the exchange to the
+/// OpenAPI document ([`openapi_contract::check`]): every test that sends a
+/// request validates what it is answered.
+pub(super) async fn send(router: &Router, request: Request<Body>) -> Answer {
+    let (parts, body) = request.into_parts();
+    let request_body = body.collect().await.unwrap().to_bytes();
+    let method = parts.method.clone();
+    let path = parts.uri.path().to_owned();
+    let request = Request::from_parts(parts, Body::from(request_body.clone()));
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let content_type = response
@@ -69,10 +80,13 @@ async fn send(router: &Router, request: Request<Body>) -> Answer {
         .get(header::CONTENT_TYPE)
         .map(|value| value.to_str().unwrap().to_owned());
     let body = response.into_body().collect().await.unwrap().to_bytes();
+    let validated = openapi_contract::check(&method, &path, status.as_u16(), &request_body, &body)
+        .unwrap_or_else(|error| panic!("the answer is not as the OpenAPI document says: {error}"));
     Answer {
         status,
         content_type,
         body: body.to_vec(),
+        validated,
     }
 }
 
@@ -217,6 +231,26 @@ async fn unknown_routes_are_404_problem_documents() {
     let answer = call(&api(&datastore), Method::GET, "/nope", None).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     assert_eq!(answer.json()["status"], 404);
+}
+
+#[tokio::test]
+async fn a_method_a_route_does_not_take_is_405_with_a_problem_document() {
+    let datastore = sqlite_harness().await;
+    let router = api(&datastore);
+    for (method, path) in [
+        (Method::POST, "/task_ids"),
+        (Method::PUT, "/tasks/AAAA"),
+        (Method::DELETE, "/hpke_configs"),
+    ] {
+        let answer = call(&router, method.clone(), path, None).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(answer.json()["status"], 405);
+        assert!(answer.validated.is_none());
+    }
 }
 
 #[tokio::test]
