@@ -24,11 +24,13 @@
 //! | rule | section | function |
 //! |---|---|---|
 //! | the parameter known before collection (Prio3's empty one) | VDAF-08 7, DAP-09 4.6.1 | [`VdafInstance::fixed_aggregation_parameter`] |
+//! | an encoded parameter in catalogue form | VDAF-08 8.2.6.4 | [`VdafInstance::decode_aggregation_parameter`] |
 //! | a parameter well formed for the instance (Poplar1: a level below `bits`, prefixes of that length, sorted and distinct) | VDAF-08 8.2.6.6, 8.3 | [`VdafInstance::check_aggregation_parameter`] |
 //! | `is_valid(agg_param, previous_agg_params)`: Prio3 never twice, Poplar1 never twice at one level | VDAF-08 7.3, 8.3 | [`VdafInstance::agg_param_is_valid`] |
 //! | the parameters of one batch's collections: a repeated parameter is the same collection; a new one must go deeper than every earlier one | DAP-09 4.6.5, VDAF-08 8.3 | [`VdafInstance::check_batch_agg_params`] |
 
 use super::instance::VdafInstance;
+use super::measurement::AggregationParam;
 use prio::codec::Decode;
 use prio::vdaf::poplar1::Poplar1AggregationParam;
 
@@ -136,6 +138,29 @@ impl VdafInstance {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The catalogue form of an encoded parameter, checked as
+    /// [`Self::check_aggregation_parameter`] does.
+    pub fn decode_aggregation_parameter(
+        &self,
+        bytes: &[u8],
+    ) -> Result<AggregationParam, AggParamError> {
+        self.check_aggregation_parameter(bytes)?;
+        match self {
+            VdafInstance::Poplar1 { .. } => {
+                let param = Poplar1AggregationParam::get_decoded(bytes)
+                    .map_err(|e| AggParamError::Malformed(format!("Poplar1: {e}")))?;
+                Ok(AggregationParam::Poplar1 {
+                    prefixes: param
+                        .prefixes()
+                        .iter()
+                        .map(|prefix| prefix.iter().collect())
+                        .collect(),
+                })
+            }
+            _ => Ok(AggregationParam::Empty),
         }
     }
 
@@ -278,6 +303,20 @@ mod tests {
         greedy[2..6].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(poplar.check_aggregation_parameter(&greedy).is_err());
         assert!(poplar.check_aggregation_parameter(&[]).is_err());
+        assert_eq!(
+            poplar
+                .decode_aggregation_parameter(&param(&[&[false, true], &[true, false]]))
+                .unwrap(),
+            AggregationParam::Poplar1 {
+                prefixes: vec![vec![false, true], vec![true, false]]
+            }
+        );
+        assert_eq!(
+            VdafInstance::Prio3Count
+                .decode_aggregation_parameter(&[])
+                .unwrap(),
+            AggregationParam::Empty
+        );
     }
 
     #[test]

@@ -233,13 +233,16 @@ pub(crate) async fn count_unaggregated_client_reports<DB: Backend>(
 
 /// The `WHERE` of reports in `[$2, $3)` of task `$1` that no aggregation
 /// job with aggregation parameter `$4` holds (VDAFs whose parameter is
-/// chosen at collection: a report is aggregated once per parameter).
+/// chosen at collection: a report is aggregated once per parameter). The
+/// subquery does not depend on the outer row, so both backends compute the
+/// set of IDs once (SQLite as a temporary index, PostgreSQL as a hashed
+/// subplan) rather than once per report.
 const NOT_AGGREGATED_WITH: &str = "r.task_id = $1 AND r.client_time >= $2 AND r.client_time < $3
-       AND NOT EXISTS (
-           SELECT 1 FROM report_aggregations ra
-           JOIN aggregation_jobs j
-             ON j.task_id = ra.task_id AND j.aggregation_job_id = ra.aggregation_job_id
-           WHERE ra.task_id = r.task_id AND ra.report_id = r.report_id
+       AND r.report_id NOT IN (
+           SELECT ra.report_id FROM aggregation_jobs j
+           JOIN report_aggregations ra
+             ON ra.task_id = j.task_id AND ra.aggregation_job_id = j.aggregation_job_id
+           WHERE j.task_id = $1 AND j.client_interval_start < $3
              AND j.aggregation_parameter = $4)";
 
 pub(crate) async fn get_client_reports_not_aggregated_with<DB: Backend>(
