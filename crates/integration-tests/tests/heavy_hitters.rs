@@ -7,6 +7,12 @@
 //! SQLite files and, with `DYAD_TEST_DATABASE_URL`, on fresh PostgreSQL
 //! databases. The Leader SIGKILLed during a level changes nothing, and
 //! `dyad heavy-hitters` prints the same answer.
+//!
+//! The 16-bit SQLite walk takes about 200 s on a debug build (5 to 20 s a
+//! level for 10,000 reports, on a loaded two-core machine); the 64-bit,
+//! PostgreSQL and crash tests take longer and are `#[ignore]`d, run with
+//! `cargo nextest run -p dyad-integration-tests --test heavy_hitters
+//! --run-ignored all`.
 
 use dyad_collector::{heavy_hitters, HeavyHitter, HeavyHitters};
 use dyad_core::vdaf::Measurement;
@@ -232,12 +238,14 @@ async fn sixteen_bit_heavy_hitters_are_exact_and_the_cli_agrees() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "64 levels of 10,000 reports: about 15 minutes on a debug build; run with --run-ignored"]
 async fn sixty_four_bit_heavy_hitters_are_exact() {
     let dyad = start(64, None).await;
     exact_heavy_hitters(&dyad, 64, 250, 64).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "16 then 64 levels of 10,000 reports on PostgreSQL: long; run with --run-ignored"]
 async fn heavy_hitters_are_exact_on_postgres() {
     let (Some(leader_db), Some(helper_db)) =
         (TestDatabase::create().await, TestDatabase::create().await)
@@ -263,6 +271,7 @@ async fn heavy_hitters_are_exact_on_postgres() {
 /// repeat, so the Leader answers finished levels as the same collections),
 /// returns the exact heavy hitters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a whole 16-level walk with restarts: several minutes; run with --run-ignored"]
 async fn leader_killed_during_a_level_gives_the_exact_result() {
     let mut dyad = start(16, None).await;
     let threshold = 250;
