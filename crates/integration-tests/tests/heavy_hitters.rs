@@ -271,7 +271,7 @@ async fn heavy_hitters_are_exact_on_postgres() {
 /// repeat, so the Leader answers finished levels as the same collections),
 /// returns the exact heavy hitters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a whole 16-level walk with restarts: several minutes; run with --run-ignored"]
+#[ignore = "a whole 16-level walk with three Leader kills: about 270 s; run with --run-ignored"]
 async fn leader_killed_during_a_level_gives_the_exact_result() {
     let mut dyad = start(16, None).await;
     let threshold = 250;
