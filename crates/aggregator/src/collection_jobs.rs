@@ -39,12 +39,15 @@
 //! - only the task's Collector, with the collector token (3.1) →
 //!   [`authorize_collector`]
 //! - query type, aggregation parameter and batch boundary checked before any
-//!   lookup → [`create_job`]
+//!   lookup → [`create_job`]; the parameter well formed for the VDAF, and a
+//!   parameter chosen at collection only in time_interval tasks →
+//!   [`check_collectable`]
 //! - the same PUT again is 201, another body for the same ID 409; a
 //!   `current_batch` query takes the oldest ready batch (4.6.1) →
 //!   [`store_new_job`]
 //! - batch validation that stored queries decide: batch ID boundary, query
-//!   count, overlap (4.6.5) → [`check_earlier_queries`]
+//!   count, the order of the batch's parameters (Poplar1: deeper levels
+//!   only), overlap (4.6.5) → [`check_earlier_queries`]
 //! - what a POST answers for each state of the job (4.6.1) → [`poll_job`]
 //! - the `Retry-After` of a pending job, growing with the work left →
 //!   [`pending_retry_after`], [`pending_work`]
@@ -62,7 +65,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use dyad_core::task::Task;
+use dyad_core::task::{BatchMode, Task};
 use dyad_datastore::models::{
     BatchIdentifier, CollectionJob, CollectionJobState, CollectionJobWriteOutcome,
 };
@@ -71,7 +74,8 @@ use dyad_messages::draft09::{CollectionJobId, CollectionReq, Interval, Role, Tas
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
 use dyad_protocol::batch::{
-    check_fixed_size_batch_known, check_query_count, check_time_interval_overlap, QueriedBatch,
+    check_agg_param_sequence, check_fixed_size_batch_known, check_query_count,
+    check_time_interval_overlap, QueriedBatch,
 };
 use dyad_protocol::collection::{build_collection, collection_target, CollectionTarget};
 use dyad_protocol::ProtocolError;
@@ -111,6 +115,7 @@ async fn create_job(
         check_batch_interval(interval)?;
     }
     check_agg_param(&task, &request.aggregation_parameter)?;
+    check_collectable(&task, &request.aggregation_parameter)?;
 
     let shared = Arc::new((task, request, bytes.to_vec(), target));
     state
@@ -125,6 +130,31 @@ async fn create_job(
         .await?;
     tracing::info!(task_id = %task_id, collection_job_id = %job_id, "collection job created");
     Ok(StatusCode::CREATED)
+}
+
+/// The checks of a collection's aggregation parameter that need no store:
+/// well formed for the task's VDAF (Poplar1: a level below `bits`, sorted
+/// and distinct prefixes, VDAF-08 section 8.2.6.6), and a batch mode this
+/// Leader can aggregate it in (a parameter the Collector chooses is
+/// aggregated per time-interval batch, `leader::param_jobs`). Otherwise
+/// `invalidMessage`.
+fn check_collectable(task: &Task, agg_param: &[u8]) -> Result<(), ApiError> {
+    let vdaf = task.vdaf();
+    vdaf.check_aggregation_parameter(agg_param)
+        .map_err(|e| ApiError::dap(DapProblemType::InvalidMessage, e.to_string()))?;
+    if vdaf.fixed_aggregation_parameter().is_none()
+        && !matches!(task.batch_mode(), BatchMode::TimeInterval)
+    {
+        return Err(ApiError::dap(
+            DapProblemType::InvalidMessage,
+            format!(
+                "{} is collected in time_interval batches only: its aggregation parameter is \
+                 chosen at collection, and fixed_size batches are formed before",
+                vdaf.type_name()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 async fn store_new_job(
@@ -226,6 +256,7 @@ pub(crate) async fn check_earlier_queries(
         .map(|(_, p)| p.as_slice())
         .collect();
     check_query_count(task, &same_batch, agg_param).map_err(fail)?;
+    check_agg_param_sequence(task, &same_batch, agg_param).map_err(fail)?;
     if let QueriedBatch::TimeInterval(interval) = batch {
         let intervals: Vec<Interval> = queries
             .iter()

@@ -430,3 +430,127 @@ fn retry_after_is_one_second_when_little_is_left_and_grows_with_the_work_up_to_t
         1
     );
 }
+
+/// A Poplar1 parameter as a careless Collector might encode it, without
+/// `try_from_prefixes`' checks (VDAF-08 section 8.2.6.4: level, count, the
+/// prefixes packed into one big-endian integer, the first in the lowest
+/// bits).
+fn raw_poplar1_param(level: u16, prefixes: &[u64]) -> Vec<u8> {
+    let width = u32::from(level) + 1;
+    let packed = prefixes.iter().enumerate().fold(0u128, |acc, (i, p)| {
+        acc | u128::from(*p) << (i as u32 * width)
+    });
+    let len = (width as usize * prefixes.len()).div_ceil(8);
+    let mut out = level.to_be_bytes().to_vec();
+    out.extend((prefixes.len() as u32).to_be_bytes());
+    out.extend(&packed.to_be_bytes()[16 - len..]);
+    out
+}
+
+/// VDAF-08 sections 8.2.6.6 and 8.3 with DAP-09 section 4.6.5: a Poplar1
+/// batch is collected at strictly deeper levels, with well-formed
+/// parameters, at most `max_batch_query_count` times. Each refusal is the
+/// spec's problem and stores nothing.
+#[tokio::test]
+async fn poplar1_collections_of_a_batch_go_deeper_with_well_formed_parameters() {
+    let mut pair = TaskPair::time_interval(VdafInstance::Poplar1 { bits: 4 });
+    pair.leader = pair
+        .leader
+        .to_builder()
+        .max_batch_query_count(2)
+        .build()
+        .unwrap();
+    let env = TestEnv::with_tasks(&[&pair.leader]).await;
+    let interval = hour(&env, 1);
+    let request = |param: Vec<u8>| CollectionReq::new(Query::TimeInterval(interval), param);
+    let level1 = raw_poplar1_param(1, &[0b10]);
+    assert_eq!(
+        Poplar1AggregationParam::try_from_prefixes(vec![IdpfInput::from_bools(&[true, false])])
+            .unwrap()
+            .get_encoded()
+            .unwrap(),
+        level1,
+        "the raw encoding is prio's"
+    );
+    assert_eq!(
+        env.send(put(
+            &pair,
+            CollectionJobId::random(),
+            &request(level1.clone())
+        ))
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    let refusals = [
+        ("repeated level", raw_poplar1_param(1, &[0b11])),
+        ("shallower level", raw_poplar1_param(0, &[0, 1])),
+        ("unsorted prefixes", raw_poplar1_param(2, &[0b101, 0b100])),
+        ("duplicated prefixes", raw_poplar1_param(2, &[0b100, 0b100])),
+        ("level beyond the strings", raw_poplar1_param(4, &[0])),
+    ];
+    for (case, param) in refusals {
+        let job_id = CollectionJobId::random();
+        let response = env.send(put(&pair, job_id, &request(param))).await;
+        assert_eq!(
+            response.problem().dap_type(),
+            Some(DapProblemType::InvalidMessage),
+            "{case}"
+        );
+        assert!(
+            env.collection_job(pair.task_id(), job_id).await.is_none(),
+            "{case}"
+        );
+    }
+    assert_eq!(
+        env.send(put(
+            &pair,
+            CollectionJobId::random(),
+            &request(raw_poplar1_param(2, &[0b100, 0b101]))
+        ))
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    let refused = CollectionJobId::random();
+    let response = env
+        .send(put(
+            &pair,
+            refused,
+            &request(raw_poplar1_param(3, &[0b1000])),
+        ))
+        .await;
+    response.assert_problem(
+        DapProblemType::BatchQueriedTooManyTimes,
+        Some(pair.task_id()),
+    );
+    assert!(env.collection_job(pair.task_id(), refused).await.is_none());
+    // The same level-1 collection again is not a new query.
+    assert_eq!(
+        env.send(put(&pair, CollectionJobId::random(), &request(level1)))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+}
+
+/// A parameter chosen at collection is aggregated per time-interval batch;
+/// a fixed-size Poplar1 collection is refused with `invalidMessage`.
+#[tokio::test]
+async fn poplar1_fixed_size_collections_are_refused() {
+    let pair = TaskPair::new(
+        VdafInstance::Poplar1 { bits: 4 },
+        BatchMode::FixedSize {
+            max_batch_size: None,
+        },
+    );
+    let env = TestEnv::with_tasks(&[&pair.leader]).await;
+    let job_id = CollectionJobId::random();
+    let request = CollectionReq::new(
+        Query::FixedSize(FixedSizeQuery::CurrentBatch),
+        raw_poplar1_param(0, &[0, 1]),
+    );
+    let response = env.send(put(&pair, job_id, &request)).await;
+    response.assert_problem(DapProblemType::InvalidMessage, Some(pair.task_id()));
+    assert!(env.collection_job(pair.task_id(), job_id).await.is_none());
+}

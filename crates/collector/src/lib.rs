@@ -56,11 +56,14 @@
 //!   [`CollectorBuilder::DEFAULT_MAX_WAIT`];
 //! - unsharding the two aggregate shares (VDAF-08 section 5.5) ->
 //!   [`CollectorVdaf::unshard_encoded`];
-//! - which failures are retried -> [`CollectorError`]'s `Retryable` answer.
+//! - which failures are retried -> [`CollectorError`]'s `Retryable` answer;
+//! - the heavy-hitters walk down Poplar1's prefix tree, one collection per
+//!   level (VDAF-08 section 8) -> [`heavy_hitters()`], [`next_candidates`].
 
 mod builder;
 mod collector;
 mod error;
+mod heavy_hitters;
 mod http;
 mod job;
 mod open;
@@ -69,5 +72,8 @@ mod vdaf;
 pub use builder::CollectorBuilder;
 pub use collector::{next_poll_delay, Collector, MIN_POLL_DELAY};
 pub use error::{CollectorError, ErrorResponse};
+pub use heavy_hitters::{
+    heavy_hitters, next_candidates, tree_levels, HeavyHitter, HeavyHitters, LevelProgress,
+};
 pub use job::{Collection, CollectionJob, PollProgress, PollResult};
 pub use vdaf::{AnyVdaf, CollectorVdaf};

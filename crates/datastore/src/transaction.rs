@@ -147,6 +147,17 @@ operations! {
         /// given.
         async fn count_unaggregated_client_reports(&mut self, task_id: &TaskId,
             interval: Option<Interval>) -> Result<u64>;
+        /// Up to `limit` reports of `interval` that no aggregation job with
+        /// `aggregation_parameter` holds, oldest first (by time, then ID): for
+        /// VDAFs whose parameter the Collector chooses, a report is aggregated
+        /// once per parameter (DAP-09 section 4.6.1).
+        async fn get_client_reports_not_aggregated_with(&mut self, task_id: &TaskId,
+            interval: Interval, aggregation_parameter: &[u8], limit: u64)
+            -> Result<Vec<ReportMetadata>>;
+        /// Counts the reports [`Self::get_client_reports_not_aggregated_with`]
+        /// would return without a limit.
+        async fn count_client_reports_not_aggregated_with(&mut self, task_id: &TaskId,
+            interval: Interval, aggregation_parameter: &[u8]) -> Result<u64>;
         /// Deletes up to `limit` reports whose time is before `before`, except
         /// those of in-progress aggregation jobs; how many.
         async fn delete_client_reports_before(&mut self, task_id: &TaskId, before: Time, limit: u64)
@@ -276,6 +287,11 @@ operations! {
         /// [`Self::get_collected_batches`]), in any state.
         async fn get_collection_jobs_for_batch(&mut self, task_id: &TaskId, batch: &BatchIdentifier)
             -> Result<Vec<CollectionJob>>;
+        /// The distinct (batch, aggregation parameter) of the task's jobs in
+        /// state `Start`: what the Leader must aggregate for VDAFs whose
+        /// parameter the Collector chooses.
+        async fn get_waiting_collection_batches(&mut self, task_id: &TaskId)
+            -> Result<Vec<(BatchIdentifier, Vec<u8>)>>;
         /// Leases up to `max` collection jobs in state `Start`, like
         /// [`Self::acquire_aggregation_jobs`].
         async fn acquire_collection_jobs(&mut self, lease_duration: Duration, max: u64)

@@ -57,6 +57,9 @@ enum Command {
     Upload(commands::upload::UploadArgs),
     /// Collect a batch's aggregate result, as a DAP collector.
     Collect(commands::collect::CollectArgs),
+    /// Find the strings of a Poplar1 task's batch counted at least
+    /// --threshold times, one collection per level of the prefix tree.
+    HeavyHitters(commands::heavy_hitters::HeavyHittersArgs),
     /// Interop test API: the Client role (test use only).
     InteropClient(commands::interop::client::InteropClientArgs),
     /// Interop test API: an Aggregator (Leader or Helper) serving the DAP
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Task(command) => block_on(commands::task::run(command)),
         Command::Upload(args) => block_on(commands::upload::run(args)),
         Command::Collect(args) => block_on(commands::collect::run(args)),
+        Command::HeavyHitters(args) => block_on(commands::heavy_hitters::run(args)),
         Command::InteropClient(args) => block_on(commands::interop::client::run(args)),
         Command::InteropAggregator(args) => block_on(commands::interop::aggregator::run(args)),
         Command::InteropCollector(args) => block_on(commands::interop::collector::run(args)),

@@ -62,12 +62,19 @@ pub struct Generated {
     pub peer_file: PeerTaskFile,
 }
 
-/// Refuses a VDAF that dyad cannot yet run end to end.
-pub fn check_supported(vdaf: &VdafInstance) -> anyhow::Result<()> {
-    if let VdafInstance::Poplar1 { .. } = vdaf {
+/// Refuses a task dyad cannot run end to end: a VDAF whose aggregation
+/// parameter the Collector chooses (Poplar1) is aggregated per
+/// time-interval batch once a collection names the parameter, so it needs
+/// the time_interval batch mode.
+pub fn check_supported(vdaf: &VdafInstance, batch_mode: &BatchMode) -> anyhow::Result<()> {
+    if vdaf.fixed_aggregation_parameter().is_none()
+        && !matches!(batch_mode, BatchMode::TimeInterval)
+    {
         bail!(
-            "Poplar1 tasks are not supported yet: heavy-hitters collection (several \
-             aggregation parameters per batch) does not work end to end; use a Prio3 VDAF"
+            "{} tasks need --batch-mode time-interval: their reports are aggregated \
+             once a collection names its aggregation parameter, after fixed_size \
+             batches would have been formed",
+            vdaf.type_name()
         );
     }
     Ok(())
@@ -83,7 +90,7 @@ pub fn generate(
     collector_hpke_config: HpkeConfig,
     policy: &LocalPolicy,
 ) -> anyhow::Result<Generated> {
-    check_supported(&params.vdaf)?;
+    check_supported(&params.vdaf, &params.batch_mode)?;
     let peer_role = match role {
         Role::Leader => Role::Helper,
         Role::Helper => Role::Leader,
@@ -117,7 +124,7 @@ pub fn generate(
 /// aggregator's own HPKE keypair (and, as the Leader, the Collector's
 /// bearer token) and builds its task. The role is the file's.
 pub fn import(peer_file: &PeerTaskFile, policy: &LocalPolicy) -> anyhow::Result<Provisioned> {
-    check_supported(&peer_file.vdaf)?;
+    check_supported(&peer_file.vdaf, &peer_file.batch_mode)?;
     build(peer_file, peer_file.role, policy)
 }
 
@@ -366,9 +373,21 @@ mod tests {
     }
 
     #[test]
-    fn poplar1_tasks_are_refused_with_a_reason() {
+    fn poplar1_tasks_need_time_interval_batches() {
+        let mut poplar = params(VdafInstance::Poplar1 { bits: 8 });
+        poplar.batch_mode = BatchMode::TimeInterval;
+        generate(
+            &poplar,
+            Role::Leader,
+            collector_config(),
+            &LocalPolicy::default(),
+        )
+        .unwrap();
+        poplar.batch_mode = BatchMode::FixedSize {
+            max_batch_size: None,
+        };
         let error = generate(
-            &params(VdafInstance::Poplar1 { bits: 8 }),
+            &poplar,
             Role::Leader,
             collector_config(),
             &LocalPolicy::default(),
@@ -376,7 +395,7 @@ mod tests {
         .err()
         .unwrap();
         assert!(
-            format!("{error:#}").contains("Poplar1 tasks are not supported yet"),
+            format!("{error:#}").contains("Poplar1 tasks need --batch-mode time-interval"),
             "{error:#}"
         );
     }

@@ -395,7 +395,7 @@ async fn no_party_holds_another_partys_private_key() {
 }
 
 #[tokio::test]
-async fn task_add_refuses_poplar1_and_a_bad_collector_config_and_stores_nothing() {
+async fn task_add_refuses_fixed_size_poplar1_and_a_bad_collector_config_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let leader = Server::configure(dir.path(), "leader", LEADER_ROLES).unwrap();
     run_dyad([
@@ -406,7 +406,7 @@ async fn task_add_refuses_poplar1_and_a_bad_collector_config_and_stores_nothing(
     ])
     .unwrap();
     let config = dir.path().join("collector/collector-hpke-config.txt");
-    let attempt = |vdaf: &str, collector_config: &str| {
+    let attempt = |vdaf: &str, collector_config: &str, extra: &[&str]| {
         let output = Command::new(dyad_binary())
             .args(["task", "add", "--config"])
             .arg(leader.config_path())
@@ -429,17 +429,24 @@ async fn task_add_refuses_poplar1_and_a_bad_collector_config_and_stores_nothing(
                 "--out-dir",
             ])
             .arg(dir.path().join("out"))
+            .args(extra)
             .output()
             .unwrap();
         assert!(!output.status.success());
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
-    let error = attempt(r#"{"type":"Poplar1","bits":"8"}"#, config.to_str().unwrap());
+    // Poplar1 is aggregated per time-interval batch once a collection
+    // names its parameter.
+    let error = attempt(
+        r#"{"type":"Poplar1","bits":"8"}"#,
+        config.to_str().unwrap(),
+        &["--batch-mode", "fixed-size"],
+    );
     assert!(
-        error.contains("Poplar1 tasks are not supported yet"),
+        error.contains("Poplar1 tasks need --batch-mode time-interval"),
         "{error}"
     );
-    let error = attempt(VDAF, "not-a-config");
+    let error = attempt(VDAF, "not-a-config", &[]);
     assert!(
         error.contains("--collector-hpke-config: the value is not a base64url HpkeConfig"),
         "{error}"

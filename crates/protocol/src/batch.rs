@@ -16,6 +16,7 @@
 //! | fixed_size boundary: the batch ID must be known (`batchInvalid`) | 4.6.5.2.1 | [`check_fixed_size_batch_known`] |
 //! | size: `min_batch_size` / `max_batch_size` (`invalidBatchSize`) | 4.6.5.1.2, 4.6.5.2.2 | [`check_batch_size`] |
 //! | query count: `max_batch_query_count` (`batchQueriedTooManyTimes`) | 4.6.5 | [`check_query_count`] |
+//! | the order of a batch's parameters: a new one goes deeper than every earlier one (`invalidMessage`) | 4.6.5, VDAF-08 8.3 | [`check_agg_param_sequence`] |
 //! | time_interval overlap with a collected interval (`batchOverlap`) | 4.6.5 | [`check_time_interval_overlap`] |
 //! | a report in a collected time_interval batch (`batch_collected`) | 4.4.2, 4.5.1.4 | [`time_in_collected_interval`] |
 //! | the time-precision bucket of a report; the buckets of an interval | 4.1.1 | [`bucket_of`], [`buckets_in`] |
@@ -228,6 +229,28 @@ pub fn check_query_count<P: AsRef<[u8]>>(
     Ok(())
 }
 
+/// Which parameters may follow one another on one batch (DAP-09 section
+/// 4.6.5 counts them, VDAF-08 section 8.3 orders them; the rule for each
+/// VDAF is [`VdafInstance::check_batch_agg_params`]): a parameter already
+/// used is the same collection again; a new one of a levelled VDAF
+/// (Poplar1) must name a deeper level than every earlier one. Otherwise
+/// `invalidMessage`, as is a malformed parameter.
+///
+/// [`VdafInstance::check_batch_agg_params`]: dyad_core::vdaf::VdafInstance::check_batch_agg_params
+pub fn check_agg_param_sequence<P: AsRef<[u8]>>(
+    task: &Task,
+    previous_agg_params: &[P],
+    agg_param: &[u8],
+) -> Result<(), ProtocolError> {
+    let previous: Vec<Vec<u8>> = previous_agg_params
+        .iter()
+        .map(|p| p.as_ref().to_vec())
+        .collect();
+    task.vdaf()
+        .check_batch_agg_params(agg_param, &previous)
+        .map_err(|e| ProtocolError::invalid_message(e.to_string()))
+}
+
 /// Overlap check for time_interval tasks (DAP-09 section 4.6.5): a query
 /// interval that overlaps a previously collected interval without being
 /// identical to it is `batchOverlap`. An identical interval is the same batch
@@ -266,7 +289,9 @@ pub struct BatchFacts<'a, P: AsRef<[u8]> = Vec<u8>> {
 
 /// Batch validation (DAP-09 section 4.6.5), in the spec's order: query type
 /// (`invalidMessage`), boundary (`batchInvalid`), size (`invalidBatchSize`),
-/// query count (`batchQueriedTooManyTimes`), overlap (`batchOverlap`).
+/// query count (`batchQueriedTooManyTimes`), then the order of the batch's
+/// parameters ([`check_agg_param_sequence`], `invalidMessage`), overlap
+/// (`batchOverlap`).
 pub fn validate_batch<P: AsRef<[u8]>>(
     task: &Task,
     batch: &QueriedBatch,
@@ -285,6 +310,7 @@ pub fn validate_batch<P: AsRef<[u8]>>(
     }
     check_batch_size(task, facts.report_count).map_err(with_task)?;
     check_query_count(task, facts.previous_agg_params, agg_param).map_err(with_task)?;
+    check_agg_param_sequence(task, facts.previous_agg_params, agg_param).map_err(with_task)?;
     if let QueriedBatch::TimeInterval(interval) = batch {
         check_time_interval_overlap(*interval, facts.previously_collected_intervals)
             .map_err(with_task)?;

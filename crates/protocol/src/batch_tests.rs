@@ -304,3 +304,50 @@ proptest! {
         prop_assert_eq!(flagged, check_time_interval_overlap(y, &[x]).is_err());
     }
 }
+
+/// VDAF-08 section 8.3 with DAP-09 section 4.6.5: a Poplar1 batch is
+/// collected level after level; a repeated level with other prefixes, a
+/// shallower level and a malformed parameter are `invalidMessage`, the same
+/// parameter again is the same collection.
+#[test]
+fn a_poplar1_batch_is_collected_at_increasing_levels() {
+    use prio::codec::Encode as _;
+    use prio::idpf::IdpfInput;
+    use prio::vdaf::poplar1::Poplar1AggregationParam;
+    let param = |prefixes: &[&[bool]]| {
+        Poplar1AggregationParam::try_from_prefixes(
+            prefixes.iter().map(|p| IdpfInput::from_bools(p)).collect(),
+        )
+        .unwrap()
+        .get_encoded()
+        .unwrap()
+    };
+    let task = Fixture::with_mode(
+        VdafInstance::Poplar1 { bits: 8 },
+        BatchMode::TimeInterval,
+        |b| {
+            b.min_batch_size(10)
+                .max_batch_query_count(8)
+                .time_precision(P)
+        },
+    )
+    .leader_task;
+    let batch = QueriedBatch::TimeInterval(iv(1_000, 100));
+    let level0 = param(&[&[false], &[true]]);
+    let level1 = param(&[&[true, false]]);
+    let level1_other = param(&[&[true, true]]);
+    let used: [&[u8]; 2] = [&level0, &level1];
+    assert!(validate_batch(&task, &batch, &level1, &facts(10, &used, &[])).is_ok());
+    assert!(validate_batch(&task, &batch, &param(&[&[true; 5]]), &facts(10, &used, &[])).is_ok());
+    let shallower = param(&[&[false]]);
+    for bad in [level1_other, shallower, vec![0, 1, 0, 0, 0, 1]] {
+        assert_eq!(
+            problem(validate_batch(&task, &batch, &bad, &facts(10, &used, &[]))),
+            Some(DapProblemType::InvalidMessage)
+        );
+    }
+    assert_eq!(
+        problem(check_agg_param_sequence(&task, &[level1], &level0)),
+        Some(DapProblemType::InvalidMessage)
+    );
+}

@@ -25,8 +25,6 @@
 //! nothing is decided here, as the copy never reaches aggregation.
 
 use dyad_core::vdaf::VdafInstance;
-use prio::codec::Decode;
-use prio::vdaf::poplar1::Poplar1AggregationParam;
 
 /// Whether a report may be aggregated (again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,26 +52,10 @@ pub fn decide(vdaf: &VdafInstance, current: &[u8], previous: &[Vec<u8>]) -> Repl
 /// 8.3): whether a report aggregated before with `previous` parameters may
 /// be aggregated with `current`. Prio3: never twice. Poplar1: never twice
 /// at the same level. A parameter that does not decode counts as a clash.
+/// The catalogue holds the rule for each VDAF
+/// ([`VdafInstance::agg_param_is_valid`]).
 pub fn is_valid(vdaf: &VdafInstance, current: &[u8], previous: &[Vec<u8>]) -> bool {
-    if previous.is_empty() {
-        return true;
-    }
-    match vdaf {
-        VdafInstance::Poplar1 { .. } => {
-            let level = |bytes: &[u8]| {
-                Poplar1AggregationParam::get_decoded(bytes)
-                    .ok()
-                    .map(|p| p.level())
-            };
-            let Some(current) = level(current) else {
-                return false;
-            };
-            previous
-                .iter()
-                .all(|p| level(p).is_some_and(|other| other != current))
-        }
-        _ => false,
-    }
+    vdaf.agg_param_is_valid(current, previous)
 }
 
 #[cfg(test)]
@@ -81,6 +63,7 @@ mod tests {
     use super::*;
     use prio::codec::Encode as _;
     use prio::idpf::IdpfInput;
+    use prio::vdaf::poplar1::Poplar1AggregationParam;
 
     fn poplar_param(level_bits: &[bool]) -> Vec<u8> {
         Poplar1AggregationParam::try_from_prefixes(vec![IdpfInput::from_bools(level_bits)])

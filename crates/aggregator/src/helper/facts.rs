@@ -7,7 +7,12 @@
 //!   [`dyad_protocol::replay::decide`] judges (`report_replayed`);
 //! - collected: a report whose batch (time-interval: its time-precision
 //!   bucket overlaps a collected batch interval; fixed-size: the job's
-//!   batch ID) was already collected (`batch_collected`);
+//!   batch ID) was already collected (`batch_collected`): collected with
+//!   the job's aggregation parameter, or collected at all and the report
+//!   never aggregated before. A report that is already in a collected batch
+//!   may be prepared again with a new parameter (Poplar1's next level,
+//!   DAP-09 section 4.6.5 allows `max_batch_query_count` collections), but
+//!   no new report joins it ([`collected_blocks`]);
 //! - capacity: for a fixed-size task with `max_batch_size`, how many more
 //!   reports its batch may take (`batch_saturated`).
 //!
@@ -28,7 +33,9 @@ use std::collections::{HashMap, HashSet};
 #[derive(Clone, Debug, Default)]
 pub struct InitFacts {
     pub seen_agg_params: HashMap<ReportId, Vec<Vec<u8>>>,
-    pub collected: HashSet<BatchIdentifier>,
+    /// The collected batches among the reports', and whether each was
+    /// collected with the job's aggregation parameter.
+    pub collected: HashMap<BatchIdentifier, bool>,
     pub batch_capacity: Option<u64>,
     time_precision: Option<Duration>,
 }
@@ -51,7 +58,9 @@ impl ReportFacts for InitFacts {
                     .map(BatchIdentifier::TimeInterval)
             }),
         };
-        identifier.is_some_and(|b| self.collected.contains(&b))
+        identifier.is_some_and(|b| {
+            collected_blocks(&self.collected, &b, &self.previous_agg_params(metadata))
+        })
     }
 }
 
@@ -65,19 +74,36 @@ pub async fn gather(
 ) -> Result<InitFacts, TxError> {
     Ok(InitFacts {
         seen_agg_params: replay::lookup_seen(tx, task.task_id(), reports).await?,
-        collected: collected_batches(tx, task, selector, reports).await?,
+        collected: collected_batches(tx, task, agg_param, selector, reports).await?,
         batch_capacity: batch_capacity(tx, task, selector, agg_param).await?,
         time_precision: Some(task.time_precision()),
     })
 }
 
-/// The batches among those of `reports` that were collected.
+/// Whether a report of `batch`, aggregated before with `previous`, is
+/// `batch_collected` (DAP-09 section 4.5.1.4): its batch was collected with
+/// the job's parameter, or was collected and the report would join it anew.
+pub fn collected_blocks(
+    collected: &HashMap<BatchIdentifier, bool>,
+    batch: &BatchIdentifier,
+    previous: &[Vec<u8>],
+) -> bool {
+    match collected.get(batch) {
+        Some(true) => true,
+        Some(false) => previous.is_empty(),
+        None => false,
+    }
+}
+
+/// The batches among those of `reports` that were collected, each with
+/// whether it was collected with `agg_param`.
 pub async fn collected_batches(
     tx: &mut dyn Transaction,
     task: &Task,
+    agg_param: &[u8],
     selector: &PartialBatchSelector,
     reports: &[ReportMetadata],
-) -> Result<HashSet<BatchIdentifier>, TxError> {
+) -> Result<HashMap<BatchIdentifier, bool>, TxError> {
     // A report whose time cannot be stored is refused as too early
     // whatever its batch holds (see `crate::http::storable_time`); its batch is
     // not looked up.
@@ -86,10 +112,13 @@ pub async fn collected_batches(
         .filter(|r| is_storable_report_time(task, r.time))
         .filter_map(|r| batch_of(task, r.time, selector))
         .collect();
-    let mut collected = HashSet::new();
+    let mut collected = HashMap::new();
     for batch in batches {
         if tx.is_batch_collected(task.task_id(), &batch, None).await? {
-            collected.insert(batch);
+            let with_param = tx
+                .is_batch_collected(task.task_id(), &batch, Some(agg_param))
+                .await?;
+            collected.insert(batch, with_param);
         }
     }
     Ok(collected)

@@ -406,7 +406,7 @@ pub(crate) async fn store_in_tx(
         .map(|r| r.metadata)
         .collect();
     let seen = replay::lookup_seen(tx, &task_id, &candidates).await?;
-    let collected = facts::collected_batches(tx, task, &selector, &candidates).await?;
+    let collected = facts::collected_batches(tx, task, agg_param, &selector, &candidates).await?;
     let mut changed = false;
     for index in 0..reports.len() {
         let metadata = reports[index].metadata;
@@ -416,7 +416,9 @@ pub(crate) async fn store_in_tx(
         let previous = seen.get(&metadata.id).map_or(&[][..], Vec::as_slice);
         let error = if decide_replay(task.vdaf(), agg_param, previous) == Replay::Replayed {
             Some(PrepareError::ReportReplayed)
-        } else if batch_of(task, metadata.time, &selector).is_some_and(|b| collected.contains(&b)) {
+        } else if batch_of(task, metadata.time, &selector)
+            .is_some_and(|b| facts::collected_blocks(&collected, &b, previous))
+        {
             Some(PrepareError::BatchCollected)
         } else {
             None

@@ -78,14 +78,22 @@ pub(crate) async fn check_and_record(
                 ));
             }
             // Reports not yet in a job are waited for only if the job
-            // creator will aggregate them with this parameter.
+            // creator will aggregate them with this parameter: as they
+            // arrive (Prio3), or for this collection (a parameter the
+            // Collector chooses, `param_jobs`).
             if let BatchIdentifier::TimeInterval(interval) = batch {
-                if eager_aggregation_parameter(&task).as_deref() == Some(parameter.as_slice())
-                    && tx
-                        .count_unaggregated_client_reports(&task_id, Some(interval))
-                        .await?
-                        > 0
-                {
+                let waiting = match eager_aggregation_parameter(&task) {
+                    Some(eager) if eager == parameter => {
+                        tx.count_unaggregated_client_reports(&task_id, Some(interval))
+                            .await?
+                    }
+                    Some(_) => 0,
+                    None => {
+                        tx.count_client_reports_not_aggregated_with(&task_id, interval, &parameter)
+                            .await?
+                    }
+                };
+                if waiting > 0 {
                     return Ok(Readiness::NotReady(
                         "reports of the batch wait for aggregation",
                     ));

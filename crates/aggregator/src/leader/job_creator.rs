@@ -22,19 +22,20 @@
 //! Fewer unaggregated reports than `min_job_size` wait for more, but at most
 //! `max_report_wait` (counted from the run that first saw them wait).
 //!
-//! Only VDAFs whose aggregation parameter is known before collection are
-//! aggregated here: the Prio3 family, with the empty parameter. A VDAF with
-//! a real parameter (Poplar1) would get its jobs when a collection job names
-//! the parameter; [`eager_aggregation_parameter`] is the one place that
-//! decides.
+//! VDAFs whose aggregation parameter is known before collection (the Prio3
+//! family, with the empty parameter) are aggregated as above. A VDAF whose
+//! parameter the Collector chooses (Poplar1) gets its jobs when a
+//! collection job names the parameter, per (batch, parameter), in the same
+//! run (`param_jobs`); [`eager_aggregation_parameter`] is the one place
+//! that decides which path a task takes.
 
 use super::config::JobCreatorConfig;
+use super::new_job::put_job;
+use super::param_jobs::create_jobs_for_collections;
 use dyad_core::task::{BatchMode, Task};
-use dyad_datastore::models::{
-    AggregationJob, BatchIdentifier, ReportAggregation, ReportAggregationState,
-};
+use dyad_datastore::models::BatchIdentifier;
 use dyad_datastore::{Datastore, DatastoreExt, Transaction, TxError};
-use dyad_messages::draft09::{AggregationJobId, BatchId, Interval, ReportMetadata, TaskId};
+use dyad_messages::draft09::{AggregationJobId, BatchId, ReportMetadata, TaskId};
 use dyad_protocol::batch::bucket_of;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -46,8 +47,8 @@ use tracing::{debug, info, warn};
 /// they arrive, or `None` if it is only known once the Collector asks.
 pub fn eager_aggregation_parameter(task: &Task) -> Option<Vec<u8>> {
     // Every Prio3 VDAF has exactly one aggregation parameter, `()`, encoded
-    // as the empty string (VDAF-08 section 7).
-    task.vdaf().is_prio3().then(Vec::new)
+    // as the empty string (VDAF-08 section 7); the catalogue says which.
+    task.vdaf().fixed_aggregation_parameter()
 }
 
 /// What one run did, summed over tasks.
@@ -119,10 +120,13 @@ impl AggregationJobCreator {
             if shutdown.is_cancelled() {
                 break;
             }
-            let Some(aggregation_parameter) = eager_aggregation_parameter(task) else {
-                continue;
+            let created = match eager_aggregation_parameter(task) {
+                Some(aggregation_parameter) => {
+                    self.create_for_task(task, aggregation_parameter).await
+                }
+                None => self.create_for_collections(task).await,
             };
-            match self.create_for_task(task, aggregation_parameter).await {
+            match created {
                 Ok(summary) => {
                     total.jobs_created += summary.jobs_created;
                     total.job_ids.extend(summary.job_ids);
@@ -182,6 +186,47 @@ impl AggregationJobCreator {
                 reports = summary.reports_assigned,
                 skipped_collected = summary.reports_skipped,
                 "created aggregation jobs"
+            );
+        }
+        Ok(summary)
+    }
+
+    /// Jobs for the (batch, parameter) pairs the task's waiting collection
+    /// jobs name (`param_jobs`), in one transaction.
+    async fn create_for_collections(&self, task: &Task) -> Result<CreatorRunSummary, TxError> {
+        let task_id = *task.task_id();
+        let waiting = self
+            .ds
+            .run_read_tx("job_creator_waiting_collections", move |tx| {
+                Box::pin(async move { Ok(tx.get_waiting_collection_batches(&task_id).await?) })
+            })
+            .await?;
+        if waiting.is_empty() {
+            return Ok(CreatorRunSummary::default());
+        }
+        let task = Arc::new(task.clone());
+        let (max_job_size, max_jobs) = (self.cfg.max_job_size, self.cfg.max_jobs_per_task);
+        let created = self
+            .ds
+            .run_tx("create_aggregation_jobs_for_collections", move |tx| {
+                let task = Arc::clone(&task);
+                Box::pin(async move {
+                    create_jobs_for_collections(tx, &task, max_job_size, max_jobs).await
+                })
+            })
+            .await?;
+        let summary = CreatorRunSummary {
+            jobs_created: created.job_ids.len() as u64,
+            reports_assigned: created.reports,
+            job_ids: created.job_ids,
+            reports_skipped: 0,
+        };
+        if summary.jobs_created > 0 {
+            info!(
+                %task_id,
+                jobs = summary.jobs_created,
+                reports = summary.reports_assigned,
+                "created aggregation jobs for collections' aggregation parameters"
             );
         }
         Ok(summary)
@@ -303,7 +348,7 @@ pub(super) async fn create_jobs(
         ..Default::default()
     };
     for (batch_id, reports) in groups {
-        let job_id = put_job(tx, plan, batch_id, reports).await?;
+        let job_id = put_job(tx, &task_id, &plan.aggregation_parameter, batch_id, reports).await?;
         debug!(
             %task_id,
             aggregation_job_id = %job_id,
@@ -370,46 +415,6 @@ pub(super) async fn split_collected(
     Ok(reports
         .into_iter()
         .partition(|report| !collected.iter().any(|bucket| bucket.contains(report.time))))
-}
-
-/// Stores one job and its report aggregations; returns the job's ID.
-async fn put_job(
-    tx: &mut dyn Transaction,
-    plan: &TaskPlan,
-    batch_id: Option<BatchId>,
-    reports: &[ReportMetadata],
-) -> Result<AggregationJobId, TxError> {
-    let task_id = *plan.task.task_id();
-    let job_id = AggregationJobId::random();
-    let mut interval = Interval::EMPTY;
-    for report in reports {
-        interval = interval.merged_with(report.time).map_err(TxError::abort)?;
-    }
-    let job = AggregationJob::new(
-        task_id,
-        job_id,
-        plan.aggregation_parameter.clone(),
-        batch_id,
-        interval,
-    );
-    tx.put_aggregation_job(&job).await?;
-    let report_aggregations: Vec<ReportAggregation> = reports
-        .iter()
-        .enumerate()
-        .map(|(ord, report)| {
-            ReportAggregation::new(
-                task_id,
-                job_id,
-                ord as u64,
-                report.id,
-                report.time,
-                ReportAggregationState::Start,
-            )
-        })
-        .collect();
-    tx.put_report_aggregations(&report_aggregations, None)
-        .await?;
-    Ok(job_id)
 }
 
 /// Runs the creator every `cfg.interval` until `shutdown` is cancelled.

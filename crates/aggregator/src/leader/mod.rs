@@ -5,7 +5,7 @@
 //!
 //! | process | file | what |
 //! |---|---|---|
-//! | [`run_aggregation_job_creator`] | `job_creator.rs` | unaggregated reports → aggregation jobs (4.5) |
+//! | [`run_aggregation_job_creator`] | `job_creator.rs`, `param_jobs.rs`, `new_job.rs` | unaggregated reports → aggregation jobs (4.5); for VDAFs whose parameter the Collector chooses, a collection's (batch, parameter) → jobs (4.6.1) |
 //! | [`run_aggregation_job_driver`] | `job_driver.rs`, `aggregation_step.rs` | leased jobs → Helper → output shares in batch aggregations (4.5.1, 4.5.2) |
 //! | [`run_collection_job_driver`] | `collection_driver.rs`, `collection_batch.rs` | leased collection jobs → both aggregate shares (4.6) |
 //!
@@ -35,6 +35,10 @@
 //!   fixed-size batch room reserved → [`job_creator::create_jobs`]
 //! - reports of an already collected batch never join a job →
 //!   [`job_creator::split_collected`]
+//! - a VDAF whose parameter the Collector chooses (Poplar1): jobs per
+//!   (batch, parameter) of waiting collection jobs, each report once per
+//!   parameter (4.6.1, VDAF-08 `is_valid`) →
+//!   [`param_jobs::create_jobs_for_collections`]
 //! - a job's `PartialBatchSelector` (4.5.1.1) →
 //!   [`aggregation_step::partial_batch_selector`]
 //! - the same stored state gives the byte-identical request to the Helper,
@@ -79,6 +83,8 @@ mod driver_loop;
 mod job_creator;
 mod job_driver;
 mod leases;
+mod new_job;
+mod param_jobs;
 mod peer_client;
 mod report_state;
 mod response_limit;

@@ -25,8 +25,16 @@
 //!   [`concrete`];
 //! - sharding (VDAF-08 section 5.1) -> [`shard_measurement`]; a whole run in
 //!   one process (VDAF-08 section 5.8) -> [`run_locally`];
-//! - a measurement fitting its instance -> [`Measurement::check`].
+//! - a measurement fitting its instance -> [`Measurement::check`];
+//! - aggregation parameters: known in advance or chosen at collection, well
+//!   formed, `is_valid` (VDAF-08 sections 7.3, 8.3), the order of one
+//!   batch's collections -> `agg_param.rs`
+//!   ([`VdafInstance::fixed_aggregation_parameter`],
+//!   [`VdafInstance::check_aggregation_parameter`],
+//!   [`VdafInstance::agg_param_is_valid`],
+//!   [`VdafInstance::check_batch_agg_params`]).
 
+mod agg_param;
 mod catalogue_vdaf;
 pub mod concrete;
 mod dispatch;
@@ -41,6 +49,7 @@ mod simulate;
 mod type_names;
 mod validate;
 
+pub use agg_param::{param_kind, AggParamError, ParamKind};
 pub use catalogue_vdaf::CatalogueVdaf;
 pub use concrete::{
     new_poplar1, new_prio3_count, new_prio3_fixed_point_bounded_l2_vec_sum, new_prio3_histogram,

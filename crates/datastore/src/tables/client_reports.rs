@@ -231,6 +231,66 @@ pub(crate) async fn count_unaggregated_client_reports<DB: Backend>(
     columns::count_of(&counted, TABLE)
 }
 
+/// The `WHERE` of reports in `[$2, $3)` of task `$1` that no aggregation
+/// job with aggregation parameter `$4` holds (VDAFs whose parameter is
+/// chosen at collection: a report is aggregated once per parameter). The
+/// subquery does not depend on the outer row, so both backends compute the
+/// set of IDs once (SQLite as a temporary index, PostgreSQL as a hashed
+/// subplan) rather than once per report.
+const NOT_AGGREGATED_WITH: &str = "r.task_id = $1 AND r.client_time >= $2 AND r.client_time < $3
+       AND r.report_id NOT IN (
+           SELECT ra.report_id FROM aggregation_jobs j
+           JOIN report_aggregations ra
+             ON ra.task_id = j.task_id AND ra.aggregation_job_id = j.aggregation_job_id
+           WHERE j.task_id = $1 AND j.client_interval_start < $3
+             AND j.aggregation_parameter = $4)";
+
+pub(crate) async fn get_client_reports_not_aggregated_with<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    interval: Interval,
+    aggregation_parameter: &[u8],
+    limit: u64,
+) -> Result<Vec<ReportMetadata>> {
+    let Open { conn, .. } = tx.read();
+    let (start, end) = columns::interval(&interval, "interval")?;
+    sql::<DB>(&format!(
+        "SELECT r.report_id, r.client_time FROM client_reports r
+         WHERE {NOT_AGGREGATED_WITH}
+         ORDER BY r.client_time, r.report_id LIMIT $5"
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(start)
+    .bind(end)
+    .bind(aggregation_parameter)
+    .bind(columns::int(limit, "limit")?)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(columns::rows::report_metadata)
+    .collect()
+}
+
+pub(crate) async fn count_client_reports_not_aggregated_with<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+    interval: Interval,
+    aggregation_parameter: &[u8],
+) -> Result<u64> {
+    let Open { conn, .. } = tx.read();
+    let (start, end) = columns::interval(&interval, "interval")?;
+    let counted = sql::<DB>(&format!(
+        "SELECT COUNT(*) AS count FROM client_reports r WHERE {NOT_AGGREGATED_WITH}"
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .bind(start)
+    .bind(end)
+    .bind(aggregation_parameter)
+    .fetch_one(&mut *conn)
+    .await?;
+    columns::count_of(&counted, TABLE)
+}
+
 /// Deletes up to `limit` reports older than `before` that no in-progress
 /// aggregation job still needs (the driver reads a report's shares until
 /// the job's first step is done), skipping rows other transactions hold (a

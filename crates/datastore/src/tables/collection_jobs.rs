@@ -150,6 +150,32 @@ pub(crate) async fn get_collection_jobs_for_batch<DB: Backend>(
     rows.iter().map(columns::rows::collection_job).collect()
 }
 
+pub(crate) async fn get_waiting_collection_batches<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    task_id: &TaskId,
+) -> Result<Vec<(BatchIdentifier, Vec<u8>)>> {
+    let Open { conn, .. } = tx.read();
+    let start = columns::code(CollectionJobState::Start.code(), "state")?;
+    sql::<DB>(
+        "SELECT DISTINCT batch_identifier, aggregation_parameter FROM collection_jobs
+         WHERE task_id = $1 AND state = $2
+         ORDER BY batch_identifier, aggregation_parameter",
+    )
+    .bind(task_id.as_bytes().as_slice())
+    .bind(start)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        let r = columns::RowReader::new(row, "collection_jobs");
+        Ok((
+            r.batch_identifier("batch_identifier")?,
+            r.blob("aggregation_parameter")?,
+        ))
+    })
+    .collect()
+}
+
 pub(crate) async fn acquire_collection_jobs<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     lease_duration: Duration,

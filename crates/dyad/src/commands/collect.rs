@@ -16,7 +16,7 @@ use crate::progress::Step;
 use crate::task_files::{read_yaml, CollectorTaskFile};
 use anyhow::{bail, Context as _};
 use clap::Args;
-use dyad_collector::{AnyVdaf, CollectorBuilder, CollectorError};
+use dyad_collector::{AnyVdaf, Collector, CollectorBuilder, CollectorError};
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::{AuthenticationToken, BatchMode};
 use dyad_core::vdaf::{AggregationParam, VdafInstance};
@@ -73,18 +73,18 @@ pub struct CollectArgs {
 
 /// What the collection needs to know about the task, from the credentials
 /// file or the flags.
-struct TaskView {
+pub(crate) struct TaskView {
     task_id: TaskId,
     leader: Url,
-    vdaf: VdafInstance,
+    pub(crate) vdaf: VdafInstance,
     token: AuthenticationToken,
-    min_batch_size: Option<u64>,
+    pub(crate) min_batch_size: Option<u64>,
     batch_mode: Option<BatchMode>,
     time_precision: Option<DapDuration>,
 }
 
 impl TaskView {
-    fn from_args(args: &CollectArgs) -> anyhow::Result<Self> {
+    pub(crate) fn from_args(args: &CollectArgs) -> anyhow::Result<Self> {
         if let Some(path) = &args.credentials {
             let file: CollectorTaskFile = read_yaml(path, "collector task file")?;
             let token = AuthenticationToken::new_bearer(file.collector_bearer_token.clone())
@@ -114,7 +114,7 @@ impl TaskView {
     }
 
     /// Refuses a query the task cannot answer, before asking the Leader.
-    fn check_query(&self, query: &Query) -> anyhow::Result<()> {
+    pub(crate) fn check_query(&self, query: &Query) -> anyhow::Result<()> {
         match (self.batch_mode, query) {
             (Some(BatchMode::TimeInterval), Query::FixedSize(_)) => bail!(
                 "the task's batch mode is time_interval: give --batch-interval-start and --batch-interval-duration, not a batch ID"
@@ -145,8 +145,11 @@ impl TaskView {
     }
 }
 
-pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
-    let task = TaskView::from_args(&args)?;
+/// The task, the query (checked against the task, with a warning for an
+/// interval still open) and the collector, as `collect` and
+/// `heavy-hitters` start.
+pub(crate) fn prepare(args: &CollectArgs) -> anyhow::Result<(TaskView, Query, Collector<AnyVdaf>)> {
+    let task = TaskView::from_args(args)?;
     let keypair = args.key.keypair()?;
     let query = args.query.query()?;
     task.check_query(&query)?;
@@ -181,6 +184,16 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
         )
         .build(AnyVdaf(task.vdaf))
         .context("building the collector")?;
+    Ok((task, query, collector))
+}
+
+/// How `--format` is asked for, for the commands that share these flags.
+pub(crate) fn format(args: &CollectArgs) -> OutputFormat {
+    args.format
+}
+
+pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
+    let (task, query, collector) = prepare(&args)?;
     let job = collector
         .start_collection(query, &AggregationParam::Empty)
         .await
@@ -247,7 +260,7 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
 }
 
 /// The error of a collection still pending at `--timeout`.
-fn timeout_error(
+pub(crate) fn timeout_error(
     job_id: String,
     deleted: bool,
     waited: Duration,

@@ -6,6 +6,7 @@ pub mod collect_output;
 pub mod collector;
 pub mod datastore_key;
 pub mod decode;
+pub mod heavy_hitters;
 pub mod hpke;
 pub mod hpke_key;
 pub mod interop;

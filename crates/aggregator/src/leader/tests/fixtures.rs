@@ -66,6 +66,11 @@ impl TaskPair {
             .vdaf_verify_key(VerifyKey::random(vdaf.verify_key_length()))
             .batch_mode(batch_mode)
             .min_batch_size(min_batch_size)
+            // Once, or once per level of a VDAF collected level by level.
+            .max_batch_query_count(match dyad_core::vdaf::param_kind(&vdaf) {
+                dyad_core::vdaf::ParamKind::Levelled { levels } => levels,
+                dyad_core::vdaf::ParamKind::Single(_) => 1,
+            })
             .time_precision(Duration::from_seconds(PRECISION))
             .collector_hpke_config(collector.config().clone())
             .aggregator_auth_token(token.clone());

@@ -10,6 +10,7 @@ pub(crate) mod fixtures;
 mod helper_stub;
 mod loop_tests;
 mod oversize_tests;
+mod param_job_tests;
 mod real_helper_tests;
 
 use super::{

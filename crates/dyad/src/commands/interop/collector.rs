@@ -146,9 +146,9 @@ async fn collection_start(State(state): State<Arc<CollectorState>>, body: Bytes)
             Some(text) => decode_base64("agg_param", text)?,
             None => Vec::new(),
         };
-        let agg_param = parse_aggregation_param(&agg_param)?;
         let query = parse_query(request.value("query")?)?;
         let task = state.task(&task_id)?;
+        let agg_param = parse_aggregation_param(&task.collector.vdaf().0, &agg_param)?;
         if query_type_of(&query) != task.query_type {
             bail!(
                 "the query is {:?} but the task's query type is {:?}",
@@ -267,9 +267,7 @@ mod tests {
         bad_token["collector_authentication_token"] = json!("no\nnewlines");
         let mut bad_query_type = add_task_request(task_id);
         bad_query_type["query_type"] = json!(3);
-        let mut poplar = add_task_request(task_id);
-        poplar["vdaf"] = json!({"type": "Poplar1", "bits": "4"});
-        for body in [bad_token, bad_query_type, poplar] {
+        for body in [bad_token, bad_query_type] {
             let (status, reply) = post_json(&app, "/internal/test/add_task", &body).await;
             assert_eq!(
                 (status, reply["status"].as_str()),

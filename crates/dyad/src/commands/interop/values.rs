@@ -12,9 +12,10 @@
 //! | Prio3Histogram | the bucket index, `"2"` | `["3", "0", "9"]` |
 //! | Prio3SumVecField64MultiproofHmacSha256Aes128 (dyad extension) | as Prio3SumVec | as Prio3SumVec |
 //! | Prio3FixedPointBoundedL2VecSum (dyad extension) | `["0.25", "-0.5"]` | `["1.5", "-2.25"]` |
+//! | Poplar1 | an array of booleans (or, a dyad extension, a string of `0` and `1`), most significant bit first | `["12", "0"]`, one count per candidate prefix |
 //!
-//! Poplar1 is not offered: it needs an aggregation parameter chosen at
-//! collection time, which dyad's Leader does not yet aggregate with.
+//! A collection's `agg_param` (section 4.4.1) is base64url: empty for
+//! Prio3, Poplar1's encoded candidate prefixes (VDAF-08 section 8.2.6.4).
 
 use super::api::{decimal_string, decimal_strings, Request};
 use anyhow::{anyhow, bail, Context as _};
@@ -25,18 +26,9 @@ use dyad_messages::draft09::{
 };
 use serde_json::Value;
 
-/// The VDAF object of a request, which must name a Prio3 VDAF of the
-/// catalogue.
+/// The VDAF object of a request, naming a VDAF of the catalogue.
 pub fn parse_vdaf(value: &Value) -> anyhow::Result<VdafInstance> {
-    let instance: VdafInstance =
-        serde_json::from_value(value.clone()).map_err(|e| anyhow!("invalid vdaf: {e}"))?;
-    if !instance.is_prio3() {
-        bail!(
-            "{} is not supported by dyad's interop test API (Prio3 VDAFs only)",
-            instance.type_name()
-        );
-    }
-    Ok(instance)
+    serde_json::from_value(value.clone()).map_err(|e| anyhow!("invalid vdaf: {e}"))
 }
 
 /// An upload's `measurement` for `vdaf`, checked against its parameters.
@@ -74,7 +66,7 @@ pub fn parse_measurement(vdaf: &VdafInstance, value: &Value) -> anyhow::Result<M
                     .collect::<anyhow::Result<_>>()?,
             )
         }
-        VdafInstance::Poplar1 { .. } => bail!("Poplar1 is not supported"),
+        VdafInstance::Poplar1 { .. } => Measurement::Poplar1(bit_string(value)?),
     };
     measurement
         .check(vdaf)
@@ -98,15 +90,38 @@ fn strings<T: ToString>(values: &[T]) -> Value {
     Value::Array(values.iter().map(|v| Value::from(v.to_string())).collect())
 }
 
-/// A collection's `agg_param`: every Prio3 VDAF takes the empty one.
-pub fn parse_aggregation_param(encoded: &[u8]) -> anyhow::Result<AggregationParam> {
-    if !encoded.is_empty() {
-        bail!(
-            "Prio3 VDAFs take an empty aggregation parameter, not {} bytes",
-            encoded.len()
-        );
+/// A Poplar1 measurement: an array of booleans (section 4.2.2), or a
+/// string of `0` and `1`.
+fn bit_string(value: &Value) -> anyhow::Result<Vec<bool>> {
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                item.as_bool()
+                    .with_context(|| format!("measurement[{index}] is not a boolean: {item}"))
+            })
+            .collect(),
+        Value::String(text) => text
+            .chars()
+            .map(|c| match c {
+                '0' => Ok(false),
+                '1' => Ok(true),
+                other => bail!("a bit string holds only 0 and 1, not {other:?}"),
+            })
+            .collect(),
+        other => bail!("a Poplar1 measurement is an array of booleans, not {other}"),
     }
-    Ok(AggregationParam::Empty)
+}
+
+/// A collection's `agg_param` for `vdaf`: empty for Prio3, the encoded
+/// candidate prefixes for Poplar1.
+pub fn parse_aggregation_param(
+    vdaf: &VdafInstance,
+    encoded: &[u8],
+) -> anyhow::Result<AggregationParam> {
+    vdaf.decode_aggregation_parameter(encoded)
+        .map_err(|e| anyhow!("agg_param: {e}"))
 }
 
 /// A task's query type number (section 4.1.2: the `QueryType` code point
@@ -265,9 +280,41 @@ mod tests {
     }
 
     #[test]
-    fn poplar1_and_bad_vdafs_are_refused() {
-        let error = parse_vdaf(&json!({"type": "Poplar1", "bits": "4"})).unwrap_err();
-        assert!(error.to_string().contains("Prio3 VDAFs only"), "{error}");
+    fn poplar1_measurements_and_parameters() {
+        let poplar = vdaf(json!({"type": "Poplar1", "bits": "4"}));
+        let want = Measurement::Poplar1(vec![true, false, true, true]);
+        assert_eq!(
+            parse_measurement(&poplar, &json!([true, false, true, true])).unwrap(),
+            want
+        );
+        assert_eq!(measurement_json(&want), json!([true, false, true, true]));
+        assert_eq!(parse_measurement(&poplar, &json!("1011")).unwrap(), want);
+        for bad in [
+            json!([true, false]),
+            json!([1, 0, 1, 1]),
+            json!("10x1"),
+            json!(5),
+        ] {
+            assert!(parse_measurement(&poplar, &bad).is_err(), "{bad}");
+        }
+        // Level 0, two prefixes: `0` then `1` (VDAF-08 section 8.2.6.4).
+        assert_eq!(
+            parse_aggregation_param(&poplar, &[0, 0, 0, 0, 0, 2, 0b10]).unwrap(),
+            AggregationParam::Poplar1 {
+                prefixes: vec![vec![false], vec![true]]
+            }
+        );
+        // Unsorted.
+        assert!(parse_aggregation_param(&poplar, &[0, 0, 0, 0, 0, 2, 0b01]).is_err());
+        assert!(parse_aggregation_param(&VdafInstance::Prio3Count, &[1]).is_err());
+        assert_eq!(
+            parse_aggregation_param(&VdafInstance::Prio3Count, &[]).unwrap(),
+            AggregationParam::Empty
+        );
+    }
+
+    #[test]
+    fn bad_vdafs_are_refused() {
         assert!(parse_vdaf(&json!({"type": "Prio3Sum"})).is_err());
         assert!(parse_vdaf(&json!({"type": "Prio3Sum", "bits": "x"})).is_err());
         assert!(parse_vdaf(&json!("Prio3Count")).is_err());

@@ -93,8 +93,11 @@ pub struct AddArgs {
     /// Seconds.
     #[arg(long, requires = "generate")]
     pub(super) time_precision: Option<u64>,
-    #[arg(long, default_value_t = 1)]
-    pub(super) max_batch_query_count: u64,
+    /// How many times a batch may be collected (DAP-09 section 4.6.5);
+    /// default 1, or for a VDAF collected level by level (Poplar1) its
+    /// number of levels, so that a whole heavy-hitters walk fits.
+    #[arg(long)]
+    pub(super) max_batch_query_count: Option<u64>,
     /// Seconds since the epoch after which reports are rejected.
     #[arg(long, requires = "generate")]
     pub(super) task_expiration: Option<u64>,
@@ -201,10 +204,11 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
 
 /// The shared task parameters from the flags of `--generate`.
 pub(super) fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
+    let vdaf = args.vdaf.context("give --vdaf")?;
     Ok(TaskParameters {
         leader: args.leader.clone().context("give --leader")?,
         helper: args.helper.clone().context("give --helper")?,
-        vdaf: args.vdaf.context("give --vdaf")?,
+        vdaf,
         batch_mode: match args.batch_mode {
             BatchModeArg::TimeInterval => {
                 if args.max_batch_size.is_some() {
@@ -220,9 +224,20 @@ pub(super) fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
         time_precision: Duration::from_seconds(
             args.time_precision.context("give --time-precision")?,
         ),
-        max_batch_query_count: args.max_batch_query_count,
+        max_batch_query_count: args
+            .max_batch_query_count
+            .unwrap_or_else(|| default_max_batch_query_count(&vdaf)),
         task_expiration: args.task_expiration.map(Time::from_seconds_since_epoch),
     })
+}
+
+/// One collection per batch, or one per level for a VDAF collected level
+/// by level (its parameter chosen at each collection).
+fn default_max_batch_query_count(vdaf: &VdafInstance) -> u64 {
+    match dyad_core::vdaf::param_kind(vdaf) {
+        dyad_core::vdaf::ParamKind::Levelled { levels } => levels,
+        dyad_core::vdaf::ParamKind::Single(_) => 1,
+    }
 }
 
 /// `--collector-hpke-config`: a file holding the base64url HpkeConfig, or
