@@ -3,6 +3,12 @@
 //! (X25519, HKDF-SHA256, AES-128-GCM) first. Seal is timed for the
 //! mandatory suite only (the Client's side).
 //!
+//! `hpke_open_before_after` times, in the same run and on the same
+//! ciphertext, the mandatory suite's open through `hpke-dispatch` alone (as
+//! dyad opened before it kept AWS-LC keys: the public key derived again on
+//! every open) and through dyad's `open_input_share`, so the two compare
+//! under the same load.
+//!
 //! `cargo bench -p dyad-core --bench hpke_open` (add `-- X25519` for the
 //! X25519 suites only); compare runs with `--save-baseline NAME` and
 //! `--baseline NAME`.
@@ -89,5 +95,48 @@ fn hpke_seal(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hpke_open, hpke_seal);
+fn hpke_open_before_after(c: &mut Criterion) {
+    use dyad_core::hpke::HpkeApplicationInfo;
+    use dyad_messages::Encode as _;
+    let aad = aad();
+    let share = PlaintextInputShare::new(Vec::new(), vec![0x5a; SHARE_LEN]);
+    let keypair = HpkeKeypair::generate_default(HpkeConfigId(1));
+    let ciphertext = seal_input_share(keypair.config(), Role::Leader, &aad, &share).expect("seals");
+    let info = HpkeApplicationInfo::input_share(Role::Leader);
+    let encoded_aad = aad.get_encoded().expect("encodes");
+    let dispatch = hpke_dispatch::Config {
+        aead: hpke_dispatch::Aead::AesGcm128,
+        kdf: hpke_dispatch::Kdf::Sha256,
+        kem: hpke_dispatch::Kem::X25519HkdfSha256,
+    };
+    let mut group = c.benchmark_group("hpke_open_before_after");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("hpke-dispatch", |b| {
+        b.iter(|| {
+            dispatch
+                .base_mode_open(
+                    keypair.private_key().as_bytes(),
+                    black_box(&ciphertext.encapsulated_key),
+                    info.as_bytes(),
+                    black_box(&ciphertext.payload),
+                    &encoded_aad,
+                )
+                .expect("opens")
+        })
+    });
+    group.bench_function("dyad", |b| {
+        b.iter(|| {
+            open_input_share(
+                &keypair,
+                Role::Leader,
+                black_box(&aad),
+                black_box(&ciphertext),
+            )
+            .expect("opens")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hpke_open_before_after, hpke_open, hpke_seal);
 criterion_main!(benches);

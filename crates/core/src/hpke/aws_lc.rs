@@ -196,9 +196,7 @@ impl RecipientKey {
         Ok(key)
     }
 
-    /// The public key computed from the private key (for the tests: the
-    /// keypair check seals to the configured public key and opens).
-    #[cfg(test)]
+    /// The public key computed from the private key when it was loaded.
     pub(crate) fn public_key(&self) -> Vec<u8> {
         let mut out = vec![0u8; ffi::EVP_HPKE_MAX_PUBLIC_KEY_LENGTH as usize];
         let mut len = 0usize;

@@ -93,6 +93,15 @@ impl Opener {
         })
     }
 
+    /// The public key of the private key, where the implementation
+    /// derived it when loading the key (AWS-LC).
+    pub(crate) fn public_key(&self) -> Option<Vec<u8>> {
+        match self {
+            Opener::AwsLc { key, .. } => Some(key.public_key()),
+            Opener::Dispatch(_) => None,
+        }
+    }
+
     /// `OpenBase`. Every failure is [`HpkeError::Open`]: the private key
     /// was checked when the keypair was built, so the fault is the
     /// ciphertext's.

@@ -156,17 +156,32 @@ impl HpkeKeypair {
     /// is malformed or is not the public key's.
     pub fn new(config: HpkeConfig, private_key: HpkePrivateKey) -> Result<Self, HpkeError> {
         let suite = HpkeCiphersuite::of(&config);
-        let (enc, ciphertext) = seal_raw(
-            &suite,
-            config.public_key.as_ref(),
-            KEYPAIR_CHECK_INFO,
-            &[],
-            &[],
-        )?;
         let opener = Opener::new(&suite, &private_key)?;
-        opener
-            .open(&private_key, &enc, KEYPAIR_CHECK_INFO, &ciphertext, &[])
-            .map_err(|_| HpkeError::InvalidPrivateKey)?;
+        match opener.public_key() {
+            // The implementation derived the public key when it loaded the
+            // private one (a fixed-base multiplication): compare. A task is
+            // read, and so its keys checked, on every upload.
+            Some(derived) if derived.len() != config.public_key.as_ref().len() => {
+                return Err(HpkeError::InvalidPublicKey)
+            }
+            Some(derived) if derived != config.public_key.as_ref() => {
+                return Err(HpkeError::InvalidPrivateKey)
+            }
+            Some(_) => {}
+            // Otherwise: seal to the public key, open with the private one.
+            None => {
+                let (enc, ciphertext) = seal_raw(
+                    &suite,
+                    config.public_key.as_ref(),
+                    KEYPAIR_CHECK_INFO,
+                    &[],
+                    &[],
+                )?;
+                opener
+                    .open(&private_key, &enc, KEYPAIR_CHECK_INFO, &ciphertext, &[])
+                    .map_err(|_| HpkeError::InvalidPrivateKey)?;
+            }
+        }
         Ok(Self {
             config,
             private_key,
