@@ -31,7 +31,6 @@ use crate::task_files::CollectorKeyFile;
 use aggregators::{Aggregator, Part};
 use anyhow::{bail, Context as _};
 use clap::Args;
-use dyad_aggregator::config::LogConfig;
 use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
 use dyad_collector::{AnyVdaf as CollectorVdaf, CollectorBuilder};
 use dyad_core::clock::{Clock, RealClock};
@@ -137,10 +136,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.vdaf
         );
     }
-    let _ = dyad_aggregator::logging::init_logging(&LogConfig {
-        level: "warn".to_owned(),
-        ..LogConfig::default()
-    });
+    // No log subscriber here: the aggregators' logs go to their files, and
+    // stdout carries only the figures (`--format json` must parse).
     let databases = match &args.datastore {
         None => Databases::Sqlite,
         Some(url) if postgres::is_postgres_url(url) => {
