@@ -29,6 +29,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Measure this machine: the crypto limit, upload ingest, aggregation
+    /// and end to end over real HTTP, and the aggregators' peak memory.
+    Bench(commands::bench::BenchArgs),
     /// The Collector's own setup: its HPKE keypair.
     #[command(subcommand)]
     Collector(commands::collector::CollectorCommand),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Err(error) => return refused_arguments(error),
     };
     let result = match cli.command {
+        Command::Bench(args) => block_on(commands::bench::run(args)),
         Command::Collector(command) => commands::collector::run(command),
         Command::DatastoreKey(command) => block_on(commands::datastore_key::run(command)),
         Command::Decode(args) => commands::decode::run(args),

@@ -11,7 +11,7 @@
 //!
 //! - one error for every failure to open (DAP-09 section 4.5.1.3) ->
 //!   [`HpkeError::Open`], raised by
-//!   [`open_raw`](super::base_mode::open_raw) and the share openers.
+//!   [`Opener::open`](super::base_mode::Opener::open) and the share openers.
 
 use dyad_messages::draft09::{HpkeAeadId, HpkeConfigId, HpkeKdfId, HpkeKemId, Role};
 use dyad_messages::{DecodeError, EncodeError};

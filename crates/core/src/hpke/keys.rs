@@ -1,7 +1,9 @@
 //! HPKE keys: [`HpkePrivateKey`] (zeroized on drop, redacted in `Debug`,
 //! compared in constant time) and [`HpkeKeypair`], an aggregator's or the
 //! Collector's `HpkeConfig` (DAP-09 section 4.4.1) together with its private
-//! key.
+//! key, made ready to open once, when the keypair is built (for the suites
+//! AWS-LC serves, the public key is kept beside the private one, so an open
+//! costs one scalar multiplication: see `base_mode`).
 //!
 //! Both serialize for configuration files with the private key as an
 //! unpadded base64url string (RFC 4648 section 5), as the public key in
@@ -17,7 +19,7 @@
 //! - a private key compared in constant time, redacted, zeroized ->
 //!   [`HpkePrivateKey`]'s `PartialEq`, `Debug` and drop.
 
-use super::base_mode::{open_raw, seal_raw};
+use super::base_mode::{seal_raw, Opener};
 use super::ciphersuite::HpkeCiphersuite;
 use super::HpkeError;
 use base64::alphabet::URL_SAFE;
@@ -128,11 +130,22 @@ impl<'de> Deserialize<'de> for HpkePrivateKey {
 /// deserialization) guarantees that the suite is supported and that the
 /// private key belongs to the public key, so that a failure to open a
 /// ciphertext with it is the ciphertext's fault.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct HpkeKeypair {
     config: HpkeConfig,
     private_key: HpkePrivateKey,
+    /// The private key as the suite's HPKE implementation opens with it.
+    opener: Opener,
 }
+
+/// Equal configurations and private keys (the opener follows from them).
+impl PartialEq for HpkeKeypair {
+    fn eq(&self, other: &Self) -> bool {
+        self.config == other.config && self.private_key == other.private_key
+    }
+}
+
+impl Eq for HpkeKeypair {}
 
 impl HpkeKeypair {
     /// A keypair from a configuration and the private key of its public key.
@@ -142,26 +155,37 @@ impl HpkeKeypair {
     /// suite's KEM, and [`HpkeError::InvalidPrivateKey`] if the private key
     /// is malformed or is not the public key's.
     pub fn new(config: HpkeConfig, private_key: HpkePrivateKey) -> Result<Self, HpkeError> {
-        let dispatch = HpkeCiphersuite::of(&config).dispatch_config()?;
-        let (enc, ciphertext) = seal_raw(
-            &dispatch,
-            config.public_key.as_ref(),
-            KEYPAIR_CHECK_INFO,
-            &[],
-            &[],
-        )?;
-        open_raw(
-            &dispatch,
-            private_key.as_bytes(),
-            &enc,
-            KEYPAIR_CHECK_INFO,
-            &ciphertext,
-            &[],
-        )
-        .map_err(|_| HpkeError::InvalidPrivateKey)?;
+        let suite = HpkeCiphersuite::of(&config);
+        let opener = Opener::new(&suite, &private_key)?;
+        match opener.public_key() {
+            // The implementation derived the public key when it loaded the
+            // private one (a fixed-base multiplication): compare. A task is
+            // read, and so its keys checked, on every upload.
+            Some(derived) if derived.len() != config.public_key.as_ref().len() => {
+                return Err(HpkeError::InvalidPublicKey)
+            }
+            Some(derived) if derived != config.public_key.as_ref() => {
+                return Err(HpkeError::InvalidPrivateKey)
+            }
+            Some(_) => {}
+            // Otherwise: seal to the public key, open with the private one.
+            None => {
+                let (enc, ciphertext) = seal_raw(
+                    &suite,
+                    config.public_key.as_ref(),
+                    KEYPAIR_CHECK_INFO,
+                    &[],
+                    &[],
+                )?;
+                opener
+                    .open(&private_key, &enc, KEYPAIR_CHECK_INFO, &ciphertext, &[])
+                    .map_err(|_| HpkeError::InvalidPrivateKey)?;
+            }
+        }
         Ok(Self {
             config,
             private_key,
+            opener,
         })
     }
 
@@ -173,10 +197,12 @@ impl HpkeKeypair {
         kdf: HpkeKdfId,
         aead: HpkeAeadId,
     ) -> Result<Self, HpkeError> {
-        let dispatch = HpkeCiphersuite::new(kem, kdf, aead).dispatch_config()?;
+        let suite = HpkeCiphersuite::new(kem, kdf, aead);
+        let dispatch = suite.dispatch_config()?;
         let mut generated = hpke_dispatch::gen_keypair(dispatch.kem);
         let private_key = HpkePrivateKey::new(std::mem::take(&mut generated.private_key));
         let public_key = HpkePublicKey::from(std::mem::take(&mut generated.public_key));
+        let opener = Opener::new(&suite, &private_key)?;
         Ok(Self {
             config: HpkeConfig {
                 id,
@@ -186,6 +212,7 @@ impl HpkeKeypair {
                 public_key,
             },
             private_key,
+            opener,
         })
     }
 
@@ -193,17 +220,8 @@ impl HpkeKeypair {
     /// implementation supports (DAP-09 section 6, "Compliance Requirements").
     pub fn generate_default(id: HpkeConfigId) -> Self {
         let HpkeCiphersuite { kem, kdf, aead } = HpkeCiphersuite::DEFAULT;
-        let mut generated = hpke_dispatch::gen_keypair(hpke_dispatch::Kem::X25519HkdfSha256);
-        Self {
-            config: HpkeConfig {
-                id,
-                kem_id: kem,
-                kdf_id: kdf,
-                aead_id: aead,
-                public_key: HpkePublicKey::from(std::mem::take(&mut generated.public_key)),
-            },
-            private_key: HpkePrivateKey::new(std::mem::take(&mut generated.private_key)),
-        }
+        Self::generate(id, kem, kdf, aead)
+            .expect("the mandatory suite is supported, and a fresh X25519 key is valid")
     }
 
     /// The public configuration, as published in an `HpkeConfigList`.
@@ -224,6 +242,11 @@ impl HpkeKeypair {
     /// The private key.
     pub fn private_key(&self) -> &HpkePrivateKey {
         &self.private_key
+    }
+
+    /// The private key as the suite's implementation opens with it.
+    pub(crate) fn opener(&self) -> &Opener {
+        &self.opener
     }
 }
 

@@ -26,8 +26,12 @@
 //! - a keypair's private key opens what its public key seals ->
 //!   [`HpkeKeypair::new`];
 //! - a failure to open tells nothing more (DAP-09 section 4.5.1.3,
-//!   `hpke_decrypt_error`) -> [`HpkeError::Open`].
+//!   `hpke_decrypt_error`) -> [`HpkeError::Open`];
+//! - which HPKE implementation serves which suite -> `base_mode` (AWS-LC
+//!   for the X25519 suites with HKDF-SHA256/384, `hpke-dispatch` for the
+//!   rest).
 
+mod aws_lc;
 mod base_mode;
 mod ciphersuite;
 mod error;

@@ -10,7 +10,7 @@
 //! - the ciphertext names its configuration ID -> [`seal`]; one naming another
 //!   is refused before opening -> [`open`].
 
-use super::base_mode::{open_raw, seal_raw};
+use super::base_mode::seal_raw;
 use super::{HpkeApplicationInfo, HpkeCiphersuite, HpkeError, HpkeKeypair};
 use dyad_messages::draft09::{HpkeCiphertext, HpkeConfig};
 
@@ -26,9 +26,8 @@ pub fn seal(
     plaintext: &[u8],
     aad: &[u8],
 ) -> Result<HpkeCiphertext, HpkeError> {
-    let dispatch = HpkeCiphersuite::of(config).dispatch_config()?;
     let (encapsulated_key, payload) = seal_raw(
-        &dispatch,
+        &HpkeCiphersuite::of(config),
         config.public_key.as_ref(),
         info.as_bytes(),
         plaintext,
@@ -60,10 +59,8 @@ pub fn open(
             ciphertext: ciphertext.config_id,
         });
     }
-    let dispatch = keypair.ciphersuite().dispatch_config()?;
-    open_raw(
-        &dispatch,
-        keypair.private_key().as_bytes(),
+    keypair.opener().open(
+        keypair.private_key(),
         &ciphertext.encapsulated_key,
         info.as_bytes(),
         &ciphertext.payload,

@@ -1,6 +1,7 @@
 //! One module per `dyad` subcommand, and the arguments they share.
 
 pub mod args;
+pub mod bench;
 pub mod collect;
 pub mod collect_output;
 pub mod collector;

@@ -1,0 +1,83 @@
+//! The crypto limit: how many reports per second one core can take through
+//! both aggregators' protocol work (the Leader's upload validation with its
+//! HPKE open, both sides' VDAF preparation with the Helper's HPKE open, and
+//! both sides' aggregation), with dyad's own code
+//! ([`dyad_protocol::in_memory`]) and no storage or HTTP. Every other figure
+//! of `dyad bench` is read against it, times the cores.
+
+use dyad_core::vdaf::{random_measurement, VdafInstance};
+use dyad_messages::draft09::Time;
+use dyad_messages::Encode as _;
+use dyad_protocol::in_memory::Deployment;
+use std::time::Instant;
+
+/// Reports per in-memory aggregation job (about a driver's job size).
+const JOB_SIZE: usize = 100;
+
+/// The measured limit.
+#[derive(Clone, Copy, Debug)]
+pub struct CryptoLimit {
+    /// Reports measured.
+    pub reports: u64,
+    /// Reports per second on one core.
+    pub per_core: f64,
+}
+
+/// Measures the limit on `reports` fresh reports of `instance`, on the
+/// calling thread (run it where blocking is fine). `progress` is told of
+/// each report done.
+pub fn measure(
+    instance: VdafInstance,
+    reports: u64,
+    progress: impl Fn(u64),
+) -> anyhow::Result<CryptoLimit> {
+    let deployment = Deployment::new(instance)?;
+    let now = dyad_core::clock::Clock::now(&dyad_core::clock::RealClock);
+    let time = Time::from_seconds_since_epoch(
+        now.as_seconds_since_epoch() - now.as_seconds_since_epoch() % 3600,
+    );
+    let mut rng = rand::thread_rng();
+    // The Clients' work, not timed.
+    let encoded: Vec<Vec<u8>> = (0..reports)
+        .map(|_| {
+            let measurement = random_measurement(&instance, &mut rng);
+            Ok(deployment.report(&measurement, time)?.get_encoded()?)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let started = Instant::now();
+    let mut aggregated = 0;
+    for chunk in encoded.chunks(JOB_SIZE) {
+        let shares = chunk
+            .iter()
+            .map(|report| deployment.upload(report, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        aggregated += deployment.aggregate(&shares, now)?.aggregated;
+        progress(chunk.len() as u64);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        aggregated == reports,
+        "the in-memory run aggregated {aggregated} of {reports} reports"
+    );
+    Ok(CryptoLimit {
+        reports,
+        per_core: reports as f64 / secs.max(f64::EPSILON),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_few_reports_give_a_positive_limit() {
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let limit = measure(VdafInstance::Prio3Count, 3, |n| {
+            done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(limit.reports, 3);
+        assert!(limit.per_core > 0.0);
+        assert_eq!(done.into_inner(), 3);
+    }
+}

@@ -1,0 +1,420 @@
+//! `dyad bench`: how close a deployment on this machine comes to what its
+//! cryptography allows, measured in one run.
+//!
+//! 1. The crypto limit ([`crypto_limit`]): reports per second through both
+//!    aggregators' protocol work in memory on one core, times the cores.
+//! 2. A Leader and a Helper, each a `dyad serve` process of its own on its
+//!    own datastore (SQLite files, or fresh databases on the PostgreSQL
+//!    server `--datastore` names, dropped at the end), with a task
+//!    provisioned as `dyad quickstart` does ([`aggregators`]).
+//! 3. The loader prepares N reports (sharded and sealed, not timed), then
+//!    uploads them over C connections: upload ingest. The Leader's job
+//!    creator and drivers run throughout, as in a deployment.
+//! 4. A collection of the whole batch, started after the last upload:
+//!    aggregation is the time from the last upload to the collection
+//!    ready, end to end from the first upload to the collection ready.
+//! 5. Each aggregator process's peak resident memory, then both stop.
+//!
+//! The collected result must equal the plaintext total, or the run fails.
+//! Each phase shows its progress on stderr; the figures go to stdout as a
+//! table (or `--format json`, to compare runs across commits) with each
+//! throughput as a share of the crypto limit of all cores ([`results`]).
+
+mod aggregators;
+mod crypto_limit;
+mod results;
+
+use crate::output::OutputFormat;
+use crate::progress::Step;
+use crate::provision::{self, LocalPolicy, TaskParameters};
+use crate::task_files::CollectorKeyFile;
+use aggregators::{Aggregator, Part};
+use anyhow::{bail, Context as _};
+use clap::Args;
+use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
+use dyad_collector::{AnyVdaf as CollectorVdaf, CollectorBuilder};
+use dyad_core::clock::{Clock, RealClock};
+use dyad_core::task::{AuthenticationToken, BatchMode};
+use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, VdafInstance};
+use dyad_datastore::{postgres, Datastore, DatastoreExt, DatastoreKeys};
+use dyad_messages::draft09::{Duration, HpkeConfigId, Interval, Query, Role, TaskId, Time};
+use futures::StreamExt as _;
+use results::{BenchResults, CryptoLimitFigures, PeakRss, Phase};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Report timestamps are rounded down to this (seconds).
+const TIME_PRECISION: u64 = 3600;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// How many reports to upload and aggregate.
+    #[arg(long, default_value_t = 10_000)]
+    reports: u64,
+    /// The VDAF, as JSON (the interop test API's form); a Prio3 VDAF.
+    #[arg(long, default_value = r#"{"type":"Prio3Count"}"#)]
+    vdaf: VdafInstance,
+    /// How many uploads are in flight at once (each on its own connection).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// How many reports the in-memory crypto limit is measured on.
+    #[arg(long, default_value_t = 2_000)]
+    crypto_reports: u64,
+    /// A PostgreSQL server (`postgres://USER:PASSWORD@HOST/DB`, a user that
+    /// may create databases): each aggregator gets a fresh database there,
+    /// dropped at the end. Default: a SQLite file per aggregator.
+    #[arg(long, value_name = "URL")]
+    datastore: Option<String>,
+    /// Keep the temporary folder (configs and the aggregators' logs).
+    #[arg(long)]
+    keep: bool,
+    /// How to print the figures.
+    #[arg(long, value_enum, default_value_t)]
+    format: OutputFormat,
+}
+
+/// Where the two aggregators keep their state.
+enum Databases {
+    Sqlite,
+    /// Fresh databases (Leader's, Helper's) on this server.
+    Postgres {
+        server: String,
+        names: [String; 2],
+    },
+}
+
+impl Databases {
+    fn name(&self) -> &'static str {
+        match self {
+            Databases::Sqlite => "sqlite",
+            Databases::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// The two aggregators' datastore URLs, creating databases as needed.
+    async fn create(&self, dir: &std::path::Path) -> anyhow::Result<[String; 2]> {
+        match self {
+            Databases::Sqlite => Ok(["leader", "helper"]
+                .map(|name| format!("sqlite://{}", dir.join(format!("{name}.sqlite")).display()))),
+            Databases::Postgres { server, names } => {
+                let mut urls = Vec::new();
+                for name in names {
+                    urls.push(
+                        postgres::admin::create_database(server, name)
+                            .await
+                            .with_context(|| format!("creating database {name}"))?,
+                    );
+                }
+                Ok([urls[0].clone(), urls[1].clone()])
+            }
+        }
+    }
+
+    /// Drops what [`Self::create`] made (whatever of it exists).
+    async fn drop_all(&self) -> anyhow::Result<()> {
+        if let Databases::Postgres { server, names } = self {
+            for name in names {
+                postgres::admin::drop_database(server, name)
+                    .await
+                    .with_context(|| format!("dropping database {name}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.reports == 0 || args.crypto_reports == 0 {
+        bail!("--reports and --crypto-reports must be at least 1");
+    }
+    if args.connections == 0 {
+        bail!("--connections must be at least 1");
+    }
+    if !args.vdaf.is_prio3() {
+        bail!(
+            "the bench runs Prio3 VDAFs; {} needs an aggregation parameter",
+            args.vdaf
+        );
+    }
+    // No log subscriber here: the aggregators' logs go to their files, and
+    // stdout carries only the figures (`--format json` must parse).
+    let databases = match &args.datastore {
+        None => Databases::Sqlite,
+        Some(url) if postgres::is_postgres_url(url) => {
+            let run = format!("dyad_bench_{:08x}", rand::random::<u32>());
+            Databases::Postgres {
+                server: url.clone(),
+                names: [format!("{run}_leader"), format!("{run}_helper")],
+            }
+        }
+        Some(_) => bail!(
+            "--datastore takes a postgres:// URL (without it, each aggregator gets a SQLite file)"
+        ),
+    };
+
+    // 1. The crypto limit, before any process competes for the cores.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let step = Step::counter("crypto", args.crypto_reports, "reports");
+    let limit = {
+        let (vdaf, n) = (args.vdaf, args.crypto_reports);
+        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen = counter.clone();
+        let measuring = tokio::task::spawn_blocking(move || {
+            crypto_limit::measure(vdaf, n, |done| {
+                seen.fetch_add(done, std::sync::atomic::Ordering::Relaxed);
+            })
+        });
+        tokio::pin!(measuring);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                measured = &mut measuring => break measured.context("the crypto limit's thread")??,
+                _ = tick.tick() => step.set_position(counter.load(std::sync::atomic::Ordering::Relaxed)),
+            }
+        }
+    };
+    step.finish(&format!(
+        "{:.0} reports/s on one core ({} reports in memory)",
+        limit.per_core, limit.reports
+    ));
+
+    let dir = tempfile::Builder::new().prefix("dyad-bench-").tempdir()?;
+    let work = async {
+        let urls = databases.create(dir.path()).await?;
+        run_deployment(&args, dir.path(), urls, limit, cores, databases.name()).await
+    };
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    let dropped = databases.drop_all().await;
+    if args.keep {
+        let kept = dir.keep();
+        noteln!("kept {}", kept.display());
+    }
+    let results = outcome?;
+    dropped?;
+    out!("{}", results.render(args.format)?)?;
+    if !results.result_matches {
+        bail!("the collected result differs from the plaintext total");
+    }
+    Ok(())
+}
+
+/// Steps 2 to 5, on the two aggregators' datastores.
+async fn run_deployment(
+    args: &BenchArgs,
+    dir: &std::path::Path,
+    [leader_database, helper_database]: [String; 2],
+    limit: crypto_limit::CryptoLimit,
+    cores: usize,
+    datastore_name: &'static str,
+) -> anyhow::Result<BenchResults> {
+    let setup = Step::spinner("setup", "provisioning the task, starting the aggregators");
+    let leader_port = aggregators::free_port()?;
+    let helper_port = aggregators::free_port()?;
+    let leader_url: url::Url = format!("http://127.0.0.1:{leader_port}/").parse()?;
+    let helper_url: url::Url = format!("http://127.0.0.1:{helper_port}/").parse()?;
+    // As in `dyad quickstart`: each party's keys made by its owner's code
+    // path, all held by this one process for the run.
+    let (collector_keypair, _) = CollectorKeyFile::generate(HpkeConfigId(1))?;
+    let leader_side = provision::generate(
+        &TaskParameters {
+            leader: leader_url.clone(),
+            helper: helper_url.clone(),
+            vdaf: args.vdaf,
+            batch_mode: BatchMode::TimeInterval,
+            // The collection waits for every report.
+            min_batch_size: args.reports,
+            time_precision: Duration::from_seconds(TIME_PRECISION),
+            max_batch_query_count: 1,
+            task_expiration: None,
+        },
+        Role::Leader,
+        collector_keypair.config().clone(),
+        &LocalPolicy::default(),
+    )?;
+    let helper_task = provision::import(&leader_side.peer_file, &LocalPolicy::default())?.task;
+    let leader_task = leader_side.mine.task;
+    let task_id = *leader_task.task_id();
+    let collector_token = AuthenticationToken::new_bearer(
+        leader_side
+            .mine
+            .collector_file
+            .context("the Leader's side has the collector's file")?
+            .collector_bearer_token,
+    )?;
+    let keys_encoded = DatastoreKeys::generate_encoded();
+    let keys = DatastoreKeys::from_encoded(&[&keys_encoded])?;
+    let leader_ds = aggregators::store_task(&leader_database, &keys, &leader_task)
+        .await
+        .context("the Leader's datastore")?;
+    let helper_ds = aggregators::store_task(&helper_database, &keys, &helper_task)
+        .await
+        .context("the Helper's datastore")?;
+    helper_ds.close().await;
+    let started = async {
+        let helper = Aggregator::start(
+            Part::Helper,
+            dir,
+            helper_port,
+            &helper_database,
+            &keys_encoded,
+        )
+        .await?;
+        let leader = Aggregator::start(
+            Part::Leader,
+            dir,
+            leader_port,
+            &leader_database,
+            &keys_encoded,
+        )
+        .await?;
+        anyhow::Ok((leader, helper))
+    }
+    .await;
+    let (mut leader, mut helper) = match started {
+        Ok(both) => both,
+        Err(error) => {
+            setup.abandon();
+            return Err(error);
+        }
+    };
+    setup.finish(&format!("leader {leader_url}, helper {helper_url}"));
+
+    // 3. The loader: reports prepared first, then uploaded.
+    let client = ClientBuilder::new(
+        task_id,
+        leader_url.clone(),
+        helper_url.clone(),
+        Duration::from_seconds(TIME_PRECISION),
+    )
+    .build(ClientVdaf(args.vdaf))?;
+    let mut rng = rand::thread_rng();
+    let measurements: Vec<_> = (0..args.reports)
+        .map(|_| random_measurement(&args.vdaf, &mut rng))
+        .collect();
+    let expected = plaintext_aggregate(&args.vdaf, &AggregationParam::Empty, &measurements)?;
+    let first_time = now();
+    let prepare = Step::counter("prepare", args.reports, "reports");
+    let mut reports = Vec::with_capacity(measurements.len());
+    for measurement in &measurements {
+        reports.push(client.prepare_report(measurement, now()).await?);
+        prepare.inc(1);
+    }
+    prepare.finish(&format!("{} reports sharded and sealed", args.reports));
+
+    let upload = Step::counter("upload", args.reports, "reports");
+    let upload_started = Instant::now();
+    let mut uploads = futures::stream::iter(&reports)
+        .map(|report| client.upload_report(report))
+        .buffer_unordered(args.connections);
+    while let Some(outcome) = uploads.next().await {
+        outcome.context("uploading a report")?;
+        upload.inc(1);
+    }
+    drop(uploads);
+    let upload_secs = upload_started.elapsed().as_secs_f64();
+    let all_cores = limit.per_core * cores as f64;
+    let upload_phase = Phase::of(args.reports, upload_secs, all_cores);
+    upload.finish(&format!(
+        "{} reports in {upload_secs:.2} s ({:.0} reports/s, {:.1} % of the crypto limit x cores)",
+        args.reports,
+        upload_phase.reports_per_sec,
+        upload_phase.ratio_of_limit * 100.0
+    ));
+    leader.check_running()?;
+    helper.check_running()?;
+
+    // 4. The collection of every report.
+    let last_time = now();
+    let start = first_time.to_batch_interval_start(Duration::from_seconds(TIME_PRECISION));
+    let end = last_time.to_batch_interval_start(Duration::from_seconds(TIME_PRECISION));
+    let interval = Interval::new(
+        start,
+        Duration::from_seconds(
+            end.as_seconds_since_epoch() - start.as_seconds_since_epoch() + TIME_PRECISION,
+        ),
+    )?;
+    let collector = CollectorBuilder::new(task_id, leader_url, collector_token, collector_keypair)
+        .build(CollectorVdaf(args.vdaf))?;
+    let aggregate = Step::counter("aggregate", args.reports, "reports");
+    let aggregate_started = Instant::now();
+    let collected = async {
+        let job = collector
+            .start_collection(Query::TimeInterval(interval), &AggregationParam::Empty)
+            .await?;
+        let poll = collector.poll_until_complete(&job);
+        tokio::pin!(poll);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                collection = &mut poll => break collection,
+                _ = tick.tick() => {
+                    if let Ok(waiting) = unaggregated_reports(&leader_ds, task_id).await {
+                        aggregate.set_position(args.reports.saturating_sub(waiting));
+                    }
+                }
+            }
+        }
+    }
+    .await
+    .context("collecting");
+    let aggregation_secs = aggregate_started.elapsed().as_secs_f64();
+    let collection = match collected {
+        Ok(collection) => {
+            aggregate.finish(&format!(
+                "collection ready {aggregation_secs:.2} s after the last upload"
+            ));
+            collection
+        }
+        Err(error) => {
+            aggregate.abandon();
+            return Err(error);
+        }
+    };
+
+    // 5. Memory, then stop.
+    let peak_rss_bytes = PeakRss {
+        leader: leader.peak_rss_bytes(),
+        helper: helper.peak_rss_bytes(),
+    };
+    leader_ds.close().await;
+    tokio::join!(leader.stop(), helper.stop());
+
+    Ok(BenchResults {
+        vdaf: args.vdaf.to_string(),
+        datastore: datastore_name,
+        reports: args.reports,
+        connections: args.connections,
+        cores,
+        crypto_limit: CryptoLimitFigures {
+            reports: limit.reports,
+            per_core_reports_per_sec: limit.per_core,
+            all_cores_reports_per_sec: all_cores,
+        },
+        upload: upload_phase,
+        aggregation: Phase::of(args.reports, aggregation_secs, all_cores),
+        end_to_end: Phase::of(args.reports, upload_secs + aggregation_secs, all_cores),
+        peak_rss_bytes,
+        result_matches: collection.aggregate_result == expected
+            && collection.report_count == args.reports,
+    })
+}
+
+/// How many of the task's reports the Leader has not yet put in an
+/// aggregation job.
+async fn unaggregated_reports(
+    datastore: &Arc<dyn Datastore>,
+    task_id: TaskId,
+) -> anyhow::Result<u64> {
+    Ok(datastore
+        .run_read_tx("bench_progress", move |tx| {
+            Box::pin(async move { Ok(tx.count_unaggregated_client_reports(&task_id, None).await?) })
+        })
+        .await?)
+}
+
+fn now() -> Time {
+    RealClock.now()
+}

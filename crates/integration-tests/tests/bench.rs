@@ -1,0 +1,95 @@
+//! `dyad bench` as a user runs it, tiny (a few reports): the Leader and the
+//! Helper are real `dyad serve` processes, uploads go over HTTP, and the
+//! JSON answer has every figure. Timings are not checked, only that each
+//! is there and positive, and that the collected result matched.
+
+use dyad_integration_tests::dyad_binary;
+use serde_json::Value;
+use std::process::Command;
+
+/// Runs `dyad bench --format json` tiny with `extra` arguments; its JSON.
+fn bench(extra: &[&str]) -> Value {
+    let output = Command::new(dyad_binary())
+        .args([
+            "bench",
+            "--reports",
+            "12",
+            "--crypto-reports",
+            "4",
+            "--connections",
+            "3",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .expect("running dyad bench");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "bench failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"))
+}
+
+fn positive(json: &Value, path: &[&str]) -> f64 {
+    let value = path
+        .iter()
+        .fold(json, |v, key| &v[*key])
+        .as_f64()
+        .unwrap_or_else(|| panic!("{path:?} is not a number in {json:#}"));
+    assert!(value > 0.0, "{path:?} = {value}");
+    value
+}
+
+fn check_shape(json: &Value, datastore: &str) {
+    assert_eq!(json["reports"], 12, "{json:#}");
+    assert_eq!(json["connections"], 3);
+    assert_eq!(json["datastore"], datastore);
+    assert_eq!(json["result_matches"], true);
+    assert_eq!(json["crypto_limit"]["reports"], 4);
+    let per_core = positive(json, &["crypto_limit", "per_core_reports_per_sec"]);
+    let all = positive(json, &["crypto_limit", "all_cores_reports_per_sec"]);
+    let cores = json["cores"].as_f64().unwrap();
+    assert!((all - per_core * cores).abs() < 1e-6 * all, "{json:#}");
+    for phase in ["upload", "aggregation", "end_to_end"] {
+        positive(json, &[phase, "secs"]);
+        let rate = positive(json, &[phase, "reports_per_sec"]);
+        let ratio = positive(json, &[phase, "ratio_of_limit"]);
+        assert!(
+            (ratio - rate / all).abs() < 1e-6 * ratio.max(1e-9),
+            "{phase}: {json:#}"
+        );
+    }
+    if cfg!(target_os = "linux") {
+        positive(json, &["peak_rss_bytes", "leader"]);
+        positive(json, &["peak_rss_bytes", "helper"]);
+    }
+}
+
+#[test]
+fn bench_on_sqlite_reports_every_figure_as_json() {
+    check_shape(&bench(&["--vdaf", r#"{"type":"Prio3Count"}"#]), "sqlite");
+}
+
+#[test]
+fn bench_on_postgres_reports_every_figure_as_json() {
+    let Ok(server) = std::env::var("DYAD_TEST_DATABASE_URL") else {
+        eprintln!("skipped: DYAD_TEST_DATABASE_URL is not set");
+        return;
+    };
+    check_shape(&bench(&["--datastore", &server]), "postgres");
+}
+
+#[test]
+fn bench_refuses_zero_connections_with_one_clear_error() {
+    let output = Command::new(dyad_binary())
+        .args(["bench", "--connections", "0"])
+        .output()
+        .expect("running dyad bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("--connections").count(), 1, "{stderr}");
+}
