@@ -22,7 +22,7 @@
 //!   [`Opener::open`].
 
 use super::aws_lc::{self, AwsLcSuite, RecipientKey};
-use super::{HpkeCiphersuite, HpkeError, HpkePrivateKey};
+use super::{HpkeCiphersuite, HpkeError};
 use std::sync::Arc;
 
 /// `SealBase` to `public_key` under `suite`, returning `(enc, ciphertext)`.
@@ -75,19 +75,16 @@ pub(crate) enum Opener {
 }
 
 impl Opener {
-    /// The opener of `private_key` under `suite`: [`HpkeError::Unsupported`]
+    /// The opener of `private_key` (its serialized bytes) under `suite`: [`HpkeError::Unsupported`]
     /// for a suite dyad does not support, [`HpkeError::InvalidPrivateKey`]
     /// for a key AWS-LC refuses (`hpke-dispatch` checks keys only when
     /// opening).
-    pub(crate) fn new(
-        suite: &HpkeCiphersuite,
-        private_key: &HpkePrivateKey,
-    ) -> Result<Self, HpkeError> {
+    pub(crate) fn new(suite: &HpkeCiphersuite, private_key: &[u8]) -> Result<Self, HpkeError> {
         let dispatch = suite.dispatch_config()?;
         Ok(match AwsLcSuite::of(suite) {
             Some(aws_lc_suite) => Opener::AwsLc {
                 suite: aws_lc_suite,
-                key: Arc::new(RecipientKey::new(aws_lc_suite, private_key.as_bytes())?),
+                key: Arc::new(RecipientKey::new(aws_lc_suite, private_key)?),
             },
             None => Opener::Dispatch(dispatch),
         })
@@ -107,7 +104,7 @@ impl Opener {
     /// ciphertext's.
     pub(crate) fn open(
         &self,
-        private_key: &HpkePrivateKey,
+        private_key: &[u8],
         encapsulated_key: &[u8],
         info: &[u8],
         payload: &[u8],
@@ -116,7 +113,7 @@ impl Opener {
         match self {
             Opener::AwsLc { suite, key } => key.open(*suite, encapsulated_key, info, payload, aad),
             Opener::Dispatch(dispatch) => dispatch
-                .base_mode_open(private_key.as_bytes(), encapsulated_key, info, payload, aad)
+                .base_mode_open(private_key, encapsulated_key, info, payload, aad)
                 .map_err(|_| HpkeError::Open),
         }
     }
@@ -125,7 +122,7 @@ impl Opener {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hpke::{supported_ciphersuites, HpkeKeypair};
+    use crate::hpke::{supported_ciphersuites, HpkeKeypair, HpkePrivateKey};
     use dyad_messages::draft09::HpkeConfigId;
 
     const INFO: &[u8] = b"dyad base mode test";
@@ -158,10 +155,12 @@ mod tests {
             let public_key = kp.config().public_key.as_ref();
 
             let (enc, ct) = dispatch_seal(&dispatch, public_key, INFO, PLAINTEXT, AAD).unwrap();
-            let opener = Opener::new(&suite, kp.private_key()).unwrap();
+            let opener = Opener::new(&suite, kp.private_key().as_bytes()).unwrap();
             assert!(matches!(opener, Opener::AwsLc { .. }));
             assert_eq!(
-                opener.open(kp.private_key(), &enc, INFO, &ct, AAD).unwrap(),
+                opener
+                    .open(kp.private_key().as_bytes(), &enc, INFO, &ct, AAD)
+                    .unwrap(),
                 PLAINTEXT,
                 "{suite:?}"
             );
@@ -178,7 +177,7 @@ mod tests {
     fn aws_lc_keeps_the_public_key_of_the_private_key() {
         let kp = HpkeKeypair::generate_default(HpkeConfigId(1));
         let Opener::AwsLc { key, .. } =
-            Opener::new(&HpkeCiphersuite::DEFAULT, kp.private_key()).unwrap()
+            Opener::new(&HpkeCiphersuite::DEFAULT, kp.private_key().as_bytes()).unwrap()
         else {
             panic!("the mandatory suite is AWS-LC's");
         };
@@ -190,7 +189,7 @@ mod tests {
         for len in [0, 31, 33, 64] {
             let key = HpkePrivateKey::new(vec![1; len]);
             assert_eq!(
-                Opener::new(&HpkeCiphersuite::DEFAULT, &key).err(),
+                Opener::new(&HpkeCiphersuite::DEFAULT, key.as_bytes()).err(),
                 Some(HpkeError::InvalidPrivateKey),
                 "{len}"
             );
@@ -224,10 +223,10 @@ mod tests {
             );
             assert!(suite.is_supported(), "{suite:?}");
             let private_key = HpkePrivateKey::new(unhex(&v["skRm"]));
-            let opener = Opener::new(&suite, &private_key).unwrap();
+            let opener = Opener::new(&suite, private_key.as_bytes()).unwrap();
             let opened = opener
                 .open(
-                    &private_key,
+                    private_key.as_bytes(),
                     &unhex(&v["enc"]),
                     &unhex(&v["info"]),
                     &unhex(&v["ct"]),

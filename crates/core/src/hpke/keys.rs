@@ -156,7 +156,7 @@ impl HpkeKeypair {
     /// is malformed or is not the public key's.
     pub fn new(config: HpkeConfig, private_key: HpkePrivateKey) -> Result<Self, HpkeError> {
         let suite = HpkeCiphersuite::of(&config);
-        let opener = Opener::new(&suite, &private_key)?;
+        let opener = Opener::new(&suite, private_key.as_bytes())?;
         match opener.public_key() {
             // The implementation derived the public key when it loaded the
             // private one (a fixed-base multiplication): compare. A task is
@@ -178,7 +178,13 @@ impl HpkeKeypair {
                     &[],
                 )?;
                 opener
-                    .open(&private_key, &enc, KEYPAIR_CHECK_INFO, &ciphertext, &[])
+                    .open(
+                        private_key.as_bytes(),
+                        &enc,
+                        KEYPAIR_CHECK_INFO,
+                        &ciphertext,
+                        &[],
+                    )
                     .map_err(|_| HpkeError::InvalidPrivateKey)?;
             }
         }
@@ -202,7 +208,7 @@ impl HpkeKeypair {
         let mut generated = hpke_dispatch::gen_keypair(dispatch.kem);
         let private_key = HpkePrivateKey::new(std::mem::take(&mut generated.private_key));
         let public_key = HpkePublicKey::from(std::mem::take(&mut generated.public_key));
-        let opener = Opener::new(&suite, &private_key)?;
+        let opener = Opener::new(&suite, private_key.as_bytes())?;
         Ok(Self {
             config: HpkeConfig {
                 id,

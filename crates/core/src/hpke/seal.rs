@@ -60,7 +60,7 @@ pub fn open(
         });
     }
     keypair.opener().open(
-        keypair.private_key(),
+        keypair.private_key().as_bytes(),
         &ciphertext.encapsulated_key,
         info.as_bytes(),
         &ciphertext.payload,
