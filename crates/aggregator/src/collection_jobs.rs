@@ -444,7 +444,7 @@ async fn authorize_collector(
     task_id: TaskId,
     job_id: &str,
     headers: &HeaderMap,
-) -> ApiResult<(Task, CollectionJobId)> {
+) -> ApiResult<(Arc<Task>, CollectionJobId)> {
     let job_id: CollectionJobId = parse_id(job_id, "collection job ID")?;
     let task = state.task_in_role(task_id, Role::Leader).await?;
     authenticate(&task, headers, Requester::Collector)?;

@@ -9,6 +9,7 @@
 //! | [`runtime`] | [`runtime::run`]: datastore, HTTP API and roles until shutdown |
 //! | [`startup`] | before serving: datastore open errors with advice, the keys check, the startup line |
 //! | [`state`] | [`state::AppState`] and [`state::ApiConfig`]: what every handler shares |
+//! | [`task_cache`] | the tasks the handlers read, kept a few seconds, invalidated by this process's changes |
 //! | [`http`] | router, problem documents, authentication, media types, `GET /hpke_config` |
 //! | [`upload`] | `PUT /tasks/{id}/reports` and the batching report writer |
 //! | [`collection_jobs`] | the Leader's collection job endpoints (DAP-09 4.6.1) |
@@ -80,6 +81,7 @@ pub mod runtime;
 pub mod server;
 pub mod startup;
 pub mod state;
+pub mod task_cache;
 pub mod telemetry;
 pub mod tls;
 pub mod upload;

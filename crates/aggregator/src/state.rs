@@ -12,6 +12,8 @@
 //!
 //! - a task run in the other role is as unknown as no task
 //!   (`unrecognizedTask`, DAP-09 section 3.2) → [`AppState::task_in_role`]
+//! - a task read once per [`crate::task_cache::TASK_CACHE_TTL`], not per
+//!   request → [`AppState::task`]
 //! - the time handlers compare report and batch times against, the
 //!   datastore's clock → [`AppState::now`]
 //! - an input share opens with the task's keys, then the global ones
@@ -27,6 +29,7 @@ use crate::config::{
 use crate::hpke_keys::{GlobalHpkeKeys, KeySnapshot};
 use crate::http::problem::{ApiError, ApiResult};
 use crate::server::ServerLimits;
+use crate::task_cache::TaskCache;
 use crate::upload::writer::ReportWriter;
 use dyad_core::task::Task;
 use dyad_datastore::{Datastore, DatastoreExt};
@@ -72,6 +75,9 @@ pub struct AppState {
     pub(crate) reports: ReportWriter,
     /// The global HPKE keys, for tasks without keys of their own.
     pub(crate) hpke_keys: GlobalHpkeKeys,
+    /// The tasks read lately (see [`crate::task_cache`] for how stale
+    /// one may be).
+    pub(crate) tasks: TaskCache,
 }
 
 impl AppState {
@@ -80,12 +86,19 @@ impl AppState {
         self.datastore.clock().now()
     }
 
-    /// The task, in any role; `unrecognizedTask` if there is none.
-    pub(crate) async fn task(&self, task_id: TaskId) -> ApiResult<Task> {
+    /// The task, in any role; `unrecognizedTask` if there is none. Served
+    /// from the [`TaskCache`] while fresh, else read in a transaction of its
+    /// own. This is the one place a handler looks a task up.
+    pub(crate) async fn task(&self, task_id: TaskId) -> ApiResult<Arc<Task>> {
+        let datastore = self.datastore.clone();
         let task = self
-            .datastore
-            .run_read_tx("get_task", move |tx| {
-                Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+            .tasks
+            .get_or_read(task_id, || async move {
+                datastore
+                    .run_read_tx("get_task", move |tx| {
+                        Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+                    })
+                    .await
             })
             .await?;
         task.ok_or_else(|| ApiError::unrecognized_task(task_id, "unknown task"))
@@ -94,7 +107,7 @@ impl AppState {
     /// The task, which this aggregator must run in `role`. A task run in
     /// the other role is as unknown here as one not run at all (DAP-09
     /// gives no other error for it).
-    pub(crate) async fn task_in_role(&self, task_id: TaskId, role: Role) -> ApiResult<Task> {
+    pub(crate) async fn task_in_role(&self, task_id: TaskId, role: Role) -> ApiResult<Arc<Task>> {
         let task = self.task(task_id).await?;
         if task.role() != role {
             return Err(ApiError::unrecognized_task(

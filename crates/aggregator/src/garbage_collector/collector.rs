@@ -323,6 +323,7 @@ async fn delete_expired_task(
             .await?;
         add_task_rows(run, &counts);
         if gone {
+            crate::task_cache::tasks_changed();
             run.tasks_deleted += 1;
             metrics::counter!(ROWS_DELETED, "table" => "tasks").increment(1);
             info!(

@@ -122,7 +122,7 @@ async fn initialize(
     let (task_for_vdaf, request) = (with_storable_clock_skew(&task, now), Arc::new(request));
     let request_for_vdaf = request.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let keys = (&task_for_vdaf, global_keys.keypairs.as_slice());
+        let keys = (task_for_vdaf.as_ref(), global_keys.keypairs.as_slice());
         prepare(
             &task_for_vdaf,
             &keys,
@@ -220,7 +220,7 @@ async fn read_facts(
         .await?)
 }
 
-pub(super) fn prepare<K: HpkeKeyring + ?Sized>(
+pub(super) fn prepare<K: HpkeKeyring + Sync + ?Sized>(
     task: &Task,
     keys: &K,
     facts: &InitFacts,

@@ -6,6 +6,7 @@ use super::{fallback, hpke_config, trace};
 use crate::hpke_keys::GlobalHpkeKeys;
 use crate::server::ServerLimits;
 use crate::state::{ApiConfig, AppState};
+use crate::task_cache::TaskCache;
 use crate::upload::writer::{ReportWriter, WriterTask};
 use crate::{collection_jobs, helper, upload};
 use axum::routing::{get, post, put};
@@ -37,6 +38,7 @@ impl HttpApi {
             config,
             reports,
             hpke_keys,
+            tasks: TaskCache::default(),
         };
         Self {
             router: build_router(state),

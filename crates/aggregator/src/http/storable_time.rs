@@ -26,6 +26,7 @@ use dyad_datastore::{is_storable_interval, LATEST_STORABLE_TIME};
 use dyad_messages::draft09::{Duration, Interval, Time};
 use dyad_messages::problem::DapProblemType;
 use dyad_protocol::batch::bucket_of;
+use std::sync::Arc;
 
 /// `batchInvalid` for a batch interval that ends after the latest storable
 /// time.
@@ -65,19 +66,21 @@ pub fn latest_storable_report_time(task: &Task) -> Time {
 /// storable report time: the protocol then rejects every later report as
 /// `report_too_early` in the spec's order of checks (DAP-09 section
 /// 4.5.1.4), before it could take a place in a fixed-size batch.
-pub fn with_storable_clock_skew(task: &Task, now: Time) -> Task {
+/// The same task (not a copy) when its skew needs no cut, as it is for
+/// every task but in the last skew before 2^63.
+pub fn with_storable_clock_skew(task: &Arc<Task>, now: Time) -> Arc<Task> {
     let room = latest_storable_report_time(task)
         .checked_difference(now)
         .unwrap_or(Duration::ZERO);
     if task.tolerable_clock_skew() <= room {
-        return task.clone();
+        return Arc::clone(task);
     }
     match task.to_builder().tolerable_clock_skew(room).build() {
-        Ok(task) => task,
+        Ok(task) => Arc::new(task),
         // A stored task with a smaller skew is as valid; keep the task as
         // it is if the builder disagrees (the caller still refuses
         // unstorable times itself).
-        Err(_) => task.clone(),
+        Err(_) => Arc::clone(task),
     }
 }
 

@@ -135,6 +135,7 @@ pub async fn patch_task(
         .await?
         .ok_or_else(|| ManagementError::not_found(format!("no task with ID {task_id}")))?;
     if let Some(expiration) = expiration {
+        crate::task_cache::tasks_changed();
         tracing::info!(
             %task_id,
             task_expiration = expiration.map(|t| t.as_seconds_since_epoch()),
@@ -174,6 +175,7 @@ pub async fn delete_task(
             Box::pin(async move { Ok(tx.delete_task(&task_id).await?) })
         })
         .await?;
+    crate::task_cache::tasks_changed();
     if let Some(rows) = deleted {
         tracing::info!(%task_id, rows = rows.total(), "task deleted over the management API");
     }

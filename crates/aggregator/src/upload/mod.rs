@@ -55,6 +55,7 @@ use dyad_messages::problem::DapProblemType;
 use dyad_protocol::batch::bucket_of;
 use dyad_protocol::upload::{validate_upload, NO_EXTENSIONS};
 use rejections::Rejection;
+use std::sync::Arc;
 use writer::UploadOutcome;
 
 /// The handler.
@@ -115,7 +116,7 @@ impl From<ApiError> for Refused {
 
 async fn accept_for_task(
     state: &AppState,
-    task: &Task,
+    task: &Arc<Task>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<UploadOutcome, Refused> {
@@ -138,13 +139,20 @@ async fn accept_for_task(
     let global = state
         .global_keys_for(task, [report.leader_encrypted_input_share.config_id])
         .await?;
-    let keys = (task, global.keypairs.as_slice());
-    let validated = validate_upload(&checked, &keys, &report, now, NO_EXTENSIONS)
-        .and_then(|validated| check_report_shares(task, &validated).map(|()| validated))
-        .map_err(|e| Refused {
-            rejection: Some(Rejection::of_upload_error(&e)),
-            error: ApiError::from(e.into_protocol_error(task)),
-        })?;
+    // The HPKE open and the shares' decoding are CPU work: on the blocking
+    // pool, so the executor's threads keep serving connections.
+    let opening = Arc::clone(task);
+    let validated = tokio::task::spawn_blocking(move || {
+        let keys = (opening.as_ref(), global.keypairs.as_slice());
+        validate_upload(checked.as_ref(), &keys, &report, now, NO_EXTENSIONS)
+            .and_then(|validated| check_report_shares(&opening, &validated).map(|()| validated))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("upload validation task failed: {e}")))?
+    .map_err(|e| Refused {
+        rejection: Some(Rejection::of_upload_error(&e)),
+        error: ApiError::from(e.into_protocol_error(task)),
+    })?;
     // The guarantee: nothing unstorable reaches the writer.
     if !is_storable_report_time(task, validated.metadata.time) {
         return Err(ApiError::dap(
@@ -167,8 +175,8 @@ async fn accept_for_task(
         task_id,
         metadata: validated.metadata,
         public_share: validated.public_share,
-        leader_extensions: validated.leader_input_share.extensions.clone(),
-        leader_input_share: validated.leader_input_share.payload.clone(),
+        leader_extensions: validated.leader_input_share.extensions,
+        leader_input_share: validated.leader_input_share.payload,
         helper_encrypted_input_share: validated.helper_encrypted_input_share,
     };
     // Its outcome is counted in the transaction that stores it.
