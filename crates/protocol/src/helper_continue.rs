@@ -30,6 +30,7 @@
 use crate::error::ProtocolError;
 use crate::helper_init::{HelperReportAggregation, HelperReportState};
 use crate::idempotency::{check_continue_step, ContinueDisposition, RequestHash, StoredJob};
+use crate::parallel::map_in_chunks;
 use crate::vdaf_codec::{
     decode_agg_param, decode_ping_pong, encode_output_share, encode_ping_pong, DapAggregator,
 };
@@ -115,7 +116,7 @@ where
         named.push(index);
     }
 
-    let param = decode_agg_param::<V>(agg_param)?;
+    decode_agg_param::<V>(agg_param)?;
     let mut out: Vec<HelperReportAggregation> = reports
         .iter()
         .map(|report| HelperReportAggregation {
@@ -126,14 +127,32 @@ where
             },
         })
         .collect();
-    let mut responses = Vec::with_capacity(named.len());
-    for (prepare, index) in request.prepare_continues.iter().zip(named) {
+    let mut work = Vec::with_capacity(named.len());
+    for (prepare, &index) in request.prepare_continues.iter().zip(&named) {
         let HelperReportState::Continued { prep_state } = &reports[index].state else {
             return Err(ProtocolError::internal(
                 "report state changed while checked",
             ));
         };
-        let (state, result) = continue_report(vdaf, &param, prep_state, &prepare.payload)?;
+        work.push((prep_state, prepare));
+    }
+    // Each report on its own, spread over the cores (each chunk decodes
+    // the parameter: prio's types need not be `Sync`).
+    let stepped = map_in_chunks(&work, |chunk| {
+        let param = decode_agg_param::<V>(agg_param)?;
+        chunk
+            .iter()
+            .map(|(prep_state, prepare)| {
+                continue_report(vdaf, &param, prep_state, &prepare.payload)
+            })
+            .collect::<Result<Vec<_>, ProtocolError>>()
+    })?;
+    let mut responses = Vec::with_capacity(named.len());
+    for ((index, prepare), (state, result)) in named
+        .into_iter()
+        .zip(&request.prepare_continues)
+        .zip(stepped)
+    {
         out[index].state = state;
         responses.push(PrepareResp::new(prepare.report_id, result));
     }

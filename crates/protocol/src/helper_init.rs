@@ -39,6 +39,7 @@ use crate::error::ProtocolError;
 use crate::idempotency::RequestHash;
 use crate::keyring::HpkeKeyring;
 use crate::leader_prepare::verify_key;
+use crate::parallel::map_in_chunks;
 use crate::replay::{self, Replay};
 use crate::upload::check_extensions;
 use crate::vdaf_codec::{
@@ -194,8 +195,8 @@ pub fn helper_initialize<V, const L: usize, K, F>(
 ) -> Result<HelperInitOutcome, ProtocolError>
 where
     V: DapAggregator<L>,
-    K: HpkeKeyring + ?Sized,
-    F: ReportFacts + ?Sized,
+    K: HpkeKeyring + Sync + ?Sized,
+    F: ReportFacts + Sync + ?Sized,
 {
     let task_id = *ctx.task.task_id();
     let mut ids = HashSet::with_capacity(request.prepare_inits.len());
@@ -211,17 +212,33 @@ where
         .with_task_id(task_id));
     }
     check_query_type(ctx.task, request.partial_batch_selector.query_type())?;
-    let param = decode_agg_param::<V>(&request.aggregation_parameter).map_err(|e| {
-        ProtocolError::invalid_message(format!("aggregation parameter: {e}")).with_task_id(task_id)
-    })?;
+    let decode_param = || {
+        decode_agg_param::<V>(&request.aggregation_parameter).map_err(|e| {
+            ProtocolError::invalid_message(format!("aggregation parameter: {e}"))
+                .with_task_id(task_id)
+        })
+    };
+    decode_param()?;
     let verify_key = verify_key::<L>(ctx.task)?;
 
+    // Each report on its own, the job's reports spread over the cores
+    // (each chunk decodes the parameter: prio's types need not be `Sync`).
+    let prepared = map_in_chunks(&request.prepare_inits, |chunk| {
+        let param = decode_param()?;
+        chunk
+            .iter()
+            .map(|init| open_validate_prepare(vdaf, ctx, verify_key, &param, request, init))
+            .collect::<Result<Vec<_>, ProtocolError>>()
+    })?;
+
+    // Then, in the request's order, what depends on the reports before:
+    // the batch's remaining capacity.
     let mut capacity = ctx.batch_capacity;
     let mut reports = Vec::with_capacity(request.prepare_inits.len());
     let mut responses = Vec::with_capacity(request.prepare_inits.len());
-    for init in &request.prepare_inits {
+    for (init, prepared) in request.prepare_inits.iter().zip(prepared) {
         let metadata = init.report_share.metadata;
-        let mut state = match open_validate_prepare(vdaf, ctx, verify_key, &param, request, init)? {
+        let mut state = match prepared {
             Ok(state) => state,
             Err(error) => (HelperReportState::Failed(error), None),
         };
@@ -271,8 +288,8 @@ fn open_validate_prepare<V, const L: usize, K, F>(
 ) -> Result<Result<Prepared, PrepareError>, ProtocolError>
 where
     V: DapAggregator<L>,
-    K: HpkeKeyring + ?Sized,
-    F: ReportFacts + ?Sized,
+    K: HpkeKeyring + Sync + ?Sized,
+    F: ReportFacts + Sync + ?Sized,
 {
     let share = &init.report_share;
     let metadata = &share.metadata;

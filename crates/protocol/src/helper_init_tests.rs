@@ -474,3 +474,26 @@ fn a_poplar1_report_seen_at_one_level_is_replayed_at_that_level_only() {
         HelperReportState::Continued { .. }
     ));
 }
+
+#[test]
+fn a_job_spread_over_threads_gives_the_outcome_of_one_core_and_fills_capacity_in_order() {
+    let fx = Fixture::new(VdafInstance::Prio3Count);
+    let req = request(&fx, &reports(&fx, 60));
+    let facts = KnownFacts::default();
+    let mut ctx = helper_ctx(&fx, &facts);
+    ctx.batch_capacity = Some(45);
+    let one_core = crate::parallel::on_one_core(|| run(&ctx, &req).unwrap()).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    let spread = pool.install(|| run(&ctx, &req).unwrap());
+    assert_eq!(spread, one_core);
+    // The first 45 reports in the request's order took the batch's room.
+    let saturated: Vec<_> = errors(&spread)
+        .iter()
+        .map(|e| *e == Some(PrepareError::BatchSaturated))
+        .collect();
+    assert!(saturated[..45].iter().all(|s| !s));
+    assert!(saturated[45..].iter().all(|s| *s));
+}

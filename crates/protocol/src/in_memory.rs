@@ -1,5 +1,8 @@
-//! Both aggregators' protocol work on a set of reports, in memory and on the
-//! calling thread: the crypto limit of a deployment.
+//! Both aggregators' protocol work on a set of reports, in memory: the
+//! crypto limit of a deployment. A job's reports are spread over the
+//! threads of the current rayon pool as in the aggregators
+//! ([`crate::parallel`]); inside [`crate::parallel::on_one_core`] all of it
+//! runs on the calling thread, one core's limit.
 //!
 //! [`Deployment`] holds a Leader task and a Helper task that agree (each with
 //! its own fresh HPKE keypair), makes Clients' reports with the real VDAF and

@@ -39,6 +39,7 @@
 //! | the job is done once no report is continued | 4.5.2.1 | [`job_is_finished`] |
 
 use crate::error::ProtocolError;
+use crate::parallel::map_in_chunks;
 use crate::vdaf_codec::{
     decode_agg_param, decode_input_share, decode_output_share, decode_ping_pong,
     decode_public_share, encode_output_share, encode_ping_pong, DapAggregator,
@@ -176,11 +177,20 @@ where
     V: DapAggregator<L>,
 {
     let verify_key = verify_key::<L>(task)?;
-    let param = decode_agg_param::<V>(agg_param)?;
+    decode_agg_param::<V>(agg_param)?;
+    // Each report on its own, spread over the cores (each chunk decodes
+    // the parameter: prio's types need not be `Sync`).
+    let initialized = map_in_chunks(reports, |chunk| {
+        let param = decode_agg_param::<V>(agg_param)?;
+        chunk
+            .iter()
+            .map(|report| init_one(vdaf, verify_key, &param, report))
+            .collect::<Result<Vec<_>, ProtocolError>>()
+    })?;
     let mut prepare_inits = Vec::new();
     let mut outcomes = Vec::with_capacity(reports.len());
-    for report in reports {
-        let state = match init_one(vdaf, verify_key, &param, report)? {
+    for (report, initialized) in reports.iter().zip(initialized) {
+        let state = match initialized {
             Ok((state, outbound)) => {
                 prepare_inits.push(PrepareInit::new(
                     ReportShare::new(
@@ -252,7 +262,7 @@ pub fn leader_process_response<V, const L: usize>(
 where
     V: DapAggregator<L>,
 {
-    let param = decode_agg_param::<V>(agg_param)?;
+    decode_agg_param::<V>(agg_param)?;
     let in_flight: Vec<&ReportId> = reports
         .iter()
         .filter(|r| matches!(r.state, LeaderReportState::Continued { .. }))
@@ -270,24 +280,39 @@ where
             in_flight.len()
         )));
     }
+    // Each report in flight paired with its answer, then stepped on its
+    // own, spread over the cores.
     let mut results = response.prepare_resps.iter().map(|r| &r.result);
-    let mut out = Vec::with_capacity(reports.len());
+    let mut paired = Vec::with_capacity(reports.len());
     for report in reports {
-        let state = match &report.state {
-            LeaderReportState::Continued { state, .. } => {
-                let result = results
+        let result = match &report.state {
+            LeaderReportState::Continued { .. } => Some(
+                results
                     .next()
-                    .ok_or_else(|| ProtocolError::internal("response shorter than checked"))?;
-                step_one(vdaf, &param, state, result)?
-            }
-            other => other.clone(),
+                    .ok_or_else(|| ProtocolError::internal("response shorter than checked"))?,
+            ),
+            _ => None,
         };
-        out.push(LeaderReportAggregation {
-            metadata: report.metadata,
-            state,
-        });
+        paired.push((report, result));
     }
-    Ok(out)
+    map_in_chunks(&paired, |chunk| {
+        let param = decode_agg_param::<V>(agg_param)?;
+        chunk
+            .iter()
+            .map(|(report, result)| {
+                let state = match (&report.state, result) {
+                    (LeaderReportState::Continued { state, .. }, Some(result)) => {
+                        step_one(vdaf, &param, state, result)?
+                    }
+                    (other, _) => other.clone(),
+                };
+                Ok(LeaderReportAggregation {
+                    metadata: report.metadata,
+                    state,
+                })
+            })
+            .collect::<Result<Vec<_>, ProtocolError>>()
+    })
 }
 
 /// The Leader's step for one report given the Helper's result.

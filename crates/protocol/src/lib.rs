@@ -22,6 +22,7 @@
 //! | [`keyring`] | finding the HPKE keypair an input share was sealed to | 4.5.1.3 |
 //! | [`vdaf_codec`] | encodings of every VDAF value that is stored | 4 |
 //! | [`error`] | the one error type, carrying a DAP problem type | 3.2 |
+//! | [`parallel`] | a job's reports prepared on every core, results in order | |
 //! | [`in_memory`] | both aggregators' work on reports in memory: the crypto limit `dyad bench` measures | 4.4.2-4.6.2 |
 //!
 //! Code is generic over `V:` [`DapAggregator<VERIFY_KEY_LEN>`](vdaf_codec::DapAggregator)
@@ -40,6 +41,7 @@ pub mod idempotency;
 pub mod in_memory;
 pub mod keyring;
 pub mod leader_prepare;
+pub mod parallel;
 pub mod replay;
 pub mod seal;
 pub mod upload;

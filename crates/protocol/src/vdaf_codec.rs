@@ -36,9 +36,10 @@ use dyad_messages::draft09::Role;
 /// The VDAF nonce length of DAP-09: the 16-byte report ID (section 4).
 pub const NONCE_LEN: usize = 16;
 
-/// A VDAF aggregator whose preparation state can be stored.
+/// A VDAF aggregator whose preparation state can be stored, shared by the
+/// threads that prepare one job's reports ([`crate::parallel`]).
 pub trait DapAggregator<const VERIFY_KEY_LEN: usize>:
-    Aggregator<VERIFY_KEY_LEN, NONCE_LEN>
+    Aggregator<VERIFY_KEY_LEN, NONCE_LEN> + Sync
 {
     /// Encodes a preparation state.
     fn encode_prep_state(&self, state: &Self::PrepareState) -> Result<Vec<u8>, CodecError>;
@@ -50,7 +51,7 @@ pub trait DapAggregator<const VERIFY_KEY_LEN: usize>:
 
 impl<V, const VERIFY_KEY_LEN: usize> DapAggregator<VERIFY_KEY_LEN> for V
 where
-    V: Aggregator<VERIFY_KEY_LEN, NONCE_LEN>,
+    V: Aggregator<VERIFY_KEY_LEN, NONCE_LEN> + Sync,
     V::PrepareState: Encode + for<'a> ParameterizedDecode<(&'a V, usize)>,
 {
     fn encode_prep_state(&self, state: &Self::PrepareState) -> Result<Vec<u8>, CodecError> {

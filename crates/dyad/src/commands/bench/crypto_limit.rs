@@ -23,10 +23,20 @@ pub struct CryptoLimit {
     pub per_core: f64,
 }
 
-/// Measures the limit on `reports` fresh reports of `instance`, on the
-/// calling thread (run it where blocking is fine). `progress` is told of
-/// each report done.
+/// Measures the limit on `reports` fresh reports of `instance`, on one
+/// core: the calling thread, in a rayon pool of one thread
+/// ([`dyad_protocol::parallel::on_one_core`]) so that a job's reports are
+/// not spread over the cores as the aggregators spread them (run it where
+/// blocking is fine). `progress` is told of each report done.
 pub fn measure(
+    instance: VdafInstance,
+    reports: u64,
+    progress: impl Fn(u64) + Send,
+) -> anyhow::Result<CryptoLimit> {
+    dyad_protocol::parallel::on_one_core(move || measure_here(instance, reports, progress))?
+}
+
+fn measure_here(
     instance: VdafInstance,
     reports: u64,
     progress: impl Fn(u64),
