@@ -27,6 +27,7 @@ use dyad_datastore::{Lease, TxError};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -68,6 +69,21 @@ pub(crate) async fn run_driver_loop<W: LeasedWork>(
     shutdown: CancellationToken,
     grace: Duration,
 ) {
+    run_woken_driver_loop(name, work, interval, max_concurrent, shutdown, grace, None).await
+}
+
+/// [`run_driver_loop`], which `wake`, if given, also makes look again
+/// before its interval is over, when it has room for a job (see
+/// `super::wake`).
+pub(crate) async fn run_woken_driver_loop<W: LeasedWork>(
+    name: &'static str,
+    work: Arc<W>,
+    interval: Duration,
+    max_concurrent: u64,
+    shutdown: CancellationToken,
+    grace: Duration,
+    wake: Option<&'static Notify>,
+) {
     info!(driver = name, ?interval, max_concurrent, "started");
     let mut running: JoinSet<()> = JoinSet::new();
     loop {
@@ -86,9 +102,16 @@ pub(crate) async fn run_driver_loop<W: LeasedWork>(
                 Err(error) => warn!(driver = name, %error, "acquiring jobs failed; will retry"),
             }
         }
+        let woken = async {
+            match wake {
+                Some(wake) => wake.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(interval) => {}
+            _ = woken, if (running.len() as u64) < max_concurrent => {}
             Some(joined) = running.join_next(), if !running.is_empty() => {
                 if let Err(error) = joined {
                     warn!(driver = name, %error, "a job's task failed");

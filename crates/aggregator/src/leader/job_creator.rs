@@ -62,6 +62,9 @@ pub struct CreatorRunSummary {
     pub reports_assigned: u64,
     /// Reports ignored because their batch was already collected.
     pub reports_skipped: u64,
+    /// Some task had more unaggregated reports than one run takes
+    /// (`max_jobs_per_task` jobs of `max_job_size`): run again at once.
+    pub more_waiting: bool,
 }
 
 /// What one task's transaction did.
@@ -132,6 +135,7 @@ impl AggregationJobCreator {
                     total.job_ids.extend(summary.job_ids);
                     total.reports_assigned += summary.reports_assigned;
                     total.reports_skipped += summary.reports_skipped;
+                    total.more_waiting |= summary.more_waiting;
                 }
                 Err(error) => warn!(
                     task_id = %task.task_id(),
@@ -220,6 +224,7 @@ impl AggregationJobCreator {
             reports_assigned: created.reports,
             job_ids: created.job_ids,
             reports_skipped: 0,
+            more_waiting: false,
         };
         if summary.jobs_created > 0 {
             info!(
@@ -345,6 +350,8 @@ pub(super) async fn create_jobs(
     let mut started = Vec::with_capacity(candidates.len() + skipped.len());
     let mut summary = CreatorRunSummary {
         reports_skipped: skipped.len() as u64,
+        // The read was cut at the run's limit: more may be waiting.
+        more_waiting: candidates.len() as u64 + skipped.len() as u64 >= limit,
         ..Default::default()
     };
     for (batch_id, reports) in groups {
@@ -417,7 +424,9 @@ pub(super) async fn split_collected(
         .partition(|report| !collected.iter().any(|bucket| bucket.contains(report.time))))
 }
 
-/// Runs the creator every `cfg.interval` until `shutdown` is cancelled.
+/// Runs the creator every `cfg.interval` (at once again while a run left
+/// more reports than it could take) until `shutdown` is cancelled, waking
+/// this process's job driver when it created jobs.
 pub async fn run_aggregation_job_creator(
     ds: Arc<dyn Datastore>,
     cfg: JobCreatorConfig,
@@ -428,8 +437,19 @@ pub async fn run_aggregation_job_creator(
     let creator = AggregationJobCreator::new(ds, cfg);
     info!(?interval, "aggregation job creator started");
     loop {
-        if let Err(error) = creator.run_once(&shutdown).await {
-            warn!(%error, "aggregation job creator run failed; will retry");
+        match creator.run_once(&shutdown).await {
+            Ok(summary) => {
+                if summary.jobs_created > 0 {
+                    // Committed: this process's driver takes them now.
+                    super::wake::aggregation_jobs_created();
+                }
+                if summary.more_waiting && !shutdown.is_cancelled() {
+                    // A backlog: no pause before the next run.
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+            }
+            Err(error) => warn!(%error, "aggregation job creator run failed; will retry"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,

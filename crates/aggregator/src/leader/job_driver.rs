@@ -45,7 +45,7 @@
 
 use super::aggregation_step::{self, LoadedJob, StepRequest, StepWrite};
 use super::config::{DriverSettings, JobDriverConfig};
-use super::driver_loop::{run_driver_loop, LeasedWork};
+use super::driver_loop::{run_woken_driver_loop, LeasedWork};
 use super::leases;
 use super::peer_client::{HelperClient, PeerError};
 use crate::telemetry::instruments::{self, JobKind, LeaseEvent};
@@ -592,13 +592,14 @@ pub async fn run_aggregation_job_driver(
 ) -> anyhow::Result<()> {
     cfg.validate().map_err(anyhow::Error::msg)?;
     let driver = Arc::new(AggregationJobDriver::new(ds, http, &cfg, shutdown.clone()));
-    run_driver_loop(
+    run_woken_driver_loop(
         "aggregation_job_driver",
         driver,
         std::time::Duration::from_millis(cfg.interval_ms),
         cfg.max_concurrent_jobs,
         shutdown,
         shutdown_grace,
+        Some(super::wake::aggregation_jobs()),
     )
     .await;
     Ok(())

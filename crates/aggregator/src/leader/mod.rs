@@ -13,7 +13,9 @@
 //! the Helper's answers (`response_limit.rs`), the stored form of the
 //! Leader's per-report state (`report_state.rs`), the per-job batch
 //! aggregations (`batch_aggregation.rs`), the polling loop both drivers run
-//! (`driver_loop.rs`), the renewal of their leases (`leases.rs`) and the
+//! (`driver_loop.rs`), the renewal of their leases (`leases.rs`), the
+//! in-process wake-up from the job creator to the job driver (`wake.rs`:
+//! created jobs are driven at once, not at the driver's next poll) and the
 //! configuration sections (`config.rs`).
 //!
 //! Crash safety in one sentence: every decision is written in the same
@@ -88,6 +90,7 @@ mod param_jobs;
 mod peer_client;
 mod report_state;
 mod response_limit;
+mod wake;
 
 #[cfg(test)]
 mod tests;
