@@ -140,6 +140,9 @@ pub async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
             Some(BodyLimitError::Overloaded { retry_after }) => {
                 ApiError::unavailable(error_chain_text(&error), retry_after).closing_connection()
             }
+            Some(BodyLimitError::TooLarge { limit }) => {
+                ApiError::body_too_large(limit).closing_connection()
+            }
             // Others come from the connection.
             None => ApiError::invalid_message(format!("reading the request body: {error}")),
         }

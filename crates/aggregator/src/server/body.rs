@@ -7,7 +7,14 @@
 //! - Each chunk received takes its size from the `max_buffered_body_bytes`
 //!   budget, given back when the body is dropped (once the handler has
 //!   collected it); a chunk that does not fit ends the body with
-//!   [`BodyLimitError::Overloaded`].
+//!   [`BodyLimitError::Overloaded`], or, when the body alone is larger than
+//!   the whole budget (it could never fit, however long the client waits),
+//!   with [`BodyLimitError::TooLarge`].
+//! - How a body was cut off is also left in its [`BodyOutcome`], which the
+//!   connection reads once the router answered: a handler that read the
+//!   body through an extractor of its own (a plain-text 400 from axum) is
+//!   answered with the problem document of the limit instead (see
+//!   `connection::handle`).
 //! - The whole body must arrive within `body_read_timeout` of the request's
 //!   start, however it trickles: past it the body ends with
 //!   [`BodyLimitError::TimedOut`].
@@ -39,7 +46,17 @@ pub enum BodyLimitError {
         /// The `Retry-After` to answer with.
         retry_after: Duration,
     },
+    /// The body alone is larger than the listener's byte limit.
+    #[error("the request body is larger than this listener's limit of {limit} bytes")]
+    TooLarge {
+        /// The listener's limit (`max_buffered_body_bytes`).
+        limit: usize,
+    },
 }
+
+/// How a body ended, shared between the body and its connection: set at
+/// most once, when the body is cut off.
+pub type BodyOutcome = Arc<std::sync::OnceLock<BodyLimitError>>;
 
 /// A request body with the server's limits (see the module documentation).
 pub struct LimitedBody<B = Incoming> {
@@ -47,7 +64,12 @@ pub struct LimitedBody<B = Incoming> {
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
     budget: Arc<Semaphore>,
+    /// The most bytes one body may have (`budget`'s size).
+    limit: usize,
+    /// Bytes received so far.
+    received: usize,
     retry_after: Duration,
+    outcome: BodyOutcome,
     /// The bytes taken from `budget` so far.
     taken: Option<OwnedSemaphorePermit>,
     /// The body's place among those being received; released at its end.
@@ -57,20 +79,25 @@ pub struct LimitedBody<B = Incoming> {
 
 impl<B> LimitedBody<B> {
     /// `inner`, holding `place`, with `timeout` counted from now and its
-    /// bytes taken from `budget`.
+    /// bytes taken from `budget` (of `limit` bytes in all); how it was cut
+    /// off, if it is, goes to `outcome`.
     pub fn new(
         inner: B,
         place: OwnedSemaphorePermit,
-        budget: Arc<Semaphore>,
+        (budget, limit): (Arc<Semaphore>, usize),
         timeout: Duration,
         retry_after: Duration,
+        outcome: BodyOutcome,
     ) -> Self {
         Self {
             inner,
             deadline: Box::pin(tokio::time::sleep(timeout)),
             timeout,
             budget,
+            limit,
+            received: 0,
             retry_after,
+            outcome,
             taken: None,
             place: Some(place),
             failed: false,
@@ -80,11 +107,16 @@ impl<B> LimitedBody<B> {
     fn fail(&mut self, error: BodyLimitError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.failed = true;
         self.place = None;
+        let _ = self.outcome.set(error);
         Poll::Ready(Some(Err(Box::new(error))))
     }
 
     /// Takes `len` bytes from the budget.
     fn take(&mut self, len: usize) -> Result<(), BodyLimitError> {
+        self.received = self.received.saturating_add(len);
+        if self.received > self.limit {
+            return Err(BodyLimitError::TooLarge { limit: self.limit });
+        }
         let overloaded = BodyLimitError::Overloaded {
             retry_after: self.retry_after,
         };
@@ -184,9 +216,11 @@ mod tests {
         LimitedBody::new(
             inner,
             places.clone().try_acquire_owned().unwrap(),
-            budget.clone(),
+            // No single-body limit here: these test the shared budget.
+            (budget.clone(), usize::MAX),
             TIMEOUT,
             Duration::from_secs(3),
+            BodyOutcome::default(),
         )
     }
 
@@ -244,5 +278,26 @@ mod tests {
         assert_eq!(budget.available_permits(), 250);
         let third = limited(trickle(2, 100, Duration::ZERO), &places, &budget);
         assert_eq!(third.collect().await.unwrap().to_bytes().len(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_body_larger_than_the_whole_budget_is_too_large_not_overloaded() {
+        let places = Arc::new(Semaphore::new(1));
+        let budget = Arc::new(Semaphore::new(250));
+        let outcome = BodyOutcome::default();
+        let body = LimitedBody::new(
+            trickle(3, 100, Duration::ZERO),
+            places.clone().try_acquire_owned().unwrap(),
+            (budget.clone(), 250),
+            TIMEOUT,
+            Duration::from_secs(3),
+            outcome.clone(),
+        );
+        let error = body.collect().await.unwrap_err();
+        let too_large = BodyLimitError::TooLarge { limit: 250 };
+        assert_eq!(error.downcast_ref::<BodyLimitError>(), Some(&too_large));
+        assert_eq!(outcome.get(), Some(&too_large));
+        assert_eq!(budget.available_permits(), 250);
+        assert_eq!(places.available_permits(), 1);
     }
 }

@@ -5,7 +5,7 @@
 //! the end of the grace period.
 
 use super::activity::{Activity, ActivityIo};
-use super::body::LimitedBody;
+use super::body::{BodyOutcome, LimitedBody};
 use super::overload;
 use super::shared::Shared;
 use axum::body::Body;
@@ -135,6 +135,13 @@ pub(super) async fn handle(
     let _in_flight = activity.request_started();
     let limits = &shared.limits;
     let (parts, incoming) = request.into_parts();
+    let limit = limits.max_buffered_body_bytes;
+    // A body whose declared length is over the listener's limit is refused
+    // before any of it is read.
+    if incoming.size_hint().lower() > limit as u64 {
+        return overload::too_large_response(limit);
+    }
+    let outcome = BodyOutcome::default();
     let body = if incoming.is_end_stream() {
         Body::new(incoming)
     } else {
@@ -155,12 +162,13 @@ pub(super) async fn handle(
         Body::new(LimitedBody::new(
             incoming,
             place,
-            shared.body_bytes.clone(),
+            (shared.body_bytes.clone(), limit),
             limits.body_read_timeout,
             limits.retry_after,
+            outcome.clone(),
         ))
     };
-    match shared
+    let response = match shared
         .router
         .clone()
         .oneshot(Request::from_parts(parts, body))
@@ -168,5 +176,9 @@ pub(super) async fn handle(
     {
         Ok(response) => response,
         Err(never) => match never {},
+    };
+    match outcome.get() {
+        Some(cut) => overload::answer_for_cut_body(*cut, response),
+        None => response,
     }
 }

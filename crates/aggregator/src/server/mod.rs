@@ -9,7 +9,7 @@
 //! | `idle_timeout` | a connection with no request in flight and no traffic is closed ([`activity`]) |
 //! | `body_read_timeout` | a request body not received in full by then ends with `408` ([`body`]) |
 //! | `max_buffered_bodies` | a request with a body is answered `503` with `Retry-After` before its body is read |
-//! | `max_buffered_body_bytes` | a body whose bytes no longer fit is cut off with `503` and `Retry-After` |
+//! | `max_buffered_body_bytes` | a body whose bytes no longer fit is cut off with `503` and `Retry-After`; a body larger than the whole limit (declared or received) is `413` with a problem document naming the limit |
 //!
 //! Shutdown ([`serve`]): stop accepting, ask every connection to close once
 //! its request in flight is answered (idle ones close at once), wait up to
@@ -31,6 +31,8 @@
 //! - the header and idle timeouts → [`activity::Activity::deadline`],
 //!   [`activity::Activity::expired`]
 //! - the body timeout (408) and byte budget (503) → [`body::LimitedBody`]
+//! - a body over the listener's byte limit is 413 on every listener →
+//!   [`overload::answer_for_cut_body`], [`overload::too_large_response`]
 //! - a failing `accept` pauses the loop instead of spinning →
 //!   [`listener::accept_failed`]
 //! - the default connection maximum, from the open-file limit →

@@ -5,6 +5,11 @@
 //! - [`busy_response`]: a request with a body when `max_buffered_bodies`
 //!   bodies are being received; answered through hyper, before the body is
 //!   read.
+//! - [`too_large_response`], [`answer_for_cut_body`]: a body larger than
+//!   the listener's `max_buffered_body_bytes` is `413` with a problem
+//!   document naming the limit, on every listener, whatever the handler
+//!   answered (a body cut off for the other limits keeps the handler's
+//!   problem document, or gets the limit's own: `503`, `408`).
 //! - `Refusals::refuse`: a connection past `max_connections`. The answer
 //!   is written straight on the socket (after the TLS handshake on HTTPS)
 //!   once the request's first bytes arrive, by a short task of its own,
@@ -29,6 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::body::BodyLimitError;
 use super::limits::ServerLimits;
 
 /// Connections being answered `503` at once; more are closed unanswered.
@@ -49,10 +55,14 @@ fn retry_after_secs(retry_after: Duration) -> u64 {
 }
 
 fn problem_json(detail: &str) -> String {
+    problem_json_of(StatusCode::SERVICE_UNAVAILABLE, detail)
+}
+
+fn problem_json_of(status: StatusCode, detail: &str) -> String {
     ProblemDocument {
         type_uri: "about:blank".to_owned(),
-        title: Some("Service Unavailable".to_owned()),
-        status: Some(503),
+        title: status.canonical_reason().map(str::to_owned),
+        status: Some(status.as_u16()),
         detail: Some(detail.to_owned()),
         instance: None,
         taskid: None,
@@ -60,18 +70,62 @@ fn problem_json(detail: &str) -> String {
     .to_json()
 }
 
-/// `503` with `Retry-After`, a problem document and `Connection: close`.
-pub fn busy_response(retry_after: Duration, detail: &str) -> Response<Body> {
-    let mut response = Response::new(Body::from(problem_json(detail)));
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+/// `status` with an `about:blank` problem document and `Connection:
+/// close` (the rest of the request body, if any, is never read).
+fn closing_problem(status: StatusCode, detail: &str) -> Response<Body> {
+    let mut response = Response::new(Body::from(problem_json_of(status, detail)));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    headers.insert(
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// `503` with `Retry-After`, a problem document and `Connection: close`.
+pub fn busy_response(retry_after: Duration, detail: &str) -> Response<Body> {
+    let mut response = closing_problem(StatusCode::SERVICE_UNAVAILABLE, detail);
+    response.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from(retry_after_secs(retry_after)),
     );
-    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
+}
+
+/// `413 Content Too Large` naming the listener's byte limit, with a
+/// problem document and `Connection: close`: a body that could never fit,
+/// so no `Retry-After`.
+pub fn too_large_response(limit: usize) -> Response<Body> {
+    closing_problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &BodyLimitError::TooLarge { limit }.to_string(),
+    )
+}
+
+/// The answer to a request whose body the server cut off (`cut`), given
+/// the router's `response`: a body too large is always `413` naming the
+/// limit (unless the handler already answered 413 with a problem document
+/// naming its own, smaller one); otherwise the handler's problem document
+/// stands, and any other answer (a handler that read the body through an
+/// extractor answers a plain-text 400) becomes the limit's own problem
+/// document: `503` with `Retry-After`, or `408`.
+pub fn answer_for_cut_body(cut: BodyLimitError, response: Response<Body>) -> Response<Body> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    match cut {
+        BodyLimitError::TooLarge { .. }
+            if is_problem && response.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            response
+        }
+        BodyLimitError::TooLarge { limit } => too_large_response(limit),
+        _ if is_problem => response,
+        BodyLimitError::Overloaded { retry_after } => busy_response(retry_after, &cut.to_string()),
+        BodyLimitError::TimedOut(_) => {
+            closing_problem(StatusCode::REQUEST_TIMEOUT, &cut.to_string())
+        }
+    }
 }
 
 /// The bytes of the `503` answered to a connection past the maximum.

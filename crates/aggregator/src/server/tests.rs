@@ -50,6 +50,12 @@ fn router() -> Router {
                     .map(|bytes| bytes.len().to_string())
             }),
         )
+        // A handler that reads its body through axum's extractor (as the
+        // management API's do): axum alone would answer a cut body 400.
+        .route(
+            "/extract",
+            put(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        )
 }
 
 struct Running {
@@ -279,4 +285,71 @@ async fn shutdown_drops_what_is_left_after_the_grace_period() {
     );
     let (answer, _) = read_to_close(&mut stuck, SHORT).await;
     assert_eq!(answer, "");
+}
+
+#[tokio::test]
+async fn a_body_over_the_listeners_byte_limit_is_413_naming_it_whatever_reads_it() {
+    let limit = 1024;
+    let server = start(ServerLimits {
+        max_buffered_body_bytes: limit,
+        ..limits()
+    })
+    .await;
+    let expect_413 = |answer: &str| {
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        let lower = answer.to_ascii_lowercase();
+        assert!(
+            lower.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        assert!(lower.contains("connection: close"), "{answer}");
+        assert!(!lower.contains("retry-after"), "{answer}");
+        assert!(answer.contains("\"status\":413"), "{answer}");
+        assert!(answer.contains("1024 bytes"), "{answer}");
+        assert!(!answer.contains("retry later"), "{answer}");
+    };
+    // Declared too large: refused before any of it is read.
+    for path in ["/extract", "/echo"] {
+        let mut stream = TcpStream::connect(server.address).await.unwrap();
+        stream
+            .write_all(
+                format!("PUT {path} HTTP/1.1\r\nhost: dyad\r\ncontent-length: 5000\r\n\r\nabc")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let (answer, _) = read_to_close(&mut stream, SHORT * 4).await;
+        expect_413(&answer);
+    }
+    // Chunked, found too large as it arrives: the extractor's handler and
+    // the one reading with `read_body` answer alike.
+    for path in ["/extract", "/echo"] {
+        let mut stream = TcpStream::connect(server.address).await.unwrap();
+        let chunk = "x".repeat(800);
+        stream
+            .write_all(
+                format!(
+                    "PUT {path} HTTP/1.1\r\nhost: dyad\r\ntransfer-encoding: chunked\r\n\r\n\
+                     320\r\n{chunk}\r\n320\r\n{chunk}\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let (answer, _) = read_to_close(&mut stream, SHORT * 4).await;
+        expect_413(&answer);
+    }
+    // A body within the limit still arrives whole.
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    stream
+        .write_all(b"PUT /extract HTTP/1.1\r\nhost: dyad\r\ncontent-length: 3\r\n\r\nabc")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("3"),
+        "{answer}"
+    );
 }
