@@ -11,6 +11,7 @@ pub mod heavy_hitters;
 pub mod hpke;
 pub mod hpke_key;
 pub mod interop;
+pub mod local_deployment;
 pub mod migrate;
 pub mod quickstart;
 pub mod serve;

@@ -13,22 +13,21 @@
 //! final summary. Ctrl-C stops the run and still drops its databases and
 //! removes its temporary folder.
 
+use super::local_deployment::{
+    aggregator_yaml, batch_interval, collect_all, measurements, now, store_task, Databases,
+    DemoTask, TIME_PRECISION,
+};
 use crate::progress::Step;
-use crate::provision::{self, LocalPolicy, TaskParameters};
-use crate::task_files::CollectorKeyFile;
 use crate::values::format_result;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use dyad_aggregator::config::{AggregatorConfig, LogConfig};
 use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
-use dyad_collector::{AnyVdaf as CollectorVdaf, CollectorBuilder};
-use dyad_core::clock::RealClock;
-use dyad_core::task::{AuthenticationToken, BatchMode, Task};
-use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, VdafInstance};
-use dyad_datastore::{postgres, Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
-use dyad_messages::draft09::{Duration, HpkeConfigId, Interval, Query, Role, Time};
+use dyad_core::task::Task;
+use dyad_core::vdaf::VdafInstance;
+use dyad_datastore::{Datastore, DatastoreKeys};
+use dyad_messages::draft09::Duration;
 use futures::StreamExt as _;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -36,8 +35,6 @@ use tokio_util::sync::CancellationToken;
 
 /// The default VDAF: a histogram over ten buckets.
 const DEFAULT_VDAF: &str = r#"{"type":"Prio3Histogram","length":"10","chunk_length":"3"}"#;
-/// Report timestamps are rounded down to this (seconds).
-const TIME_PRECISION: u64 = 3600;
 
 #[derive(Debug, Args)]
 pub struct QuickstartArgs {
@@ -61,50 +58,6 @@ pub struct QuickstartArgs {
     datastore: Option<String>,
 }
 
-/// Where the two aggregators keep their state.
-enum Databases {
-    Sqlite,
-    /// Fresh databases (Leader's, Helper's) on this server.
-    Postgres {
-        server: String,
-        names: [String; 2],
-    },
-}
-
-impl Databases {
-    /// The two aggregators' datastore URLs, creating databases as needed.
-    async fn create(&self, dir: &Path) -> anyhow::Result<[String; 2]> {
-        match self {
-            Databases::Sqlite => Ok(["leader", "helper"]
-                .map(|name| format!("sqlite://{}", dir.join(format!("{name}.sqlite")).display()))),
-            Databases::Postgres { server, names } => {
-                let mut urls = Vec::new();
-                for name in names {
-                    urls.push(
-                        postgres::admin::create_database(server, name)
-                            .await
-                            .with_context(|| format!("creating database {name}"))?,
-                    );
-                }
-                outln!("databases: {} (dropped at the end)", names.join(", "))?;
-                Ok([urls[0].clone(), urls[1].clone()])
-            }
-        }
-    }
-
-    /// Drops what [`Self::create`] made (whatever of it exists).
-    async fn drop_all(&self) -> anyhow::Result<()> {
-        if let Databases::Postgres { server, names } = self {
-            for name in names {
-                postgres::admin::drop_database(server, name)
-                    .await
-                    .with_context(|| format!("dropping database {name}"))?;
-            }
-        }
-        Ok(())
-    }
-}
-
 pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     if args.reports == 0 {
         bail!("--reports must be at least 1");
@@ -121,19 +74,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         level: "warn".to_owned(),
         ..LogConfig::default()
     });
-    let databases = match &args.datastore {
-        None => Databases::Sqlite,
-        Some(url) if postgres::is_postgres_url(url) => {
-            let run = format!("dyad_quickstart_{:08x}", rand::random::<u32>());
-            Databases::Postgres {
-                server: url.clone(),
-                names: [format!("{run}_leader"), format!("{run}_helper")],
-            }
-        }
-        Some(_) => bail!(
-            "--datastore takes a postgres:// URL (without it, each aggregator gets a SQLite file)"
-        ),
-    };
+    let databases = Databases::from_arg(args.datastore.as_deref(), "dyad_quickstart")?;
     let dir = tempfile::Builder::new()
         .prefix("dyad-quickstart-")
         .tempdir()?;
@@ -143,7 +84,12 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let work = async {
         let setup = Step::spinner("setup", "creating the datastores and the task");
         match databases.create(dir.path()).await {
-            Ok(urls) => run_on(&args, dir, urls, started, setup).await,
+            Ok(urls) => {
+                if let Databases::Postgres { names, .. } = &databases {
+                    outln!("databases: {} (dropped at the end)", names.join(", "))?;
+                }
+                run_on(&args, dir, urls, started, setup).await
+            }
             Err(error) => {
                 setup.abandon();
                 Err(error)
@@ -222,40 +168,15 @@ async fn run_on(
         "demo: this process holds the Leader's, the Helper's and the Collector's keys; \
          in a deployment each party makes and keeps its own (docs/CONFIGURING.md)"
     )?;
-    let (collector_keypair, _) = CollectorKeyFile::generate(HpkeConfigId(1))?;
-    let leader_side = provision::generate(
-        &TaskParameters {
-            leader: leader_url.clone(),
-            helper: helper_url.clone(),
-            vdaf: args.vdaf,
-            batch_mode: BatchMode::TimeInterval,
-            // Every report must be in the batch, so that the result can be
-            // compared with the plaintext total.
-            min_batch_size: args.reports,
-            time_precision: Duration::from_seconds(TIME_PRECISION),
-            max_batch_query_count: 1,
-            task_expiration: None,
-        },
-        Role::Leader,
-        collector_keypair.config().clone(),
-        &LocalPolicy::default(),
-    )?;
-    let helper_task = provision::import(&leader_side.peer_file, &LocalPolicy::default())?.task;
-    let leader_task = leader_side.mine.task;
-    let collector_token = AuthenticationToken::new_bearer(
-        leader_side
-            .mine
-            .collector_file
-            .context("the Leader's side has the collector's file")?
-            .collector_bearer_token,
-    )?;
+    let task = DemoTask::provision(&leader_url, &helper_url, args.vdaf, args.reports)?;
+    let (leader_task, helper_task) = (&task.leader_task, &task.helper_task);
 
     // Both aggregators serve HTTP from the start; the Leader's background
     // roles start once every report is in, so that the upload and the
     // aggregation are timed apart.
     let shutdown = CancellationToken::new();
-    let leader_ds = open_aggregator("leader", &leader_database, &leader_task).await?;
-    let helper_ds = open_aggregator("helper", &helper_database, &helper_task).await?;
+    let leader_ds = open_aggregator("leader", &leader_database, leader_task).await?;
+    let helper_ds = open_aggregator("helper", &helper_database, helper_task).await?;
     let leader = spawn_roles(
         aggregator_config(Some(&leader_listener), &leader_database, "aggregator")?,
         leader_ds.clone(),
@@ -273,11 +194,7 @@ async fn run_on(
     outln!("leader: {leader_url}  helper: {helper_url}")?;
 
     // Clients: random measurements, uploaded concurrently.
-    let mut rng = rand::thread_rng();
-    let measurements: Vec<_> = (0..args.reports)
-        .map(|_| random_measurement(&args.vdaf, &mut rng))
-        .collect();
-    let expected = plaintext_aggregate(&args.vdaf, &AggregationParam::Empty, &measurements)?;
+    let (measurements, expected) = measurements(&args.vdaf, args.reports)?;
     let client = ClientBuilder::new(
         *leader_task.task_id(),
         leader_url.clone(),
@@ -305,21 +222,8 @@ async fn run_on(
     let last_time = now();
 
     // The collector: one batch interval holding every report's timestamp.
-    let start = first_time.to_batch_interval_start(Duration::from_seconds(TIME_PRECISION));
-    let end = last_time.to_batch_interval_start(Duration::from_seconds(TIME_PRECISION));
-    let interval = Interval::new(
-        start,
-        Duration::from_seconds(
-            end.as_seconds_since_epoch() - start.as_seconds_since_epoch() + TIME_PRECISION,
-        ),
-    )?;
-    let collector = CollectorBuilder::new(
-        *leader_task.task_id(),
-        leader_url.clone(),
-        collector_token,
-        collector_keypair,
-    )
-    .build(CollectorVdaf(args.vdaf))?;
+    let interval = batch_interval(first_time, last_time)?;
+    let collector = task.collector(&leader_url)?;
     let aggregate = Step::counter("aggregate", args.reports, "reports");
     let collect_started = Instant::now();
     let leader_jobs = spawn_roles(
@@ -332,27 +236,14 @@ async fn run_on(
         None,
         &shutdown,
     );
-    let task_id = *leader_task.task_id();
-    let collected = async {
-        let job = collector
-            .start_collection(Query::TimeInterval(interval), &AggregationParam::Empty)
-            .await?;
-        let poll = collector.poll_until_complete(&job);
-        tokio::pin!(poll);
-        // Until the collection is ready: how many reports the job creator
-        // has put in aggregation jobs.
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                collection = &mut poll => break collection,
-                _ = tick.tick() => {
-                    if let Ok(waiting) = unaggregated_reports(&leader_ds, task_id).await {
-                        aggregate.set_position(args.reports.saturating_sub(waiting));
-                    }
-                }
-            }
-        }
-    }
+    let collected = collect_all(
+        &collector,
+        interval,
+        &leader_ds,
+        task.task_id(),
+        args.reports,
+        &aggregate,
+    )
     .await
     .context("collecting");
     let collect_secs = collect_started.elapsed().as_secs_f64();
@@ -405,23 +296,6 @@ async fn run_on(
     Ok(())
 }
 
-/// How many of the task's reports the Leader has not yet put in an
-/// aggregation job.
-async fn unaggregated_reports(
-    datastore: &Arc<dyn Datastore>,
-    task_id: dyad_messages::draft09::TaskId,
-) -> anyhow::Result<u64> {
-    Ok(datastore
-        .run_read_tx("quickstart_progress", move |tx| {
-            Box::pin(async move { Ok(tx.count_unaggregated_client_reports(&task_id, None).await?) })
-        })
-        .await?)
-}
-
-fn now() -> Time {
-    dyad_core::clock::Clock::now(&RealClock)
-}
-
 /// Opens `database` (applying migrations) and stores `task` in it.
 async fn open_aggregator(
     name: &str,
@@ -429,18 +303,9 @@ async fn open_aggregator(
     task: &Task,
 ) -> anyhow::Result<Arc<dyn Datastore>> {
     // A throwaway datastore: its secrets are sealed under a throwaway key.
-    let options = DatastoreOptions::new(DatastoreKeys::generate());
-    let datastore: Arc<dyn Datastore> =
-        dyad_aggregator::runtime::open_datastore(database, Arc::new(RealClock), &options).await?;
-    let task = task.clone();
-    datastore
-        .run_tx("quickstart_put_task", move |tx| {
-            let task = task.clone();
-            Box::pin(async move { Ok(tx.put_task(&task).await?) })
-        })
+    store_task(database, &DatastoreKeys::generate(), task)
         .await
-        .with_context(|| format!("storing the {name}'s task"))?;
-    Ok(datastore)
+        .with_context(|| format!("storing the {name}'s task"))
 }
 
 /// The configuration of one process running `roles` (a YAML list's
@@ -450,19 +315,9 @@ fn aggregator_config(
     database: &str,
     roles: &str,
 ) -> anyhow::Result<AggregatorConfig> {
-    let listen = match listener {
-        Some(listener) => format!("listen_address: \"{}\"\n", listener.local_addr()?),
-        None => String::new(),
-    };
-    Ok(AggregatorConfig::from_yaml_str(&format!(
-        "{listen}\
-         datastore: \"{database}\"\n\
-         roles: [{roles}]\n\
-         log: {{ level: warn }}\n\
-         collection_retry_after_secs: 1\n\
-         aggregation_job_creator: {{ interval_ms: 200 }}\n\
-         aggregation_job_driver: {{ interval_ms: 200 }}\n\
-         collection_job_driver: {{ interval_ms: 200 }}\n"
+    let listen = listener.map(TcpListener::local_addr).transpose()?;
+    Ok(AggregatorConfig::from_yaml_str(&aggregator_yaml(
+        listen, database, roles,
     ))?)
 }
 

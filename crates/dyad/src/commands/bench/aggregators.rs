@@ -7,13 +7,10 @@
 //! drivers) from the start, as a deployment does: uploads and aggregation
 //! overlap. Each process logs warnings to a file in the bench's folder.
 
+use crate::commands::local_deployment::aggregator_yaml;
 use anyhow::{bail, Context as _};
-use dyad_core::clock::RealClock;
-use dyad_core::task::Task;
-use dyad_datastore::{Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a process may take to answer on its port.
@@ -54,27 +51,6 @@ pub fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// Opens `database` with `keys` (applying migrations) and stores `task`.
-/// The handle stays open for the bench's progress queries.
-pub async fn store_task(
-    database: &str,
-    keys: &DatastoreKeys,
-    task: &Task,
-) -> anyhow::Result<Arc<dyn Datastore>> {
-    let options = DatastoreOptions::new(keys.clone());
-    let datastore: Arc<dyn Datastore> =
-        dyad_aggregator::runtime::open_datastore(database, Arc::new(RealClock), &options).await?;
-    let task = task.clone();
-    datastore
-        .run_tx("bench_put_task", move |tx| {
-            let task = task.clone();
-            Box::pin(async move { Ok(tx.put_task(&task).await?) })
-        })
-        .await
-        .context("storing the task")?;
-    Ok(datastore)
-}
-
 /// A running aggregator process, stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Aggregator {
     part: Part,
@@ -95,19 +71,10 @@ impl Aggregator {
     ) -> anyhow::Result<Self> {
         let name = part.name();
         let config = dir.join(format!("{name}.yaml"));
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         std::fs::write(
             &config,
-            format!(
-                "listen_address: \"127.0.0.1:{port}\"\n\
-                 datastore: \"{database}\"\n\
-                 roles: [{roles}]\n\
-                 log: {{ level: warn }}\n\
-                 collection_retry_after_secs: 1\n\
-                 aggregation_job_creator: {{ interval_ms: 200 }}\n\
-                 aggregation_job_driver: {{ interval_ms: 200 }}\n\
-                 collection_job_driver: {{ interval_ms: 200 }}\n",
-                roles = part.roles()
-            ),
+            aggregator_yaml(Some(listen), database, part.roles()),
         )
         .with_context(|| format!("writing {}", config.display()))?;
         let log = dir.join(format!("{name}.log"));

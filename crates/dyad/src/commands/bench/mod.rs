@@ -24,27 +24,22 @@ mod aggregators;
 mod crypto_limit;
 mod results;
 
+use super::local_deployment::{
+    batch_interval, collect_all, measurements, now, store_task, Databases, DemoTask, TIME_PRECISION,
+};
 use crate::output::OutputFormat;
 use crate::progress::Step;
-use crate::provision::{self, LocalPolicy, TaskParameters};
-use crate::task_files::CollectorKeyFile;
 use aggregators::{Aggregator, Part};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
-use dyad_collector::{AnyVdaf as CollectorVdaf, CollectorBuilder};
-use dyad_core::clock::{Clock, RealClock};
-use dyad_core::task::{AuthenticationToken, BatchMode};
-use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, VdafInstance};
-use dyad_datastore::{postgres, Datastore, DatastoreExt, DatastoreKeys};
-use dyad_messages::draft09::{Duration, HpkeConfigId, Interval, Query, Role, TaskId, Time};
+use dyad_core::vdaf::VdafInstance;
+use dyad_datastore::DatastoreKeys;
+use dyad_messages::draft09::Duration;
 use futures::StreamExt as _;
 use results::{BenchResults, CryptoLimitFigures, PeakRss, Phase};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Report timestamps are rounded down to this (seconds).
-const TIME_PRECISION: u64 = 3600;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -73,56 +68,6 @@ pub struct BenchArgs {
     format: OutputFormat,
 }
 
-/// Where the two aggregators keep their state.
-enum Databases {
-    Sqlite,
-    /// Fresh databases (Leader's, Helper's) on this server.
-    Postgres {
-        server: String,
-        names: [String; 2],
-    },
-}
-
-impl Databases {
-    fn name(&self) -> &'static str {
-        match self {
-            Databases::Sqlite => "sqlite",
-            Databases::Postgres { .. } => "postgres",
-        }
-    }
-
-    /// The two aggregators' datastore URLs, creating databases as needed.
-    async fn create(&self, dir: &std::path::Path) -> anyhow::Result<[String; 2]> {
-        match self {
-            Databases::Sqlite => Ok(["leader", "helper"]
-                .map(|name| format!("sqlite://{}", dir.join(format!("{name}.sqlite")).display()))),
-            Databases::Postgres { server, names } => {
-                let mut urls = Vec::new();
-                for name in names {
-                    urls.push(
-                        postgres::admin::create_database(server, name)
-                            .await
-                            .with_context(|| format!("creating database {name}"))?,
-                    );
-                }
-                Ok([urls[0].clone(), urls[1].clone()])
-            }
-        }
-    }
-
-    /// Drops what [`Self::create`] made (whatever of it exists).
-    async fn drop_all(&self) -> anyhow::Result<()> {
-        if let Databases::Postgres { server, names } = self {
-            for name in names {
-                postgres::admin::drop_database(server, name)
-                    .await
-                    .with_context(|| format!("dropping database {name}"))?;
-            }
-        }
-        Ok(())
-    }
-}
-
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.reports == 0 || args.crypto_reports == 0 {
         bail!("--reports and --crypto-reports must be at least 1");
@@ -138,19 +83,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     // No log subscriber here: the aggregators' logs go to their files, and
     // stdout carries only the figures (`--format json` must parse).
-    let databases = match &args.datastore {
-        None => Databases::Sqlite,
-        Some(url) if postgres::is_postgres_url(url) => {
-            let run = format!("dyad_bench_{:08x}", rand::random::<u32>());
-            Databases::Postgres {
-                server: url.clone(),
-                names: [format!("{run}_leader"), format!("{run}_helper")],
-            }
-        }
-        Some(_) => bail!(
-            "--datastore takes a postgres:// URL (without it, each aggregator gets a SQLite file)"
-        ),
-    };
+    let databases = Databases::from_arg(args.datastore.as_deref(), "dyad_bench")?;
 
     // 1. The crypto limit, before any process competes for the cores.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -217,39 +150,14 @@ async fn run_deployment(
     let helper_url: url::Url = format!("http://127.0.0.1:{helper_port}/").parse()?;
     // As in `dyad quickstart`: each party's keys made by its owner's code
     // path, all held by this one process for the run.
-    let (collector_keypair, _) = CollectorKeyFile::generate(HpkeConfigId(1))?;
-    let leader_side = provision::generate(
-        &TaskParameters {
-            leader: leader_url.clone(),
-            helper: helper_url.clone(),
-            vdaf: args.vdaf,
-            batch_mode: BatchMode::TimeInterval,
-            // The collection waits for every report.
-            min_batch_size: args.reports,
-            time_precision: Duration::from_seconds(TIME_PRECISION),
-            max_batch_query_count: 1,
-            task_expiration: None,
-        },
-        Role::Leader,
-        collector_keypair.config().clone(),
-        &LocalPolicy::default(),
-    )?;
-    let helper_task = provision::import(&leader_side.peer_file, &LocalPolicy::default())?.task;
-    let leader_task = leader_side.mine.task;
-    let task_id = *leader_task.task_id();
-    let collector_token = AuthenticationToken::new_bearer(
-        leader_side
-            .mine
-            .collector_file
-            .context("the Leader's side has the collector's file")?
-            .collector_bearer_token,
-    )?;
+    let task = DemoTask::provision(&leader_url, &helper_url, args.vdaf, args.reports)?;
+    let task_id = task.task_id();
     let keys_encoded = DatastoreKeys::generate_encoded();
     let keys = DatastoreKeys::from_encoded(&[&keys_encoded])?;
-    let leader_ds = aggregators::store_task(&leader_database, &keys, &leader_task)
+    let leader_ds = store_task(&leader_database, &keys, &task.leader_task)
         .await
         .context("the Leader's datastore")?;
-    let helper_ds = aggregators::store_task(&helper_database, &keys, &helper_task)
+    let helper_ds = store_task(&helper_database, &keys, &task.helper_task)
         .await
         .context("the Helper's datastore")?;
     helper_ds.close().await;
@@ -290,11 +198,7 @@ async fn run_deployment(
         Duration::from_seconds(TIME_PRECISION),
     )
     .build(ClientVdaf(args.vdaf))?;
-    let mut rng = rand::thread_rng();
-    let measurements: Vec<_> = (0..args.reports)
-        .map(|_| random_measurement(&args.vdaf, &mut rng))
-        .collect();
-    let expected = plaintext_aggregate(&args.vdaf, &AggregationParam::Empty, &measurements)?;
+    let (measurements, expected) = measurements(&args.vdaf, args.reports)?;
     let first_time = now();
     let prepare = Step::counter("prepare", args.reports, "reports");
     let mut reports = Vec::with_capacity(measurements.len());
@@ -327,37 +231,18 @@ async fn run_deployment(
     helper.check_running()?;
 
     // 4. The collection of every report.
-    let last_time = now();
-    let start = first_time.to_batch_interval_start(Duration::from_seconds(TIME_PRECISION));
-    let end = last_time.to_batch_interval_start(Duration::from_seconds(TIME_PRECISION));
-    let interval = Interval::new(
-        start,
-        Duration::from_seconds(
-            end.as_seconds_since_epoch() - start.as_seconds_since_epoch() + TIME_PRECISION,
-        ),
-    )?;
-    let collector = CollectorBuilder::new(task_id, leader_url, collector_token, collector_keypair)
-        .build(CollectorVdaf(args.vdaf))?;
+    let interval = batch_interval(first_time, now())?;
+    let collector = task.collector(&leader_url)?;
     let aggregate = Step::counter("aggregate", args.reports, "reports");
     let aggregate_started = Instant::now();
-    let collected = async {
-        let job = collector
-            .start_collection(Query::TimeInterval(interval), &AggregationParam::Empty)
-            .await?;
-        let poll = collector.poll_until_complete(&job);
-        tokio::pin!(poll);
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                collection = &mut poll => break collection,
-                _ = tick.tick() => {
-                    if let Ok(waiting) = unaggregated_reports(&leader_ds, task_id).await {
-                        aggregate.set_position(args.reports.saturating_sub(waiting));
-                    }
-                }
-            }
-        }
-    }
+    let collected = collect_all(
+        &collector,
+        interval,
+        &leader_ds,
+        task_id,
+        args.reports,
+        &aggregate,
+    )
     .await
     .context("collecting");
     let aggregation_secs = aggregate_started.elapsed().as_secs_f64();
@@ -400,21 +285,4 @@ async fn run_deployment(
         result_matches: collection.aggregate_result == expected
             && collection.report_count == args.reports,
     })
-}
-
-/// How many of the task's reports the Leader has not yet put in an
-/// aggregation job.
-async fn unaggregated_reports(
-    datastore: &Arc<dyn Datastore>,
-    task_id: TaskId,
-) -> anyhow::Result<u64> {
-    Ok(datastore
-        .run_read_tx("bench_progress", move |tx| {
-            Box::pin(async move { Ok(tx.count_unaggregated_client_reports(&task_id, None).await?) })
-        })
-        .await?)
-}
-
-fn now() -> Time {
-    RealClock.now()
 }
