@@ -228,6 +228,7 @@ async fn run_on(
             leader: leader_url.clone(),
             helper: helper_url.clone(),
             vdaf: args.vdaf,
+            dp_strategy: dyad_core::vdaf::DpStrategy::NoDifferentialPrivacy,
             batch_mode: BatchMode::TimeInterval,
             // Every report must be in the batch, so that the result can be
             // compared with the plaintext total.

@@ -223,6 +223,7 @@ async fn run_deployment(
             leader: leader_url.clone(),
             helper: helper_url.clone(),
             vdaf: args.vdaf,
+            dp_strategy: dyad_core::vdaf::DpStrategy::NoDifferentialPrivacy,
             batch_mode: BatchMode::TimeInterval,
             // The collection waits for every report.
             min_batch_size: args.reports,
