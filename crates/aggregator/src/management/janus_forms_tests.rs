@@ -6,7 +6,7 @@
 //! built from janus types is accepted, its collector token hash read the
 //! way janus computes it.
 //!
-//! Public and checked: `VdafInstance` (with `dp_strategy`), `HpkeConfig`,
+//! Public and checked: `VdafInstance` (with every `dp_strategy`), `HpkeConfig`,
 //! `AuthenticationToken`, `AuthenticationTokenHash`, `TaskId`, `Role`,
 //! `Time`, `Duration`. Not public (the aggregator and aggregator-API crates
 //! are not published), so not checked here: `QueryType`, the task request
@@ -24,12 +24,9 @@
 //! - `query_type`: `FixedSize.max_batch_size` is `null` for a dyad task with
 //!   no maximum (that API always has one); `batch_time_window_size` is
 //!   always `null` and any other value is refused;
-//! - `vdaf`: a `dp_strategy` is taken in the same form, but only one the
-//!   VDAF has noise for in prio (`PureDpDiscreteLaplace` for the histogram
-//!   and sum vectors, `ZCdpDiscreteGaussian` for the fixed-point vector:
-//!   that API also lets a fixed-point task name no strategy it can run);
-//!   `Prio3FixedPointBoundedL2VecSum` also takes `BitSize64`; Poplar1
-//!   tasks are refused by `POST /tasks`;
+//! - `vdaf`: `Prio3FixedPointBoundedL2VecSum` also takes `BitSize64`;
+//!   Poplar1 tasks are refused by `POST /tasks` (`dp_strategy` is the same:
+//!   each VDAF takes the strategies that API gives it, checked above);
 //! - `POST /tasks` needs `management_api.dap_url` (this aggregator's own
 //!   endpoint); the same task again answers the task as stored, so a
 //!   Helper's token is `null` then (that API answers a new token it never

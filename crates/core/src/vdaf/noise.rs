@@ -228,9 +228,8 @@ pub fn unshard_noised(
             };
             // Each entry is encoded as `b + 2^(n-1)`, so a sum over `c`
             // reports carries `c * 2^(n-1)` to take off before scaling.
-            let offset = i128::try_from(report_count)
-                .ok()
-                .and_then(|c| c.checked_mul(1i128 << (bitsize.bits() - 1)))
+            let offset = i128::from(report_count)
+                .checked_mul(1i128 << (bitsize.bits() - 1))
                 .ok_or_else(|| VdafRunError::Mismatch {
                     vdaf: "Prio3FixedPointBoundedL2VecSum",
                     reason: format!("report count {report_count} is too large to decode"),

@@ -87,9 +87,9 @@ pub struct AddArgs {
     /// aggregate shares, so the Collector gets a noisy total.
     /// `PureDpDiscreteLaplace:EPSILON` (Prio3Histogram, Prio3SumVec) or
     /// `ZCdpDiscreteGaussian:EPSILON` (Prio3FixedPointBoundedL2VecSum), epsilon
-    /// an integer, N/D or a decimal (smaller: more noise); or the JSON form
-    /// '{"dp_strategy":"PureDpDiscreteLaplace","budget":{"epsilon":[[1],[2]]}}'.
-    /// Default: NoDifferentialPrivacy (exact results).
+    /// an integer, N/D or a decimal (smaller: more noise); or its JSON form
+    /// (see docs/CONFIGURING.md, "Differential privacy"). Default:
+    /// NoDifferentialPrivacy (exact results).
     #[arg(long, value_name = "STRATEGY", requires = "generate")]
     pub(super) dp_strategy: Option<DpStrategy>,
     #[arg(long, value_enum, default_value_t = BatchModeArg::TimeInterval)]
