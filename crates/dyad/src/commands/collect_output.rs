@@ -55,7 +55,8 @@ impl<'a> From<&'a AggregateResult> for ResultView<'a> {
 /// What a noisy result's `noise:` line says.
 fn noise_text(strategy: &DpStrategy) -> String {
     format!(
-        "{strategy}, added by each aggregator: every entry is the true total plus random          noise, and may be negative"
+        "{strategy}, added by each aggregator: every entry is the true total plus random \
+         noise, and may be negative"
     )
 }
 

@@ -521,7 +521,8 @@ pub(super) fn report(task: &Task, written: &[Written], format: OutputFormat) -> 
     )?;
     if !task.dp_strategy().is_none() {
         outln!(
-            "differential privacy: {}; each aggregator adds noise to its aggregate share,              so collected results are noisy",
+            "differential privacy: {}; each aggregator adds noise to its aggregate share, \
+             so collected results are noisy",
             task.dp_strategy()
         )?;
     }
