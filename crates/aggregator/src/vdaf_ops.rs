@@ -17,7 +17,7 @@
 //! - a batch's rows summed for an aggregate share → [`merge_rows`]
 //! - a deleted job's contribution withdrawn → [`emptied_row`]
 //! - the task's differential-privacy noise on an aggregate share, before it
-//!   is sealed → [`add_task_noise`]
+//!   is sealed (7.4) → [`add_task_noise`]
 
 use crate::convert::{interval_to_span, span_to_interval};
 use dyad_core::task::Task;

@@ -1,7 +1,9 @@
 //! [`DpStrategy`]: a task's differential-privacy strategy, carried beside
 //! its VDAF. Each aggregator adds noise drawn by `prio`'s samplers to its
 //! aggregate share before sealing it, so the Collector learns only a noisy
-//! total (the noise itself is in `noise.rs`).
+//! total (the noise itself is in `noise.rs`). This is the approach of
+//! DAP-09 section 7.4: each aggregator adds two-sided noise to its aggregate
+//! share independently, so privacy holds while one of them is honest.
 //!
 //! The JSON form is the one DAP deployments already exchange (the
 //! `dp_strategy` member of a VDAF in the aggregator API):
