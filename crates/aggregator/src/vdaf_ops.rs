@@ -16,6 +16,8 @@
 //!   note) → [`fold_output_shares`], [`merge_job_rows`]
 //! - a batch's rows summed for an aggregate share → [`merge_rows`]
 //! - a deleted job's contribution withdrawn → [`emptied_row`]
+//! - the task's differential-privacy noise on an aggregate share, before it
+//!   is sealed (7.4) → [`add_task_noise`]
 
 use crate::convert::{interval_to_span, span_to_interval};
 use dyad_core::task::Task;
@@ -152,6 +154,34 @@ pub fn merge_rows(
         }
         accumulator.finish()
     })
+}
+
+/// `batch`'s aggregate share with the task's differential-privacy noise
+/// added (nothing for `NoDifferentialPrivacy`), through `prio`'s samplers
+/// ([`dyad_core::vdaf::add_noise_to_aggregate_share`]). Every call draws
+/// fresh noise, so each role calls it once per share it seals and stores:
+/// the Helper inside the transaction that stores its answer, the Leader on
+/// the share its finished collection job stores.
+pub fn add_task_noise(task: &Task, batch: &mut AccumulatedBatch) -> Result<(), ProtocolError> {
+    if task.dp_strategy().is_none() {
+        return Ok(());
+    }
+    batch.aggregate_share = dyad_core::vdaf::add_noise_to_aggregate_share(
+        task.vdaf(),
+        task.dp_strategy(),
+        &batch.aggregate_share,
+        batch.report_count,
+    )
+    .map_err(|e| {
+        ProtocolError::internal(format!("adding differential-privacy noise: {e}"))
+            .with_task_id(*task.task_id())
+    })?;
+    tracing::debug!(
+        task_id = %task.task_id(),
+        dp_strategy = task.dp_strategy().name(),
+        "added differential-privacy noise to the aggregate share"
+    );
+    Ok(())
 }
 
 /// A job's rows after a step: each of `added` merged into the job's

@@ -56,6 +56,8 @@
 //!   [`CollectorBuilder::DEFAULT_MAX_WAIT`];
 //! - unsharding the two aggregate shares (VDAF-08 section 5.5) ->
 //!   [`CollectorVdaf::unshard_encoded`];
+//! - a task with differential-privacy noise, its strategy and its noisy
+//!   (possibly negative) result -> [`NoisedVdaf`];
 //! - which failures are retried -> [`CollectorError`]'s `Retryable` answer;
 //! - the heavy-hitters walk down Poplar1's prefix tree, one collection per
 //!   level (VDAF-08 section 8) -> [`heavy_hitters()`], [`next_candidates`].
@@ -66,6 +68,7 @@ mod error;
 mod heavy_hitters;
 mod http;
 mod job;
+mod noised;
 mod open;
 mod vdaf;
 
@@ -76,4 +79,5 @@ pub use heavy_hitters::{
     heavy_hitters, next_candidates, tree_levels, HeavyHitter, HeavyHitters, LevelProgress,
 };
 pub use job::{Collection, CollectionJob, PollProgress, PollResult};
+pub use noised::NoisedVdaf;
 pub use vdaf::{AnyVdaf, CollectorVdaf};

@@ -18,7 +18,7 @@ use crate::task_files::{ClientTaskFile, CollectorTaskFile, PeerTaskFile};
 use anyhow::{bail, Context as _};
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::{AuthenticationToken, AuthenticationTokenType, BatchMode, Task, VerifyKey};
-use dyad_core::vdaf::VdafInstance;
+use dyad_core::vdaf::{DpStrategy, VdafInstance};
 use dyad_messages::draft09::{Duration, HpkeConfig, HpkeConfigId, Role, Time};
 use url::Url;
 
@@ -28,6 +28,8 @@ pub struct TaskParameters {
     pub leader: Url,
     pub helper: Url,
     pub vdaf: VdafInstance,
+    /// The noise both aggregators add to their aggregate shares.
+    pub dp_strategy: DpStrategy,
     pub batch_mode: BatchMode,
     pub min_batch_size: u64,
     pub time_precision: Duration,
@@ -102,6 +104,7 @@ pub fn generate(
         leader: params.leader.clone(),
         helper: params.helper.clone(),
         vdaf: params.vdaf,
+        dp_strategy: params.dp_strategy.clone(),
         batch_mode: params.batch_mode,
         min_batch_size: params.min_batch_size,
         time_precision: params.time_precision,
@@ -141,6 +144,7 @@ fn build(shared: &PeerTaskFile, role: Role, policy: &LocalPolicy) -> anyhow::Res
         .leader_aggregator_endpoint(shared.leader.clone())
         .helper_aggregator_endpoint(shared.helper.clone())
         .vdaf(shared.vdaf)
+        .dp_strategy(shared.dp_strategy.clone())
         .vdaf_verify_key(shared.vdaf_verify_key.clone())
         .batch_mode(shared.batch_mode)
         .min_batch_size(shared.min_batch_size)
@@ -174,6 +178,7 @@ fn build(shared: &PeerTaskFile, role: Role, policy: &LocalPolicy) -> anyhow::Res
                     leader: shared.leader.clone(),
                     helper: shared.helper.clone(),
                     vdaf: shared.vdaf,
+                    dp_strategy: shared.dp_strategy.clone(),
                     batch_mode: shared.batch_mode,
                     time_precision: shared.time_precision,
                     min_batch_size: shared.min_batch_size,
@@ -217,6 +222,7 @@ mod tests {
             leader: "http://127.0.0.1:1/".parse().unwrap(),
             helper: "http://127.0.0.1:2/".parse().unwrap(),
             vdaf,
+            dp_strategy: DpStrategy::NoDifferentialPrivacy,
             batch_mode: BatchMode::TimeInterval,
             min_batch_size: 10,
             time_precision: Duration::from_seconds(3600),

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use dyad_core::hpke::{HpkeKeypair, HpkePrivateKey};
 use dyad_core::task::{AuthenticationToken, BatchMode, VerifyKey};
-use dyad_core::vdaf::VdafInstance;
+use dyad_core::vdaf::{DpStrategy, VdafInstance};
 use dyad_messages::draft09::{Duration, HpkeConfig, HpkeConfigId, Role, TaskId, Time};
 use dyad_messages::{Decode as _, Encode as _};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -45,6 +45,10 @@ pub struct CollectorTaskFile {
     pub leader: Url,
     pub helper: Url,
     pub vdaf: VdafInstance,
+    /// The noise the aggregators add: the collected result is noisy unless
+    /// `NoDifferentialPrivacy` (left out then).
+    #[serde(default, skip_serializing_if = "DpStrategy::is_none")]
+    pub dp_strategy: DpStrategy,
     pub batch_mode: BatchMode,
     pub time_precision: Duration,
     pub min_batch_size: u64,
@@ -58,6 +62,7 @@ impl std::fmt::Debug for CollectorTaskFile {
             .field("task_id", &self.task_id)
             .field("leader", &self.leader.as_str())
             .field("vdaf", &self.vdaf)
+            .field("dp_strategy", &self.dp_strategy)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +127,10 @@ pub struct PeerTaskFile {
     pub leader: Url,
     pub helper: Url,
     pub vdaf: VdafInstance,
+    /// The noise both aggregators add to their aggregate shares (left out
+    /// for `NoDifferentialPrivacy`).
+    #[serde(default, skip_serializing_if = "DpStrategy::is_none")]
+    pub dp_strategy: DpStrategy,
     pub batch_mode: BatchMode,
     pub min_batch_size: u64,
     /// Seconds.
@@ -149,6 +158,7 @@ impl std::fmt::Debug for PeerTaskFile {
             .field("leader", &self.leader.as_str())
             .field("helper", &self.helper.as_str())
             .field("vdaf", &self.vdaf)
+            .field("dp_strategy", &self.dp_strategy)
             .field("batch_mode", &self.batch_mode)
             .finish_non_exhaustive()
     }

@@ -109,6 +109,9 @@ pub struct CollectorTaskFile {
     pub leader: Url,
     pub helper: Url,
     pub vdaf: VdafInstance,
+    /// Written only for a task with differential-privacy noise.
+    #[serde(default)]
+    pub dp_strategy: dyad_core::vdaf::DpStrategy,
     pub batch_mode: BatchMode,
     pub time_precision: Duration,
     pub min_batch_size: u64,

@@ -22,7 +22,10 @@
 //!    (`batchQueriedTooManyTimes`), overlap with another collected interval
 //!    (`batchOverlap`);
 //! 4. count and checksum against the Leader's (`batchMismatch`), then the
-//!    share is sealed ([`dyad_protocol::collection::answer_aggregate_share_req`]);
+//!    task's differential-privacy noise is added ([`add_task_noise`]) and
+//!    the share is sealed ([`dyad_protocol::collection::answer_aggregate_share_req`]);
+//!    the noise is drawn once: a replayed request gets the stored answer
+//!    (step 1), and a rerun transaction stored nothing;
 //! 5. the batch is recorded as collected with the parameter, and the
 //!    response stored.
 
@@ -34,7 +37,7 @@ use crate::http::request::{
 };
 use crate::http::storable_time::check_batch_interval;
 use crate::state::AppState;
-use crate::vdaf_ops::{check_agg_param, merge_rows};
+use crate::vdaf_ops::{add_task_noise, check_agg_param, merge_rows};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -137,11 +140,12 @@ pub(crate) async fn answer(
     let rows = tx
         .get_batch_aggregations_for_batch(&task_id, &batch, agg_param)
         .await?;
-    let mine = merge_rows(task, agg_param, &rows).map_err(fail)?;
+    let mut mine = merge_rows(task, agg_param, &rows).map_err(fail)?;
 
     let stored = StoredBatchFacts::read(tx, &task_id, &batch).await?;
     let facts = stored.with_report_count(mine.report_count);
     check_aggregate_share_req(task, request, &facts).map_err(fail)?;
+    add_task_noise(task, &mut mine).map_err(fail)?;
     let response = answer_aggregate_share_req(
         task,
         request,

@@ -211,3 +211,74 @@ async fn fixed_size_batch_is_shared_and_unknown_batch_is_invalid() {
         AggregateResult::Count(2)
     );
 }
+
+#[tokio::test]
+async fn a_noised_task_answers_a_noisy_share_once_and_replays_it_unchanged() {
+    use dyad_core::vdaf::{unshard_noised, DpStrategy, NoisedResult};
+    use dyad_messages::draft09::{AggregateShare, Role};
+    const BUCKETS: u32 = 20;
+    let mut pair = TaskPair::time_interval(VdafInstance::Prio3Histogram {
+        length: BUCKETS,
+        chunk_length: 4,
+    });
+    let strategy: DpStrategy = "PureDpDiscreteLaplace:1/2".parse().unwrap();
+    for task in [&mut pair.leader, &mut pair.helper] {
+        *task = task
+            .to_builder()
+            .dp_strategy(strategy.clone())
+            .build()
+            .unwrap();
+    }
+    let env = TestEnv::with_tasks(&[&pair.helper]).await;
+    let buckets = [0usize, 3, 3, 7];
+    let reports: Vec<_> = buckets
+        .iter()
+        .map(|b| pair.report(&Measurement::Histogram(*b), env.clock.now()))
+        .collect();
+    let (init_request, states) =
+        pair.leader_init(&[], PartialBatchSelector::TimeInterval, &reports);
+    let response = env
+        .send(init(&pair, AggregationJobId::random(), &init_request))
+        .await;
+    let resp: AggregationJobResp = response.message(DapMediaType::AggregationJobResp);
+    let states = pair.leader_process(&[], &states, &resp);
+    // The Leader's share without noise: what the Collector gets back is the
+    // true count plus the Helper's noise alone.
+    let (leader_share, count, checksum) = pair.leader_aggregate(&[], &states);
+    let selector = BatchSelector::TimeInterval(bucket(&env));
+    let req = request(selector, count, checksum);
+
+    let first = env.send(aggregate_share(&pair, &req)).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let first: AggregateShare = first.message(DapMediaType::AggregateShare);
+    // A retried request gets the stored answer: the same ciphertext, not a
+    // new draw of noise.
+    let again: AggregateShare = env
+        .send(aggregate_share(&pair, &req))
+        .await
+        .message(DapMediaType::AggregateShare);
+    assert_eq!(again, first);
+
+    let helper_share = pair.open_share(
+        Role::Helper,
+        &[],
+        selector,
+        &first.encrypted_aggregate_share,
+    );
+    let NoisedResult::Integers(noisy) =
+        unshard_noised(pair.helper.vdaf(), &leader_share, &helper_share, count).unwrap()
+    else {
+        panic!("not integers")
+    };
+    let mut truth = vec![0i128; BUCKETS as usize];
+    for b in buckets {
+        truth[b] += 1;
+    }
+    // Discrete Laplace of scale 4: |noise| >= 120 has probability
+    // 2 e^-30 / 1.78 = 1e-13 per bucket; no noise in all 20 buckets has
+    // probability 0.124^20 = 7e-19.
+    for (i, (n, t)) in noisy.iter().zip(&truth).enumerate() {
+        assert!((n - t).abs() < 120, "bucket {i}: {n} vs {t}");
+    }
+    assert_ne!(noisy, truth, "the Helper added no noise");
+}

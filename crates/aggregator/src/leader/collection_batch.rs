@@ -8,6 +8,7 @@
 use super::batch_aggregation::merge_batch;
 use super::job_creator::eager_aggregation_parameter;
 use crate::batch_facts::StoredBatchFacts;
+use crate::vdaf_ops::add_task_noise;
 use dyad_core::task::Task;
 use dyad_core::vdaf_dispatch;
 use dyad_datastore::models::{
@@ -125,11 +126,16 @@ pub(crate) async fn check_and_record(
     .await
 }
 
-/// The Leader's aggregate of the batch (CPU work).
+/// The Leader's aggregate of the batch, with the task's
+/// differential-privacy noise (CPU work). Only the finished job stores it:
+/// an attempt that fails before that released nothing, and a finished job
+/// is never driven again, so one noisy share is ever sealed per job.
 pub(crate) fn leader_share(ready: &ReadyBatch) -> Result<AccumulatedBatch, ProtocolError> {
-    vdaf_dispatch!(ready.task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
+    let mut share = vdaf_dispatch!(ready.task.vdaf(), |vdaf, V, VERIFY_KEY_LEN| {
         merge_batch::<V, VERIFY_KEY_LEN>(&vdaf, &ready.job.aggregation_parameter, &ready.rows)
-    })
+    })?;
+    add_task_noise(&ready.task, &mut share)?;
+    Ok(share)
 }
 
 /// The `AggregateShareReq` for the batch (DAP-09 section 4.6.2).

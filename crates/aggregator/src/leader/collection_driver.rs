@@ -18,7 +18,9 @@
 //!    report joins it (the job creator ignores such reports) and the
 //!    Leader's count cannot move away from the Helper's;
 //! 2. the Leader's aggregate share: every job's batch aggregation rows of
-//!    the batch merged (off the async runtime);
+//!    the batch merged, and the task's differential-privacy noise added
+//!    (off the async runtime; stored only in step 4, so one noisy share per
+//!    job);
 //! 3. the lease renewed, then `AggregateShareReq` with the report count and
 //!    checksum to the Helper (section 4.6.2). A retried request is identical, and the Helper
 //!    answers it identically without counting another query;

@@ -6,7 +6,7 @@
 //! built from janus types is accepted, its collector token hash read the
 //! way janus computes it.
 //!
-//! Public and checked: `VdafInstance` (with `dp_strategy`), `HpkeConfig`,
+//! Public and checked: `VdafInstance` (with every `dp_strategy`), `HpkeConfig`,
 //! `AuthenticationToken`, `AuthenticationTokenHash`, `TaskId`, `Role`,
 //! `Time`, `Duration`. Not public (the aggregator and aggregator-API crates
 //! are not published), so not checked here: `QueryType`, the task request
@@ -24,9 +24,9 @@
 //! - `query_type`: `FixedSize.max_batch_size` is `null` for a dyad task with
 //!   no maximum (that API always has one); `batch_time_window_size` is
 //!   always `null` and any other value is refused;
-//! - `vdaf`: any `dp_strategy` but `NoDifferentialPrivacy` is refused (dyad
-//!   adds no noise); `Prio3FixedPointBoundedL2VecSum` also takes
-//!   `BitSize64`; Poplar1 tasks are refused by `POST /tasks`;
+//! - `vdaf`: `Prio3FixedPointBoundedL2VecSum` also takes `BitSize64`;
+//!   Poplar1 tasks are refused by `POST /tasks` (`dp_strategy` is the same:
+//!   each VDAF takes the strategies that API gives it, checked above);
 //! - `POST /tasks` needs `management_api.dap_url` (this aggregator's own
 //!   endpoint); the same task again answers the task as stored, so a
 //!   Helper's token is `null` then (that API answers a new token it never
@@ -44,7 +44,7 @@ use axum::http::Method;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use dyad_core::task::AuthenticationToken;
-use dyad_core::vdaf::{FixedPointBitSize, VdafInstance};
+use dyad_core::vdaf::{DpStrategy, FixedPointBitSize, VdafInstance};
 use dyad_datastore::testing::sqlite_harness;
 use dyad_datastore::DatastoreExt;
 use janus_core::auth_tokens::{
@@ -150,8 +150,95 @@ fn every_vdaf_dyad_writes_is_a_janus_vdaf_instance_and_back() {
         let written = serde_json::to_value(&janus).unwrap();
         assert_eq!(
             task_request::vdaf_from_json(&written),
-            Ok(dyad),
+            Ok((dyad, DpStrategy::NoDifferentialPrivacy)),
             "{written}"
+        );
+    }
+}
+
+#[test]
+fn a_noised_vdaf_is_written_and_read_as_janus_writes_it() {
+    use prio::dp::distributions::{PureDpDiscreteLaplace, ZCdpDiscreteGaussian};
+    use prio::dp::{DifferentialPrivacyStrategy, PureDpBudget, Rational, ZCdpBudget};
+    let pure = || {
+        PureDpDiscreteLaplace::from_budget(
+            PureDpBudget::new(Rational::from_unsigned(1u32, 2u32).unwrap()).unwrap(),
+        )
+    };
+    let ours_pure: DpStrategy = "PureDpDiscreteLaplace:1/2".parse().unwrap();
+    let ours_zcdp: DpStrategy = "ZCdpDiscreteGaussian:3".parse().unwrap();
+    let cases = [
+        (
+            JanusVdaf::Prio3Histogram {
+                length: 4,
+                chunk_length: 2,
+                dp_strategy: vdaf_dp_strategies::Prio3Histogram::PureDpDiscreteLaplace(pure()),
+            },
+            VdafInstance::Prio3Histogram {
+                length: 4,
+                chunk_length: 2,
+            },
+            ours_pure.clone(),
+        ),
+        (
+            JanusVdaf::Prio3SumVec {
+                bits: 2,
+                length: 10,
+                chunk_length: 3,
+                dp_strategy: vdaf_dp_strategies::Prio3SumVec::PureDpDiscreteLaplace(pure()),
+            },
+            VdafInstance::Prio3SumVec {
+                bits: 2,
+                length: 10,
+                chunk_length: 3,
+            },
+            ours_pure.clone(),
+        ),
+        (
+            JanusVdaf::Prio3SumVecField64MultiproofHmacSha256Aes128 {
+                proofs: 2,
+                bits: 1,
+                length: 5,
+                chunk_length: 2,
+                dp_strategy: vdaf_dp_strategies::Prio3SumVec::PureDpDiscreteLaplace(pure()),
+            },
+            VdafInstance::Prio3SumVecField64MultiproofHmacSha256Aes128 {
+                proofs: 2,
+                bits: 1,
+                length: 5,
+                chunk_length: 2,
+            },
+            ours_pure,
+        ),
+        (
+            JanusVdaf::Prio3FixedPointBoundedL2VecSum {
+                bitsize: janus_core::vdaf::Prio3FixedPointBoundedL2VecSumBitSize::BitSize16,
+                dp_strategy:
+                    vdaf_dp_strategies::Prio3FixedPointBoundedL2VecSum::ZCdpDiscreteGaussian(
+                        ZCdpDiscreteGaussian::from_budget(ZCdpBudget::new(
+                            Rational::from_unsigned(3u32, 1u32).unwrap(),
+                        )),
+                    ),
+                length: 3,
+            },
+            VdafInstance::Prio3FixedPointBoundedL2VecSum {
+                bitsize: FixedPointBitSize::BitSize16,
+                length: 3,
+            },
+            ours_zcdp,
+        ),
+    ];
+    for (janus, vdaf, dp_strategy) in cases {
+        let theirs = serde_json::to_value(&janus).unwrap();
+        assert_eq!(
+            task_json::vdaf_with_dp_json(&vdaf, &dp_strategy),
+            theirs,
+            "{vdaf:?}"
+        );
+        assert_eq!(
+            task_request::vdaf_from_json(&theirs),
+            Ok((vdaf, dp_strategy)),
+            "{theirs}"
         );
     }
 }
@@ -177,7 +264,14 @@ async fn a_task_body_built_from_janus_types_is_accepted_and_the_answer_reads_bac
         "query_type": {"FixedSize": {"max_batch_size": 100, "batch_time_window_size": null}},
         "vdaf": serde_json::to_value(JanusVdaf::Prio3SumVec {
             bits: 1, length: 8, chunk_length: 3,
-            dp_strategy: vdaf_dp_strategies::Prio3SumVec::NoDifferentialPrivacy,
+            dp_strategy: vdaf_dp_strategies::Prio3SumVec::PureDpDiscreteLaplace(
+                prio::dp::DifferentialPrivacyStrategy::from_budget(
+                    prio::dp::PureDpBudget::new(
+                        prio::dp::Rational::from_unsigned(2u32, 1u32).unwrap(),
+                    )
+                    .unwrap(),
+                ),
+            ),
         }).unwrap(),
         "role": serde_json::to_value(janus_messages::Role::Leader).unwrap(),
         "vdaf_verify_key": URL_SAFE_NO_PAD.encode(verify_key),
@@ -231,6 +325,15 @@ async fn a_task_body_built_from_janus_types_is_accepted_and_the_answer_reads_bac
         .collector_auth_token()
         .unwrap()
         .validate(&AuthenticationToken::new_bearer("collector-token").unwrap()));
+    // The DP strategy janus wrote is the stored task's, and answered back.
+    assert_eq!(
+        stored.dp_strategy(),
+        &"PureDpDiscreteLaplace:2".parse::<DpStrategy>().unwrap()
+    );
+    assert_eq!(
+        task["vdaf"]["Prio3SumVec"]["dp_strategy"],
+        json!({"dp_strategy": "PureDpDiscreteLaplace", "budget": {"epsilon": [[2], [1]]}})
+    );
     assert_eq!(
         stored.aggregator_auth_token().token().unwrap().as_str(),
         helper_token.as_str()

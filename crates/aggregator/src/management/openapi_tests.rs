@@ -510,7 +510,32 @@ fn every_vdaf_and_batch_mode_dyad_writes_is_in_the_document_and_new_tasks_take_t
     assert!(validate(&schema("VdafInstance"), &histogram).is_err());
     let noisy = json!({"Prio3Histogram": {"length": 4, "chunk_length": 2, "dp_strategy":
         {"dp_strategy": "PureDpDiscreteLaplace", "budget": {"epsilon": [[1], [1]]}}}});
-    assert!(validate(&schema("NewVdafInstance"), &noisy).is_err());
+    assert!(validate(&schema("NewVdafInstance"), &noisy).is_ok());
+    assert!(validate(&schema("VdafInstance"), &noisy).is_ok());
+    let zero_digits = json!({"Prio3Histogram": {"length": 4, "chunk_length": 2, "dp_strategy":
+        {"dp_strategy": "PureDpDiscreteLaplace", "budget": {"epsilon": [[], [1]]}}}});
+    assert!(validate(&schema("VdafInstance"), &zero_digits).is_err());
+    // Every strategy dyad writes is in the document.
+    for (vdaf, strategy) in [
+        (
+            VdafInstance::Prio3Histogram {
+                length: 4,
+                chunk_length: 2,
+            },
+            "PureDpDiscreteLaplace:1/3",
+        ),
+        (
+            VdafInstance::Prio3FixedPointBoundedL2VecSum {
+                bitsize: FixedPointBitSize::BitSize32,
+                length: 3,
+            },
+            "ZCdpDiscreteGaussian:5",
+        ),
+    ] {
+        let written = task_json::vdaf_with_dp_json(&vdaf, &strategy.parse().unwrap());
+        validate(&schema("VdafInstance"), &written).unwrap();
+        validate(&schema("NewVdafInstance"), &written).unwrap();
+    }
     assert!(validate(&schema("NewQueryType"), &json!({"FixedSize": {}})).is_ok());
     let windowed = json!({"FixedSize": {"max_batch_size": 10, "batch_time_window_size": 3600}});
     assert!(validate(&schema("NewQueryType"), &windowed).is_err());

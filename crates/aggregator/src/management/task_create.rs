@@ -126,7 +126,7 @@ fn task_of(
             )))
         }
     };
-    let vdaf = vdaf_from_json(&request.vdaf).map_err(bad)?;
+    let (vdaf, dp_strategy) = vdaf_from_json(&request.vdaf).map_err(bad)?;
     if let VdafInstance::Poplar1 { .. } = vdaf {
         return Err(bad(
             "Poplar1 tasks are not supported yet (heavy-hitters collection does not work end \
@@ -182,6 +182,7 @@ fn task_of(
         .leader_aggregator_endpoint(leader)
         .helper_aggregator_endpoint(helper)
         .vdaf(vdaf)
+        .dp_strategy(dp_strategy)
         .vdaf_verify_key(VerifyKey::new(key_bytes))
         .batch_mode(batch_mode)
         .min_batch_size(request.min_batch_size)
@@ -250,6 +251,7 @@ fn same_task(existing: &Task, candidate: &Task) -> bool {
     let shared = existing.role() == candidate.role()
         && existing.peer_aggregator_endpoint() == candidate.peer_aggregator_endpoint()
         && existing.vdaf() == candidate.vdaf()
+        && existing.dp_strategy() == candidate.dp_strategy()
         && existing.vdaf_verify_key() == candidate.vdaf_verify_key()
         && existing.batch_mode() == candidate.batch_mode()
         && existing.max_batch_query_count() == candidate.max_batch_query_count()

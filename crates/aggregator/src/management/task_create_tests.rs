@@ -282,10 +282,18 @@ async fn invalid_task_bodies_are_400_with_the_reason_and_write_nothing() {
         (
             with(helper(), &|b| {
                 b["vdaf"] = json!({"Prio3Histogram": {"length": 4, "chunk_length": 2,
-                    "dp_strategy": {"dp_strategy": "PureDpDiscreteLaplace",
+                    "dp_strategy": {"dp_strategy": "ZCdpDiscreteGaussian",
                                     "budget": {"epsilon": [[1], [1]]}}}})
             }),
-            "differential-privacy",
+            "does not support dp_strategy ZCdpDiscreteGaussian",
+        ),
+        (
+            with(helper(), &|b| {
+                b["vdaf"] = json!({"Prio3Histogram": {"length": 4, "chunk_length": 2,
+                    "dp_strategy": {"dp_strategy": "PureDpDiscreteLaplace",
+                                    "budget": {"epsilon": [[0], [1]]}}}})
+            }),
+            "epsilon must be positive",
         ),
         (
             with(helper(), &|b| b["vdaf"] = json!({"Poplar1": {"bits": 8}})),
@@ -421,17 +429,20 @@ fn every_vdaf_and_query_type_the_api_writes_reads_back_the_same() {
         let written = task_json::vdaf_json(&vdaf);
         assert_eq!(
             task_request::vdaf_from_json(&written),
-            Ok(vdaf),
+            Ok((vdaf, dyad_core::vdaf::DpStrategy::NoDifferentialPrivacy)),
             "{written}"
         );
     }
     // dp_strategy may be left out on input.
     assert_eq!(
         task_request::vdaf_from_json(&json!({"Prio3Histogram": {"length": 4, "chunk_length": 2}})),
-        Ok(VdafInstance::Prio3Histogram {
-            length: 4,
-            chunk_length: 2
-        })
+        Ok((
+            VdafInstance::Prio3Histogram {
+                length: 4,
+                chunk_length: 2
+            },
+            dyad_core::vdaf::DpStrategy::NoDifferentialPrivacy
+        ))
     );
     for mode in [
         BatchMode::TimeInterval,

@@ -8,7 +8,7 @@ use super::error::{ManagementError, ManagementResult};
 use super::models::{AuthTokenJson, HpkeConfigJson};
 use base64::Engine as _;
 use dyad_core::task::{BatchMode, Task};
-use dyad_core::vdaf::{FixedPointBitSize, VdafInstance};
+use dyad_core::vdaf::{DpStrategy, FixedPointBitSize, VdafInstance};
 use dyad_messages::draft09::{HpkeConfig, Role, TaskId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -61,7 +61,7 @@ impl TaskResponse {
             task_id: *task.task_id(),
             peer_aggregator_endpoint: task.peer_aggregator_endpoint().clone(),
             query_type: query_type_json(task.batch_mode()),
-            vdaf: vdaf_json(task.vdaf()),
+            vdaf: vdaf_with_dp_json(task.vdaf(), task.dp_strategy()),
             role: role.to_owned(),
             vdaf_verify_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .encode(task.vdaf_verify_key().as_bytes()),
@@ -103,11 +103,17 @@ pub fn query_type_json(mode: &BatchMode) -> Value {
     }
 }
 
+/// [`vdaf_with_dp_json`] for a VDAF without noise.
+pub fn vdaf_json(vdaf: &VdafInstance) -> Value {
+    vdaf_with_dp_json(vdaf, &DpStrategy::NoDifferentialPrivacy)
+}
+
 /// The API's `VdafInstance`: unit VDAFs as a bare name, the others as
 /// `{"Name": {parameters}}`; the vector VDAFs with `dp_strategy`, always
-/// written (dyad adds no differential-privacy noise).
-pub fn vdaf_json(vdaf: &VdafInstance) -> Value {
-    let no_dp = json!({"dp_strategy": "NoDifferentialPrivacy"});
+/// written (`{"dp_strategy": "NoDifferentialPrivacy"}` for none).
+pub fn vdaf_with_dp_json(vdaf: &VdafInstance, dp_strategy: &DpStrategy) -> Value {
+    let no_dp = serde_json::to_value(dp_strategy)
+        .unwrap_or_else(|_| json!({"dp_strategy": "NoDifferentialPrivacy"}));
     match vdaf {
         VdafInstance::Prio3Count => json!("Prio3Count"),
         VdafInstance::Prio3Sum { bits } => json!({"Prio3Sum": {"bits": bits}}),

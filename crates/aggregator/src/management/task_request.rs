@@ -1,13 +1,13 @@
 //! The body of `POST /tasks` ([`PostTaskRequest`]) and the reading of the
 //! aggregator API's spellings back into dyad's types: its `VdafInstance`
-//! ([`vdaf_from_json`]) and its `QueryType` ([`batch_mode_from_json`]), the
+//! with its `dp_strategy` ([`vdaf_from_json`]) and its `QueryType` ([`batch_mode_from_json`]), the
 //! inverses of [`super::task_json::vdaf_json`] and
 //! [`super::task_json::query_type_json`]. Each failure is a sentence saying
 //! what is wrong, for a 400.
 
 use super::models::{AuthTokenHashJson, AuthTokenJson, HpkeConfigJson};
 use dyad_core::task::BatchMode;
-use dyad_core::vdaf::{FixedPointBitSize, VdafInstance};
+use dyad_core::vdaf::{DpStrategy, FixedPointBitSize, VdafInstance};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -102,11 +102,13 @@ pub fn batch_mode_from_json(value: &Value) -> Result<BatchMode, String> {
     }
 }
 
-/// The API's `VdafInstance` as dyad's, its parameters checked (VDAF-08).
-/// `dp_strategy` may be absent or `NoDifferentialPrivacy`: dyad adds no
-/// differential-privacy noise, so any other strategy is refused.
-pub fn vdaf_from_json(value: &Value) -> Result<VdafInstance, String> {
+/// The API's `VdafInstance` as dyad's, its parameters checked (VDAF-08),
+/// and its `dp_strategy` (absent: `NoDifferentialPrivacy`), which must be
+/// one the VDAF supports (`PureDpDiscreteLaplace` for Prio3Histogram and
+/// Prio3SumVec, `ZCdpDiscreteGaussian` for Prio3FixedPointBoundedL2VecSum).
+pub fn vdaf_from_json(value: &Value) -> Result<(VdafInstance, DpStrategy), String> {
     let (name, fields) = variant(value, "vdaf")?;
+    let mut dp_strategy = DpStrategy::NoDifferentialPrivacy;
     let vdaf = match name {
         "Prio3Count" => {
             if fields.is_some_and(|fields| !fields.is_empty()) {
@@ -124,7 +126,7 @@ pub fn vdaf_from_json(value: &Value) -> Result<VdafInstance, String> {
         "Prio3SumVec" => {
             let fields = Fields::new(fields, name)?;
             fields.only(&["bits", "length", "chunk_length", "dp_strategy"])?;
-            fields.no_dp()?;
+            dp_strategy = fields.dp_strategy()?;
             VdafInstance::Prio3SumVec {
                 bits: fields.narrow("bits")?,
                 length: fields.narrow("length")?,
@@ -134,7 +136,7 @@ pub fn vdaf_from_json(value: &Value) -> Result<VdafInstance, String> {
         "Prio3Histogram" => {
             let fields = Fields::new(fields, name)?;
             fields.only(&["length", "chunk_length", "dp_strategy"])?;
-            fields.no_dp()?;
+            dp_strategy = fields.dp_strategy()?;
             VdafInstance::Prio3Histogram {
                 length: fields.narrow("length")?,
                 chunk_length: fields.narrow("chunk_length")?,
@@ -143,7 +145,7 @@ pub fn vdaf_from_json(value: &Value) -> Result<VdafInstance, String> {
         "Prio3SumVecField64MultiproofHmacSha256Aes128" => {
             let fields = Fields::new(fields, name)?;
             fields.only(&["proofs", "bits", "length", "chunk_length", "dp_strategy"])?;
-            fields.no_dp()?;
+            dp_strategy = fields.dp_strategy()?;
             VdafInstance::Prio3SumVecField64MultiproofHmacSha256Aes128 {
                 proofs: fields.narrow("proofs")?,
                 bits: fields.narrow("bits")?,
@@ -154,7 +156,7 @@ pub fn vdaf_from_json(value: &Value) -> Result<VdafInstance, String> {
         "Prio3FixedPointBoundedL2VecSum" => {
             let fields = Fields::new(fields, name)?;
             fields.only(&["bitsize", "length", "dp_strategy"])?;
-            fields.no_dp()?;
+            dp_strategy = fields.dp_strategy()?;
             let bitsize = match fields.get("bitsize").and_then(Value::as_str) {
                 Some("BitSize16") => FixedPointBitSize::BitSize16,
                 Some("BitSize32") => FixedPointBitSize::BitSize32,
@@ -187,7 +189,10 @@ pub fn vdaf_from_json(value: &Value) -> Result<VdafInstance, String> {
         }
     };
     vdaf.validate().map_err(|error| format!("vdaf: {error}"))?;
-    Ok(vdaf)
+    dp_strategy
+        .check_for(&vdaf)
+        .map_err(|error| format!("vdaf: {error}"))?;
+    Ok((vdaf, dp_strategy))
 }
 
 /// A variant's name and, unless it is a bare name, its parameters.
@@ -254,20 +259,14 @@ impl<'a> Fields<'a> {
         T::try_from(value).map_err(|_| format!("{} {key} {value} is out of range", self.name))
     }
 
-    /// `dp_strategy`, if given, is `{"dp_strategy": "NoDifferentialPrivacy"}`.
-    fn no_dp(&self) -> Result<(), String> {
+    /// `dp_strategy`, in its serde form (`{"dp_strategy": "NoDifferentialPrivacy"}`,
+    /// `{"dp_strategy": "PureDpDiscreteLaplace", "budget": {"epsilon": [[1], [2]]}}`,
+    /// ...); absent, no noise.
+    fn dp_strategy(&self) -> Result<DpStrategy, String> {
         match self.get("dp_strategy") {
-            None => Ok(()),
-            Some(strategy)
-                if strategy == &serde_json::json!({"dp_strategy": "NoDifferentialPrivacy"}) =>
-            {
-                Ok(())
-            }
-            Some(_) => Err(format!(
-                "{} dp_strategy must be {{\"dp_strategy\": \"NoDifferentialPrivacy\"}}: \
-                 dyad adds no differential-privacy noise",
-                self.name
-            )),
+            None => Ok(DpStrategy::NoDifferentialPrivacy),
+            Some(strategy) => serde_json::from_value(strategy.clone())
+                .map_err(|error| format!("{} dp_strategy: {error}", self.name)),
         }
     }
 }

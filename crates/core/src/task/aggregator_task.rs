@@ -16,13 +16,15 @@
 //! - the other aggregator's endpoint -> [`Task::peer_aggregator_endpoint`];
 //! - `task_expiration` -> [`Task::is_expired_at`];
 //! - the keypair a ciphertext's configuration ID names ->
-//!   [`Task::hpke_keypair`].
+//!   [`Task::hpke_keypair`];
+//! - the differential-privacy noise the aggregators add ->
+//!   [`Task::dp_strategy`].
 
 use super::auth::StoredAuthenticationToken;
 use super::batch_mode::BatchMode;
 use super::secret::VerifyKey;
 use crate::hpke::HpkeKeypair;
-use crate::vdaf::VdafInstance;
+use crate::vdaf::{DpStrategy, VdafInstance};
 use dyad_messages::draft09::{Duration, HpkeConfig, HpkeConfigId, Role, TaskId, Time};
 use serde::Serialize;
 use url::Url;
@@ -38,6 +40,10 @@ pub struct Task {
     pub(super) leader_aggregator_endpoint: Url,
     pub(super) helper_aggregator_endpoint: Url,
     pub(super) vdaf: VdafInstance,
+    /// Written only when the task adds noise, so a task without reads and
+    /// writes as before the field existed.
+    #[serde(default, skip_serializing_if = "DpStrategy::is_none")]
+    pub(super) dp_strategy: DpStrategy,
     pub(super) vdaf_verify_key: VerifyKey,
     pub(super) batch_mode: BatchMode,
     pub(super) min_batch_size: u64,
@@ -92,6 +98,12 @@ impl Task {
     /// The task's VDAF.
     pub fn vdaf(&self) -> &VdafInstance {
         &self.vdaf
+    }
+
+    /// The differential-privacy strategy: the noise each aggregator adds
+    /// to its aggregate share (one the VDAF supports).
+    pub fn dp_strategy(&self) -> &DpStrategy {
+        &self.dp_strategy
     }
 
     /// `vdaf_verify_key`, of the VDAF's verify key length.

@@ -4,7 +4,8 @@
 //!
 //! The checks: every required parameter is present; the role is an
 //! aggregator's; the endpoints are absolute http(s) base URLs, not equal; the
-//! VDAF's parameters are valid and the verify key has its length
+//! VDAF's parameters are valid, its differential-privacy strategy is one it
+//! supports, and the verify key has its length
 //! (VDAF-08 section 5, `VERIFY_KEY_SIZE`); `min_batch_size`, `time_precision`
 //! and `max_batch_query_count` are positive and a fixed-size task's
 //! `max_batch_size` is at least `min_batch_size` (DAP-09 section 4.1); the
@@ -27,7 +28,7 @@ use super::batch_mode::BatchMode;
 use super::error::TaskError;
 use super::secret::VerifyKey;
 use crate::hpke::{HpkeCiphersuite, HpkeKeypair};
-use crate::vdaf::VdafInstance;
+use crate::vdaf::{DpStrategy, VdafInstance};
 use dyad_messages::draft09::{Duration, HpkeConfig, Role, TaskId, Time};
 use serde::{Deserialize, Deserializer};
 use std::collections::HashSet;
@@ -47,6 +48,8 @@ pub struct TaskBuilder {
     leader_aggregator_endpoint: Option<Url>,
     helper_aggregator_endpoint: Option<Url>,
     vdaf: Option<VdafInstance>,
+    #[serde(default)]
+    dp_strategy: DpStrategy,
     vdaf_verify_key: Option<VerifyKey>,
     batch_mode: Option<BatchMode>,
     min_batch_size: Option<u64>,
@@ -83,6 +86,7 @@ impl Default for TaskBuilder {
             leader_aggregator_endpoint: None,
             helper_aggregator_endpoint: None,
             vdaf: None,
+            dp_strategy: DpStrategy::NoDifferentialPrivacy,
             vdaf_verify_key: None,
             batch_mode: None,
             min_batch_size: None,
@@ -122,6 +126,11 @@ impl TaskBuilder {
 
     pub fn vdaf(mut self, vdaf: VdafInstance) -> Self {
         self.vdaf = Some(vdaf);
+        self
+    }
+
+    pub fn dp_strategy(mut self, strategy: DpStrategy) -> Self {
+        self.dp_strategy = strategy;
         self
     }
 
@@ -224,6 +233,9 @@ impl TaskBuilder {
         let vdaf = required(self.vdaf, "vdaf")?;
         vdaf.validate()
             .map_err(|e| TaskError::invalid("vdaf", e.to_string()))?;
+        self.dp_strategy
+            .check_for(&vdaf)
+            .map_err(|e| TaskError::invalid("dp_strategy", e.to_string()))?;
         let vdaf_verify_key = required(self.vdaf_verify_key, "vdaf_verify_key")?;
         if vdaf_verify_key.len() != vdaf.verify_key_length() {
             return Err(TaskError::invalid(
@@ -315,6 +327,7 @@ impl TaskBuilder {
             leader_aggregator_endpoint,
             helper_aggregator_endpoint,
             vdaf,
+            dp_strategy: self.dp_strategy,
             vdaf_verify_key,
             batch_mode,
             min_batch_size,
@@ -368,6 +381,7 @@ impl From<Task> for TaskBuilder {
             leader_aggregator_endpoint: Some(task.leader_aggregator_endpoint),
             helper_aggregator_endpoint: Some(task.helper_aggregator_endpoint),
             vdaf: Some(task.vdaf),
+            dp_strategy: task.dp_strategy,
             vdaf_verify_key: Some(task.vdaf_verify_key),
             batch_mode: Some(task.batch_mode),
             min_batch_size: Some(task.min_batch_size),

@@ -347,3 +347,51 @@ fn debug_output_holds_no_secret() {
         }
     }
 }
+
+#[test]
+fn a_dp_strategy_is_kept_checked_against_the_vdaf_and_absent_means_none() {
+    use crate::vdaf::DpStrategy;
+    let f = Fixture::new();
+    let histogram = VdafInstance::Prio3Histogram {
+        length: 4,
+        chunk_length: 2,
+    };
+    let strategy: DpStrategy = "PureDpDiscreteLaplace:1/2".parse().unwrap();
+    let task = f
+        .leader()
+        .vdaf(histogram)
+        .dp_strategy(strategy.clone())
+        .build()
+        .unwrap();
+    assert_eq!(task.dp_strategy(), &strategy);
+    let json = serde_json::to_value(&task).unwrap();
+    assert_eq!(
+        json["dp_strategy"],
+        serde_json::json!({"dp_strategy": "PureDpDiscreteLaplace", "budget": {"epsilon": [[1], [2]]}})
+    );
+    let read: Task = serde_json::from_value(json).unwrap();
+    assert_eq!(read, task);
+    assert_eq!(read.to_builder().build().unwrap().dp_strategy(), &strategy);
+
+    // A task stored before the field existed reads as no noise, and one
+    // without noise is written without the field.
+    let plain = f.leader().vdaf(histogram).build().unwrap();
+    let json = serde_json::to_value(&plain).unwrap();
+    assert!(json.get("dp_strategy").is_none());
+    let read: Task = serde_json::from_value(json).unwrap();
+    assert!(read.dp_strategy().is_none());
+
+    // Prio3Sum has no noise in prio: refused, naming the field.
+    assert_eq!(
+        invalid_field(f.leader().dp_strategy(strategy.clone())),
+        "dp_strategy"
+    );
+    let fixed = VdafInstance::Prio3FixedPointBoundedL2VecSum {
+        bitsize: crate::vdaf::FixedPointBitSize::BitSize16,
+        length: 2,
+    };
+    assert_eq!(
+        invalid_field(f.leader().vdaf(fixed).dp_strategy(strategy)),
+        "dp_strategy"
+    );
+}

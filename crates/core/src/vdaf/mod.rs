@@ -32,17 +32,23 @@
 //!   ([`VdafInstance::fixed_aggregation_parameter`],
 //!   [`VdafInstance::check_aggregation_parameter`],
 //!   [`VdafInstance::agg_param_is_valid`],
-//!   [`VdafInstance::check_batch_agg_params`]).
+//!   [`VdafInstance::check_batch_agg_params`]);
+//! - a task's differential-privacy strategy and which VDAF takes which ->
+//!   `dp.rs` ([`DpStrategy`], [`DpStrategy::check_for`]); its noise on an
+//!   aggregate share and the noisy aggregate read back -> `noise.rs`
+//!   ([`add_noise_to_aggregate_share`], [`unshard_noised`]).
 
 mod agg_param;
 mod catalogue_vdaf;
 pub mod concrete;
 mod dispatch;
+mod dp;
 mod error;
 mod fixed_point;
 mod instance;
 mod json;
 mod measurement;
+mod noise;
 mod plaintext;
 mod shard;
 mod simulate;
@@ -60,9 +66,11 @@ pub use concrete::{
     Prio3SumVecField64MultiproofHmacSha256Aes128, HMAC_SHA256_AES128_VERIFY_KEY_LEN, NONCE_LEN,
     PRIO3_SUM_VEC_FIELD64_MULTIPROOF_ALGORITHM_ID, TURBOSHAKE128_VERIFY_KEY_LEN,
 };
+pub use dp::{DpBudget, DpStrategy, DpStrategyError};
 pub use error::{VdafInstanceError, VdafRunError};
 pub use instance::{FixedPointBitSize, VdafInstance};
 pub use measurement::{random_measurement, AggregateResult, AggregationParam, Measurement};
+pub use noise::{add_noise_to_aggregate_share, unshard_noised, NoisedResult};
 pub use plaintext::plaintext_aggregate;
 pub use prio::vdaf::VdafError as PrioVdafError;
 pub use shard::{shard_measurement, shard_with, ShardedMeasurement};

@@ -7,19 +7,26 @@
 //! task file (`--credentials`), the HPKE keypair from the collector's key
 //! file (`--hpke-key`), so that no secret has to appear on a command line;
 //! flags remain for each value, and clap lets each come from one place only.
+//!
+//! A task with a differential-privacy strategy (from the task file, or
+//! `--dp-strategy`) is collected as a [`NoisedVdaf`]: the result is the
+//! noisy total, read with negative entries allowed, and the output says
+//! that it is noisy, with the strategy and its epsilon.
 
 use super::args::{CaCertArgs, CollectorKeySourceArgs, QueryArgs, TokenArgs};
-use super::collect_output::{render, CollectedBatch, CollectionView};
+use super::collect_output::{render, CollectedBatch, CollectionView, ResultView};
 use crate::hints::{collector_error, with_hint};
 use crate::output::{rfc3339, OutputFormat};
 use crate::progress::Step;
 use crate::task_files::{read_yaml, CollectorTaskFile};
 use anyhow::{bail, Context as _};
 use clap::Args;
-use dyad_collector::{AnyVdaf, Collector, CollectorBuilder, CollectorError};
+use dyad_collector::{
+    AnyVdaf, Collection, Collector, CollectorBuilder, CollectorError, CollectorVdaf, NoisedVdaf,
+};
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::{AuthenticationToken, BatchMode};
-use dyad_core::vdaf::{AggregationParam, VdafInstance};
+use dyad_core::vdaf::{AggregationParam, DpStrategy, VdafInstance};
 use dyad_messages::draft09::{Duration as DapDuration, PartialBatchSelector, Query, TaskId};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,7 +40,7 @@ pub struct CollectArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["task_id", "leader", "vdaf", "dap_auth_token", "bearer_token", "min_batch_size"]
+        conflicts_with_all = ["task_id", "leader", "vdaf", "dap_auth_token", "bearer_token", "min_batch_size", "dp_strategy"]
     )]
     credentials: Option<PathBuf>,
     /// The task ID, base64url (instead of --credentials).
@@ -50,6 +57,11 @@ pub struct CollectArgs {
     /// (instead of --credentials).
     #[arg(long, required_unless_present = "credentials")]
     vdaf: Option<VdafInstance>,
+    /// The task's differential-privacy strategy, e.g.
+    /// `PureDpDiscreteLaplace:1/2` (instead of --credentials): the result
+    /// is then read as a noisy total, negative entries allowed.
+    #[arg(long, value_name = "STRATEGY")]
+    dp_strategy: Option<DpStrategy>,
     /// The collector's token for the Leader (instead of --credentials).
     #[command(flatten)]
     token: TokenArgs,
@@ -77,6 +89,8 @@ pub(crate) struct TaskView {
     task_id: TaskId,
     leader: Url,
     pub(crate) vdaf: VdafInstance,
+    /// `None`: not known (flags without --dp-strategy).
+    pub(crate) dp_strategy: Option<DpStrategy>,
     token: AuthenticationToken,
     pub(crate) min_batch_size: Option<u64>,
     batch_mode: Option<BatchMode>,
@@ -93,6 +107,7 @@ impl TaskView {
                 task_id: file.task_id,
                 leader: file.leader,
                 vdaf: file.vdaf,
+                dp_strategy: Some(file.dp_strategy),
                 token,
                 min_batch_size: Some(file.min_batch_size),
                 batch_mode: Some(file.batch_mode),
@@ -104,6 +119,7 @@ impl TaskView {
             task_id: args.task_id.ok_or_else(|| missing("--task-id"))?,
             leader: args.leader.clone().ok_or_else(|| missing("--leader"))?,
             vdaf: args.vdaf.ok_or_else(|| missing("--vdaf"))?,
+            dp_strategy: args.dp_strategy.clone(),
             token: args.token.token()?.ok_or_else(|| {
                 missing("the collector's token (--bearer-token or --dap-auth-token)")
             })?,
@@ -149,6 +165,15 @@ impl TaskView {
 /// interval still open) and the collector, as `collect` and
 /// `heavy-hitters` start.
 pub(crate) fn prepare(args: &CollectArgs) -> anyhow::Result<(TaskView, Query, Collector<AnyVdaf>)> {
+    let (task, query, builder) = prepare_builder(args)?;
+    let collector = builder
+        .build(AnyVdaf(task.vdaf))
+        .context("building the collector")?;
+    Ok((task, query, collector))
+}
+
+/// [`prepare`] up to the collector's VDAF.
+fn prepare_builder(args: &CollectArgs) -> anyhow::Result<(TaskView, Query, CollectorBuilder)> {
     let task = TaskView::from_args(args)?;
     let keypair = args.key.keypair()?;
     let query = args.query.query()?;
@@ -173,18 +198,15 @@ pub(crate) fn prepare(args: &CollectArgs) -> anyhow::Result<(TaskView, Query, Co
     for certificate in args.ca.certificates()? {
         builder = builder.extra_root_certificate(certificate);
     }
-    let collector = builder
-        .poll_policy(
-            RetryPolicy::new(
-                CollectorBuilder::DEFAULT_POLL_INITIAL_DELAY,
-                CollectorBuilder::DEFAULT_POLL_MAX_DELAY,
-            )
-            .with_jitter(0.25)
-            .with_max_elapsed(timeout),
+    let builder = builder.poll_policy(
+        RetryPolicy::new(
+            CollectorBuilder::DEFAULT_POLL_INITIAL_DELAY,
+            CollectorBuilder::DEFAULT_POLL_MAX_DELAY,
         )
-        .build(AnyVdaf(task.vdaf))
-        .context("building the collector")?;
-    Ok((task, query, collector))
+        .with_jitter(0.25)
+        .with_max_elapsed(timeout),
+    );
+    Ok((task, query, builder))
 }
 
 /// How `--format` is asked for, for the commands that share these flags.
@@ -193,7 +215,66 @@ pub(crate) fn format(args: &CollectArgs) -> OutputFormat {
 }
 
 pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
-    let (task, query, collector) = prepare(&args)?;
+    let (task, query, builder) = prepare_builder(&args)?;
+    let noise = task
+        .dp_strategy
+        .clone()
+        .filter(|strategy| !strategy.is_none());
+    let Some(dp_strategy) = noise else {
+        let collector = builder
+            .build(AnyVdaf(task.vdaf))
+            .context("building the collector")?;
+        let (batch, collection) = collect(&collector, &task, query).await?;
+        return print(
+            &batch,
+            &collection,
+            ResultView::Exact(&collection.aggregate_result),
+            &args,
+        );
+    };
+    let vdaf = NoisedVdaf::new(task.vdaf, dp_strategy.clone())
+        .map_err(|error| anyhow::anyhow!("the task's dp_strategy: {error}"))?;
+    let collector = builder.build(vdaf).context("building the collector")?;
+    let (batch, collection) = collect(&collector, &task, query).await?;
+    let result = ResultView::Noisy {
+        result: &collection.aggregate_result,
+        dp_strategy: &dp_strategy,
+        vdaf: &task.vdaf,
+    };
+    print(&batch, &collection, result, &args)
+}
+
+/// Prints a finished collection.
+fn print<T>(
+    batch: &CollectedBatch,
+    collection: &Collection<T>,
+    result: ResultView<'_>,
+    args: &CollectArgs,
+) -> anyhow::Result<()> {
+    out!(
+        "{}",
+        render(
+            &CollectionView {
+                batch: *batch,
+                report_count: collection.report_count,
+                report_times: collection.interval,
+                result,
+            },
+            args.format,
+        )
+    )?;
+    Ok(())
+}
+
+/// Creates the collection job and polls it to the end, with progress.
+async fn collect<V>(
+    collector: &Collector<V>,
+    task: &TaskView,
+    query: Query,
+) -> anyhow::Result<(CollectedBatch, Collection<V::AggregateResult>)>
+where
+    V: CollectorVdaf<AggregationParam = AggregationParam>,
+{
     let job = collector
         .start_collection(query, &AggregationParam::Empty)
         .await
@@ -244,19 +325,7 @@ pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
         }
         (PartialBatchSelector::TimeInterval, _) => CollectedBatch::Interval(collection.interval),
     };
-    out!(
-        "{}",
-        render(
-            &CollectionView {
-                batch,
-                report_count: collection.report_count,
-                report_times: collection.interval,
-                result: &collection.aggregate_result,
-            },
-            args.format,
-        )
-    )?;
-    Ok(())
+    Ok((batch, collection))
 }
 
 /// The error of a collection still pending at `--timeout`.
@@ -317,6 +386,7 @@ mod tests {
             task_id: TaskId::random(),
             leader: "http://leader.example/".parse().unwrap(),
             vdaf: VdafInstance::Prio3Count,
+            dp_strategy: None,
             token: AuthenticationToken::new_bearer("t").unwrap(),
             min_batch_size: Some(10),
             batch_mode: Some(mode),

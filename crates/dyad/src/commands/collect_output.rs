@@ -3,9 +3,14 @@
 //! timestamps and the aggregate result, as a table for people (vector
 //! results one row per bucket or element), one JSON document, or CSV (one
 //! row per element, the batch repeated on each, ready for a spreadsheet).
+//!
+//! A noisy result (a task with a differential-privacy strategy) says so: a
+//! `noise:` line in the table, `"noisy": true` with the strategy in JSON,
+//! and its entries are signed (noise may take a count below zero or above
+//! the report count).
 
 use crate::output::{rfc3339, OutputFormat, Table};
-use dyad_core::vdaf::AggregateResult;
+use dyad_core::vdaf::{AggregateResult, DpStrategy, NoisedResult, VdafInstance};
 use dyad_messages::draft09::{BatchId, Interval};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -27,7 +32,32 @@ pub struct CollectionView<'a> {
     /// The smallest interval aligned to the time precision holding every
     /// report's timestamp (DAP-09 section 4.6.1).
     pub report_times: Interval,
-    pub result: &'a AggregateResult,
+    pub result: ResultView<'a>,
+}
+
+/// The aggregate result: exact, or noisy with the noise that was added.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ResultView<'a> {
+    Exact(&'a AggregateResult),
+    Noisy {
+        result: &'a NoisedResult,
+        dp_strategy: &'a DpStrategy,
+        vdaf: &'a VdafInstance,
+    },
+}
+
+impl<'a> From<&'a AggregateResult> for ResultView<'a> {
+    fn from(result: &'a AggregateResult) -> Self {
+        ResultView::Exact(result)
+    }
+}
+
+/// What a noisy result's `noise:` line says.
+fn noise_text(strategy: &DpStrategy) -> String {
+    format!(
+        "{strategy}, added by each aggregator: every entry is the true total plus random \
+         noise, and may be negative"
+    )
 }
 
 /// The answer in `format`, ending with a line break.
@@ -53,7 +83,16 @@ fn span(interval: &Interval, separator: &str) -> String {
 }
 
 /// Column names of a vector result's rows: (index, value).
-fn vector_columns(result: &AggregateResult) -> Option<(&'static str, &'static str)> {
+fn vector_columns(result: ResultView<'_>) -> Option<(&'static str, &'static str)> {
+    let result = match result {
+        ResultView::Exact(result) => result,
+        ResultView::Noisy { vdaf, .. } => {
+            return Some(match vdaf {
+                VdafInstance::Prio3Histogram { .. } => ("bucket", "noisy count"),
+                _ => ("element", "noisy sum"),
+            })
+        }
+    };
     match result {
         AggregateResult::Count(_) | AggregateResult::Sum(_) => None,
         AggregateResult::Histogram(_) => Some(("bucket", "count")),
@@ -63,7 +102,16 @@ fn vector_columns(result: &AggregateResult) -> Option<(&'static str, &'static st
 }
 
 /// A scalar result's text, or each element's.
-fn values(result: &AggregateResult) -> Vec<String> {
+fn values(result: ResultView<'_>) -> Vec<String> {
+    let result = match result {
+        ResultView::Exact(result) => result,
+        ResultView::Noisy { result, .. } => {
+            return match result {
+                NoisedResult::Integers(v) => v.iter().map(i128::to_string).collect(),
+                NoisedResult::FixedPointVec(v) => v.iter().map(f64::to_string).collect(),
+            }
+        }
+    };
     match result {
         AggregateResult::Count(n) => vec![n.to_string()],
         AggregateResult::Sum(n) => vec![n.to_string()],
@@ -83,6 +131,9 @@ fn render_table(view: &CollectionView<'_>) -> String {
     }
     summary.push(("report count", view.report_count.to_string()));
     summary.push(("report times", span(&view.report_times, " to ")));
+    if let ResultView::Noisy { dp_strategy, .. } = view.result {
+        summary.push(("noise", noise_text(dp_strategy)));
+    }
     let columns = vector_columns(view.result);
     if columns.is_none() {
         summary.push(("result", values(view.result).concat()));
@@ -135,14 +186,26 @@ fn json_u128(n: u128) -> Value {
 }
 
 fn to_json(view: &CollectionView<'_>) -> Value {
-    let batch = match &view.batch {
-        CollectedBatch::Interval(interval) => json!({
-            "start": rfc3339(interval.start()),
-            "end": rfc3339(interval.end()),
-        }),
-        CollectedBatch::Id(id) => json!({ "batch_id": id.to_string() }),
+    let exact = match view.result {
+        ResultView::Exact(result) => result,
+        ResultView::Noisy {
+            result,
+            dp_strategy,
+            ..
+        } => {
+            let values = match result {
+                NoisedResult::Integers(v) => v.iter().map(|n| json_i128(*n)).collect(),
+                NoisedResult::FixedPointVec(v) => v.iter().map(|x| json!(x)).collect(),
+            };
+            let mut answer = summary_json(view);
+            answer["result"] = Value::Array(values);
+            answer["noisy"] = json!(true);
+            answer["dp_strategy"] = json!(dp_strategy);
+            answer["epsilon"] = json!(dp_strategy.budget().map(|b| b.epsilon_text()));
+            return answer;
+        }
     };
-    let result = match view.result {
+    let result = match exact {
         AggregateResult::Count(n) => json_u128(u128::from(*n)),
         AggregateResult::Sum(n) => json_u128(*n),
         AggregateResult::SumVec(v) | AggregateResult::Histogram(v) => {
@@ -153,6 +216,28 @@ fn to_json(view: &CollectionView<'_>) -> Value {
             Value::Array(v.iter().map(|n| json_u128(u128::from(*n))).collect())
         }
     };
+    let mut answer = summary_json(view);
+    answer["result"] = result;
+    answer
+}
+
+/// A signed number as JSON, exact as a string beyond 2^53 in magnitude.
+fn json_i128(n: i128) -> Value {
+    match i64::try_from(n) {
+        Ok(n) if n.unsigned_abs() < (1 << 53) => json!(n),
+        _ => json!(n.to_string()),
+    }
+}
+
+/// The batch, report count and report times (the result is set after).
+fn summary_json(view: &CollectionView<'_>) -> Value {
+    let batch = match &view.batch {
+        CollectedBatch::Interval(interval) => json!({
+            "start": rfc3339(interval.start()),
+            "end": rfc3339(interval.end()),
+        }),
+        CollectedBatch::Id(id) => json!({ "batch_id": id.to_string() }),
+    };
     json!({
         "batch": batch,
         "report_count": view.report_count,
@@ -160,7 +245,7 @@ fn to_json(view: &CollectionView<'_>) -> Value {
             "start": rfc3339(view.report_times.start()),
             "end": rfc3339(view.report_times.end()),
         },
-        "result": result,
+        "result": null,
     })
 }
 
@@ -195,7 +280,7 @@ mod tests {
             batch,
             report_count,
             report_times: hour(),
-            result,
+            result: ResultView::Exact(result),
         }
     }
 
@@ -344,11 +429,53 @@ result:        4242
     fn huge_sums_stay_exact_in_json() {
         let result = AggregateResult::SumVec(vec![1, u128::MAX]);
         let view = CollectionView {
-            result: &result,
+            result: ResultView::Exact(&result),
             ..count()
         };
         let json: Value = serde_json::from_str(&render(&view, OutputFormat::Json)).unwrap();
         assert_eq!(json["result"], json!([1, u128::MAX.to_string()]));
         assert!(render(&view, OutputFormat::Table).contains("ELEMENT  SUM\n0        1\n"));
+    }
+
+    #[test]
+    fn a_noisy_result_says_so_with_its_strategy_and_signed_counts() {
+        let result = NoisedResult::Integers(vec![-2, 13, 0]);
+        let strategy: DpStrategy = "PureDpDiscreteLaplace:1/2".parse().unwrap();
+        let vdaf = VdafInstance::Prio3Histogram {
+            length: 3,
+            chunk_length: 1,
+        };
+        let view = CollectionView {
+            result: ResultView::Noisy {
+                result: &result,
+                dp_strategy: &strategy,
+                vdaf: &vdaf,
+            },
+            ..count()
+        };
+        let table = render(&view, OutputFormat::Table);
+        assert!(
+            table.contains(
+                "noise:         PureDpDiscreteLaplace (epsilon 1/2), added by each aggregator"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains("BUCKET  NOISY COUNT\n0       -2\n1       13\n2       0\n"),
+            "{table}"
+        );
+        let json: Value = serde_json::from_str(&render(&view, OutputFormat::Json)).unwrap();
+        assert_eq!(json["result"], json!([-2, 13, 0]));
+        assert_eq!(json["noisy"], json!(true));
+        assert_eq!(json["epsilon"], json!("1/2"));
+        assert_eq!(
+            json["dp_strategy"],
+            json!({"dp_strategy": "PureDpDiscreteLaplace", "budget": {"epsilon": [[1], [2]]}})
+        );
+        assert_eq!(json["report_count"], json!(40));
+        let csv = render(&view, OutputFormat::Csv);
+        assert!(csv.contains(",40,0,-2\n"), "{csv}");
+        // An exact result has no noise line.
+        assert!(!render(&count(), OutputFormat::Table).contains("noise"));
     }
 }

@@ -128,6 +128,7 @@ impl DemoTask {
                 leader: leader.clone(),
                 helper: helper.clone(),
                 vdaf,
+                dp_strategy: dyad_core::vdaf::DpStrategy::NoDifferentialPrivacy,
                 batch_mode: BatchMode::TimeInterval,
                 min_batch_size: reports,
                 time_precision: Duration::from_seconds(TIME_PRECISION),

@@ -15,7 +15,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
 use dyad_core::hpke::HpkeCiphersuite;
 use dyad_core::task::{BatchMode, Task, VerifyKey};
-use dyad_core::vdaf::VdafInstance;
+use dyad_core::vdaf::{DpStrategy, VdafInstance};
 use dyad_datastore::DatastoreExt as _;
 use dyad_messages::draft09::{Duration, HpkeConfig, Role, TaskId, Time};
 use std::path::{Path, PathBuf};
@@ -83,6 +83,15 @@ pub struct AddArgs {
     /// The VDAF, as JSON, e.g. '{"type":"Prio3Histogram","length":"4","chunk_length":"2"}'.
     #[arg(long, requires = "generate")]
     pub(super) vdaf: Option<VdafInstance>,
+    /// Differential privacy: the noise both aggregators add to their
+    /// aggregate shares, so the Collector gets a noisy total.
+    /// `PureDpDiscreteLaplace:EPSILON` (Prio3Histogram, Prio3SumVec) or
+    /// `ZCdpDiscreteGaussian:EPSILON` (Prio3FixedPointBoundedL2VecSum), epsilon
+    /// an integer, N/D or a decimal (smaller: more noise); or its JSON form
+    /// (see docs/CONFIGURING.md, "Differential privacy"). Default:
+    /// NoDifferentialPrivacy (exact results).
+    #[arg(long, value_name = "STRATEGY", requires = "generate")]
+    pub(super) dp_strategy: Option<DpStrategy>,
     #[arg(long, value_enum, default_value_t = BatchModeArg::TimeInterval)]
     pub(super) batch_mode: BatchModeArg,
     /// fixed-size only: the most reports a batch may hold.
@@ -205,10 +214,18 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
 /// The shared task parameters from the flags of `--generate`.
 pub(super) fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
     let vdaf = args.vdaf.context("give --vdaf")?;
+    let dp_strategy = args.dp_strategy.clone().unwrap_or_default();
+    dp_strategy.check_for(&vdaf).map_err(|error| {
+        crate::report::hinted(
+            format!("--dp-strategy: {error}"),
+            "leave --dp-strategy out for exact results",
+        )
+    })?;
     Ok(TaskParameters {
         leader: args.leader.clone().context("give --leader")?,
         helper: args.helper.clone().context("give --helper")?,
         vdaf,
+        dp_strategy,
         batch_mode: match args.batch_mode {
             BatchModeArg::TimeInterval => {
                 if args.max_batch_size.is_some() {
@@ -485,6 +502,7 @@ pub(super) fn report(task: &Task, written: &[Written], format: OutputFormat) -> 
             "task_id": task.task_id().to_string(),
             "role": task.role().as_str(),
             "vdaf": task.vdaf().to_string(),
+            "dp_strategy": task.dp_strategy(),
             "files": files,
         });
         outln!("{}", serde_json::to_string_pretty(&answer)?)?;
@@ -501,6 +519,13 @@ pub(super) fn report(task: &Task, written: &[Written], format: OutputFormat) -> 
         task.role(),
         task.vdaf()
     )?;
+    if !task.dp_strategy().is_none() {
+        outln!(
+            "differential privacy: {}; each aggregator adds noise to its aggregate share, \
+             so collected results are noisy",
+            task.dp_strategy()
+        )?;
+    }
     if written.is_empty() {
         return Ok(());
     }

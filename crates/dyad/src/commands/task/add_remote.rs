@@ -34,7 +34,7 @@ use base64::Engine as _;
 use dyad_aggregator::management::models::{
     AggregatorDescription, AuthTokenHashJson, AuthTokenJson, HpkeConfigJson,
 };
-use dyad_aggregator::management::task_json::{query_type_json, vdaf_json, TaskResponse};
+use dyad_aggregator::management::task_json::{query_type_json, vdaf_with_dp_json, TaskResponse};
 use dyad_aggregator::management::task_request::PostTaskRequest;
 use dyad_core::task::Task;
 use dyad_messages::draft09::Role;
@@ -243,7 +243,7 @@ fn post_request(task: &Task) -> anyhow::Result<PostTaskRequest> {
     Ok(PostTaskRequest {
         peer_aggregator_endpoint: task.peer_aggregator_endpoint().clone(),
         query_type: query_type_json(task.batch_mode()),
-        vdaf: vdaf_json(task.vdaf()),
+        vdaf: vdaf_with_dp_json(task.vdaf(), task.dp_strategy()),
         role: role.to_owned(),
         vdaf_verify_key: URL_SAFE_NO_PAD.encode(task.vdaf_verify_key().as_bytes()),
         max_batch_query_count: task.max_batch_query_count(),

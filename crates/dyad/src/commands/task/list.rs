@@ -121,6 +121,19 @@ BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc,leader,\"{\"\"type\"\":\"\"Prio3Coun
       "length": "4",
       "chunk_length": "2"
     },
+    "dp_strategy": {
+      "dp_strategy": "PureDpDiscreteLaplace",
+      "budget": {
+        "epsilon": [
+          [
+            1
+          ],
+          [
+            2
+          ]
+        ]
+      }
+    },
     "batch_mode": "fixed_size",
     "min_batch_size": 100,
     "max_batch_size": 500,

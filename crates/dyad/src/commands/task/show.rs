@@ -77,6 +77,7 @@ role                   leader
 leader endpoint        https://leader.example/dap/
 helper endpoint        https://helper.example/
 VDAF                   {"type":"Prio3Count"}
+differential privacy   none (exact results)
 batch mode             time_interval
 min batch size         100
 time precision         3600 s
@@ -102,6 +103,7 @@ role                   helper
 leader endpoint        https://leader.example/
 helper endpoint        https://helper.example/
 VDAF                   {"type":"Prio3Histogram","length":"4","chunk_length":"2"}
+differential privacy   PureDpDiscreteLaplace (epsilon 1/2): each aggregator adds noise; results are noisy
 batch mode             fixed_size
 min batch size         100
 max batch size         500
@@ -129,6 +131,9 @@ collector HPKE config  id 1: X25519-HKDF-SHA256, HKDF-SHA256, AES-128-GCM
   "helper_aggregator_endpoint": "https://helper.example/",
   "vdaf": {
     "type": "Prio3Count"
+  },
+  "dp_strategy": {
+    "dp_strategy": "NoDifferentialPrivacy"
   },
   "batch_mode": "time_interval",
   "min_batch_size": 100,

@@ -14,7 +14,7 @@ use dyad_aggregator::management::models::{parse_aead, parse_kdf, parse_kem, Hpke
 use dyad_aggregator::management::task_json::TaskResponse;
 use dyad_aggregator::management::task_request::{batch_mode_from_json, vdaf_from_json};
 use dyad_core::task::{AuthenticationTokenType, BatchMode, StoredAuthenticationToken, Task};
-use dyad_core::vdaf::VdafInstance;
+use dyad_core::vdaf::{DpStrategy, VdafInstance};
 use dyad_messages::draft09::{HpkeAeadId, HpkeConfig, HpkeKdfId, HpkeKemId, Time};
 use serde::Serialize;
 use url::Url;
@@ -30,6 +30,9 @@ pub(super) struct TaskView {
     leader_aggregator_endpoint: Option<String>,
     helper_aggregator_endpoint: Option<String>,
     vdaf: VdafInstance,
+    /// The differential-privacy noise the aggregators add, in its JSON
+    /// form (`{"dp_strategy": "NoDifferentialPrivacy"}` for none).
+    dp_strategy: DpStrategy,
     batch_mode: &'static str,
     min_batch_size: u64,
     max_batch_size: Option<u64>,
@@ -60,6 +63,15 @@ struct TokenView {
     stored: &'static str,
 }
 
+/// `none (exact results)`, or the strategy and its epsilon.
+pub(crate) fn dp_text(strategy: &DpStrategy) -> String {
+    if strategy.is_none() {
+        "none (exact results)".to_owned()
+    } else {
+        format!("{strategy}: each aggregator adds noise; results are noisy")
+    }
+}
+
 /// An HPKE configuration's ID and ciphersuite (DAP-09 section 4.4.1).
 #[derive(Debug, Serialize)]
 struct HpkeConfigView {
@@ -77,6 +89,7 @@ impl TaskView {
             leader_aggregator_endpoint: Some(task.leader_aggregator_endpoint().to_string()),
             helper_aggregator_endpoint: Some(task.helper_aggregator_endpoint().to_string()),
             vdaf: *task.vdaf(),
+            dp_strategy: task.dp_strategy().clone(),
             batch_mode: batch_mode_name(task.batch_mode()),
             min_batch_size: task.min_batch_size(),
             max_batch_size: task.max_batch_size(),
@@ -111,13 +124,15 @@ impl TaskView {
         };
         let batch_mode = batch_mode_from_json(&task.query_type)
             .map_err(|reason| anyhow::anyhow!("task {}'s query_type: {reason}", task.task_id))?;
+        let (vdaf, dp_strategy) = vdaf_from_json(&task.vdaf)
+            .map_err(|reason| anyhow::anyhow!("task {}'s vdaf: {reason}", task.task_id))?;
         Ok(Self {
             task_id: task.task_id.to_string(),
             role: role.to_owned(),
             leader_aggregator_endpoint: leader,
             helper_aggregator_endpoint: helper,
-            vdaf: vdaf_from_json(&task.vdaf)
-                .map_err(|reason| anyhow::anyhow!("task {}'s vdaf: {reason}", task.task_id))?,
+            vdaf,
+            dp_strategy,
             batch_mode: batch_mode_name(&batch_mode),
             min_batch_size: task.min_batch_size,
             max_batch_size: match batch_mode {
@@ -196,6 +211,7 @@ impl TaskView {
                 endpoint(&self.helper_aggregator_endpoint),
             ),
             ("VDAF", self.vdaf()),
+            ("differential privacy", dp_text(&self.dp_strategy)),
             ("batch mode", self.batch_mode.to_owned()),
             ("min batch size", self.min_batch_size.to_string()),
         ];
@@ -421,6 +437,7 @@ pub(super) mod fixtures {
                     .parse()
                     .unwrap(),
             )
+            .dp_strategy("PureDpDiscreteLaplace:1/2".parse().unwrap())
             .vdaf_verify_key(VerifyKey::new(vec![0x5a; 16]))
             .batch_mode(BatchMode::FixedSize {
                 max_batch_size: Some(500),
