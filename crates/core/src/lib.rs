@@ -20,10 +20,14 @@
 //! - retrying: HTTP statuses and `Retry-After` ->
 //!   [`retry::RetryClass::from_http_status`], [`retry::parse_retry_after`],
 //!   the decision [`retry::Backoff::decide`];
-//! - "now" -> [`clock::Clock`].
+//! - "now" -> [`clock::Clock`];
+//! - a taskprov `TaskConfig`'s task ID and VDAF, as a Client or Collector
+//!   derives them (taskprov-06 sections 3.1, 3.3) -> [`task_config::task_id_of`],
+//!   [`task_config::check_supported`].
 
 pub mod clock;
 pub mod hpke;
 pub mod retry;
 pub mod task;
+pub mod task_config;
 pub mod vdaf;

@@ -12,6 +12,7 @@ mod output;
 mod progress;
 mod provision;
 mod report;
+mod task_config_file;
 mod task_files;
 mod values;
 

@@ -7,20 +7,26 @@
 //! task file (`--credentials`), the HPKE keypair from the collector's key
 //! file (`--hpke-key`), so that no secret has to appear on a command line;
 //! flags remain for each value, and clap lets each come from one place only.
+//! For a taskprov task, `--taskprov FILE` (the task config the task's author
+//! gave) replaces the task's parameters; the token and key stay the
+//! collector's own, and every request advertises the config to the Leader.
 
 use super::args::{CaCertArgs, CollectorKeySourceArgs, QueryArgs, TokenArgs};
 use super::collect_output::{render, CollectedBatch, CollectionView};
 use crate::hints::{collector_error, with_hint};
 use crate::output::{rfc3339, OutputFormat};
 use crate::progress::Step;
+use crate::task_config_file::read_task_config;
 use crate::task_files::{read_yaml, CollectorTaskFile};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use dyad_collector::{AnyVdaf, Collector, CollectorBuilder, CollectorError};
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::{AuthenticationToken, BatchMode};
+use dyad_core::task_config::{task_id_of, vdaf_instance_of};
 use dyad_core::vdaf::{AggregationParam, VdafInstance};
 use dyad_messages::draft09::{Duration as DapDuration, PartialBatchSelector, Query, TaskId};
+use dyad_messages::taskprov::{QueryTypeConfig, TaskConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -33,22 +39,37 @@ pub struct CollectArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["task_id", "leader", "vdaf", "dap_auth_token", "bearer_token", "min_batch_size"]
+        conflicts_with_all = ["task_id", "leader", "vdaf", "dap_auth_token", "bearer_token", "min_batch_size", "taskprov"]
     )]
     credentials: Option<PathBuf>,
+    /// A taskprov task config (`dyad task taskprov-config` writes one): task
+    /// ID, Leader, VDAF, batch mode, time precision and minimum batch size
+    /// come from it; give the collector's token with --bearer-token or
+    /// --dap-auth-token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["task_id", "leader", "vdaf", "min_batch_size"]
+    )]
+    taskprov: Option<PathBuf>,
+    /// taskprov only: while the Leader answers that it does not know the
+    /// task (it provisions it with the first report), retry creating the
+    /// collection for up to this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 0, requires = "taskprov")]
+    wait_for_task: u64,
     /// The task ID, base64url (instead of --credentials).
     #[arg(
         long,
-        required_unless_present = "credentials",
+        required_unless_present_any = ["credentials", "taskprov"],
         allow_hyphen_values = true
     )]
     task_id: Option<TaskId>,
     /// The Leader's DAP base URL (instead of --credentials).
-    #[arg(long, required_unless_present = "credentials")]
+    #[arg(long, required_unless_present_any = ["credentials", "taskprov"])]
     leader: Option<Url>,
     /// The task's VDAF as JSON, e.g. '{"type":"Prio3Sum","bits":"8"}'
     /// (instead of --credentials).
-    #[arg(long, required_unless_present = "credentials")]
+    #[arg(long, required_unless_present_any = ["credentials", "taskprov"])]
     vdaf: Option<VdafInstance>,
     /// The collector's token for the Leader (instead of --credentials).
     #[command(flatten)]
@@ -81,10 +102,46 @@ pub(crate) struct TaskView {
     pub(crate) min_batch_size: Option<u64>,
     batch_mode: Option<BatchMode>,
     time_precision: Option<DapDuration>,
+    /// The taskprov config the task comes from, if it does.
+    task_config: Option<TaskConfig>,
 }
 
 impl TaskView {
     pub(crate) fn from_args(args: &CollectArgs) -> anyhow::Result<Self> {
+        if let Some(path) = &args.taskprov {
+            let config = read_task_config(path)?;
+            // An expired task can still be collected: only its config's
+            // VDAF and query type must be ones dyad runs.
+            let vdaf = vdaf_instance_of(&config.vdaf_config)
+                .with_context(|| format!("cannot collect the task of {}", path.display()))?;
+            let batch_mode = match config.query_config.query {
+                QueryTypeConfig::TimeInterval => BatchMode::TimeInterval,
+                QueryTypeConfig::FixedSize { .. } => BatchMode::FixedSize {
+                    max_batch_size: config.query_config.query.max_batch_size().map(u64::from),
+                },
+                QueryTypeConfig::Other { code, .. } => {
+                    bail!(
+                        "{} names query type {code}, which dyad does not support",
+                        path.display()
+                    )
+                }
+            };
+            let leader = config.leader_aggregator_endpoint.as_str();
+            return Ok(Self {
+                task_id: task_id_of(&config)?,
+                leader: Url::parse(leader).with_context(|| format!("Leader endpoint {leader}"))?,
+                vdaf,
+                token: args.token.token()?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "give the collector's token (--bearer-token or --dap-auth-token) with --taskprov"
+                    )
+                })?,
+                min_batch_size: Some(u64::from(config.query_config.min_batch_size)),
+                batch_mode: Some(batch_mode),
+                time_precision: Some(config.query_config.time_precision),
+                task_config: Some(config),
+            });
+        }
         if let Some(path) = &args.credentials {
             let file: CollectorTaskFile = read_yaml(path, "collector task file")?;
             let token = AuthenticationToken::new_bearer(file.collector_bearer_token.clone())
@@ -97,6 +154,7 @@ impl TaskView {
                 min_batch_size: Some(file.min_batch_size),
                 batch_mode: Some(file.batch_mode),
                 time_precision: Some(file.time_precision),
+                task_config: None,
             });
         }
         let missing = |what: &str| anyhow::anyhow!("give {what}, or --credentials FILE");
@@ -110,6 +168,7 @@ impl TaskView {
             min_batch_size: args.min_batch_size,
             batch_mode: None,
             time_precision: None,
+            task_config: None,
         })
     }
 
@@ -164,12 +223,16 @@ pub(crate) fn prepare(args: &CollectArgs) -> anyhow::Result<(TaskView, Query, Co
     }
 
     let timeout = Duration::from_secs(args.timeout);
-    let mut builder = CollectorBuilder::new(
-        task.task_id,
-        task.leader.clone(),
-        task.token.clone(),
-        keypair,
-    );
+    let mut builder = match &task.task_config {
+        Some(config) => CollectorBuilder::from_task_config(config, task.token.clone(), keypair)?
+            .wait_for_unrecognized_task(Duration::from_secs(args.wait_for_task)),
+        None => CollectorBuilder::new(
+            task.task_id,
+            task.leader.clone(),
+            task.token.clone(),
+            keypair,
+        ),
+    };
     for certificate in args.ca.certificates()? {
         builder = builder.extra_root_certificate(certificate);
     }
@@ -321,6 +384,7 @@ mod tests {
             min_batch_size: Some(10),
             batch_mode: Some(mode),
             time_precision: Some(DapDuration::from_seconds(3600)),
+            task_config: None,
         }
     }
 
