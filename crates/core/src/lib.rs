@@ -20,10 +20,14 @@
 //! - retrying: HTTP statuses and `Retry-After` ->
 //!   [`retry::RetryClass::from_http_status`], [`retry::parse_retry_after`],
 //!   the decision [`retry::Backoff::decide`];
-//! - "now" -> [`clock::Clock`].
+//! - "now" -> [`clock::Clock`];
+//! - taskprov's task ID, verification key and task from a `TaskConfig`
+//!   (draft-wang-ppm-dap-taskprov-06 section 3) -> [`taskprov::task_id_of`],
+//!   [`taskprov::derive_verify_key`], [`taskprov::task_from_config`].
 
 pub mod clock;
 pub mod hpke;
 pub mod retry;
 pub mod task;
+pub mod taskprov;
 pub mod vdaf;
