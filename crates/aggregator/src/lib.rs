@@ -80,6 +80,7 @@ pub mod runtime;
 pub mod server;
 pub mod startup;
 pub mod state;
+pub mod taskprov;
 pub mod telemetry;
 pub mod tls;
 pub mod upload;
