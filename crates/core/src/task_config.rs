@@ -18,7 +18,6 @@ use crate::vdaf::VdafInstance;
 use dyad_messages::draft09::{TaskId, Time};
 use dyad_messages::taskprov::{DpMechanism, QueryTypeConfig, TaskConfig, VdafConfig, VdafType};
 use dyad_messages::{Encode, EncodeError};
-use sha2::{Digest, Sha256};
 
 /// Why a Client or Collector cannot take part in a `TaskConfig`'s task.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,9 +45,9 @@ pub enum TaskConfigError {
 }
 
 /// The task ID of an encoded `TaskConfig`: its SHA-256 hash (taskprov-06
-/// section 3.1).
+/// section 3.1), as the aggregators derive it ([`crate::taskprov::task_id_of`]).
 pub fn task_id_of_encoded(encoded: &[u8]) -> TaskId {
-    TaskId::from_bytes(Sha256::digest(encoded).into())
+    crate::taskprov::task_id_of(encoded)
 }
 
 /// The task ID of `config`: the SHA-256 hash of its encoding.

@@ -223,3 +223,7 @@ async fn store_provisioned(state: &AppState, provisioning: Provisioning) -> ApiR
 #[cfg(test)]
 #[path = "upload_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "taskprov_tests.rs"]
+mod taskprov_tests;
