@@ -57,7 +57,10 @@ fn enabled() -> TaskprovConfig {
 }
 
 async fn harness_with_peer() -> TestDatastore {
-    let h = dyad_datastore::testing::sqlite_harness().await;
+    with_peer(dyad_datastore::testing::sqlite_harness().await).await
+}
+
+async fn with_peer(h: TestDatastore) -> TestDatastore {
     let peer = leader_peer("https://leader.example");
     h.datastore
         .run_tx("put_peer", move |tx| {
@@ -287,23 +290,30 @@ async fn a_task_stored_under_the_id_with_another_config_is_invalid_task() {
     assert_eq!(stored_tasks(&h.datastore).await, vec![other]);
 }
 
-#[tokio::test]
+/// Four first requests at once, on SQLite and (when configured)
+/// PostgreSQL: each gets the task, one stores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_first_requests_store_one_task() {
-    let h = harness_with_peer().await;
-    let (header, task_id) = advertise(&config(VdafType::Prio3Count, NOW + 86_400));
-    let mut racers = Vec::new();
-    for _ in 0..4 {
-        let (datastore, header) = (h.datastore.clone(), header.clone());
-        racers.push(tokio::spawn(async move {
-            run(&datastore, &header, task_id, enabled()).await
-        }));
+    let mut backends = vec![harness_with_peer().await];
+    if let Some(postgres) = dyad_datastore::testing::postgres_harness().await {
+        backends.push(with_peer(postgres).await);
     }
-    let mut tasks = Vec::new();
-    for racer in racers {
-        tasks.push(racer.await.unwrap().unwrap());
+    for h in backends {
+        let (header, task_id) = advertise(&config(VdafType::Prio3Count, NOW + 86_400));
+        let mut racers = Vec::new();
+        for _ in 0..4 {
+            let (datastore, header) = (h.datastore.clone(), header.clone());
+            racers.push(tokio::spawn(async move {
+                run(&datastore, &header, task_id, enabled()).await
+            }));
+        }
+        let mut tasks = Vec::new();
+        for racer in racers {
+            tasks.push(racer.await.unwrap().unwrap());
+        }
+        assert!(tasks.windows(2).all(|w| w[0] == w[1]));
+        assert_eq!(stored_tasks(&h.datastore).await, vec![tasks[0].clone()]);
     }
-    assert!(tasks.windows(2).all(|w| w[0] == w[1]));
-    assert_eq!(stored_tasks(&h.datastore).await, vec![tasks[0].clone()]);
 }
 
 #[test]

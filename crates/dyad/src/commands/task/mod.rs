@@ -66,5 +66,6 @@ pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
 
 // Shared with `dyad hpke-key`: the confirmation prompt and the names of
 // HPKE algorithms.
+pub(crate) use add::parse_collector_hpke_config;
 pub(crate) use delete::confirm;
 pub(crate) use view::{aead_name, kdf_name, kem_name};
