@@ -446,7 +446,10 @@ async fn authorize_collector(
     headers: &HeaderMap,
 ) -> ApiResult<(Arc<Task>, CollectionJobId)> {
     let job_id: CollectionJobId = parse_id(job_id, "collection job ID")?;
-    let task = state.task_in_role(task_id, Role::Leader).await?;
+    // A taskprov Collector advertises the task (taskprov-06 section 7): the
+    // header must be the stored task's; a task not provisioned yet is
+    // unknown (section 5.3).
+    let task = crate::taskprov::task_in_role(state, task_id, Role::Leader, headers).await?;
     authenticate(&task, headers, Requester::Collector)?;
     Ok((task, job_id))
 }

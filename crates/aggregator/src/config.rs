@@ -57,6 +57,10 @@
 //!   # path_prefix: "/api/"              # instead: on the DAP listener
 //!   auth_tokens: ["<bearer token>"]     # or DYAD_API_TOKENS=t1,t2 (wins); never logged
 //!   dap_url: "https://dap.example.com/" # this aggregator's public DAP URL, for GET /
+//! taskprov:                             # tasks advertised in-band (see crate::taskprov)
+//!   enabled: false                      # off: the dap-taskprov header is ignored
+//!   max_task_lifetime_secs: 2592000     # refuse tasks expiring later than now + this
+//!   min_batch_size_floor: 1             # refuse tasks with a smaller min_batch_size
 //! ```
 //!
 //! Unknown fields are rejected (in the sections this crate owns), and
@@ -88,6 +92,8 @@
 //! - the health and metrics listeners, three distinct addresses, and the
 //!   `metrics` section → [`AggregatorConfig::validate_telemetry`],
 //!   [`MetricsConfig::validate`] (in [`crate::telemetry`])
+//! - the `taskprov` section → [`TaskprovConfig::opt_out`] (in
+//!   [`crate::taskprov`])
 //! - the management API's listener and tokens, `DYAD_API_TOKENS` winning
 //!   over `management_api.auth_tokens` → [`ManagementApiConfig`],
 //!   [`AggregatorConfig::management_tokens`]
@@ -98,6 +104,7 @@ mod sections;
 use crate::garbage_collector::GarbageCollectorConfig;
 pub use crate::key_rotator::KeyRotatorConfig;
 use crate::leader::{CollectionDriverConfig, JobCreatorConfig, JobDriverConfig};
+pub use crate::taskprov::TaskprovConfig;
 pub use crate::telemetry::config::{MetricsConfig, OtlpConfig};
 pub use crate::tls::config::TlsConfig;
 use dyad_datastore::{DatastoreKeys, DatastoreOptions, KEYS_ENV};
@@ -253,6 +260,9 @@ pub struct AggregatorConfig {
     pub management_listen_address: Option<SocketAddr>,
     #[serde(default)]
     pub management_api: ManagementApiConfig,
+    /// Taskprov's opt-in policy (see [`crate::taskprov`]); off by default.
+    #[serde(default)]
+    pub taskprov: TaskprovConfig,
 }
 
 impl fmt::Debug for AggregatorConfig {
@@ -292,6 +302,7 @@ impl fmt::Debug for AggregatorConfig {
             .field("garbage_collector", &self.garbage_collector)
             .field("management_listen_address", &self.management_listen_address)
             .field("management_api", &self.management_api)
+            .field("taskprov", &self.taskprov)
             .finish()
     }
 }
@@ -456,6 +467,9 @@ impl AggregatorConfig {
             checked.map_err(|reason| invalid(field, reason))?;
         }
         self.hpke_keys.validate()?;
+        self.taskprov
+            .validate()
+            .map_err(|reason| invalid("taskprov", reason))?;
         self.management_api.validate()?;
         if self.management_api.path_prefix.is_some() {
             if self.has_role(ProcessRole::ManagementApi) {

@@ -82,6 +82,7 @@ pub mod server;
 pub mod startup;
 pub mod state;
 pub mod task_cache;
+pub mod taskprov;
 pub mod telemetry;
 pub mod tls;
 pub mod upload;

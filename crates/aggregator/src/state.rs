@@ -23,7 +23,7 @@
 //!   [`AggregatorConfig::api_config`]
 
 use crate::config::{
-    AggregatorConfig, HpkeKeysConfig, UploadConfig, DEFAULT_MAX_REQUEST_BODY_BYTES,
+    AggregatorConfig, HpkeKeysConfig, TaskprovConfig, UploadConfig, DEFAULT_MAX_REQUEST_BODY_BYTES,
     DEFAULT_MAX_UPLOAD_BODY_BYTES,
 };
 use crate::hpke_keys::{GlobalHpkeKeys, KeySnapshot};
@@ -52,6 +52,8 @@ pub struct ApiConfig {
     pub server: ServerLimits,
     /// The global HPKE keys' refresh and the configurations' cache lifetime.
     pub hpke_keys: HpkeKeysConfig,
+    /// Taskprov's opt-in policy.
+    pub taskprov: TaskprovConfig,
 }
 
 impl Default for ApiConfig {
@@ -63,6 +65,7 @@ impl Default for ApiConfig {
             upload: UploadConfig::default(),
             server: ServerLimits::default(),
             hpke_keys: HpkeKeysConfig::default(),
+            taskprov: TaskprovConfig::default(),
         }
     }
 }
@@ -156,6 +159,7 @@ impl AggregatorConfig {
                 .server
                 .limits(open_files, self.datastore_pool.max_connections),
             hpke_keys: self.hpke_keys,
+            taskprov: self.taskprov,
         }
     }
 }

@@ -15,9 +15,13 @@
 //!   [`ClientBuilder::extra_root_certificate`], checked in
 //!   [`ClientBuilder::build`];
 //! - the upload token (DAP-09 section 7.3) -> [`ClientBuilder::auth_token`],
-//!   never shown by `Debug`.
+//!   never shown by `Debug`;
+//! - a task defined by a taskprov `TaskConfig` (taskprov-06 section 4: the
+//!   task ID its hash, the `taskprov` extension in both input shares, the
+//!   `dap-taskprov` header on uploads, HPKE configs fetched without a task
+//!   ID) -> [`ClientBuilder::from_task_config`].
 
-use crate::client::{Client, Shared};
+use crate::client::{Client, Shared, Taskprov};
 use crate::error::ClientError;
 use crate::hpke_config::HpkeConfigSource;
 use crate::http::{auth_header, endpoint_base, http_client, resource, RetryNotice, RetryObserver};
@@ -25,7 +29,11 @@ use crate::time_source::{system_time, TimeSource};
 use crate::vdaf::ClientVdaf;
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::AuthenticationToken;
+use dyad_core::task_config::{task_id_of_encoded, vdaf_instance_of, TaskConfigError};
 use dyad_messages::draft09::{Duration, Extension, Role, TaskId, Time};
+use dyad_messages::taskprov::{taskprov_extension, QueryTypeConfig, TaskConfig};
+use dyad_messages::Encode;
+use reqwest::header::HeaderValue;
 use std::fmt;
 use std::sync::Arc;
 use url::Url;
@@ -45,6 +53,7 @@ pub struct ClientBuilder {
     clock: TimeSource,
     leader_extensions: Vec<Extension>,
     helper_extensions: Vec<Extension>,
+    taskprov: Option<Taskprov>,
 }
 
 impl ClientBuilder {
@@ -66,7 +75,50 @@ impl ClientBuilder {
             clock: Arc::new(system_time),
             leader_extensions: Vec::new(),
             helper_extensions: Vec::new(),
+            taskprov: None,
         }
+    }
+
+    /// A client for the task `config` defines (draft-wang-ppm-dap-taskprov-06),
+    /// which neither aggregator needs to know beforehand: the task ID is the
+    /// SHA-256 hash of the encoded `config`, the endpoints and time precision
+    /// are its own, both input shares carry the empty `taskprov` extension,
+    /// every upload carries the `dap-taskprov` header, and the aggregators'
+    /// HPKE configurations are fetched without a task ID (taskprov-06
+    /// section 3.4). Fails, as the Client opts out (taskprov-06 sections 3.3
+    /// and 4), when the VDAF, DP mechanism or query type is not supported;
+    /// uploads fail once the task has expired. Build it with the VDAF
+    /// [`dyad_core::task_config::vdaf_instance_of`] names, e.g.
+    /// `AnyVdaf(vdaf_instance_of(&config.vdaf_config)?)`.
+    pub fn from_task_config(config: &TaskConfig) -> Result<Self, ClientError> {
+        vdaf_instance_of(&config.vdaf_config)?;
+        if let QueryTypeConfig::Other { code, .. } = config.query_config.query {
+            return Err(TaskConfigError::UnknownQueryType(code).into());
+        }
+        let encoded = config.get_encoded()?;
+        let header = HeaderValue::from_str(&config.to_header_value()?).map_err(|_| {
+            ClientError::InvalidConfiguration("the task config is not a header value".into())
+        })?;
+        let url = |url: &dyad_messages::draft09::Url, role: Role| {
+            Url::parse(url.as_str()).map_err(|e| ClientError::InvalidEndpoint {
+                role,
+                url: url.as_str().to_owned(),
+                reason: e.to_string(),
+            })
+        };
+        let mut builder = Self::new(
+            task_id_of_encoded(&encoded),
+            url(&config.leader_aggregator_endpoint, Role::Leader)?,
+            url(&config.helper_aggregator_endpoint, Role::Helper)?,
+            config.query_config.time_precision,
+        );
+        builder.leader_extensions = vec![taskprov_extension()];
+        builder.helper_extensions = vec![taskprov_extension()];
+        builder.taskprov = Some(Taskprov {
+            header,
+            task_expiration: config.task_expiration,
+        });
+        Ok(builder)
     }
 
     /// The HTTP client to send requests with. By default the client builds
@@ -121,7 +173,9 @@ impl ClientBuilder {
         self.clock(move || time)
     }
 
-    /// Extensions for the Leader's `PlaintextInputShare` (none by default).
+    /// Extensions for the Leader's `PlaintextInputShare` (none by default;
+    /// the `taskprov` extension for a [`ClientBuilder::from_task_config`]
+    /// client, which a caller replacing them must keep).
     pub fn leader_extensions(mut self, extensions: Vec<Extension>) -> Self {
         self.leader_extensions = extensions;
         self
@@ -149,10 +203,13 @@ impl ClientBuilder {
         )?;
         let http = http_client(self.http, self.extra_roots)?;
         let auth_header = self.auth_token.as_ref().map(auth_header).transpose()?;
+        // A taskprov task may be unknown to the aggregators until this
+        // client's first upload: ask for their task-independent configs.
+        let config_task_id = self.taskprov.is_none().then_some(&self.task_id);
         let shared = Shared {
             task_id: self.task_id,
-            leader_config: HpkeConfigSource::new(Role::Leader, &leader, &self.task_id)?,
-            helper_config: HpkeConfigSource::new(Role::Helper, &helper, &self.task_id)?,
+            leader_config: HpkeConfigSource::new(Role::Leader, &leader, config_task_id)?,
+            helper_config: HpkeConfigSource::new(Role::Helper, &helper, config_task_id)?,
             reports_url,
             time_precision: self.time_precision,
             http,
@@ -162,6 +219,7 @@ impl ClientBuilder {
             clock: self.clock,
             leader_extensions: self.leader_extensions,
             helper_extensions: self.helper_extensions,
+            taskprov: self.taskprov,
         };
         Ok(Client::from_parts(Arc::new(shared), Arc::new(vdaf)))
     }
@@ -176,6 +234,7 @@ impl fmt::Debug for ClientBuilder {
             .field("time_precision", &self.time_precision)
             .field("auth_token", &self.auth_token)
             .field("retry_policy", &self.retry_policy)
+            .field("taskprov", &self.taskprov.is_some())
             .finish_non_exhaustive()
     }
 }

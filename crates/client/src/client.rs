@@ -20,7 +20,10 @@
 //!   [`Client::put_report`];
 //! - transient failures retried with the same report (the Leader counts a
 //!   report ID once) -> [`Client::upload_report`];
-//! - at most `concurrency` uploads at once -> [`Client::upload_batch`].
+//! - at most `concurrency` uploads at once -> [`Client::upload_batch`];
+//! - a taskprov task: the `dap-taskprov` header on every upload
+//!   (taskprov-06 section 4) -> [`Client::put_report`]; no report at or after
+//!   the task's expiration (taskprov-06 section 3.3) -> [`Client::seal`].
 
 use crate::error::ClientError;
 use crate::hpke_config::HpkeConfigSource;
@@ -29,11 +32,13 @@ use crate::report::{seal_report, Recipients};
 use crate::time_source::TimeSource;
 use crate::vdaf::ClientVdaf;
 use dyad_core::retry::RetryPolicy;
+use dyad_core::task_config::TaskConfigError;
 use dyad_messages::draft09::{
     Duration, Extension, HpkeConfig, Report, ReportId, ReportMetadata, Role, TaskId, Time,
 };
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
+use dyad_messages::taskprov::TASKPROV_HEADER;
 use dyad_messages::Encode;
 use futures::stream::{self, StreamExt};
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
@@ -55,6 +60,17 @@ pub(crate) struct Shared {
     pub(crate) clock: TimeSource,
     pub(crate) leader_extensions: Vec<Extension>,
     pub(crate) helper_extensions: Vec<Extension>,
+    pub(crate) taskprov: Option<Taskprov>,
+}
+
+/// What a taskprov task adds to a client's uploads.
+#[derive(Clone, Debug)]
+pub(crate) struct Taskprov {
+    /// The `dap-taskprov` header's value: the encoded `TaskConfig` in
+    /// unpadded base64url.
+    pub(crate) header: HeaderValue,
+    /// The task's expiration: no report is prepared at or after it.
+    pub(crate) task_expiration: Time,
 }
 
 /// A DAP client for one task: uploads measurements as reports.
@@ -199,6 +215,15 @@ impl<V: ClientVdaf> Client<V> {
         leader_config: &HpkeConfig,
         helper_config: &HpkeConfig,
     ) -> Result<Report, ClientError> {
+        if let Some(taskprov) = &self.shared.taskprov {
+            if time >= taskprov.task_expiration {
+                return Err(TaskConfigError::Expired {
+                    expiration: taskprov.task_expiration,
+                    now: time,
+                }
+                .into());
+            }
+        }
         let metadata = ReportMetadata::new(
             ReportId::random(),
             time.to_batch_interval_start(self.shared.time_precision),
@@ -244,6 +269,9 @@ impl<V> Client<V> {
             .body(body);
         if let Some((name, value)) = &self.shared.auth_header {
             request = request.header(name.clone(), value.clone());
+        }
+        if let Some(taskprov) = &self.shared.taskprov {
+            request = request.header(TASKPROV_HEADER, taskprov.header.clone());
         }
         let response = request.send().await?;
         let status = response.status();

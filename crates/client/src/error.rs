@@ -18,6 +18,7 @@
 
 use dyad_core::hpke::HpkeError;
 use dyad_core::retry::{RetryClass, Retryable};
+use dyad_core::task_config::TaskConfigError;
 use dyad_core::vdaf::VdafRunError;
 use dyad_http_client::transport_class;
 use dyad_messages::draft09::Role;
@@ -92,6 +93,12 @@ pub enum ClientError {
     /// The report could not be encoded.
     #[error("encoding the report failed: {0}")]
     Encode(#[from] EncodeError),
+
+    /// The taskprov `TaskConfig` names a task this client cannot take part
+    /// in (an unsupported VDAF, an expired task): the Client opts out
+    /// (taskprov-06 sections 3.3 and 4).
+    #[error("{0}")]
+    TaskConfig(#[from] TaskConfigError),
 }
 
 impl ClientError {

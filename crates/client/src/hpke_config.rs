@@ -11,7 +11,8 @@
 //! # Where is
 //!
 //! - `GET {aggregator}hpke_config?task_id=...` -> [`HpkeConfigSource::new`],
-//!   [`HpkeConfigSource::fetch`];
+//!   [`HpkeConfigSource::fetch`]; without `task_id` for a taskprov task, whose
+//!   ID the aggregators may not know yet (taskprov-06 section 3.4);
 //! - the first configuration with a supported suite, none an error (DAP-09
 //!   section 4.4.1) -> [`choose_config`];
 //! - how long a configuration is kept (`Cache-Control`, `Age`) ->
@@ -65,10 +66,18 @@ pub(crate) struct HpkeConfigSource {
 }
 
 impl HpkeConfigSource {
-    pub(crate) fn new(role: Role, base: &Url, task_id: &TaskId) -> Result<Self, ClientError> {
+    /// The source of `role`'s configuration at `base`, asked for the one of
+    /// `task_id`, or for the aggregator's task-independent one when `None`.
+    pub(crate) fn new(
+        role: Role,
+        base: &Url,
+        task_id: Option<&TaskId>,
+    ) -> Result<Self, ClientError> {
         let mut url = resource(role, base, "hpke_config")?;
-        url.query_pairs_mut()
-            .append_pair("task_id", &task_id.to_string());
+        if let Some(task_id) = task_id {
+            url.query_pairs_mut()
+                .append_pair("task_id", &task_id.to_string());
+        }
         Ok(Self {
             role,
             url,

@@ -14,7 +14,11 @@
 //!   [`CollectorBuilder::DEFAULT_MAX_WAIT`], set in [`CollectorBuilder::new`];
 //! - extra root certificates only with the built-in HTTP client ->
 //!   [`CollectorBuilder::extra_root_certificate`], checked in
-//!   [`CollectorBuilder::build`].
+//!   [`CollectorBuilder::build`];
+//! - a task defined by a taskprov `TaskConfig` (taskprov-06 section 7: the
+//!   task ID its hash, the `dap-taskprov` header on every request) ->
+//!   [`CollectorBuilder::from_task_config`]; waiting for the Leader to opt
+//!   in -> [`CollectorBuilder::wait_for_unrecognized_task`].
 
 use crate::collector::{Collector, Shared};
 use crate::error::CollectorError;
@@ -23,7 +27,11 @@ use crate::vdaf::CollectorVdaf;
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::AuthenticationToken;
+use dyad_core::task_config::{task_id_of_encoded, vdaf_instance_of, TaskConfigError};
 use dyad_messages::draft09::TaskId;
+use dyad_messages::taskprov::{QueryTypeConfig, TaskConfig};
+use dyad_messages::Encode;
+use reqwest::header::HeaderValue;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +48,8 @@ pub struct CollectorBuilder {
     extra_roots: Vec<reqwest::Certificate>,
     retry_policy: RetryPolicy,
     poll_policy: RetryPolicy,
+    taskprov_header: Option<HeaderValue>,
+    unrecognized_task_wait: Duration,
 }
 
 impl CollectorBuilder {
@@ -76,7 +86,50 @@ impl CollectorBuilder {
             )
             .with_jitter(0.25)
             .with_max_elapsed(Self::DEFAULT_MAX_WAIT),
+            taskprov_header: None,
+            unrecognized_task_wait: Duration::ZERO,
         }
+    }
+
+    /// A collector for the task `config` defines
+    /// (draft-wang-ppm-dap-taskprov-06): the task ID is the SHA-256 hash of
+    /// the encoded `config`, the Leader is its `leader_aggregator_endpoint`,
+    /// and every request carries the `dap-taskprov` header. `auth_token` and
+    /// `keypair` are the collector's own, which the Leader's operator
+    /// configured for its peer. Fails, as the Collector opts out
+    /// (taskprov-06 sections 3.3 and 7), when the VDAF, DP mechanism or query
+    /// type is not supported.
+    pub fn from_task_config(
+        config: &TaskConfig,
+        auth_token: AuthenticationToken,
+        keypair: HpkeKeypair,
+    ) -> Result<Self, CollectorError> {
+        let unsupported = |e: TaskConfigError| CollectorError::InvalidConfiguration(e.to_string());
+        vdaf_instance_of(&config.vdaf_config).map_err(unsupported)?;
+        if let QueryTypeConfig::Other { code, .. } = config.query_config.query {
+            return Err(unsupported(TaskConfigError::UnknownQueryType(code)));
+        }
+        let encoded = config.get_encoded()?;
+        let header = HeaderValue::from_str(&config.to_header_value()?).map_err(|_| {
+            CollectorError::InvalidConfiguration("the task config is not a header value".into())
+        })?;
+        let leader_url = config.leader_aggregator_endpoint.as_str();
+        let leader = Url::parse(leader_url).map_err(|e| CollectorError::InvalidEndpoint {
+            url: leader_url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let mut builder = Self::new(task_id_of_encoded(&encoded), leader, auth_token, keypair);
+        builder.taskprov_header = Some(header);
+        Ok(builder)
+    }
+
+    /// How long creating a collection job keeps retrying while the Leader
+    /// answers `unrecognizedTask` (taskprov-06 section 5.3: a Leader that
+    /// has not yet opted in to a taskprov task answers so, and the
+    /// Collector may retry after a wait). Zero, the default, does not retry.
+    pub fn wait_for_unrecognized_task(mut self, wait: Duration) -> Self {
+        self.unrecognized_task_wait = wait;
+        self
     }
 
     /// The HTTP client to send requests with. By default the collector
@@ -128,6 +181,8 @@ impl CollectorBuilder {
             http,
             retry_policy: self.retry_policy,
             poll_policy: self.poll_policy,
+            taskprov_header: self.taskprov_header,
+            unrecognized_task_wait: self.unrecognized_task_wait,
         };
         Ok(Collector::from_parts(Arc::new(shared), Arc::new(vdaf)))
     }
@@ -142,6 +197,7 @@ impl fmt::Debug for CollectorBuilder {
             .field("hpke_config", self.keypair.config())
             .field("retry_policy", &self.retry_policy)
             .field("poll_policy", &self.poll_policy)
+            .field("taskprov", &self.taskprov_header.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -21,7 +21,11 @@
 //! - the wait between polls -> [`next_poll_delay`], never below
 //!   [`MIN_POLL_DELAY`]; when to stop waiting ->
 //!   [`Collector::poll_until_complete_with`];
-//! - an error answer ends the operation -> [`error_or_unexpected`].
+//! - an error answer ends the operation -> [`error_or_unexpected`];
+//! - a taskprov task: the `dap-taskprov` header on every request
+//!   (taskprov-06 section 7) -> [`Collector::request`]; `unrecognizedTask`
+//!   retried after a wait, within the configured limit (taskprov-06 section
+//!   5.3) -> [`Collector::create_collection_job`].
 
 use crate::error::CollectorError;
 use crate::http::{error_response, read_body, resource, retry_after, with_retry};
@@ -34,6 +38,8 @@ use dyad_messages::draft09::{
     Collection as CollectionMessage, CollectionJobId, CollectionReq, Query, TaskId,
 };
 use dyad_messages::media_type::DapMediaType;
+use dyad_messages::problem::DapProblemType;
+use dyad_messages::taskprov::TASKPROV_HEADER;
 use dyad_messages::{Decode, Encode};
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -89,7 +95,15 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     pub(crate) retry_policy: RetryPolicy,
     pub(crate) poll_policy: RetryPolicy,
+    /// The `dap-taskprov` header's value for a taskprov task.
+    pub(crate) taskprov_header: Option<HeaderValue>,
+    /// How long `unrecognizedTask` answers to a job's creation are retried.
+    pub(crate) unrecognized_task_wait: Duration,
 }
+
+/// The pause between attempts to create a collection job the Leader
+/// answered `unrecognizedTask` to.
+const UNRECOGNIZED_TASK_PAUSE: Duration = Duration::from_secs(1);
 
 /// A DAP collector for one task.
 ///
@@ -163,10 +177,28 @@ impl<V: CollectorVdaf> Collector<V> {
             .encode_aggregation_parameter(job.aggregation_parameter())?;
         let body = CollectionReq::new(*job.query(), encoded_param).get_encoded()?;
         let url = self.job_url(job.id())?;
-        with_retry(&self.shared.retry_policy, "create collection job", || {
-            self.put_job(&url, job.id(), body.clone())
-        })
-        .await?;
+        let start = Instant::now();
+        loop {
+            let created = with_retry(&self.shared.retry_policy, "create collection job", || {
+                self.put_job(&url, job.id(), body.clone())
+            })
+            .await;
+            match created {
+                Err(error)
+                    if error.problem_type() == Some(DapProblemType::UnrecognizedTask)
+                        && start.elapsed() + UNRECOGNIZED_TASK_PAUSE
+                            <= self.shared.unrecognized_task_wait =>
+                {
+                    tracing::info!(
+                        task_id = %self.shared.task_id,
+                        collection_job_id = %job.id(),
+                        "the leader does not know the task yet; retrying"
+                    );
+                    tokio::time::sleep(UNRECOGNIZED_TASK_PAUSE).await;
+                }
+                created => break created?,
+            }
+        }
         tracing::info!(
             task_id = %self.shared.task_id,
             collection_job_id = %job.id(),
@@ -312,10 +344,15 @@ impl<V> Collector<V> {
 
     fn request(&self, method: Method, url: &Url) -> RequestBuilder {
         let (name, value) = &self.shared.auth_header;
-        self.shared
+        let request = self
+            .shared
             .http
             .request(method, url.clone())
-            .header(name.clone(), value.clone())
+            .header(name.clone(), value.clone());
+        match &self.shared.taskprov_header {
+            Some(config) => request.header(TASKPROV_HEADER, config.clone()),
+            None => request,
+        }
     }
 
     async fn put_job(

@@ -20,10 +20,18 @@
 //! - retrying: HTTP statuses and `Retry-After` ->
 //!   [`retry::RetryClass::from_http_status`], [`retry::parse_retry_after`],
 //!   the decision [`retry::Backoff::decide`];
-//! - "now" -> [`clock::Clock`].
+//! - "now" -> [`clock::Clock`];
+//! - taskprov's task ID, verification key and task from a `TaskConfig`
+//!   (draft-wang-ppm-dap-taskprov-06 section 3) -> [`taskprov::task_id_of`],
+//!   [`taskprov::derive_verify_key`], [`taskprov::task_from_config`];
+//! - a taskprov `TaskConfig`'s task ID and VDAF, as a Client or Collector
+//!   derives them (taskprov-06 sections 3.1, 3.3) -> [`task_config::task_id_of`],
+//!   [`task_config::check_supported`].
 
 pub mod clock;
 pub mod hpke;
 pub mod retry;
 pub mod task;
+pub mod task_config;
+pub mod taskprov;
 pub mod vdaf;

@@ -265,13 +265,17 @@ pub enum SealedColumn {
     /// `global_hpke_keys.private_key`: the private key of a global HPKE
     /// key (see `crate::tables::global_hpke_keys`).
     GlobalHpkePrivateKey,
+    /// `taskprov_peer_aggregators.peer_document`: a taskprov peer with its
+    /// secrets (see `crate::tables::taskprov_peer_aggregators`).
+    TaskprovPeerDocument,
 }
 
 impl SealedColumn {
     /// Every sealed column of the schema.
-    pub const ALL: [SealedColumn; 2] = [
+    pub const ALL: [SealedColumn; 3] = [
         SealedColumn::TaskDocument,
         SealedColumn::GlobalHpkePrivateKey,
+        SealedColumn::TaskprovPeerDocument,
     ];
 
     /// `table.column`.
@@ -279,6 +283,7 @@ impl SealedColumn {
         match self {
             SealedColumn::TaskDocument => "tasks.task_document",
             SealedColumn::GlobalHpkePrivateKey => "global_hpke_keys.private_key",
+            SealedColumn::TaskprovPeerDocument => "taskprov_peer_aggregators.peer_document",
         }
     }
 }

@@ -30,7 +30,7 @@ use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::Task;
 use dyad_messages::draft09::{
     AggregationJobId, BatchId, CollectionJobId, Duration, HpkeConfigId, Interval, ReportId,
-    ReportMetadata, TaskId, Time,
+    ReportMetadata, Role, TaskId, Time,
 };
 
 type Result<T> = std::result::Result<T, DatastoreError>;
@@ -395,6 +395,23 @@ operations! {
             state: HpkeKeyState) -> Result<()>;
         /// Deletes a global key; whether there was one.
         async fn delete_global_hpke_key(&mut self, config_id: HpkeConfigId) -> Result<bool>;
+    }
+
+    taskprov_peer_aggregators { // Taskprov peer aggregators (draft-wang-ppm-dap-taskprov-06)
+        /// Stores a peer; [`DatastoreError::AlreadyExists`] if a peer with its
+        /// endpoint and role is stored.
+        async fn put_taskprov_peer_aggregator(&mut self,
+            peer: &dyad_core::taskprov::PeerAggregator) -> Result<()>;
+        /// Every peer, by role then endpoint.
+        async fn get_taskprov_peer_aggregators(&mut self)
+            -> Result<Vec<dyad_core::taskprov::PeerAggregator>>;
+        /// The peer at `endpoint` (a base URL, ending in `/`) in `role`.
+        async fn get_taskprov_peer_aggregator(&mut self, endpoint: &url::Url, role: Role)
+            -> Result<Option<dyad_core::taskprov::PeerAggregator>>;
+        /// Deletes the peer at `endpoint` in `role`; whether there was one.
+        /// Tasks already provisioned with it stay.
+        async fn delete_taskprov_peer_aggregator(&mut self, endpoint: &url::Url, role: Role)
+            -> Result<bool>;
     }
 
     tasks { // Secrets at rest (see `crate::reseal`)

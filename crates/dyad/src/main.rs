@@ -12,6 +12,7 @@ mod output;
 mod progress;
 mod provision;
 mod report;
+mod task_config_file;
 mod task_files;
 mod values;
 
@@ -56,6 +57,10 @@ enum Command {
     /// Manage an aggregator's tasks.
     #[command(subcommand)]
     Task(commands::task::TaskCommand),
+    /// Manage the taskprov peer aggregators: the other aggregator of the
+    /// tasks a request may advertise (draft-wang-ppm-dap-taskprov-06).
+    #[command(subcommand)]
+    TaskprovPeer(commands::taskprov_peer::TaskprovPeerCommand),
     /// Upload measurements to a task, as a DAP client.
     Upload(commands::upload::UploadArgs),
     /// Collect a batch's aggregate result, as a DAP collector.
@@ -84,6 +89,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => commands::decode::run(args),
         Command::Hpke(command) => commands::hpke::run(command),
         Command::HpkeKey(command) => block_on(commands::hpke_key::run(command)),
+        Command::TaskprovPeer(command) => block_on(commands::taskprov_peer::run(command)),
         Command::Migrate(args) => block_on(commands::migrate::run(args)),
         Command::Quickstart(args) => block_on(commands::quickstart::run(args)),
         Command::Serve(args) => block_on(commands::serve::run(args)),

@@ -15,7 +15,7 @@
 //! | public or input share does not decode (VDAF) (4.5.1.4) | `invalid_message` | `open_validate_prepare` |
 //! | timestamp after `now + tolerable_clock_skew` (4.5.1.4) | `report_too_early` | [`time_rejection`] |
 //! | timestamp after `task_expiration` (4.5.1.4) | `task_expired` | [`time_rejection`] |
-//! | unrecognized or repeated extension (4.5.1.4) | `invalid_message` | [`crate::upload::check_extensions`] |
+//! | unrecognized or repeated extension (4.5.1.4); a taskprov task's share without the taskprov extension (taskprov-06 "Helper Behavior") | `invalid_message` | [`crate::upload::check_task_extensions`] |
 //! | timestamp before `now - report_expiry_age` (replay state gone) (4.5.1.4) | `report_dropped` | [`time_rejection`] |
 //! | aggregated before with a clashing parameter (4.5.1.4) | `report_replayed` | [`crate::replay::decide`], over [`ReportFacts::previous_agg_params`] |
 //! | batch collected (4.5.1.4) | `batch_collected` | [`ReportFacts::is_batch_collected`] |
@@ -41,7 +41,7 @@ use crate::keyring::HpkeKeyring;
 use crate::leader_prepare::verify_key;
 use crate::parallel::map_in_chunks;
 use crate::replay::{self, Replay};
-use crate::upload::check_extensions;
+use crate::upload::check_task_extensions;
 use crate::vdaf_codec::{
     decode_agg_param, decode_input_share, decode_ping_pong, decode_public_share,
     encode_output_share, encode_ping_pong, DapAggregator,
@@ -315,7 +315,7 @@ where
     if let Some(reason) = time_rejection(ctx.task, metadata.time, ctx.now) {
         return Ok(Err(reason));
     }
-    if check_extensions(&plaintext.extensions, ctx.recognized_extensions).is_err() {
+    if check_task_extensions(ctx.task, &plaintext.extensions, ctx.recognized_extensions).is_err() {
         return Ok(Err(PrepareError::InvalidMessage));
     }
     let previous = ctx.facts.previous_agg_params(metadata);

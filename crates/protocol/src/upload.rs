@@ -39,6 +39,7 @@
 //! | time rules: task expired, too early, too old | 4.4.2 | [`check_report_time`] |
 //! | unknown HPKE configuration (`outdatedConfig`); share does not open (`reportRejected`) | 4.4.2 | [`validate_upload`] |
 //! | extensions recognized and distinct (shared with the Helper) | 4.4.2, 4.5.1.4 | [`check_extensions`] |
+//! | a taskprov task's shares carry the taskprov extension (taskprov-06 "Leader Behavior") | - | [`check_task_extensions`] |
 //! | public and Leader input shares decode with the task's VDAF | 3.2, 4.5.1.4 | [`check_shares_decode`] |
 //! | the problem type each refusal answers | 4.4.2 | [`UploadError::problem_type`] |
 
@@ -52,6 +53,7 @@ use dyad_messages::draft09::{
     Report, ReportMetadata, Role, Time,
 };
 use dyad_messages::problem::DapProblemType;
+use dyad_messages::taskprov::has_valid_taskprov_extension;
 use prio::codec::CodecError;
 use prio::vdaf::Vdaf;
 use std::collections::HashSet;
@@ -115,6 +117,10 @@ pub enum UploadError {
     /// Two extensions of the same type.
     #[error("repeated extension {0:?}")]
     RepeatedExtension(ExtensionType),
+    /// A report of a task provisioned by taskprov without the taskprov
+    /// extension (with empty data) in its input share.
+    #[error("the input share of a taskprov task lacks the taskprov extension with empty data")]
+    MissingTaskprovExtension,
     /// The public share or the Leader's input share does not decode as the
     /// task's VDAF specifies: the Client uses another VDAF or other
     /// parameters than the task.
@@ -137,6 +143,7 @@ impl UploadError {
             UploadError::OutdatedConfig(_) => DapProblemType::OutdatedConfig,
             UploadError::UnrecognizedExtension(_)
             | UploadError::RepeatedExtension(_)
+            | UploadError::MissingTaskprovExtension
             | UploadError::UndecodablePlaintext(_)
             | UploadError::UndecodableShare { .. } => DapProblemType::InvalidMessage,
             UploadError::TaskExpired { .. }
@@ -174,6 +181,30 @@ pub fn check_extensions(
         Some(extension) => Err(UploadError::UnrecognizedExtension(extension.extension_type)),
         None => Ok(()),
     }
+}
+
+/// Checks an input share's extensions for `task`: [`check_extensions`]
+/// against `recognized`, and for a task provisioned by taskprov
+/// (draft-wang-ppm-dap-taskprov-06, "Client Behavior": the extension "MUST
+/// be offered" in both input shares, with zero-length data) the taskprov
+/// extension is recognized too and required, once, with empty data; the
+/// Leader aborts the upload without it ("Leader Behavior"), the Helper
+/// rejects the report with `invalid_message` ("Helper Behavior").
+pub fn check_task_extensions(
+    task: &Task,
+    extensions: &[Extension],
+    recognized: &[ExtensionType],
+) -> Result<(), UploadError> {
+    if task.taskprov_config().is_none() {
+        return check_extensions(extensions, recognized);
+    }
+    let mut with_taskprov = recognized.to_vec();
+    with_taskprov.push(ExtensionType::Taskprov);
+    check_extensions(extensions, &with_taskprov)?;
+    if !has_valid_taskprov_extension(extensions) {
+        return Err(UploadError::MissingTaskprovExtension);
+    }
+    Ok(())
 }
 
 /// Checks a report's timestamp against the task at time `now` (steps 1 to
@@ -229,7 +260,7 @@ pub fn validate_upload<K: HpkeKeyring + ?Sized>(
             _ => UploadError::DecryptFailed,
         })?;
 
-    check_extensions(&leader_input_share.extensions, recognized_extensions)?;
+    check_task_extensions(task, &leader_input_share.extensions, recognized_extensions)?;
 
     Ok(ValidatedReport {
         metadata: report.metadata,

@@ -77,7 +77,7 @@ pub(super) async fn serve_aggregate_share(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let task = state.task_in_role(task_id, Role::Helper).await?;
+    let task = crate::taskprov::task_in_role(&state, task_id, Role::Helper, &headers).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);
     authenticate(&task, &headers, Requester::Leader)?;
     let (request, _): (AggregateShareReq, _) = read_message(

@@ -71,7 +71,7 @@ pub(crate) async fn continue_job(
     body: Body,
 ) -> ApiResult<Response> {
     let job_id: AggregationJobId = parse_id(&job_id, "aggregation job ID")?;
-    let task = state.task_in_role(task_id, Role::Helper).await?;
+    let task = crate::taskprov::task_in_role(&state, task_id, Role::Helper, &headers).await?;
     let with_task = |e: ApiError| e.with_task_id(task_id);
     authenticate(&task, &headers, Requester::Leader)?;
     let (request_message, body): (AggregationJobContinueReq, _) = read_message(

@@ -22,7 +22,6 @@ use dyad_datastore::models::AggregationJobState;
 use dyad_datastore::{DatastoreExt, TxError};
 use dyad_messages::draft09::{AggregationJobId, Role, TaskId};
 use dyad_messages::problem::DapProblemType;
-use std::sync::Arc;
 
 /// The handler.
 pub async fn delete_aggregation_job(
@@ -45,7 +44,7 @@ pub(super) async fn delete_job(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let job_id: AggregationJobId = parse_id(&job_id, "aggregation job ID")?;
-    let task = Arc::new(state.task_in_role(task_id, Role::Helper).await?);
+    let task = state.task_in_role(task_id, Role::Helper).await?;
     authenticate(&task, &headers, Requester::Leader)?;
     let withdrawn = state
         .datastore

@@ -2,7 +2,9 @@
 //! Helper's initialization of an aggregation job (DAP-09 section 4.5.1.2),
 //! answered with 201 Created and an `AggregationJobResp`.
 //!
-//! 1. Task, token (403 `unauthorizedRequest`), media type (415), body
+//! 1. Task (or, advertised in a `dap-taskprov` header, a task provisioned by
+//!    taskprov: [`crate::taskprov::task_to_provision`], stored in step 4's
+//!    transaction), token (403 `unauthorizedRequest`), media type (415), body
 //!    (`invalidMessage`).
 //! 2. A job already stored under the ID: the identical request again (same
 //!    SHA-256 digest, job not continued since) gets the stored response,
@@ -35,6 +37,7 @@ use crate::http::storable_time::{
     is_storable_report_time, stored_time_of_refused, with_storable_clock_skew,
 };
 use crate::state::AppState;
+use crate::taskprov;
 use crate::telemetry::instruments;
 use crate::vdaf_ops::{fold_output_shares, FinishedReport};
 use axum::body::Body;
@@ -87,7 +90,9 @@ async fn initialize(
     body: Body,
 ) -> ApiResult<Response> {
     let job_id: AggregationJobId = parse_id(&job_id, "aggregation job ID")?;
-    let task = state.task_in_role(task_id, Role::Helper).await?;
+    // A task advertised by taskprov is stored with the job, below.
+    let (task, provisioning) =
+        taskprov::task_to_provision(&state, task_id, Role::Helper, &headers).await?;
     authenticate(&task, &headers, Requester::Leader)?;
     let (request, body): (AggregationJobInitReq, _) = read_message(
         task_id,
@@ -135,7 +140,15 @@ async fn initialize(
     .await??;
     let outcome = refuse_unstorable_times(&task, outcome);
 
-    let response = store(&state, &task, job_id, request.clone(), outcome).await?;
+    let response = store(
+        &state,
+        &task,
+        job_id,
+        request.clone(),
+        outcome,
+        provisioning,
+    )
+    .await?;
     tracing::info!(
         task_id = %task_id,
         aggregation_job_id = %job_id,
@@ -295,6 +308,8 @@ pub(crate) struct Prepared {
     request: Arc<AggregationJobInitReq>,
     outcome: HelperInitOutcome,
     rows: Vec<BatchAggregation>,
+    /// The task to store first, if the request advertised a new one.
+    provisioning: Option<taskprov::Provisioning>,
 }
 
 async fn store(
@@ -303,6 +318,7 @@ async fn store(
     job_id: AggregationJobId,
     request: Arc<AggregationJobInitReq>,
     outcome: HelperInitOutcome,
+    provisioning: Option<taskprov::Provisioning>,
 ) -> ApiResult<AggregationJobResp> {
     let selector = request.partial_batch_selector;
     let rows = fold(
@@ -331,6 +347,7 @@ async fn store(
         request,
         outcome,
         rows,
+        provisioning,
     });
     let stored = prepared.clone();
     let (response, fresh) = state
@@ -383,8 +400,12 @@ pub(crate) async fn store_in_tx(
         request,
         outcome,
         rows,
+        provisioning,
     } = prepared;
     let (task_id, job_id) = (*task.task_id(), job.aggregation_job_id);
+    if let Some(provisioning) = provisioning {
+        provisioning.store(tx).await?;
+    }
     let selector = request.partial_batch_selector;
     let agg_param = &request.aggregation_parameter;
     let abort = |e: ApiError| TxError::abort(e.with_task_id(task_id));

@@ -12,7 +12,11 @@
 //!
 //! Every request carries the task's aggregator authentication token the way
 //! the task says (`DAP-Auth-Token` or `Authorization: Bearer`, section 3.1);
-//! the token never appears in an error or a log. Failures are [`PeerError`]s,
+//! the token never appears in an error or a log. A task provisioned by
+//! taskprov is advertised on every request too: its `TaskConfig` in the
+//! `dap-taskprov` header (draft-wang-ppm-dap-taskprov-06 sections 5.2 and
+//! 5.3: "every request incident to the task"), see [`taskprov_header`].
+//! Failures are [`PeerError`]s,
 //! which say whether retrying may help ([`Retryable`]): connection failures,
 //! timeouts, 408, 429 and 5xx are transient; other statuses (with their
 //! problem document, if any) and undecodable answers are permanent.
@@ -35,6 +39,7 @@ use dyad_messages::draft09::{
 };
 use dyad_messages::media_type::is_problem_json;
 use dyad_messages::problem::{DapProblemType, ProblemDocument};
+use dyad_messages::taskprov::TASKPROV_HEADER;
 use dyad_messages::{Decode, Encode};
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -120,6 +125,14 @@ impl Retryable for PeerError {
             _ => None,
         }
     }
+}
+
+/// The `dap-taskprov` header's value for a task provisioned by taskprov: its
+/// encoded `TaskConfig` in unpadded base64url; `None` for other tasks.
+pub(crate) fn taskprov_header(task: &Task) -> Option<String> {
+    use base64::Engine as _;
+    task.taskprov_config()
+        .map(|config| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(config))
 }
 
 /// The Leader's client for one Helper request at a time; cheap to clone.
@@ -259,6 +272,9 @@ impl HelperClient {
             .header(token.header_name(), token.header_value().as_str());
         if let Some(accept) = outgoing.accept {
             request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        if let Some(config) = taskprov_header(task) {
+            request = request.header(TASKPROV_HEADER, config);
         }
         if let Some((media_type, body)) = outgoing.body {
             request = request

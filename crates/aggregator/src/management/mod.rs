@@ -22,6 +22,9 @@
 //! | `PUT /hpke_configs` | a new pending key (201) | [`hpke_configs::put`] |
 //! | `PATCH /hpke_configs/{id}` | its state | [`hpke_configs::patch`] |
 //! | `DELETE /hpke_configs/{id}` | delete it (204 also if unknown) | [`hpke_configs::delete`] |
+//! | `GET /taskprov/peer_aggregators` | taskprov's peer aggregators, no secret | [`taskprov_peers::list`] |
+//! | `POST /taskprov/peer_aggregators` | add one (201; 409 if its endpoint and role exist) | [`taskprov_peers::post`] |
+//! | `DELETE /taskprov/peer_aggregators` | delete one named in the body (204 also if unknown) | [`taskprov_peers::delete`] |
 //!
 //! Every request first passes [`mod@guard`] (bearer token, then media types);
 //! every failure is a [`error::ManagementError`]; the JSON forms are in
@@ -64,6 +67,7 @@ pub mod state;
 pub mod task_create;
 pub mod task_json;
 pub mod task_request;
+pub mod taskprov_peers;
 
 pub use media_type::MEDIA_TYPE;
 pub use state::ManagementState;
@@ -96,6 +100,12 @@ pub fn router(state: ManagementState) -> Router {
         .route(
             "/hpke_configs",
             get(hpke_configs::list).put(hpke_configs::put),
+        )
+        .route(
+            "/taskprov/peer_aggregators",
+            get(taskprov_peers::list)
+                .post(taskprov_peers::post)
+                .delete(taskprov_peers::delete),
         )
         .route(
             "/hpke_configs/{config_id}",
@@ -134,3 +144,6 @@ mod task_create_tests;
 
 #[cfg(test)]
 mod janus_forms_tests;
+
+#[cfg(test)]
+mod taskprov_peer_tests;

@@ -394,6 +394,26 @@ async fn every_documented_operation_is_validated_on_success_and_on_an_error() {
         seen.push(call(&router, Method::DELETE, "/hpke_configs/0", None).await);
         seen.push(call(&router, Method::DELETE, "/hpke_configs/x", None).await);
 
+        // Taskprov peer aggregators: added, a second time 409, a body that
+        // makes no peer 400; listed; deleted, a bad role 400.
+        let peer = crate::management::taskprov_peer_tests::new_peer("Leader");
+        let peers = "/taskprov/peer_aggregators";
+        seen.push(call(&router, Method::POST, peers, Some(peer.clone())).await);
+        seen.push(call(&router, Method::POST, peers, Some(peer)).await);
+        seen.push(call(&router, Method::POST, peers, Some(json!({"endpoint": 1}))).await);
+        seen.push(call(&router, Method::GET, peers, None).await);
+        seen.push(
+            send(
+                &router,
+                with_header(Method::GET, peers, header::ACCEPT, "application/json"),
+            )
+            .await,
+        );
+        let named = json!({"endpoint": "https://leader.example/", "role": "Leader"});
+        seen.push(call(&router, Method::DELETE, peers, Some(named)).await);
+        let bad_role = json!({"endpoint": "https://leader.example/", "role": "Client"});
+        seen.push(call(&router, Method::DELETE, peers, Some(bad_role)).await);
+
         let validated: BTreeSet<Validated> = seen
             .into_iter()
             .filter_map(|answer| answer.validated)

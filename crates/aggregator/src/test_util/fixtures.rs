@@ -121,12 +121,18 @@ impl TaskPair {
             shard_measurement(self.leader.vdaf(), measurement, report_id.as_bytes()).unwrap();
         let metadata = ReportMetadata::new(report_id, time);
         let aad = InputShareAad::new(self.task_id(), metadata, sharded.public_share.clone());
+        // A taskprov task's shares carry the taskprov extension
+        // (draft-wang-ppm-dap-taskprov-06, "Client Behavior").
+        let extensions = match self.leader.taskprov_config() {
+            Some(_) => vec![dyad_messages::taskprov::taskprov_extension()],
+            None => vec![],
+        };
         let seal = |task: &Task, role, payload: &[u8]| {
             seal_input_share(
                 task.hpke_keys()[0].config(),
                 role,
                 &aad,
-                &PlaintextInputShare::new(vec![], payload.to_vec()),
+                &PlaintextInputShare::new(extensions.clone(), payload.to_vec()),
             )
             .unwrap()
         };

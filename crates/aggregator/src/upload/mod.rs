@@ -1,7 +1,11 @@
 //! The Leader's upload endpoint, `PUT /tasks/{task-id}/reports` (DAP-09
 //! section 4.4.2).
 //!
-//! In order: the task must be one this aggregator leads (`unrecognizedTask`);
+//! In order: the task must be one this aggregator leads (`unrecognizedTask`),
+//! or one the request's `dap-taskprov` header advertises and this Leader
+//! opts in to (draft-wang-ppm-dap-taskprov-06 section 5.1: see
+//! [`crate::taskprov`]; such a task is stored only once its first report
+//! has passed every check below, just before the report is written);
 //! `Content-Type: application/dap-report` (415); the body at most
 //! `max_upload_body_bytes` (413) and a `Report` (`invalidMessage`); then
 //! [`dyad_protocol::upload::validate_upload`] (`reportTooEarly`,
@@ -20,6 +24,8 @@
 //! ## Where is
 //!
 //! - the order of the checks above (4.4.2) → [`accept_report`]
+//! - a taskprov task provisioned by its first accepted report →
+//!   [`store_provisioned`]
 //! - the shares must decode with the task's VDAF →
 //!   [`crate::vdaf_ops::check_report_shares`]
 //! - a report time the datastore cannot hold is `reportTooEarly` →
@@ -42,6 +48,7 @@ use crate::http::problem::{ApiError, ApiResult};
 use crate::http::request::{parse_id, read_message, DapPath};
 use crate::http::storable_time::{is_storable_report_time, with_storable_clock_skew};
 use crate::state::AppState;
+use crate::taskprov::Provisioning;
 use crate::telemetry::instruments;
 use crate::vdaf_ops::check_report_shares;
 use axum::body::Body;
@@ -49,6 +56,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use dyad_core::task::{BatchMode, Task};
 use dyad_datastore::models::{BatchIdentifier, LeaderStoredReport};
+use dyad_datastore::DatastoreExt as _;
 use dyad_messages::draft09::{Report, Role, TaskId};
 use dyad_messages::media_type::DapMediaType;
 use dyad_messages::problem::DapProblemType;
@@ -86,13 +94,16 @@ pub(crate) async fn accept_report(
     headers: &HeaderMap,
     body: Body,
 ) -> ApiResult<UploadOutcome> {
-    let task = state.task_in_role(task_id, Role::Leader).await?;
-    match accept_for_task(state, &task, headers, body).await {
+    let (task, provisioning) =
+        crate::taskprov::task_to_provision(state, task_id, Role::Leader, headers).await?;
+    // A task not stored yet has no counters to count a refusal in.
+    let stored = provisioning.is_none();
+    match accept_for_task(state, &task, provisioning, headers, body).await {
         Ok(status) => Ok(status),
         Err(Refused { error, rejection }) => {
             // Counted in memory, written by the writer within a second
             // (see `rejections`): no transaction per refused upload.
-            if let Some(rejection) = rejection {
+            if let Some(rejection) = rejection.filter(|_| stored) {
                 state.reports.count_rejection(task_id, rejection);
             }
             Err(error)
@@ -117,6 +128,7 @@ impl From<ApiError> for Refused {
 async fn accept_for_task(
     state: &AppState,
     task: &Arc<Task>,
+    provisioning: Option<Provisioning>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<UploadOutcome, Refused> {
@@ -179,6 +191,9 @@ async fn accept_for_task(
         leader_input_share: validated.leader_input_share.payload,
         helper_encrypted_input_share: validated.helper_encrypted_input_share,
     };
+    if let Some(provisioning) = provisioning {
+        store_provisioned(state, provisioning).await?;
+    }
     // Its outcome is counted in the transaction that stores it.
     let outcome = state.reports.write(stored, collected_check).await?;
     tracing::debug!(task_id = %task_id, report_id = %report_id, ?outcome, "upload");
@@ -194,6 +209,29 @@ async fn accept_for_task(
     }
 }
 
+/// Stores the taskprov task the upload advertised, which its report was
+/// just validated with, before the report is written (taskprov-06 section
+/// 5.1: the Leader has opted in). Of two first uploads racing, one stores
+/// the task and the other finds it stored.
+async fn store_provisioned(state: &AppState, provisioning: Provisioning) -> ApiResult<()> {
+    let task_id = *provisioning.task().task_id();
+    let provisioning = std::sync::Arc::new(provisioning);
+    state
+        .datastore
+        .run_tx("taskprov_provision", move |tx| {
+            let provisioning = std::sync::Arc::clone(&provisioning);
+            Box::pin(async move { provisioning.store(tx).await })
+        })
+        .await
+        .map_err(|e| ApiError::from(e).with_task_id(task_id))?;
+    tracing::info!(task_id = %task_id, "taskprov task provisioned by its first report");
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "upload_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "taskprov_tests.rs"]
+mod taskprov_tests;

@@ -62,6 +62,7 @@ impl Rejection {
             UploadError::UndecodablePlaintext(_)
             | UploadError::UnrecognizedExtension(_)
             | UploadError::RepeatedExtension(_)
+            | UploadError::MissingTaskprovExtension
             | UploadError::UndecodableShare { .. } => Rejection::InvalidMessage,
             UploadError::BatchCollected => Rejection::BatchCollected,
         }

@@ -90,6 +90,11 @@ struct Inner {
     upload_failures: VecDeque<Scripted>,
     upload_requests: usize,
     reports: Vec<ReceivedReport>,
+    /// Serve HPKE configs only when asked without a task ID, as for a
+    /// taskprov task.
+    task_independent_configs: bool,
+    /// The `dap-taskprov` header of each upload.
+    taskprov_headers: Vec<Option<String>>,
 }
 
 struct Shared {
@@ -110,6 +115,20 @@ pub struct FakeAggregators {
 
 impl FakeAggregators {
     pub async fn start(task_id: TaskId, time_precision: u64) -> Self {
+        Self::start_with(time_precision, |_, _| task_id).await
+    }
+
+    /// Starts the aggregators for the task `task_id_of` names given their
+    /// Leader and Helper URLs (a taskprov task's ID hashes its endpoints).
+    pub async fn start_with(
+        time_precision: u64,
+        task_id_of: impl FnOnce(&Url, &Url) -> TaskId,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let leader_url: Url = format!("http://{addr}/leader/").parse().unwrap();
+        let helper_url: Url = format!("http://{addr}/helper/").parse().unwrap();
+        let task_id = task_id_of(&leader_url, &helper_url);
         let shared = Arc::new(Shared {
             task_id,
             time_precision,
@@ -121,6 +140,8 @@ impl FakeAggregators {
                 upload_failures: VecDeque::new(),
                 upload_requests: 0,
                 reports: Vec::new(),
+                task_independent_configs: false,
+                taskprov_headers: Vec::new(),
             }),
         });
         let router = Router::new()
@@ -128,12 +149,10 @@ impl FakeAggregators {
             .route("/helper/hpke_config", get(helper_hpke_config))
             .route("/leader/tasks/{task_id}/reports", put(upload))
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self {
-            leader_url: format!("http://{addr}/leader/").parse().unwrap(),
-            helper_url: format!("http://{addr}/helper/").parse().unwrap(),
+            leader_url,
+            helper_url,
             helper_url_without_slash: format!("http://{addr}/helper").parse().unwrap(),
             shared,
         }
@@ -198,6 +217,16 @@ impl FakeAggregators {
     pub fn reports(&self) -> Vec<ReceivedReport> {
         self.with(|inner| inner.reports.clone())
     }
+
+    /// Serves HPKE configs only to requests without a task ID.
+    pub fn serve_task_independent_configs(&self) {
+        self.with(|inner| inner.task_independent_configs = true);
+    }
+
+    /// The `dap-taskprov` header of each upload that got that far.
+    pub fn taskprov_headers(&self) -> Vec<Option<String>> {
+        self.with(|inner| inner.taskprov_headers.clone())
+    }
 }
 
 fn problem(shared: &Shared, problem_type: DapProblemType, detail: &str) -> Response {
@@ -229,6 +258,7 @@ async fn helper_hpke_config(State(shared): State<Arc<Shared>>, query: RawQuery) 
 
 fn hpke_config(shared: &Shared, role: Role, RawQuery(query): RawQuery) -> Response {
     let mut inner = shared.inner.lock().unwrap();
+    let task_independent = inner.task_independent_configs;
     let aggregator = match role {
         Role::Leader => &mut inner.leader,
         _ => &mut inner.helper,
@@ -239,6 +269,10 @@ fn hpke_config(shared: &Shared, role: Role, RawQuery(query): RawQuery) -> Respon
     }
     let expected = format!("task_id={}", shared.task_id);
     match query {
+        None if task_independent => {}
+        Some(query) if task_independent => {
+            return problem(shared, DapProblemType::UnrecognizedTask, &query);
+        }
         None => return problem(shared, DapProblemType::MissingTaskId, "no task_id"),
         Some(query) if query != expected => {
             return problem(shared, DapProblemType::UnrecognizedTask, &query);
@@ -273,6 +307,10 @@ async fn upload(
     if task_id != shared.task_id.to_string() {
         return problem(&shared, DapProblemType::UnrecognizedTask, &task_id);
     }
+    let taskprov_header = headers
+        .get("dap-taskprov")
+        .map(|v| v.to_str().unwrap().to_owned());
+    inner.taskprov_headers.push(taskprov_header);
     if let Some(expected) = &inner.upload_token {
         let presented = AuthenticationToken::from_request_headers(
             headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),

@@ -10,12 +10,17 @@ use aggregate::aggregate_reports;
 use dyad_client::{AnyVdaf, Client, ClientBuilder, ClientError};
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::AuthenticationToken;
+use dyad_core::task_config::{task_id_of, vdaf_instance_of, TaskConfigError};
 use dyad_core::vdaf::{new_prio3_histogram, new_prio3_sum, Measurement, VdafInstance};
 use dyad_messages::draft09::{
     Duration, Extension, ExtensionType, HpkeAeadId, HpkeConfig, HpkeConfigId, HpkeKdfId, HpkeKemId,
     Role, TaskId, Time,
 };
 use dyad_messages::problem::DapProblemType;
+use dyad_messages::taskprov::{
+    taskprov_extension, DpConfig, DpMechanism, QueryConfig, QueryTypeConfig, TaskConfig,
+    VdafConfig, VdafType,
+};
 use fake_aggregators::{FakeAggregators, Scripted};
 
 const PRECISION: u64 = 3600;
@@ -379,4 +384,104 @@ async fn prepare_report_rounds_the_time_down() {
     let reports = server.reports();
     assert_eq!(reports[0].metadata.id, report.metadata.id);
     assert_eq!(aggregate_reports(client.vdaf(), &(), &reports[..1]), 5);
+}
+
+/// A Prio3Count TaskConfig naming `leader` and `helper`, expiring at
+/// `expiration`.
+fn task_config(leader: &url::Url, helper: &url::Url, expiration: u64) -> TaskConfig {
+    let url = |u: &url::Url| dyad_messages::draft09::Url::try_from(u.as_str()).unwrap();
+    TaskConfig {
+        task_info: b"client test".to_vec(),
+        leader_aggregator_endpoint: url(leader),
+        helper_aggregator_endpoint: url(helper),
+        query_config: QueryConfig {
+            time_precision: Duration::from_seconds(PRECISION),
+            max_batch_query_count: 1,
+            min_batch_size: 1,
+            query: QueryTypeConfig::TimeInterval,
+        },
+        task_expiration: Time::from_seconds_since_epoch(expiration),
+        vdaf_config: VdafConfig::new(DpConfig::new(DpMechanism::None), VdafType::Prio3Count),
+    }
+}
+
+#[tokio::test]
+async fn a_task_config_client_advertises_the_task_in_every_upload() {
+    let mut config = None;
+    let server = FakeAggregators::start_with(PRECISION, |leader, helper| {
+        let c = task_config(leader, helper, NOW + 1000);
+        let id = task_id_of(&c).unwrap();
+        config = Some(c);
+        id
+    })
+    .await;
+    let config = config.unwrap();
+    server.serve_task_independent_configs();
+    let client = ClientBuilder::from_task_config(&config)
+        .unwrap()
+        .retry_policy(fast_retries())
+        .fixed_time(Time::from_seconds_since_epoch(NOW))
+        .build(AnyVdaf(vdaf_instance_of(&config.vdaf_config).unwrap()))
+        .unwrap();
+    assert_eq!(client.task_id(), &task_id_of(&config).unwrap());
+    for measurement in [true, false, true] {
+        client
+            .upload(&Measurement::Count(measurement))
+            .await
+            .unwrap();
+    }
+    let reports = server.reports();
+    assert_eq!(reports.len(), 3);
+    for report in &reports {
+        assert_eq!(report.leader_share.extensions, [taskprov_extension()]);
+        assert_eq!(report.helper_share.extensions, [taskprov_extension()]);
+    }
+    let header = config.to_header_value().unwrap();
+    assert_eq!(server.taskprov_headers(), vec![Some(header); 3]);
+    // Fetched once each, without a task ID (the fake refuses one).
+    assert_eq!(server.config_requests(Role::Leader), 1);
+    assert_eq!(server.config_requests(Role::Helper), 1);
+}
+
+#[tokio::test]
+async fn a_task_config_client_opts_out_of_an_expired_or_unsupported_task() {
+    let mut config = None;
+    let server = FakeAggregators::start_with(PRECISION, |leader, helper| {
+        let c = task_config(leader, helper, NOW);
+        let id = task_id_of(&c).unwrap();
+        config = Some(c);
+        id
+    })
+    .await;
+    let config = config.unwrap();
+    server.serve_task_independent_configs();
+    let client = ClientBuilder::from_task_config(&config)
+        .unwrap()
+        .retry_policy(fast_retries())
+        .fixed_time(Time::from_seconds_since_epoch(NOW))
+        .build(AnyVdaf(VdafInstance::Prio3Count))
+        .unwrap();
+    let error = client.upload(&Measurement::Count(true)).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::TaskConfig(TaskConfigError::Expired { .. })
+        ),
+        "{error}"
+    );
+    assert_eq!(server.upload_requests(), 0);
+
+    let mut unknown = config.clone();
+    unknown.vdaf_config.vdaf_type = VdafType::Other {
+        code: 0xffff_0000,
+        data: Vec::new(),
+    };
+    let error = ClientBuilder::from_task_config(&unknown).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::TaskConfig(TaskConfigError::UnknownVdaf(0xffff_0000))
+        ),
+        "{error}"
+    );
 }

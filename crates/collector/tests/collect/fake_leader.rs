@@ -57,6 +57,8 @@ struct Inner {
     create_requests: usize,
     poll_requests: usize,
     delete_requests: usize,
+    /// The `dap-taskprov` header of each request that named the task.
+    taskprov_headers: Vec<Option<String>>,
 }
 
 struct Shared {
@@ -77,6 +79,21 @@ impl FakeLeader {
         collector_config: HpkeConfig,
         token: AuthenticationToken,
     ) -> Self {
+        Self::start_with(|_| task_id, collector_config, token).await
+    }
+
+    /// Starts the Leader for the task `task_id_of` names given the Leader's
+    /// URL (a taskprov task's ID hashes its endpoints).
+    pub async fn start_with(
+        task_id_of: impl FnOnce(&Url) -> TaskId,
+        collector_config: HpkeConfig,
+        token: AuthenticationToken,
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // No trailing slash: the collector must add it.
+        let url: Url = format!("http://{addr}/dap").parse().unwrap();
+        let task_id = task_id_of(&url);
         let shared = Arc::new(Shared {
             task_id,
             collector_config,
@@ -91,6 +108,7 @@ impl FakeLeader {
                 create_requests: 0,
                 poll_requests: 0,
                 delete_requests: 0,
+                taskprov_headers: Vec::new(),
             }),
         });
         let router = Router::new()
@@ -99,14 +117,8 @@ impl FakeLeader {
                 put(create).post(poll).delete(delete),
             )
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await });
-        Self {
-            // No trailing slash: the collector must add it.
-            url: format!("http://{addr}/dap").parse().unwrap(),
-            shared,
-        }
+        Self { url, shared }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
@@ -137,6 +149,11 @@ impl FakeLeader {
 
     pub fn tamper_helper_aad(&self) {
         self.with(|inner| inner.tamper_helper_aad = true);
+    }
+
+    /// The `dap-taskprov` header of each request that named the task.
+    pub fn taskprov_headers(&self) -> Vec<Option<String>> {
+        self.with(|inner| inner.taskprov_headers.clone())
     }
 
     pub fn create_requests(&self) -> usize {
@@ -211,6 +228,10 @@ async fn create(
     if let Some(refusal) = check(&shared, &task_id, &headers) {
         return refusal;
     }
+    let taskprov_header = headers
+        .get("dap-taskprov")
+        .map(|v| v.to_str().unwrap().to_owned());
+    inner.taskprov_headers.push(taskprov_header);
     if let Some(answer) = inner.create_failures.pop_front() {
         return scripted(&shared, answer);
     }

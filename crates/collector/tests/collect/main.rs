@@ -468,3 +468,71 @@ async fn debug_output_hides_the_secrets() {
     let private = format!("{:?}", s.keypair.private_key().as_bytes());
     assert!(!text.contains(&private));
 }
+
+#[tokio::test]
+async fn a_task_config_collector_advertises_the_task_and_waits_for_the_leader_to_know_it() {
+    use dyad_messages::taskprov::{
+        DpConfig, DpMechanism, QueryConfig, QueryTypeConfig, TaskConfig, VdafConfig, VdafType,
+    };
+    let token = AuthenticationToken::new_bearer("collector-token-xyz").unwrap();
+    let keypair = HpkeKeypair::generate_default(HpkeConfigId(9));
+    let mut config = None;
+    let leader = FakeLeader::start_with(
+        |url| {
+            let c = TaskConfig {
+                task_info: b"collector test".to_vec(),
+                leader_aggregator_endpoint: url.as_str().try_into().unwrap(),
+                helper_aggregator_endpoint: "https://helper.example/".try_into().unwrap(),
+                query_config: QueryConfig {
+                    time_precision: Duration::from_seconds(3600),
+                    max_batch_query_count: 1,
+                    min_batch_size: 1,
+                    query: QueryTypeConfig::TimeInterval,
+                },
+                task_expiration: Time::from_seconds_since_epoch(2_000_000_000),
+                vdaf_config: VdafConfig::new(
+                    DpConfig::new(DpMechanism::None),
+                    VdafType::Prio3Sum { bits: 8 },
+                ),
+            };
+            let id = dyad_core::task_config::task_id_of(&c).unwrap();
+            config = Some(c);
+            id
+        },
+        keypair.config().clone(),
+        token.clone(),
+    )
+    .await;
+    let config = config.unwrap();
+    let vdaf = new_prio3_sum(8).unwrap();
+    leader.set_batch(batch(aggregate_shares(&vdaf, &(), &[3, 5])));
+    // The Leader does not know the task for its first answer.
+    leader.script_create([Scripted::Problem(DapProblemType::UnrecognizedTask)]);
+    let collector = CollectorBuilder::from_task_config(&config, token.clone(), keypair.clone())
+        .unwrap()
+        .retry_policy(RetryPolicy::new(5 * MS, 20 * MS).with_max_attempts(4))
+        .poll_policy(RetryPolicy::new(10 * MS, 40 * MS).with_max_elapsed(10_000 * MS))
+        .wait_for_unrecognized_task(std::time::Duration::from_secs(5))
+        .build(vdaf)
+        .unwrap();
+    let collection = collector
+        .collect(Query::TimeInterval(interval()), &())
+        .await
+        .unwrap();
+    assert_eq!(collection.aggregate_result, 8);
+    let header = config.to_header_value().unwrap();
+    assert_eq!(leader.create_requests(), 2);
+    assert_eq!(leader.taskprov_headers(), vec![Some(header); 2]);
+
+    // Without a wait, unrecognizedTask ends the collection at once.
+    leader.script_create([Scripted::Problem(DapProblemType::UnrecognizedTask)]);
+    let collector = CollectorBuilder::from_task_config(&config, token, keypair)
+        .unwrap()
+        .build(new_prio3_sum(8).unwrap())
+        .unwrap();
+    let error = collector
+        .collect(Query::TimeInterval(interval()), &())
+        .await
+        .unwrap_err();
+    assert_eq!(error.problem_type(), Some(DapProblemType::UnrecognizedTask));
+}

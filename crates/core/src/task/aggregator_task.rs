@@ -18,7 +18,9 @@
 //! - the keypair a ciphertext's configuration ID names ->
 //!   [`Task::hpke_keypair`];
 //! - the differential-privacy noise the aggregators add ->
-//!   [`Task::dp_strategy`].
+//!   [`Task::dp_strategy`];
+//! - the `TaskConfig` of a task provisioned by taskprov ->
+//!   [`Task::taskprov_config`].
 
 use super::auth::StoredAuthenticationToken;
 use super::batch_mode::BatchMode;
@@ -56,6 +58,24 @@ pub struct Task {
     pub(super) aggregator_auth_token: StoredAuthenticationToken,
     pub(super) collector_auth_token: Option<StoredAuthenticationToken>,
     pub(super) hpke_keys: Vec<HpkeKeypair>,
+    /// The encoded `TaskConfig` of a task provisioned by taskprov
+    /// (draft-wang-ppm-dap-taskprov-06 section 3); its SHA-256 is the task ID.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_taskprov_config"
+    )]
+    pub(super) taskprov_config: Option<Vec<u8>>,
+}
+
+fn serialize_taskprov_config<S: serde::Serializer>(
+    bytes: &Option<Vec<u8>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use base64::Engine as _;
+    match bytes {
+        Some(bytes) => s.serialize_some(&super::secret::BASE64URL.encode(bytes)),
+        None => s.serialize_none(),
+    }
 }
 
 impl Task {
@@ -180,6 +200,14 @@ impl Task {
     /// The task's keypair with the given configuration ID.
     pub fn hpke_keypair(&self, id: HpkeConfigId) -> Option<&HpkeKeypair> {
         self.hpke_keys.iter().find(|keypair| keypair.id() == id)
+    }
+
+    /// The encoded `TaskConfig` this task was provisioned from by taskprov
+    /// (draft-wang-ppm-dap-taskprov-06), if it was: the bytes whose SHA-256
+    /// is the task ID, sent again in the `dap-taskprov` header of every
+    /// request about the task and compared with any later one.
+    pub fn taskprov_config(&self) -> Option<&[u8]> {
+        self.taskprov_config.as_deref()
     }
 
     /// Whether `now` is past the task's expiration.

@@ -12,7 +12,8 @@
 //! collector's HPKE configuration uses a suite dyad can seal to; the Leader
 //! holds the token it sends the Helper and the Collector's token, the Helper
 //! holds no Collector token (DAP-09 section 3.1); HPKE configuration IDs are
-//! distinct.
+//! distinct; a taskprov task's ID is the SHA-256 of its `TaskConfig`
+//! (draft-wang-ppm-dap-taskprov-06, "Deriving the Task ID").
 //!
 //! # Where is
 //!
@@ -31,6 +32,7 @@ use crate::hpke::{HpkeCiphersuite, HpkeKeypair};
 use crate::vdaf::{DpStrategy, VdafInstance};
 use dyad_messages::draft09::{Duration, HpkeConfig, Role, TaskId, Time};
 use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use url::Url;
 
@@ -68,6 +70,21 @@ pub struct TaskBuilder {
     collector_auth_token: Option<StoredAuthenticationToken>,
     #[serde(default)]
     hpke_keys: Vec<HpkeKeypair>,
+    #[serde(default, deserialize_with = "deserialize_taskprov_config")]
+    taskprov_config: Option<Vec<u8>>,
+}
+
+fn deserialize_taskprov_config<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<u8>>, D::Error> {
+    use base64::Engine as _;
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    super::secret::BASE64URL
+        .decode(text.as_bytes())
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom("taskprov_config is not valid base64url"))
 }
 
 fn default_max_batch_query_count() -> u64 {
@@ -99,6 +116,7 @@ impl Default for TaskBuilder {
             aggregator_auth_token: None,
             collector_auth_token: None,
             hpke_keys: Vec::new(),
+            taskprov_config: None,
         }
     }
 }
@@ -197,6 +215,13 @@ impl TaskBuilder {
 
     pub fn hpke_keys(mut self, keys: Vec<HpkeKeypair>) -> Self {
         self.hpke_keys = keys;
+        self
+    }
+
+    /// The encoded `TaskConfig` of a task provisioned by taskprov
+    /// (draft-wang-ppm-dap-taskprov-06); the task ID must be its SHA-256.
+    pub fn taskprov_config(mut self, config: Option<Vec<u8>>) -> Self {
+        self.taskprov_config = config;
         self
     }
 
@@ -321,8 +346,20 @@ impl TaskBuilder {
             }
         }
 
+        let task_id = required(self.task_id, "task_id")?;
+        if let Some(config) = &self.taskprov_config {
+            // draft-wang-ppm-dap-taskprov-06, "Deriving the Task ID".
+            let digest: [u8; 32] = Sha256::digest(config).into();
+            if digest != *task_id.as_bytes() {
+                return Err(TaskError::invalid(
+                    "taskprov_config",
+                    "its SHA-256 is not the task ID",
+                ));
+            }
+        }
+
         Ok(Task {
-            task_id: required(self.task_id, "task_id")?,
+            task_id,
             role,
             leader_aggregator_endpoint,
             helper_aggregator_endpoint,
@@ -340,6 +377,7 @@ impl TaskBuilder {
             aggregator_auth_token,
             collector_auth_token: self.collector_auth_token,
             hpke_keys: self.hpke_keys,
+            taskprov_config: self.taskprov_config,
         })
     }
 }
@@ -394,6 +432,7 @@ impl From<Task> for TaskBuilder {
             aggregator_auth_token: Some(task.aggregator_auth_token),
             collector_auth_token: task.collector_auth_token,
             hpke_keys: task.hpke_keys,
+            taskprov_config: task.taskprov_config,
         }
     }
 }

@@ -11,7 +11,8 @@
 //! the Helper's answers and anti-replay set ([`aggregate_share_jobs`],
 //! [`helper_replay`]), tasks ([`tasks`]), per-task statistics
 //! ([`task_counters`]), the HPKE keys shared by tasks
-//! ([`global_hpke_keys`]) and leases on jobs ([`leases`]).
+//! ([`global_hpke_keys`]), taskprov's peer aggregators
+//! ([`taskprov_peer_aggregators`]) and leases on jobs ([`leases`]).
 //! The garbage collector's deletes share [`expiry`]; [`free_space`] gives
 //! the space of deleted rows back to the file system (SQLite).
 
@@ -30,4 +31,5 @@ pub(crate) mod outstanding_batches;
 pub(crate) mod queue_depths;
 pub(crate) mod report_aggregations;
 pub(crate) mod task_counters;
+pub(crate) mod taskprov_peer_aggregators;
 pub(crate) mod tasks;

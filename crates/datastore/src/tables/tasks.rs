@@ -1,6 +1,8 @@
 //! Tasks (DAP-09 section 4.2): the task's sealed document in
 //! one column (`task_document`, which holds every task secret, encrypted:
-//! see `crate::task_document`), plus the columns queries need.
+//! see `crate::task_document`), plus the columns queries need (and, for a
+//! task provisioned by taskprov, its public `TaskConfig` in
+//! `taskprov_config`, also kept in the document).
 
 use crate::backend::{sql, Backend};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
@@ -19,8 +21,8 @@ pub(crate) async fn put_task<DB: Backend>(tx: &mut Tx<'_, DB>, task: &Task) -> R
         .transpose()?;
     let inserted = sql::<DB>(
         "INSERT INTO tasks (task_id, role, query_type, task_expiration, created_at, updated_at,
-             task_document)
-         VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (task_id) DO NOTHING",
+             task_document, taskprov_config)
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT (task_id) DO NOTHING",
     )
     .bind(task.task_id().as_bytes().as_slice())
     .bind(columns::code(task.role().as_u8().into(), "role")?)
@@ -31,6 +33,7 @@ pub(crate) async fn put_task<DB: Backend>(tx: &mut Tx<'_, DB>, task: &Task) -> R
     .bind(expiration)
     .bind(columns::time(now, "created_at")?)
     .bind(task_document::seal(task, keys)?)
+    .bind(task.taskprov_config())
     .execute(&mut *conn)
     .await?;
     if inserted == 1 {
@@ -232,8 +235,14 @@ pub(crate) async fn count_sealed_values<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     column: SealedColumn,
 ) -> Result<u64> {
-    if column == SealedColumn::GlobalHpkePrivateKey {
-        return super::global_hpke_keys::count_sealed_private_keys(tx).await;
+    match column {
+        SealedColumn::GlobalHpkePrivateKey => {
+            return super::global_hpke_keys::count_sealed_private_keys(tx).await
+        }
+        SealedColumn::TaskprovPeerDocument => {
+            return super::taskprov_peer_aggregators::count_sealed_peer_documents(tx).await
+        }
+        _ => {}
     }
     let Open { conn, .. } = tx.read();
     let counted = sql::<DB>("SELECT COUNT(*) AS count FROM tasks")
@@ -253,8 +262,14 @@ pub(crate) async fn reseal_sealed_values<DB: Backend>(
     after: Option<&[u8]>,
     limit: u64,
 ) -> Result<ResealBatch> {
-    if column == SealedColumn::GlobalHpkePrivateKey {
-        return super::global_hpke_keys::reseal_private_keys(tx, after, limit).await;
+    match column {
+        SealedColumn::GlobalHpkePrivateKey => {
+            return super::global_hpke_keys::reseal_private_keys(tx, after, limit).await
+        }
+        SealedColumn::TaskprovPeerDocument => {
+            return super::taskprov_peer_aggregators::reseal_peer_documents(tx, after, limit).await
+        }
+        _ => {}
     }
     let Open { conn, keys, .. } = tx.write("reseal_sealed_values")?;
     let rows = sql::<DB>(

@@ -21,6 +21,7 @@ mod report_aggregations;
 mod reseal;
 mod task_admin;
 mod task_counters;
+mod taskprov_peer_aggregators;
 mod tasks;
 mod transactions;
 
@@ -78,6 +79,11 @@ macro_rules! all_tests {
                 states_and_times_round_trip,
                 private_keys_are_sealed_and_resealed,
                 lock_serializes_concurrent_writers,
+            }
+            taskprov_peer_aggregators {
+                round_trip_lookup_and_delete,
+                documents_are_sealed_and_resealed,
+                provisioned_task_keeps_its_task_config,
             }
             reseal {
                 reseal_then_the_old_key_can_go,

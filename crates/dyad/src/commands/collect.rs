@@ -12,12 +12,17 @@
 //! `--dp-strategy`) is collected as a [`NoisedVdaf`]: the result is the
 //! noisy total, read with negative entries allowed, and the output says
 //! that it is noisy, with the strategy and its epsilon.
+//!
+//! For a taskprov task, `--taskprov FILE` (the task config the task's author
+//! gave) replaces the task's parameters; the token and key stay the
+//! collector's own, and every request advertises the config to the Leader.
 
 use super::args::{CaCertArgs, CollectorKeySourceArgs, QueryArgs, TokenArgs};
 use super::collect_output::{render, CollectedBatch, CollectionView, ResultView};
 use crate::hints::{collector_error, with_hint};
 use crate::output::{rfc3339, OutputFormat};
 use crate::progress::Step;
+use crate::task_config_file::read_task_config;
 use crate::task_files::{read_yaml, CollectorTaskFile};
 use anyhow::{bail, Context as _};
 use clap::Args;
@@ -26,8 +31,10 @@ use dyad_collector::{
 };
 use dyad_core::retry::RetryPolicy;
 use dyad_core::task::{AuthenticationToken, BatchMode};
+use dyad_core::task_config::{task_id_of, vdaf_instance_of};
 use dyad_core::vdaf::{AggregationParam, DpStrategy, VdafInstance};
 use dyad_messages::draft09::{Duration as DapDuration, PartialBatchSelector, Query, TaskId};
+use dyad_messages::taskprov::{QueryTypeConfig, TaskConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -40,22 +47,37 @@ pub struct CollectArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["task_id", "leader", "vdaf", "dap_auth_token", "bearer_token", "min_batch_size", "dp_strategy"]
+        conflicts_with_all = ["task_id", "leader", "vdaf", "dap_auth_token", "bearer_token", "min_batch_size", "dp_strategy", "taskprov"]
     )]
     credentials: Option<PathBuf>,
+    /// A taskprov task config (`dyad task taskprov-config` writes one): task
+    /// ID, Leader, VDAF, batch mode, time precision and minimum batch size
+    /// come from it; give the collector's token with --bearer-token or
+    /// --dap-auth-token.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["task_id", "leader", "vdaf", "min_batch_size", "dp_strategy"]
+    )]
+    taskprov: Option<PathBuf>,
+    /// taskprov only: while the Leader answers that it does not know the
+    /// task (it provisions it with the first report), retry creating the
+    /// collection for up to this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 0, requires = "taskprov")]
+    wait_for_task: u64,
     /// The task ID, base64url (instead of --credentials).
     #[arg(
         long,
-        required_unless_present = "credentials",
+        required_unless_present_any = ["credentials", "taskprov"],
         allow_hyphen_values = true
     )]
     task_id: Option<TaskId>,
     /// The Leader's DAP base URL (instead of --credentials).
-    #[arg(long, required_unless_present = "credentials")]
+    #[arg(long, required_unless_present_any = ["credentials", "taskprov"])]
     leader: Option<Url>,
     /// The task's VDAF as JSON, e.g. '{"type":"Prio3Sum","bits":"8"}'
     /// (instead of --credentials).
-    #[arg(long, required_unless_present = "credentials")]
+    #[arg(long, required_unless_present_any = ["credentials", "taskprov"])]
     vdaf: Option<VdafInstance>,
     /// The task's differential-privacy strategy, e.g.
     /// `PureDpDiscreteLaplace:1/2` (instead of --credentials): the result
@@ -95,10 +117,49 @@ pub(crate) struct TaskView {
     pub(crate) min_batch_size: Option<u64>,
     batch_mode: Option<BatchMode>,
     time_precision: Option<DapDuration>,
+    /// The taskprov config the task comes from, if it does.
+    task_config: Option<TaskConfig>,
 }
 
 impl TaskView {
     pub(crate) fn from_args(args: &CollectArgs) -> anyhow::Result<Self> {
+        if let Some(path) = &args.taskprov {
+            let config = read_task_config(path)?;
+            // An expired task can still be collected: only its config's
+            // VDAF and query type must be ones dyad runs.
+            let vdaf = vdaf_instance_of(&config.vdaf_config)
+                .with_context(|| format!("cannot collect the task of {}", path.display()))?;
+            let batch_mode = match config.query_config.query {
+                QueryTypeConfig::TimeInterval => BatchMode::TimeInterval,
+                QueryTypeConfig::FixedSize { .. } => BatchMode::FixedSize {
+                    max_batch_size: config.query_config.query.max_batch_size().map(u64::from),
+                },
+                QueryTypeConfig::Other { code, .. } => {
+                    bail!(
+                        "{} names query type {code}, which dyad does not support",
+                        path.display()
+                    )
+                }
+            };
+            let leader = config.leader_aggregator_endpoint.as_str();
+            return Ok(Self {
+                task_id: task_id_of(&config)?,
+                leader: Url::parse(leader).with_context(|| format!("Leader endpoint {leader}"))?,
+                vdaf,
+                // taskprov-06 section 3 defines no DP mechanism but `none`:
+                // a taskprov task is never noised.
+                dp_strategy: Some(DpStrategy::NoDifferentialPrivacy),
+                token: args.token.token()?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "give the collector's token (--bearer-token or --dap-auth-token) with --taskprov"
+                    )
+                })?,
+                min_batch_size: Some(u64::from(config.query_config.min_batch_size)),
+                batch_mode: Some(batch_mode),
+                time_precision: Some(config.query_config.time_precision),
+                task_config: Some(config),
+            });
+        }
         if let Some(path) = &args.credentials {
             let file: CollectorTaskFile = read_yaml(path, "collector task file")?;
             let token = AuthenticationToken::new_bearer(file.collector_bearer_token.clone())
@@ -112,6 +173,7 @@ impl TaskView {
                 min_batch_size: Some(file.min_batch_size),
                 batch_mode: Some(file.batch_mode),
                 time_precision: Some(file.time_precision),
+                task_config: None,
             });
         }
         let missing = |what: &str| anyhow::anyhow!("give {what}, or --credentials FILE");
@@ -126,6 +188,7 @@ impl TaskView {
             min_batch_size: args.min_batch_size,
             batch_mode: None,
             time_precision: None,
+            task_config: None,
         })
     }
 
@@ -189,12 +252,16 @@ fn prepare_builder(args: &CollectArgs) -> anyhow::Result<(TaskView, Query, Colle
     }
 
     let timeout = Duration::from_secs(args.timeout);
-    let mut builder = CollectorBuilder::new(
-        task.task_id,
-        task.leader.clone(),
-        task.token.clone(),
-        keypair,
-    );
+    let mut builder = match &task.task_config {
+        Some(config) => CollectorBuilder::from_task_config(config, task.token.clone(), keypair)?
+            .wait_for_unrecognized_task(Duration::from_secs(args.wait_for_task)),
+        None => CollectorBuilder::new(
+            task.task_id,
+            task.leader.clone(),
+            task.token.clone(),
+            keypair,
+        ),
+    };
     for certificate in args.ca.certificates()? {
         builder = builder.extra_root_certificate(certificate);
     }
@@ -391,6 +458,7 @@ mod tests {
             min_batch_size: Some(10),
             batch_mode: Some(mode),
             time_precision: Some(DapDuration::from_seconds(3600)),
+            task_config: None,
         }
     }
 

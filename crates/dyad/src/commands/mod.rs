@@ -16,4 +16,5 @@ pub mod migrate;
 pub mod quickstart;
 pub mod serve;
 pub mod task;
+pub mod taskprov_peer;
 pub mod upload;

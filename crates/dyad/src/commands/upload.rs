@@ -2,7 +2,9 @@
 //! with the task's VDAF, seals the shares to both aggregators and uploads the
 //! reports to the Leader (DAP-09 section 4.4).
 //!
-//! The task comes from the client task file (`--task-file`) or flags; the
+//! The task comes from the client task file (`--task-file`), a taskprov
+//! task config (`--taskprov`: the aggregators provision the task in-band
+//! when its first report arrives) or flags; the
 //! measurements from the arguments or `--input FILE` (`-` for stdin), one
 //! per line. A bulk upload shows a progress bar; every retry of an
 //! unreachable or failing aggregator is said on stderr with its cause and
@@ -15,14 +17,17 @@ use super::args::{CaCertArgs, TokenArgs};
 use crate::hints::{client_cause, with_hint};
 use crate::output::{OutputFormat, Table};
 use crate::progress::Step;
+use crate::task_config_file::read_task_config;
 use crate::task_files::{read_yaml, ClientTaskFile};
 use crate::values::parse_measurement;
 use anyhow::Context as _;
 use clap::Args;
 use dyad_client::{AnyVdaf, ClientBuilder, ClientError, RetryNotice};
 use dyad_core::retry::{RetryPolicy, Retryable as _};
+use dyad_core::task_config::{check_supported, task_id_of};
 use dyad_core::vdaf::{Measurement, VdafInstance};
 use dyad_messages::draft09::{Duration, ReportId, TaskId};
+use dyad_messages::taskprov::TaskConfig;
 use futures::StreamExt as _;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -38,29 +43,38 @@ pub struct UploadArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["task_id", "leader", "helper", "vdaf", "time_precision"]
+        conflicts_with_all = ["task_id", "leader", "helper", "vdaf", "time_precision", "taskprov"]
     )]
     task_file: Option<PathBuf>,
+    /// A taskprov task config (`dyad task taskprov-config` writes one):
+    /// task ID, Leader, Helper, VDAF and time precision all come from it,
+    /// and each upload advertises it to the Leader.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["task_id", "leader", "helper", "vdaf", "time_precision"]
+    )]
+    taskprov: Option<PathBuf>,
     /// The task ID, base64url (instead of --task-file).
     #[arg(
         long,
-        required_unless_present = "task_file",
+        required_unless_present_any = ["task_file", "taskprov"],
         allow_hyphen_values = true
     )]
     task_id: Option<TaskId>,
     /// The Leader's DAP base URL (instead of --task-file).
-    #[arg(long, required_unless_present = "task_file")]
+    #[arg(long, required_unless_present_any = ["task_file", "taskprov"])]
     leader: Option<Url>,
     /// The Helper's DAP base URL (instead of --task-file).
-    #[arg(long, required_unless_present = "task_file")]
+    #[arg(long, required_unless_present_any = ["task_file", "taskprov"])]
     helper: Option<Url>,
     /// The task's VDAF as JSON, e.g. '{"type":"Prio3Sum","bits":"8"}'
     /// (instead of --task-file).
-    #[arg(long, required_unless_present = "task_file")]
+    #[arg(long, required_unless_present_any = ["task_file", "taskprov"])]
     vdaf: Option<VdafInstance>,
     /// The task's time precision in seconds: report times are rounded down
     /// to it (instead of --task-file).
-    #[arg(long, value_name = "SECS", required_unless_present = "task_file")]
+    #[arg(long, value_name = "SECS", required_unless_present_any = ["task_file", "taskprov"])]
     time_precision: Option<u64>,
     /// Optional client authentication to the Leader.
     #[command(flatten)]
@@ -95,10 +109,28 @@ struct ClientTask {
     helper: Url,
     vdaf: VdafInstance,
     time_precision: Duration,
+    /// The taskprov config the task comes from, if it does.
+    task_config: Option<TaskConfig>,
 }
 
 impl ClientTask {
     fn from_args(args: &UploadArgs) -> anyhow::Result<Self> {
+        if let Some(path) = &args.taskprov {
+            let config = read_task_config(path)?;
+            let vdaf = check_supported(&config, dyad_client::system_time())
+                .with_context(|| format!("cannot upload for the task of {}", path.display()))?;
+            let url = |url: &dyad_messages::draft09::Url| -> anyhow::Result<Url> {
+                Url::parse(url.as_str()).with_context(|| format!("endpoint {}", url.as_str()))
+            };
+            return Ok(Self {
+                task_id: task_id_of(&config)?,
+                leader: url(&config.leader_aggregator_endpoint)?,
+                helper: url(&config.helper_aggregator_endpoint)?,
+                vdaf,
+                time_precision: config.query_config.time_precision,
+                task_config: Some(config),
+            });
+        }
         if let Some(path) = &args.task_file {
             let file: ClientTaskFile = read_yaml(path, "client task file")?;
             return Ok(Self {
@@ -107,6 +139,7 @@ impl ClientTask {
                 helper: file.helper,
                 vdaf: file.vdaf,
                 time_precision: file.time_precision,
+                task_config: None,
             });
         }
         let missing = |what: &str| anyhow::anyhow!("give {what}, or --task-file FILE");
@@ -119,6 +152,7 @@ impl ClientTask {
                 args.time_precision
                     .ok_or_else(|| missing("--time-precision"))?,
             ),
+            task_config: None,
         })
     }
 }
@@ -191,14 +225,18 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
         None => crate::progress::plain_printer(),
     };
     let give_up_after = std::time::Duration::from_secs(args.give_up_after);
-    let mut builder = ClientBuilder::new(
-        task.task_id,
-        task.leader.clone(),
-        task.helper.clone(),
-        task.time_precision,
-    )
-    .retry_policy(RetryPolicy::default().with_max_elapsed(give_up_after))
-    .on_retry(move |notice| printer(&retry_line(notice)));
+    let builder = match &task.task_config {
+        Some(config) => ClientBuilder::from_task_config(config)?,
+        None => ClientBuilder::new(
+            task.task_id,
+            task.leader.clone(),
+            task.helper.clone(),
+            task.time_precision,
+        ),
+    };
+    let mut builder = builder
+        .retry_policy(RetryPolicy::default().with_max_elapsed(give_up_after))
+        .on_retry(move |notice| printer(&retry_line(notice)));
     if let Some(token) = args.token.token()? {
         builder = builder.auth_token(token);
     }

@@ -5,7 +5,9 @@
 //! `stats.rs` (and `view.rs`, the task as `list` and `show` print it).
 //! With `--api URL`, each works on a remote aggregator through its
 //! management API instead (`remote.rs`; `add_remote.rs` provisions a task
-//! through its `POST /tasks`).
+//! through its `POST /tasks`). `taskprov-config` (`taskprov_config.rs`)
+//! stores nothing: it writes a taskprov task config for clients and
+//! collectors.
 
 mod add;
 mod add_remote;
@@ -15,6 +17,7 @@ mod list;
 mod remote;
 mod show;
 mod stats;
+mod taskprov_config;
 mod update;
 mod view;
 
@@ -24,6 +27,7 @@ pub use delete::DeleteArgs;
 pub use list::ListArgs;
 pub use show::ShowArgs;
 pub use stats::StatsArgs;
+pub use taskprov_config::TaskprovConfigArgs;
 pub use update::UpdateArgs;
 
 use clap::Subcommand;
@@ -42,6 +46,9 @@ pub enum TaskCommand {
     Update(UpdateArgs),
     /// Show a task's statistics: uploads and prepared reports by outcome.
     Stats(StatsArgs),
+    /// Write a taskprov task config (draft-wang-ppm-dap-taskprov-06) for
+    /// clients and the collector; the aggregators provision the task in-band.
+    TaskprovConfig(TaskprovConfigArgs),
 }
 
 pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
@@ -53,10 +60,12 @@ pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
         TaskCommand::Delete(args) => delete::run(args).await,
         TaskCommand::Update(args) => update::run(args).await,
         TaskCommand::Stats(args) => stats::run(args).await,
+        TaskCommand::TaskprovConfig(args) => taskprov_config::run(args),
     }
 }
 
 // Shared with `dyad hpke-key`: the confirmation prompt and the names of
 // HPKE algorithms.
+pub(crate) use add::parse_collector_hpke_config;
 pub(crate) use delete::confirm;
 pub(crate) use view::{aead_name, kdf_name, kem_name};

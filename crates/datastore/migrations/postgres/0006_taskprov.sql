@@ -1,0 +1,21 @@
+-- Taskprov (draft-wang-ppm-dap-taskprov-06).
+--
+-- The encoded TaskConfig of a task provisioned by taskprov (its SHA-256 is
+-- the task ID; public: clients and aggregators send it in the dap-taskprov
+-- header). NULL for a task provisioned ahead of time.
+ALTER TABLE tasks ADD COLUMN taskprov_config BYTEA;
+
+-- The other aggregator of the tasks this aggregator accepts by
+-- advertisement, one per (endpoint, role). peer_key is the role's code
+-- followed by the endpoint's bytes (the row key the document is sealed
+-- for, compared bytewise on both backends); peer_document holds every
+-- parameter of the peer, its secrets (verify_key_init, tokens) included,
+-- sealed under the datastore keys.
+CREATE TABLE taskprov_peer_aggregators (
+    peer_key BYTEA PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    -- The peer's role: 2 leader, 3 helper (DAP-09's Role codes).
+    role SMALLINT NOT NULL,
+    peer_document BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
