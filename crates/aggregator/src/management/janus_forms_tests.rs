@@ -26,7 +26,7 @@
 //!   always `null` and any other value is refused;
 //! - `vdaf`: any `dp_strategy` but `NoDifferentialPrivacy` is refused (dyad
 //!   adds no noise); `Prio3FixedPointBoundedL2VecSum` also takes
-//!   `BitSize64`; Poplar1 tasks are refused by `POST /tasks`;
+//!   `BitSize64`; a Poplar1 task needs the `TimeInterval` query type;
 //! - `POST /tasks` needs `management_api.dap_url` (this aggregator's own
 //!   endpoint); the same task again answers the task as stored, so a
 //!   Helper's token is `null` then (that API answers a new token it never
