@@ -13,6 +13,7 @@ pub mod hpke_key;
 pub mod interop;
 pub mod migrate;
 pub mod quickstart;
+pub mod quickstart_heavy_hitters;
 pub mod serve;
 pub mod task;
 pub mod upload;

@@ -8,11 +8,18 @@
 //! prints the result beside the total computed from the plaintext
 //! measurements. Exits with success only when the two are equal.
 //!
+//! A Poplar1 task (`--vdaf '{"type":"Poplar1","bits":"16"}'`) runs a
+//! heavy-hitters round instead: skewed measurements, the walk down the
+//! prefix tree (one collection per level, `max_batch_query_count` the
+//! string length), and its heavy hitters compared with those counted from
+//! the plaintext (`quickstart_heavy_hitters`).
+//!
 //! Each phase (setup, upload, aggregation and collection) shows its
 //! progress on stderr and ends with a summary line there; stdout keeps the
 //! final summary. Ctrl-C stops the run and still drops its databases and
 //! removes its temporary folder.
 
+use super::quickstart_heavy_hitters::{self as hh, format_hitters};
 use crate::progress::Step;
 use crate::provision::{self, LocalPolicy, TaskParameters};
 use crate::task_files::CollectorKeyFile;
@@ -21,10 +28,15 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use dyad_aggregator::config::{AggregatorConfig, LogConfig};
 use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
-use dyad_collector::{AnyVdaf as CollectorVdaf, CollectorBuilder};
+use dyad_collector::{
+    tree_levels, AnyVdaf as CollectorVdaf, Collection, Collector, CollectorBuilder, HeavyHitter,
+    HeavyHitters,
+};
 use dyad_core::clock::RealClock;
 use dyad_core::task::{AuthenticationToken, BatchMode, Task};
-use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, VdafInstance};
+use dyad_core::vdaf::{
+    plaintext_aggregate, random_measurement, AggregateResult, AggregationParam, VdafInstance,
+};
 use dyad_datastore::{postgres, Datastore, DatastoreExt, DatastoreKeys, DatastoreOptions};
 use dyad_messages::draft09::{Duration, HpkeConfigId, Interval, Query, Role, Time};
 use futures::StreamExt as _;
@@ -44,9 +56,14 @@ pub struct QuickstartArgs {
     /// How many reports to upload.
     #[arg(long, default_value_t = 1000)]
     reports: u64,
-    /// The VDAF, as JSON (the interop test API's form).
+    /// The VDAF, as JSON (the interop test API's form). Poplar1
+    /// (`{"type":"Poplar1","bits":"16"}`) runs a heavy-hitters round.
     #[arg(long, default_value = DEFAULT_VDAF)]
     vdaf: VdafInstance,
+    /// Poplar1 only: the heavy-hitters threshold (default: 4% of the
+    /// reports, at least 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    threshold: Option<u64>,
     /// How many uploads are in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -109,11 +126,18 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     if args.reports == 0 {
         bail!("--reports must be at least 1");
     }
-    if !args.vdaf.is_prio3() {
+    let heavy_hitters = tree_levels(&args.vdaf).is_ok();
+    if !args.vdaf.is_prio3() && !heavy_hitters {
         bail!(
-            "the quickstart runs Prio3 VDAFs; {} needs an aggregation parameter",
+            "the quickstart runs Prio3 VDAFs and Poplar1; {} is neither",
             args.vdaf
         );
+    }
+    if args.threshold.is_some() && !heavy_hitters {
+        return Err(crate::hints::with_hint(
+            format!("--threshold is for heavy hitters; {} has none", args.vdaf),
+            Some(r#"run it with --vdaf '{"type":"Poplar1","bits":"16"}'"#.to_owned()),
+        ));
     }
     let started = Instant::now();
     // Warnings and errors from both aggregators go to stderr (RUST_LOG overrides).
@@ -233,7 +257,8 @@ async fn run_on(
             // compared with the plaintext total.
             min_batch_size: args.reports,
             time_precision: Duration::from_seconds(TIME_PRECISION),
-            max_batch_query_count: 1,
+            // The heavy-hitters walk collects the batch once per level.
+            max_batch_query_count: tree_levels(&args.vdaf).unwrap_or(1),
             task_expiration: None,
         },
         Role::Leader,
@@ -274,10 +299,23 @@ async fn run_on(
 
     // Clients: random measurements, uploaded concurrently.
     let mut rng = rand::thread_rng();
-    let measurements: Vec<_> = (0..args.reports)
-        .map(|_| random_measurement(&args.vdaf, &mut rng))
-        .collect();
-    let expected = plaintext_aggregate(&args.vdaf, &AggregationParam::Empty, &measurements)?;
+    let (measurements, expected) = match args.vdaf {
+        VdafInstance::Poplar1 { bits } => {
+            let measurements = hh::skewed_measurements(bits, args.reports, &mut rng);
+            let threshold = args
+                .threshold
+                .unwrap_or_else(|| hh::default_threshold(args.reports));
+            let hitters = hh::plaintext_heavy_hitters(&measurements, threshold);
+            (measurements, Plaintext::HeavyHitters { threshold, hitters })
+        }
+        _ => {
+            let measurements: Vec<_> = (0..args.reports)
+                .map(|_| random_measurement(&args.vdaf, &mut rng))
+                .collect();
+            let total = plaintext_aggregate(&args.vdaf, &AggregationParam::Empty, &measurements)?;
+            (measurements, Plaintext::Aggregate(total))
+        }
+    };
     let client = ClientBuilder::new(
         *leader_task.task_id(),
         leader_url.clone(),
@@ -320,7 +358,6 @@ async fn run_on(
         collector_keypair,
     )
     .build(CollectorVdaf(args.vdaf))?;
-    let aggregate = Step::counter("aggregate", args.reports, "reports");
     let collect_started = Instant::now();
     let leader_jobs = spawn_roles(
         aggregator_config(
@@ -333,36 +370,22 @@ async fn run_on(
         &shutdown,
     );
     let task_id = *leader_task.task_id();
-    let collected = async {
-        let job = collector
-            .start_collection(Query::TimeInterval(interval), &AggregationParam::Empty)
-            .await?;
-        let poll = collector.poll_until_complete(&job);
-        tokio::pin!(poll);
-        // Until the collection is ready: how many reports the job creator
-        // has put in aggregation jobs.
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                collection = &mut poll => break collection,
-                _ = tick.tick() => {
-                    if let Ok(waiting) = unaggregated_reports(&leader_ds, task_id).await {
-                        aggregate.set_position(args.reports.saturating_sub(waiting));
-                    }
-                }
-            }
+    let query = Query::TimeInterval(interval);
+    let collected = match &expected {
+        Plaintext::Aggregate(_) => {
+            collect_aggregate(&collector, query, &leader_ds, task_id, args.reports)
+                .await
+                .map(Collected::Aggregate)
+        }
+        Plaintext::HeavyHitters { threshold, .. } => {
+            let levels = tree_levels(&args.vdaf)?;
+            hh::walk(&collector, query, *threshold, levels)
+                .await
+                .map(Collected::HeavyHitters)
         }
     }
-    .await
     .context("collecting");
     let collect_secs = collect_started.elapsed().as_secs_f64();
-    match &collected {
-        Ok(_) => aggregate.finish(&format!(
-            "{} reports aggregated and collected in {collect_secs:.1} s",
-            args.reports
-        )),
-        Err(_) => aggregate.abandon(),
-    }
 
     shutdown.cancel();
     let (leader_result, jobs_result, helper_result) = tokio::join!(leader, leader_jobs, helper);
@@ -371,17 +394,33 @@ async fn run_on(
     leader_result.context("the Leader stopped")??;
     jobs_result.context("the Leader's jobs stopped")??;
     helper_result.context("the Helper stopped")??;
-    let collection = collected?;
+    let collected = collected?;
 
     let reports = args.reports as f64;
     outln!()?;
     outln!("reports uploaded:   {}", args.reports)?;
-    outln!("reports collected:  {}", collection.report_count)?;
-    outln!(
-        "collected result:   {}",
-        format_result(&collection.aggregate_result)
-    )?;
-    outln!("plaintext total:    {}", format_result(&expected))?;
+    let (report_count, matches) = match (&collected, &expected) {
+        (Collected::Aggregate(collection), Plaintext::Aggregate(total)) => {
+            outln!("reports collected:  {}", collection.report_count)?;
+            outln!(
+                "collected result:   {}",
+                format_result(&collection.aggregate_result)
+            )?;
+            outln!("plaintext total:    {}", format_result(total))?;
+            (
+                collection.report_count,
+                collection.aggregate_result == *total,
+            )
+        }
+        (Collected::HeavyHitters(found), Plaintext::HeavyHitters { threshold, hitters }) => {
+            outln!("reports collected:  {}", found.report_count)?;
+            outln!("threshold:          {threshold}")?;
+            outln!("heavy hitters:      {}", format_hitters(&found.hitters))?;
+            outln!("plaintext:          {}", format_hitters(hitters))?;
+            (found.report_count, found.hitters == *hitters)
+        }
+        _ => bail!("the quickstart collected a different kind of result than it computed"),
+    };
     outln!(
         "upload:             {upload_secs:.2} s ({:.0} reports/s)",
         reports / upload_secs.max(f64::EPSILON)
@@ -398,11 +437,80 @@ async fn run_on(
         let kept = dir.keep();
         outln!("kept {}", kept.display())?;
     }
-    if collection.aggregate_result != expected || collection.report_count != args.reports {
-        bail!("the collected result differs from the plaintext total");
+    let (differs, equal) = match expected {
+        Plaintext::Aggregate(_) => (
+            "the collected result differs from the plaintext total",
+            "the collected result equals the plaintext total",
+        ),
+        Plaintext::HeavyHitters { .. } => (
+            "the heavy hitters found differ from those counted in the plaintext",
+            "the heavy hitters found equal those counted in the plaintext",
+        ),
+    };
+    if !matches || report_count != args.reports {
+        bail!(differs);
     }
-    outln!("OK: the collected result equals the plaintext total")?;
+    outln!("OK: {equal}")?;
     Ok(())
+}
+
+/// What the quickstart computes from the plaintext measurements.
+enum Plaintext {
+    /// The aggregate (Prio3).
+    Aggregate(AggregateResult),
+    /// The strings measured at least `threshold` times (Poplar1).
+    HeavyHitters {
+        threshold: u64,
+        hitters: Vec<HeavyHitter>,
+    },
+}
+
+/// What the quickstart collected, to compare with its [`Plaintext`].
+enum Collected {
+    Aggregate(Collection<AggregateResult>),
+    HeavyHitters(HeavyHitters),
+}
+
+/// Collects the batch `query` names with the empty parameter, showing how
+/// many reports the Leader has put in aggregation jobs until it is ready.
+async fn collect_aggregate(
+    collector: &Collector<CollectorVdaf>,
+    query: Query,
+    leader_ds: &Arc<dyn Datastore>,
+    task_id: dyad_messages::draft09::TaskId,
+    reports: u64,
+) -> Result<Collection<AggregateResult>, dyad_collector::CollectorError> {
+    let aggregate = Step::counter("aggregate", reports, "reports");
+    let started = Instant::now();
+    let collected = async {
+        let job = collector
+            .start_collection(query, &AggregationParam::Empty)
+            .await?;
+        let poll = collector.poll_until_complete(&job);
+        tokio::pin!(poll);
+        // Until the collection is ready: how many reports the job creator
+        // has put in aggregation jobs.
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                collection = &mut poll => break collection,
+                _ = tick.tick() => {
+                    if let Ok(waiting) = unaggregated_reports(leader_ds, task_id).await {
+                        aggregate.set_position(reports.saturating_sub(waiting));
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    match &collected {
+        Ok(_) => aggregate.finish(&format!(
+            "{reports} reports aggregated and collected in {:.1} s",
+            started.elapsed().as_secs_f64()
+        )),
+        Err(_) => aggregate.abandon(),
+    }
+    collected
 }
 
 /// How many of the task's reports the Leader has not yet put in an
