@@ -207,6 +207,7 @@ impl AggregationJobCreator {
             .ds
             .run_read_tx("job_creator_waiting_collections", move |tx| {
                 Box::pin(async move {
+                    let mut pending = Vec::new();
                     for (batch, param) in tx.get_waiting_collection_batches(&task_id).await? {
                         let BatchIdentifier::TimeInterval(interval) = batch else {
                             continue;
@@ -216,24 +217,26 @@ impl AggregationJobCreator {
                             .await?
                             > 0
                         {
-                            return Ok(true);
+                            pending.push((batch, param));
                         }
                     }
-                    Ok(false)
+                    Ok(pending)
                 })
             })
             .await?;
-        if !pending {
+        if pending.is_empty() {
             return Ok(CreatorRunSummary::default());
         }
         let task = Arc::new(task.clone());
+        let pending = Arc::new(pending);
         let (max_job_size, max_jobs) = (self.cfg.max_job_size, self.cfg.max_jobs_per_task);
         let created = self
             .ds
             .run_tx("create_aggregation_jobs_for_collections", move |tx| {
                 let task = Arc::clone(&task);
+                let pending = Arc::clone(&pending);
                 Box::pin(async move {
-                    create_jobs_for_collections(tx, &task, max_job_size, max_jobs).await
+                    create_jobs_for_collections(tx, &task, &pending, max_job_size, max_jobs).await
                 })
             })
             .await?;
