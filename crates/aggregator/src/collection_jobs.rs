@@ -46,8 +46,8 @@
 //!   `current_batch` query takes the oldest ready batch (4.6.1) →
 //!   [`store_new_job`]
 //! - batch validation that stored queries decide: batch ID boundary, query
-//!   count, the order of the batch's parameters (Poplar1: deeper levels
-//!   only), overlap (4.6.5) → [`check_earlier_queries`]
+//!   count, the levels of the batch's parameters (Poplar1: each level
+//!   once, any order), overlap (4.6.5) → [`check_earlier_queries`]
 //! - what a POST answers for each state of the job (4.6.1) → [`poll_job`]
 //! - the `Retry-After` of a pending job, growing with the work left →
 //!   [`pending_retry_after`], [`pending_work`]

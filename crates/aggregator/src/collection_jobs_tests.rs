@@ -447,17 +447,18 @@ fn raw_poplar1_param(level: u16, prefixes: &[u64]) -> Vec<u8> {
     out
 }
 
-/// VDAF-08 sections 8.2.6.6 and 8.3 with DAP-09 section 4.6.5: a Poplar1
-/// batch is collected at strictly deeper levels, with well-formed
-/// parameters, at most `max_batch_query_count` times. Each refusal is the
-/// spec's problem and stores nothing.
+/// VDAF-08 sections 8.2.6.6 and 8.2.3 with DAP-09 section 4.6.5: a Poplar1
+/// batch is collected once per level, in any order (a shallower level not
+/// collected yet is taken), with well-formed parameters, at most
+/// `max_batch_query_count` times. Each refusal is the spec's problem and
+/// stores nothing.
 #[tokio::test]
-async fn poplar1_collections_of_a_batch_go_deeper_with_well_formed_parameters() {
+async fn poplar1_collections_of_a_batch_take_each_level_once_with_well_formed_parameters() {
     let mut pair = TaskPair::time_interval(VdafInstance::Poplar1 { bits: 4 });
     pair.leader = pair
         .leader
         .to_builder()
-        .max_batch_query_count(2)
+        .max_batch_query_count(3)
         .build()
         .unwrap();
     let env = TestEnv::with_tasks(&[&pair.leader]).await;
@@ -484,7 +485,6 @@ async fn poplar1_collections_of_a_batch_go_deeper_with_well_formed_parameters() 
     );
     let refusals = [
         ("repeated level", raw_poplar1_param(1, &[0b11])),
-        ("shallower level", raw_poplar1_param(0, &[0, 1])),
         ("unsorted prefixes", raw_poplar1_param(2, &[0b101, 0b100])),
         ("duplicated prefixes", raw_poplar1_param(2, &[0b100, 0b100])),
         ("level beyond the strings", raw_poplar1_param(4, &[0])),
@@ -502,16 +502,19 @@ async fn poplar1_collections_of_a_batch_go_deeper_with_well_formed_parameters() 
             "{case}"
         );
     }
-    assert_eq!(
-        env.send(put(
-            &pair,
-            CollectionJobId::random(),
-            &request(raw_poplar1_param(2, &[0b100, 0b101]))
-        ))
-        .await
-        .status,
-        StatusCode::CREATED
-    );
+    for (level, prefixes) in [(0, &[0, 1][..]), (2, &[0b100, 0b101][..])] {
+        assert_eq!(
+            env.send(put(
+                &pair,
+                CollectionJobId::random(),
+                &request(raw_poplar1_param(level, prefixes))
+            ))
+            .await
+            .status,
+            StatusCode::CREATED,
+            "level {level}"
+        );
+    }
     let refused = CollectionJobId::random();
     let response = env
         .send(put(

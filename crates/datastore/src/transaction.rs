@@ -330,9 +330,15 @@ operations! {
         async fn put_helper_seen_reports(&mut self, task_id: &TaskId, aggregation_parameter: &[u8],
             reports: &[SeenReport]) -> Result<Vec<bool>>;
         /// The aggregation parameters each of `report_ids` was seen with
-        /// (for `Vdaf::is_valid`), as (report ID, parameter) pairs.
+        /// (for `Vdaf::is_valid`), as (report ID, parameter) pairs. With an
+        /// empty `clash_prefix`, all of them. Otherwise those whose encoding
+        /// starts with `clash_prefix` and, for each report seen at all, its
+        /// first parameter in byte order: all `is_valid` needs for a VDAF
+        /// whose parameters clash exactly when they share that prefix
+        /// (`VdafInstance::agg_param_clash_prefix`), and non-empty for every
+        /// report seen before, however many parameters it was seen with.
         async fn get_helper_seen_aggregation_parameters(&mut self, task_id: &TaskId,
-            report_ids: &[ReportId]) -> Result<Vec<(ReportId, Vec<u8>)>>;
+            report_ids: &[ReportId], clash_prefix: &[u8]) -> Result<Vec<(ReportId, Vec<u8>)>>;
         /// Forgets up to `limit` seen reports whose time is before `before`.
         async fn delete_helper_seen_reports_before(&mut self, task_id: &TaskId, before: Time,
             limit: u64) -> Result<u64>;

@@ -563,18 +563,30 @@ impl Deployment {
             .map(drop)
     }
 
-    /// Step 12: `/internal/test/collection_start`; the reply.
+    /// Step 12: `/internal/test/collection_start` with the empty
+    /// aggregation parameter (Prio3's); the reply.
     pub async fn collection_start(
         &self,
         task: &InteropTask,
         query: &Value,
+    ) -> anyhow::Result<Value> {
+        self.collection_start_with(task, query, &[]).await
+    }
+
+    /// Step 12 with the encoded aggregation parameter `agg_param` (sent
+    /// base64url, section 4.4.1; Poplar1's candidate prefixes); the reply.
+    pub async fn collection_start_with(
+        &self,
+        task: &InteropTask,
+        query: &Value,
+        agg_param: &[u8],
     ) -> anyhow::Result<Value> {
         self.command(
             &self.collector,
             "collection_start",
             &json!({
                 "task_id": task.task_id.to_string(),
-                "agg_param": "",
+                "agg_param": URL_SAFE_NO_PAD.encode(agg_param),
                 "query": query,
             }),
         )
@@ -602,10 +614,22 @@ impl Deployment {
         query: &Value,
         wait: Duration,
     ) -> anyhow::Result<CollectOutcome> {
+        self.collect_with(task, query, &[], wait).await
+    }
+
+    /// [`Self::collect`] with the encoded aggregation parameter
+    /// `agg_param`.
+    pub async fn collect_with(
+        &self,
+        task: &InteropTask,
+        query: &Value,
+        agg_param: &[u8],
+        wait: Duration,
+    ) -> anyhow::Result<CollectOutcome> {
         let deadline = Instant::now() + wait;
         let retry_start = query["type"] == 2 && query["subtype"] == 1;
         let handle = loop {
-            let reply = self.collection_start(task, query).await?;
+            let reply = self.collection_start_with(task, query, agg_param).await?;
             match reply["status"].as_str() {
                 Some("success") => {
                     break reply["handle"]
@@ -667,6 +691,8 @@ pub fn measurement_json(measurement: &Measurement) -> anyhow::Result<Value> {
         Measurement::Sum(value) => decimal(value),
         Measurement::SumVec(values) => Value::Array(values.iter().map(|v| decimal(v)).collect()),
         Measurement::Histogram(index) => decimal(index),
+        // An array of booleans, most significant bit first (section 4.2.2).
+        Measurement::Poplar1(bits) => Value::from(bits.clone()),
         other => bail!("the runner does not send {} measurements", other.kind()),
     })
 }
@@ -679,6 +705,10 @@ pub fn result_json(result: &AggregateResult) -> anyhow::Result<Value> {
         AggregateResult::Sum(sum) => decimal(sum),
         AggregateResult::SumVec(values) | AggregateResult::Histogram(values) => {
             Value::Array(values.iter().map(|v| decimal(v)).collect())
+        }
+        // One count per candidate prefix (section 4.4.4).
+        AggregateResult::Poplar1(counts) => {
+            Value::Array(counts.iter().map(|v| decimal(v)).collect())
         }
         other => return Err(anyhow!("the runner does not check {other:?}")),
     })

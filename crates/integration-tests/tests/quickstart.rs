@@ -9,11 +9,22 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs the quickstart with `extra` arguments; its standard output.
+/// Runs the quickstart of 40 reports with `extra` arguments; its standard
+/// output, which must end with its check passed.
 fn quickstart(extra: &[&str]) -> String {
+    let stdout = run_quickstart(&[&["--reports", "40"], extra].concat());
+    assert!(
+        stdout.contains("OK: the collected result equals the plaintext total"),
+        "{stdout}"
+    );
+    stdout
+}
+
+/// Runs the quickstart with `args`; its standard output (it must succeed).
+fn run_quickstart(args: &[&str]) -> String {
     let output = Command::new(dyad_binary())
-        .args(["quickstart", "--reports", "40"])
-        .args(extra)
+        .arg("quickstart")
+        .args(args)
         .output()
         .expect("running dyad quickstart");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -23,10 +34,6 @@ fn quickstart(extra: &[&str]) -> String {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(
-        stdout.contains("OK: the collected result equals the plaintext total"),
-        "{stdout}"
-    );
     stdout
 }
 
@@ -34,6 +41,56 @@ fn quickstart(extra: &[&str]) -> String {
 fn quickstart_on_sqlite_collects_the_plaintext_total() {
     let stdout = quickstart(&[]);
     assert!(stdout.contains("reports collected:  40"), "{stdout}");
+}
+
+/// A Poplar1 quickstart walks the prefix tree (16 levels, one collection
+/// each) and finds exactly the heavy hitters counted in its plaintext
+/// measurements.
+#[test]
+fn poplar1_quickstart_finds_the_plaintext_heavy_hitters() {
+    let stdout = run_quickstart(&[
+        "--reports",
+        "60",
+        "--vdaf",
+        r#"{"type":"Poplar1","bits":"16"}"#,
+        "--threshold",
+        "5",
+    ]);
+    assert!(
+        stdout.contains("OK: the heavy hitters found equal those counted in the plaintext"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("reports collected:  60"), "{stdout}");
+    assert!(stdout.contains("threshold:          5"), "{stdout}");
+    let found = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("heavy hitters:      "))
+        .unwrap_or_else(|| panic!("no heavy hitters line:\n{stdout}"));
+    // 70% of the strings come from 8 popular ones: the first few reach 5.
+    assert_ne!(found, "none", "{stdout}");
+    assert!(
+        found
+            .split(", ")
+            .all(|h| h.split(": ").next().is_some_and(|s| s.len() == 16)),
+        "{stdout}"
+    );
+}
+
+/// `--threshold` belongs to heavy hitters: with a Prio3 VDAF it is refused
+/// with a hint.
+#[test]
+fn a_threshold_without_poplar1_is_refused() {
+    let output = Command::new(dyad_binary())
+        .args(["quickstart", "--threshold", "3"])
+        .output()
+        .expect("running dyad quickstart");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: --threshold is for heavy hitters"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: "), "{stderr}");
 }
 
 #[tokio::test]

@@ -7,10 +7,17 @@
 //! reports finish), and the whole job with both sides' aggregation
 //! ([`dyad_protocol::in_memory`], the crypto limit `dyad bench` measures).
 //!
+//! Poplar1 over 16- and 64-bit strings: a whole job at several levels of
+//! the prefix tree (`poplar1_bits16/level_7` and so on), each with up to
+//! [`POPLAR1_CANDIDATES`] candidate prefixes, what a heavy-hitters walk
+//! asks once its survivors settle.
+//!
 //! `cargo bench -p dyad-protocol --bench prepare`; throughput is in reports.
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use dyad_core::vdaf::{random_measurement, AggregationParam, CatalogueVdaf, VdafInstance};
+use dyad_core::vdaf::{
+    random_measurement, AggregationParam, CatalogueVdaf, Measurement, VdafInstance,
+};
 use dyad_messages::draft09::{PartialBatchSelector, Time};
 use dyad_messages::Encode as _;
 use dyad_protocol::helper_init::{helper_initialize, HelperInitContext, KnownFacts};
@@ -35,6 +42,10 @@ const VDAFS: [(&str, &str); 2] = [
         r#"{"type":"Prio3Histogram","length":"100","chunk_length":"10"}"#,
     ),
 ];
+
+/// Candidate prefixes per Poplar1 level (fewer where the level has fewer
+/// strings): a walk keeping a dozen survivors asks for their 24 children.
+const POPLAR1_CANDIDATES: usize = 24;
 
 fn now() -> Time {
     Time::from_seconds_since_epoch(1_700_000_000)
@@ -145,5 +156,63 @@ fn steps<V: DapAggregator<L> + CatalogueVdaf, const L: usize>(
     });
 }
 
-criterion_group!(benches, prepare);
+/// A whole Poplar1 job (both rounds, both sides, aggregation) at levels
+/// across the tree, for 16- and 64-bit strings.
+fn poplar1_levels(c: &mut Criterion) {
+    for (bits, levels) in [(16u16, &[0usize, 7, 15][..]), (64, &[0, 15, 31, 63][..])] {
+        let instance = VdafInstance::Poplar1 { bits };
+        let deployment = Deployment::new(instance).expect("a deployment");
+        let mut rng = rand::thread_rng();
+        let strings: Vec<Vec<bool>> = (0..JOB_SIZE)
+            .map(|_| (0..bits).map(|_| rand::Rng::gen(&mut rng)).collect())
+            .collect();
+        let shares: Vec<LeaderReportShare> = strings
+            .iter()
+            .map(|string| {
+                let report = deployment
+                    .report(&Measurement::Poplar1(string.clone()), now())
+                    .expect("a report");
+                deployment
+                    .upload(&report.get_encoded().expect("encodes"), now())
+                    .expect("valid")
+            })
+            .collect();
+        let mut group = c.benchmark_group(format!("poplar1_bits{bits}"));
+        group
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3))
+            .sample_size(10);
+        group.throughput(Throughput::Elements(JOB_SIZE as u64));
+        for &level in levels {
+            let prefixes = candidates(&strings, level);
+            let param = AggregationParam::Poplar1 { prefixes };
+            group.bench_function(format!("level_{level}"), |b| {
+                b.iter(|| {
+                    deployment
+                        .aggregate_with(black_box(&shares), now(), &param)
+                        .expect("aggregates")
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+/// Up to [`POPLAR1_CANDIDATES`] distinct sorted prefixes of length
+/// `level + 1`: those of the job's strings first, then others.
+fn candidates(strings: &[Vec<bool>], level: usize) -> Vec<Vec<bool>> {
+    let mut prefixes: std::collections::BTreeSet<Vec<bool>> = strings
+        .iter()
+        .map(|s| s[..=level].to_vec())
+        .take(POPLAR1_CANDIDATES)
+        .collect();
+    let mut n: u64 = 0;
+    while prefixes.len() < POPLAR1_CANDIDATES && (level >= 63 || n < 1 << (level + 1)) {
+        prefixes.insert((0..=level).map(|i| i < 64 && n >> i & 1 == 1).collect());
+        n += 1;
+    }
+    prefixes.into_iter().collect()
+}
+
+criterion_group!(benches, prepare, poplar1_levels);
 criterion_main!(benches);

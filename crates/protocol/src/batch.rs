@@ -16,7 +16,7 @@
 //! | fixed_size boundary: the batch ID must be known (`batchInvalid`) | 4.6.5.2.1 | [`check_fixed_size_batch_known`] |
 //! | size: `min_batch_size` / `max_batch_size` (`invalidBatchSize`) | 4.6.5.1.2, 4.6.5.2.2 | [`check_batch_size`] |
 //! | query count: `max_batch_query_count` (`batchQueriedTooManyTimes`) | 4.6.5 | [`check_query_count`] |
-//! | the order of a batch's parameters: a new one goes deeper than every earlier one (`invalidMessage`) | 4.6.5, VDAF-08 8.3 | [`check_agg_param_sequence`] |
+//! | the levels of a batch's parameters: a new one names a level not collected yet, in any order (`invalidMessage`) | 4.6.5, VDAF-08 8.2.3 | [`check_agg_param_sequence`] |
 //! | time_interval overlap with a collected interval (`batchOverlap`) | 4.6.5 | [`check_time_interval_overlap`] |
 //! | a report in a collected time_interval batch (`batch_collected`) | 4.4.2, 4.5.1.4 | [`time_in_collected_interval`] |
 //! | the time-precision bucket of a report; the buckets of an interval | 4.1.1 | [`bucket_of`], [`buckets_in`] |
@@ -230,11 +230,11 @@ pub fn check_query_count<P: AsRef<[u8]>>(
 }
 
 /// Which parameters may follow one another on one batch (DAP-09 section
-/// 4.6.5 counts them, VDAF-08 section 8.3 orders them; the rule for each
+/// 4.6.5 counts them, VDAF-08 section 8.2.3 says which; the rule for each
 /// VDAF is [`VdafInstance::check_batch_agg_params`]): a parameter already
 /// used is the same collection again; a new one of a levelled VDAF
-/// (Poplar1) must name a deeper level than every earlier one. Otherwise
-/// `invalidMessage`, as is a malformed parameter.
+/// (Poplar1) must name a level the batch was not collected at yet, deeper
+/// or shallower. Otherwise `invalidMessage`, as is a malformed parameter.
 ///
 /// [`VdafInstance::check_batch_agg_params`]: dyad_core::vdaf::VdafInstance::check_batch_agg_params
 pub fn check_agg_param_sequence<P: AsRef<[u8]>>(

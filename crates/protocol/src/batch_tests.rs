@@ -305,12 +305,13 @@ proptest! {
     }
 }
 
-/// VDAF-08 section 8.3 with DAP-09 section 4.6.5: a Poplar1 batch is
-/// collected level after level; a repeated level with other prefixes, a
-/// shallower level and a malformed parameter are `invalidMessage`, the same
-/// parameter again is the same collection.
+/// VDAF-08 section 8.2.3 with DAP-09 section 4.6.5: a Poplar1 batch is
+/// collected once per level, in any order; a repeated level with other
+/// prefixes and a malformed parameter are `invalidMessage`, the same
+/// parameter again is the same collection, and a shallower level not
+/// collected yet is allowed.
 #[test]
-fn a_poplar1_batch_is_collected_at_increasing_levels() {
+fn a_poplar1_batch_is_collected_once_per_level_in_any_order() {
     use prio::codec::Encode as _;
     use prio::idpf::IdpfInput;
     use prio::vdaf::poplar1::Poplar1AggregationParam;
@@ -339,15 +340,21 @@ fn a_poplar1_batch_is_collected_at_increasing_levels() {
     let used: [&[u8]; 2] = [&level0, &level1];
     assert!(validate_batch(&task, &batch, &level1, &facts(10, &used, &[])).is_ok());
     assert!(validate_batch(&task, &batch, &param(&[&[true; 5]]), &facts(10, &used, &[])).is_ok());
-    let shallower = param(&[&[false]]);
-    for bad in [level1_other, shallower, vec![0, 1, 0, 0, 0, 1]] {
+    for bad in [level1_other.clone(), vec![0, 1, 0, 0, 0, 1]] {
         assert_eq!(
             problem(validate_batch(&task, &batch, &bad, &facts(10, &used, &[]))),
             Some(DapProblemType::InvalidMessage)
         );
     }
+    let level3 = param(&[&[true, false, true, true]]);
     assert_eq!(
-        problem(check_agg_param_sequence(&task, &[level1], &level0)),
+        problem(check_agg_param_sequence(
+            &task,
+            &[level3.clone(), level1],
+            &level1_other
+        )),
         Some(DapProblemType::InvalidMessage)
     );
+    // Shallower, but not collected yet.
+    assert!(check_agg_param_sequence(&task, &[level3], &level0).is_ok());
 }

@@ -79,16 +79,10 @@ pub struct JobSummary {
 }
 
 impl Deployment {
-    /// A fresh deployment of `instance` (a VDAF that takes no aggregation
-    /// parameter: the job runs with the empty one), with random keys and
-    /// verification key.
+    /// A fresh deployment of `instance`, with random keys and verification
+    /// key. A VDAF whose aggregation parameter the Collector chooses
+    /// (Poplar1) runs its jobs with [`Self::aggregate_with`].
     pub fn new(instance: VdafInstance) -> Result<Self, ProtocolError> {
-        if !instance.is_prio3() {
-            return Err(ProtocolError::internal(format!(
-                "{instance} needs an aggregation parameter; the in-memory deployment runs \
-                 VDAFs without one"
-            )));
-        }
         let collector = HpkeKeypair::generate_default(HpkeConfigId(0));
         let leader_keys = vec![HpkeKeypair::generate_default(HpkeConfigId(1))];
         let helper_keys = vec![HpkeKeypair::generate_default(HpkeConfigId(2))];
@@ -102,7 +96,10 @@ impl Deployment {
             .batch_mode(BatchMode::TimeInterval)
             .min_batch_size(1)
             .time_precision(TIME_PRECISION)
-            .max_batch_query_count(1)
+            .max_batch_query_count(match instance {
+                VdafInstance::Poplar1 { bits } => u64::from(bits),
+                _ => 1,
+            })
             .tolerable_clock_skew(Duration::from_seconds(300))
             .collector_hpke_config(collector.config().clone());
         let build_error = |e: dyad_core::task::TaskError| ProtocolError::internal(e.to_string());
@@ -220,9 +217,21 @@ impl Deployment {
         shares: &[LeaderReportShare],
         now: Time,
     ) -> Result<JobSummary, ProtocolError> {
+        self.aggregate_with(shares, now, &AggregationParam::Empty)
+    }
+
+    /// [`Self::aggregate`] with the aggregation parameter `param` (for
+    /// Poplar1, the candidate prefixes of one level of the prefix tree,
+    /// VDAF-08 section 8.2).
+    pub fn aggregate_with(
+        &self,
+        shares: &[LeaderReportShare],
+        now: Time,
+        param: &AggregationParam,
+    ) -> Result<JobSummary, ProtocolError> {
         dyad_core::vdaf_dispatch!(self.instance, |vdaf, V, VERIFY_KEY_LEN| {
             let agg_param = vdaf
-                .to_vdaf_aggregation_param(&AggregationParam::Empty)
+                .to_vdaf_aggregation_param(param)
                 .map_err(|e| ProtocolError::internal(e.to_string()))?
                 .get_encoded()?;
             self.run_job::<V, VERIFY_KEY_LEN>(&vdaf, &agg_param, shares, now)
@@ -418,8 +427,48 @@ mod tests {
     }
 
     #[test]
-    fn vdafs_with_an_aggregation_parameter_are_refused() {
-        let poplar: VdafInstance = r#"{"type":"Poplar1","bits":"8"}"#.parse().unwrap();
-        assert!(Deployment::new(poplar).is_err());
+    fn a_poplar1_job_prepares_every_report_at_any_level_on_both_sides() {
+        let deployment = Deployment::new(VdafInstance::Poplar1 { bits: 8 }).unwrap();
+        let strings: [&[bool]; 3] = [
+            &[true, false, true, true, false, false, true, false],
+            &[true, false, true, true, false, false, true, true],
+            &[false, false, true, true, false, false, true, false],
+        ];
+        let shares: Vec<_> = strings
+            .iter()
+            .map(|bits| {
+                let report = deployment
+                    .report(&Measurement::Poplar1(bits.to_vec()), now())
+                    .unwrap();
+                deployment
+                    .upload(&report.get_encoded().unwrap(), now())
+                    .unwrap()
+            })
+            .collect();
+        for level in [0usize, 3, 7] {
+            let prefixes = vec![vec![false; level + 1], strings[0][..=level].to_vec()];
+            let mut prefixes = prefixes;
+            prefixes.sort();
+            prefixes.dedup();
+            let summary = deployment
+                .aggregate_with(&shares, now(), &AggregationParam::Poplar1 { prefixes })
+                .unwrap();
+            // Poplar1 prepares in two rounds: one continuation.
+            assert_eq!(
+                summary,
+                JobSummary {
+                    aggregated: 3,
+                    rejected: 0,
+                    continuations: 1
+                },
+                "level {level}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_poplar1_job_with_the_empty_parameter_is_refused() {
+        let deployment = Deployment::new(VdafInstance::Poplar1 { bits: 8 }).unwrap();
+        assert!(deployment.aggregate(&[], now()).is_err());
     }
 }

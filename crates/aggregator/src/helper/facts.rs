@@ -73,7 +73,8 @@ pub async fn gather(
     reports: &[ReportMetadata],
 ) -> Result<InitFacts, TxError> {
     Ok(InitFacts {
-        seen_agg_params: replay::lookup_seen(tx, task.task_id(), reports).await?,
+        seen_agg_params: replay::lookup_seen(tx, task.task_id(), task.vdaf(), agg_param, reports)
+            .await?,
         collected: collected_batches(tx, task, agg_param, selector, reports).await?,
         batch_capacity: batch_capacity(tx, task, selector, agg_param).await?,
         time_precision: Some(task.time_precision()),

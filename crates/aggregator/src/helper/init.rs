@@ -426,7 +426,7 @@ pub(crate) async fn store_in_tx(
         .filter(|r| accepted(&r.state))
         .map(|r| r.metadata)
         .collect();
-    let seen = replay::lookup_seen(tx, &task_id, &candidates).await?;
+    let seen = replay::lookup_seen(tx, &task_id, task.vdaf(), agg_param, &candidates).await?;
     let collected = facts::collected_batches(tx, task, agg_param, &selector, &candidates).await?;
     let mut changed = false;
     for index in 0..reports.len() {

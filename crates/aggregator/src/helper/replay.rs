@@ -12,16 +12,24 @@
 //!   recorded with the same parameter first is replayed.
 
 use crate::http::problem::ApiError;
+use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::models::SeenReport;
 use dyad_datastore::{Transaction, TxError};
 use dyad_messages::draft09::{ReportId, ReportMetadata, TaskId};
 use std::collections::{HashMap, HashSet};
 
 /// The encoded aggregation parameters each of `reports` was aggregated
-/// with before; a report never aggregated is absent.
+/// with before that matter for `agg_param` under `vdaf`'s `is_valid`: those
+/// that clash with it and one more, so a report aggregated before is
+/// present with at least one parameter (which `collected_blocks` needs)
+/// and a report never aggregated is absent. A Poplar1 report aggregated at
+/// L levels thus costs one or two rows to check, not L
+/// (`VdafInstance::agg_param_clash_prefix`).
 pub async fn lookup_seen(
     tx: &mut dyn Transaction,
     task_id: &TaskId,
+    vdaf: &VdafInstance,
+    agg_param: &[u8],
     reports: &[ReportMetadata],
 ) -> Result<HashMap<ReportId, Vec<Vec<u8>>>, TxError> {
     let mut previous: HashMap<ReportId, Vec<Vec<u8>>> = HashMap::new();
@@ -30,7 +38,11 @@ pub async fn lookup_seen(
     }
     let ids: Vec<ReportId> = reports.iter().map(|r| r.id).collect();
     for (report_id, param) in tx
-        .get_helper_seen_aggregation_parameters(task_id, &ids)
+        .get_helper_seen_aggregation_parameters(
+            task_id,
+            &ids,
+            vdaf.agg_param_clash_prefix(agg_param),
+        )
         .await?
     {
         previous.entry(report_id).or_default().push(param);

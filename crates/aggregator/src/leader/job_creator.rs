@@ -197,25 +197,50 @@ impl AggregationJobCreator {
 
     /// Jobs for the (batch, parameter) pairs the task's waiting collection
     /// jobs name (`param_jobs`), in one transaction.
+    ///
+    /// Whether any report waits for such a job is read first in a
+    /// read-only transaction, and the read-write one runs only then: while
+    /// a level's jobs are driven, the driver rewrites the report
+    /// aggregations the creator's query reads, and on PostgreSQL a
+    /// serializable creator reading them on every run failed again and
+    /// again (read/write dependencies) for nothing; a read-only
+    /// transaction takes no part in those conflicts.
     async fn create_for_collections(&self, task: &Task) -> Result<CreatorRunSummary, TxError> {
         let task_id = *task.task_id();
-        let waiting = self
+        let pending = self
             .ds
             .run_read_tx("job_creator_waiting_collections", move |tx| {
-                Box::pin(async move { Ok(tx.get_waiting_collection_batches(&task_id).await?) })
+                Box::pin(async move {
+                    let mut pending = Vec::new();
+                    for (batch, param) in tx.get_waiting_collection_batches(&task_id).await? {
+                        let BatchIdentifier::TimeInterval(interval) = batch else {
+                            continue;
+                        };
+                        if tx
+                            .count_client_reports_not_aggregated_with(&task_id, interval, &param)
+                            .await?
+                            > 0
+                        {
+                            pending.push((batch, param));
+                        }
+                    }
+                    Ok(pending)
+                })
             })
             .await?;
-        if waiting.is_empty() {
+        if pending.is_empty() {
             return Ok(CreatorRunSummary::default());
         }
         let task = Arc::new(task.clone());
+        let pending = Arc::new(pending);
         let (max_job_size, max_jobs) = (self.cfg.max_job_size, self.cfg.max_jobs_per_task);
         let created = self
             .ds
             .run_tx("create_aggregation_jobs_for_collections", move |tx| {
                 let task = Arc::clone(&task);
+                let pending = Arc::clone(&pending);
                 Box::pin(async move {
-                    create_jobs_for_collections(tx, &task, max_job_size, max_jobs).await
+                    create_jobs_for_collections(tx, &task, &pending, max_job_size, max_jobs).await
                 })
             })
             .await?;

@@ -43,11 +43,16 @@ pub(super) struct ParamJobs {
     pub reports: u64,
 }
 
-/// Creates the jobs that the task's waiting collection jobs need, at most
-/// `max_jobs` of `max_job_size` reports.
+/// Creates the jobs that `waiting` (the (batch, parameter) pairs of the
+/// task's waiting collection jobs, read beforehand) need, at most
+/// `max_jobs` of `max_job_size` reports. The collection jobs themselves
+/// are not read here: the collection driver rewrites their leases every
+/// poll, and on PostgreSQL a creator reading them would fail
+/// serialization against it again and again.
 pub(super) async fn create_jobs_for_collections(
     tx: &mut dyn Transaction,
     task: &Task,
+    waiting: &[(BatchIdentifier, Vec<u8>)],
     max_job_size: u64,
     max_jobs: u64,
 ) -> Result<ParamJobs, TxError> {
@@ -56,8 +61,7 @@ pub(super) async fn create_jobs_for_collections(
     if !matches!(task.batch_mode(), BatchMode::TimeInterval) {
         return Ok(summary);
     }
-    let waiting = tx.get_waiting_collection_batches(&task_id).await?;
-    for (batch, agg_param) in waiting {
+    for (batch, agg_param) in waiting.iter().cloned() {
         let BatchIdentifier::TimeInterval(interval) = batch else {
             continue;
         };

@@ -24,9 +24,9 @@
 //! - `query_type`: `FixedSize.max_batch_size` is `null` for a dyad task with
 //!   no maximum (that API always has one); `batch_time_window_size` is
 //!   always `null` and any other value is refused;
-//! - `vdaf`: `Prio3FixedPointBoundedL2VecSum` also takes `BitSize64`;
-//!   Poplar1 tasks are refused by `POST /tasks` (`dp_strategy` is the same:
-//!   each VDAF takes the strategies that API gives it, checked above);
+//! - `vdaf`: `Prio3FixedPointBoundedL2VecSum` also takes `BitSize64`; each
+//!   VDAF takes the `dp_strategy` values that API gives it (checked above);
+//!   a Poplar1 task needs the `TimeInterval` query type;
 //! - `POST /tasks` needs `management_api.dap_url` (this aggregator's own
 //!   endpoint); the same task again answers the task as stored, so a
 //!   Helper's token is `null` then (that API answers a new token it never

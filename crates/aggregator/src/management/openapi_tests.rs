@@ -487,11 +487,9 @@ fn every_vdaf_and_batch_mode_dyad_writes_is_in_the_document_and_new_tasks_take_t
     for vdaf in &vdafs {
         let written = task_json::vdaf_json(vdaf);
         validate(&schema("VdafInstance"), &written).unwrap();
-        // POST /tasks refuses Poplar1, and so does the document.
-        let poplar = matches!(vdaf, VdafInstance::Poplar1 { .. });
-        assert_eq!(
+        // POST /tasks takes every VDAF, and so does the document.
+        assert!(
             validate(&schema("NewVdafInstance"), &written).is_ok(),
-            !poplar,
             "{written}"
         );
         named.insert(vdaf.type_name());
@@ -499,10 +497,7 @@ fn every_vdaf_and_batch_mode_dyad_writes_is_in_the_document_and_new_tasks_take_t
     assert_eq!(named, VDAF_TYPES.into_iter().collect(), "every VDAF tried");
     let advertised = &document()["components"]["schemas"]["AggregatorDescription"]["properties"]
         ["vdafs"]["items"]["enum"];
-    let offered: Vec<&str> = VDAF_TYPES
-        .into_iter()
-        .filter(|name| *name != "Poplar1")
-        .collect();
+    let offered: Vec<&str> = VDAF_TYPES.into_iter().collect();
     assert_eq!(
         advertised,
         &json!(offered),

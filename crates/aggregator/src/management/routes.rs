@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use dyad_core::vdaf::{VdafInstance, VDAF_TYPES};
+use dyad_core::vdaf::VDAF_TYPES;
 use dyad_datastore::{DatastoreError, DatastoreExt, LATEST_STORABLE_TIME};
 use dyad_messages::draft09::{TaskId, Time};
 use serde::de::DeserializeOwned;
@@ -34,12 +34,7 @@ pub async fn describe(State(state): State<ManagementState>) -> ManagementResult<
             protocol: "DAP-09".to_owned(),
             dap_url: state.dap_url.clone(),
             role: "Either".to_owned(),
-            // Poplar1 is refused by POST /tasks (it does not run end to end).
-            vdafs: VDAF_TYPES
-                .iter()
-                .filter(|name| **name != VdafInstance::Poplar1 { bits: 1 }.type_name())
-                .map(|name| (*name).to_owned())
-                .collect(),
+            vdafs: VDAF_TYPES.iter().map(|name| (*name).to_owned()).collect(),
             query_types: vec!["TimeInterval".to_owned(), "FixedSize".to_owned()],
             features: FEATURES.iter().map(|name| (*name).to_owned()).collect(),
             software_name: "dyad".to_owned(),

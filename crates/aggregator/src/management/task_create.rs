@@ -37,9 +37,9 @@ use axum::response::Response;
 use base64::Engine as _;
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::{
-    AuthenticationToken, AuthenticationTokenType, Task, VerifyKey, DEFAULT_TOLERABLE_CLOCK_SKEW,
+    AuthenticationToken, AuthenticationTokenType, BatchMode, Task, VerifyKey,
+    DEFAULT_TOLERABLE_CLOCK_SKEW,
 };
-use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::{DatastoreError, DatastoreExt, TxError, LATEST_STORABLE_TIME};
 use dyad_messages::draft09::{Duration, HpkeConfigId, Role, TaskId, Time};
 use sha2::{Digest, Sha256};
@@ -127,13 +127,19 @@ fn task_of(
         }
     };
     let (vdaf, dp_strategy) = vdaf_from_json(&request.vdaf).map_err(bad)?;
-    if let VdafInstance::Poplar1 { .. } = vdaf {
-        return Err(bad(
-            "Poplar1 tasks are not supported yet (heavy-hitters collection does not work end \
-             to end); use a Prio3 VDAF",
-        ));
-    }
     let batch_mode = batch_mode_from_json(&request.query_type).map_err(bad)?;
+    // A parameter the Collector chooses (Poplar1's prefixes) is aggregated
+    // per time-interval batch once a collection names it
+    // (`leader::param_jobs`): a fixed-size batch would be formed before.
+    if vdaf.fixed_aggregation_parameter().is_none()
+        && !matches!(batch_mode, BatchMode::TimeInterval)
+    {
+        return Err(bad(format!(
+            "{} tasks need the \"TimeInterval\" query_type: their reports are aggregated \
+             once a collection names its aggregation parameter",
+            vdaf.type_name()
+        )));
+    }
     let key_bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(&request.vdaf_verify_key)
         .map_err(|_| bad("vdaf_verify_key is not unpadded base64url"))?;

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::{AuthenticationToken, StoredAuthenticationToken, Task};
+use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::testing::{sqlite_harness, TestDatastore};
 use dyad_datastore::DatastoreExt;
 use dyad_messages::draft09::{HpkeConfigId, Role, TaskId};
@@ -161,6 +162,30 @@ async fn a_leader_task_keeps_the_helpers_token_and_only_the_collectors_hash() {
     }
 }
 
+/// A Poplar1 task (heavy hitters, collected per time interval) is made
+/// like any other, and shown with the VDAF it was given.
+#[tokio::test]
+async fn a_poplar1_time_interval_task_is_made() {
+    for datastore in backends().await {
+        let router = api(&datastore);
+        let mut body = leader_body(&collector_config());
+        body["vdaf"] = json!({"Poplar1": {"bits": 16}});
+        body["query_type"] = json!("TimeInterval");
+        body["max_batch_query_count"] = json!(16);
+        let answer = call(&router, Method::POST, "/tasks", Some(body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json());
+        assert_eq!(answer.json()["vdaf"], json!({"Poplar1": {"bits": 16}}));
+        let task = stored(&datastore, expected_task_id())
+            .await
+            .expect("stored");
+        assert_eq!(*task.vdaf(), VdafInstance::Poplar1 { bits: 16 });
+        assert_eq!(task.max_batch_query_count(), 16);
+        let path = format!("/tasks/{}", expected_task_id());
+        let shown = call(&router, Method::GET, &path, None).await.json();
+        assert_eq!(shown["vdaf"], json!({"Poplar1": {"bits": 16}}));
+    }
+}
+
 #[tokio::test]
 async fn the_same_task_again_is_200_and_a_different_one_with_its_id_is_409() {
     for datastore in backends().await {
@@ -296,8 +321,9 @@ async fn invalid_task_bodies_are_400_with_the_reason_and_write_nothing() {
             "epsilon must be positive",
         ),
         (
+            // The helper body's query type is FixedSize.
             with(helper(), &|b| b["vdaf"] = json!({"Poplar1": {"bits": 8}})),
-            "Poplar1",
+            "Poplar1 tasks need the \"TimeInterval\" query_type",
         ),
         (
             with(
@@ -400,7 +426,7 @@ fn debug_of_a_task_request_hides_the_verify_key_and_token() {
 #[test]
 fn every_vdaf_and_query_type_the_api_writes_reads_back_the_same() {
     use dyad_core::task::BatchMode;
-    use dyad_core::vdaf::{FixedPointBitSize, VdafInstance};
+    use dyad_core::vdaf::FixedPointBitSize;
     let vdafs = [
         VdafInstance::Prio3Count,
         VdafInstance::Prio3Sum { bits: 8 },

@@ -298,7 +298,7 @@ async fn refused_advertisements_store_nothing() {
                 let report_ids = report_ids.clone();
                 Box::pin(async move {
                     Ok(tx
-                        .get_helper_seen_aggregation_parameters(&task_id, &report_ids)
+                        .get_helper_seen_aggregation_parameters(&task_id, &report_ids, &[])
                         .await?)
                 })
             })

@@ -40,6 +40,12 @@ pub enum OptOut {
     /// A query type other than `time_interval` and `fixed_size`.
     #[error("unsupported query type {0}")]
     UnsupportedQuery(u8),
+    /// A VDAF whose aggregation parameter the Collector chooses (Poplar1)
+    /// in a `fixed_size` task: dyad aggregates such reports per
+    /// time-interval batch once a collection names the parameter, and a
+    /// fixed-size batch would be formed before.
+    #[error("{0} tasks need the time_interval query type")]
+    NeedsTimeInterval(&'static str),
     /// An endpoint that is not a URL.
     #[error("{0} is not an absolute URL")]
     BadEndpoint(&'static str),
@@ -86,6 +92,9 @@ pub fn task_from_config(
         },
         QueryTypeConfig::Other { code, .. } => return Err(OptOut::UnsupportedQuery(*code)),
     };
+    if vdaf.fixed_aggregation_parameter().is_none() && batch_mode != BatchMode::TimeInterval {
+        return Err(OptOut::NeedsTimeInterval(vdaf.type_name()));
+    }
     let role = peer.our_role();
     let verify_key = derive_verify_key(peer.verify_key_init(), &task_id, vdaf.verify_key_length());
     let mut builder = Task::builder()

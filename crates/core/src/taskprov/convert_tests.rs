@@ -182,6 +182,14 @@ fn unsupported_parameters_opt_out() {
             ),
             OptOut::UnsupportedQuery(3),
         ),
+        (
+            config(
+                QueryTypeConfig::FixedSize { max_batch_size: 30 },
+                VdafType::Poplar1 { bits: 16 },
+                DpMechanism::None,
+            ),
+            OptOut::NeedsTimeInterval("Poplar1"),
+        ),
     ];
     for (c, expected) in cases {
         assert_eq!(convert(&c, &leader).unwrap_err(), expected);

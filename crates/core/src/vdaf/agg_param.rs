@@ -14,8 +14,8 @@
 //! - [`ParamKind::Levelled`]: the Collector chooses each parameter, and each
 //!   names a level of a walk down a prefix tree (Poplar1: the IDPF level of
 //!   its candidate prefixes, VDAF-08 section 8). A report is prepared at
-//!   most once per level (`is_valid`), and a batch is collected at strictly
-//!   increasing levels. A later VDAF of the same shape (Mastic, whose
+//!   most once per level (`is_valid`), and a batch is collected at most
+//!   once per level, in any order. A later VDAF of the same shape (Mastic, whose
 //!   parameter also carries a level) is one more arm of [`param_kind`] and
 //!   [`decode_level`].
 //!
@@ -25,9 +25,9 @@
 //! |---|---|---|
 //! | the parameter known before collection (Prio3's empty one) | VDAF-08 7, DAP-09 4.6.1 | [`VdafInstance::fixed_aggregation_parameter`] |
 //! | an encoded parameter in catalogue form | VDAF-08 8.2.6.4 | [`VdafInstance::decode_aggregation_parameter`] |
-//! | a parameter well formed for the instance (Poplar1: a level below `bits`, prefixes of that length, sorted and distinct) | VDAF-08 8.2.6.6, 8.3 | [`VdafInstance::check_aggregation_parameter`] |
-//! | `is_valid(agg_param, previous_agg_params)`: Prio3 never twice, Poplar1 never twice at one level | VDAF-08 7.3, 8.3 | [`VdafInstance::agg_param_is_valid`] |
-//! | the parameters of one batch's collections: a repeated parameter is the same collection; a new one must go deeper than every earlier one | DAP-09 4.6.5, VDAF-08 8.3 | [`VdafInstance::check_batch_agg_params`] |
+//! | a parameter well formed for the instance (Poplar1: a level below `bits`, prefixes of that length, sorted and distinct) | VDAF-08 8.2.6.6, 8.2.3 | [`VdafInstance::check_aggregation_parameter`] |
+//! | `is_valid(agg_param, previous_agg_params)`: Prio3 never twice, Poplar1 never twice at one level | VDAF-08 7.2.3, 8.2.3 | [`VdafInstance::agg_param_is_valid`] |
+//! | the parameters of one batch's collections: a repeated parameter is the same collection; a new one must name a level not collected yet (any order) | DAP-09 4.6.5, VDAF-08 8.2.3 | [`VdafInstance::check_batch_agg_params`] |
 
 use super::instance::VdafInstance;
 use super::measurement::AggregationParam;
@@ -164,8 +164,8 @@ impl VdafInstance {
         }
     }
 
-    /// VDAF-08's `is_valid(agg_param, previous_agg_params)` (sections 7.3
-    /// and 8.3): whether a report prepared before with each of `previous`
+    /// VDAF-08's `is_valid(agg_param, previous_agg_params)` (sections 7.2.3
+    /// and 8.2.3): whether a report prepared before with each of `previous`
     /// may be prepared with `current`. Prio3: never twice; Poplar1: never
     /// twice at one level. A parameter that does not decode clashes.
     pub fn agg_param_is_valid(&self, current: &[u8], previous: &[Vec<u8>]) -> bool {
@@ -185,14 +185,33 @@ impl VdafInstance {
         }
     }
 
+    /// The leading bytes of an encoded parameter that decide `is_valid`:
+    /// two well-formed parameters clash exactly when these are equal.
+    /// Prio3: none (every parameter clashes with every other, there being
+    /// one). Poplar1: the level, the encoding's first two bytes (VDAF-08
+    /// section 8.2.6.6), as `is_valid` compares levels only (section
+    /// 8.2.3). The Helper's anti-replay lookup reads only the earlier
+    /// parameters sharing it, so a report aggregated at many levels costs
+    /// the same to check at the last level as at the first.
+    pub fn agg_param_clash_prefix<'a>(&self, param: &'a [u8]) -> &'a [u8] {
+        match param_kind(self) {
+            ParamKind::Single(_) => &[],
+            ParamKind::Levelled { .. } => param.get(..2).unwrap_or(param),
+        }
+    }
+
     /// The rule for collecting one batch with several parameters (DAP-09
     /// section 4.6.5 bounds how many; this says which): `current` after
     /// the batch was collected with each of `previous`. The same parameter
     /// again is the same collection and always passes. Otherwise a
-    /// levelled VDAF must go strictly deeper than every earlier level
-    /// (VDAF-08 section 8.3 prepares a report at most once per level; the
-    /// heavy-hitters walk descends one level per collection, so a repeated
-    /// or shallower level is refused before any report is prepared again).
+    /// levelled VDAF refuses a level the batch was already collected at
+    /// with other prefixes, in any order: VDAF-08 section 8.2.3 ("no
+    /// aggregation parameter with the same level has been used with the
+    /// same input share before") asks only for distinct levels, not
+    /// increasing ones, so a Collector may skip levels or go back up to one
+    /// not collected yet. Every report of a collected batch was prepared
+    /// at each of its levels, so this is `is_valid` for all of them at once,
+    /// refused before any report is prepared again.
     pub fn check_batch_agg_params(
         &self,
         current: &[u8],
@@ -208,23 +227,16 @@ impl VdafInstance {
             ParamKind::Single(_) => Ok(()),
             ParamKind::Levelled { .. } => {
                 let level = decode_level(self, current)?;
-                let deepest = previous
+                let used = previous
                     .iter()
-                    .filter_map(|p| decode_level(self, p).ok())
-                    .max();
-                match deepest {
-                    Some(deepest) if deepest == level => {
-                        Err(AggParamError::OutOfSequence(format!(
-                            "the batch was already collected at level {level} with other \
-                             prefixes; a report is aggregated once per level"
-                        )))
-                    }
-                    Some(deepest) if deepest > level => Err(AggParamError::OutOfSequence(format!(
-                        "the batch was already collected at level {deepest}; level {level} \
-                             is out of order (each collection must go deeper)"
-                    ))),
-                    _ => Ok(()),
+                    .any(|p| decode_level(self, p).is_ok_and(|other| other == level));
+                if used {
+                    return Err(AggParamError::OutOfSequence(format!(
+                        "the batch was already collected at level {level} with other \
+                         prefixes; a report is aggregated once per level"
+                    )));
                 }
+                Ok(())
             }
         }
     }
@@ -326,7 +338,7 @@ mod tests {
         let level0_other = param(&[&[true]]);
         let level1 = param(&[&[false, true]]);
         assert!(poplar.agg_param_is_valid(&level1, std::slice::from_ref(&level0)));
-        // VDAF-08 section 8.3 only asks for distinct levels.
+        // VDAF-08 section 8.2.3 only asks for distinct levels.
         assert!(poplar.agg_param_is_valid(&level0, std::slice::from_ref(&level1)));
         assert!(!poplar.agg_param_is_valid(&level0_other, std::slice::from_ref(&level0)));
         assert!(!poplar.agg_param_is_valid(&level1, &[vec![0xff]]));
@@ -334,11 +346,39 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_collected_at_strictly_increasing_levels() {
+    fn parameters_clash_exactly_when_their_clash_prefixes_are_equal() {
+        let poplar = VdafInstance::Poplar1 { bits: 4 };
+        let params = [
+            param(&[&[false]]),
+            param(&[&[false], &[true]]),
+            param(&[&[true, false]]),
+            param(&[&[false, true], &[true, true]]),
+            param(&[&[true, true, false]]),
+            param(&[&[true, true, false, true]]),
+            param(&[&[false, false, false, false], &[true, true, true, true]]),
+        ];
+        for a in &params {
+            for b in &params {
+                let clash = poplar.agg_param_clash_prefix(a) == poplar.agg_param_clash_prefix(b);
+                assert_eq!(
+                    poplar.agg_param_is_valid(a, std::slice::from_ref(b)),
+                    !clash,
+                    "{a:?} after {b:?}"
+                );
+            }
+        }
+        let count = VdafInstance::Prio3Count;
+        assert_eq!(count.agg_param_clash_prefix(&[]), &[] as &[u8]);
+        assert!(!count.agg_param_is_valid(&[], &[vec![]]));
+    }
+
+    #[test]
+    fn a_batch_is_collected_once_per_level_in_any_order() {
         let poplar = VdafInstance::Poplar1 { bits: 4 };
         let level0 = param(&[&[false], &[true]]);
         let level1 = param(&[&[true, false]]);
         let level1_other = param(&[&[true, true]]);
+        let level2 = param(&[&[true, true, false]]);
         let level3 = param(&[&[true, true, false, false]]);
         assert!(poplar.check_batch_agg_params(&level0, &[]).is_ok());
         assert!(poplar
@@ -352,13 +392,22 @@ mod tests {
         assert!(poplar
             .check_batch_agg_params(&level1, &[level0.clone(), level1.clone()])
             .is_ok());
+        // A level already collected with other prefixes: refused.
         assert!(matches!(
             poplar.check_batch_agg_params(&level1_other, &[level0.clone(), level1.clone()]),
             Err(AggParamError::OutOfSequence(_))
         ));
         assert!(matches!(
-            poplar.check_batch_agg_params(&level0, &[level1, level3]),
+            poplar.check_batch_agg_params(&level1_other, &[level3.clone(), level1.clone()]),
             Err(AggParamError::OutOfSequence(_))
         ));
+        // A shallower level not collected yet: VDAF-08 section 8.2.3 asks
+        // only for distinct levels.
+        assert!(poplar
+            .check_batch_agg_params(&level0, &[level1.clone(), level3.clone()])
+            .is_ok());
+        assert!(poplar
+            .check_batch_agg_params(&level2, &[level0, level1, level3])
+            .is_ok());
     }
 }

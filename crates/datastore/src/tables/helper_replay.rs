@@ -58,24 +58,47 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
         .collect())
 }
 
+/// With a non-empty `clash_prefix`, a report seen at many levels gives
+/// the few rows that matter instead of one per level: those whose
+/// parameter starts with the prefix, and its first parameter in byte
+/// order (the first entry of the primary key's index for the report), so
+/// that a report seen before always has one. Both are found in the index,
+/// which holds the parameter.
 pub(crate) async fn get_helper_seen_aggregation_parameters<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     report_ids: &[ReportId],
+    clash_prefix: &[u8],
 ) -> Result<Vec<(ReportId, Vec<u8>)>> {
     let Open { conn, .. } = tx.read();
     let mut found = Vec::new();
     for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
         let mut query = QueryBuilder::<DB>::new(
-            "SELECT report_id, aggregation_parameter FROM helper_seen_reports WHERE task_id = ",
+            "SELECT s.report_id, s.aggregation_parameter FROM helper_seen_reports s
+             WHERE s.task_id = ",
         );
         push_bind(&mut query, task_id.as_bytes().to_vec());
-        query.push(" AND report_id");
+        query.push(" AND s.report_id");
         DB::push_in(
             &mut query,
             chunk.iter().map(|id| id.as_bytes().to_vec()).collect(),
         );
-        query.push(" ORDER BY report_id, aggregation_parameter");
+        if !clash_prefix.is_empty() {
+            // The length is ours, written in the text: PostgreSQL's
+            // `substr` takes an `integer`, which a bound 64-bit value is not.
+            query.push(format!(
+                " AND (substr(s.aggregation_parameter, 1, {}) = ",
+                clash_prefix.len()
+            ));
+            push_bind(&mut query, clash_prefix.to_vec());
+            query.push(
+                " OR s.aggregation_parameter = (
+                     SELECT f.aggregation_parameter FROM helper_seen_reports f
+                     WHERE f.task_id = s.task_id AND f.report_id = s.report_id
+                     ORDER BY f.aggregation_parameter LIMIT 1))",
+            );
+        }
+        query.push(" ORDER BY s.report_id, s.aggregation_parameter");
         for row in Sql::built(&mut query).fetch_all(&mut *conn).await? {
             found.push(columns::rows::seen_report(&row)?);
         }

@@ -153,6 +153,7 @@ macro_rules! all_tests {
             helper_replay {
                 replays_are_reported,
                 parameters_and_expiry,
+                clash_prefix_gives_the_clashing_and_the_first_parameters,
             }
             task_counters {
                 counts_add_up_per_task,

@@ -283,6 +283,18 @@ pub(crate) fn format(args: &CollectArgs) -> OutputFormat {
 
 pub async fn run(args: CollectArgs) -> anyhow::Result<()> {
     let (task, query, builder) = prepare_builder(&args)?;
+    // A VDAF whose parameter the Collector chooses per level (Poplar1) has
+    // no one collection: its batch is walked level by level.
+    if task.vdaf.fixed_aggregation_parameter().is_none() {
+        return Err(with_hint(
+            format!(
+                "{} tasks are collected one prefix-tree level at a time, each with its own \
+                 aggregation parameter",
+                task.vdaf.type_name()
+            ),
+            Some("run `dyad heavy-hitters --threshold N` with the same flags".to_owned()),
+        ));
+    }
     let noise = task
         .dp_strategy
         .clone()

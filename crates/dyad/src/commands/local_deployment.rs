@@ -132,7 +132,8 @@ impl DemoTask {
                 batch_mode: BatchMode::TimeInterval,
                 min_batch_size: reports,
                 time_precision: Duration::from_seconds(TIME_PRECISION),
-                max_batch_query_count: 1,
+                // A heavy-hitters walk collects the batch once per level.
+                max_batch_query_count: dyad_collector::tree_levels(&vdaf).unwrap_or(1),
                 task_expiration: None,
             },
             Role::Leader,

@@ -14,6 +14,7 @@ pub mod interop;
 pub mod local_deployment;
 pub mod migrate;
 pub mod quickstart;
+pub mod quickstart_heavy_hitters;
 pub mod serve;
 pub mod task;
 pub mod taskprov_peer;

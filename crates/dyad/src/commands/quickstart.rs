@@ -8,6 +8,12 @@
 //! prints the result beside the total computed from the plaintext
 //! measurements. Exits with success only when the two are equal.
 //!
+//! A Poplar1 task (`--vdaf '{"type":"Poplar1","bits":"16"}'`) runs a
+//! heavy-hitters round instead: skewed measurements, the walk down the
+//! prefix tree (one collection per level, `max_batch_query_count` the
+//! string length), and its heavy hitters compared with those counted from
+//! the plaintext (`quickstart_heavy_hitters`).
+//!
 //! Each phase (setup, upload, aggregation and collection) shows its
 //! progress on stderr and ends with a summary line there; stdout keeps the
 //! final summary. Ctrl-C stops the run and still drops its databases and
@@ -17,16 +23,18 @@ use super::local_deployment::{
     aggregator_yaml, batch_interval, collect_all, measurements, now, store_task, Databases,
     DemoTask, TIME_PRECISION,
 };
+use super::quickstart_heavy_hitters::{self as hh, format_hitters};
 use crate::progress::Step;
 use crate::values::format_result;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use dyad_aggregator::config::{AggregatorConfig, LogConfig};
 use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
+use dyad_collector::{tree_levels, Collection, HeavyHitter, HeavyHitters};
 use dyad_core::task::Task;
-use dyad_core::vdaf::VdafInstance;
+use dyad_core::vdaf::{AggregateResult, VdafInstance};
 use dyad_datastore::{Datastore, DatastoreKeys};
-use dyad_messages::draft09::Duration;
+use dyad_messages::draft09::{Duration, Query};
 use futures::StreamExt as _;
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,9 +49,14 @@ pub struct QuickstartArgs {
     /// How many reports to upload.
     #[arg(long, default_value_t = 1000)]
     reports: u64,
-    /// The VDAF, as JSON (the interop test API's form).
+    /// The VDAF, as JSON (the interop test API's form). Poplar1
+    /// (`{"type":"Poplar1","bits":"16"}`) runs a heavy-hitters round.
     #[arg(long, default_value = DEFAULT_VDAF)]
     vdaf: VdafInstance,
+    /// Poplar1 only: the heavy-hitters threshold (default: 4% of the
+    /// reports, at least 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    threshold: Option<u64>,
     /// How many uploads are in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -62,11 +75,18 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     if args.reports == 0 {
         bail!("--reports must be at least 1");
     }
-    if !args.vdaf.is_prio3() {
+    let heavy_hitters = tree_levels(&args.vdaf).is_ok();
+    if !args.vdaf.is_prio3() && !heavy_hitters {
         bail!(
-            "the quickstart runs Prio3 VDAFs; {} needs an aggregation parameter",
+            "the quickstart runs Prio3 VDAFs and Poplar1; {} is neither",
             args.vdaf
         );
+    }
+    if args.threshold.is_some() && !heavy_hitters {
+        return Err(crate::hints::with_hint(
+            format!("--threshold is for heavy hitters; {} has none", args.vdaf),
+            Some(r#"run it with --vdaf '{"type":"Poplar1","bits":"16"}'"#.to_owned()),
+        ));
     }
     let started = Instant::now();
     // Warnings and errors from both aggregators go to stderr (RUST_LOG overrides).
@@ -194,7 +214,20 @@ async fn run_on(
     outln!("leader: {leader_url}  helper: {helper_url}")?;
 
     // Clients: random measurements, uploaded concurrently.
-    let (measurements, expected) = measurements(&args.vdaf, args.reports)?;
+    let (measurements, expected) = match args.vdaf {
+        VdafInstance::Poplar1 { bits } => {
+            let measurements = hh::skewed_measurements(bits, args.reports, &mut rand::thread_rng());
+            let threshold = args
+                .threshold
+                .unwrap_or_else(|| hh::default_threshold(args.reports));
+            let hitters = hh::plaintext_heavy_hitters(&measurements, threshold);
+            (measurements, Plaintext::HeavyHitters { threshold, hitters })
+        }
+        _ => {
+            let (measurements, total) = measurements(&args.vdaf, args.reports)?;
+            (measurements, Plaintext::Aggregate(total))
+        }
+    };
     let client = ClientBuilder::new(
         *leader_task.task_id(),
         leader_url.clone(),
@@ -224,7 +257,6 @@ async fn run_on(
     // The collector: one batch interval holding every report's timestamp.
     let interval = batch_interval(first_time, last_time)?;
     let collector = task.collector(&leader_url)?;
-    let aggregate = Step::counter("aggregate", args.reports, "reports");
     let collect_started = Instant::now();
     let leader_jobs = spawn_roles(
         aggregator_config(
@@ -236,24 +268,43 @@ async fn run_on(
         None,
         &shutdown,
     );
-    let collected = collect_all(
-        &collector,
-        interval,
-        &leader_ds,
-        task.task_id(),
-        args.reports,
-        &aggregate,
-    )
-    .await
+    let collected = match &expected {
+        Plaintext::Aggregate(_) => {
+            let aggregate = Step::counter("aggregate", args.reports, "reports");
+            let collected = collect_all(
+                &collector,
+                interval,
+                &leader_ds,
+                task.task_id(),
+                args.reports,
+                &aggregate,
+            )
+            .await;
+            match &collected {
+                Ok(_) => aggregate.finish(&format!(
+                    "{} reports aggregated and collected in {:.1} s",
+                    args.reports,
+                    collect_started.elapsed().as_secs_f64()
+                )),
+                Err(_) => aggregate.abandon(),
+            }
+            collected.map(Collected::Aggregate)
+        }
+        Plaintext::HeavyHitters { threshold, .. } => {
+            let levels = tree_levels(&args.vdaf)?;
+            hh::walk(
+                &collector,
+                Query::TimeInterval(interval),
+                *threshold,
+                levels,
+            )
+            .await
+            .map(Collected::HeavyHitters)
+            .map_err(anyhow::Error::from)
+        }
+    }
     .context("collecting");
     let collect_secs = collect_started.elapsed().as_secs_f64();
-    match &collected {
-        Ok(_) => aggregate.finish(&format!(
-            "{} reports aggregated and collected in {collect_secs:.1} s",
-            args.reports
-        )),
-        Err(_) => aggregate.abandon(),
-    }
 
     shutdown.cancel();
     let (leader_result, jobs_result, helper_result) = tokio::join!(leader, leader_jobs, helper);
@@ -262,17 +313,33 @@ async fn run_on(
     leader_result.context("the Leader stopped")??;
     jobs_result.context("the Leader's jobs stopped")??;
     helper_result.context("the Helper stopped")??;
-    let collection = collected?;
+    let collected = collected?;
 
     let reports = args.reports as f64;
     outln!()?;
     outln!("reports uploaded:   {}", args.reports)?;
-    outln!("reports collected:  {}", collection.report_count)?;
-    outln!(
-        "collected result:   {}",
-        format_result(&collection.aggregate_result)
-    )?;
-    outln!("plaintext total:    {}", format_result(&expected))?;
+    let (report_count, matches) = match (&collected, &expected) {
+        (Collected::Aggregate(collection), Plaintext::Aggregate(total)) => {
+            outln!("reports collected:  {}", collection.report_count)?;
+            outln!(
+                "collected result:   {}",
+                format_result(&collection.aggregate_result)
+            )?;
+            outln!("plaintext total:    {}", format_result(total))?;
+            (
+                collection.report_count,
+                collection.aggregate_result == *total,
+            )
+        }
+        (Collected::HeavyHitters(found), Plaintext::HeavyHitters { threshold, hitters }) => {
+            outln!("reports collected:  {}", found.report_count)?;
+            outln!("threshold:          {threshold}")?;
+            outln!("heavy hitters:      {}", format_hitters(&found.hitters))?;
+            outln!("plaintext:          {}", format_hitters(hitters))?;
+            (found.report_count, found.hitters == *hitters)
+        }
+        _ => bail!("the quickstart collected a different kind of result than it computed"),
+    };
     outln!(
         "upload:             {upload_secs:.2} s ({:.0} reports/s)",
         reports / upload_secs.max(f64::EPSILON)
@@ -289,11 +356,38 @@ async fn run_on(
         let kept = dir.keep();
         outln!("kept {}", kept.display())?;
     }
-    if collection.aggregate_result != expected || collection.report_count != args.reports {
-        bail!("the collected result differs from the plaintext total");
+    let (differs, equal) = match expected {
+        Plaintext::Aggregate(_) => (
+            "the collected result differs from the plaintext total",
+            "the collected result equals the plaintext total",
+        ),
+        Plaintext::HeavyHitters { .. } => (
+            "the heavy hitters found differ from those counted in the plaintext",
+            "the heavy hitters found equal those counted in the plaintext",
+        ),
+    };
+    if !matches || report_count != args.reports {
+        bail!(differs);
     }
-    outln!("OK: the collected result equals the plaintext total")?;
+    outln!("OK: {equal}")?;
     Ok(())
+}
+
+/// What the quickstart computes from the plaintext measurements.
+enum Plaintext {
+    /// The aggregate (Prio3).
+    Aggregate(AggregateResult),
+    /// The strings measured at least `threshold` times (Poplar1).
+    HeavyHitters {
+        threshold: u64,
+        hitters: Vec<HeavyHitter>,
+    },
+}
+
+/// What the quickstart collected, to compare with its [`Plaintext`].
+enum Collected {
+    Aggregate(Collection<AggregateResult>),
+    HeavyHitters(HeavyHitters),
 }
 
 /// Opens `database` (applying migrations) and stores `task` in it.
