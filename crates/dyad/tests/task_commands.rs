@@ -244,6 +244,10 @@ fn a_missing_sqlite_file_is_an_error_not_a_new_database() {
     let stderr = text(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("no SQLite datastore at"), "{stderr}");
+    assert!(
+        stderr.contains("hint: ") && stderr.contains("dyad migrate --database sqlite://"),
+        "{stderr}"
+    );
     assert!(!missing.exists());
 }
 

@@ -250,7 +250,7 @@ pub(super) fn parameters(args: &AddArgs) -> anyhow::Result<TaskParameters> {
 
 /// One collection per batch, or one per level for a VDAF collected level
 /// by level (its parameter chosen at each collection).
-fn default_max_batch_query_count(vdaf: &VdafInstance) -> u64 {
+pub(super) fn default_max_batch_query_count(vdaf: &VdafInstance) -> u64 {
     match dyad_core::vdaf::param_kind(vdaf) {
         dyad_core::vdaf::ParamKind::Levelled { levels } => levels,
         dyad_core::vdaf::ParamKind::Single(_) => 1,

@@ -68,10 +68,14 @@ impl DatastoreArgs {
     pub(crate) async fn open_existing(&self) -> anyhow::Result<Arc<dyn Datastore>> {
         let (url, options) = self.url_and_options()?;
         if let Some(path) = missing_sqlite_file(&url) {
-            bail!(
-                "no SQLite datastore at {} (check --datastore / the config's datastore)",
-                path.display()
-            );
+            return Err(crate::hints::with_hint(
+                format!("no SQLite datastore at {}", path.display()),
+                Some(format!(
+                    "check --datastore / the config's datastore; a new aggregator's is created \
+                     by `dyad migrate --database sqlite://{}` (or its first `dyad serve`)",
+                    path.display()
+                )),
+            ));
         }
         dyad_aggregator::runtime::open_datastore(&url, Arc::new(RealClock), &options).await
     }

@@ -54,9 +54,11 @@ pub struct TaskprovConfigArgs {
     /// Seconds.
     #[arg(long)]
     time_precision: u64,
-    /// How many times a batch may be collected.
-    #[arg(long, default_value_t = 1)]
-    max_batch_query_count: u16,
+    /// How many times a batch may be collected; default 1, or for a VDAF
+    /// collected level by level (Poplar1) its number of levels, so that a
+    /// whole heavy-hitters walk fits.
+    #[arg(long)]
+    max_batch_query_count: Option<u16>,
     /// Seconds since the epoch after which reports are rejected.
     #[arg(
         long,
@@ -119,9 +121,26 @@ fn task_config(args: &TaskprovConfigArgs, now: Time) -> anyhow::Result<TaskConfi
             }
             QueryTypeConfig::TimeInterval
         }
-        BatchModeArg::FixedSize => QueryTypeConfig::FixedSize {
-            max_batch_size: args.max_batch_size.unwrap_or(0),
-        },
+        BatchModeArg::FixedSize => {
+            // dyad's aggregators refuse this task (`invalidTask`): they
+            // aggregate a levelled VDAF's reports once a collection names
+            // the parameter, after fixed-size batches would be formed.
+            if args.vdaf.fixed_aggregation_parameter().is_none() {
+                bail!(
+                    "{} tasks need --batch-mode time-interval: their reports are aggregated \
+                     once a collection names its aggregation parameter",
+                    args.vdaf.type_name()
+                );
+            }
+            QueryTypeConfig::FixedSize {
+                max_batch_size: args.max_batch_size.unwrap_or(0),
+            }
+        }
+    };
+    let max_batch_query_count = match args.max_batch_query_count {
+        Some(count) => count,
+        None => u16::try_from(super::add::default_max_batch_query_count(&args.vdaf))
+            .context("the VDAF has more levels than a task config can allow collections")?,
     };
     if args.time_precision == 0 {
         bail!("--time-precision must be at least one second");
@@ -139,7 +158,7 @@ fn task_config(args: &TaskprovConfigArgs, now: Time) -> anyhow::Result<TaskConfi
         helper_aggregator_endpoint: endpoint(&args.helper, "--helper")?,
         query_config: QueryConfig {
             time_precision: Duration::from_seconds(args.time_precision),
-            max_batch_query_count: args.max_batch_query_count,
+            max_batch_query_count,
             min_batch_size: args.min_batch_size,
             query,
         },
@@ -270,5 +289,26 @@ mod tests {
         let error =
             task_config(&args(&["--lifetime", "60", "--max-batch-size", "5"]), now).unwrap_err();
         assert!(format!("{error:#}").contains("fixed-size"), "{error:#}");
+    }
+
+    #[test]
+    fn a_poplar1_config_allows_one_collection_per_level_and_must_be_time_interval() {
+        let now = Time::from_seconds_since_epoch(1_000_000);
+        let mut poplar1 = args(&["--lifetime", "60"]);
+        poplar1.vdaf = r#"{"type":"Poplar1","bits":"16"}"#.parse().unwrap();
+        let config = task_config(&poplar1, now).unwrap();
+        assert_eq!(config.query_config.max_batch_query_count, 16);
+        poplar1.max_batch_query_count = Some(3);
+        let config = task_config(&poplar1, now).unwrap();
+        assert_eq!(config.query_config.max_batch_query_count, 3);
+        poplar1.batch_mode = BatchModeArg::FixedSize;
+        let error = task_config(&poplar1, now).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("Poplar1 tasks need --batch-mode time-interval"),
+            "{error:#}"
+        );
+        // A Prio3 task is collected once unless told otherwise.
+        let config = task_config(&args(&["--lifetime", "60"]), now).unwrap();
+        assert_eq!(config.query_config.max_batch_query_count, 1);
     }
 }
