@@ -61,7 +61,18 @@ pub fn vdaf_instance_of(config: &VdafConfig) -> Result<VdafInstance, TaskConfigE
     if let DpMechanism::Other { code, .. } = config.dp_config.dp_mechanism {
         return Err(TaskConfigError::UnsupportedDp(code));
     }
-    let instance = match config.vdaf_type {
+    let instance = catalogue_vdaf(&config.vdaf_type)
+        .ok_or_else(|| TaskConfigError::UnknownVdaf(config.vdaf_type.code()))?;
+    instance
+        .validate()
+        .map_err(|e| TaskConfigError::InvalidVdaf(e.to_string()))?;
+    Ok(instance)
+}
+
+/// The catalogue VDAF a taskprov `VdafType` names (VDAF-08's codepoints),
+/// its parameters not yet checked; `None` for a type dyad does not know.
+pub fn catalogue_vdaf(vdaf: &VdafType) -> Option<VdafInstance> {
+    Some(match *vdaf {
         VdafType::Prio3Count => VdafInstance::Prio3Count,
         VdafType::Prio3Sum { bits } => VdafInstance::Prio3Sum { bits },
         VdafType::Prio3SumVec {
@@ -81,12 +92,8 @@ pub fn vdaf_instance_of(config: &VdafConfig) -> Result<VdafInstance, TaskConfigE
             chunk_length,
         },
         VdafType::Poplar1 { bits } => VdafInstance::Poplar1 { bits },
-        VdafType::Other { code, .. } => return Err(TaskConfigError::UnknownVdaf(code)),
-    };
-    instance
-        .validate()
-        .map_err(|e| TaskConfigError::InvalidVdaf(e.to_string()))?;
-    Ok(instance)
+        VdafType::Other { .. } => return None,
+    })
 }
 
 /// Whether a Client or Collector may take part in `config`'s task at

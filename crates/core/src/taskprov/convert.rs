@@ -128,28 +128,7 @@ fn endpoint(text: &str, field: &'static str) -> Result<Url, OptOut> {
 
 /// The VDAF a `VdafType` names (codepoints of VDAF-08).
 fn vdaf_of(vdaf: &VdafType) -> Result<VdafInstance, OptOut> {
-    Ok(match *vdaf {
-        VdafType::Prio3Count => VdafInstance::Prio3Count,
-        VdafType::Prio3Sum { bits } => VdafInstance::Prio3Sum { bits },
-        VdafType::Prio3SumVec {
-            length,
-            bits,
-            chunk_length,
-        } => VdafInstance::Prio3SumVec {
-            bits,
-            length,
-            chunk_length,
-        },
-        VdafType::Prio3Histogram {
-            length,
-            chunk_length,
-        } => VdafInstance::Prio3Histogram {
-            length,
-            chunk_length,
-        },
-        VdafType::Poplar1 { bits } => VdafInstance::Poplar1 { bits },
-        VdafType::Other { code, .. } => return Err(OptOut::UnsupportedVdaf(code)),
-    })
+    crate::task_config::catalogue_vdaf(vdaf).ok_or(OptOut::UnsupportedVdaf(vdaf.code()))
 }
 
 #[cfg(test)]
