@@ -49,7 +49,9 @@ impl<'a, T> Bind<'a> for T where
 }
 
 /// A database the shared table code runs on.
-pub(crate) trait Backend: Database<Row: StoredRow> + sqlx::database::HasStatementCache {
+pub(crate) trait Backend:
+    Database<Row: StoredRow> + sqlx::database::HasStatementCache
+{
     /// How a transaction begins (its isolation, and on SQLite whether it
     /// takes the write lock at once) and whether a COMMIT cut by a lost
     /// connection may have happened.
