@@ -77,7 +77,10 @@ fn check_shape(json: &Value, datastore: &str) {
         // tick of a process, never of all three together).
         let cpu = positive(json, &["crypto_limit", "cpu_secs"]);
         let per_cpu_sec = positive(json, &["crypto_limit", "reports_per_cpu_sec"]);
-        assert!((per_cpu_sec - 4.0 / cpu).abs() < 1e-6 * per_cpu_sec, "{json:#}");
+        assert!(
+            (per_cpu_sec - 4.0 / cpu).abs() < 1e-6 * per_cpu_sec,
+            "{json:#}"
+        );
         let end_to_end = &json["end_to_end"];
         let spent: f64 = ["leader", "helper", "loader"]
             .iter()
@@ -95,7 +98,10 @@ fn check_shape(json: &Value, datastore: &str) {
                 let rate = positive(json, &[phase, "reports_per_aggregator_cpu_sec"]);
                 assert!((rate - 12.0 / aggregators).abs() < 1e-6 * rate, "{json:#}");
                 let ratio = positive(json, &[phase, "cpu_ratio_of_limit"]);
-                assert!((ratio - rate / per_cpu_sec).abs() < 1e-6 * ratio, "{json:#}");
+                assert!(
+                    (ratio - rate / per_cpu_sec).abs() < 1e-6 * ratio,
+                    "{json:#}"
+                );
             }
         }
     }
