@@ -49,7 +49,9 @@ impl<'a, T> Bind<'a> for T where
 }
 
 /// A database the shared table code runs on.
-pub(crate) trait Backend: Database<Row: StoredRow> {
+pub(crate) trait Backend:
+    Database<Row: StoredRow> + sqlx::database::HasStatementCache
+{
     /// How a transaction begins (its isolation, and on SQLite whether it
     /// takes the write lock at once) and whether a COMMIT cut by a lost
     /// connection may have happened.
@@ -84,6 +86,18 @@ pub(crate) trait Backend: Database<Row: StoredRow> {
     /// parameters of a statement (each value is one), PostgreSQL binds one
     /// array per column.
     fn rows_per_statement(columns: usize, wanted: usize) -> usize;
+
+    /// Whether a statement a query builder built ([`Sql::built`]) is kept
+    /// prepared on its connection for reuse. PostgreSQL's built text does
+    /// not depend on the row count ([`Self::push_rows`], [`Self::push_in`]),
+    /// so a few statements are reused again and again. SQLite's has one
+    /// parameter per value: each row count would be a statement of its own,
+    /// kept (up to the connection's statement cache, 100) with a compiled
+    /// program of up to a few hundred KiB, on every pooled connection. That
+    /// memory grew with the number of reports a process had seen (dozens of
+    /// MiB after 100k reports); a built SQLite statement is prepared for
+    /// its one run instead, which costs far less than the rows it writes.
+    const KEEP_BUILT_STATEMENTS: bool;
 
     /// Pushes `rows` as the source of an `INSERT INTO t (...) `: SQLite
     /// `VALUES (...), (...)`, one parameter per value; PostgreSQL `SELECT *
@@ -290,9 +304,11 @@ impl<'a, DB: Backend> Sql<'a, 'a, DB> {
 }
 
 impl<'q, 'a: 'q, DB: Backend> Sql<'q, 'a, DB> {
-    /// The statement a query builder built.
+    /// The statement a query builder built: kept prepared for reuse only
+    /// where its text does not depend on its row count
+    /// ([`Backend::KEEP_BUILT_STATEMENTS`]).
     pub(crate) fn built(builder: &'q mut QueryBuilder<'a, DB>) -> Self {
-        Sql(builder.build())
+        Sql(builder.build().persistent(DB::KEEP_BUILT_STATEMENTS))
     }
 
     /// Runs the statement; the number of rows it changed.

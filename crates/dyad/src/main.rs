@@ -7,6 +7,7 @@ mod stdout;
 
 mod commands;
 mod hints;
+mod malloc;
 mod management_client;
 mod output;
 mod progress;
@@ -78,6 +79,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any other thread exists.
+    malloc::bound();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return refused_arguments(error),

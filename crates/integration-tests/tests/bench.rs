@@ -1,7 +1,9 @@
 //! `dyad bench` as a user runs it, tiny (a few reports): the Leader and the
 //! Helper are real `dyad serve` processes, uploads go over HTTP, and the
 //! JSON answer has every figure. Timings are not checked, only that each
-//! is there and positive, and that the collected result matched.
+//! is there and positive (CPU times and memory where Linux tells them),
+//! that the ratios are the rates' quotients, and that the collected result
+//! matched.
 
 use dyad_integration_tests::dyad_binary;
 use serde_json::Value;
@@ -64,8 +66,44 @@ fn check_shape(json: &Value, datastore: &str) {
         );
     }
     if cfg!(target_os = "linux") {
-        positive(json, &["peak_rss_bytes", "leader"]);
-        positive(json, &["peak_rss_bytes", "helper"]);
+        for part in ["leader", "helper"] {
+            let peak = positive(json, &["peak_rss_bytes", part]);
+            let anon = positive(json, &["peak_rss_split_bytes", part, "anon"]);
+            positive(json, &["peak_rss_split_bytes", part, "file"]);
+            assert!(anon <= peak, "{part}: {json:#}");
+        }
+        // CPU time: the crypto limit's thread, and each process over the
+        // whole run (a phase of a tiny run may take less than one clock
+        // tick of a process, never of all three together).
+        let cpu = positive(json, &["crypto_limit", "cpu_secs"]);
+        let per_cpu_sec = positive(json, &["crypto_limit", "reports_per_cpu_sec"]);
+        assert!(
+            (per_cpu_sec - 4.0 / cpu).abs() < 1e-6 * per_cpu_sec,
+            "{json:#}"
+        );
+        let end_to_end = &json["end_to_end"];
+        let spent: f64 = ["leader", "helper", "loader"]
+            .iter()
+            .map(|part| {
+                end_to_end["cpu_secs"][part]
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("no CPU time of the {part}: {json:#}"))
+            })
+            .sum();
+        assert!(spent > 0.0, "{json:#}");
+        for phase in ["upload", "aggregation", "end_to_end"] {
+            let cpu = &json[phase]["cpu_secs"];
+            let aggregators = cpu["leader"].as_f64().unwrap() + cpu["helper"].as_f64().unwrap();
+            if aggregators > 0.0 {
+                let rate = positive(json, &[phase, "reports_per_aggregator_cpu_sec"]);
+                assert!((rate - 12.0 / aggregators).abs() < 1e-6 * rate, "{json:#}");
+                let ratio = positive(json, &[phase, "cpu_ratio_of_limit"]);
+                assert!(
+                    (ratio - rate / per_cpu_sec).abs() < 1e-6 * ratio,
+                    "{json:#}"
+                );
+            }
+        }
     }
 }
 

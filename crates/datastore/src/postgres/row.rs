@@ -45,6 +45,7 @@ impl crate::backend::Backend for sqlx::Postgres {
     const SKIP_ROWS_LOCKED_FOR_UPDATE: &'static str = " FOR NO KEY UPDATE SKIP LOCKED";
     const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str = " FOR UPDATE SKIP LOCKED";
     const INCREMENTAL_VACUUM: bool = false;
+    const KEEP_BUILT_STATEMENTS: bool = true;
 
     fn rows_per_statement(_columns: usize, wanted: usize) -> usize {
         wanted

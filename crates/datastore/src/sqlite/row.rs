@@ -54,6 +54,7 @@ impl crate::backend::Backend for sqlx::Sqlite {
     const SKIP_ROWS_LOCKED_FOR_UPDATE: &'static str = "";
     const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str = "";
     const INCREMENTAL_VACUUM: bool = true;
+    const KEEP_BUILT_STATEMENTS: bool = false;
 
     fn rows_per_statement(columns: usize, wanted: usize) -> usize {
         chunk_len(columns).min(wanted)

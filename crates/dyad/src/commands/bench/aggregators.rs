@@ -1,7 +1,8 @@
 //! The Leader and the Helper `dyad bench` measures: each a `dyad serve`
 //! process of its own (this very binary), on its own datastore, with its
 //! task stored before it starts, so that its CPU time and memory are its
-//! own and the loader's are not counted in them.
+//! own and the loader's are not counted in them ([`super::proc_stats`]
+//! reads them by [`Aggregator::pid`]).
 //!
 //! The Leader runs every role (the DAP API, the job creator and both
 //! drivers) from the start, as a deployment does: uploads and aggregation
@@ -124,10 +125,10 @@ impl Aggregator {
         }
     }
 
-    /// The process's peak resident memory so far, in bytes (`VmHWM`), where
-    /// the system tells it (Linux).
-    pub fn peak_rss_bytes(&self) -> Option<u64> {
-        peak_rss_of(self.child.id())
+    /// The process's ID, for what the system tells of it
+    /// ([`super::proc_stats`]).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.
@@ -187,36 +188,4 @@ fn terminate(child: &Child) {
     }
     #[cfg(not(unix))]
     let _ = child;
-}
-
-/// `VmHWM` of process `pid`, in bytes.
-fn peak_rss_of(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: u64 = line
-        .trim_start_matches("VmHWM:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn peak_rss_of_this_process_is_known_on_linux() {
-        if cfg!(target_os = "linux") {
-            let rss = peak_rss_of(std::process::id()).unwrap();
-            assert!(rss > 1024 * 1024, "{rss}");
-        }
-    }
-
-    #[test]
-    fn no_peak_rss_for_a_process_that_does_not_exist() {
-        assert_eq!(peak_rss_of(u32::MAX), None);
-    }
 }

@@ -13,7 +13,15 @@
 //! 4. A collection of the whole batch, started after the last upload:
 //!    aggregation is the time from the last upload to the collection
 //!    ready, end to end from the first upload to the collection ready.
-//! 5. Each aggregator process's peak resident memory, then both stop.
+//! 5. Each aggregator process's peak resident memory (and the peaks of
+//!    its anonymous and file-backed parts, sampled during the run), then
+//!    both stop.
+//!
+//! Wall time on a shared machine also counts other programs' turns on the
+//! cores, so each phase also has the CPU time the Leader, the Helper and
+//! the loader used ([`proc_stats`]), and the reports per CPU-second of both
+//! aggregators as a share of the crypto limit per CPU-second of the thread
+//! that measured it.
 //!
 //! The collected result must equal the plaintext total, or the run fails.
 //! Each phase shows its progress on stderr; the figures go to stdout as a
@@ -22,6 +30,7 @@
 
 mod aggregators;
 mod crypto_limit;
+mod proc_stats;
 mod results;
 
 use super::local_deployment::{
@@ -37,7 +46,8 @@ use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::DatastoreKeys;
 use dyad_messages::draft09::Duration;
 use futures::StreamExt as _;
-use results::{BenchResults, CryptoLimitFigures, PeakRss, Phase};
+use proc_stats::{cpu_secs_of, MemoryWatch};
+use results::{BenchResults, CpuSecs, CryptoLimitFigures, PeakRss, PeakRssSplit, Phase, RssSplit};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -106,8 +116,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
         }
     };
+    let cpu_shown = limit.per_cpu_sec().map_or_else(String::new, |per_cpu_sec| {
+        format!(", {per_cpu_sec:.0} per CPU-second")
+    });
     step.finish(&format!(
-        "{:.0} reports/s on one core ({} reports in memory)",
+        "{:.0} reports/s on one core{cpu_shown} ({} reports in memory)",
         limit.per_core, limit.reports
     ));
 
@@ -189,6 +202,14 @@ async fn run_deployment(
         }
     };
     setup.finish(&format!("leader {leader_url}, helper {helper_url}"));
+    let memory = MemoryWatch::start(vec![leader.pid(), helper.pid()]);
+    let pids = (leader.pid(), helper.pid());
+    let cpu_now = move || CpuSecs {
+        leader: cpu_secs_of(pids.0),
+        helper: cpu_secs_of(pids.1),
+        loader: cpu_secs_of(std::process::id()),
+    };
+    let limit_per_cpu_sec = limit.per_cpu_sec();
 
     // 3. The loader: reports prepared first, then uploaded.
     let client = ClientBuilder::new(
@@ -210,6 +231,7 @@ async fn run_deployment(
 
     let upload = Step::counter("upload", args.reports, "reports");
     let upload_started = Instant::now();
+    let cpu_at_start = cpu_now();
     let mut uploads = futures::stream::iter(&reports)
         .map(|report| client.upload_report(report))
         .buffer_unordered(args.connections);
@@ -219,8 +241,15 @@ async fn run_deployment(
     }
     drop(uploads);
     let upload_secs = upload_started.elapsed().as_secs_f64();
+    let cpu_at_last_upload = cpu_now();
     let all_cores = limit.per_core * cores as f64;
-    let upload_phase = Phase::of(args.reports, upload_secs, all_cores);
+    let upload_phase = Phase::of(
+        args.reports,
+        upload_secs,
+        all_cores,
+        cpu_at_start.until(cpu_at_last_upload),
+        limit_per_cpu_sec,
+    );
     upload.finish(&format!(
         "{} reports in {upload_secs:.2} s ({:.0} reports/s, {:.1} % of the crypto limit x cores)",
         args.reports,
@@ -246,6 +275,7 @@ async fn run_deployment(
     .await
     .context("collecting");
     let aggregation_secs = aggregate_started.elapsed().as_secs_f64();
+    let cpu_at_collection = cpu_now();
     let collection = match collected {
         Ok(collection) => {
             aggregate.finish(&format!(
@@ -260,9 +290,21 @@ async fn run_deployment(
     };
 
     // 5. Memory, then stop.
+    let peaks = memory.peaks();
+    drop(memory);
     let peak_rss_bytes = PeakRss {
-        leader: leader.peak_rss_bytes(),
-        helper: helper.peak_rss_bytes(),
+        leader: peaks[0].map(|m| m.peak_rss),
+        helper: peaks[1].map(|m| m.peak_rss),
+    };
+    let split = |peak: Option<proc_stats::Memory>| {
+        peak.map(|m| RssSplit {
+            anon: m.rss_anon,
+            file: m.rss_file,
+        })
+    };
+    let peak_rss_split_bytes = PeakRssSplit {
+        leader: split(peaks[0]),
+        helper: split(peaks[1]),
     };
     leader_ds.close().await;
     tokio::join!(leader.stop(), helper.stop());
@@ -275,13 +317,29 @@ async fn run_deployment(
         cores,
         crypto_limit: CryptoLimitFigures {
             reports: limit.reports,
+            secs: limit.secs,
             per_core_reports_per_sec: limit.per_core,
             all_cores_reports_per_sec: all_cores,
+            cpu_secs: limit.cpu_secs,
+            reports_per_cpu_sec: limit_per_cpu_sec,
         },
         upload: upload_phase,
-        aggregation: Phase::of(args.reports, aggregation_secs, all_cores),
-        end_to_end: Phase::of(args.reports, upload_secs + aggregation_secs, all_cores),
+        aggregation: Phase::of(
+            args.reports,
+            aggregation_secs,
+            all_cores,
+            cpu_at_last_upload.until(cpu_at_collection),
+            limit_per_cpu_sec,
+        ),
+        end_to_end: Phase::of(
+            args.reports,
+            upload_secs + aggregation_secs,
+            all_cores,
+            cpu_at_start.until(cpu_at_collection),
+            limit_per_cpu_sec,
+        ),
         peak_rss_bytes,
+        peak_rss_split_bytes,
         result_matches: collection.aggregate_result == expected
             && collection.report_count == args.reports,
     })

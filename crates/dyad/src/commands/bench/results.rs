@@ -1,7 +1,10 @@
 //! What `dyad bench` measured, printed as a table or JSON: each throughput
 //! beside its share of the crypto limit of all cores (one core's limit
 //! times the cores), so that runs on different machines and commits
-//! compare.
+//! compare; and, because wall time on a shared machine also counts other
+//! programs' turns on the cores, each phase's CPU time (Leader, Helper,
+//! loader) and the reports per CPU-second of both aggregators beside the
+//! crypto limit per CPU-second of the thread that measured it.
 
 use crate::output::{OutputFormat, Table};
 use serde::Serialize;
@@ -28,6 +31,10 @@ pub struct BenchResults {
     /// Each aggregator process's peak resident memory (`VmHWM`), where the
     /// system tells it.
     pub peak_rss_bytes: PeakRss,
+    /// The peaks of each aggregator's anonymous (heap, stacks) and
+    /// file-backed (binary, mapped files) resident memory, sampled during
+    /// the run.
+    pub peak_rss_split_bytes: PeakRssSplit,
     /// The collected aggregate equals the plaintext total of the
     /// measurements (a run where it does not fails).
     pub result_matches: bool,
@@ -37,8 +44,15 @@ pub struct BenchResults {
 pub struct CryptoLimitFigures {
     /// Reports measured in memory.
     pub reports: u64,
+    /// Wall time of the measurement.
+    pub secs: f64,
     pub per_core_reports_per_sec: f64,
     pub all_cores_reports_per_sec: f64,
+    /// CPU time of the measuring thread (`CLOCK_THREAD_CPUTIME_ID`).
+    pub cpu_secs: Option<f64>,
+    /// Reports per CPU-second of that thread: the limit whatever else
+    /// runs on the machine.
+    pub reports_per_cpu_sec: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -48,6 +62,54 @@ pub struct Phase {
     pub reports_per_sec: f64,
     /// `reports_per_sec` over the crypto limit of all cores.
     pub ratio_of_limit: f64,
+    /// CPU time (user + system) each process used during the phase.
+    pub cpu_secs: CpuSecs,
+    /// Reports of the run divided by the Leader's and the Helper's CPU
+    /// time together.
+    pub reports_per_aggregator_cpu_sec: Option<f64>,
+    /// `reports_per_aggregator_cpu_sec` over the crypto limit per
+    /// CPU-second.
+    pub cpu_ratio_of_limit: Option<f64>,
+}
+
+/// CPU seconds of each process, where the system tells them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CpuSecs {
+    pub leader: Option<f64>,
+    pub helper: Option<f64>,
+    /// `dyad bench` itself: the uploads, the collection and the progress.
+    pub loader: Option<f64>,
+}
+
+impl CpuSecs {
+    /// What each process used from `self` to `later`.
+    pub fn until(self, later: CpuSecs) -> CpuSecs {
+        let spent = |a: Option<f64>, b: Option<f64>| Some((b? - a?).max(0.0));
+        CpuSecs {
+            leader: spent(self.leader, later.leader),
+            helper: spent(self.helper, later.helper),
+            loader: spent(self.loader, later.loader),
+        }
+    }
+
+    /// The two aggregators' CPU time together.
+    fn aggregators(self) -> Option<f64> {
+        Some(self.leader? + self.helper?)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct PeakRssSplit {
+    pub leader: Option<RssSplit>,
+    pub helper: Option<RssSplit>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RssSplit {
+    /// Peak anonymous resident memory (`RssAnon`).
+    pub anon: u64,
+    /// Peak file-backed resident memory (`RssFile`).
+    pub file: u64,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -57,15 +119,43 @@ pub struct PeakRss {
 }
 
 impl Phase {
-    /// `reports` in `secs`, against `limit` reports/s.
-    pub fn of(reports: u64, secs: f64, limit: f64) -> Self {
+    /// `reports` in `secs`, against `limit` reports/s, with the processes'
+    /// CPU time `cpu` against `limit_per_cpu_sec` reports per CPU-second.
+    pub fn of(
+        reports: u64,
+        secs: f64,
+        limit: f64,
+        cpu: CpuSecs,
+        limit_per_cpu_sec: Option<f64>,
+    ) -> Self {
         let reports_per_sec = reports as f64 / secs.max(f64::EPSILON);
+        let reports_per_aggregator_cpu_sec = cpu
+            .aggregators()
+            .map(|cpu_secs| reports as f64 / cpu_secs.max(f64::EPSILON));
         Self {
             secs,
             reports_per_sec,
             ratio_of_limit: reports_per_sec / limit.max(f64::EPSILON),
+            cpu_secs: cpu,
+            reports_per_aggregator_cpu_sec,
+            cpu_ratio_of_limit: reports_per_aggregator_cpu_sec
+                .zip(limit_per_cpu_sec)
+                .map(|(rate, limit)| rate / limit.max(f64::EPSILON)),
         }
     }
+}
+
+/// `value` with `decimals`, or `-` where it is not known.
+fn or_dash(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
+}
+
+fn percent(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "-".to_owned(), |r| format!("{:.1} %", r * 100.0))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 impl BenchResults {
@@ -86,19 +176,37 @@ impl BenchResults {
     }
 
     fn table(&self) -> Table {
-        let mut table = Table::new(["figure", "time", "reports/s", "of crypto limit x cores"]);
+        let mut table = Table::new([
+            "figure",
+            "time",
+            "reports/s",
+            "of crypto limit x cores",
+            "CPU s (leader + helper + loader)",
+            "reports per aggregator CPU-s",
+            "of crypto limit per CPU-s",
+        ]);
         let limit = &self.crypto_limit;
         table.row([
             format!("crypto limit, 1 core ({} reports in memory)", limit.reports),
-            String::new(),
+            format!("{:.2} s", limit.secs),
             format!("{:.0}", limit.per_core_reports_per_sec),
             format!("{:.0} %", 100.0 / self.cores.max(1) as f64),
+            or_dash(limit.cpu_secs, 2),
+            or_dash(limit.reports_per_cpu_sec, 0),
+            if limit.reports_per_cpu_sec.is_some() {
+                "100 %".to_owned()
+            } else {
+                "-".to_owned()
+            },
         ]);
         table.row([
             format!("crypto limit x {} cores", self.cores),
             String::new(),
             format!("{:.0}", limit.all_cores_reports_per_sec),
             "100 %".to_owned(),
+            String::new(),
+            String::new(),
+            String::new(),
         ]);
         for (name, phase) in [
             ("upload ingest", &self.upload),
@@ -108,22 +216,47 @@ impl BenchResults {
             ),
             ("end to end", &self.end_to_end),
         ] {
+            let cpu = phase.cpu_secs;
             table.row([
                 name.to_owned(),
                 format!("{:.2} s", phase.secs),
                 format!("{:.0}", phase.reports_per_sec),
                 format!("{:.1} %", phase.ratio_of_limit * 100.0),
+                format!(
+                    "{} + {} + {}",
+                    or_dash(cpu.leader, 2),
+                    or_dash(cpu.helper, 2),
+                    or_dash(cpu.loader, 2)
+                ),
+                or_dash(phase.reports_per_aggregator_cpu_sec, 0),
+                percent(phase.cpu_ratio_of_limit),
             ]);
         }
-        for (name, bytes) in [
-            ("peak RSS, leader", self.peak_rss_bytes.leader),
-            ("peak RSS, helper", self.peak_rss_bytes.helper),
+        for (name, bytes, split) in [
+            (
+                "peak RSS, leader (anon / file)",
+                self.peak_rss_bytes.leader,
+                self.peak_rss_split_bytes.leader,
+            ),
+            (
+                "peak RSS, helper (anon / file)",
+                self.peak_rss_bytes.helper,
+                self.peak_rss_split_bytes.helper,
+            ),
         ] {
-            let shown = bytes.map_or_else(
-                || "unknown".to_owned(),
-                |b| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
-            );
-            table.row([name.to_owned(), shown, String::new(), String::new()]);
+            let mut shown = bytes.map_or_else(|| "unknown".to_owned(), mib);
+            if let Some(split) = split {
+                shown.push_str(&format!(" ({} / {})", mib(split.anon), mib(split.file)));
+            }
+            table.row([
+                name.to_owned(),
+                shown,
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
         }
         table
     }
@@ -143,25 +276,75 @@ mod tests {
             cores: 2,
             crypto_limit: CryptoLimitFigures {
                 reports: 500,
+                secs: 0.5,
                 per_core_reports_per_sec: limit / 2.0,
                 all_cores_reports_per_sec: limit,
+                cpu_secs: Some(0.4),
+                reports_per_cpu_sec: Some(1250.0),
             },
-            upload: Phase::of(1000, 1.0, limit),
-            aggregation: Phase::of(1000, 2.0, limit),
-            end_to_end: Phase::of(1000, 4.0, limit),
+            upload: Phase::of(1000, 1.0, limit, cpu(1.0, 0.5, 0.5), Some(1250.0)),
+            aggregation: Phase::of(1000, 2.0, limit, CpuSecs::default(), Some(1250.0)),
+            end_to_end: Phase::of(1000, 4.0, limit, cpu(2.0, 2.0, 1.0), Some(1250.0)),
             peak_rss_bytes: PeakRss {
                 leader: Some(50 * 1024 * 1024),
+                helper: None,
+            },
+            peak_rss_split_bytes: PeakRssSplit {
+                leader: Some(RssSplit {
+                    anon: 30 * 1024 * 1024,
+                    file: 20 * 1024 * 1024,
+                }),
                 helper: None,
             },
             result_matches: true,
         }
     }
 
+    fn cpu(leader: f64, helper: f64, loader: f64) -> CpuSecs {
+        CpuSecs {
+            leader: Some(leader),
+            helper: Some(helper),
+            loader: Some(loader),
+        }
+    }
+
     #[test]
     fn phases_are_rates_and_shares_of_the_limit() {
-        let phase = Phase::of(1000, 4.0, 2000.0);
+        let phase = Phase::of(1000, 4.0, 2000.0, cpu(2.0, 2.0, 1.0), Some(1250.0));
         assert_eq!(phase.reports_per_sec, 250.0);
         assert_eq!(phase.ratio_of_limit, 0.125);
+        // 1000 reports over 4 CPU-seconds of the aggregators (the loader's
+        // are not theirs): 250 per CPU-second, 20 % of 1250.
+        assert_eq!(phase.reports_per_aggregator_cpu_sec, Some(250.0));
+        assert_eq!(phase.cpu_ratio_of_limit, Some(0.2));
+    }
+
+    #[test]
+    fn without_cpu_times_there_is_no_cpu_ratio() {
+        let phase = Phase::of(1000, 4.0, 2000.0, CpuSecs::default(), Some(1250.0));
+        assert_eq!(phase.reports_per_aggregator_cpu_sec, None);
+        assert_eq!(phase.cpu_ratio_of_limit, None);
+        let phase = Phase::of(1000, 4.0, 2000.0, cpu(1.0, 1.0, 1.0), None);
+        assert_eq!(phase.reports_per_aggregator_cpu_sec, Some(500.0));
+        assert_eq!(phase.cpu_ratio_of_limit, None);
+    }
+
+    #[test]
+    fn cpu_spent_is_the_difference_of_two_readings_where_both_are_known() {
+        let before = CpuSecs {
+            leader: Some(1.0),
+            helper: None,
+            loader: Some(2.0),
+        };
+        let after = cpu(3.5, 1.0, 2.25);
+        assert_eq!(
+            before.until(after),
+            CpuSecs {
+                leader: Some(2.5),
+                helper: None,
+                loader: Some(0.25),
+            }
+        );
     }
 
     #[test]
@@ -170,8 +353,11 @@ mod tests {
         assert!(text.contains("upload ingest"), "{text}");
         assert!(text.contains("50.0 %"), "{text}");
         assert!(text.contains("12.5 %"), "{text}");
-        assert!(text.contains("50.0 MiB"), "{text}");
+        assert!(text.contains("50.0 MiB (30.0 MiB / 20.0 MiB)"), "{text}");
         assert!(text.contains("unknown"), "{text}");
+        assert!(text.contains("2.00 + 2.00 + 1.00"), "{text}");
+        assert!(text.contains("20.0 %"), "{text}");
+        assert!(text.contains("- + - + -"), "{text}");
     }
 
     #[test]
@@ -181,5 +367,17 @@ mod tests {
         assert_eq!(json["end_to_end"]["ratio_of_limit"], 0.125);
         assert_eq!(json["crypto_limit"]["all_cores_reports_per_sec"], 2000.0);
         assert_eq!(json["peak_rss_bytes"]["helper"], serde_json::Value::Null);
+        assert_eq!(json["crypto_limit"]["reports_per_cpu_sec"], 1250.0);
+        assert_eq!(json["end_to_end"]["cpu_secs"]["loader"], 1.0);
+        assert_eq!(json["end_to_end"]["reports_per_aggregator_cpu_sec"], 250.0);
+        assert_eq!(json["end_to_end"]["cpu_ratio_of_limit"], 0.2);
+        assert_eq!(
+            json["aggregation"]["cpu_ratio_of_limit"],
+            serde_json::Value::Null
+        );
+        assert_eq!(
+            json["peak_rss_split_bytes"]["leader"]["anon"],
+            30 * 1024 * 1024
+        );
     }
 }

@@ -1,0 +1,108 @@
+//! Bounds on the C allocator (glibc's malloc on Linux) of every dyad
+//! process, set once at the start of `main`, before any other thread
+//! exists.
+//!
+//! glibc gives threads that allocate at the same time arenas of their own
+//! (up to eight per core) and keeps memory freed in each; and each time a
+//! large block is freed it raises the size from which blocks are mapped
+//! (and the size above which free memory is given back), so that later
+//! large blocks come from arenas that are rarely trimmed. With dyad's many
+//! threads (tokio's blocking pool opening HPKE ciphertexts, rayon, one
+//! thread per SQLite connection), an aggregator's resident memory crept up
+//! with the reports it had handled while its live heap did not (measured
+//! with `dyad bench` at 10k and 100k reports). So dyad keeps one arena per
+//! core and fixes both thresholds at glibc's own starting value, 128 KiB:
+//! large blocks go back to the system when freed.
+//!
+//! An operator's own `MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_` or
+//! `MALLOC_TRIM_THRESHOLD_` (glibc's environment settings) wins: dyad then
+//! leaves that one alone.
+
+/// glibc's starting mmap and trim threshold, kept fixed.
+const THRESHOLD_BYTES: i32 = 128 * 1024;
+
+/// One allocator setting dyad makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Knob {
+    ArenaMax,
+    MmapThreshold,
+    TrimThreshold,
+}
+
+impl Knob {
+    /// The environment variable through which an operator sets it.
+    fn env(self) -> &'static str {
+        match self {
+            Knob::ArenaMax => "MALLOC_ARENA_MAX",
+            Knob::MmapThreshold => "MALLOC_MMAP_THRESHOLD_",
+            Knob::TrimThreshold => "MALLOC_TRIM_THRESHOLD_",
+        }
+    }
+}
+
+/// What to set on a machine of `cores` cores, leaving out what the
+/// operator set (`operator_set` tells, by environment variable).
+fn settings(cores: usize, operator_set: impl Fn(&str) -> bool) -> Vec<(Knob, i32)> {
+    let arenas = i32::try_from(cores.max(1)).unwrap_or(i32::MAX);
+    [
+        (Knob::ArenaMax, arenas),
+        (Knob::MmapThreshold, THRESHOLD_BYTES),
+        (Knob::TrimThreshold, THRESHOLD_BYTES),
+    ]
+    .into_iter()
+    .filter(|(knob, _)| !operator_set(knob.env()))
+    .collect()
+}
+
+/// Applies the bounds (glibc on Linux; elsewhere nothing). Call first
+/// thing in `main`.
+pub fn bound() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let wanted = settings(cores, |name| std::env::var_os(name).is_some());
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    for (knob, value) in wanted {
+        let param = match knob {
+            Knob::ArenaMax => libc::M_ARENA_MAX,
+            Knob::MmapThreshold => libc::M_MMAP_THRESHOLD,
+            Knob::TrimThreshold => libc::M_TRIM_THRESHOLD,
+        };
+        // SAFETY: mallopt only changes the allocator's parameters; it is
+        // called before this process starts any other thread.
+        unsafe {
+            libc::mallopt(param, value);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = wanted;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_arena_per_core_and_fixed_thresholds_by_default() {
+        assert_eq!(
+            settings(2, |_| false),
+            vec![
+                (Knob::ArenaMax, 2),
+                (Knob::MmapThreshold, 128 * 1024),
+                (Knob::TrimThreshold, 128 * 1024),
+            ]
+        );
+        assert_eq!(settings(0, |_| false)[0], (Knob::ArenaMax, 1));
+    }
+
+    #[test]
+    fn what_the_operator_set_in_the_environment_is_left_alone() {
+        let set = settings(8, |name| name == "MALLOC_ARENA_MAX");
+        assert_eq!(
+            set,
+            vec![
+                (Knob::MmapThreshold, 128 * 1024),
+                (Knob::TrimThreshold, 128 * 1024),
+            ]
+        );
+        assert!(settings(8, |_| true).is_empty());
+    }
+}
