@@ -13,9 +13,10 @@
 //! preparation of a report grows with the level (each candidate prefix is
 //! evaluated down the IDPF tree from its root: in memory, a job at level 63
 //! costs about 4.5 times one at level 15 with the same candidates), so the
-//! 64-bit walks take over an hour in a debug build; they, the PostgreSQL
-//! walks and the crash test are `#[ignore]`d, run with `cargo nextest run
-//! -p dyad-integration-tests --test heavy_hitters --run-ignored all`.
+//! 64-bit walks take about an hour in a debug build (the SQLite one 53
+//! minutes); they, the PostgreSQL walks and the crash test are
+//! `#[ignore]`d, run with `cargo nextest run -p dyad-integration-tests
+//! --test heavy_hitters --run-ignored all`.
 
 use dyad_collector::{heavy_hitters, HeavyHitter, HeavyHitters};
 use dyad_core::vdaf::Measurement;
