@@ -1,10 +1,12 @@
 //! Conformance: the Leader's client reports (DAP-09 section 4.4.2).
 
-use dyad_datastore::models::{LeaderStoredReport, ReportWriteOutcome};
-use dyad_datastore::testing::fixtures::{self, interval, leader_task, report, t};
+use dyad_datastore::models::{
+    LeaderStoredReport, ReportAggregation, ReportAggregationState, ReportWriteOutcome,
+};
+use dyad_datastore::testing::fixtures::{self, aggregation_job, interval, leader_task, report, t};
 use dyad_datastore::testing::TestDatastore;
 use dyad_datastore::{Datastore, DatastoreExt};
-use dyad_messages::draft09::{ReportId, ReportMetadata, TaskId};
+use dyad_messages::draft09::{PrepareError, ReportId, ReportMetadata, TaskId};
 
 async fn put(
     datastore: &dyn Datastore,
@@ -278,4 +280,153 @@ pub async fn delete_old_reports(h: TestDatastore) {
         .unwrap();
     assert_eq!((first, second), (2, 1));
     assert_eq!(left, vec![reports[3].metadata]);
+}
+
+/// Puts one job with `aggregation_parameter` holding `reports` (their
+/// report aggregations in `state`).
+async fn aggregate_with(
+    datastore: &dyn Datastore,
+    task_id: &TaskId,
+    aggregation_parameter: &[u8],
+    reports: &[&LeaderStoredReport],
+    state: ReportAggregationState,
+) {
+    let job = aggregation_job(task_id, aggregation_parameter, None, interval(0, 86_400));
+    fixtures::put_aggregation_jobs(datastore, std::slice::from_ref(&job)).await;
+    let rows: Vec<ReportAggregation> = reports
+        .iter()
+        .enumerate()
+        .map(|(ord, report)| {
+            ReportAggregation::new(
+                job.task_id,
+                job.aggregation_job_id,
+                ord as u64,
+                *report.report_id(),
+                report.metadata.time,
+                state.clone(),
+            )
+        })
+        .collect();
+    datastore
+        .run_tx("put report aggregations", move |tx| {
+            let rows = rows.clone();
+            Box::pin(async move { Ok(tx.put_report_aggregations(&rows, None).await?) })
+        })
+        .await
+        .unwrap();
+}
+
+/// For VDAFs whose aggregation parameter the Collector chooses (DAP-09
+/// section 4.6.1), a report that a job holds with parameter A is not taken
+/// again for A, whatever became of its preparation, but is for B; reports
+/// of other tasks or outside the interval never come; oldest first, up to
+/// the limit; the count agrees with the unlimited list. The
+/// `aggregation_started` mark plays no part.
+pub async fn reports_are_taken_once_per_aggregation_parameter(h: TestDatastore) {
+    let task = leader_task();
+    let other = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task, &other]).await;
+    // r[0..4] in the hour [3600, 7200), given out of time order; r[4] just
+    // before it, r[5] at its end (excluded: intervals are half open).
+    let r: Vec<_> = [3900, 3600, 3800, 3700, 3599, 7200]
+        .iter()
+        .map(|s| report(task.task_id(), *s, 0))
+        .collect();
+    let elsewhere = report(other.task_id(), 3600, 0);
+    let mut all = r.clone();
+    all.push(elsewhere.clone());
+    put(h.datastore.as_ref(), all).await;
+    let datastore = h.datastore.as_ref();
+    // Parameter A: one report finished, one failed; B: one report. The
+    // other task's report is held with A too.
+    aggregate_with(
+        datastore,
+        task.task_id(),
+        b"A",
+        &[&r[1]],
+        ReportAggregationState::Finished,
+    )
+    .await;
+    aggregate_with(
+        datastore,
+        task.task_id(),
+        b"A",
+        &[&r[3]],
+        ReportAggregationState::Failed(PrepareError::VdafPrepError),
+    )
+    .await;
+    aggregate_with(
+        datastore,
+        task.task_id(),
+        b"B",
+        &[&r[2]],
+        ReportAggregationState::Start,
+    )
+    .await;
+    aggregate_with(
+        datastore,
+        other.task_id(),
+        b"A",
+        &[&elsewhere],
+        ReportAggregationState::Start,
+    )
+    .await;
+    // Marking a report as started (Prio3's pool) changes nothing here.
+    let task_id = *task.task_id();
+    let marked = *r[0].report_id();
+    h.datastore
+        .run_tx("mark", move |tx| {
+            Box::pin(async move {
+                Ok(tx
+                    .mark_client_reports_aggregation_started(&task_id, &[marked])
+                    .await?)
+            })
+        })
+        .await
+        .unwrap();
+
+    let hour = interval(3600, 3600);
+    let query = |parameter: &'static [u8], limit: u64| {
+        let datastore = h.datastore.clone();
+        async move {
+            datastore
+                .run_read_tx("not aggregated with", move |tx| {
+                    Box::pin(async move {
+                        Ok((
+                            tx.get_client_reports_not_aggregated_with(
+                                &task_id, hour, parameter, limit,
+                            )
+                            .await?,
+                            tx.count_client_reports_not_aggregated_with(&task_id, hour, parameter)
+                                .await?,
+                        ))
+                    })
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let metadata =
+        |order: &[usize]| -> Vec<ReportMetadata> { order.iter().map(|i| r[*i].metadata).collect() };
+    assert_eq!(query(b"A", 10).await, (metadata(&[2, 0]), 2), "A");
+    assert_eq!(query(b"B", 10).await, (metadata(&[1, 3, 0]), 3), "B");
+    assert_eq!(query(b"C", 10).await, (metadata(&[1, 3, 2, 0]), 4), "C");
+    assert_eq!(
+        query(b"C", 3).await,
+        (metadata(&[1, 3, 2]), 4),
+        "the limit cuts the list, not the count"
+    );
+    assert_eq!(query(b"A", 0).await, (vec![], 2), "limit 0");
+
+    // A job taking the rest with A leaves nothing for A, all for B.
+    aggregate_with(
+        datastore,
+        task.task_id(),
+        b"A",
+        &[&r[2], &r[0]],
+        ReportAggregationState::Start,
+    )
+    .await;
+    assert_eq!(query(b"A", 10).await, (vec![], 0), "A after the last job");
+    assert_eq!(query(b"B", 10).await, (metadata(&[1, 3, 0]), 3), "B again");
 }

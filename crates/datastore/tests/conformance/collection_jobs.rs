@@ -185,3 +185,99 @@ pub async fn update_of_missing_job_fails(h: TestDatastore) {
         "{result:?}"
     );
 }
+
+/// What the Leader must still aggregate for VDAFs whose parameter the
+/// Collector chooses (DAP-09 section 4.6.1): the distinct (batch,
+/// parameter) pairs of the task's collection jobs in state `Start`, in
+/// batch then parameter order. Two jobs with one pair give it once; jobs
+/// in any other state and other tasks' jobs give nothing; a pair goes
+/// when its last waiting job leaves `Start`.
+pub async fn waiting_batches_are_the_distinct_pairs_of_waiting_jobs(h: TestDatastore) {
+    let task = leader_task();
+    let other = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task, &other]).await;
+    let job = |task: &TaskId, start: u64, parameter: &[u8]| {
+        let mut job = time_interval_job(task, start, 3600);
+        job.aggregation_parameter = parameter.to_vec();
+        job
+    };
+    let waiting = [
+        job(task.task_id(), 7200, b"A"),
+        job(task.task_id(), 3600, b"B"),
+        job(task.task_id(), 3600, b"A"),
+        job(task.task_id(), 3600, b"A"),
+        job(other.task_id(), 0, b"A"),
+    ];
+    let finished = CollectionJobState::Finished {
+        report_count: 1,
+        interval: interval(10_800, 3600),
+        leader_encrypted_agg_share: ciphertext(1),
+        helper_encrypted_agg_share: ciphertext(2),
+    };
+    let mut left_start = Vec::new();
+    for state in [
+        finished,
+        CollectionJobState::Failed {
+            problem_type: DapProblemType::InvalidMessage,
+            detail: "bad parameter".into(),
+        },
+        CollectionJobState::Abandoned,
+        CollectionJobState::Deleted,
+    ] {
+        let mut done = job(task.task_id(), 10_800, b"A");
+        put(h.datastore.as_ref(), done.clone()).await;
+        done.state = state;
+        update(h.datastore.as_ref(), done.clone()).await.unwrap();
+        left_start.push(done);
+    }
+    for job in &waiting {
+        put(h.datastore.as_ref(), job.clone()).await;
+    }
+    let task_id = *task.task_id();
+    let pairs = || {
+        let datastore = h.datastore.clone();
+        async move {
+            datastore
+                .run_read_tx("waiting", move |tx| {
+                    Box::pin(async move { Ok(tx.get_waiting_collection_batches(&task_id).await?) })
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let hour = |start| BatchIdentifier::TimeInterval(interval(start, 3600));
+    assert_eq!(
+        pairs().await,
+        vec![
+            (hour(3600), b"A".to_vec()),
+            (hour(3600), b"B".to_vec()),
+            (hour(7200), b"A".to_vec()),
+        ]
+    );
+
+    // One of the two ([3600, 7200), A) jobs abandoned: the pair still
+    // waits for the other. The only (.., B) job abandoned: that pair goes.
+    let mut first = waiting[2].clone();
+    first.state = CollectionJobState::Abandoned;
+    update(h.datastore.as_ref(), first).await.unwrap();
+    let mut b = waiting[1].clone();
+    b.state = CollectionJobState::Abandoned;
+    update(h.datastore.as_ref(), b).await.unwrap();
+    assert_eq!(
+        pairs().await,
+        vec![(hour(3600), b"A".to_vec()), (hour(7200), b"A".to_vec())]
+    );
+
+    // A job put back in `Start` waits again.
+    let mut again = left_start[1].clone();
+    again.state = CollectionJobState::Start;
+    update(h.datastore.as_ref(), again).await.unwrap();
+    assert_eq!(
+        pairs().await,
+        vec![
+            (hour(3600), b"A".to_vec()),
+            (hour(7200), b"A".to_vec()),
+            (hour(10_800), b"A".to_vec()),
+        ]
+    );
+}

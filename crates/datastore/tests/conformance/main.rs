@@ -106,6 +106,7 @@ macro_rules! all_tests {
                 unaggregated_reports_oldest_first,
                 reports_put_back_in_the_pool_are_taken_again,
                 delete_old_reports,
+                reports_are_taken_once_per_aggregation_parameter,
             }
             aggregation_jobs {
                 put_get_update,
@@ -146,6 +147,7 @@ macro_rules! all_tests {
                 repeated_put_is_idempotent,
                 jobs_for_batch,
                 update_of_missing_job_fails,
+                waiting_batches_are_the_distinct_pairs_of_waiting_jobs,
             }
             aggregate_share_jobs {
                 round_trip_and_idempotency,
