@@ -7,7 +7,7 @@
 //!   ([`TaskprovConfig`]): whether taskprov is on, and the operator's
 //!   limits on the tasks it accepts;
 //! - `provision.rs`: the one entry point both roles use, run inside the
-//!   request's transaction ([`provision`]; [`resolve`] reads without
+//!   request's transaction ([`provision()`]; [`resolve`] reads without
 //!   storing), and the header of a request ([`advertisement`]);
 //! - `request.rs`: what the handlers call for a request's task
 //!   ([`task_to_provision`], [`task_in_role`]).
@@ -27,7 +27,7 @@
 //!   parameters, the operator's policy, a stored task with another config
 //!   ("Configuring a Task") → [`resolve`], [`TaskprovConfig::opt_out`]
 //! - the task stored in the request's transaction, once under concurrent
-//!   first requests → [`provision`]
+//!   first requests → [`provision()`]
 
 mod policy;
 mod provision;

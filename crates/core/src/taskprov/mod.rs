@@ -2,7 +2,7 @@
 //! and a collector need to run a task advertised by its `TaskConfig` rather
 //! than provisioned ahead of time.
 //!
-//! - [`derive`]: the task ID of a `TaskConfig` and the VDAF verification
+//! - [`mod@derive`]: the task ID of a `TaskConfig` and the VDAF verification
 //!   key derived from the peers' shared `verify_key_init`;
 //! - [`PeerAggregator`]: what an aggregator knows of the other aggregator
 //!   it accepts advertised tasks with (endpoint, role, shared secrets);
