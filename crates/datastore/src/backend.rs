@@ -105,9 +105,26 @@ pub(crate) trait Backend:
     /// statement's text does not depend on its row count.
     fn push_rows<'a>(builder: &mut QueryBuilder<'a, Self>, rows: Rows);
 
-    /// Pushes ` IN (...)` of `values` after a column: SQLite one parameter
-    /// per value, PostgreSQL ` = ANY($n)` over one array.
-    fn push_in<'a>(builder: &mut QueryBuilder<'a, Self>, values: Vec<Vec<u8>>);
+    /// Pushes a condition, for the `WHERE` of a statement on `table`
+    /// (named `alias` in it), that holds for the rows of task `task_id`
+    /// whose `report_id` is one of `report_ids`, in a form whose plan looks
+    /// each ID up in the primary key whatever the table's statistics say:
+    /// SQLite `task_id = ? AND report_id IN (?, ...)`; PostgreSQL a
+    /// `ctid` list collected by one primary-key probe per ID (`LATERAL`,
+    /// kept from being flattened by `OFFSET 0`), over one array. On
+    /// PostgreSQL the plain `report_id = ANY($n)` was planned while a new
+    /// table was nearly empty and kept as the prepared statement's generic
+    /// plan: a scan of every row of the task, each compared with every ID
+    /// in the array, which took most of a second per statement at 40,000
+    /// reports (and, in a serializable transaction, a read of the whole
+    /// table that conflicted with every insert).
+    fn push_task_reports<'a>(
+        builder: &mut QueryBuilder<'a, Self>,
+        table: &str,
+        alias: &str,
+        task_id: Vec<u8>,
+        report_ids: Vec<Vec<u8>>,
+    );
 
     /// What follows the `SELECT` that checks a lease token before a write
     /// under the lease, so that an acquirer skips the job meanwhile (a row
@@ -349,6 +366,8 @@ pub(crate) struct Begin {
     pub(crate) read_write: &'static str,
     /// The `BEGIN` statement of a read-only transaction.
     pub(crate) read_only: &'static str,
+    /// The `BEGIN` statement of a claim (`TxMode::Claim`).
+    pub(crate) claim: &'static str,
     /// Whether a connection failure during COMMIT may hide a commit (a
     /// server at the other end of a network): then it is
     /// `CommitInDoubt`, never rerun.

@@ -23,6 +23,24 @@ pub enum TxMode {
     /// Reads only; every write fails with [`DatastoreError::ReadOnly`].
     /// Read-only transactions run beside each other and beside a writer.
     ReadOnly,
+    /// Reads and writes, for a body that claims rows: every rule it keeps
+    /// rests on the rows it locks (`SKIP LOCKED` reads) and the rows it
+    /// writes (updates whose count it checks, inserts of fresh keys), none
+    /// on rows it only reads. On PostgreSQL it runs at `REPEATABLE READ`
+    /// instead of `SERIALIZABLE`: a concurrent write to a row it locks or
+    /// writes still aborts it (SQLSTATE 40001, and the body is run again),
+    /// but what it merely read takes no part in serialization conflicts,
+    /// so the inserts and updates of neighbouring rows by other writers
+    /// (uploads, job drivers) never abort it, nor it them. On SQLite,
+    /// whose writers run one at a time, it is [`TxMode::ReadWrite`].
+    Claim,
+}
+
+impl TxMode {
+    /// Whether the transaction may write.
+    pub fn writes(self) -> bool {
+        !matches!(self, TxMode::ReadOnly)
+    }
 }
 
 /// One open transaction on backend `DB`. Dropped without being committed,
@@ -79,9 +97,10 @@ impl<'c, DB: Backend> BackendTransaction<'c, DB> {
     /// The transaction, to write: [`DatastoreError::ReadOnly`] naming
     /// `operation` in a read-only transaction.
     pub(crate) fn write(&mut self, operation: &'static str) -> Result<Open<'_, DB>> {
-        match self.mode {
-            TxMode::ReadWrite => Ok(self.read()),
-            TxMode::ReadOnly => Err(DatastoreError::ReadOnly { operation }),
+        if self.mode.writes() {
+            Ok(self.read())
+        } else {
+            Err(DatastoreError::ReadOnly { operation })
         }
     }
 }

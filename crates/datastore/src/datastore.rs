@@ -142,6 +142,25 @@ pub trait DatastoreExt: Datastore {
     {
         run_typed(self, name, TxMode::ReadOnly, f)
     }
+
+    /// Runs `f` in a read-write transaction that claims rows (see
+    /// [`TxMode::Claim`] for what its body may rely on), committing its
+    /// writes if it returns `Ok` and retrying it while the database is
+    /// busy.
+    fn run_claim_tx<'s, T, F>(
+        &'s self,
+        name: &'static str,
+        f: F,
+    ) -> BoxFuture<'s, Result<T, TxError>>
+    where
+        T: Send + 'static,
+        F: for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<T, TxError>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        run_typed(self, name, TxMode::Claim, f)
+    }
 }
 
 impl<D: Datastore + ?Sized> DatastoreExt for D {}

@@ -144,6 +144,7 @@ async fn attempt<DB: Backend>(
     let begin = match mode {
         TxMode::ReadWrite => DB::BEGIN.read_write,
         TxMode::ReadOnly => DB::BEGIN.read_only,
+        TxMode::Claim => DB::BEGIN.claim,
     };
     // The pooled connection is held here, outside the transaction, so that
     // one whose state is in doubt can be closed instead of going back to

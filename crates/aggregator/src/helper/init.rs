@@ -47,9 +47,10 @@ use axum::response::Response;
 use dyad_core::task::Task;
 use dyad_core::vdaf_dispatch;
 use dyad_datastore::models::{
-    AggregationJob, AggregationJobState, BatchAggregation, ReportAggregation, TaskCounters,
+    AggregationJob, AggregationJobState, BatchAggregation, BatchIdentifier, ReportAggregation,
+    TaskCounters,
 };
-use dyad_datastore::{DatastoreExt, Transaction, TxError};
+use dyad_datastore::{Datastore, DatastoreExt, Transaction, TxError};
 use dyad_messages::draft09::{
     AggregationJobId, AggregationJobInitReq, AggregationJobResp, PartialBatchSelector,
     PrepareError, PrepareResp, PrepareStepResult, ReportMetadata, Role, TaskId, Time,
@@ -65,6 +66,7 @@ use dyad_protocol::keyring::HpkeKeyring;
 use dyad_protocol::replay::{decide as decide_replay, Replay};
 use dyad_protocol::upload::NO_EXTENSIONS;
 use dyad_protocol::ProtocolError;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The handler.
@@ -141,7 +143,7 @@ async fn initialize(
     let outcome = refuse_unstorable_times(&task, outcome);
 
     let response = store(
-        &state,
+        state.datastore.as_ref(),
         &task,
         job_id,
         request.clone(),
@@ -313,7 +315,7 @@ pub(crate) struct Prepared {
 }
 
 async fn store(
-    state: &AppState,
+    datastore: &dyn Datastore,
     task: &Task,
     job_id: AggregationJobId,
     request: Arc<AggregationJobInitReq>,
@@ -350,8 +352,7 @@ async fn store(
         provisioning,
     });
     let stored = prepared.clone();
-    let (response, fresh) = state
-        .datastore
+    let (response, fresh) = datastore
         .run_tx("helper_init_aggregation_job", move |tx| {
             let prepared = stored.clone();
             Box::pin(async move { store_in_tx(tx, &prepared).await })
@@ -426,8 +427,9 @@ pub(crate) async fn store_in_tx(
         .filter(|r| accepted(&r.state))
         .map(|r| r.metadata)
         .collect();
-    let seen = replay::lookup_seen(tx, &task_id, task.vdaf(), agg_param, &candidates).await?;
     let collected = facts::collected_batches(tx, task, agg_param, &selector, &candidates).await?;
+    let to_look_up = needing_history(task, &selector, &collected, candidates);
+    let seen = replay::lookup_seen(tx, &task_id, task.vdaf(), agg_param, &to_look_up).await?;
     let mut changed = false;
     for index in 0..reports.len() {
         let metadata = reports[index].metadata;
@@ -511,6 +513,38 @@ pub(crate) async fn store_in_tx(
     Ok((AggregationJobResp::new(responses), true))
 }
 
+/// The reports among `candidates` whose verdict depends on the parameters
+/// they were aggregated with before, read in the storing transaction.
+///
+/// For a VDAF with one aggregation parameter (Prio3), a report aggregated
+/// before is one already recorded with this parameter, and the insert of
+/// [`replay::record_seen`] finds those (`report_replayed`). The history is
+/// then read only for the reports a collected batch would block, so that
+/// a replayed one among them is answered `report_replayed`, the check
+/// DAP-09 section 4.5.1.4 makes first; usually none. Reading every
+/// report's history here was, on PostgreSQL, a read of much of the
+/// anti-replay index by each job's `SERIALIZABLE` transaction, which
+/// conflicted with every other job's insert and had jobs retried again and
+/// again. A VDAF whose parameters vary (Poplar1) judges each report by its
+/// history, so all of them are read.
+fn needing_history(
+    task: &Task,
+    selector: &PartialBatchSelector,
+    collected: &HashMap<BatchIdentifier, bool>,
+    candidates: Vec<ReportMetadata>,
+) -> Vec<ReportMetadata> {
+    if task.vdaf().fixed_aggregation_parameter().is_none() {
+        return candidates;
+    }
+    candidates
+        .into_iter()
+        .filter(|report| {
+            batch_of(task, report.time, selector)
+                .is_some_and(|batch| facts::collected_blocks(collected, &batch, &[]))
+        })
+        .collect()
+}
+
 /// Rejects report `index` with `error`, in its state and its response.
 fn reject(
     reports: &mut [HelperReportAggregation],
@@ -527,3 +561,7 @@ fn reject(
 #[cfg(test)]
 #[path = "init_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "init_race_tests.rs"]
+mod race_tests;

@@ -272,9 +272,11 @@ impl LeasedWork for CollectionJobDriver {
 
     async fn acquire(&self, max: u64) -> Result<Vec<Lease<CollectionJob>>, TxError> {
         let duration = self.settings.lease_duration;
+        // A claim: the jobs are taken by the rows it locks (`SKIP LOCKED`)
+        // and rewrites, never by what it only read.
         let acquired = self
             .ds
-            .run_tx("collection_jobs_acquire", move |tx| {
+            .run_claim_tx("collection_jobs_acquire", move |tx| {
                 Box::pin(async move { Ok(tx.acquire_collection_jobs(duration, max).await?) })
             })
             .await?;

@@ -8,6 +8,29 @@
 //! report was already marked, the transaction is aborted, so no report ever
 //! lands in two jobs, whichever creator replicas run.
 //!
+//! That transaction is a claim (`run_claim_tx`: `REPEATABLE READ` on
+//! PostgreSQL, not `SERIALIZABLE`), because nothing it guarantees rests on
+//! a row it only reads:
+//! - a report is in at most one job: the reports are read `SKIP LOCKED`
+//!   (held until commit) and the checked marking aborts on any report
+//!   marked since; a report changed or deleted after the snapshot fails
+//!   the transaction with a serialization failure, and it runs again;
+//! - a fixed-size batch never gets more than its room: the reservation
+//!   rewrites the batch's row, and a concurrent reservation (or a
+//!   `current_batch` collection taking it) of that row aborts one of them;
+//! - a collected time bucket gets no new job: a collection is recorded
+//!   only when no report of its interval is unaggregated or in an
+//!   unfinished job (`collection_batch`), and this transaction turns
+//!   unaggregated reports into reports of unfinished jobs at one commit,
+//!   so a collection that reads either state is not ready; the
+//!   collected-bucket check here only skips reports uploaded into buckets
+//!   collected earlier.
+//!
+//! Under `SERIALIZABLE` the range of unaggregated reports it reads made it
+//! the pivot between uploads inserting into that range and job drivers
+//! reading reports on the same pages: it failed again and again while
+//! uploads went on, and aggregation fell behind.
+//!
 //! - `time_interval` tasks: any grouping will do (the batch is decided by the
 //!   Collector's query); reports are taken oldest first so that jobs cover
 //!   short time spans. Reports whose time bucket was already collected are
@@ -176,7 +199,7 @@ impl AggregationJobCreator {
         });
         let outcome = self
             .ds
-            .run_tx("create_aggregation_jobs", move |tx| {
+            .run_claim_tx("create_aggregation_jobs", move |tx| {
                 let plan = Arc::clone(&plan);
                 Box::pin(async move { create_jobs(tx, &plan).await })
             })

@@ -519,9 +519,11 @@ impl LeasedWork for AggregationJobDriver {
 
     async fn acquire(&self, max: u64) -> Result<Vec<Lease<AggregationJob>>, TxError> {
         let duration = self.settings.lease_duration;
+        // A claim: the jobs are taken by the rows it locks (`SKIP LOCKED`)
+        // and rewrites, never by what it only read.
         let acquired = self
             .ds
-            .run_tx("aggregation_jobs_acquire", move |tx| {
+            .run_claim_tx("aggregation_jobs_acquire", move |tx| {
                 Box::pin(async move { Ok(tx.acquire_aggregation_jobs(duration, max).await?) })
             })
             .await?;

@@ -103,8 +103,10 @@ pub(crate) async fn renew_lease<J: LeasedJob>(
 ) -> Result<Time, TxError> {
     let (task_id, id) = lease.leased.key();
     let token = lease.token;
+    // A claim: the token is checked on the job's row, locked, and that row
+    // is the only one written.
     let renewed = ds
-        .run_tx(J::RENEW_TX, move |tx| {
+        .run_claim_tx(J::RENEW_TX, move |tx| {
             J::renew(tx, task_id, id, token, duration)
         })
         .await;

@@ -18,6 +18,17 @@
 //! aggregation row per job, leases taken with `SKIP LOCKED`), and the
 //! acquisition indexes stay unchanged by lease writes.
 //!
+//! Claims (`TxMode::Claim`: the job creator taking unaggregated reports,
+//! drivers acquiring and renewing leases) run at `REPEATABLE READ, READ
+//! WRITE`. Their rules rest only on rows they
+//! lock or write, which `REPEATABLE READ` protects as well (a row another
+//! transaction changed since the snapshot aborts the claim with a
+//! serialization failure); under `SERIALIZABLE` the range of reports a
+//! claim read made it the pivot between the uploads inserting into that
+//! range and the job drivers reading reports on the same pages, and it was
+//! aborted run after run while both kept writing; an acquisition's range
+//! of due jobs likewise conflicted with every job written meanwhile.
+//!
 //! Read-only transactions run at `REPEATABLE READ, READ ONLY`: one snapshot,
 //! never aborted, never the cause of a writer's abort. (A read-only
 //! transaction may see a state no serial order would show, which no

@@ -37,6 +37,7 @@ impl crate::backend::Backend for sqlx::Postgres {
     const BEGIN: crate::backend::Begin = crate::backend::Begin {
         read_write: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE",
         read_only: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        claim: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE",
         commit_can_be_in_doubt: true,
     };
 
@@ -70,10 +71,23 @@ impl crate::backend::Backend for sqlx::Postgres {
         builder.push(")");
     }
 
-    fn push_in<'a>(builder: &mut sqlx::QueryBuilder<'a, Self>, values: Vec<Vec<u8>>) {
-        builder.push(" = ANY(");
-        builder.push_bind(values);
-        builder.push(")");
+    fn push_task_reports<'a>(
+        builder: &mut sqlx::QueryBuilder<'a, Self>,
+        table: &str,
+        alias: &str,
+        task_id: Vec<u8>,
+        report_ids: Vec<Vec<u8>>,
+    ) {
+        builder.push(format!(
+            "{alias}.ctid = ANY(ARRAY(SELECT found.ctid FROM UNNEST("
+        ));
+        builder.push_bind(report_ids);
+        builder.push(format!(
+            "::BYTEA[]) AS wanted(report_id) CROSS JOIN LATERAL (SELECT ctid FROM {table} \
+             WHERE task_id = "
+        ));
+        builder.push_bind(task_id);
+        builder.push(" AND report_id = wanted.report_id OFFSET 0) AS found))");
     }
 
     const LOCK_LEASED_ROW: &'static str = " FOR NO KEY UPDATE";

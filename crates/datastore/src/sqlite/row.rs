@@ -46,6 +46,7 @@ impl crate::backend::Backend for sqlx::Sqlite {
     const BEGIN: crate::backend::Begin = crate::backend::Begin {
         read_write: "BEGIN IMMEDIATE",
         read_only: "BEGIN DEFERRED",
+        claim: "BEGIN IMMEDIATE",
         commit_can_be_in_doubt: false,
     };
 
@@ -80,11 +81,19 @@ impl crate::backend::Backend for sqlx::Sqlite {
         }
     }
 
-    fn push_in<'a>(builder: &mut sqlx::QueryBuilder<'a, Self>, values: Vec<Vec<u8>>) {
-        builder.push(" IN (");
+    fn push_task_reports<'a>(
+        builder: &mut sqlx::QueryBuilder<'a, Self>,
+        _table: &str,
+        alias: &str,
+        task_id: Vec<u8>,
+        report_ids: Vec<Vec<u8>>,
+    ) {
+        builder.push(format!("{alias}.task_id = "));
+        builder.push_bind(task_id);
+        builder.push(format!(" AND {alias}.report_id IN ("));
         let mut list = builder.separated(", ");
-        for value in values {
-            list.push_bind(value);
+        for id in report_ids {
+            list.push_bind(id);
         }
         builder.push(")");
     }

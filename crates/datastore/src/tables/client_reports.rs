@@ -5,7 +5,6 @@
 //! two job creators take disjoint reports without waiting for each other.
 
 use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
-use crate::backend_transaction::TxMode;
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::models::{
@@ -119,12 +118,15 @@ pub(crate) async fn get_client_reports<DB: Backend>(
     let Open { conn, .. } = tx.read();
     let mut found: HashMap<ReportId, LeaderStoredReport> = HashMap::new();
     for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
-        let mut query = QueryBuilder::<DB>::new(format!(
-            "SELECT {COLUMNS} FROM client_reports WHERE task_id = "
-        ));
-        push_bind(&mut query, task_id.as_bytes().to_vec());
-        query.push(" AND report_id");
-        DB::push_in(&mut query, id_list(chunk));
+        let mut query =
+            QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM client_reports WHERE "));
+        DB::push_task_reports(
+            &mut query,
+            TABLE,
+            TABLE,
+            task_id.as_bytes().to_vec(),
+            id_list(chunk),
+        );
         for r in Sql::built(&mut query).fetch_all(&mut *conn).await? {
             let report = columns::rows::client_report(&r)?;
             found.insert(*report.report_id(), report);
@@ -144,7 +146,7 @@ pub(crate) async fn get_unaggregated_client_reports<DB: Backend>(
     task_id: &TaskId,
     limit: u64,
 ) -> Result<Vec<ReportMetadata>> {
-    let lock = tx.mode == TxMode::ReadWrite;
+    let lock = tx.mode.writes();
     let Open { conn, .. } = tx.read();
     let locking = if lock {
         DB::SKIP_ROWS_LOCKED_FOR_UPDATE
@@ -196,12 +198,16 @@ async fn mark_started<DB: Backend>(
     for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
         let mut query = QueryBuilder::<DB>::new("UPDATE client_reports SET aggregation_started = ");
         push_bind(&mut query, started);
-        query.push(" WHERE task_id = ");
-        push_bind(&mut query, task_id.as_bytes().to_vec());
-        query.push(" AND aggregation_started <> ");
+        query.push(" WHERE aggregation_started <> ");
         push_bind(&mut query, started);
-        query.push(" AND report_id");
-        DB::push_in(&mut query, id_list(chunk));
+        query.push(" AND ");
+        DB::push_task_reports(
+            &mut query,
+            TABLE,
+            TABLE,
+            task_id.as_bytes().to_vec(),
+            id_list(chunk),
+        );
         marked += Sql::built(&mut query).execute(&mut *conn).await?;
     }
     Ok(marked)

@@ -74,13 +74,13 @@ pub(crate) async fn get_helper_seen_aggregation_parameters<DB: Backend>(
     let mut found = Vec::new();
     for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
         let mut query = QueryBuilder::<DB>::new(
-            "SELECT s.report_id, s.aggregation_parameter FROM helper_seen_reports s
-             WHERE s.task_id = ",
+            "SELECT s.report_id, s.aggregation_parameter FROM helper_seen_reports s WHERE ",
         );
-        push_bind(&mut query, task_id.as_bytes().to_vec());
-        query.push(" AND s.report_id");
-        DB::push_in(
+        DB::push_task_reports(
             &mut query,
+            TABLE,
+            "s",
+            task_id.as_bytes().to_vec(),
             chunk.iter().map(|id| id.as_bytes().to_vec()).collect(),
         );
         if !clash_prefix.is_empty() {

@@ -1,11 +1,12 @@
 //! Many replicas on one PostgreSQL database, each with its own pool: they
 //! never acquire the same job, an acquirer never waits for another one's
-//! uncommitted acquisition (`SKIP LOCKED`), and two job creators take
-//! disjoint reports.
+//! uncommitted acquisition (`SKIP LOCKED`), two job creators take
+//! disjoint reports, and a creator's claim is not aborted by the writers
+//! around the reports it read.
 
 use super::{with_database, Fixture};
 use crate::lease::Lease;
-use crate::models::AggregationJob;
+use crate::models::{AggregationJob, LeaderStoredReport};
 use crate::testing::fixtures::{self, aggregation_job, interval, leader_task, report};
 use crate::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{AggregationJobId, Duration, ReportId};
@@ -206,5 +207,113 @@ fn job_creators_take_disjoint_reports() {
         assert_eq!(all.len(), 20);
         let expected: HashSet<ReportId> = reports.iter().map(|r| *r.report_id()).collect();
         assert_eq!(all, expected);
+    });
+}
+
+/// Puts `reports` in one transaction.
+async fn upload(datastore: &dyn Datastore, reports: Vec<LeaderStoredReport>) {
+    datastore
+        .run_tx("upload", move |tx| {
+            let reports = reports.clone();
+            Box::pin(async move { Ok(tx.put_client_reports(&reports).await?) })
+        })
+        .await
+        .unwrap();
+}
+
+/// The shape that made a `SERIALIZABLE` job creator fail run after run
+/// under load: it reads a range of unaggregated reports, an upload inserts
+/// into that range and commits, and a transaction that read the reports
+/// the creator then marks is still open. The creator is the pivot of that
+/// read/write cycle; as a claim (`REPEATABLE READ`) it commits at its first
+/// run, and the reports it marked are exactly the ones it read.
+#[test]
+fn a_claim_commits_beside_writers_around_the_reports_it_read() {
+    with_database(|f| async move {
+        let creator_ds: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+        let other_ds: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+        let task = leader_task();
+        fixtures::put_tasks(creator_ds.as_ref(), &[&task]).await;
+        let task_id = *task.task_id();
+        let reports: Vec<_> = (0..20).map(|i| report(&task_id, 3600 + i, 1)).collect();
+        upload(creator_ds.as_ref(), reports).await;
+
+        // A serializable writer that has read every unaggregated report and
+        // stays open until the creator is done.
+        let (reader_read, reader_go) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let reader = {
+            let (read, go) = (reader_read.clone(), reader_go.clone());
+            let runs = Arc::new(AtomicU32::new(0));
+            let ds = other_ds.clone();
+            tokio::spawn(async move {
+                ds.run_tx("reader", move |tx| {
+                    let (read, go, runs) = (read.clone(), go.clone(), runs.clone());
+                    Box::pin(async move {
+                        let waiting = tx.count_unaggregated_client_reports(&task_id, None).await?;
+                        if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                            read.notify_one();
+                            go.notified().await;
+                        }
+                        Ok(waiting)
+                    })
+                })
+                .await
+                .unwrap()
+            })
+        };
+        reader_read.notified().await;
+
+        let (claim_read, claim_go) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let claim_runs = Arc::new(AtomicU32::new(0));
+        let claim = {
+            let (read, go, runs) = (claim_read.clone(), claim_go.clone(), claim_runs.clone());
+            tokio::spawn(async move {
+                creator_ds
+                    .run_claim_tx("create jobs", move |tx| {
+                        let (read, go, runs) = (read.clone(), go.clone(), runs.clone());
+                        Box::pin(async move {
+                            let taken = tx.get_unaggregated_client_reports(&task_id, 10).await?;
+                            let ids: Vec<ReportId> = taken.iter().map(|m| m.id).collect();
+                            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                                read.notify_one();
+                                go.notified().await;
+                            }
+                            let marked = tx
+                                .mark_client_reports_aggregation_started(&task_id, &ids)
+                                .await?;
+                            Ok((ids, marked))
+                        })
+                    })
+                    .await
+                    .unwrap()
+            })
+        };
+        claim_read.notified().await;
+        // An upload into the range the claim read commits first.
+        upload(other_ds.as_ref(), vec![report(&task_id, 3600, 2)]).await;
+        claim_go.notify_one();
+        let (ids, marked) = claim.await.unwrap();
+        reader_go.notify_one();
+        reader.await.unwrap();
+
+        assert_eq!(
+            claim_runs.load(Ordering::SeqCst),
+            1,
+            "the claim was aborted by a serialization failure"
+        );
+        assert_eq!(ids.len(), 10);
+        assert_eq!(marked, 10);
+        let left = other_ds
+            .run_read_tx("count", move |tx| {
+                Box::pin(
+                    async move { Ok(tx.count_unaggregated_client_reports(&task_id, None).await?) },
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            left, 11,
+            "the 10 claimed reports are marked, the rest are not"
+        );
     });
 }

@@ -7,6 +7,7 @@
 //! `DYAD_TEST_DATABASE_URL`, and passes without running when it is unset.
 
 mod concurrency;
+mod plans;
 mod retries;
 mod schema;
 

@@ -1,0 +1,85 @@
+//! Plans that must not depend on the planner's statistics: a lookup of
+//! reports by ID (`Backend::push_task_reports`) probes the primary key
+//! once per ID even as the generic plan of a prepared statement made while
+//! the table was young, which is what a pooled connection runs.
+
+use super::with_database;
+use crate::backend::Backend;
+use crate::testing::fixtures::{self, leader_task, report};
+use crate::DatastoreExt;
+use sqlx::{Postgres, QueryBuilder, Row as _};
+
+#[test]
+fn report_lookups_probe_the_primary_key_whatever_the_statistics() {
+    with_database(|f| async move {
+        let datastore = f.open(f.options()).await;
+        let task = leader_task();
+        fixtures::put_tasks(&datastore, &[&task]).await;
+        let task_id = *task.task_id();
+        let reports: Vec<_> = (0..3000).map(|i| report(&task_id, 3600 + i, 1)).collect();
+        let wanted: Vec<Vec<u8>> = reports
+            .iter()
+            .take(500)
+            .map(|r| r.report_id().as_bytes().to_vec())
+            .collect();
+        datastore
+            .run_tx("upload", move |tx| {
+                let reports = reports.clone();
+                Box::pin(async move { Ok(tx.put_client_reports(&reports).await?) })
+            })
+            .await
+            .unwrap();
+
+        let mut query = QueryBuilder::<Postgres>::new(
+            "SELECT client_reports.report_id FROM client_reports WHERE ",
+        );
+        Postgres::push_task_reports(
+            &mut query,
+            "client_reports",
+            "client_reports",
+            task_id.as_bytes().to_vec(),
+            wanted.clone(),
+        );
+        let mut conn = f.connect().await;
+        // No ANALYZE has run: the statistics are those of a new table.
+        sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!(
+            "PREPARE lookup(BYTEA[], BYTEA) AS {}",
+            query.sql()
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let ids = wanted
+            .iter()
+            .map(|id| format!("'\\x{}'::BYTEA", hex(id)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let execute = format!(
+            "EXECUTE lookup(ARRAY[{ids}], '\\x{}'::BYTEA)",
+            hex(task_id.as_bytes())
+        );
+        let found = sqlx::raw_sql(&execute).fetch_all(&mut conn).await.unwrap();
+        assert_eq!(found.len(), 500, "every wanted report, once");
+        let plan: Vec<String> = sqlx::raw_sql(&format!("EXPLAIN {execute}"))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("Tid Scan"), "{plan}");
+        assert!(plan.contains("client_reports_pkey"), "{plan}");
+        for scan in ["Seq Scan", "Bitmap Heap Scan"] {
+            assert!(!plan.contains(scan), "a scan of the task's rows: {plan}");
+        }
+    });
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
