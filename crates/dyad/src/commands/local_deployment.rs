@@ -162,13 +162,36 @@ impl DemoTask {
 
     /// The task's Collector, on the Leader at `leader`.
     pub fn collector(&self, leader: &url::Url) -> anyhow::Result<Collector<CollectorVdaf>> {
-        Ok(CollectorBuilder::new(
+        Ok(self
+            .collector_builder(leader)
+            .build(CollectorVdaf(*self.leader_task.vdaf()))?)
+    }
+
+    /// The task's Collector, polling a pending collection every `every`
+    /// (within the default overall wait) whatever `Retry-After` says: for
+    /// a measurement of when the collection is ready, which the default
+    /// backoff (250 ms, growing) would see only at its next poll.
+    pub fn collector_polling_every(
+        &self,
+        leader: &url::Url,
+        every: std::time::Duration,
+    ) -> anyhow::Result<Collector<CollectorVdaf>> {
+        let policy = dyad_core::retry::RetryPolicy::new(every, every)
+            .with_jitter(0.0)
+            .with_max_elapsed(CollectorBuilder::DEFAULT_MAX_WAIT);
+        Ok(self
+            .collector_builder(leader)
+            .poll_policy(policy)
+            .build(CollectorVdaf(*self.leader_task.vdaf()))?)
+    }
+
+    fn collector_builder(&self, leader: &url::Url) -> CollectorBuilder {
+        CollectorBuilder::new(
             self.task_id(),
             leader.clone(),
             self.collector_token.clone(),
             self.collector_keypair.clone(),
         )
-        .build(CollectorVdaf(*self.leader_task.vdaf()))?)
     }
 }
 
