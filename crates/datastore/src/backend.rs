@@ -25,7 +25,7 @@
 //!   and how a job is leased ([`Backend::acquire_leases`]);
 //! - how many rows one statement writes and how they are passed
 //!   ([`Backend::rows_per_statement`], [`Backend::push_rows`] over
-//!   [`Rows`], [`Backend::push_in`]).
+//!   [`Rows`], [`Backend::push_task_reports`]).
 
 use crate::columns::{Result, StoredRow};
 use crate::lease::{LeaseToken, LeasedTable};
@@ -89,7 +89,7 @@ pub(crate) trait Backend:
 
     /// Whether a statement a query builder built ([`Sql::built`]) is kept
     /// prepared on its connection for reuse. PostgreSQL's built text does
-    /// not depend on the row count ([`Self::push_rows`], [`Self::push_in`]),
+    /// not depend on the row count ([`Self::push_rows`], [`Self::push_task_reports`]),
     /// so a few statements are reused again and again. SQLite's has one
     /// parameter per value: each row count would be a statement of its own,
     /// kept (up to the connection's statement cache, 100) with a compiled

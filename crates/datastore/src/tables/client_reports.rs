@@ -110,6 +110,21 @@ fn id_list(report_ids: &[ReportId]) -> Vec<Vec<u8>> {
     report_ids.iter().map(|id| id.as_bytes().to_vec()).collect()
 }
 
+/// The condition "a report of `task_id` among `report_ids`" on this table.
+fn push_reports_of<'a, DB: Backend>(
+    query: &mut QueryBuilder<'a, DB>,
+    task_id: &TaskId,
+    report_ids: &[ReportId],
+) {
+    DB::push_task_reports(
+        query,
+        TABLE,
+        TABLE,
+        task_id.as_bytes().to_vec(),
+        id_list(report_ids),
+    );
+}
+
 pub(crate) async fn get_client_reports<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
@@ -120,13 +135,7 @@ pub(crate) async fn get_client_reports<DB: Backend>(
     for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
         let mut query =
             QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM client_reports WHERE "));
-        DB::push_task_reports(
-            &mut query,
-            TABLE,
-            TABLE,
-            task_id.as_bytes().to_vec(),
-            id_list(chunk),
-        );
+        push_reports_of::<DB>(&mut query, task_id, chunk);
         for r in Sql::built(&mut query).fetch_all(&mut *conn).await? {
             let report = columns::rows::client_report(&r)?;
             found.insert(*report.report_id(), report);
@@ -201,13 +210,7 @@ async fn mark_started<DB: Backend>(
         query.push(" WHERE aggregation_started <> ");
         push_bind(&mut query, started);
         query.push(" AND ");
-        DB::push_task_reports(
-            &mut query,
-            TABLE,
-            TABLE,
-            task_id.as_bytes().to_vec(),
-            id_list(chunk),
-        );
+        push_reports_of::<DB>(&mut query, task_id, chunk);
         marked += Sql::built(&mut query).execute(&mut *conn).await?;
     }
     Ok(marked)

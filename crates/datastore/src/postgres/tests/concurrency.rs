@@ -4,9 +4,9 @@
 //! disjoint reports, and a creator's claim is not aborted by the writers
 //! around the reports it read.
 
-use super::{with_database, Fixture};
+use super::{upload, with_database, Fixture};
 use crate::lease::Lease;
-use crate::models::{AggregationJob, LeaderStoredReport};
+use crate::models::AggregationJob;
 use crate::testing::fixtures::{self, aggregation_job, interval, leader_task, report};
 use crate::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{AggregationJobId, Duration, ReportId};
@@ -208,17 +208,6 @@ fn job_creators_take_disjoint_reports() {
         let expected: HashSet<ReportId> = reports.iter().map(|r| *r.report_id()).collect();
         assert_eq!(all, expected);
     });
-}
-
-/// Puts `reports` in one transaction.
-async fn upload(datastore: &dyn Datastore, reports: Vec<LeaderStoredReport>) {
-    datastore
-        .run_tx("upload", move |tx| {
-            let reports = reports.clone();
-            Box::pin(async move { Ok(tx.put_client_reports(&reports).await?) })
-        })
-        .await
-        .unwrap();
 }
 
 /// The shape that made a `SERIALIZABLE` job creator fail run after run

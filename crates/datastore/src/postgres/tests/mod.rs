@@ -66,3 +66,18 @@ where
         .await;
     });
 }
+
+/// Puts `reports` in one transaction.
+pub(super) async fn upload(
+    datastore: &dyn crate::Datastore,
+    reports: Vec<crate::models::LeaderStoredReport>,
+) {
+    use crate::DatastoreExt;
+    datastore
+        .run_tx("upload", move |tx| {
+            let reports = reports.clone();
+            Box::pin(async move { Ok(tx.put_client_reports(&reports).await?) })
+        })
+        .await
+        .unwrap();
+}

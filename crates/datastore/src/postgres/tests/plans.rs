@@ -3,10 +3,9 @@
 //! once per ID even as the generic plan of a prepared statement made while
 //! the table was young, which is what a pooled connection runs.
 
-use super::with_database;
+use super::{upload, with_database};
 use crate::backend::Backend;
 use crate::testing::fixtures::{self, leader_task, report};
-use crate::DatastoreExt;
 use sqlx::{Postgres, QueryBuilder, Row as _};
 
 #[test]
@@ -22,13 +21,7 @@ fn report_lookups_probe_the_primary_key_whatever_the_statistics() {
             .take(500)
             .map(|r| r.report_id().as_bytes().to_vec())
             .collect();
-        datastore
-            .run_tx("upload", move |tx| {
-                let reports = reports.clone();
-                Box::pin(async move { Ok(tx.put_client_reports(&reports).await?) })
-            })
-            .await
-            .unwrap();
+        upload(&datastore, reports).await;
 
         let mut query = QueryBuilder::<Postgres>::new(
             "SELECT client_reports.report_id FROM client_reports WHERE ",
