@@ -18,7 +18,9 @@
 //!    with a clamped time, the rest of the job goes on.
 //! 4. One write transaction re-checks anti-replay
 //!    ([`super::replay::lookup_seen`], judged by
-//!    [`dyad_protocol::replay::decide`]) and collected batches (rejecting
+//!    [`dyad_protocol::replay::decide`]; for a single-parameter VDAF only
+//!    where a collected batch would otherwise decide, see
+//!    `needing_history`) and collected batches (rejecting
 //!    reports that lost a race with `report_replayed` or `batch_collected`,
 //!    without preparing anything again), records the accepted reports as
 //!    seen ([`super::replay::record_seen`]), and stores the job (step 0, request digest),

@@ -6,7 +6,9 @@
 //!
 //! - [`lookup_seen`]: the parameters each report was aggregated with
 //!   before, read before preparing ([`super::facts`]) and again, as the
-//!   authority, in the transaction that stores the job ([`super::init`]);
+//!   authority, in the transaction that stores the job ([`super::init`];
+//!   for a single-parameter VDAF only for reports in collected batches,
+//!   the insert below finding the other replays);
 //! - [`record_seen`]: the final write, recording the accepted reports as
 //!   aggregated with the job's parameter; a report a concurrent request
 //!   recorded with the same parameter first is replayed.
