@@ -8,8 +8,8 @@ use super::{upload, with_database, Fixture};
 use crate::lease::Lease;
 use crate::models::AggregationJob;
 use crate::testing::fixtures::{self, aggregation_job, interval, leader_task, report};
-use crate::{Datastore, DatastoreExt};
-use dyad_messages::draft09::{AggregationJobId, Duration, ReportId};
+use crate::{BoxFuture, Datastore, DatastoreExt, Transaction, TxError, TxMode};
+use dyad_messages::draft09::{AggregationJobId, Duration, ReportId, TaskId};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -135,54 +135,15 @@ fn job_creators_take_disjoint_reports() {
         let reports: Vec<_> = (0..20)
             .map(|i| report(task.task_id(), 3600 + i, 1))
             .collect();
-        let put = reports.clone();
-        first
-            .run_tx("upload", move |tx| {
-                let put = put.clone();
-                Box::pin(async move { Ok(tx.put_client_reports(&put).await?) })
-            })
-            .await
-            .unwrap();
+        upload(first.as_ref(), reports.clone()).await;
         let task_id = *task.task_id();
 
-        let (holding, finish) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-        let runs = Arc::new(AtomicU32::new(0));
-        let creator = {
-            let (holding, finish, runs) = (holding.clone(), finish.clone(), runs.clone());
-            tokio::spawn(async move {
-                first
-                    .run_tx("create jobs", move |tx| {
-                        let (holding, finish, runs) =
-                            (holding.clone(), finish.clone(), runs.clone());
-                        Box::pin(async move {
-                            let taken = tx.get_unaggregated_client_reports(&task_id, 12).await?;
-                            let ids: Vec<ReportId> = taken.iter().map(|m| m.id).collect();
-                            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                                holding.notify_one();
-                                finish.notified().await;
-                            }
-                            let marked = tx
-                                .mark_client_reports_aggregation_started(&task_id, &ids)
-                                .await?;
-                            Ok((ids, marked))
-                        })
-                    })
-                    .await
-                    .unwrap()
-            })
-        };
-        holding.notified().await;
+        let creator = PausedCreator::start(first, TxMode::ReadWrite, task_id, 12);
+        creator.taken.notified().await;
         let other = tokio::time::timeout(
             PROMPTLY,
             second.run_tx("create jobs", move |tx| {
-                Box::pin(async move {
-                    let taken = tx.get_unaggregated_client_reports(&task_id, 12).await?;
-                    let ids: Vec<ReportId> = taken.iter().map(|m| m.id).collect();
-                    let marked = tx
-                        .mark_client_reports_aggregation_started(&task_id, &ids)
-                        .await?;
-                    Ok((ids, marked))
-                })
+                Box::pin(async move { take_and_mark(tx, task_id, 12).await })
             }),
         )
         .await
@@ -194,8 +155,7 @@ fn job_creators_take_disjoint_reports() {
             "the reports the first creator was not taking"
         );
         assert_eq!(other.1, 8);
-        finish.notify_one();
-        let (first_ids, first_marked) = creator.await.unwrap();
+        let (first_ids, first_marked) = creator.finish().await;
         assert_eq!(first_marked, first_ids.len() as u64);
 
         let all: HashSet<ReportId> = first_ids.iter().chain(&other.0).copied().collect();
@@ -252,36 +212,12 @@ fn a_claim_commits_beside_writers_around_the_reports_it_read() {
         };
         reader_read.notified().await;
 
-        let (claim_read, claim_go) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-        let claim_runs = Arc::new(AtomicU32::new(0));
-        let claim = {
-            let (read, go, runs) = (claim_read.clone(), claim_go.clone(), claim_runs.clone());
-            tokio::spawn(async move {
-                creator_ds
-                    .run_claim_tx("create jobs", move |tx| {
-                        let (read, go, runs) = (read.clone(), go.clone(), runs.clone());
-                        Box::pin(async move {
-                            let taken = tx.get_unaggregated_client_reports(&task_id, 10).await?;
-                            let ids: Vec<ReportId> = taken.iter().map(|m| m.id).collect();
-                            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                                read.notify_one();
-                                go.notified().await;
-                            }
-                            let marked = tx
-                                .mark_client_reports_aggregation_started(&task_id, &ids)
-                                .await?;
-                            Ok((ids, marked))
-                        })
-                    })
-                    .await
-                    .unwrap()
-            })
-        };
-        claim_read.notified().await;
+        let claim = PausedCreator::start(creator_ds, TxMode::Claim, task_id, 10);
+        claim.taken.notified().await;
         // An upload into the range the claim read commits first.
         upload(other_ds.as_ref(), vec![report(&task_id, 3600, 2)]).await;
-        claim_go.notify_one();
-        let (ids, marked) = claim.await.unwrap();
+        let claim_runs = claim.runs.clone();
+        let (ids, marked) = claim.finish().await;
         reader_go.notify_one();
         reader.await.unwrap();
 
@@ -305,4 +241,92 @@ fn a_claim_commits_beside_writers_around_the_reports_it_read() {
             "the 10 claimed reports are marked, the rest are not"
         );
     });
+}
+
+/// The reports a creator took, and how many of them it marked.
+type Taken = (Vec<ReportId>, u64);
+
+/// A creator's body: takes up to `limit` unaggregated reports and marks
+/// them; the reports and how many were marked.
+async fn take_and_mark(
+    tx: &mut dyn Transaction,
+    task_id: TaskId,
+    limit: u64,
+) -> Result<Taken, TxError> {
+    let taken = tx.get_unaggregated_client_reports(&task_id, limit).await?;
+    let ids: Vec<ReportId> = taken.iter().map(|m| m.id).collect();
+    let marked = tx
+        .mark_client_reports_aggregation_started(&task_id, &ids)
+        .await?;
+    Ok((ids, marked))
+}
+
+/// A creator whose first run stops between taking its reports and marking
+/// them (it says so on `taken`) until [`PausedCreator::finish`]; later runs
+/// (after a serialization failure) do not stop.
+struct PausedCreator {
+    taken: Arc<Notify>,
+    go: Arc<Notify>,
+    /// How many times its body ran.
+    runs: Arc<AtomicU32>,
+    handle: tokio::task::JoinHandle<Taken>,
+}
+
+impl PausedCreator {
+    /// Starts it on `datastore` in a transaction of `mode` (read-write or
+    /// claim).
+    fn start(datastore: Arc<dyn Datastore>, mode: TxMode, task_id: TaskId, limit: u64) -> Self {
+        let (taken, go) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let runs = Arc::new(AtomicU32::new(0));
+        let body = paused_body(taken.clone(), go.clone(), runs.clone(), task_id, limit);
+        let handle = tokio::spawn(async move {
+            match mode {
+                TxMode::Claim => datastore.run_claim_tx("create jobs", body).await,
+                _ => datastore.run_tx("create jobs", body).await,
+            }
+            .unwrap()
+        });
+        Self {
+            taken,
+            go,
+            runs,
+            handle,
+        }
+    }
+
+    /// Lets it mark its reports and commit; its reports and how many it
+    /// marked.
+    async fn finish(self) -> Taken {
+        self.go.notify_one();
+        self.handle.await.unwrap()
+    }
+}
+
+/// The body of a [`PausedCreator`].
+fn paused_body(
+    taken: Arc<Notify>,
+    go: Arc<Notify>,
+    runs: Arc<AtomicU32>,
+    task_id: TaskId,
+    limit: u64,
+) -> impl for<'a> Fn(&'a mut dyn Transaction) -> BoxFuture<'a, Result<Taken, TxError>>
+       + Send
+       + Sync
+       + 'static {
+    move |tx| {
+        let (taken, go, runs) = (taken.clone(), go.clone(), runs.clone());
+        Box::pin(async move {
+            let first_run = runs.fetch_add(1, Ordering::SeqCst) == 0;
+            let taken_ids = tx.get_unaggregated_client_reports(&task_id, limit).await?;
+            let ids: Vec<ReportId> = taken_ids.iter().map(|m| m.id).collect();
+            if first_run {
+                taken.notify_one();
+                go.notified().await;
+            }
+            let marked = tx
+                .mark_client_reports_aggregation_started(&task_id, &ids)
+                .await?;
+            Ok((ids, marked))
+        })
+    }
 }
