@@ -36,6 +36,12 @@ pub struct PooledDatastore<DB: sqlx::Database> {
     statement_timeout: StdDuration,
     /// What the pool is connected to, for Debug (never a password).
     target: Arc<str>,
+    /// The in-process queue of writers, one permit, used where the backend
+    /// has one write lock ([`crate::backend::Begin::writers_queue_in_process`]).
+    writers: Arc<tokio::sync::Semaphore>,
+    /// How long a transaction waits for a connection (and for its turn in
+    /// the writers' queue) before failing as a pool timeout.
+    acquire_timeout: StdDuration,
 }
 
 impl<DB: sqlx::Database> Clone for PooledDatastore<DB> {
@@ -48,6 +54,8 @@ impl<DB: sqlx::Database> Clone for PooledDatastore<DB> {
             max_transaction_duration: self.max_transaction_duration,
             statement_timeout: self.statement_timeout,
             target: self.target.clone(),
+            writers: self.writers.clone(),
+            acquire_timeout: self.acquire_timeout,
         }
     }
 }
@@ -79,6 +87,8 @@ impl<DB: sqlx::Database> PooledDatastore<DB> {
             max_transaction_duration: options.max_transaction_duration,
             statement_timeout: options.statement_timeout,
             target: target.into(),
+            writers: Arc::new(tokio::sync::Semaphore::new(1)),
+            acquire_timeout: options.acquire_timeout,
         }
     }
 }
@@ -145,6 +155,21 @@ async fn attempt<DB: Backend>(
         TxMode::ReadWrite => DB::BEGIN.read_write,
         TxMode::ReadOnly => DB::BEGIN.read_only,
         TxMode::Claim => DB::BEGIN.claim,
+    };
+    // A writer first waits for its turn in this process (before taking a
+    // connection, so waiting writers never starve readers of connections),
+    // and holds it until its transaction has ended.
+    let _turn = match mode {
+        TxMode::ReadWrite | TxMode::Claim if DB::BEGIN.writers_queue_in_process => Some(
+            tokio::time::timeout(
+                datastore.acquire_timeout,
+                datastore.writers.clone().acquire_owned(),
+            )
+            .await
+            .map_err(|_| DatastoreError::from(sqlx::Error::PoolTimedOut))?
+            .map_err(|_| DatastoreError::Internal("the writers' queue is closed"))?,
+        ),
+        _ => None,
     };
     // The pooled connection is held here, outside the transaction, so that
     // one whose state is in doubt can be closed instead of going back to

@@ -299,6 +299,11 @@ operations! {
         /// Gives up a lease, like [`Self::release_aggregation_job`].
         async fn release_collection_job(&mut self, lease: &Lease<CollectionJob>,
             retry_after: Duration, reset_attempts: bool) -> Result<()>;
+        /// Makes the jobs put back because their batch was not ready (in
+        /// state `Start`, unleased, no failed attempt counted, a retry time
+        /// still to come) due now, so that the next acquisition looks at
+        /// them again; how many.
+        async fn expedite_waiting_collection_jobs(&mut self) -> Result<u64>;
         /// Extends a held lease, like [`Self::renew_aggregation_job_lease`].
         async fn renew_collection_job_lease(&mut self, task_id: &TaskId,
             collection_job_id: &CollectionJobId, token: &LeaseToken, lease_duration: Duration)

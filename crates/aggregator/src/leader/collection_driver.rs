@@ -10,8 +10,10 @@
 //!    while an unfinished aggregation job may hold reports of the batch,
 //!    unaggregated reports lie in its interval, or it holds fewer than
 //!    `min_batch_size` reports, the job waits (its lease is given back, it
-//!    is looked at again after `not_ready_retry_secs`, no attempt counted;
-//!    section 4.6.5: "Leaders SHOULD wait for more reports"). Then batch
+//!    is looked at again after `not_ready_retry_secs`, or as soon as this
+//!    process's aggregation job driver finishes a job (`super::wake`), no
+//!    attempt counted; section 4.6.5: "Leaders SHOULD wait for more
+//!    reports"). Then batch
 //!    validation (section 4.6.5): a failure fails the job with its problem
 //!    type. A valid batch is recorded as collected with the job's
 //!    aggregation parameter in the same transaction, so that from then on no
@@ -71,7 +73,14 @@ pub struct CollectionJobDriver {
     not_ready_retry: DapDuration,
     /// Cancelled when the shutdown grace runs out: jobs in flight stop.
     cut: CancellationToken,
+    /// When waiting jobs were last made due early.
+    last_expedite: std::sync::Mutex<Option<Instant>>,
 }
+
+/// The least time between two early looks at collection jobs waiting for
+/// their batches: aggregation jobs finish many times a second under load,
+/// and each look is a readiness check per waiting job.
+const EXPEDITE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl CollectionJobDriver {
     /// A driver. A collection job is one step: at shutdown the one in
@@ -89,6 +98,7 @@ impl CollectionJobDriver {
             settings,
             not_ready_retry: DapDuration::from_seconds(cfg.not_ready_retry_secs),
             cut: CancellationToken::new(),
+            last_expedite: std::sync::Mutex::new(None),
         }
     }
 
@@ -105,11 +115,20 @@ impl CollectionJobDriver {
     async fn drive_job(&self, lease: &Lease<CollectionJob>) -> Result<&'static str, CollectError> {
         let task_id = lease.leased.task_id;
         let job_id = lease.leased.collection_job_id;
+        let finished_before = super::wake::aggregation_jobs_finished();
         let ready = match collection_batch::check_and_record(self.ds.as_ref(), lease).await? {
             Readiness::Gone => return Ok("gone"),
             Readiness::NotReady(reason) => {
                 debug!(%task_id, collection_job_id = %job_id, reason, "batch not ready");
-                self.release(lease, self.not_ready_retry, true).await;
+                // From here, an aggregation job finishing wakes this driver;
+                // one that finished during the check (which may have missed
+                // it) does once the job is back.
+                super::wake::collection_job_waiting();
+                if self.release(lease, self.not_ready_retry, true).await
+                    && super::wake::aggregation_jobs_finished() != finished_before
+                {
+                    super::wake::aggregation_progressed_meanwhile();
+                }
                 return Ok("not_ready");
             }
             Readiness::Invalid(problem) => {
@@ -271,6 +290,7 @@ impl LeasedWork for CollectionJobDriver {
     type Job = CollectionJob;
 
     async fn acquire(&self, max: u64) -> Result<Vec<Lease<CollectionJob>>, TxError> {
+        self.expedite_if_aggregation_progressed().await;
         let duration = self.settings.lease_duration;
         // A claim: the jobs are taken by the rows it locks (`SKIP LOCKED`)
         // and rewrites, never by what it only read.
@@ -317,6 +337,39 @@ impl LeasedWork for CollectionJobDriver {
 }
 
 impl CollectionJobDriver {
+    /// If an aggregation job of this process finished since a job was put
+    /// back as not ready, makes the waiting jobs due now (at most once per
+    /// [`EXPEDITE_EVERY`]; news that comes sooner is kept for the next
+    /// look), so a collection is ready as soon as its batch is.
+    async fn expedite_if_aggregation_progressed(&self) {
+        if !super::wake::take_aggregation_progress() {
+            return;
+        }
+        {
+            let mut last = self.last_expedite.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| at.elapsed() < EXPEDITE_EVERY) {
+                super::wake::keep_aggregation_progress();
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let expedited = self
+            .ds
+            .run_tx("collection_jobs_expedite", |tx| {
+                Box::pin(async move { Ok(tx.expedite_waiting_collection_jobs().await?) })
+            })
+            .await;
+        match expedited {
+            Ok(jobs) => debug!(
+                jobs,
+                "aggregation progressed: waiting collection jobs are due"
+            ),
+            Err(error) => {
+                warn!(%error, "could not make waiting collection jobs due; they wait for their retry time")
+            }
+        }
+    }
+
     /// [`Self::drive_job`], counted and timed as one step.
     async fn step(&self, lease: &Lease<CollectionJob>) -> Result<(), CollectError> {
         let started = Instant::now();
@@ -350,6 +403,7 @@ pub async fn run_collection_job_driver(
         cfg.max_concurrent_jobs,
         shutdown,
         shutdown_grace,
+        Some(super::wake::collection_jobs()),
     )
     .await;
     Ok(())

@@ -60,22 +60,10 @@ pub(crate) trait LeasedWork: Send + Sync + 'static {
 }
 
 /// Runs `work` until `shutdown` is cancelled, then winds down within
-/// `grace` (see the module documentation).
-pub(crate) async fn run_driver_loop<W: LeasedWork>(
-    name: &'static str,
-    work: Arc<W>,
-    interval: Duration,
-    max_concurrent: u64,
-    shutdown: CancellationToken,
-    grace: Duration,
-) {
-    run_woken_driver_loop(name, work, interval, max_concurrent, shutdown, grace, None).await
-}
-
-/// [`run_driver_loop`], which `wake`, if given, also makes look again
-/// before its interval is over, when it has room for a job (see
+/// `grace` (see the module documentation). `wake`, if given, also makes it
+/// look again before its interval is over, when it has room for a job (see
 /// `super::wake`).
-pub(crate) async fn run_woken_driver_loop<W: LeasedWork>(
+pub(crate) async fn run_driver_loop<W: LeasedWork>(
     name: &'static str,
     work: Arc<W>,
     interval: Duration,
@@ -237,6 +225,7 @@ mod tests {
             8,
             shutdown.clone(),
             grace,
+            None,
         ));
         tokio::time::sleep(Duration::from_millis(20)).await;
         let started = tokio::time::Instant::now();

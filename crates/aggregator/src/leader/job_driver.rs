@@ -45,7 +45,7 @@
 
 use super::aggregation_step::{self, LoadedJob, StepRequest, StepWrite};
 use super::config::{DriverSettings, JobDriverConfig};
-use super::driver_loop::{run_woken_driver_loop, LeasedWork};
+use super::driver_loop::{run_driver_loop, LeasedWork};
 use super::leases;
 use super::peer_client::{HelperClient, PeerError};
 use crate::telemetry::instruments::{self, JobKind, LeaseEvent};
@@ -236,6 +236,9 @@ impl AggregationJobDriver {
         }
         let counts = write.counts;
         let finished = write.job.state == AggregationJobState::Finished;
+        if finished {
+            super::wake::aggregation_job_finished();
+        }
         info!(
             %task_id,
             aggregation_job_id = %job_id,
@@ -594,7 +597,7 @@ pub async fn run_aggregation_job_driver(
 ) -> anyhow::Result<()> {
     cfg.validate().map_err(anyhow::Error::msg)?;
     let driver = Arc::new(AggregationJobDriver::new(ds, http, &cfg, shutdown.clone()));
-    run_woken_driver_loop(
+    run_driver_loop(
         "aggregation_job_driver",
         driver,
         std::time::Duration::from_millis(cfg.interval_ms),

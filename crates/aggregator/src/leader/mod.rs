@@ -14,8 +14,10 @@
 //! Leader's per-report state (`report_state.rs`), the per-job batch
 //! aggregations (`batch_aggregation.rs`), the polling loop both drivers run
 //! (`driver_loop.rs`), the renewal of their leases (`leases.rs`), the
-//! in-process wake-up from the job creator to the job driver (`wake.rs`:
-//! created jobs are driven at once, not at the driver's next poll) and the
+//! in-process wake-ups (`wake.rs`: created jobs are driven at once, not at
+//! the driver's next poll; a finished aggregation job has collection jobs
+//! that wait for their batches looked at again at once, not after
+//! `not_ready_retry_secs`) and the
 //! configuration sections (`config.rs`).
 //!
 //! Crash safety in one sentence: every decision is written in the same

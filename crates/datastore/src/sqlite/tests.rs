@@ -188,6 +188,75 @@ fn busy_database_is_retried_then_given_up() {
     });
 }
 
+/// Writers of one process take turns in the process (the datastore's
+/// queue) rather than in SQLite's busy handler: eight writers that each
+/// hold the write lock far longer than the busy timeout all commit at
+/// their first attempt, where SQLite alone would have answered all but one
+/// `SQLITE_BUSY`.
+#[test]
+fn writers_of_one_process_queue_for_the_write_lock() {
+    run_test(async {
+        let f = Fixture::new();
+        let config = DatastoreOptions {
+            statement_timeout: StdDuration::from_millis(1),
+            retry: RetryPolicy {
+                max_attempts: 1,
+                initial_backoff: StdDuration::from_millis(1),
+                max_backoff: StdDuration::from_millis(1),
+            },
+            ..f.options()
+        };
+        let datastore = Arc::new(f.open(config).await);
+        let writers = (0..8).map(|_| {
+            let datastore = datastore.clone();
+            tokio::spawn(async move {
+                datastore
+                    .run_tx("slow_writer", |tx| {
+                        Box::pin(async move {
+                            tx.put_task(&leader_task()).await?;
+                            tokio::time::sleep(StdDuration::from_millis(20)).await;
+                            Ok(())
+                        })
+                    })
+                    .await
+            })
+        });
+        for written in futures::future::join_all(writers).await {
+            written.unwrap().unwrap();
+        }
+        // Readers are not queued: one runs while a writer holds the lock.
+        let holding = datastore.clone();
+        let (locked, unlock) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let (locked2, unlock2) = (locked.clone(), unlock.clone());
+        let writer = tokio::spawn(async move {
+            holding
+                .run_tx("holding_writer", move |tx| {
+                    let (locked, unlock) = (locked2.clone(), unlock2.clone());
+                    Box::pin(async move {
+                        tx.put_task(&leader_task()).await?;
+                        locked.notify_one();
+                        unlock.notified().await;
+                        Ok(())
+                    })
+                })
+                .await
+        });
+        locked.notified().await;
+        let tasks = datastore
+            .run_read_tx("reader", |tx| {
+                Box::pin(async move { Ok(tx.get_tasks().await?) })
+            })
+            .await
+            .unwrap();
+        assert!(!tasks.is_empty());
+        unlock.notify_one();
+        writer.await.unwrap().unwrap();
+    });
+}
+
 /// A transaction whose caller goes away mid-way still runs to its end on
 /// its own task (here: commits), then frees the write lock for the next
 /// writer; nothing is left half-done on the connection.

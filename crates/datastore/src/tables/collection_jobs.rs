@@ -205,6 +205,23 @@ pub(crate) async fn release_collection_job<DB: Backend>(
     leases::release::<DB, _>(conn, lease, now, retry_after, reset_attempts).await
 }
 
+pub(crate) async fn expedite_waiting_collection_jobs<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+) -> Result<u64> {
+    let Open { conn, now, .. } = tx.write("expedite_waiting_collection_jobs")?;
+    // A job given back as not ready had its attempts reset to 0 (see
+    // `release_collection_job`); one given back after a failure keeps them,
+    // and its backoff with them.
+    Ok(sql::<DB>(
+        "UPDATE collection_jobs SET retry_after = $1
+         WHERE state = $2 AND lease_token IS NULL AND lease_attempts = 0 AND retry_after > $1",
+    )
+    .bind(columns::time(now, "now")?)
+    .bind(CollectionJobState::Start.code())
+    .execute(&mut *conn)
+    .await?)
+}
+
 pub(crate) async fn renew_collection_job_lease<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,

@@ -357,6 +357,106 @@ pub async fn collection_job_leases(h: TestDatastore) {
     assert!(acquire_collections(h.datastore.clone()).await.is_empty());
 }
 
+/// Jobs given back because their batch was not ready (attempts reset) are
+/// made due at once; a job given back after a failure keeps its backoff,
+/// and a leased job is left alone.
+pub async fn waiting_collection_jobs_are_expedited_failed_and_leased_ones_not(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let batch = interval(3600, 3600);
+    let jobs: Vec<CollectionJob> = (0..3)
+        .map(|_| {
+            CollectionJob::new(
+                *task.task_id(),
+                CollectionJobId::random(),
+                Query::TimeInterval(batch),
+                vec![],
+                BatchIdentifier::TimeInterval(batch),
+                vec![1],
+            )
+        })
+        .collect();
+    let stored = jobs.clone();
+    h.datastore
+        .run_tx("put", move |tx| {
+            let jobs = stored.clone();
+            Box::pin(async move {
+                for job in &jobs {
+                    tx.put_collection_job(job).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    let acquire_collections = |max: u64| {
+        let datastore = h.datastore.clone();
+        async move {
+            datastore
+                .run_tx("acquire", move |tx| {
+                    Box::pin(async move { Ok(tx.acquire_collection_jobs(LEASE, max).await?) })
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let release_collection = |lease: Lease<CollectionJob>, retry: u64, reset: bool| {
+        let datastore = h.datastore.clone();
+        async move {
+            datastore
+                .run_tx("release", move |tx| {
+                    let lease = lease.clone();
+                    Box::pin(async move {
+                        Ok(tx.release_collection_job(&lease, d(retry), reset).await?)
+                    })
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let expedite = || {
+        let datastore = h.datastore.clone();
+        async move {
+            datastore
+                .run_tx("expedite", |tx| {
+                    Box::pin(async move { Ok(tx.expedite_waiting_collection_jobs().await?) })
+                })
+                .await
+                .unwrap()
+        }
+    };
+    // Nothing waits yet: new jobs are due already.
+    assert_eq!(expedite().await, 0);
+    let mut leases = acquire_collections(3).await;
+    assert_eq!(leases.len(), 3);
+    let held = leases.pop().unwrap();
+    let failed = leases.pop().unwrap();
+    let waiting = leases.pop().unwrap();
+    release_collection(waiting.clone(), 3600, true).await;
+    release_collection(failed.clone(), 3600, false).await;
+    assert!(acquire_collections(3).await.is_empty(), "both wait an hour");
+
+    assert_eq!(expedite().await, 1);
+    let again = acquire_collections(3).await;
+    assert_eq!(
+        again
+            .iter()
+            .map(|l| l.leased.collection_job_id)
+            .collect::<Vec<_>>(),
+        vec![waiting.leased.collection_job_id],
+        "only the job that waited for its batch is due"
+    );
+    // The held lease was never touched: it still runs out when it would.
+    h.clock.advance(LEASE);
+    let expired = acquire_collections(3).await;
+    assert!(expired.iter().any(
+        |l| l.leased.collection_job_id == held.leased.collection_job_id && l.previous_lease_expired
+    ));
+    assert!(expired
+        .iter()
+        .all(|l| l.leased.collection_job_id != failed.leased.collection_job_id));
+}
+
 fn clock_now(h: &TestDatastore) -> dyad_messages::draft09::Time {
     dyad_core::clock::Clock::now(&h.clock)
 }

@@ -121,6 +121,7 @@ macro_rules! all_tests {
                 writes_with_lost_lease_fail_and_change_nothing,
                 release_sets_retry_time_and_attempts,
                 collection_job_leases,
+                waiting_collection_jobs_are_expedited_failed_and_leased_ones_not,
                 renewal_extends_a_held_lease_only,
             }
             queue_depths {

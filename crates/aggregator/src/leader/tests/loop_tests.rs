@@ -82,6 +82,88 @@ async fn the_loops_aggregate_and_collect_a_thousand_reports_then_stop() {
     }
 }
 
+/// A collection job whose batch was not ready is looked at again as soon
+/// as the process's aggregation job driver finishes a job, not after
+/// `not_ready_retry_secs` (an hour here): the collection is ready once its
+/// aggregation is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_collection_is_collected_as_soon_as_its_aggregation_is_done() {
+    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 100).await;
+    let start = bucket_time(&env, 1);
+    let mut measurements = vec![Measurement::Count(true); 30];
+    measurements.extend(vec![Measurement::Count(false); 70]);
+    env.upload(&measurements, start).await;
+    let batch = interval(start, 1);
+    let id = env
+        .put_collection_job(
+            Query::TimeInterval(batch),
+            BatchIdentifier::TimeInterval(batch),
+            vec![],
+        )
+        .await;
+
+    // The collection job driver alone first: it finds the batch not ready
+    // (no report aggregated yet) and puts the job back for an hour.
+    let shutdown = CancellationToken::new();
+    let collector = tokio::spawn(run_collection_job_driver(
+        env.ds(),
+        env.http.clone(),
+        CollectionDriverConfig {
+            interval_ms: 50,
+            not_ready_retry_secs: 3600,
+            ..Default::default()
+        },
+        shutdown.clone(),
+        StdDuration::from_secs(5),
+    ));
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    assert!(matches!(
+        env.collection_job(id).await.state,
+        CollectionJobState::Start
+    ));
+
+    let creator = tokio::spawn(run_aggregation_job_creator(
+        env.ds(),
+        JobCreatorConfig {
+            interval_ms: 50,
+            max_job_size: 25,
+            ..Default::default()
+        },
+        shutdown.clone(),
+    ));
+    let driver = tokio::spawn(run_aggregation_job_driver(
+        env.ds(),
+        env.http.clone(),
+        JobDriverConfig {
+            interval_ms: 50,
+            ..Default::default()
+        },
+        shutdown.clone(),
+        StdDuration::from_secs(5),
+    ));
+    let finished = tokio::time::timeout(StdDuration::from_secs(60), async {
+        loop {
+            let job = env.collection_job(id).await;
+            if !matches!(job.state, CollectionJobState::Start) {
+                return job;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("collected within a minute, not after the hour the job was put back for");
+    assert_eq!(env.collected_result(&finished), ("30".to_owned(), 100));
+
+    shutdown.cancel();
+    for handle in [creator, driver, collector] {
+        tokio::time::timeout(StdDuration::from_secs(10), handle)
+            .await
+            .expect("stops promptly")
+            .expect("no panic")
+            .expect("no error");
+    }
+}
+
 #[tokio::test]
 async fn invalid_configurations_are_refused_at_start() {
     let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1).await;
