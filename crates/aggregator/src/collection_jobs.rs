@@ -128,6 +128,9 @@ async fn create_job(
             })
         })
         .await?;
+    // Committed: this process's job creator and collection job driver (if
+    // it runs them) start on it now.
+    crate::leader::wake::collection_job_created();
     tracing::info!(task_id = %task_id, collection_job_id = %job_id, "collection job created");
     Ok(StatusCode::CREATED)
 }

@@ -73,14 +73,7 @@ pub struct CollectionJobDriver {
     not_ready_retry: DapDuration,
     /// Cancelled when the shutdown grace runs out: jobs in flight stop.
     cut: CancellationToken,
-    /// When waiting jobs were last made due early.
-    last_expedite: std::sync::Mutex<Option<Instant>>,
 }
-
-/// The least time between two early looks at collection jobs waiting for
-/// their batches: aggregation jobs finish many times a second under load,
-/// and each look is a readiness check per waiting job.
-const EXPEDITE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl CollectionJobDriver {
     /// A driver. A collection job is one step: at shutdown the one in
@@ -98,7 +91,6 @@ impl CollectionJobDriver {
             settings,
             not_ready_retry: DapDuration::from_seconds(cfg.not_ready_retry_secs),
             cut: CancellationToken::new(),
-            last_expedite: std::sync::Mutex::new(None),
         }
     }
 
@@ -337,21 +329,12 @@ impl LeasedWork for CollectionJobDriver {
 }
 
 impl CollectionJobDriver {
-    /// If an aggregation job of this process finished since a job was put
-    /// back as not ready, makes the waiting jobs due now (at most once per
-    /// [`EXPEDITE_EVERY`]; news that comes sooner is kept for the next
-    /// look), so a collection is ready as soon as its batch is.
+    /// If this process's aggregation settled (a job finished, none runs)
+    /// since a job was put back as not ready, makes the waiting jobs due
+    /// now, so a collection is ready as soon as its batch is.
     async fn expedite_if_aggregation_progressed(&self) {
         if !super::wake::take_aggregation_progress() {
             return;
-        }
-        {
-            let mut last = self.last_expedite.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|at| at.elapsed() < EXPEDITE_EVERY) {
-                super::wake::keep_aggregation_progress();
-                return;
-            }
-            *last = Some(Instant::now());
         }
         let expedited = self
             .ds

@@ -502,6 +502,7 @@ pub async fn run_aggregation_job_creator(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(interval) => {}
+            _ = super::wake::job_creator().notified() => {}
         }
     }
     info!("aggregation job creator stopped");

@@ -535,6 +535,7 @@ impl LeasedWork for AggregationJobDriver {
     }
 
     async fn drive(&self, lease: Lease<AggregationJob>) {
+        let _running = super::wake::RunningAggregationJob::start();
         // Every event of the job's handling carries its task and job IDs.
         let span = tracing::info_span!(
             "aggregation_job",

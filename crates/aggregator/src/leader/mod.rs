@@ -92,7 +92,7 @@ mod param_jobs;
 mod peer_client;
 mod report_state;
 mod response_limit;
-mod wake;
+pub(crate) mod wake;
 
 #[cfg(test)]
 mod tests;

@@ -1,17 +1,24 @@
-//! In-process wake-ups between the Leader's roles: the job creator tells
-//! the aggregation job driver of the process (if it runs one) that it
-//! created jobs, so the driver takes them at once instead of at its next
-//! `interval`; the aggregation job driver tells the collection job driver
-//! that a job finished while collection jobs waited for their batches, so
-//! it looks at them again at once instead of after `not_ready_retry_secs`
-//! (a collection is ready as soon as its last aggregation job is done).
-//! The datastore stays the only coordination between
-//! processes: a driver in another process still finds the jobs on its next
-//! poll, and a wake-up that no driver waits for is harmless (one extra
-//! poll).
+//! In-process wake-ups between the Leader's roles, so that no step waits
+//! for a poll interval when this process already knows there is work:
 //!
-//! One permit is kept when no driver is waiting ([`Notify::notify_one`]),
-//! so jobs created while the driver is busy acquiring are not missed.
+//! - the job creator tells the aggregation job driver that it created
+//!   jobs: the driver takes them at once instead of at its next
+//!   `interval`;
+//! - the aggregation job driver tells the collection job driver that its
+//!   jobs settled (a job finished and none is running any more) while
+//!   collection jobs waited for their batches: those are looked at again
+//!   at once instead of after `not_ready_retry_secs`, so a collection is
+//!   ready as soon as its last aggregation job is done;
+//! - the collection job endpoint tells the job creator and the collection
+//!   job driver that a Collector now waits: the creator puts the reports
+//!   still unaggregated into jobs now (within its size rules), and the
+//!   driver looks at the new job now.
+//!
+//! The datastore stays the only coordination between processes: a driver
+//! in another process still finds the jobs on its next poll, and a wake-up
+//! that no driver waits for is harmless (one extra poll). One permit is
+//! kept when no one is waiting ([`Notify::notify_one`]), so work that
+//! comes while a loop is busy is not missed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -19,13 +26,19 @@ use tokio::sync::Notify;
 
 static AGGREGATION_JOBS: OnceLock<Notify> = OnceLock::new();
 static COLLECTION_JOBS: OnceLock<Notify> = OnceLock::new();
+static JOB_CREATOR: OnceLock<Notify> = OnceLock::new();
 /// The collection job driver put a job back because its batch was not
 /// ready, and has not looked again since.
 static COLLECTIONS_WAITING: AtomicBool = AtomicBool::new(false);
-/// An aggregation job finished while collection jobs waited.
+/// Aggregation settled while collection jobs waited: news for the
+/// collection job driver.
 static AGGREGATION_PROGRESSED: AtomicBool = AtomicBool::new(false);
 /// Aggregation jobs this process finished.
 static AGGREGATION_JOBS_FINISHED: AtomicU64 = AtomicU64::new(0);
+/// Aggregation jobs this process is driving now.
+static AGGREGATION_JOBS_RUNNING: AtomicU64 = AtomicU64::new(0);
+/// A job finished since the driver last had none running.
+static FINISHED_SINCE_SETTLED: AtomicBool = AtomicBool::new(false);
 
 /// What the aggregation job driver of this process waits on besides its
 /// interval.
@@ -36,6 +49,17 @@ pub(crate) fn aggregation_jobs() -> &'static Notify {
 /// Called by the job creator once jobs it created are committed.
 pub(crate) fn aggregation_jobs_created() {
     aggregation_jobs().notify_one();
+}
+
+/// What the job creator of this process waits on besides its interval.
+pub(crate) fn job_creator() -> &'static Notify {
+    JOB_CREATOR.get_or_init(Notify::new)
+}
+
+/// Called by the collection job endpoint once a new job is committed.
+pub fn collection_job_created() {
+    job_creator().notify_one();
+    collection_jobs().notify_one();
 }
 
 /// What the collection job driver of this process waits on besides its
@@ -50,11 +74,45 @@ pub(crate) fn collection_job_waiting() {
     COLLECTIONS_WAITING.store(true, Ordering::SeqCst);
 }
 
-/// Called by the aggregation job driver once a finished job is committed:
-/// wakes the collection job driver if jobs wait for their batches (and
-/// costs nothing otherwise).
+/// One aggregation job being driven by this process, from its lease to
+/// the end of its handling; when the last one ends after a job finished,
+/// aggregation has settled (see [`aggregation_job_finished`]).
+pub(crate) struct RunningAggregationJob(());
+
+impl RunningAggregationJob {
+    pub(crate) fn start() -> Self {
+        AGGREGATION_JOBS_RUNNING.fetch_add(1, Ordering::SeqCst);
+        Self(())
+    }
+}
+
+impl Drop for RunningAggregationJob {
+    fn drop(&mut self) {
+        if AGGREGATION_JOBS_RUNNING.fetch_sub(1, Ordering::SeqCst) == 1
+            && FINISHED_SINCE_SETTLED.swap(false, Ordering::SeqCst)
+        {
+            aggregation_settled();
+        }
+    }
+}
+
+/// Called by the aggregation job driver once a finished job is committed.
+/// Waiting collections are worth a look only when no other job of this
+/// process is still running (the batch is rarely ready before its last
+/// job is done): then, or at once if no job is counted as running, the
+/// collection job driver is woken if jobs wait for their batches (and
+/// nothing happens otherwise).
 pub(crate) fn aggregation_job_finished() {
     AGGREGATION_JOBS_FINISHED.fetch_add(1, Ordering::SeqCst);
+    FINISHED_SINCE_SETTLED.store(true, Ordering::SeqCst);
+    if AGGREGATION_JOBS_RUNNING.load(Ordering::SeqCst) == 0
+        && FINISHED_SINCE_SETTLED.swap(false, Ordering::SeqCst)
+    {
+        aggregation_settled();
+    }
+}
+
+fn aggregation_settled() {
     if COLLECTIONS_WAITING.load(Ordering::SeqCst) {
         AGGREGATION_PROGRESSED.store(true, Ordering::SeqCst);
         collection_jobs().notify_one();
@@ -70,10 +128,10 @@ pub(crate) fn aggregation_jobs_finished() -> u64 {
     AGGREGATION_JOBS_FINISHED.load(Ordering::SeqCst)
 }
 
-/// Whether an aggregation job finished since the collection job driver
-/// last put a job back as not ready: then the waiting jobs are worth
-/// another look now. Clears the news (the jobs still not ready are put
-/// back again, and wait for the next).
+/// Whether aggregation settled since the collection job driver last put a
+/// job back as not ready: then the waiting jobs are worth another look
+/// now. Clears the news (the jobs still not ready are put back again, and
+/// wait for the next).
 pub(crate) fn take_aggregation_progress() -> bool {
     if AGGREGATION_PROGRESSED.swap(false, Ordering::SeqCst) {
         COLLECTIONS_WAITING.store(false, Ordering::SeqCst);
@@ -83,16 +141,11 @@ pub(crate) fn take_aggregation_progress() -> bool {
     }
 }
 
-/// Keeps news taken by [`take_aggregation_progress`] for a later look.
-pub(crate) fn keep_aggregation_progress() {
-    COLLECTIONS_WAITING.store(true, Ordering::SeqCst);
-    AGGREGATION_PROGRESSED.store(true, Ordering::SeqCst);
-}
-
 /// News for a job just put back as not ready: an aggregation job finished
 /// during its readiness check; the collection job driver looks again.
 pub(crate) fn aggregation_progressed_meanwhile() {
-    keep_aggregation_progress();
+    COLLECTIONS_WAITING.store(true, Ordering::SeqCst);
+    AGGREGATION_PROGRESSED.store(true, Ordering::SeqCst);
     collection_jobs().notify_one();
 }
 
@@ -109,22 +162,32 @@ mod tests {
             .expect("the permit was kept");
     }
 
+    /// (nextest runs each test in a process of its own: the flags start
+    /// clear.)
     #[tokio::test]
-    async fn a_finished_job_wakes_the_collection_driver_only_while_collections_wait() {
-        // Other tests of this binary share the flags: start from none.
-        let _ = take_aggregation_progress();
-        COLLECTIONS_WAITING.store(false, Ordering::SeqCst);
+    async fn settled_aggregation_wakes_the_collection_driver_only_while_collections_wait() {
         aggregation_job_finished();
         assert!(!take_aggregation_progress(), "no collection waited");
 
         collection_job_waiting();
+        let first = RunningAggregationJob::start();
+        let second = RunningAggregationJob::start();
         aggregation_job_finished();
+        drop(first);
+        assert!(
+            !take_aggregation_progress(),
+            "another job still runs: not settled yet"
+        );
+        drop(second);
         tokio::time::timeout(Duration::from_secs(1), collection_jobs().notified())
             .await
-            .expect("the collection driver was woken");
+            .expect("the collection driver was woken once the last job ended");
         assert!(take_aggregation_progress());
         assert!(!take_aggregation_progress(), "the news is taken once");
+
+        let third = RunningAggregationJob::start();
         aggregation_job_finished();
+        drop(third);
         assert!(
             !take_aggregation_progress(),
             "no collection waits until one is put back again"
