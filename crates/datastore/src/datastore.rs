@@ -102,6 +102,12 @@ pub trait Datastore: Send + Sync + 'static {
     /// The clock transactions read "now" from.
     fn clock(&self) -> &dyn Clock;
 
+    /// Whether writers run side by side (PostgreSQL) rather than one at a
+    /// time for the whole database (SQLite's one write lock): a caller
+    /// may then split work into more, earlier transactions without them
+    /// queueing behind each other.
+    fn writers_run_in_parallel(&self) -> bool;
+
     /// Whether the datastore can serve this binary: it answers a query and
     /// its applied schema migrations are exactly the built-in ones (the
     /// readiness probe). The caller bounds the wait; a closed datastore

@@ -138,6 +138,10 @@ impl<DB: Backend> Datastore for PooledDatastore<DB> {
         self.clock.as_ref()
     }
 
+    fn writers_run_in_parallel(&self) -> bool {
+        !DB::BEGIN.writers_queue_in_process
+    }
+
     async fn close(&self) {
         close_pool_bounded(self.pool.close()).await;
     }

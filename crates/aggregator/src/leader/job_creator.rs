@@ -74,6 +74,19 @@ pub fn eager_aggregation_parameter(task: &Task) -> Option<Vec<u8>> {
     task.vdaf().fixed_aggregation_parameter()
 }
 
+/// Which jobs a run makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sizes {
+    /// `min_job_size..=max_job_size` reports, and an undersized remainder
+    /// once it waited `max_report_wait` (a run on the interval, or for a
+    /// collection).
+    AsConfigured,
+    /// Only jobs of `max_job_size` reports, the rest left for a later run
+    /// (a run woken because the reports stored since the last one make a
+    /// full job: it must not cut the stream into remainders).
+    FullOnly,
+}
+
 /// What one run did, summed over tasks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CreatorRunSummary {
@@ -135,6 +148,15 @@ impl AggregationJobCreator {
         &self,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<CreatorRunSummary> {
+        self.run(shutdown, Sizes::AsConfigured).await
+    }
+
+    /// One run, making jobs of the sizes `sizes` allows.
+    async fn run(
+        &self,
+        shutdown: &CancellationToken,
+        sizes: Sizes,
+    ) -> anyhow::Result<CreatorRunSummary> {
         let tasks = self
             .ds
             .run_read_tx("job_creator_tasks", |tx| {
@@ -146,11 +168,15 @@ impl AggregationJobCreator {
             if shutdown.is_cancelled() {
                 break;
             }
-            let created = match eager_aggregation_parameter(task) {
-                Some(aggregation_parameter) => {
-                    self.create_for_task(task, aggregation_parameter).await
+            let created = match (eager_aggregation_parameter(task), sizes) {
+                (Some(aggregation_parameter), _) => {
+                    self.create_for_task(task, aggregation_parameter, sizes)
+                        .await
                 }
-                None => self.create_for_collections(task).await,
+                (None, Sizes::AsConfigured) => self.create_for_collections(task).await,
+                // Stored reports do not make jobs of such a task: its
+                // collections do.
+                (None, Sizes::FullOnly) => Ok(CreatorRunSummary::default()),
             };
             match created {
                 Ok(summary) => {
@@ -174,9 +200,17 @@ impl AggregationJobCreator {
         &self,
         task: &Task,
         aggregation_parameter: Vec<u8>,
+        sizes: Sizes,
     ) -> Result<CreatorRunSummary, TxError> {
         let task_id = *task.task_id();
-        let flush = self.remainder_waited_enough(&task_id);
+        let mut cfg = self.cfg.clone();
+        let flush = match sizes {
+            Sizes::AsConfigured => self.remainder_waited_enough(&task_id),
+            Sizes::FullOnly => {
+                cfg.min_job_size = cfg.max_job_size;
+                false
+            }
+        };
         // A read-only look first, so that idle tasks never take the write
         // lock (SQLite has one for the whole database).
         let waiting = self
@@ -187,14 +221,14 @@ impl AggregationJobCreator {
                 )
             })
             .await?;
-        if waiting == 0 || (waiting < self.cfg.min_job_size && !flush) {
+        if waiting == 0 || (waiting < cfg.min_job_size && !flush) {
             self.note_remainder(&task_id, waiting > 0);
             return Ok(CreatorRunSummary::default());
         }
         let plan = Arc::new(TaskPlan {
             task: task.clone(),
             aggregation_parameter,
-            cfg: self.cfg.clone(),
+            cfg,
             flush,
         });
         let outcome = self
@@ -482,16 +516,28 @@ pub async fn run_aggregation_job_creator(
 ) -> anyhow::Result<()> {
     cfg.validate().map_err(anyhow::Error::msg)?;
     let interval = cfg.interval();
+    let cfg_max_job_size = cfg.max_job_size;
+    let ds_writers_in_parallel = ds.writers_run_in_parallel();
     let creator = AggregationJobCreator::new(ds, cfg);
     info!(?interval, "aggregation job creator started");
+    // Woken by stored reports only where writers run side by side: with
+    // SQLite's one write lock, runs per full job queue behind uploads (and
+    // uploads behind them), and dyad bench measured 5 % less end to end
+    // there, against 27 % more on PostgreSQL.
+    if ds_writers_in_parallel {
+        super::wake::job_creator_started(cfg_max_job_size);
+    }
+    let mut sizes = Sizes::AsConfigured;
     loop {
-        match creator.run_once(&shutdown).await {
+        super::wake::job_creator_run_begins();
+        match creator.run(&shutdown, sizes).await {
             Ok(summary) => {
                 if summary.jobs_created > 0 {
                     // Committed: this process's driver takes them now.
                     super::wake::aggregation_jobs_created();
                 }
-                if summary.more_waiting && !shutdown.is_cancelled() {
+                if summary.more_waiting && sizes == Sizes::AsConfigured && !shutdown.is_cancelled()
+                {
                     // A backlog: no pause before the next run.
                     tokio::task::yield_now().await;
                     continue;
@@ -499,11 +545,12 @@ pub async fn run_aggregation_job_creator(
             }
             Err(error) => warn!(%error, "aggregation job creator run failed; will retry"),
         }
-        tokio::select! {
+        sizes = tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
-            _ = super::wake::job_creator().notified() => {}
-        }
+            _ = tokio::time::sleep(interval) => Sizes::AsConfigured,
+            _ = super::wake::job_creator().notified() => Sizes::AsConfigured,
+            _ = super::wake::full_job_stored().notified() => Sizes::FullOnly,
+        };
     }
     info!("aggregation job creator stopped");
     Ok(())

@@ -9,6 +9,13 @@
 //!   collection jobs waited for their batches: those are looked at again
 //!   at once instead of after `not_ready_retry_secs`, so a collection is
 //!   ready as soon as its last aggregation job is done;
+//! - where the datastore's writers run side by side (PostgreSQL), the
+//!   upload's report writer tells the job creator once a full job's
+//!   worth of reports (its `max_job_size`) was stored since its last run
+//!   began, and that run makes full jobs only: jobs start as soon as they
+//!   can be full, so aggregation keeps pace with uploads instead of
+//!   catching up once per `interval`, and the stream is not cut into
+//!   remainders;
 //! - the collection job endpoint tells the job creator and the collection
 //!   job driver that a Collector now waits: the creator puts the reports
 //!   still unaggregated into jobs now (within its size rules), and the
@@ -27,6 +34,7 @@ use tokio::sync::Notify;
 static AGGREGATION_JOBS: OnceLock<Notify> = OnceLock::new();
 static COLLECTION_JOBS: OnceLock<Notify> = OnceLock::new();
 static JOB_CREATOR: OnceLock<Notify> = OnceLock::new();
+static FULL_JOB_STORED: OnceLock<Notify> = OnceLock::new();
 /// The collection job driver put a job back because its batch was not
 /// ready, and has not looked again since.
 static COLLECTIONS_WAITING: AtomicBool = AtomicBool::new(false);
@@ -49,6 +57,44 @@ pub(crate) fn aggregation_jobs() -> &'static Notify {
 /// Called by the job creator once jobs it created are committed.
 pub(crate) fn aggregation_jobs_created() {
     aggregation_jobs().notify_one();
+}
+
+/// Reports stored since the job creator's last run began.
+static REPORTS_SINCE_CREATOR_RUN: AtomicU64 = AtomicU64::new(0);
+/// The job creator's `max_job_size`; 0 while no creator runs here.
+static CREATOR_JOB_SIZE: AtomicU64 = AtomicU64::new(0);
+
+/// Called by the job creator when it starts, if its datastore's writers
+/// run side by side: from then on, stored reports wake it once they make
+/// a full job.
+pub(crate) fn job_creator_started(max_job_size: u64) {
+    CREATOR_JOB_SIZE.store(max_job_size, Ordering::SeqCst);
+}
+
+/// Called by the job creator as each run begins: what it reads now needs
+/// no wake-up.
+pub(crate) fn job_creator_run_begins() {
+    REPORTS_SINCE_CREATOR_RUN.store(0, Ordering::SeqCst);
+}
+
+/// Called by the report writer once `stored` new reports are committed:
+/// wakes the job creator when they complete a full job since its last run
+/// began (and does nothing where no creator runs).
+pub fn reports_stored(stored: u64) {
+    let job_size = CREATOR_JOB_SIZE.load(Ordering::SeqCst);
+    if job_size == 0 || stored == 0 {
+        return;
+    }
+    let before = REPORTS_SINCE_CREATOR_RUN.fetch_add(stored, Ordering::SeqCst);
+    if before < job_size && before.saturating_add(stored) >= job_size {
+        full_job_stored().notify_one();
+    }
+}
+
+/// What the job creator of this process waits on for stored reports: a
+/// run that makes only full jobs.
+pub(crate) fn full_job_stored() -> &'static Notify {
+    FULL_JOB_STORED.get_or_init(Notify::new)
 }
 
 /// What the job creator of this process waits on besides its interval.
@@ -160,6 +206,30 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), aggregation_jobs().notified())
             .await
             .expect("the permit was kept");
+    }
+
+    #[tokio::test]
+    async fn stored_reports_wake_the_creator_once_they_make_a_full_job() {
+        reports_stored(1000);
+        job_creator_started(100);
+        job_creator_run_begins();
+        reports_stored(60);
+        let nothing_yet =
+            tokio::time::timeout(Duration::from_millis(50), full_job_stored().notified()).await;
+        assert!(nothing_yet.is_err(), "60 reports do not make a job of 100");
+        reports_stored(40);
+        tokio::time::timeout(Duration::from_secs(1), full_job_stored().notified())
+            .await
+            .expect("100 reports woke the creator");
+        reports_stored(500);
+        let once =
+            tokio::time::timeout(Duration::from_millis(50), full_job_stored().notified()).await;
+        assert!(once.is_err(), "woken once until its next run begins");
+        job_creator_run_begins();
+        reports_stored(100);
+        tokio::time::timeout(Duration::from_secs(1), full_job_stored().notified())
+            .await
+            .expect("a new run counts again");
     }
 
     /// (nextest runs each test in a process of its own: the flags start

@@ -83,6 +83,9 @@ async fn readiness_gives_up_after_its_timeout() {
         fn clock(&self) -> &dyn dyad_core::clock::Clock {
             &RealClock
         }
+        fn writers_run_in_parallel(&self) -> bool {
+            false
+        }
         async fn close(&self) {}
         async fn check_ready(&self) -> Result<(), dyad_datastore::DatastoreError> {
             std::future::pending().await

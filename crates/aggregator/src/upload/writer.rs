@@ -279,6 +279,13 @@ pub(super) async fn flush(datastore: &dyn Datastore, batch: Vec<Pending>) {
     match write_in_one_transaction(datastore, items.clone()).await {
         Ok(outcomes) => {
             tracing::debug!(reports = outcomes.len(), "wrote a batch of reports");
+            let stored = outcomes
+                .iter()
+                .filter(|outcome| **outcome == UploadOutcome::Stored)
+                .count();
+            // Committed: this process's job creator (if it runs one) starts
+            // a job as soon as one can be full.
+            crate::leader::wake::reports_stored(stored as u64);
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
