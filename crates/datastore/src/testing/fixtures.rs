@@ -1,7 +1,7 @@
 //! Values the conformance tests build: tasks of both roles and batch modes,
 //! reports, jobs, and short helpers for times and intervals.
 
-use crate::models::{AggregationJob, LeaderStoredReport};
+use crate::models::{AggregationJob, CollectionJob, LeaderStoredReport};
 use crate::{Datastore, DatastoreExt, TxError};
 use dyad_core::hpke::HpkeKeypair;
 use dyad_core::task::{AuthenticationToken, AuthenticationTokenType, BatchMode, Task, VerifyKey};
@@ -150,6 +150,23 @@ pub async fn put_aggregation_jobs(datastore: &dyn Datastore, jobs: &[Aggregation
         })
         .await
         .expect("put aggregation jobs");
+}
+
+/// Stores the collection jobs.
+pub async fn put_collection_jobs(datastore: &dyn Datastore, jobs: &[CollectionJob]) {
+    let jobs = jobs.to_vec();
+    datastore
+        .run_tx("put_collection_jobs", move |tx| {
+            let jobs = jobs.clone();
+            Box::pin(async move {
+                for job in &jobs {
+                    tx.put_collection_job(job).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .expect("put collection jobs");
 }
 
 /// An error for aborting test transactions.

@@ -295,19 +295,7 @@ pub async fn collection_job_leases(h: TestDatastore) {
     };
     let started = new_job(CollectionJobState::Start);
     let abandoned = new_job(CollectionJobState::Abandoned);
-    let jobs = vec![started.clone(), abandoned];
-    h.datastore
-        .run_tx("put", move |tx| {
-            let jobs = jobs.clone();
-            Box::pin(async move {
-                for job in &jobs {
-                    tx.put_collection_job(job).await?;
-                }
-                Ok(())
-            })
-        })
-        .await
-        .unwrap();
+    fixtures::put_collection_jobs(h.datastore.as_ref(), &[started.clone(), abandoned]).await;
 
     let acquire_collections = |datastore: std::sync::Arc<dyn Datastore>| async move {
         datastore
@@ -376,19 +364,7 @@ pub async fn waiting_collection_jobs_are_expedited_failed_and_leased_ones_not(h:
             )
         })
         .collect();
-    let stored = jobs.clone();
-    h.datastore
-        .run_tx("put", move |tx| {
-            let jobs = stored.clone();
-            Box::pin(async move {
-                for job in &jobs {
-                    tx.put_collection_job(job).await?;
-                }
-                Ok(())
-            })
-        })
-        .await
-        .unwrap();
+    fixtures::put_collection_jobs(h.datastore.as_ref(), &jobs).await;
     let acquire_collections = |max: u64| {
         let datastore = h.datastore.clone();
         async move {

@@ -18,12 +18,7 @@ fn counts(ones: usize, zeros: usize) -> Vec<Measurement> {
 
 async fn interval_job(env: &Env, start: Time, buckets: u64) -> CollectionJobId {
     let batch = interval(start, buckets);
-    env.put_collection_job(
-        Query::TimeInterval(batch),
-        BatchIdentifier::TimeInterval(batch),
-        vec![],
-    )
-    .await
+    env.put_interval_collection_job(batch).await
 }
 
 async fn state(env: &Env, id: CollectionJobId) -> CollectionJobState {

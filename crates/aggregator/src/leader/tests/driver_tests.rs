@@ -39,13 +39,7 @@ async fn job_batch_aggregations(env: &Env, id: AggregationJobId) -> Vec<BatchAgg
 /// result and report count.
 async fn collect_interval(env: &Env, start: Time, buckets: u64) -> (String, u64) {
     let batch = interval(start, buckets);
-    let id = env
-        .put_collection_job(
-            Query::TimeInterval(batch),
-            BatchIdentifier::TimeInterval(batch),
-            vec![],
-        )
-        .await;
+    let id = env.put_interval_collection_job(batch).await;
     collection_driver(env, &collection_config(3))
         .run_once()
         .await

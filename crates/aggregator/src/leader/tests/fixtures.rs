@@ -16,7 +16,8 @@ use dyad_datastore::testing::{sqlite_harness, TestDatastore};
 use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{
     AggregateShareAad, AggregationJobId, BatchSelector, CollectionJobId, Duration, HpkeConfigId,
-    InputShareAad, PlaintextInputShare, Query, ReportId, ReportMetadata, Role, TaskId, Time,
+    InputShareAad, Interval, PlaintextInputShare, Query, ReportId, ReportMetadata, Role, TaskId,
+    Time,
 };
 use dyad_protocol::collection::unshard;
 use std::sync::Arc;
@@ -262,6 +263,17 @@ impl Env {
             .expect("read jobs")
     }
 
+    /// Stores a collection job for the time interval `batch`, with no
+    /// aggregation parameter.
+    pub async fn put_interval_collection_job(&self, batch: Interval) -> CollectionJobId {
+        self.put_collection_job(
+            Query::TimeInterval(batch),
+            BatchIdentifier::TimeInterval(batch),
+            vec![],
+        )
+        .await
+    }
+
     /// Stores a collection job for `query` with the batch it resolves to.
     pub async fn put_collection_job(
         &self,
@@ -299,6 +311,22 @@ impl Env {
             .await
             .expect("read collection job")
             .expect("collection job exists")
+    }
+
+    /// Polls the collection job until it has left the start state, for at
+    /// most a minute (`why` says what the wait expects, should it not end).
+    pub async fn wait_until_collected(&self, id: CollectionJobId, why: &str) -> CollectionJob {
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            loop {
+                let job = self.collection_job(id).await;
+                if !matches!(job.state, CollectionJobState::Start) {
+                    return job;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect(why)
     }
 
     /// Opens and unshards a finished collection job as the Collector would:

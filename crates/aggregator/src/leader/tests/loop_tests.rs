@@ -8,8 +8,7 @@ use crate::leader::{
 };
 use dyad_core::task::BatchMode;
 use dyad_core::vdaf::{Measurement, VdafInstance};
-use dyad_datastore::models::{BatchIdentifier, CollectionJobState};
-use dyad_messages::draft09::Query;
+use dyad_datastore::models::CollectionJobState;
 use std::time::Duration as StdDuration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,13 +19,7 @@ async fn the_loops_aggregate_and_collect_a_thousand_reports_then_stop() {
     measurements.extend(vec![Measurement::Count(false); 600]);
     env.upload(&measurements, start).await;
     let batch = interval(start, 1);
-    let id = env
-        .put_collection_job(
-            Query::TimeInterval(batch),
-            BatchIdentifier::TimeInterval(batch),
-            vec![],
-        )
-        .await;
+    let id = env.put_interval_collection_job(batch).await;
 
     let shutdown = CancellationToken::new();
     let creator = tokio::spawn(run_aggregation_job_creator(
@@ -59,27 +52,12 @@ async fn the_loops_aggregate_and_collect_a_thousand_reports_then_stop() {
         StdDuration::from_secs(5),
     ));
 
-    let finished = tokio::time::timeout(StdDuration::from_secs(60), async {
-        loop {
-            let job = env.collection_job(id).await;
-            if !matches!(job.state, CollectionJobState::Start) {
-                return job;
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("collected within a minute");
+    let finished = env
+        .wait_until_collected(id, "collected within a minute")
+        .await;
     assert_eq!(env.collected_result(&finished), ("400".to_owned(), 1000));
 
-    shutdown.cancel();
-    for handle in [creator, driver, collector] {
-        tokio::time::timeout(StdDuration::from_secs(10), handle)
-            .await
-            .expect("stops promptly")
-            .expect("no panic")
-            .expect("no error");
-    }
+    stop(shutdown, [creator, driver, collector]).await;
 }
 
 /// A collection job whose batch was not ready is looked at again as soon
@@ -94,13 +72,7 @@ async fn a_waiting_collection_is_collected_as_soon_as_its_aggregation_is_done() 
     measurements.extend(vec![Measurement::Count(false); 70]);
     env.upload(&measurements, start).await;
     let batch = interval(start, 1);
-    let id = env
-        .put_collection_job(
-            Query::TimeInterval(batch),
-            BatchIdentifier::TimeInterval(batch),
-            vec![],
-        )
-        .await;
+    let id = env.put_interval_collection_job(batch).await;
 
     // The collection job driver alone first: it finds the batch not ready
     // (no report aggregated yet) and puts the job back for an hour.
@@ -141,27 +113,15 @@ async fn a_waiting_collection_is_collected_as_soon_as_its_aggregation_is_done() 
         shutdown.clone(),
         StdDuration::from_secs(5),
     ));
-    let finished = tokio::time::timeout(StdDuration::from_secs(60), async {
-        loop {
-            let job = env.collection_job(id).await;
-            if !matches!(job.state, CollectionJobState::Start) {
-                return job;
-            }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("collected within a minute, not after the hour the job was put back for");
+    let finished = env
+        .wait_until_collected(
+            id,
+            "collected within a minute, not after the hour the job was put back for",
+        )
+        .await;
     assert_eq!(env.collected_result(&finished), ("30".to_owned(), 100));
 
-    shutdown.cancel();
-    for handle in [creator, driver, collector] {
-        tokio::time::timeout(StdDuration::from_secs(10), handle)
-            .await
-            .expect("stops promptly")
-            .expect("no panic")
-            .expect("no error");
-    }
+    stop(shutdown, [creator, driver, collector]).await;
 }
 
 #[tokio::test]
@@ -177,4 +137,20 @@ async fn invalid_configurations_are_refused_at_start() {
     )
     .await;
     assert!(result.unwrap_err().to_string().contains("min_job_size"));
+}
+
+/// Cancels the loops and checks that each stops promptly, without a panic
+/// or an error.
+async fn stop<E: std::fmt::Debug>(
+    shutdown: CancellationToken,
+    loops: impl IntoIterator<Item = tokio::task::JoinHandle<Result<(), E>>>,
+) {
+    shutdown.cancel();
+    for handle in loops {
+        tokio::time::timeout(StdDuration::from_secs(10), handle)
+            .await
+            .expect("stops promptly")
+            .expect("no panic")
+            .expect("no error");
+    }
 }

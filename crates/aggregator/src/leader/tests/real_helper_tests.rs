@@ -29,13 +29,7 @@ async fn time_interval_histogram_against_the_real_helper() {
         assert_eq!(job.state, AggregationJobState::Finished);
     }
     let batch = interval(start, 2);
-    let id = env
-        .put_collection_job(
-            Query::TimeInterval(batch),
-            BatchIdentifier::TimeInterval(batch),
-            vec![],
-        )
-        .await;
+    let id = env.put_interval_collection_job(batch).await;
     collection_driver(&env, &collection_config(2))
         .run_once()
         .await
