@@ -39,6 +39,11 @@ pub struct PooledDatastore<DB: sqlx::Database> {
     /// The in-process queue of writers, one permit, used where the backend
     /// has one write lock ([`crate::backend::Begin::writers_queue_in_process`]).
     writers: Arc<tokio::sync::Semaphore>,
+    /// Where the backend queues its writers in the process, the one
+    /// connection they all run on (its own commits leave its page cache
+    /// valid, where any other connection's commit makes SQLite drop it);
+    /// `None`: writers take a connection of `pool` like readers.
+    pub(crate) writer_pool: Option<Pool<DB>>,
     /// How long a transaction waits for a connection (and for its turn in
     /// the writers' queue) before failing as a pool timeout.
     acquire_timeout: StdDuration,
@@ -55,6 +60,7 @@ impl<DB: sqlx::Database> Clone for PooledDatastore<DB> {
             statement_timeout: self.statement_timeout,
             target: self.target.clone(),
             writers: self.writers.clone(),
+            writer_pool: self.writer_pool.clone(),
             acquire_timeout: self.acquire_timeout,
         }
     }
@@ -88,8 +94,16 @@ impl<DB: sqlx::Database> PooledDatastore<DB> {
             statement_timeout: options.statement_timeout,
             target: target.into(),
             writers: Arc::new(tokio::sync::Semaphore::new(1)),
+            writer_pool: None,
             acquire_timeout: options.acquire_timeout,
         }
+    }
+
+    /// Runs read-write transactions and claims on `writer_pool` (one
+    /// connection), read-only ones on the main pool.
+    pub(crate) fn with_writer_pool(mut self, writer_pool: Pool<DB>) -> Self {
+        self.writer_pool = Some(writer_pool);
+        self
     }
 }
 
@@ -143,6 +157,9 @@ impl<DB: Backend> Datastore for PooledDatastore<DB> {
     }
 
     async fn close(&self) {
+        if let Some(writer_pool) = &self.writer_pool {
+            close_pool_bounded(writer_pool.close()).await;
+        }
         close_pool_bounded(self.pool.close()).await;
     }
 }
@@ -178,11 +195,11 @@ async fn attempt<DB: Backend>(
     // The pooled connection is held here, outside the transaction, so that
     // one whose state is in doubt can be closed instead of going back to
     // the pool.
-    let mut conn = datastore
-        .pool
-        .acquire()
-        .await
-        .map_err(DatastoreError::from)?;
+    let pool = match (&datastore.writer_pool, mode) {
+        (Some(writer_pool), TxMode::ReadWrite | TxMode::Claim) => writer_pool,
+        _ => &datastore.pool,
+    };
+    let mut conn = pool.acquire().await.map_err(DatastoreError::from)?;
     let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
     let mut tx = BackendTransaction::<DB>::new(inner, now, mode, datastore.keys.clone());
     let started = Instant::now();

@@ -10,7 +10,10 @@
 //! front: two writers never deadlock trying to upgrade a read lock, and a
 //! busy database makes the transaction wait (then retry) at its start, not
 //! fail in its middle. Read-only transactions (`BEGIN DEFERRED`) run beside
-//! the writer thanks to WAL.
+//! the writer thanks to WAL. Writers, which take turns in the process for
+//! that one lock, all run on a connection of their own (a second pool, of
+//! one), whose page cache stays valid across its own commits; readers take
+//! the `datastore_pool` connections, with a small cache.
 //!
 //! The tables' SQL is shared with PostgreSQL (`crate::tables`); what is
 //! SQLite's own lives here: connection setup and transactions (this file),
@@ -32,6 +35,14 @@ use sqlx::sqlite::{
 use std::str::FromStr;
 use std::sync::Arc;
 use tracing::debug;
+
+/// The page cache of each reading connection (`PRAGMA cache_size`;
+/// negative: KiB). SQLite drops a connection's cache whenever another
+/// connection has committed since its last transaction, so while writers
+/// work a reader's cache is mostly empty, and a large one only held memory
+/// that grew with the database (the writers' connection keeps SQLite's
+/// default, 2 MiB, and its cache stays valid across its own commits).
+const READER_CACHE_SIZE: &str = "-256";
 
 /// A datastore in one SQLite file.
 pub type SqliteDatastore = PooledDatastore<sqlx::Sqlite>;
@@ -58,7 +69,7 @@ impl PooledDatastore<sqlx::Sqlite> {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone().pragma("cache_size", READER_CACHE_SIZE))
             .await?;
         let migrator = sqlx::migrate!("./migrations/sqlite");
         if options.apply_migrations {
@@ -66,11 +77,22 @@ impl PooledDatastore<sqlx::Sqlite> {
         } else {
             crate::schema::check_database(&pool, &migrator).await?;
         }
+        // Writers queue in the process for the file's one write lock
+        // anyway; running them all on one connection keeps its page cache:
+        // SQLite drops a connection's cache whenever another connection has
+        // committed since its last transaction, which with writers spread
+        // over the pool was at nearly every transaction (every page read
+        // again from the OS, and allocated and freed again).
+        let writer_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
         debug!(
             max_connections = options.max_connections,
             "opened SQLite datastore"
         );
-        Ok(Self::new(pool, clock, options, target))
+        Ok(Self::new(pool, clock, options, target).with_writer_pool(writer_pool))
     }
 
     /// Applies pending migrations to the database at `url` (creating it if

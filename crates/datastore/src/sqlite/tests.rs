@@ -3,7 +3,7 @@
 //! its pragmas, re-opening, busy retries, cancelled transactions, and rows
 //! corrupted behind the datastore's back.
 
-use super::SqliteDatastore;
+use super::{SqliteDatastore, READER_CACHE_SIZE};
 use crate::datastore::RetryPolicy;
 use crate::testing::fixtures::{self, aggregation_job, interval, leader_task, report};
 use crate::testing::run_test;
@@ -254,6 +254,61 @@ fn writers_of_one_process_queue_for_the_write_lock() {
         assert!(!tasks.is_empty());
         unlock.notify_one();
         writer.await.unwrap().unwrap();
+    });
+}
+
+/// Read-write transactions all run on the writers' one connection, whose
+/// page cache is SQLite's default where a reader's is smaller: while one
+/// holds it, the writers' pool has no connection to give, and readers still
+/// get theirs.
+#[test]
+fn writers_run_on_one_connection_with_a_larger_page_cache() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = Arc::new(f.open(f.options()).await);
+        let writer_pool = datastore.writer_pool.clone().expect("a writers' pool");
+        let cache_size = |pool: sqlx::SqlitePool| async move {
+            let mut conn = pool.acquire().await.unwrap();
+            sqlx::query_scalar::<_, i64>("PRAGMA cache_size")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap()
+        };
+        assert_eq!(
+            (
+                cache_size(writer_pool.clone()).await,
+                cache_size(datastore.pool.clone()).await
+            ),
+            (-2000, READER_CACHE_SIZE.parse::<i64>().unwrap())
+        );
+
+        let (locked, unlock) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let (locked2, unlock2) = (locked.clone(), unlock.clone());
+        let holding = datastore.clone();
+        let writer = tokio::spawn(async move {
+            holding
+                .run_tx("holding_writer", move |tx| {
+                    let (locked, unlock) = (locked2.clone(), unlock2.clone());
+                    Box::pin(async move {
+                        tx.put_task(&leader_task()).await?;
+                        locked.notify_one();
+                        unlock.notified().await;
+                        Ok(())
+                    })
+                })
+                .await
+        });
+        locked.notified().await;
+        let busy = tokio::time::timeout(StdDuration::from_millis(200), writer_pool.acquire()).await;
+        assert!(busy.is_err(), "the writers' connection is the one in use");
+        datastore.pool.acquire().await.expect("readers have theirs");
+        unlock.notify_one();
+        writer.await.unwrap().unwrap();
+        let again = tokio::time::timeout(StdDuration::from_secs(5), writer_pool.acquire()).await;
+        assert!(again.is_ok(), "given back once the transaction ended");
     });
 }
 
