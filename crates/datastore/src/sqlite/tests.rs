@@ -225,26 +225,7 @@ fn writers_of_one_process_queue_for_the_write_lock() {
             written.unwrap().unwrap();
         }
         // Readers are not queued: one runs while a writer holds the lock.
-        let holding = datastore.clone();
-        let (locked, unlock) = (
-            Arc::new(tokio::sync::Notify::new()),
-            Arc::new(tokio::sync::Notify::new()),
-        );
-        let (locked2, unlock2) = (locked.clone(), unlock.clone());
-        let writer = tokio::spawn(async move {
-            holding
-                .run_tx("holding_writer", move |tx| {
-                    let (locked, unlock) = (locked2.clone(), unlock2.clone());
-                    Box::pin(async move {
-                        tx.put_task(&leader_task()).await?;
-                        locked.notify_one();
-                        unlock.notified().await;
-                        Ok(())
-                    })
-                })
-                .await
-        });
-        locked.notified().await;
+        let (writer, unlock) = hold_write_lock(datastore.clone()).await;
         let tasks = datastore
             .run_read_tx("reader", |tx| {
                 Box::pin(async move { Ok(tx.get_tasks().await?) })
@@ -255,6 +236,37 @@ fn writers_of_one_process_queue_for_the_write_lock() {
         unlock.notify_one();
         writer.await.unwrap().unwrap();
     });
+}
+
+/// Starts a read-write transaction that has written and then waits, holding
+/// the write lock, until the returned `Notify` is notified; returns once it
+/// holds the lock.
+async fn hold_write_lock(
+    datastore: Arc<SqliteDatastore>,
+) -> (
+    tokio::task::JoinHandle<Result<(), TxError>>,
+    Arc<tokio::sync::Notify>,
+) {
+    let (locked, unlock) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let (locked2, unlock2) = (locked.clone(), unlock.clone());
+    let writer = tokio::spawn(async move {
+        datastore
+            .run_tx("holding_writer", move |tx| {
+                let (locked, unlock) = (locked2.clone(), unlock2.clone());
+                Box::pin(async move {
+                    tx.put_task(&leader_task()).await?;
+                    locked.notify_one();
+                    unlock.notified().await;
+                    Ok(())
+                })
+            })
+            .await
+    });
+    locked.notified().await;
+    (writer, unlock)
 }
 
 /// Read-write transactions all run on the writers' one connection, whose
@@ -282,26 +294,7 @@ fn writers_run_on_one_connection_with_a_larger_page_cache() {
             (-2000, READER_CACHE_SIZE.parse::<i64>().unwrap())
         );
 
-        let (locked, unlock) = (
-            Arc::new(tokio::sync::Notify::new()),
-            Arc::new(tokio::sync::Notify::new()),
-        );
-        let (locked2, unlock2) = (locked.clone(), unlock.clone());
-        let holding = datastore.clone();
-        let writer = tokio::spawn(async move {
-            holding
-                .run_tx("holding_writer", move |tx| {
-                    let (locked, unlock) = (locked2.clone(), unlock2.clone());
-                    Box::pin(async move {
-                        tx.put_task(&leader_task()).await?;
-                        locked.notify_one();
-                        unlock.notified().await;
-                        Ok(())
-                    })
-                })
-                .await
-        });
-        locked.notified().await;
+        let (writer, unlock) = hold_write_lock(datastore.clone()).await;
         let busy = tokio::time::timeout(StdDuration::from_millis(200), writer_pool.acquire()).await;
         assert!(busy.is_err(), "the writers' connection is the one in use");
         datastore.pool.acquire().await.expect("readers have theirs");

@@ -9,37 +9,23 @@ use crate::leader::{
 use dyad_core::task::BatchMode;
 use dyad_core::vdaf::{Measurement, VdafInstance};
 use dyad_datastore::models::CollectionJobState;
+use dyad_messages::draft09::CollectionJobId;
 use std::time::Duration as StdDuration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_loops_aggregate_and_collect_a_thousand_reports_then_stop() {
-    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1000).await;
-    let start = bucket_time(&env, 1);
-    let mut measurements = vec![Measurement::Count(true); 400];
-    measurements.extend(vec![Measurement::Count(false); 600]);
-    env.upload(&measurements, start).await;
-    let batch = interval(start, 1);
-    let id = env.put_interval_collection_job(batch).await;
+    let (env, id) = uploaded_and_asked_for(1000, 400).await;
 
     let shutdown = CancellationToken::new();
-    let creator = tokio::spawn(run_aggregation_job_creator(
-        env.ds(),
+    let creator = spawn_creator(
+        &env,
         JobCreatorConfig {
             interval_ms: 100,
             ..Default::default()
         },
-        shutdown.clone(),
-    ));
-    let driver = tokio::spawn(run_aggregation_job_driver(
-        env.ds(),
-        env.http.clone(),
-        JobDriverConfig {
-            interval_ms: 100,
-            ..Default::default()
-        },
-        shutdown.clone(),
-        StdDuration::from_secs(5),
-    ));
+        &shutdown,
+    );
+    let driver = spawn_driver(&env, 100, &shutdown);
     let collector = tokio::spawn(run_collection_job_driver(
         env.ds(),
         env.http.clone(),
@@ -66,13 +52,7 @@ async fn the_loops_aggregate_and_collect_a_thousand_reports_then_stop() {
 /// aggregation is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_collection_is_collected_as_soon_as_its_aggregation_is_done() {
-    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 100).await;
-    let start = bucket_time(&env, 1);
-    let mut measurements = vec![Measurement::Count(true); 30];
-    measurements.extend(vec![Measurement::Count(false); 70]);
-    env.upload(&measurements, start).await;
-    let batch = interval(start, 1);
-    let id = env.put_interval_collection_job(batch).await;
+    let (env, id) = uploaded_and_asked_for(100, 30).await;
 
     // The collection job driver alone first: it finds the batch not ready
     // (no report aggregated yet) and puts the job back for an hour.
@@ -94,25 +74,16 @@ async fn a_waiting_collection_is_collected_as_soon_as_its_aggregation_is_done() 
         CollectionJobState::Start
     ));
 
-    let creator = tokio::spawn(run_aggregation_job_creator(
-        env.ds(),
+    let creator = spawn_creator(
+        &env,
         JobCreatorConfig {
             interval_ms: 50,
             max_job_size: 25,
             ..Default::default()
         },
-        shutdown.clone(),
-    ));
-    let driver = tokio::spawn(run_aggregation_job_driver(
-        env.ds(),
-        env.http.clone(),
-        JobDriverConfig {
-            interval_ms: 50,
-            ..Default::default()
-        },
-        shutdown.clone(),
-        StdDuration::from_secs(5),
-    ));
+        &shutdown,
+    );
+    let driver = spawn_driver(&env, 50, &shutdown);
     let finished = env
         .wait_until_collected(
             id,
@@ -137,6 +108,50 @@ async fn invalid_configurations_are_refused_at_start() {
     )
     .await;
     assert!(result.unwrap_err().to_string().contains("min_job_size"));
+}
+
+/// A Prio3Count task with `reports` reports uploaded in one time bucket,
+/// `ones` of them true, and a collection job for that bucket.
+async fn uploaded_and_asked_for(reports: usize, ones: usize) -> (Env, CollectionJobId) {
+    let min_batch_size = u64::try_from(reports).expect("a small test");
+    let env = Env::new(
+        VdafInstance::Prio3Count,
+        BatchMode::TimeInterval,
+        min_batch_size,
+    )
+    .await;
+    let start = bucket_time(&env, 1);
+    let mut measurements = vec![Measurement::Count(true); ones];
+    measurements.extend(vec![Measurement::Count(false); reports - ones]);
+    env.upload(&measurements, start).await;
+    let id = env.put_interval_collection_job(interval(start, 1)).await;
+    (env, id)
+}
+
+type LoopHandle = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// The job creator, running until `shutdown`.
+fn spawn_creator(env: &Env, config: JobCreatorConfig, shutdown: &CancellationToken) -> LoopHandle {
+    tokio::spawn(run_aggregation_job_creator(
+        env.ds(),
+        config,
+        shutdown.clone(),
+    ))
+}
+
+/// The aggregation job driver polling every `interval_ms`, running until
+/// `shutdown`.
+fn spawn_driver(env: &Env, interval_ms: u64, shutdown: &CancellationToken) -> LoopHandle {
+    tokio::spawn(run_aggregation_job_driver(
+        env.ds(),
+        env.http.clone(),
+        JobDriverConfig {
+            interval_ms,
+            ..Default::default()
+        },
+        shutdown.clone(),
+        StdDuration::from_secs(5),
+    ))
 }
 
 /// Cancels the loops and checks that each stops promptly, without a panic
