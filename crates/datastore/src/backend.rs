@@ -372,13 +372,6 @@ pub(crate) struct Begin {
     /// server at the other end of a network): then it is
     /// `CommitInDoubt`, never rerun.
     pub(crate) commit_can_be_in_doubt: bool,
-    /// Whether this process's writers (read-write transactions and claims)
-    /// take turns on an in-process queue before `BEGIN`: for a database
-    /// with one write lock, a writer then waits for the one before it to
-    /// finish and starts at once, where the database's own busy handler
-    /// would make it sleep and poll (SQLite's sleeps 1 to 100 ms per try,
-    /// while the lock may already be free).
-    pub(crate) writers_queue_in_process: bool,
 }
 
 /// Which jobs to lease: up to `max` jobs of `table` in state `state_code`

@@ -36,17 +36,16 @@ pub struct PooledDatastore<DB: sqlx::Database> {
     statement_timeout: StdDuration,
     /// What the pool is connected to, for Debug (never a password).
     target: Arc<str>,
-    /// The in-process queue of writers, one permit, used where the backend
-    /// has one write lock ([`crate::backend::Begin::writers_queue_in_process`]).
-    writers: Arc<tokio::sync::Semaphore>,
-    /// Where the backend queues its writers in the process, the one
-    /// connection they all run on (its own commits leave its page cache
-    /// valid, where any other connection's commit makes SQLite drop it);
-    /// `None`: writers take a connection of `pool` like readers.
+    /// For a backend with one write lock (SQLite), the one connection this
+    /// process's writers (read-write transactions and claims) all run on:
+    /// its pool is their queue, so a writer starts as soon as the one
+    /// before it has finished, where the database's busy handler would
+    /// make it sleep and poll (SQLite's 1 to 100 ms per try), waiting
+    /// writers never hold readers' connections, and the connection's own
+    /// commits leave its page cache valid, where any other connection's
+    /// commit makes SQLite drop it. `None`: writers run side by side on
+    /// connections of `pool`, like readers.
     pub(crate) writer_pool: Option<Pool<DB>>,
-    /// How long a transaction waits for a connection (and for its turn in
-    /// the writers' queue) before failing as a pool timeout.
-    acquire_timeout: StdDuration,
 }
 
 impl<DB: sqlx::Database> Clone for PooledDatastore<DB> {
@@ -59,9 +58,7 @@ impl<DB: sqlx::Database> Clone for PooledDatastore<DB> {
             max_transaction_duration: self.max_transaction_duration,
             statement_timeout: self.statement_timeout,
             target: self.target.clone(),
-            writers: self.writers.clone(),
             writer_pool: self.writer_pool.clone(),
-            acquire_timeout: self.acquire_timeout,
         }
     }
 }
@@ -93,14 +90,12 @@ impl<DB: sqlx::Database> PooledDatastore<DB> {
             max_transaction_duration: options.max_transaction_duration,
             statement_timeout: options.statement_timeout,
             target: target.into(),
-            writers: Arc::new(tokio::sync::Semaphore::new(1)),
             writer_pool: None,
-            acquire_timeout: options.acquire_timeout,
         }
     }
 
-    /// Runs read-write transactions and claims on `writer_pool` (one
-    /// connection), read-only ones on the main pool.
+    /// Runs read-write transactions and claims one at a time on
+    /// `writer_pool` (one connection), read-only ones on the main pool.
     pub(crate) fn with_writer_pool(mut self, writer_pool: Pool<DB>) -> Self {
         self.writer_pool = Some(writer_pool);
         self
@@ -153,7 +148,7 @@ impl<DB: Backend> Datastore for PooledDatastore<DB> {
     }
 
     fn writers_run_in_parallel(&self) -> bool {
-        !DB::BEGIN.writers_queue_in_process
+        self.writer_pool.is_none()
     }
 
     async fn close(&self) {
@@ -177,24 +172,10 @@ async fn attempt<DB: Backend>(
         TxMode::ReadOnly => DB::BEGIN.read_only,
         TxMode::Claim => DB::BEGIN.claim,
     };
-    // A writer first waits for its turn in this process (before taking a
-    // connection, so waiting writers never starve readers of connections),
-    // and holds it until its transaction has ended.
-    let _turn = match mode {
-        TxMode::ReadWrite | TxMode::Claim if DB::BEGIN.writers_queue_in_process => Some(
-            tokio::time::timeout(
-                datastore.acquire_timeout,
-                datastore.writers.clone().acquire_owned(),
-            )
-            .await
-            .map_err(|_| DatastoreError::from(sqlx::Error::PoolTimedOut))?
-            .map_err(|_| DatastoreError::Internal("the writers' queue is closed"))?,
-        ),
-        _ => None,
-    };
     // The pooled connection is held here, outside the transaction, so that
     // one whose state is in doubt can be closed instead of going back to
-    // the pool.
+    // the pool. A writer waits for the writers' connection, if there is
+    // one, until its turn comes.
     let pool = match (&datastore.writer_pool, mode) {
         (Some(writer_pool), TxMode::ReadWrite | TxMode::Claim) => writer_pool,
         _ => &datastore.pool,

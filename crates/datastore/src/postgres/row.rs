@@ -39,7 +39,6 @@ impl crate::backend::Backend for sqlx::Postgres {
         read_only: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         claim: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ WRITE",
         commit_can_be_in_doubt: true,
-        writers_queue_in_process: false,
     };
 
     const FALSE: &'static str = "FALSE";

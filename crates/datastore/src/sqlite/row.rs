@@ -43,14 +43,14 @@ impl crate::backend::Backend for sqlx::Sqlite {
     /// database makes a transaction wait (then retry) at its start, not fail
     /// in its middle. Read-only ones run beside the writer (WAL). A COMMIT
     /// is local: never in doubt. The writers of one process queue for the
-    /// write lock in that process (the busy timeout remains for other
-    /// processes on the same file).
+    /// write lock in that process, on their one connection
+    /// (`PooledDatastore::with_writer_pool`; the busy timeout remains for
+    /// other processes on the same file).
     const BEGIN: crate::backend::Begin = crate::backend::Begin {
         read_write: "BEGIN IMMEDIATE",
         read_only: "BEGIN DEFERRED",
         claim: "BEGIN IMMEDIATE",
         commit_can_be_in_doubt: false,
-        writers_queue_in_process: true,
     };
 
     const FALSE: &'static str = "0";
