@@ -24,7 +24,7 @@
 //!   [`Backend::SKIP_ROWS_LOCKED_FOR_DELETE`], [`Backend::LOCK_LEASED_ROW`])
 //!   and how a job is leased ([`Backend::acquire_leases`]);
 //! - how many rows one statement writes and how they are passed
-//!   ([`Backend::rows_per_statement`], [`Backend::push_rows`] over
+//!   ([`Backend::statement_chunks`], [`Backend::push_rows`] over
 //!   [`Rows`], [`Backend::push_task_reports`]).
 
 use crate::columns::{Result, StoredRow};
@@ -81,22 +81,25 @@ pub(crate) trait Backend:
     /// space of deleted rows reusable on its own.
     const INCREMENTAL_VACUUM: bool;
 
-    /// Rows one statement writes at most, for rows of `columns` values,
-    /// given the table's own bound `wanted`: SQLite bounds the number of
-    /// parameters of a statement (each value is one), PostgreSQL binds one
-    /// array per column.
-    fn rows_per_statement(columns: usize, wanted: usize) -> usize;
+    /// The statements `items` are written (or looked up) in, in order,
+    /// for items of `columns` values each, given the table's own bound
+    /// `wanted`. PostgreSQL binds one array per column, so its chunks are
+    /// just `wanted` long. SQLite binds each value as a parameter of its
+    /// own, so a statement's text depends on its row count and it bounds
+    /// the parameters of one statement: its chunks have power-of-two
+    /// lengths (a full chunk, then the remainder's binary digits), so that
+    /// a handful of texts per table is all a connection ever prepares (see
+    /// [`Self::KEEP_BUILT_STATEMENTS`]).
+    fn statement_chunks<T>(items: &[T], columns: usize, wanted: usize) -> Vec<&[T]>;
 
     /// Whether a statement a query builder built ([`Sql::built`]) is kept
-    /// prepared on its connection for reuse. PostgreSQL's built text does
-    /// not depend on the row count ([`Self::push_rows`], [`Self::push_task_reports`]),
-    /// so a few statements are reused again and again. SQLite's has one
-    /// parameter per value: each row count would be a statement of its own,
-    /// kept (up to the connection's statement cache, 100) with a compiled
-    /// program of up to a few hundred KiB, on every pooled connection. That
-    /// memory grew with the number of reports a process had seen (dozens of
-    /// MiB after 100k reports); a built SQLite statement is prepared for
-    /// its one run instead, which costs far less than the rows it writes.
+    /// prepared on its connection for reuse. Both are: PostgreSQL's built
+    /// text does not depend on the row count ([`Self::push_rows`],
+    /// [`Self::push_task_reports`]), and SQLite's depends on it only
+    /// through [`Self::statement_chunks`]' few power-of-two lengths. Each
+    /// SQLite row count was once prepared for its one run: parsing a
+    /// statement of a hundred rows took about a tenth of the writer's
+    /// time, and while the writer parses, every other writer waits.
     const KEEP_BUILT_STATEMENTS: bool;
 
     /// Pushes `rows` as the source of an `INSERT INTO t (...) `: SQLite

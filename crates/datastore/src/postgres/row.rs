@@ -48,8 +48,8 @@ impl crate::backend::Backend for sqlx::Postgres {
     const INCREMENTAL_VACUUM: bool = false;
     const KEEP_BUILT_STATEMENTS: bool = true;
 
-    fn rows_per_statement(_columns: usize, wanted: usize) -> usize {
-        wanted
+    fn statement_chunks<T>(items: &[T], _columns: usize, wanted: usize) -> Vec<&[T]> {
+        items.chunks(wanted.max(1)).collect()
     }
 
     fn push_rows<'a>(builder: &mut sqlx::QueryBuilder<'a, Self>, rows: crate::backend::Rows) {

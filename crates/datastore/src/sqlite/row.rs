@@ -31,10 +31,26 @@ impl StoredRow for SqliteRow {
     }
 }
 
-/// Splits `items` into chunks small enough for one statement with
-/// `columns` bound parameters per item (SQLite allows 32766 parameters).
-pub(super) fn chunk_len(columns: usize) -> usize {
+/// The most items of `columns` bound parameters each one statement takes
+/// (SQLite allows 32766 parameters).
+fn chunk_len(columns: usize) -> usize {
     (32_000 / columns.max(1)).clamp(1, 500)
+}
+
+/// `items` in chunks of `most` rounded down to a power of two, then in
+/// chunks of the remainder's powers of two, largest first: 100 items at
+/// most 256 are 64, 32 and 4.
+fn power_of_two_chunks<T>(items: &[T], most: usize) -> Vec<&[T]> {
+    let full = 1usize << most.max(1).ilog2();
+    let mut chunks = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let take = full.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(take);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
 }
 
 impl crate::backend::Backend for sqlx::Sqlite {
@@ -58,10 +74,10 @@ impl crate::backend::Backend for sqlx::Sqlite {
     const SKIP_ROWS_LOCKED_FOR_UPDATE: &'static str = "";
     const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str = "";
     const INCREMENTAL_VACUUM: bool = true;
-    const KEEP_BUILT_STATEMENTS: bool = false;
+    const KEEP_BUILT_STATEMENTS: bool = true;
 
-    fn rows_per_statement(columns: usize, wanted: usize) -> usize {
-        chunk_len(columns).min(wanted)
+    fn statement_chunks<T>(items: &[T], columns: usize, wanted: usize) -> Vec<&[T]> {
+        power_of_two_chunks(items, chunk_len(columns).min(wanted))
     }
 
     fn push_rows<'a>(builder: &mut sqlx::QueryBuilder<'a, Self>, rows: crate::backend::Rows) {
@@ -116,4 +132,34 @@ impl crate::backend::Backend for sqlx::Sqlite {
     }
 
     crate::backend::statement_methods!(sqlx::Sqlite);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::backend::Backend;
+
+    fn lengths(items: usize, columns: usize, wanted: usize) -> Vec<usize> {
+        let items = vec![0u8; items];
+        sqlx::Sqlite::statement_chunks(&items, columns, wanted)
+            .iter()
+            .map(|chunk| chunk.len())
+            .collect()
+    }
+
+    #[test]
+    fn statements_take_power_of_two_row_counts_largest_first_and_cover_every_row_in_order() {
+        assert_eq!(lengths(0, 8, 1000), Vec::<usize>::new());
+        assert_eq!(lengths(1, 8, 1000), [1]);
+        assert_eq!(lengths(100, 8, 1000), [64, 32, 4]);
+        // The largest is the bound rounded down to a power of two: 500 -> 256.
+        assert_eq!(lengths(600, 8, 1000), [256, 256, 64, 16, 8]);
+        assert_eq!(lengths(7, 8, 2), [2, 2, 2, 1]);
+        // Many columns: SQLite's parameter limit bounds a statement first.
+        assert_eq!(lengths(5000, 13, 5000).iter().max(), Some(&256));
+        assert!(lengths(40, 32_000, 1000).iter().all(|&n| n == 1));
+
+        let items: Vec<u32> = (0..300).collect();
+        let chunks = sqlx::Sqlite::statement_chunks(&items, 4, 1000);
+        assert_eq!(chunks.concat(), items);
+    }
 }

@@ -3,7 +3,7 @@
 //! its pragmas, re-opening, busy retries, cancelled transactions, and rows
 //! corrupted behind the datastore's back.
 
-use super::{SqliteDatastore, READER_CACHE_SIZE};
+use super::{SqliteDatastore, READER_CACHE_SIZE, WAL_AUTOCHECKPOINT_PAGES};
 use crate::datastore::RetryPolicy;
 use crate::testing::fixtures::{self, aggregation_job, interval, leader_task, report};
 use crate::testing::run_test;
@@ -65,6 +65,20 @@ fn file_is_created_with_wal_and_foreign_keys() {
             .await
             .unwrap();
         assert_eq!((mode.as_str(), foreign_keys, synchronous), ("wal", 1, 1));
+        // Statement journals in memory (2), and a longer log between
+        // checkpoints than SQLite's default of 1000 pages.
+        let temp_store: i64 = sqlx::query_scalar("PRAGMA temp_store")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let autocheckpoint: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            (temp_store, autocheckpoint),
+            (2, WAL_AUTOCHECKPOINT_PAGES.parse::<i64>().unwrap())
+        );
     });
 }
 

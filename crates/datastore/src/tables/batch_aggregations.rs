@@ -81,7 +81,7 @@ pub(crate) async fn put_batch_aggregations<DB: Backend>(
             ba.aggregation_job_id,
         )
     });
-    for chunk in lasts.chunks(DB::rows_per_statement(13, CHUNK)) {
+    for chunk in DB::statement_chunks(&lasts, 13, CHUNK) {
         let mut query = QueryBuilder::<DB>::new(
             "INSERT INTO batch_aggregations (task_id, batch_identifier, batch_interval_start,
                  batch_interval_end, batch_id, aggregation_parameter, aggregation_job_id,

@@ -64,7 +64,7 @@ pub(crate) async fn put_client_reports<DB: Backend>(
     // Later copies of a report in the same call are duplicates of the first.
     let firsts = backend::first_of_each(reports, |r| (r.task_id, *r.report_id()));
     let mut inserted: HashSet<(TaskId, ReportId)> = HashSet::new();
-    for chunk in firsts.chunks(DB::rows_per_statement(8, CHUNK)) {
+    for chunk in DB::statement_chunks(&firsts, 8, CHUNK) {
         let mut query = QueryBuilder::<DB>::new(format!(
             "INSERT INTO client_reports ({COLUMNS}, created_at) "
         ));
@@ -132,7 +132,7 @@ pub(crate) async fn get_client_reports<DB: Backend>(
 ) -> Result<Vec<LeaderStoredReport>> {
     let Open { conn, .. } = tx.read();
     let mut found: HashMap<ReportId, LeaderStoredReport> = HashMap::new();
-    for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
+    for chunk in DB::statement_chunks(report_ids, 1, CHUNK) {
         let mut query =
             QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM client_reports WHERE "));
         push_reports_of::<DB>(&mut query, task_id, chunk);
@@ -204,7 +204,7 @@ async fn mark_started<DB: Backend>(
     started: bool,
 ) -> Result<u64> {
     let mut marked = 0;
-    for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
+    for chunk in DB::statement_chunks(report_ids, 1, CHUNK) {
         let mut query = QueryBuilder::<DB>::new("UPDATE client_reports SET aggregation_started = ");
         push_bind(&mut query, started);
         query.push(" WHERE aggregation_started <> ");

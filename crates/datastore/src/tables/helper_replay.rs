@@ -23,7 +23,7 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
     let Open { conn, .. } = tx.write("put_helper_seen_reports")?;
     let firsts = backend::first_of_each(reports, |seen| seen.report_id);
     let mut inserted: HashSet<ReportId> = HashSet::new();
-    for chunk in firsts.chunks(DB::rows_per_statement(4, CHUNK)) {
+    for chunk in DB::statement_chunks(&firsts, 4, CHUNK) {
         let times = chunk
             .iter()
             .map(|seen| columns::time(seen.time, "report time"))
@@ -72,7 +72,7 @@ pub(crate) async fn get_helper_seen_aggregation_parameters<DB: Backend>(
 ) -> Result<Vec<(ReportId, Vec<u8>)>> {
     let Open { conn, .. } = tx.read();
     let mut found = Vec::new();
-    for chunk in report_ids.chunks(DB::rows_per_statement(1, CHUNK)) {
+    for chunk in DB::statement_chunks(report_ids, 1, CHUNK) {
         let mut query = QueryBuilder::<DB>::new(
             "SELECT s.report_id, s.aggregation_parameter FROM helper_seen_reports s WHERE ",
         );

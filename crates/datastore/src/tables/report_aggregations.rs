@@ -85,7 +85,7 @@ pub(crate) async fn put_report_aggregations<DB: Backend>(
             what: "report aggregation at the same (task, job, ord)".into(),
         });
     }
-    for chunk in firsts.chunks(DB::rows_per_statement(9, CHUNK)) {
+    for chunk in DB::statement_chunks(&firsts, 9, CHUNK) {
         let mut query = QueryBuilder::<DB>::new(
             "INSERT INTO report_aggregations (task_id, aggregation_job_id, ord, report_id,
                  client_time, state, state_payload, prepare_error, last_prep_resp) ",
@@ -134,7 +134,7 @@ pub(crate) async fn update_report_aggregations<DB: Backend>(
     let lasts = backend::last_of_each(rows_to_write, |ra| {
         (ra.task_id, ra.aggregation_job_id, ra.ord)
     });
-    for chunk in lasts.chunks(DB::rows_per_statement(8, CHUNK)) {
+    for chunk in DB::statement_chunks(&lasts, 8, CHUNK) {
         // The new values as a table `u` joined to the rows they update; its
         // columns are named apart from the table's so that RETURNING names
         // only the updated table's.
