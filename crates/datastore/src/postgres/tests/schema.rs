@@ -256,3 +256,20 @@ fn bad_urls_are_refused() {
         }
     });
 }
+
+/// Report aggregations' pages keep half their room free, so that the
+/// update a row gets when its preparation ends can stay on its page (a
+/// heap-only tuple: no new entries in either index).
+#[test]
+fn report_aggregation_pages_leave_room_for_updates_in_place() {
+    with_database(|f| async move {
+        f.open(f.options()).await;
+        let options: Option<Vec<String>> = sqlx::query_scalar(
+            "SELECT reloptions FROM pg_class WHERE relname = 'report_aggregations'",
+        )
+        .fetch_one(&mut f.connect().await)
+        .await
+        .unwrap();
+        assert_eq!(options, Some(vec!["fillfactor=50".to_owned()]));
+    });
+}
