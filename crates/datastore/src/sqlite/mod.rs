@@ -15,7 +15,7 @@
 //! one), whose page cache stays valid across its own commits; readers
 //! take the `datastore_pool` connections, with a small cache. A statement's undo
 //! journal stays in memory, and the log is copied into the file every
-//! [`WAL_AUTOCHECKPOINT_PAGES`] pages rather than SQLite's 1000.
+//! 4000 pages rather than SQLite's 1000 (`WAL_AUTOCHECKPOINT_PAGES`).
 //!
 //! The tables' SQL is shared with PostgreSQL (`crate::tables`); what is
 //! SQLite's own lives here: connection setup and transactions (this file),
