@@ -63,19 +63,57 @@ pub(crate) async fn put_client_reports<DB: Backend>(
     let created_at = columns::time(now, "created_at")?;
     // Later copies of a report in the same call are duplicates of the first.
     let firsts = backend::first_of_each(reports, |r| (r.task_id, *r.report_id()));
-    let mut inserted: HashSet<(TaskId, ReportId)> = HashSet::new();
-    for chunk in DB::statement_chunks(&firsts, 8, CHUNK) {
-        let mut query = QueryBuilder::<DB>::new(format!(
-            "INSERT INTO client_reports ({COLUMNS}, created_at) "
-        ));
-        DB::push_rows(&mut query, rows(chunk, created_at)?);
-        query.push(" ON CONFLICT (task_id, report_id) DO NOTHING RETURNING task_id, report_id");
-        for returned in Sql::built(&mut query).fetch_all(&mut *conn).await? {
-            let r = RowReader::new(&returned, TABLE);
-            inserted.insert((r.id("task_id")?, r.id("report_id")?));
+    let mut by_task: Vec<(TaskId, Vec<&LeaderStoredReport>)> = Vec::new();
+    for report in firsts {
+        match by_task
+            .iter_mut()
+            .find(|(task_id, _)| *task_id == report.task_id)
+        {
+            Some((_, task_reports)) => task_reports.push(report),
+            None => by_task.push((report.task_id, vec![report])),
         }
     }
-    // A report was stored only if its key came back, and only its first copy.
+    let mut inserted: HashSet<(TaskId, ReportId)> = HashSet::new();
+    for (task_id, task_reports) in &by_task {
+        for chunk in DB::statement_chunks(task_reports, 8, CHUNK) {
+            // The reports stored before are duplicates. There are usually
+            // none, so this usually returns no row, and the insert needs no
+            // `RETURNING` (a row streamed back per report cost more than
+            // the lookup on SQLite).
+            let ids: Vec<ReportId> = chunk.iter().map(|r| *r.report_id()).collect();
+            let mut query = QueryBuilder::<DB>::new(
+                "SELECT client_reports.report_id FROM client_reports WHERE ",
+            );
+            push_reports_of::<DB>(&mut query, task_id, &ids);
+            let mut stored_before = HashSet::new();
+            for row in Sql::built(&mut query).fetch_all(&mut *conn).await? {
+                stored_before.insert(RowReader::new(&row, TABLE).id::<ReportId>("report_id")?);
+            }
+            let new: Vec<&LeaderStoredReport> = chunk
+                .iter()
+                .copied()
+                .filter(|r| !stored_before.contains(r.report_id()))
+                .collect();
+            for part in DB::statement_chunks(&new, 8, CHUNK) {
+                let mut query = QueryBuilder::<DB>::new(format!(
+                    "INSERT INTO client_reports ({COLUMNS}, created_at) "
+                ));
+                DB::push_rows(&mut query, rows(part, created_at)?);
+                // A report stored since the lookup can only be another
+                // transaction's: PostgreSQL then fails this one as a
+                // serialization failure (and it is run again); SQLite's
+                // writers take turns.
+                query.push(" ON CONFLICT (task_id, report_id) DO NOTHING");
+                if Sql::built(&mut query).execute(&mut *conn).await? != part.len() as u64 {
+                    return Err(DatastoreError::Internal(
+                        "a report was stored between its duplicate check and its insert",
+                    ));
+                }
+                inserted.extend(part.iter().map(|r| (r.task_id, *r.report_id())));
+            }
+        }
+    }
+    // A report was stored only if it was inserted, and only its first copy.
     Ok(reports
         .iter()
         .map(|report| {

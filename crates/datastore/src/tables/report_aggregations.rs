@@ -4,16 +4,14 @@
 
 use crate::backend::{self, sql, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
-use crate::columns::{self, Result, RowReader};
+use crate::columns::{self, Result};
 use crate::lease::LeaseToken;
 use crate::models::{AggregationJobState, ReportAggregation};
 use crate::tables::{expiry, leases};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
 use sqlx::QueryBuilder;
-use std::collections::HashSet;
 
-const TABLE: &str = "report_aggregations";
 /// Rows written by one statement at most.
 const CHUNK: usize = 1000;
 
@@ -136,8 +134,11 @@ pub(crate) async fn update_report_aggregations<DB: Backend>(
     });
     for chunk in DB::statement_chunks(&lasts, 8, CHUNK) {
         // The new values as a table `u` joined to the rows they update; its
-        // columns are named apart from the table's so that RETURNING names
-        // only the updated table's.
+        // columns are named apart from the table's. No `RETURNING`: the
+        // count of updated rows says whether every row was there, and
+        // only when one was not are the rows looked up, one by one, to
+        // name it (streaming back a key per row cost more than the
+        // update's own work on SQLite).
         let mut query = QueryBuilder::<DB>::new(
             "WITH u (u_task_id, u_job_id, u_ord, u_report_id, u_state, u_state_payload,
                  u_prepare_error, u_last_prep_resp) AS (",
@@ -149,34 +150,35 @@ pub(crate) async fn update_report_aggregations<DB: Backend>(
                  prepare_error = u_prepare_error, last_prep_resp = u_last_prep_resp
              FROM u
              WHERE task_id = u_task_id AND aggregation_job_id = u_job_id AND ord = u_ord
-               AND report_id = u_report_id
-             RETURNING task_id, aggregation_job_id, ord",
+               AND report_id = u_report_id",
         );
-        let updated = Sql::built(&mut query).fetch_all(&mut *conn).await?;
-        if updated.len() == chunk.len() {
+        let updated = Sql::built(&mut query).execute(&mut *conn).await?;
+        if updated == chunk.len() as u64 {
             continue;
         }
-        let mut found = HashSet::new();
-        for returned in &updated {
-            let r = RowReader::new(returned, TABLE);
-            found.insert((
-                r.id::<TaskId>("task_id")?,
-                r.id::<AggregationJobId>("aggregation_job_id")?,
-                r.u64("ord")?,
-            ));
+        for ra in chunk.iter() {
+            let found = sql::<DB>(
+                "SELECT 1 AS found FROM report_aggregations
+                 WHERE task_id = $1 AND aggregation_job_id = $2 AND ord = $3 AND report_id = $4",
+            )
+            .bind(ra.task_id.as_bytes().as_slice())
+            .bind(ra.aggregation_job_id.as_bytes().as_slice())
+            .bind(columns::int(ra.ord, "ord")?)
+            .bind(ra.report_id.as_bytes().as_slice())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Err(DatastoreError::NotFound {
+                    what: format!(
+                        "report aggregation {} of aggregation job {}",
+                        ra.ord, ra.aggregation_job_id
+                    ),
+                });
+            }
         }
-        let missing = chunk
-            .iter()
-            .find(|ra| !found.contains(&(ra.task_id, ra.aggregation_job_id, ra.ord)))
-            .ok_or(DatastoreError::Internal(
-                "report aggregation update miscounted",
-            ))?;
-        return Err(DatastoreError::NotFound {
-            what: format!(
-                "report aggregation {} of aggregation job {}",
-                missing.ord, missing.aggregation_job_id
-            ),
-        });
+        return Err(DatastoreError::Internal(
+            "report aggregation update miscounted",
+        ));
     }
     Ok(())
 }
