@@ -6,6 +6,7 @@ use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::models::SeenReport;
 use crate::tables::expiry;
+use crate::DatastoreError;
 use dyad_messages::draft09::{ReportId, TaskId, Time};
 use sqlx::QueryBuilder;
 use std::collections::HashSet;
@@ -24,31 +25,63 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
     let firsts = backend::first_of_each(reports, |seen| seen.report_id);
     let mut inserted: HashSet<ReportId> = HashSet::new();
     for chunk in DB::statement_chunks(&firsts, 4, CHUNK) {
-        let times = chunk
+        // The entries already there: usually none, so usually no row comes
+        // back, and the insert needs no `RETURNING` (a row streamed back
+        // per report cost more than the lookup on SQLite).
+        let mut query =
+            QueryBuilder::<DB>::new("SELECT s.report_id FROM helper_seen_reports s WHERE ");
+        DB::push_task_reports(
+            &mut query,
+            TABLE,
+            "s",
+            task_id.as_bytes().to_vec(),
+            chunk
+                .iter()
+                .map(|seen| seen.report_id.as_bytes().to_vec())
+                .collect(),
+        );
+        query.push(" AND s.aggregation_parameter = ");
+        push_bind(&mut query, aggregation_parameter.to_vec());
+        let mut there = HashSet::new();
+        for row in Sql::built(&mut query).fetch_all(&mut *conn).await? {
+            there.insert(RowReader::new(&row, TABLE).id::<ReportId>("report_id")?);
+        }
+        let new: Vec<&SeenReport> = chunk
             .iter()
-            .map(|seen| columns::time(seen.time, "report time"))
-            .collect::<Result<Vec<_>>>()?;
-        let rows = Rows(vec![
-            Column::Bytes(vec![task_id.as_bytes().to_vec(); chunk.len()]),
-            Column::Bytes(
-                chunk
-                    .iter()
-                    .map(|seen| seen.report_id.as_bytes().to_vec())
-                    .collect(),
-            ),
-            Column::Bytes(vec![aggregation_parameter.to_vec(); chunk.len()]),
-            Column::BigInt(times),
-        ]);
-        let mut query = QueryBuilder::<DB>::new(
-            "INSERT INTO helper_seen_reports (task_id, report_id, aggregation_parameter,
-                 client_time) ",
-        );
-        DB::push_rows(&mut query, rows);
-        query.push(
-            " ON CONFLICT (task_id, report_id, aggregation_parameter) DO NOTHING RETURNING report_id",
-        );
-        for returned in Sql::built(&mut query).fetch_all(&mut *conn).await? {
-            inserted.insert(RowReader::new(&returned, TABLE).id("report_id")?);
+            .copied()
+            .filter(|seen| !there.contains(&seen.report_id))
+            .collect();
+        for part in DB::statement_chunks(&new, 4, CHUNK) {
+            let times = part
+                .iter()
+                .map(|seen| columns::time(seen.time, "report time"))
+                .collect::<Result<Vec<_>>>()?;
+            let rows = Rows(vec![
+                Column::Bytes(vec![task_id.as_bytes().to_vec(); part.len()]),
+                Column::Bytes(
+                    part.iter()
+                        .map(|seen| seen.report_id.as_bytes().to_vec())
+                        .collect(),
+                ),
+                Column::Bytes(vec![aggregation_parameter.to_vec(); part.len()]),
+                Column::BigInt(times),
+            ]);
+            let mut query = QueryBuilder::<DB>::new(
+                "INSERT INTO helper_seen_reports (task_id, report_id, aggregation_parameter,
+                     client_time) ",
+            );
+            DB::push_rows(&mut query, rows);
+            // An entry written since the lookup can only be another
+            // transaction's: PostgreSQL then fails this one as a
+            // serialization failure (and it is run again); SQLite's writers
+            // take turns.
+            query.push(" ON CONFLICT (task_id, report_id, aggregation_parameter) DO NOTHING");
+            if Sql::built(&mut query).execute(&mut *conn).await? != part.len() as u64 {
+                return Err(DatastoreError::Internal(
+                    "a report was recorded as seen between its lookup and its insert",
+                ));
+            }
+            inserted.extend(part.iter().map(|seen| seen.report_id));
         }
     }
     // Only the first copy of a newly inserted ID is new.
