@@ -273,3 +273,29 @@ fn report_aggregation_pages_leave_room_for_updates_in_place() {
         assert_eq!(options, Some(vec!["fillfactor=50".to_owned()]));
     });
 }
+
+/// A report's shares never compress: long ones are moved out of the row
+/// without a compression attempt (storage `EXTERNAL`, `e`).
+#[test]
+fn report_shares_are_stored_without_compression() {
+    with_database(|f| async move {
+        f.open(f.options()).await;
+        let storage: Vec<(String, String)> = sqlx::query_as(
+            "SELECT attname::TEXT, attstorage::TEXT FROM pg_attribute
+             WHERE attrelid = 'client_reports'::regclass
+               AND attname IN ('public_share', 'leader_input_share', 'helper_encrypted_input_share')
+             ORDER BY attname",
+        )
+        .fetch_all(&mut f.connect().await)
+        .await
+        .unwrap();
+        assert_eq!(
+            storage,
+            [
+                ("helper_encrypted_input_share".to_owned(), "e".to_owned()),
+                ("leader_input_share".to_owned(), "e".to_owned()),
+                ("public_share".to_owned(), "e".to_owned()),
+            ]
+        );
+    });
+}
