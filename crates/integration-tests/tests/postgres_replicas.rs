@@ -166,13 +166,7 @@ async fn replicas_on_postgres_survive_driver_crashes_and_count_exactly() {
     );
     let uploaded_in = started.elapsed();
     let give_up = Instant::now() + std::time::Duration::from_secs(60);
-    while count(
-        leader_db.url(),
-        "client_reports WHERE NOT aggregation_started",
-    )
-    .await
-        > 0
-    {
+    while count(leader_db.url(), "unaggregated_reports").await > 0 {
         assert!(Instant::now() < give_up, "reports never went into jobs");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

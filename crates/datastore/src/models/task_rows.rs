@@ -50,9 +50,10 @@ impl TaskRowCounts {
         self.kinds().iter().map(|(_, count)| count).sum()
     }
 
-    /// The counts in the order of [`TASK_TABLES`].
+    /// The counts in the order of [`TASK_TABLES`]. The queue of reports no
+    /// job has taken yet holds keys of client reports, counted there.
     pub(crate) fn from_table_counts(counts: [u64; TASK_TABLES.len()]) -> Self {
-        let [report_aggregations, aggregation_jobs, client_reports, batch_aggregations, collected_batches, collection_jobs, aggregate_share_jobs, helper_seen_reports, outstanding_batches, task_counters] =
+        let [_unaggregated_reports, report_aggregations, aggregation_jobs, client_reports, batch_aggregations, collected_batches, collection_jobs, aggregate_share_jobs, helper_seen_reports, outstanding_batches, task_counters] =
             counts;
         Self {
             client_reports,
@@ -72,7 +73,8 @@ impl TaskRowCounts {
 /// Every table holding rows of a task (each has a `task_id` column), the
 /// children before their parents, so that deleting in this order never
 /// leans on `ON DELETE CASCADE` and every row is counted where it goes.
-pub(crate) const TASK_TABLES: [&str; 10] = [
+pub(crate) const TASK_TABLES: [&str; 11] = [
+    "unaggregated_reports",
     "report_aggregations",
     "aggregation_jobs",
     "client_reports",
@@ -89,6 +91,7 @@ pub(crate) const TASK_TABLES: [&str; 10] = [
 /// order: what a bounded delete of a task's rows picks its rows by
 /// (`crate::Transaction::delete_task_rows`).
 pub(crate) const TASK_TABLE_KEYS: [&str; TASK_TABLES.len()] = [
+    "task_id, client_time, report_id",
     "task_id, aggregation_job_id, ord",
     "task_id, aggregation_job_id",
     "task_id, report_id",
@@ -107,7 +110,7 @@ mod tests {
 
     #[test]
     fn table_counts_land_in_their_fields() {
-        let counts = TaskRowCounts::from_table_counts([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        let counts = TaskRowCounts::from_table_counts([100, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         assert_eq!(counts.report_aggregations, 1);
         assert_eq!(counts.aggregation_jobs, 2);
         assert_eq!(counts.client_reports, 3);
@@ -118,6 +121,7 @@ mod tests {
         assert_eq!(counts.helper_seen_reports, 8);
         assert_eq!(counts.outstanding_batches, 9);
         assert_eq!(counts.task_counters, 10);
+        // The queue's keys are client reports', not rows of their own.
         assert_eq!(counts.total(), 55);
         assert_eq!(counts.kinds()[0], ("client reports", 3));
     }

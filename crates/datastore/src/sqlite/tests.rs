@@ -614,3 +614,62 @@ fn older_file_is_switched_to_incremental_auto_vacuum() {
         assert_eq!(journal, "wal");
     });
 }
+
+/// Migration 0008 moves the flag `aggregation_started` to the table of
+/// reports no job has taken: a file whose reports are half taken keeps
+/// exactly the others waiting.
+#[test]
+fn reports_waiting_for_a_job_stay_waiting_across_migration_0008() {
+    run_test(async {
+        let f = Fixture::new();
+        let connect = sqlx::sqlite::SqliteConnectOptions::from_str(&f.url())
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(false);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(connect)
+            .await
+            .unwrap();
+        let all = sqlx::migrate!("./migrations/sqlite");
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        before.migrations = std::borrow::Cow::Owned(
+            all.migrations
+                .iter()
+                .filter(|m| m.version < 8)
+                .cloned()
+                .collect(),
+        );
+        before.run(&pool).await.unwrap();
+        for (id, started) in [(1u8, 0), (2, 1), (3, 0)] {
+            sqlx::query(
+                "INSERT INTO client_reports (task_id, report_id, client_time, public_share,
+                     leader_extensions, leader_input_share, helper_encrypted_input_share,
+                     aggregation_started, created_at)
+                 VALUES (X'00', ?, ?, X'', X'', X'', X'', ?, 0)",
+            )
+            .bind(vec![id; 16])
+            .bind(3600 * i64::from(id))
+            .bind(started)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        all.run(&pool).await.unwrap();
+        let waiting: Vec<(Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT report_id, client_time FROM unaggregated_reports ORDER BY client_time",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(waiting, [(vec![1; 16], 3600), (vec![3; 16], 3 * 3600)]);
+        let flag: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pragma_table_info('client_reports')
+             WHERE name = 'aggregation_started'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(flag, 0, "the flag's column is gone");
+    });
+}

@@ -1,10 +1,14 @@
 //! The Leader's client reports (DAP-09 section 4.4.2): batched inserts
 //! where the first copy of a report ID wins, and the queries of the
-//! aggregation job creator. Unaggregated reports are read skipping rows
-//! other transactions hold ([`Backend::SKIP_ROWS_LOCKED_FOR_UPDATE`]), so
-//! two job creators take disjoint reports without waiting for each other.
+//! aggregation job creator. The reports no job has taken are the keys of
+//! `unaggregated_reports` (time first, so a job takes the oldest): inserted
+//! with each report, deleted when a job takes it (`mark_started`), put
+//! back when its preparation must be tried again. They are read skipping
+//! rows other transactions hold ([`Backend::SKIP_ROWS_LOCKED_FOR_UPDATE`]),
+//! so two job creators take disjoint reports without waiting for each
+//! other.
 
-use crate::backend::{self, push_bind, sql, Backend, Column, Rows, Sql};
+use crate::backend::{self, sql, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result, RowReader};
 use crate::models::{
@@ -52,6 +56,29 @@ fn rows(chunk: &[&LeaderStoredReport], created_at: i64) -> Result<Rows> {
         Column::Bytes(leader_shares),
         Column::Bytes(helper_shares),
         Column::BigInt(vec![created_at; chunk.len()]),
+    ]))
+}
+
+/// The `unaggregated_reports` rows of a chunk of reports.
+fn queue_rows(chunk: &[&LeaderStoredReport]) -> Result<Rows> {
+    let times = chunk
+        .iter()
+        .map(|report| columns::time(report.time(), "report time"))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Rows(vec![
+        Column::Bytes(
+            chunk
+                .iter()
+                .map(|r| r.task_id.as_bytes().to_vec())
+                .collect(),
+        ),
+        Column::BigInt(times),
+        Column::Bytes(
+            chunk
+                .iter()
+                .map(|r| r.report_id().as_bytes().to_vec())
+                .collect(),
+        ),
     ]))
 }
 
@@ -109,6 +136,13 @@ pub(crate) async fn put_client_reports<DB: Backend>(
                         "a report was stored between its duplicate check and its insert",
                     ));
                 }
+                // And each stored report waits for a job.
+                let mut query = QueryBuilder::<DB>::new(
+                    "INSERT INTO unaggregated_reports (task_id, client_time, report_id) ",
+                );
+                DB::push_rows(&mut query, queue_rows(part)?);
+                query.push(" ON CONFLICT (task_id, client_time, report_id) DO NOTHING");
+                Sql::built(&mut query).execute(&mut *conn).await?;
                 inserted.extend(part.iter().map(|r| (r.task_id, *r.report_id())));
             }
         }
@@ -201,10 +235,8 @@ pub(crate) async fn get_unaggregated_client_reports<DB: Backend>(
         ""
     };
     sql::<DB>(&format!(
-        "SELECT report_id, client_time FROM client_reports
-         WHERE task_id = $1 AND aggregation_started = {}
-         ORDER BY client_time, report_id LIMIT $2{locking}",
-        DB::FALSE
+        "SELECT report_id, client_time FROM unaggregated_reports
+         WHERE task_id = $1 ORDER BY client_time, report_id LIMIT $2{locking}"
     ))
     .bind(task_id.as_bytes().as_slice())
     .bind(columns::int(limit, "limit")?)
@@ -233,8 +265,10 @@ pub(crate) async fn unmark_client_reports_aggregation_started<DB: Backend>(
     mark_started::<DB>(conn, task_id, report_ids, false).await
 }
 
-/// Sets `aggregation_started` to `started` on the reports where it is not
-/// already; how many changed.
+/// Takes the reports out of `unaggregated_reports` (`started`) or puts
+/// those still stored back in; how many went out or came in. The keys
+/// are found through `client_reports`' primary key (the queue's own key
+/// starts with the report's time).
 async fn mark_started<DB: Backend>(
     conn: &mut DB::Connection,
     task_id: &TaskId,
@@ -243,12 +277,19 @@ async fn mark_started<DB: Backend>(
 ) -> Result<u64> {
     let mut marked = 0;
     for chunk in DB::statement_chunks(report_ids, 1, CHUNK) {
-        let mut query = QueryBuilder::<DB>::new("UPDATE client_reports SET aggregation_started = ");
-        push_bind(&mut query, started);
-        query.push(" WHERE aggregation_started <> ");
-        push_bind(&mut query, started);
-        query.push(" AND ");
+        let mut query = QueryBuilder::<DB>::new(if started {
+            "DELETE FROM unaggregated_reports WHERE (task_id, client_time, report_id) IN (
+                 SELECT task_id, client_time, report_id FROM client_reports WHERE "
+        } else {
+            "INSERT INTO unaggregated_reports (task_id, client_time, report_id)
+                 SELECT task_id, client_time, report_id FROM client_reports WHERE "
+        });
         push_reports_of::<DB>(&mut query, task_id, chunk);
+        query.push(if started {
+            ")"
+        } else {
+            " ON CONFLICT (task_id, client_time, report_id) DO NOTHING"
+        });
         marked += Sql::built(&mut query).execute(&mut *conn).await?;
     }
     Ok(marked)
@@ -264,12 +305,10 @@ pub(crate) async fn count_unaggregated_client_reports<DB: Backend>(
         Some(i) => columns::interval(&i, "interval")?,
         None => (0, i64::MAX),
     };
-    let counted = sql::<DB>(&format!(
-        "SELECT COUNT(*) AS count FROM client_reports
-         WHERE task_id = $1 AND aggregation_started = {} AND client_time >= $2
-           AND client_time < $3",
-        DB::FALSE
-    ))
+    let counted = sql::<DB>(
+        "SELECT COUNT(*) AS count FROM unaggregated_reports
+         WHERE task_id = $1 AND client_time >= $2 AND client_time < $3",
+    )
     .bind(task_id.as_bytes().as_slice())
     .bind(start)
     .bind(end)
@@ -364,6 +403,25 @@ pub(crate) async fn delete_client_reports_before<DB: Backend>(
              LIMIT $3{})",
         DB::SKIP_ROWS_LOCKED_FOR_DELETE
     );
+    // Expired reports no job took leave the queue first (the reports
+    // deleted below are all older than `before`, and no job takes a report
+    // that old any more).
+    let queue = format!(
+        "DELETE FROM unaggregated_reports WHERE (task_id, client_time, report_id) IN (
+             SELECT task_id, client_time, report_id FROM unaggregated_reports
+             WHERE task_id = $1 AND client_time < $2 LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    expiry::delete_expired(
+        tx,
+        "delete_unaggregated_reports_before",
+        &queue,
+        task_id,
+        before,
+        limit,
+        None,
+    )
+    .await?;
     expiry::delete_expired(
         tx,
         "delete_client_reports_before",

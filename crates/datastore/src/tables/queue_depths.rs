@@ -1,6 +1,6 @@
 //! The Leader's queues, counted across all tasks for the queue-depth
-//! gauges: reports not yet in any aggregation job (read through the
-//! partial index `client_reports_unaggregated`) and collection jobs not
+//! gauges: reports not yet in any aggregation job (the rows of
+//! `unaggregated_reports`) and collection jobs not
 //! yet finished or failed (state `Start`, through
 //! `collection_jobs_acquirable`).
 
@@ -20,12 +20,9 @@ pub struct QueueDepths {
 
 pub(crate) async fn count_queue_depths<DB: Backend>(tx: &mut Tx<'_, DB>) -> Result<QueueDepths> {
     let Open { conn, .. } = tx.read();
-    let reports = sql::<DB>(&format!(
-        "SELECT COUNT(*) AS count FROM client_reports WHERE aggregation_started = {}",
-        DB::FALSE
-    ))
-    .fetch_one(&mut *conn)
-    .await?;
+    let reports = sql::<DB>("SELECT COUNT(*) AS count FROM unaggregated_reports")
+        .fetch_one(&mut *conn)
+        .await?;
     let jobs = sql::<DB>(&format!(
         "SELECT COUNT(*) AS count FROM collection_jobs WHERE state = {}",
         CollectionJobState::Start.code()
@@ -33,7 +30,7 @@ pub(crate) async fn count_queue_depths<DB: Backend>(tx: &mut Tx<'_, DB>) -> Resu
     .fetch_one(&mut *conn)
     .await?;
     Ok(QueueDepths {
-        unaggregated_reports: columns::count_of(&reports, "client_reports")?,
+        unaggregated_reports: columns::count_of(&reports, "unaggregated_reports")?,
         pending_collection_jobs: columns::count_of(&jobs, "collection_jobs")?,
     })
 }

@@ -136,7 +136,12 @@ pub(crate) async fn delete_task_rows<DB: Backend>(
     let mut counts = [0; TASK_TABLES.len()];
     let mut left = limit;
     for ((table, keys), count) in TASK_TABLES.iter().zip(TASK_TABLE_KEYS).zip(&mut counts) {
-        if left == 0 {
+        // The queue of reports no job took holds keys of client reports,
+        // no more of them than there are client reports: up to `limit` of
+        // its rows go at each call, outside the budget, so that it is empty
+        // by the time the client reports are.
+        let queue = *table == "unaggregated_reports";
+        if left == 0 && !queue {
             return Ok((TaskRowCounts::from_table_counts(counts), false));
         }
         *count = sql::<DB>(&format!(
@@ -144,11 +149,13 @@ pub(crate) async fn delete_task_rows<DB: Backend>(
                  SELECT {keys} FROM {table} WHERE task_id = $1 LIMIT $2)"
         ))
         .bind(task_id.as_bytes().as_slice())
-        .bind(columns::int(left, "limit")?)
+        .bind(columns::int(if queue { limit } else { left }, "limit")?)
         .execute(&mut *conn)
         .await?;
         // A table with rows left used up the whole budget.
-        left -= (*count).min(left);
+        if !queue {
+            left -= (*count).min(left);
+        }
     }
     if left == 0 {
         return Ok((TaskRowCounts::from_table_counts(counts), false));

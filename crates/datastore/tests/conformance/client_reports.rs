@@ -321,7 +321,7 @@ async fn aggregate_with(
 /// again for A, whatever became of its preparation, but is for B; reports
 /// of other tasks or outside the interval never come; oldest first, up to
 /// the limit; the count agrees with the unlimited list. The
-/// `aggregation_started` mark plays no part.
+/// queue of reports no job has taken (`unaggregated_reports`) plays no part.
 pub async fn reports_are_taken_once_per_aggregation_parameter(h: TestDatastore) {
     let task = leader_task();
     let other = leader_task();
