@@ -299,3 +299,20 @@ fn report_shares_are_stored_without_compression() {
         );
     });
 }
+
+/// Report aggregations carry no foreign key to their job on PostgreSQL
+/// (migration 0009): the only foreign key left on the table is none.
+#[test]
+fn report_aggregations_have_no_foreign_key_to_their_job() {
+    with_database(|f| async move {
+        f.open(f.options()).await;
+        let keys: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_constraint
+             WHERE conrelid = 'report_aggregations'::regclass AND contype = 'f'",
+        )
+        .fetch_one(&mut f.connect().await)
+        .await
+        .unwrap();
+        assert_eq!(keys, 0);
+    });
+}
