@@ -406,20 +406,14 @@ pub(crate) async fn delete_client_reports_before<DB: Backend>(
     // Expired reports no job took leave the queue first (the reports
     // deleted below are all older than `before`, and no job takes a report
     // that old any more).
-    let queue = format!(
-        "DELETE FROM unaggregated_reports WHERE (task_id, client_time, report_id) IN (
-             SELECT task_id, client_time, report_id FROM unaggregated_reports
-             WHERE task_id = $1 AND client_time < $2 LIMIT $3{})",
-        DB::SKIP_ROWS_LOCKED_FOR_DELETE
-    );
-    expiry::delete_expired(
+    expiry::delete_rows_before(
         tx,
         "delete_unaggregated_reports_before",
-        &queue,
+        "unaggregated_reports",
+        "task_id, client_time, report_id",
         task_id,
         before,
         limit,
-        None,
     )
     .await?;
     expiry::delete_expired(

@@ -38,3 +38,24 @@ pub(crate) async fn delete_expired<DB: Backend>(
     }
     Ok(query.execute(&mut *conn).await?)
 }
+
+/// Deletes up to `limit` rows of `table` (primary key `keys`, with a
+/// `client_time` column) of the task whose time is before `before`,
+/// skipping rows other transactions hold; how many it deleted.
+pub(crate) async fn delete_rows_before<DB: Backend>(
+    tx: &mut Tx<'_, DB>,
+    op: &'static str,
+    table: &str,
+    keys: &str,
+    task_id: &TaskId,
+    before: Time,
+    limit: u64,
+) -> Result<u64> {
+    let statement = format!(
+        "DELETE FROM {table} WHERE ({keys}) IN (
+             SELECT {keys} FROM {table}
+             WHERE task_id = $1 AND client_time < $2 LIMIT $3{})",
+        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+    );
+    delete_expired(tx, op, &statement, task_id, before, limit, None).await
+}

@@ -149,20 +149,14 @@ pub(crate) async fn delete_helper_seen_reports_before<DB: Backend>(
     before: Time,
     limit: u64,
 ) -> Result<u64> {
-    let statement = format!(
-        "DELETE FROM helper_seen_reports WHERE (task_id, report_id, aggregation_parameter) IN (
-             SELECT task_id, report_id, aggregation_parameter FROM helper_seen_reports
-             WHERE task_id = $1 AND client_time < $2 LIMIT $3{})",
-        DB::SKIP_ROWS_LOCKED_FOR_DELETE
-    );
-    expiry::delete_expired(
+    expiry::delete_rows_before(
         tx,
         "delete_helper_seen_reports_before",
-        &statement,
+        TABLE,
+        "task_id, report_id, aggregation_parameter",
         task_id,
         before,
         limit,
-        None,
     )
     .await
 }
