@@ -32,4 +32,4 @@ pub use outstanding_batch::{BatchReservation, OutstandingBatch};
 pub use report_aggregation::{ReportAggregation, ReportAggregationState};
 pub use task_counters::{Counter, TaskCounters};
 pub use task_rows::TaskRowCounts;
-pub(crate) use task_rows::{TASK_TABLES, TASK_TABLE_KEYS};
+pub(crate) use task_rows::{TASK_TABLES, TASK_TABLE_KEYS, UNAGGREGATED_REPORTS};

@@ -70,11 +70,15 @@ impl TaskRowCounts {
     }
 }
 
+/// The Leader's queue of reports no job has taken: keys of client
+/// reports, counted with them, and never more of them than client reports.
+pub(crate) const UNAGGREGATED_REPORTS: &str = "unaggregated_reports";
+
 /// Every table holding rows of a task (each has a `task_id` column), the
 /// children before their parents, so that deleting in this order never
 /// leans on `ON DELETE CASCADE` and every row is counted where it goes.
 pub(crate) const TASK_TABLES: [&str; 11] = [
-    "unaggregated_reports",
+    UNAGGREGATED_REPORTS,
     "report_aggregations",
     "aggregation_jobs",
     "client_reports",

@@ -10,11 +10,12 @@
 
 use crate::backend::{self, sql, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
-use crate::columns::{self, Result, RowReader};
+use crate::columns::{self, Result};
 use crate::models::{
     encode_extensions, AggregationJobState, LeaderStoredReport, ReportWriteOutcome,
+    UNAGGREGATED_REPORTS,
 };
-use crate::tables::expiry;
+use crate::tables::{expiry, insert_all_new, report_ids_found};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Interval, ReportId, ReportMetadata, TaskId, Time};
 use sqlx::QueryBuilder;
@@ -103,19 +104,13 @@ pub(crate) async fn put_client_reports<DB: Backend>(
     let mut inserted: HashSet<(TaskId, ReportId)> = HashSet::new();
     for (task_id, task_reports) in &by_task {
         for chunk in DB::statement_chunks(task_reports, 8, CHUNK) {
-            // The reports stored before are duplicates. There are usually
-            // none, so this usually returns no row, and the insert needs no
-            // `RETURNING` (a row streamed back per report cost more than
-            // the lookup on SQLite).
+            // The reports stored before are duplicates (usually none).
             let ids: Vec<ReportId> = chunk.iter().map(|r| *r.report_id()).collect();
             let mut query = QueryBuilder::<DB>::new(
                 "SELECT client_reports.report_id FROM client_reports WHERE ",
             );
             push_reports_of::<DB>(&mut query, task_id, &ids);
-            let mut stored_before = HashSet::new();
-            for row in Sql::built(&mut query).fetch_all(&mut *conn).await? {
-                stored_before.insert(RowReader::new(&row, TABLE).id::<ReportId>("report_id")?);
-            }
+            let stored_before = report_ids_found(&mut *conn, &mut query, TABLE).await?;
             let new: Vec<&LeaderStoredReport> = chunk
                 .iter()
                 .copied()
@@ -126,16 +121,14 @@ pub(crate) async fn put_client_reports<DB: Backend>(
                     "INSERT INTO client_reports ({COLUMNS}, created_at) "
                 ));
                 DB::push_rows(&mut query, rows(part, created_at)?);
-                // A report stored since the lookup can only be another
-                // transaction's: PostgreSQL then fails this one as a
-                // serialization failure (and it is run again); SQLite's
-                // writers take turns.
                 query.push(" ON CONFLICT (task_id, report_id) DO NOTHING");
-                if Sql::built(&mut query).execute(&mut *conn).await? != part.len() as u64 {
-                    return Err(DatastoreError::Internal(
-                        "a report was stored between its duplicate check and its insert",
-                    ));
-                }
+                insert_all_new(
+                    &mut *conn,
+                    &mut query,
+                    part.len(),
+                    "a report was stored between its duplicate check and its insert",
+                )
+                .await?;
                 // And each stored report waits for a job.
                 let mut query = QueryBuilder::<DB>::new(
                     "INSERT INTO unaggregated_reports (task_id, client_time, report_id) ",
@@ -409,7 +402,7 @@ pub(crate) async fn delete_client_reports_before<DB: Backend>(
     expiry::delete_rows_before(
         tx,
         "delete_unaggregated_reports_before",
-        "unaggregated_reports",
+        UNAGGREGATED_REPORTS,
         "task_id, client_time, report_id",
         task_id,
         before,

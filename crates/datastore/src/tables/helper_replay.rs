@@ -3,10 +3,9 @@
 
 use crate::backend::{self, push_bind, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
-use crate::columns::{self, Result, RowReader};
+use crate::columns::{self, Result};
 use crate::models::SeenReport;
-use crate::tables::expiry;
-use crate::DatastoreError;
+use crate::tables::{expiry, insert_all_new, report_ids_found};
 use dyad_messages::draft09::{ReportId, TaskId, Time};
 use sqlx::QueryBuilder;
 use std::collections::HashSet;
@@ -25,9 +24,7 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
     let firsts = backend::first_of_each(reports, |seen| seen.report_id);
     let mut inserted: HashSet<ReportId> = HashSet::new();
     for chunk in DB::statement_chunks(&firsts, 4, CHUNK) {
-        // The entries already there: usually none, so usually no row comes
-        // back, and the insert needs no `RETURNING` (a row streamed back
-        // per report cost more than the lookup on SQLite).
+        // The entries already there (usually none).
         let mut query =
             QueryBuilder::<DB>::new("SELECT s.report_id FROM helper_seen_reports s WHERE ");
         DB::push_task_reports(
@@ -42,10 +39,7 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
         );
         query.push(" AND s.aggregation_parameter = ");
         push_bind(&mut query, aggregation_parameter.to_vec());
-        let mut there = HashSet::new();
-        for row in Sql::built(&mut query).fetch_all(&mut *conn).await? {
-            there.insert(RowReader::new(&row, TABLE).id::<ReportId>("report_id")?);
-        }
+        let there = report_ids_found(&mut *conn, &mut query, TABLE).await?;
         let new: Vec<&SeenReport> = chunk
             .iter()
             .copied()
@@ -71,16 +65,14 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
                      client_time) ",
             );
             DB::push_rows(&mut query, rows);
-            // An entry written since the lookup can only be another
-            // transaction's: PostgreSQL then fails this one as a
-            // serialization failure (and it is run again); SQLite's writers
-            // take turns.
             query.push(" ON CONFLICT (task_id, report_id, aggregation_parameter) DO NOTHING");
-            if Sql::built(&mut query).execute(&mut *conn).await? != part.len() as u64 {
-                return Err(DatastoreError::Internal(
-                    "a report was recorded as seen between its lookup and its insert",
-                ));
-            }
+            insert_all_new(
+                &mut *conn,
+                &mut query,
+                part.len(),
+                "a report was recorded as seen between its lookup and its insert",
+            )
+            .await?;
             inserted.extend(part.iter().map(|seen| seen.report_id));
         }
     }

@@ -33,3 +33,43 @@ pub(crate) mod report_aggregations;
 pub(crate) mod task_counters;
 pub(crate) mod taskprov_peer_aggregators;
 pub(crate) mod tasks;
+
+use crate::backend::{Backend, Sql};
+use crate::columns::{Result, RowReader};
+use crate::DatastoreError;
+use dyad_messages::draft09::ReportId;
+use sqlx::QueryBuilder;
+use std::collections::HashSet;
+
+/// The `report_id`s that `query` (on `table`) returns: which of a chunk's
+/// reports are already there, looked up before an insert so that the
+/// insert needs no `RETURNING` (a row streamed back per report cost more
+/// than the lookup on SQLite).
+pub(crate) async fn report_ids_found<DB: Backend>(
+    conn: &mut DB::Connection,
+    query: &mut QueryBuilder<'_, DB>,
+    table: &'static str,
+) -> Result<HashSet<ReportId>> {
+    let mut found = HashSet::new();
+    for row in Sql::built(query).fetch_all(conn).await? {
+        found.insert(RowReader::new(&row, table).id::<ReportId>("report_id")?);
+    }
+    Ok(found)
+}
+
+/// Runs an `INSERT ... ON CONFLICT DO NOTHING` of `rows` rows that a
+/// lookup found new; fewer inserted means a row was stored since, which
+/// only another transaction can do: PostgreSQL then fails this one as a
+/// serialization failure (and it is run again), and SQLite's writers take
+/// turns, so `what` is an internal error.
+pub(crate) async fn insert_all_new<DB: Backend>(
+    conn: &mut DB::Connection,
+    query: &mut QueryBuilder<'_, DB>,
+    rows: usize,
+    what: &'static str,
+) -> Result<()> {
+    if Sql::built(query).execute(conn).await? != rows as u64 {
+        return Err(DatastoreError::Internal(what));
+    }
+    Ok(())
+}

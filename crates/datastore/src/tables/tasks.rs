@@ -8,7 +8,7 @@ use crate::backend::{sql, Backend};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::keys::{ResealBatch, SealedColumn};
-use crate::models::{TaskRowCounts, TASK_TABLES, TASK_TABLE_KEYS};
+use crate::models::{TaskRowCounts, TASK_TABLES, TASK_TABLE_KEYS, UNAGGREGATED_REPORTS};
 use crate::{task_document, DatastoreError};
 use dyad_core::task::Task;
 use dyad_messages::draft09::{TaskId, Time};
@@ -140,7 +140,7 @@ pub(crate) async fn delete_task_rows<DB: Backend>(
         // no more of them than there are client reports: up to `limit` of
         // its rows go at each call, outside the budget, so that it is empty
         // by the time the client reports are.
-        let queue = *table == "unaggregated_reports";
+        let queue = *table == UNAGGREGATED_REPORTS;
         if left == 0 && !queue {
             return Ok((TaskRowCounts::from_table_counts(counts), false));
         }
