@@ -1,8 +1,9 @@
 //! Many replicas on one PostgreSQL database, each with its own pool: they
 //! never acquire the same job, an acquirer never waits for another one's
 //! uncommitted acquisition (`SKIP LOCKED`), two job creators take
-//! disjoint reports, and a creator's claim is not aborted by the writers
-//! around the reports it read.
+//! disjoint reports, a creator's claim is not aborted by the writers
+//! around the reports it read, and replicas uploading the same reports at
+//! once store each once.
 
 use super::{upload, with_database, Fixture};
 use crate::lease::Lease;
@@ -329,4 +330,80 @@ fn paused_body(
             Ok((ids, marked))
         })
     }
+}
+
+/// Two replicas upload the same reports at once, in overlapping batches,
+/// again and again (a Client retrying against two Leader replicas): each
+/// report is stored once, exactly one of its uploads says stored, and it
+/// waits for a job once. The loser of a race between the duplicate lookup
+/// and the insert is rerun as a serialization failure, never miscounted.
+#[test]
+fn replicas_uploading_the_same_reports_store_each_once() {
+    with_database(|f| async move {
+        let first: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+        let second: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+        let task = leader_task();
+        fixtures::put_tasks(first.as_ref(), &[&task]).await;
+        let task_id = *task.task_id();
+        let reports: Vec<_> = (0..200)
+            .map(|i| report(&task_id, 3600 + i, (i % 7) as u8))
+            .collect();
+        let put = |ds: Arc<dyn Datastore>, batch: Vec<crate::models::LeaderStoredReport>| async move {
+            ds.run_tx("upload", move |tx| {
+                let batch = batch.clone();
+                Box::pin(async move { Ok(tx.put_client_reports(&batch).await?) })
+            })
+            .await
+            .unwrap()
+        };
+        let mut stored = std::collections::HashMap::<ReportId, u32>::new();
+        for round in 0..5usize {
+            // Batches of 25 in one order on one replica, 40 in reverse
+            // order on the other.
+            let forward: Vec<_> = reports.chunks(25).map(<[_]>::to_vec).collect();
+            let mut backward = reports.clone();
+            backward.reverse();
+            let backward: Vec<_> = backward.chunks(40).map(<[_]>::to_vec).collect();
+            let one = {
+                let first = first.clone();
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for batch in forward {
+                        let outcomes = put(first.clone(), batch.clone()).await;
+                        out.extend(batch.into_iter().zip(outcomes));
+                    }
+                    out
+                })
+            };
+            let two = {
+                let second = second.clone();
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for batch in backward {
+                        let outcomes = put(second.clone(), batch.clone()).await;
+                        out.extend(batch.into_iter().zip(outcomes));
+                    }
+                    out
+                })
+            };
+            for (report, outcome) in one.await.unwrap().into_iter().chain(two.await.unwrap()) {
+                if outcome == crate::models::ReportWriteOutcome::Stored {
+                    *stored.entry(*report.report_id()).or_default() += 1;
+                }
+            }
+            if round == 0 {
+                assert_eq!(stored.len(), reports.len(), "every report stored");
+            }
+        }
+        assert!(stored.values().all(|&n| n == 1), "a report stored twice");
+        let waiting = first
+            .run_read_tx("count", move |tx| {
+                Box::pin(
+                    async move { Ok(tx.count_unaggregated_client_reports(&task_id, None).await?) },
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(waiting, reports.len() as u64, "each waits for a job once");
+    });
 }
