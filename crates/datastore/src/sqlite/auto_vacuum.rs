@@ -1,14 +1,15 @@
 //! Incremental auto-vacuum, so that the space of rows the garbage collector
 //! deletes goes back to the file system (`crate::tables::free_space` runs
-//! `PRAGMA incremental_vacuum`). A new file gets the mode from its
-//! connection options, before its first table exists. A file made by an
+//! `PRAGMA incremental_vacuum`). A new file gets the mode from the first
+//! connection that opens it ([`make_incremental`]'s), before its first
+//! table exists. A file made by an
 //! earlier version (mode `NONE`) changes mode only with a `VACUUM`, which
 //! rewrites the whole file: [`make_incremental`] runs it once, on a
 //! connection of its own before the pool opens, when the datastore is
 //! opened to migrate, and logs it.
 
 use crate::DatastoreError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteConnection};
 use sqlx::Connection as _;
 use std::time::Instant;
 use tracing::{info, warn};
@@ -20,8 +21,17 @@ const INCREMENTAL: i64 = 2;
 /// yet (its connections ask for the mode, which a `VACUUM` then applies).
 /// The `VACUUM` holds the write lock and needs free disk space as large as
 /// the file while it runs.
+///
+/// Only this connection asks for the mode (it creates a missing file, so a
+/// new file has it from the start); the pools' connections do not, because
+/// `PRAGMA auto_vacuum = INCREMENTAL` opens a write transaction (to store
+/// the mode): a connection opened while a writer held the lock waited for
+/// it in SQLite's busy handler, which sleeps longer between each try (half
+/// a second under load, with the transaction that wanted the connection
+/// waiting behind it).
 pub(super) async fn make_incremental(options: &SqliteConnectOptions) -> Result<(), DatastoreError> {
-    let mut conn = SqliteConnection::connect_with(options).await?;
+    let options = options.clone().auto_vacuum(SqliteAutoVacuum::Incremental);
+    let mut conn = SqliteConnection::connect_with(&options).await?;
     let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
         .fetch_one(&mut conn)
         .await?;

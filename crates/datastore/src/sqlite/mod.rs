@@ -31,9 +31,7 @@ mod row;
 use crate::pooled::PooledDatastore;
 use crate::{DatastoreError, DatastoreOptions};
 use dyad_core::clock::Clock;
-use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
 use tracing::debug;
@@ -143,7 +141,6 @@ fn connect_options(url: &str) -> Result<SqliteConnectOptions, DatastoreError> {
     file_mode::create_private(connect.get_filename());
     Ok(connect
         .create_if_missing(true)
-        .auto_vacuum(SqliteAutoVacuum::Incremental)
         .journal_mode(SqliteJournalMode::Wal))
 }
 

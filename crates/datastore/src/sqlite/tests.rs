@@ -283,6 +283,39 @@ async fn hold_write_lock(
     (writer, unlock)
 }
 
+/// A connection the pool opens while a writer holds the write lock opens at
+/// once: it asks for nothing that needs the lock (asking for the file's
+/// auto-vacuum mode did, and such a connection waited in SQLite's busy
+/// handler until the writer committed).
+#[test]
+fn connections_open_while_a_writer_holds_the_lock() {
+    run_test(async {
+        let f = Fixture::new();
+        let config = DatastoreOptions {
+            statement_timeout: StdDuration::from_secs(30),
+            ..f.options()
+        };
+        let datastore = Arc::new(f.open(config).await);
+        let options = datastore.pool.connect_options();
+        let (writer, unlock) = hold_write_lock(datastore.clone()).await;
+        let opened = tokio::time::timeout(
+            StdDuration::from_secs(5),
+            sqlx::SqliteConnection::connect_with(&options),
+        )
+        .await;
+        let mut conn = opened
+            .expect("the connection waited for the writer")
+            .unwrap();
+        let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(auto_vacuum, 2, "the file stays INCREMENTAL");
+        unlock.notify_one();
+        writer.await.unwrap().unwrap();
+    });
+}
+
 /// Read-write transactions all run on the writers' one connection, whose
 /// page cache is SQLite's default where a reader's is smaller: while one
 /// holds it, the writers' pool has no connection to give, and readers still
