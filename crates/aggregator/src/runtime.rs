@@ -124,6 +124,9 @@ pub async fn run_with(
         (Some(tls), true) => Some(crate::tls::ReloadableCertificate::load(tls.clone())?),
         _ => None,
     };
+    // Seeded now, not in the first aggregate share's seal (a Collector
+    // would wait for it).
+    tokio::task::spawn_blocking(dyad_core::hpke::seed_randomness).await?;
     // Stopped when the caller asks, or when any role fails.
     let stop = shutdown.child_token();
     // One grace period for the whole process: the HTTP server's requests

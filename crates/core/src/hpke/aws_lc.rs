@@ -99,6 +99,23 @@ fn clear_errors() {
     unsafe { ffi::ERR_clear_error() }
 }
 
+/// Draws from AWS-LC's random generator once, so that its one-time
+/// seeding happens now rather than inside the first seal. AWS-LC seeds a
+/// process-wide generator from CPU jitter on first use (and again only
+/// after 2^24 draws), which took about 20 ms on a 2-core machine: in an
+/// aggregator that first use was the seal of the first aggregate share,
+/// on the path of a Collector's first collection.
+pub(crate) fn seed_randomness() {
+    let mut byte = [0u8; 1];
+    // SAFETY: the pointer and length are those of a live, writable array.
+    // RAND_bytes cannot fail: AWS-LC aborts the process rather than return
+    // without randomness.
+    unsafe {
+        ffi::RAND_bytes(byte.as_mut_ptr(), byte.len());
+    }
+    byte.zeroize();
+}
+
 /// `SealBase` to `public_key`: `(enc, ciphertext)`. A public key that is
 /// no X25519 key (wrong length) or a low-order point (an all-zero shared
 /// secret) is [`HpkeError::InvalidPublicKey`].

@@ -27,6 +27,8 @@
 //!   [`HpkeKeypair::new`];
 //! - a failure to open tells nothing more (DAP-09 section 4.5.1.3,
 //!   `hpke_decrypt_error`) -> [`HpkeError::Open`];
+//! - the random generator seeded before the first seal ->
+//!   [`seed_randomness`];
 //! - which HPKE implementation serves which suite -> `base_mode` (AWS-LC
 //!   for the X25519 suites with HKDF-SHA256/384, `hpke-dispatch` for the
 //!   rest).
@@ -46,3 +48,10 @@ pub use info::{HpkeApplicationInfo, Label};
 pub use keys::{HpkeKeypair, HpkePrivateKey};
 pub use seal::{open, seal};
 pub use shares::{open_aggregate_share, open_input_share, seal_aggregate_share, seal_input_share};
+
+/// Seeds the random generator that HPKE seals draw their ephemeral keys
+/// from, so that the first seal does not pay for it: a server calls this
+/// once as it starts (its one-time seeding took about 20 ms here).
+pub fn seed_randomness() {
+    aws_lc::seed_randomness();
+}
