@@ -52,7 +52,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// How often the bench's Collector asks whether the collection is ready.
-const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -264,7 +264,7 @@ async fn run_deployment(
 
     // 4. The collection of every report.
     let interval = batch_interval(first_time, now())?;
-    // Polled every 50 ms: the figure is when the collection is ready, not
+    // Polled every 10 ms: the figure is when the collection is ready, not
     // when a backing-off collector would next have asked.
     let collector = task.collector_polling_every(&leader_url, POLL_EVERY)?;
     let aggregate = Step::counter("aggregate", args.reports, "reports");
