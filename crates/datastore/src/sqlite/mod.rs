@@ -52,6 +52,13 @@ const READER_CACHE_SIZE: &str = "-256";
 /// copying them. The log grows to about 16 MiB on disk before it is reused.
 const WAL_AUTOCHECKPOINT_PAGES: &str = "4000";
 
+/// How many rows of one statement a connection's thread may hand over
+/// before the task reading them has taken any (sqlx's default is 50).
+/// Beyond it the thread stops and waits to be woken, twice a context
+/// switch; a job's reports (256 by default) came back in several such
+/// stops. The rows are those the caller reads anyway.
+const ROW_BUFFER: usize = 512;
+
 /// A datastore in one SQLite file.
 pub type SqliteDatastore = PooledDatastore<sqlx::Sqlite>;
 
@@ -76,7 +83,8 @@ impl PooledDatastore<sqlx::Sqlite> {
             // stays in memory: in a temporary file it took a write system
             // call per page.
             .pragma("temp_store", "memory")
-            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES);
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+            .row_buffer_size(ROW_BUFFER);
         if options.apply_migrations {
             auto_vacuum::make_incremental(&connect).await?;
         }
