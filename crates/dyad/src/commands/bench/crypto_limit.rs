@@ -6,6 +6,11 @@
 //! of `dyad bench` is read against it, times the cores. Beside the wall
 //! time, the measuring thread's own CPU time is taken, so that the limit
 //! per CPU-second holds even when other programs share the cores.
+//!
+//! The reports are timed in three parts and the limit is the median of the
+//! three parts' rates: on a shared machine a part slowed by another
+//! program's burst moved a single timing by up to a quarter, and every
+//! ratio of the run with it.
 
 use super::proc_stats;
 use dyad_core::vdaf::{random_measurement, VdafInstance};
@@ -28,13 +33,15 @@ pub struct CryptoLimit {
     pub secs: f64,
     /// CPU time of the measuring thread, where the system tells it.
     pub cpu_secs: Option<f64>,
+    /// Reports per CPU-second of the measuring thread (the median part's),
+    /// where the system tells it.
+    per_cpu_sec: Option<f64>,
 }
 
 impl CryptoLimit {
     /// Reports per CPU-second of the measuring thread.
     pub fn per_cpu_sec(&self) -> Option<f64> {
-        self.cpu_secs
-            .map(|cpu| self.reports as f64 / cpu.max(f64::EPSILON))
+        self.per_cpu_sec
     }
 }
 
@@ -72,13 +79,27 @@ fn measure_here(
     let started = Instant::now();
     let cpu_started = proc_stats::thread_cpu_secs();
     let mut aggregated = 0;
-    for chunk in encoded.chunks(JOB_SIZE) {
-        let shares = chunk
-            .iter()
-            .map(|report| deployment.upload(report, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        aggregated += deployment.aggregate(&shares, now)?.aggregated;
-        progress(chunk.len() as u64);
+    let mut rates = Vec::with_capacity(PARTS);
+    let mut cpu_rates = Vec::with_capacity(PARTS);
+    for part in parts(&encoded) {
+        let part_started = Instant::now();
+        let part_cpu_started = proc_stats::thread_cpu_secs();
+        for chunk in part.chunks(JOB_SIZE) {
+            let shares = chunk
+                .iter()
+                .map(|report| deployment.upload(report, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            aggregated += deployment.aggregate(&shares, now)?.aggregated;
+            progress(chunk.len() as u64);
+        }
+        let part_secs = part_started.elapsed().as_secs_f64();
+        rates.push(part.len() as f64 / part_secs.max(f64::EPSILON));
+        if let Some(cpu) = part_cpu_started
+            .zip(proc_stats::thread_cpu_secs())
+            .map(|(start, end)| end - start)
+        {
+            cpu_rates.push(part.len() as f64 / cpu.max(f64::EPSILON));
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     // The rayon pool of one thread runs all of the work on this thread.
@@ -91,10 +112,32 @@ fn measure_here(
     );
     Ok(CryptoLimit {
         reports,
-        per_core: reports as f64 / secs.max(f64::EPSILON),
+        per_core: median(&mut rates),
+        per_cpu_sec: (cpu_rates.len() == rates.len()).then(|| median(&mut cpu_rates)),
         secs,
         cpu_secs,
     })
+}
+
+/// The reports are timed in this many parts.
+const PARTS: usize = 3;
+
+/// `reports` cut into [`PARTS`] parts as even as can be (fewer when there
+/// are fewer reports), in order.
+fn parts<T>(reports: &[T]) -> Vec<&[T]> {
+    let size = reports.len().div_ceil(PARTS).max(1);
+    reports.chunks(size).collect()
+}
+
+/// The median of `rates` (the mean of the middle two for an even count);
+/// 0 for none.
+fn median(rates: &mut [f64]) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    match rates.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => rates[n / 2],
+        n => (rates[n / 2 - 1] + rates[n / 2]) / 2.0,
+    }
 }
 
 #[cfg(test)]
@@ -118,5 +161,21 @@ mod tests {
             assert!(cpu > 0.0 && cpu <= limit.secs + 0.01, "{limit:?}");
             assert!(limit.per_cpu_sec().unwrap() >= limit.per_core * 0.99);
         }
+    }
+
+    #[test]
+    fn reports_are_timed_in_three_parts_in_order() {
+        let reports: Vec<u32> = (0..10).collect();
+        let cut = parts(&reports);
+        assert_eq!(cut, vec![&reports[0..4], &reports[4..8], &reports[8..10]]);
+        assert_eq!(parts(&reports[..2]).len(), 2);
+        assert!(parts::<u32>(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_limit_is_the_median_part_so_one_slowed_part_does_not_move_it() {
+        assert_eq!(median(&mut [20_000.0, 5_000.0, 21_000.0]), 20_000.0);
+        assert_eq!(median(&mut [3.0, 1.0]), 2.0);
+        assert_eq!(median(&mut []), 0.0);
     }
 }
