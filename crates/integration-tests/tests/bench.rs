@@ -75,12 +75,14 @@ fn check_shape(json: &Value, datastore: &str) {
         // CPU time: the crypto limit's thread, and each process over the
         // whole run (a phase of a tiny run may take less than one clock
         // tick of a process, never of all three together).
+        // The limit per CPU-second is, like the one per second, the
+        // median of timed parts: the thread's CPU time in a part is at most
+        // its wall time (but for the clocks' reads), so it is not below.
         let cpu = positive(json, &["crypto_limit", "cpu_secs"]);
+        let secs = positive(json, &["crypto_limit", "secs"]);
+        assert!(cpu <= secs + 0.01, "{json:#}");
         let per_cpu_sec = positive(json, &["crypto_limit", "reports_per_cpu_sec"]);
-        assert!(
-            (per_cpu_sec - 4.0 / cpu).abs() < 1e-6 * per_cpu_sec,
-            "{json:#}"
-        );
+        assert!(per_cpu_sec >= 0.95 * per_core, "{json:#}");
         let end_to_end = &json["end_to_end"];
         let spent: f64 = ["leader", "helper", "loader"]
             .iter()
