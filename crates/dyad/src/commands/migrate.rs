@@ -2,17 +2,37 @@
 //! PostgreSQL) and prints the schema version it is then at. Run it once per
 //! release before starting replicas configured with
 //! `datastore_apply_migrations: false`; running it again, or from several
-//! places at once, is harmless.
+//! places at once, is harmless. The datastore is given by its URL
+//! (`--database`) or by the aggregator configuration file that names it
+//! (`--config`, the file `dyad serve` runs with).
 
 use clap::Args;
+use dyad_aggregator::config::AggregatorConfig;
 use std::fmt;
+use std::path::PathBuf;
 
 #[derive(Args)]
+#[group(required = true, multiple = false)]
 pub struct MigrateArgs {
     /// Datastore URL: `sqlite://PATH` (created if missing) or
     /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (which must exist).
     #[arg(long, env = "DYAD_DATABASE_URL", hide_env_values = true)]
-    database: String,
+    database: Option<String>,
+    /// An aggregator configuration file (as for `dyad serve --config`):
+    /// its `datastore` is migrated.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl MigrateArgs {
+    /// The URL of the datastore to migrate.
+    fn url(&self) -> anyhow::Result<String> {
+        match (&self.database, &self.config) {
+            (Some(url), _) => Ok(url.clone()),
+            (None, Some(path)) => Ok(AggregatorConfig::from_file(path)?.datastore),
+            (None, None) => anyhow::bail!("give --database URL or --config FILE"),
+        }
+    }
 }
 
 impl fmt::Debug for MigrateArgs {
@@ -23,7 +43,7 @@ impl fmt::Debug for MigrateArgs {
 }
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let version = migrate(&args.database).await?;
+    let version = migrate(&args.url()?).await?;
     outln!("schema version {version}")?;
     Ok(())
 }
@@ -108,8 +128,65 @@ mod tests {
             assert!(!shown.contains("Secret-Pw"), "{shown}");
         });
         let args = MigrateArgs {
-            database: "postgres://user:Secret-Pw@db/x".into(),
+            database: Some("postgres://user:Secret-Pw@db/x".into()),
+            config: None,
         };
         assert!(!format!("{args:?}").contains("Secret-Pw"));
+    }
+
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        args: MigrateArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<MigrateArgs, clap::Error> {
+        use clap::Parser as _;
+        Cli::try_parse_from(std::iter::once("migrate").chain(argv.iter().copied()))
+            .map(|cli| cli.args)
+    }
+
+    /// `--config` migrates the datastore the aggregator's file names, the
+    /// one `dyad serve --config` would open.
+    #[test]
+    fn migrates_the_datastore_a_config_file_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.sqlite").display());
+        let config = dir.path().join("aggregator.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen_address: \"127.0.0.1:8080\"\ndatastore: \"{url}\"\nroles: [aggregator]\n"
+            ),
+        )
+        .unwrap();
+        let args = parse(&["--config", config.to_str().unwrap()]).unwrap();
+        assert_eq!(args.url().unwrap(), url);
+        block_on(async {
+            assert_eq!(
+                migrate(&args.url().unwrap()).await.unwrap(),
+                dyad_datastore::schema_version()
+            );
+            opens_without_migrating(&url).await;
+        });
+    }
+
+    #[test]
+    fn needs_exactly_one_of_database_and_config() {
+        let both = parse(&["--database", "sqlite:///tmp/x", "--config", "a.yaml"]);
+        assert_eq!(
+            both.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        // (Unless DYAD_DATABASE_URL is set, which stands for --database.)
+        if std::env::var_os("DYAD_DATABASE_URL").is_none() {
+            assert_eq!(
+                parse(&[]).unwrap_err().kind(),
+                clap::error::ErrorKind::MissingRequiredArgument
+            );
+        }
+        let missing = parse(&["--config", "/nonexistent/aggregator.yaml"]).unwrap();
+        let error = format!("{:#}", missing.url().unwrap_err());
+        assert!(error.contains("/nonexistent/aggregator.yaml"), "{error}");
     }
 }
