@@ -204,9 +204,12 @@ operations! {
             -> Result<Time>;
         /// Deletes up to `limit` jobs that are over, whose reports are all
         /// before `before`, last changed before `before`, with no report
-        /// aggregation or batch aggregation left; how many.
+        /// aggregation or batch aggregation left; how many. With
+        /// `abandoned_in_progress` (a Helper's task, whose jobs only the Leader
+        /// moves on), a job still in progress but last changed before `before`
+        /// counts as over: the Leader abandoned it.
         async fn delete_expired_aggregation_jobs(&mut self, task_id: &TaskId, before: Time,
-            limit: u64) -> Result<u64>;
+            limit: u64, abandoned_in_progress: bool) -> Result<u64>;
     }
 
     report_aggregations { // Report aggregations (sections 4.5.1, 4.5.2)
@@ -225,9 +228,9 @@ operations! {
             lease: Option<&LeaseToken>) -> Result<()>;
         /// Deletes up to `limit` report aggregations of jobs that
         /// [`Self::delete_expired_aggregation_jobs`] may delete once they are
-        /// gone; how many.
+        /// gone (`abandoned_in_progress` as there); how many.
         async fn delete_expired_report_aggregations(&mut self, task_id: &TaskId, before: Time,
-            limit: u64) -> Result<u64>;
+            limit: u64, abandoned_in_progress: bool) -> Result<u64>;
     }
 
     batch_aggregations { // Batch aggregations (section 4.6.3)
@@ -245,9 +248,12 @@ operations! {
         /// Deletes up to `limit` rows of batches whose reports are all before
         /// `before` and that no in-progress job may add to (a time-interval
         /// bucket ending by `before`; a fixed-size batch with no report at or
-        /// after `before`); how many.
+        /// after `before`); how many. With `abandoned_in_progress`, an
+        /// in-progress job last changed before `before` is abandoned and
+        /// holds nothing back (see
+        /// [`Self::delete_expired_aggregation_jobs`]).
         async fn delete_expired_batch_aggregations(&mut self, task_id: &TaskId, before: Time,
-            limit: u64) -> Result<u64>;
+            limit: u64, abandoned_in_progress: bool) -> Result<u64>;
     }
 
     collected_batches { // Collected batches (sections 4.5.1.4, 4.6.5)

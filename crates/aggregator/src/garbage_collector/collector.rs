@@ -6,7 +6,7 @@ use super::config::GarbageCollectorConfig;
 use dyad_core::task::Task;
 use dyad_datastore::models::TaskRowCounts;
 use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, Transaction, TxError};
-use dyad_messages::draft09::{Duration, TaskId, Time};
+use dyad_messages::draft09::{Duration, Role, TaskId, Time};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -77,25 +77,28 @@ impl ExpiredRows {
         }
     }
 
-    /// Deletes up to `limit` expired rows of this kind; how many.
+    /// Deletes up to `limit` expired rows of this kind; how many. `helper`:
+    /// the task is this aggregator's as the Helper, whose jobs still in
+    /// progress but unchanged since `cutoff` the Leader abandoned.
     async fn delete(
         self,
         tx: &mut dyn Transaction,
         task_id: &TaskId,
         cutoff: Time,
         limit: u64,
+        helper: bool,
     ) -> Result<u64, DatastoreError> {
         match self {
             ExpiredRows::BatchAggregations => {
-                tx.delete_expired_batch_aggregations(task_id, cutoff, limit)
+                tx.delete_expired_batch_aggregations(task_id, cutoff, limit, helper)
                     .await
             }
             ExpiredRows::ReportAggregations => {
-                tx.delete_expired_report_aggregations(task_id, cutoff, limit)
+                tx.delete_expired_report_aggregations(task_id, cutoff, limit, helper)
                     .await
             }
             ExpiredRows::AggregationJobs => {
-                tx.delete_expired_aggregation_jobs(task_id, cutoff, limit)
+                tx.delete_expired_aggregation_jobs(task_id, cutoff, limit, helper)
                     .await
             }
             ExpiredRows::CollectedBatches => {
@@ -281,6 +284,7 @@ pub(crate) async fn collect_task(
     run: &mut GcRun,
 ) -> Result<(), TxError> {
     let task_id = *task.task_id();
+    let helper = task.role() == Role::Helper;
     let limit = config.max_rows_per_transaction;
     for kind in EXPIRED_DELETES {
         loop {
@@ -289,7 +293,9 @@ pub(crate) async fn collect_task(
             }
             let deleted = datastore
                 .run_tx(kind.transaction_name(), move |tx| {
-                    Box::pin(async move { Ok(kind.delete(tx, &task_id, cutoff, limit).await?) })
+                    Box::pin(
+                        async move { Ok(kind.delete(tx, &task_id, cutoff, limit, helper).await?) },
+                    )
                 })
                 .await?;
             run.add(kind.table(), deleted);
@@ -456,6 +462,77 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((again.total_rows(), again.tasks_deleted), (0, 0));
+    }
+
+    /// A job stuck in progress since before the cutoff (the peer stopped
+    /// moving it on) is collected on the Helper, with its report
+    /// aggregations; on the Leader, whose driver owns its jobs, it stays.
+    #[tokio::test]
+    async fn a_helpers_abandoned_in_progress_job_is_collected_a_leaders_is_not() {
+        let h = sqlite_harness().await;
+        let ds = h.datastore.as_ref();
+        let helper = fixtures::helper_task()
+            .to_builder()
+            .report_expiry_age(Some(d(1000)))
+            .build()
+            .unwrap();
+        let leader = with_expiry(Some(1000), None);
+        fixtures::put_tasks(ds, &[&helper, &leader]).await;
+        // Jobs created (last changed) at 2000 for reports at 1000.
+        h.clock.set(t(2000));
+        let jobs: Vec<_> = [&helper, &leader]
+            .iter()
+            .map(|task| {
+                fixtures::aggregation_job(
+                    task.task_id(),
+                    b"",
+                    None,
+                    dyad_messages::draft09::Interval::new(t(1000), d(1)).unwrap(),
+                )
+            })
+            .collect();
+        ds.run_tx("put", move |tx| {
+            let jobs = jobs.clone();
+            Box::pin(async move {
+                for job in &jobs {
+                    tx.put_aggregation_job(job).await?;
+                    let ra = dyad_datastore::models::ReportAggregation::new(
+                        job.task_id,
+                        job.aggregation_job_id,
+                        0,
+                        dyad_messages::draft09::ReportId::random(),
+                        t(1000),
+                        dyad_datastore::models::ReportAggregationState::Start,
+                    );
+                    tx.put_report_aggregations(&[ra], None).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+        // Long after: the cutoff (now - age - margin) is past 2000.
+        h.clock.set(t(100_000));
+        let config = GarbageCollectorConfig::default();
+        let run = run_once(ds, &config, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            run.rows_deleted,
+            BTreeMap::from([("aggregation_jobs", 1), ("report_aggregations", 1)]),
+        );
+        let (helper_left, leader_left) = (
+            count(ds, &helper).await.unwrap(),
+            count(ds, &leader).await.unwrap(),
+        );
+        assert_eq!(helper_left.total(), 0, "{helper_left:?}");
+        assert_eq!(
+            (
+                leader_left.aggregation_jobs,
+                leader_left.report_aggregations
+            ),
+            (1, 1)
+        );
     }
 
     /// Rows are kept the clock-skew margin past their expiry age.

@@ -11,9 +11,9 @@
 //!
 //! | rows | deleted when |
 //! |---|---|
-//! | batch aggregations, time interval | the row's `time_precision` bucket ends at or before `cutoff`, and no in-progress aggregation job's report interval overlaps the bucket |
-//! | batch aggregations, fixed size | no row of the batch holds a report at or after `cutoff`, and no aggregation job of the batch is in progress |
-//! | report aggregations | their job is over (finished, abandoned or deleted), its reports are all before `cutoff`, it was last changed before `cutoff`, and its batch aggregations are gone |
+//! | batch aggregations, time interval | the row's `time_precision` bucket ends at or before `cutoff`, and no live in-progress aggregation job's report interval overlaps the bucket |
+//! | batch aggregations, fixed size | no row of the batch holds a report at or after `cutoff`, and no aggregation job of the batch is live and in progress |
+//! | report aggregations | their job is over (finished, abandoned or deleted; on the Helper, also in progress but abandoned by the Leader), its reports are all before `cutoff`, it was last changed before `cutoff`, and its batch aggregations are gone |
 //! | aggregation jobs | as their report aggregations, once those are gone too |
 //! | collected batches | a time interval ending at or before `cutoff`; a batch ID recorded before `cutoff` with no batch aggregation left |
 //! | aggregate share jobs (Helper) | answered before `cutoff`, and their collected-batch record is gone |
@@ -45,7 +45,15 @@
 //! - An aggregation job outlives its contributions to batches (its rows go
 //!   first) and is not deleted while in progress: the Leader's driver still
 //!   reads its reports and the Helper still answers its repeated requests.
-//!   The Leader's reports of in-progress jobs stay for the same reason.
+//!   The Leader's reports of in-progress jobs stay for the same reason. On
+//!   the Helper only the Leader moves a job on, so a Helper's job still in
+//!   progress but last changed before `cutoff` (a job of a multi-round VDAF
+//!   that the Leader stopped continuing) is abandoned: it and its report
+//!   aggregations go, and it no longer holds back its batches' rows. (Kept,
+//!   it held back every batch its reports overlap, for ever.) The Leader
+//!   gives a job up after its `max_attempts` with backoff, far sooner than
+//!   any sensible `report_expiry_age`; a job's reports older than `cutoff`
+//!   are refused by their time anyway.
 //! - A collection job's result stays available for at least the expiry age
 //!   after it was computed; a pending one is never deleted.
 //!

@@ -213,17 +213,22 @@ pub(crate) async fn renew_aggregation_job_lease<DB: Backend>(
 /// are all older than `before`, that were last changed before `before`, and
 /// that have no report aggregation nor batch aggregation left (those go
 /// first: `delete_expired_report_aggregations`,
-/// `delete_expired_batch_aggregations`).
+/// `delete_expired_batch_aggregations`). With `abandoned_in_progress`, a job
+/// still in progress counts as over too (it was last changed before
+/// `before`: on the Helper's side only the Leader moves a job on, and it
+/// abandoned this one).
 pub(crate) async fn delete_expired_aggregation_jobs<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     before: Time,
     limit: u64,
+    abandoned_in_progress: bool,
 ) -> Result<u64> {
+    let (over, state) = over_condition(abandoned_in_progress);
     let statement = format!(
         "DELETE FROM aggregation_jobs WHERE (task_id, aggregation_job_id) IN (
              SELECT j.task_id, j.aggregation_job_id FROM aggregation_jobs j
-             WHERE j.task_id = $1 AND j.state <> $4 AND j.client_interval_end <= $2
+             WHERE j.task_id = $1{over} AND j.client_interval_end <= $2
                AND j.updated_at < $2
                AND NOT EXISTS (
                    SELECT 1 FROM report_aggregations r
@@ -241,7 +246,22 @@ pub(crate) async fn delete_expired_aggregation_jobs<DB: Backend>(
         task_id,
         before,
         limit,
-        Some(AggregationJobState::InProgress.code()),
+        state,
     )
     .await
+}
+
+/// The condition (on job `j`) that a job is over, and the state code it
+/// binds as `$4`: not in progress; or, with `abandoned_in_progress`, any
+/// state (the callers' own `j.updated_at < $2` then makes an in-progress job
+/// one that was abandoned).
+pub(crate) fn over_condition(abandoned_in_progress: bool) -> (&'static str, Option<i64>) {
+    if abandoned_in_progress {
+        ("", None)
+    } else {
+        (
+            " AND j.state <> $4",
+            Some(AggregationJobState::InProgress.code()),
+        )
+    }
 }

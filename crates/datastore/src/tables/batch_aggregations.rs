@@ -166,13 +166,23 @@ pub(crate) async fn get_batch_aggregations_for_job<DB: Backend>(
 /// the garbage collector's rules in `dyad_aggregator::garbage_collector`):
 /// a time-interval row whose bucket ends at or before `before` and that no
 /// in-progress job of the task overlaps; a fixed-size row whose batch has
-/// no row with a report at or after `before` and no in-progress job.
+/// no row with a report at or after `before` and no in-progress job. With
+/// `abandoned_in_progress` (a Helper's task), an in-progress job last
+/// changed before `before` was abandoned by the Leader and holds nothing
+/// back.
 pub(crate) async fn delete_expired_batch_aggregations<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     before: Time,
     limit: u64,
+    abandoned_in_progress: bool,
 ) -> Result<u64> {
+    // An in-progress job that may still add to a batch.
+    let live = if abandoned_in_progress {
+        "j.state = $4 AND j.updated_at >= $2"
+    } else {
+        "j.state = $4"
+    };
     let statement = format!(
         "DELETE FROM batch_aggregations
          WHERE (task_id, batch_identifier, aggregation_parameter, aggregation_job_id) IN (
@@ -182,7 +192,7 @@ pub(crate) async fn delete_expired_batch_aggregations<DB: Backend>(
                  (b.batch_interval_end IS NOT NULL AND b.batch_interval_end <= $2
                   AND NOT EXISTS (
                       SELECT 1 FROM aggregation_jobs j
-                      WHERE j.task_id = b.task_id AND j.state = $4
+                      WHERE j.task_id = b.task_id AND {live}
                         AND j.client_interval_start < b.batch_interval_end
                         AND b.batch_interval_start < j.client_interval_end))
                  OR (b.batch_id IS NOT NULL
@@ -192,9 +202,9 @@ pub(crate) async fn delete_expired_batch_aggregations<DB: Backend>(
                         AND n.client_interval_end > $2)
                   AND NOT EXISTS (
                       SELECT 1 FROM aggregation_jobs j
-                      WHERE j.task_id = b.task_id AND j.batch_id = b.batch_id AND j.state = $4)))
-             LIMIT $3{})",
-        DB::SKIP_ROWS_LOCKED_FOR_DELETE
+                      WHERE j.task_id = b.task_id AND j.batch_id = b.batch_id AND {live})))
+             LIMIT $3{skip})",
+        skip = DB::SKIP_ROWS_LOCKED_FOR_DELETE
     );
     let in_progress = AggregationJobState::InProgress.code();
     expiry::delete_expired(

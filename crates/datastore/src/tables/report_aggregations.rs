@@ -6,7 +6,7 @@ use crate::backend::{self, sql, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::lease::LeaseToken;
-use crate::models::{AggregationJobState, ReportAggregation};
+use crate::models::ReportAggregation;
 use crate::tables::{expiry, leases};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, TaskId, Time};
@@ -184,15 +184,19 @@ pub(crate) async fn update_report_aggregations<DB: Backend>(
 }
 
 /// Deletes up to `limit` report aggregations of jobs that are over (not in
-/// progress), whose reports are all older than `before`, that were last
-/// changed before `before`, and whose contributions to batches were already
-/// deleted (see `delete_expired_batch_aggregations`).
+/// progress; with `abandoned_in_progress`, any state), whose reports are all
+/// older than `before`, that were last changed before `before`, and whose
+/// contributions to batches were already deleted (see
+/// `delete_expired_batch_aggregations` and
+/// `aggregation_jobs::delete_expired_aggregation_jobs`).
 pub(crate) async fn delete_expired_report_aggregations<DB: Backend>(
     tx: &mut Tx<'_, DB>,
     task_id: &TaskId,
     before: Time,
     limit: u64,
+    abandoned_in_progress: bool,
 ) -> Result<u64> {
+    let (over, state) = super::aggregation_jobs::over_condition(abandoned_in_progress);
     // Driven by the jobs (few) rather than by every report aggregation of
     // the task: their rows are found by the primary key's prefix.
     let statement = format!(
@@ -200,7 +204,7 @@ pub(crate) async fn delete_expired_report_aggregations<DB: Backend>(
              SELECT r.task_id, r.aggregation_job_id, r.ord FROM report_aggregations r
              WHERE (r.task_id, r.aggregation_job_id) IN (
                  SELECT j.task_id, j.aggregation_job_id FROM aggregation_jobs j
-                 WHERE j.task_id = $1 AND j.state <> $4 AND j.client_interval_end <= $2
+                 WHERE j.task_id = $1{over} AND j.client_interval_end <= $2
                    AND j.updated_at < $2
                    AND NOT EXISTS (
                        SELECT 1 FROM batch_aggregations b
@@ -215,7 +219,7 @@ pub(crate) async fn delete_expired_report_aggregations<DB: Backend>(
         task_id,
         before,
         limit,
-        Some(AggregationJobState::InProgress.code()),
+        state,
     )
     .await
 }

@@ -43,7 +43,8 @@ enum Op {
     CollectionJobs,
 }
 
-/// Runs one delete operation once, with the cutoff `before` and `limit`.
+/// Runs one delete operation once, with the cutoff `before` and `limit`,
+/// as on the Leader's side (an in-progress job is never abandoned).
 async fn delete(
     datastore: &dyn Datastore,
     op: Op,
@@ -51,21 +52,34 @@ async fn delete(
     before: u64,
     limit: u64,
 ) -> u64 {
+    delete_as(datastore, op, task_id, before, limit, false).await
+}
+
+/// [`delete`], saying whether an in-progress job unchanged since the cutoff
+/// counts as abandoned (the Helper's side).
+async fn delete_as(
+    datastore: &dyn Datastore,
+    op: Op,
+    task_id: TaskId,
+    before: u64,
+    limit: u64,
+    abandoned: bool,
+) -> u64 {
     tx(datastore, move |tx| {
         Box::pin(async move {
             let (task, before) = (&task_id, t(before));
             Ok(match op {
                 Op::Reports => tx.delete_client_reports_before(task, before, limit).await?,
                 Op::BatchAggregations => {
-                    tx.delete_expired_batch_aggregations(task, before, limit)
+                    tx.delete_expired_batch_aggregations(task, before, limit, abandoned)
                         .await?
                 }
                 Op::ReportAggregations => {
-                    tx.delete_expired_report_aggregations(task, before, limit)
+                    tx.delete_expired_report_aggregations(task, before, limit, abandoned)
                         .await?
                 }
                 Op::Jobs => {
-                    tx.delete_expired_aggregation_jobs(task, before, limit)
+                    tx.delete_expired_aggregation_jobs(task, before, limit, abandoned)
                         .await?
                 }
                 Op::Outstanding => {
@@ -299,6 +313,64 @@ pub async fn jobs_go_after_their_expired_buckets(h: TestDatastore) {
         2
     );
     assert_eq!(delete(ds, Op::Jobs, task_id, 7200, 10).await, 2);
+    let counts = tx(ds, move |tx| {
+        Box::pin(async move { Ok(tx.count_task_rows(&task_id).await?) })
+    })
+    .await
+    .unwrap();
+    assert_eq!(counts.total(), 0, "{counts:?}");
+}
+
+/// On the Helper's side, a job still in progress that nothing changed since
+/// the cutoff was abandoned by the Leader: it no longer holds back its
+/// batch's rows, and goes with its report aggregations. One changed since
+/// the cutoff is still live; on the Leader's side none is ever abandoned.
+pub async fn abandoned_helper_jobs_go_with_their_rows(h: TestDatastore) {
+    let task = helper_task();
+    let task_id = *task.task_id();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    // Both jobs are stored (last changed) at 5000, their reports in the
+    // first hour's bucket.
+    h.clock.set(t(5000));
+    let done = finished(aggregation_job(&task_id, b"", None, interval(100, 50)));
+    let stalled = aggregation_job(&task_id, b"", None, interval(200, 10));
+    let bucket = BatchIdentifier::TimeInterval(interval(0, 3600));
+    put_jobs(
+        h.datastore.as_ref(),
+        vec![done.clone(), stalled.clone()],
+        vec![
+            report_aggregation(&done, 0, 100),
+            report_aggregation(&stalled, 0, 200),
+        ],
+        vec![batch_row(
+            &task_id,
+            bucket,
+            &done.aggregation_job_id,
+            interval(100, 50),
+        )],
+    )
+    .await;
+    let ds = h.datastore.as_ref();
+    let all = [Op::BatchAggregations, Op::ReportAggregations, Op::Jobs];
+
+    // As the Leader would: the in-progress job holds everything back.
+    for op in all {
+        assert_eq!(delete_as(ds, op, task_id, 7200, 10, false).await, 0);
+    }
+    // Changed at 5000, it is live for a cutoff at 5000.
+    for op in all {
+        assert_eq!(delete_as(ds, op, task_id, 5000, 10, true).await, 0);
+    }
+    // Unchanged since a later cutoff, it was abandoned: everything goes.
+    assert_eq!(
+        delete_as(ds, Op::BatchAggregations, task_id, 5001, 10, true).await,
+        1
+    );
+    assert_eq!(
+        delete_as(ds, Op::ReportAggregations, task_id, 5001, 10, true).await,
+        2
+    );
+    assert_eq!(delete_as(ds, Op::Jobs, task_id, 5001, 10, true).await, 2);
     let counts = tx(ds, move |tx| {
         Box::pin(async move { Ok(tx.count_task_rows(&task_id).await?) })
     })

@@ -166,6 +166,7 @@ macro_rules! all_tests {
             garbage_collection {
                 expired_reports_spare_in_progress_jobs,
                 jobs_go_after_their_expired_buckets,
+                abandoned_helper_jobs_go_with_their_rows,
                 fixed_size_batches_go_whole,
                 collection_records_go_after_their_interval,
                 task_rows_go_in_bounded_chunks,
