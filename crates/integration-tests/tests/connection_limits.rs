@@ -9,11 +9,15 @@
 //! - past `server.max_buffered_bodies`, an upload is answered `503` with
 //!   `Retry-After`, and uploads and collection work again once the slow
 //!   bodies go;
+//! - each such refusal is counted in `dyad_http_refused_total` by the limit
+//!   and the status answered;
 //! - SIGTERM stops a Leader within its shutdown grace period, however many
 //!   idle connections and slow uploads it holds.
 
 use dyad_core::vdaf::{plaintext_aggregate, random_measurement, AggregationParam, Measurement};
-use dyad_integration_tests::{assert_aggregate_eq, past_bucket_time, Dyad, TaskOptions, WAIT};
+use dyad_integration_tests::{
+    assert_aggregate_eq, free_port, past_bucket_time, Dyad, TaskOptions, WAIT,
+};
 use dyad_messages::draft09::{Duration, Interval, Query, Time};
 use futures::StreamExt;
 use std::net::SocketAddr;
@@ -275,11 +279,32 @@ async fn a_leader_held_by_idle_and_slow_connections_still_serves_and_then_closes
     );
 }
 
+/// The value of `dyad_http_refused_total{limit, status}` on the metrics
+/// page at `address` (0 when not rendered: never incremented).
+async fn refused(address: &str, limit: &str, status: &str) -> f64 {
+    let page = reqwest::get(format!("http://{address}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let labels = [format!("limit=\"{limit}\""), format!("status=\"{status}\"")];
+    page.lines()
+        .filter(|line| line.starts_with("dyad_http_refused_total{"))
+        .filter(|line| labels.iter().all(|label| line.contains(label.as_str())))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_connection_maximum_a_client_gets_503_with_retry_after_until_connections_close() {
+    let metrics = format!("127.0.0.1:{}", free_port());
     let dyad = Dyad::start_with(
         &TaskOptions::time_interval(r#"{"type":"Prio3Count"}"#, 3),
-        &[("server", "{max_connections: 40, retry_after_secs: 2}")],
+        &[
+            ("server", "{max_connections: 40, retry_after_secs: 2}"),
+            ("metrics_listen_address", &format!("\"{metrics}\"")),
+        ],
         &[],
     )
     .await
@@ -320,18 +345,25 @@ async fn past_the_connection_maximum_a_client_gets_503_with_retry_after_until_co
         "{problem}"
     );
 
+    assert_eq!(refused(&metrics, "max_connections", "503").await, 1.0);
+
     drop(held);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let response = reqwest::get(&url).await.unwrap();
     assert_eq!(response.status(), 200);
     upload_and_collect(&dyad, 3).await;
+    assert_eq!(refused(&metrics, "max_connections", "503").await, 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_past_the_body_maximum_get_503_with_retry_after_and_recover() {
+    let metrics = format!("127.0.0.1:{}", free_port());
     let dyad = Dyad::start_with(
         &TaskOptions::time_interval(r#"{"type":"Prio3Count"}"#, 5),
-        &[("server", "{max_buffered_bodies: 4, retry_after_secs: 2}")],
+        &[
+            ("server", "{max_buffered_bodies: 4, retry_after_secs: 2}"),
+            ("metrics_listen_address", &format!("\"{metrics}\"")),
+        ],
         &[],
     )
     .await
@@ -361,6 +393,8 @@ async fn uploads_past_the_body_maximum_get_503_with_retry_after_and_recover() {
         "the overload answer took {:?}",
         started.elapsed()
     );
+
+    assert_eq!(refused(&metrics, "max_buffered_bodies", "503").await, 1.0);
 
     // The slow uploads go; uploads and collection work again.
     drop(slow);

@@ -8,8 +8,9 @@ use super::activity::{Activity, ActivityIo};
 use super::body::{BodyOutcome, LimitedBody};
 use super::overload;
 use super::shared::Shared;
+use crate::telemetry::instruments::{self, ServerLimit};
 use axum::body::Body;
-use axum::http::{Request, Response};
+use axum::http::{Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -139,6 +140,10 @@ pub(super) async fn handle(
     // A body whose declared length is over the listener's limit is refused
     // before any of it is read.
     if incoming.size_hint().lower() > limit as u64 {
+        instruments::http_refused(
+            ServerLimit::MaxBufferedBodyBytes,
+            Some(StatusCode::PAYLOAD_TOO_LARGE),
+        );
         return overload::too_large_response(limit);
     }
     let outcome = BodyOutcome::default();
@@ -154,6 +159,10 @@ pub(super) async fn handle(
                      (raise server.max_buffered_bodies if this load is legitimate)"
                 );
             }
+            instruments::http_refused(
+                ServerLimit::MaxBufferedBodies,
+                Some(StatusCode::SERVICE_UNAVAILABLE),
+            );
             return overload::busy_response(
                 limits.retry_after,
                 "too many request bodies being received at once; retry later",

@@ -36,6 +36,7 @@ use tokio_util::task::TaskTracker;
 
 use super::body::BodyLimitError;
 use super::limits::ServerLimits;
+use crate::telemetry::instruments::{self, ServerLimit};
 
 /// Connections being answered `503` at once; more are closed unanswered.
 pub const MAX_REFUSING: usize = 64;
@@ -109,6 +110,18 @@ pub fn too_large_response(limit: usize) -> Response<Body> {
 /// extractor answers a plain-text 400) becomes the limit's own problem
 /// document: `503` with `Retry-After`, or `408`.
 pub fn answer_for_cut_body(cut: BodyLimitError, response: Response<Body>) -> Response<Body> {
+    let answer = cut_body_answer(cut, response);
+    let limit = match cut {
+        BodyLimitError::TooLarge { .. } | BodyLimitError::Overloaded { .. } => {
+            ServerLimit::MaxBufferedBodyBytes
+        }
+        BodyLimitError::TimedOut(_) => ServerLimit::BodyReadTimeout,
+    };
+    instruments::http_refused(limit, Some(answer.status()));
+    answer
+}
+
+fn cut_body_answer(cut: BodyLimitError, response: Response<Body>) -> Response<Body> {
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -193,8 +206,13 @@ impl Refusals {
         self.note(limits.max_connections);
         let Ok(permit) = self.refusing.clone().try_acquire_owned() else {
             tracing::debug!(%peer, "connection past the maximum closed unanswered");
+            instruments::http_refused(ServerLimit::MaxConnections, None);
             return;
         };
+        instruments::http_refused(
+            ServerLimit::MaxConnections,
+            Some(StatusCode::SERVICE_UNAVAILABLE),
+        );
         let answer = self.answer.clone();
         let hard_stop = hard_stop.clone();
         tracker.spawn(async move {

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `dyad_http_requests_total` | counter | `route` (the matched path template, `:name` for `{name}`; `unmatched` for none), `method`, `status` |
 //! | `dyad_http_request_duration_seconds` | histogram | `route`, `method`, `status` |
+//! | `dyad_http_refused_total` | counter | `limit` (the `server` setting reached: `max_connections`, `max_buffered_bodies`, `max_buffered_body_bytes`, `body_read_timeout_secs`), `status` (the answer's, or `none` for a connection closed unanswered) |
 //! | `dyad_uploads_total` | counter | `outcome`: `accepted`, `duplicate`, or the problem type answered ([`upload_outcome_of_error`]) |
 //! | `dyad_reports_prepared_total` | counter | `role` (`leader`, `helper`), `outcome`: `finished` or the `PrepareError` |
 //! | `dyad_job_steps_total` | counter | `job` (`aggregation`, `collection`), `result` |
@@ -82,6 +83,38 @@ pub fn http_request(route: &'static str, method: &str, status: StatusCode, took:
         "route" => route, "method" => method, "status" => status
     )
     .record(took.as_secs_f64());
+}
+
+/// A limit of the HTTP server (a setting of the `server` section), as the
+/// `limit` label of `dyad_http_refused_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerLimit {
+    MaxConnections,
+    MaxBufferedBodies,
+    MaxBufferedBodyBytes,
+    BodyReadTimeout,
+}
+
+impl ServerLimit {
+    fn label(self) -> &'static str {
+        match self {
+            ServerLimit::MaxConnections => "max_connections",
+            ServerLimit::MaxBufferedBodies => "max_buffered_bodies",
+            ServerLimit::MaxBufferedBodyBytes => "max_buffered_body_bytes",
+            ServerLimit::BodyReadTimeout => "body_read_timeout_secs",
+        }
+    }
+}
+
+/// One connection or request the server refused at `limit`, with the
+/// status it answered (`None`: a connection closed unanswered). These are
+/// answered by the server itself, before the router or instead of its
+/// answer, so `dyad_http_requests_total` does not see them as they went
+/// out.
+pub fn http_refused(limit: ServerLimit, status: Option<StatusCode>) {
+    let status = status.map_or_else(|| "none".to_owned(), |status| status.as_u16().to_string());
+    metrics::counter!("dyad_http_refused_total", "limit" => limit.label(), "status" => status)
+        .increment(1);
 }
 
 /// The method as a bounded label: the ones the API serves, else `other`.
