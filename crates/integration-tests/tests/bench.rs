@@ -56,6 +56,11 @@ fn check_shape(json: &Value, datastore: &str) {
     let all = positive(json, &["crypto_limit", "all_cores_reports_per_sec"]);
     let cores = json["cores"].as_f64().unwrap();
     assert!((all - per_core * cores).abs() < 1e-6 * all, "{json:#}");
+    let latency: Vec<f64> = ["p50", "p90", "p99", "max"]
+        .iter()
+        .map(|p| positive(json, &["upload_latency_ms", p]))
+        .collect();
+    assert!(latency.windows(2).all(|w| w[0] <= w[1]), "{json:#}");
     for phase in ["upload", "aggregation", "end_to_end"] {
         positive(json, &[phase, "secs"]);
         let rate = positive(json, &[phase, "reports_per_sec"]);

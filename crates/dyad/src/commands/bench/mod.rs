@@ -47,7 +47,9 @@ use dyad_datastore::DatastoreKeys;
 use dyad_messages::draft09::Duration;
 use futures::StreamExt as _;
 use proc_stats::{cpu_secs_of, MemoryWatch};
-use results::{BenchResults, CpuSecs, CryptoLimitFigures, PeakRss, PeakRssSplit, Phase, RssSplit};
+use results::{
+    BenchResults, CpuSecs, CryptoLimitFigures, Latency, PeakRss, PeakRssSplit, Phase, RssSplit,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -236,13 +238,23 @@ async fn run_deployment(
     let upload_started = Instant::now();
     let cpu_at_start = cpu_now();
     let mut uploads = futures::stream::iter(&reports)
-        .map(|report| client.upload_report(report))
+        .map(|report| {
+            let client = &client;
+            async move {
+                let sent = Instant::now();
+                let outcome = client.upload_report(report).await;
+                (outcome, sent.elapsed())
+            }
+        })
         .buffer_unordered(args.connections);
-    while let Some(outcome) = uploads.next().await {
+    let mut latencies = Vec::with_capacity(reports.len());
+    while let Some((outcome, took)) = uploads.next().await {
         outcome.context("uploading a report")?;
+        latencies.push(took.as_secs_f64() * 1000.0);
         upload.inc(1);
     }
     drop(uploads);
+    let upload_latency_ms = Latency::of(latencies);
     let upload_secs = upload_started.elapsed().as_secs_f64();
     let cpu_at_last_upload = cpu_now();
     let all_cores = limit.per_core * cores as f64;
@@ -329,6 +341,7 @@ async fn run_deployment(
             reports_per_cpu_sec: limit_per_cpu_sec,
         },
         upload: upload_phase,
+        upload_latency_ms,
         aggregation: Phase::of(
             args.reports,
             aggregation_secs,

@@ -24,6 +24,9 @@ pub struct BenchResults {
     /// Reports durably stored by the Leader, from the first upload sent to
     /// the last one answered.
     pub upload: Phase,
+    /// How long each upload took, from sent to answered, as the loader saw
+    /// it (milliseconds).
+    pub upload_latency_ms: Latency,
     /// From the last upload answered to the collection ready.
     pub aggregation: Phase,
     /// From the first upload sent to the collection ready.
@@ -95,6 +98,37 @@ impl CpuSecs {
     /// The two aggregators' CPU time together.
     fn aggregators(self) -> Option<f64> {
         Some(self.leader? + self.helper?)
+    }
+}
+
+/// Percentiles of a set of durations, in milliseconds (nearest rank).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Latency {
+    /// The percentiles of `millis` (all 0 for none).
+    pub fn of(mut millis: Vec<f64>) -> Self {
+        millis.sort_by(f64::total_cmp);
+        let rank = |percent: usize| -> f64 {
+            if millis.is_empty() {
+                return 0.0;
+            }
+            // Nearest rank: the smallest value with at least `percent` % of
+            // the values at or below it.
+            let index = (millis.len() * percent).div_ceil(100).max(1) - 1;
+            millis[index.min(millis.len() - 1)]
+        };
+        Self {
+            p50: rank(50),
+            p90: rank(90),
+            p99: rank(99),
+            max: rank(100),
+        }
     }
 }
 
@@ -232,6 +266,19 @@ impl BenchResults {
                 percent(phase.cpu_ratio_of_limit),
             ]);
         }
+        let latency = &self.upload_latency_ms;
+        table.row([
+            "upload latency, p50 / p90 / p99 / max".to_owned(),
+            format!(
+                "{:.1} / {:.1} / {:.1} / {:.1} ms",
+                latency.p50, latency.p90, latency.p99, latency.max
+            ),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
         for (name, bytes, split) in [
             (
                 "peak RSS, leader (anon / file)",
@@ -283,6 +330,7 @@ mod tests {
                 reports_per_cpu_sec: Some(1250.0),
             },
             upload: Phase::of(1000, 1.0, limit, cpu(1.0, 0.5, 0.5), Some(1250.0)),
+            upload_latency_ms: Latency::of((1..=100).map(f64::from).collect()),
             aggregation: Phase::of(1000, 2.0, limit, CpuSecs::default(), Some(1250.0)),
             end_to_end: Phase::of(1000, 4.0, limit, cpu(2.0, 2.0, 1.0), Some(1250.0)),
             peak_rss_bytes: PeakRss {
@@ -358,6 +406,28 @@ mod tests {
         assert!(text.contains("2.00 + 2.00 + 1.00"), "{text}");
         assert!(text.contains("20.0 %"), "{text}");
         assert!(text.contains("- + - + -"), "{text}");
+        assert!(text.contains("50.0 / 90.0 / 99.0 / 100.0 ms"), "{text}");
+    }
+
+    #[test]
+    fn latency_percentiles_are_nearest_ranks() {
+        // Unsorted on purpose: 1 ms to 100 ms.
+        let millis: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(
+            Latency::of(millis),
+            Latency {
+                p50: 50.0,
+                p90: 90.0,
+                p99: 99.0,
+                max: 100.0,
+            }
+        );
+        let one = Latency::of(vec![7.0]);
+        assert_eq!((one.p50, one.p99, one.max), (7.0, 7.0, 7.0));
+        assert_eq!(Latency::of(Vec::new()), Latency::default());
+        // Ten values: p99 and the maximum are both the slowest.
+        let ten = Latency::of((1..=10).map(f64::from).collect());
+        assert_eq!((ten.p50, ten.p90, ten.p99), (5.0, 9.0, 10.0));
     }
 
     #[test]
@@ -371,6 +441,7 @@ mod tests {
         assert_eq!(json["end_to_end"]["cpu_secs"]["loader"], 1.0);
         assert_eq!(json["end_to_end"]["reports_per_aggregator_cpu_sec"], 250.0);
         assert_eq!(json["end_to_end"]["cpu_ratio_of_limit"], 0.2);
+        assert_eq!(json["upload_latency_ms"]["p99"], 99.0);
         assert_eq!(
             json["aggregation"]["cpu_ratio_of_limit"],
             serde_json::Value::Null
