@@ -300,6 +300,21 @@ fn report_shares_are_stored_without_compression() {
     });
 }
 
+/// A report's row stays whole on its page up to a page's length
+/// (migration 0010): a long Leader share is not moved to the TOAST table.
+#[test]
+fn report_rows_stay_inline_up_to_a_page() {
+    with_database(|f| async move {
+        f.open(f.options()).await;
+        let options: Option<Vec<String>> =
+            sqlx::query_scalar("SELECT reloptions FROM pg_class WHERE relname = 'client_reports'")
+                .fetch_one(&mut f.connect().await)
+                .await
+                .unwrap();
+        assert_eq!(options, Some(vec!["toast_tuple_target=8160".to_owned()]));
+    });
+}
+
 /// Report aggregations carry no foreign key to their job on PostgreSQL
 /// (migration 0009): the only foreign key left on the table is none.
 #[test]
