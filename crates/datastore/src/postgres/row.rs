@@ -47,6 +47,7 @@ impl crate::backend::Backend for sqlx::Postgres {
     const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str = " FOR UPDATE SKIP LOCKED";
     const INCREMENTAL_VACUUM: bool = false;
     const KEEP_BUILT_STATEMENTS: bool = true;
+    const INSERT_RETURNS_IDS: bool = true;
 
     fn statement_chunks<T>(items: &[T], _columns: usize, wanted: usize) -> Vec<&[T]> {
         items.chunks(wanted.max(1)).collect()

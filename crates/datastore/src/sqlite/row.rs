@@ -75,6 +75,7 @@ impl crate::backend::Backend for sqlx::Sqlite {
     const SKIP_ROWS_LOCKED_FOR_DELETE: &'static str = "";
     const INCREMENTAL_VACUUM: bool = true;
     const KEEP_BUILT_STATEMENTS: bool = true;
+    const INSERT_RETURNS_IDS: bool = false;
 
     fn statement_chunks<T>(items: &[T], columns: usize, wanted: usize) -> Vec<&[T]> {
         power_of_two_chunks(items, chunk_len(columns).min(wanted))

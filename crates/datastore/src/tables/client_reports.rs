@@ -15,7 +15,7 @@ use crate::models::{
     encode_extensions, AggregationJobState, LeaderStoredReport, ReportWriteOutcome,
     UNAGGREGATED_REPORTS,
 };
-use crate::tables::{expiry, insert_all_new, report_ids_found};
+use crate::tables::{expiry, insert_new};
 use crate::DatastoreError;
 use dyad_messages::draft09::{Interval, ReportId, ReportMetadata, TaskId, Time};
 use sqlx::QueryBuilder;
@@ -104,40 +104,41 @@ pub(crate) async fn put_client_reports<DB: Backend>(
     let mut inserted: HashSet<(TaskId, ReportId)> = HashSet::new();
     for (task_id, task_reports) in &by_task {
         for chunk in DB::statement_chunks(task_reports, 8, CHUNK) {
-            // The reports stored before are duplicates (usually none).
-            let ids: Vec<ReportId> = chunk.iter().map(|r| *r.report_id()).collect();
-            let mut query = QueryBuilder::<DB>::new(
-                "SELECT client_reports.report_id FROM client_reports WHERE ",
-            );
-            push_reports_of::<DB>(&mut query, task_id, &ids);
-            let stored_before = report_ids_found(&mut *conn, &mut query, TABLE).await?;
-            let new: Vec<&LeaderStoredReport> = chunk
-                .iter()
-                .copied()
-                .filter(|r| !stored_before.contains(r.report_id()))
-                .collect();
-            for part in DB::statement_chunks(&new, 8, CHUNK) {
-                let mut query = QueryBuilder::<DB>::new(format!(
-                    "INSERT INTO client_reports ({COLUMNS}, created_at) "
-                ));
-                DB::push_rows(&mut query, rows(part, created_at)?);
-                query.push(" ON CONFLICT (task_id, report_id) DO NOTHING");
-                insert_all_new(
-                    &mut *conn,
-                    &mut query,
-                    part.len(),
-                    "a report was stored between its duplicate check and its insert",
-                )
-                .await?;
-                // And each stored report waits for a job.
+            // A report stored before is a duplicate (usually none).
+            let new = insert_new(
+                &mut *conn,
+                TABLE,
+                chunk,
+                8,
+                |r: &LeaderStoredReport| *r.report_id(),
+                |chunk| {
+                    let mut query = QueryBuilder::<DB>::new(
+                        "SELECT client_reports.report_id FROM client_reports WHERE ",
+                    );
+                    let ids: Vec<ReportId> = chunk.iter().map(|r| *r.report_id()).collect();
+                    push_reports_of::<DB>(&mut query, task_id, &ids);
+                    query
+                },
+                |part| {
+                    let mut query = QueryBuilder::<DB>::new(format!(
+                        "INSERT INTO client_reports ({COLUMNS}, created_at) "
+                    ));
+                    DB::push_rows(&mut query, rows(part, created_at)?);
+                    query.push(" ON CONFLICT (task_id, report_id) DO NOTHING");
+                    Ok(query)
+                },
+            )
+            .await?;
+            // And each stored report waits for a job.
+            for part in DB::statement_chunks(&new, 3, CHUNK) {
                 let mut query = QueryBuilder::<DB>::new(
                     "INSERT INTO unaggregated_reports (task_id, client_time, report_id) ",
                 );
                 DB::push_rows(&mut query, queue_rows(part)?);
                 query.push(" ON CONFLICT (task_id, client_time, report_id) DO NOTHING");
                 Sql::built(&mut query).execute(&mut *conn).await?;
-                inserted.extend(part.iter().map(|r| (r.task_id, *r.report_id())));
             }
+            inserted.extend(new.iter().map(|r| (*task_id, *r.report_id())));
         }
     }
     // A report was stored only if it was inserted, and only its first copy.

@@ -5,7 +5,7 @@ use crate::backend::{self, push_bind, Backend, Column, Rows, Sql};
 use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::models::SeenReport;
-use crate::tables::{expiry, insert_all_new, report_ids_found};
+use crate::tables::{expiry, insert_new};
 use dyad_messages::draft09::{ReportId, TaskId, Time};
 use sqlx::QueryBuilder;
 use std::collections::HashSet;
@@ -24,57 +24,56 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
     let firsts = backend::first_of_each(reports, |seen| seen.report_id);
     let mut inserted: HashSet<ReportId> = HashSet::new();
     for chunk in DB::statement_chunks(&firsts, 4, CHUNK) {
-        // The entries already there (usually none).
-        let mut query =
-            QueryBuilder::<DB>::new("SELECT s.report_id FROM helper_seen_reports s WHERE ");
-        DB::push_task_reports(
-            &mut query,
+        // An entry already there (usually none) is left as it is.
+        let new = insert_new(
+            &mut *conn,
             TABLE,
-            "s",
-            task_id.as_bytes().to_vec(),
-            chunk
-                .iter()
-                .map(|seen| seen.report_id.as_bytes().to_vec())
-                .collect(),
-        );
-        query.push(" AND s.aggregation_parameter = ");
-        push_bind(&mut query, aggregation_parameter.to_vec());
-        let there = report_ids_found(&mut *conn, &mut query, TABLE).await?;
-        let new: Vec<&SeenReport> = chunk
-            .iter()
-            .copied()
-            .filter(|seen| !there.contains(&seen.report_id))
-            .collect();
-        for part in DB::statement_chunks(&new, 4, CHUNK) {
-            let times = part
-                .iter()
-                .map(|seen| columns::time(seen.time, "report time"))
-                .collect::<Result<Vec<_>>>()?;
-            let rows = Rows(vec![
-                Column::Bytes(vec![task_id.as_bytes().to_vec(); part.len()]),
-                Column::Bytes(
-                    part.iter()
+            chunk,
+            4,
+            |seen: &SeenReport| seen.report_id,
+            |chunk| {
+                let mut query =
+                    QueryBuilder::<DB>::new("SELECT s.report_id FROM helper_seen_reports s WHERE ");
+                DB::push_task_reports(
+                    &mut query,
+                    TABLE,
+                    "s",
+                    task_id.as_bytes().to_vec(),
+                    chunk
+                        .iter()
                         .map(|seen| seen.report_id.as_bytes().to_vec())
                         .collect(),
-                ),
-                Column::Bytes(vec![aggregation_parameter.to_vec(); part.len()]),
-                Column::BigInt(times),
-            ]);
-            let mut query = QueryBuilder::<DB>::new(
-                "INSERT INTO helper_seen_reports (task_id, report_id, aggregation_parameter,
-                     client_time) ",
-            );
-            DB::push_rows(&mut query, rows);
-            query.push(" ON CONFLICT (task_id, report_id, aggregation_parameter) DO NOTHING");
-            insert_all_new(
-                &mut *conn,
-                &mut query,
-                part.len(),
-                "a report was recorded as seen between its lookup and its insert",
-            )
-            .await?;
-            inserted.extend(part.iter().map(|seen| seen.report_id));
-        }
+                );
+                query.push(" AND s.aggregation_parameter = ");
+                push_bind(&mut query, aggregation_parameter.to_vec());
+                query
+            },
+            |part| {
+                let times = part
+                    .iter()
+                    .map(|seen| columns::time(seen.time, "report time"))
+                    .collect::<Result<Vec<_>>>()?;
+                let rows = Rows(vec![
+                    Column::Bytes(vec![task_id.as_bytes().to_vec(); part.len()]),
+                    Column::Bytes(
+                        part.iter()
+                            .map(|seen| seen.report_id.as_bytes().to_vec())
+                            .collect(),
+                    ),
+                    Column::Bytes(vec![aggregation_parameter.to_vec(); part.len()]),
+                    Column::BigInt(times),
+                ]);
+                let mut query = QueryBuilder::<DB>::new(
+                    "INSERT INTO helper_seen_reports (task_id, report_id, aggregation_parameter,
+                         client_time) ",
+                );
+                DB::push_rows(&mut query, rows);
+                query.push(" ON CONFLICT (task_id, report_id, aggregation_parameter) DO NOTHING");
+                Ok(query)
+            },
+        )
+        .await?;
+        inserted.extend(new.iter().map(|seen| seen.report_id));
     }
     // Only the first copy of a newly inserted ID is new.
     Ok(reports

@@ -41,11 +41,8 @@ use dyad_messages::draft09::ReportId;
 use sqlx::QueryBuilder;
 use std::collections::HashSet;
 
-/// The `report_id`s that `query` (on `table`) returns: which of a chunk's
-/// reports are already there, looked up before an insert so that the
-/// insert needs no `RETURNING` (a row streamed back per report cost more
-/// than the lookup on SQLite).
-pub(crate) async fn report_ids_found<DB: Backend>(
+/// The `report_id`s that `query` (on `table`) returns.
+async fn report_ids_found<DB: Backend>(
     conn: &mut DB::Connection,
     query: &mut QueryBuilder<'_, DB>,
     table: &'static str,
@@ -57,19 +54,51 @@ pub(crate) async fn report_ids_found<DB: Backend>(
     Ok(found)
 }
 
-/// Runs an `INSERT ... ON CONFLICT DO NOTHING` of `rows` rows that a
-/// lookup found new; fewer inserted means a row was stored since, which
-/// only another transaction can do: PostgreSQL then fails this one as a
-/// serialization failure (and it is run again), and SQLite's writers take
-/// turns, so `what` is an internal error.
-pub(crate) async fn insert_all_new<DB: Backend>(
+/// Inserts those of `items` (distinct report IDs, one task) whose row is
+/// not already in `table`, leaving the others as they are, and returns the
+/// inserted ones. `there` builds the `SELECT report_id` of the items
+/// already there; `insert` the `INSERT ... ON CONFLICT ... DO NOTHING` of
+/// some items, of `columns` values each. Which of the two ways the backend takes is
+/// [`Backend::INSERT_RETURNS_IDS`].
+///
+/// A row another transaction inserts meanwhile cannot make an item count
+/// twice: SQLite's writers take turns, and on PostgreSQL (`REPEATABLE
+/// READ` or stricter) a conflict with a row this transaction's snapshot
+/// does not see is a serialization failure, and the transaction runs again.
+pub(crate) async fn insert_new<'i, DB: Backend, T>(
     conn: &mut DB::Connection,
-    query: &mut QueryBuilder<'_, DB>,
-    rows: usize,
-    what: &'static str,
-) -> Result<()> {
-    if Sql::built(query).execute(conn).await? != rows as u64 {
-        return Err(DatastoreError::Internal(what));
+    table: &'static str,
+    items: &[&'i T],
+    columns: usize,
+    id: impl Fn(&T) -> ReportId,
+    there: impl FnOnce(&[&'i T]) -> QueryBuilder<'static, DB>,
+    insert: impl Fn(&[&'i T]) -> Result<QueryBuilder<'static, DB>>,
+) -> Result<Vec<&'i T>> {
+    if DB::INSERT_RETURNS_IDS {
+        let mut query = insert(items)?;
+        query.push(" RETURNING report_id");
+        let inserted = report_ids_found(&mut *conn, &mut query, table).await?;
+        return Ok(items
+            .iter()
+            .copied()
+            .filter(|item| inserted.contains(&id(item)))
+            .collect());
     }
-    Ok(())
+    let found = report_ids_found(&mut *conn, &mut there(items), table).await?;
+    let new: Vec<&T> = items
+        .iter()
+        .copied()
+        .filter(|item| !found.contains(&id(item)))
+        .collect();
+    for part in DB::statement_chunks(&new, columns, items.len()) {
+        let inserted = Sql::built(&mut insert(part)?).execute(&mut *conn).await?;
+        if inserted != part.len() as u64 {
+            // Only another writer could have stored one since the lookup,
+            // and writers take turns.
+            return Err(DatastoreError::Internal(
+                "a row was stored between its lookup and its insert",
+            ));
+        }
+    }
+    Ok(new)
 }
