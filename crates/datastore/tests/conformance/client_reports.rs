@@ -82,8 +82,30 @@ pub async fn duplicate_report_kept_once(h: TestDatastore) {
             ReportWriteOutcome::Stored
         ]
     );
-    let again = put(h.datastore.as_ref(), vec![same_id, other, first.clone()]).await;
+    let again = put(
+        h.datastore.as_ref(),
+        vec![same_id, other.clone(), first.clone()],
+    )
+    .await;
     assert_eq!(again, vec![ReportWriteOutcome::Duplicate; 3]);
+    // A batch mixing reports stored before with a new one stores the new
+    // one only.
+    let newer = report(task.task_id(), 3900, 4);
+    let mixed = put(
+        h.datastore.as_ref(),
+        vec![other, newer.clone(), first.clone()],
+    )
+    .await;
+    assert_eq!(
+        mixed,
+        vec![
+            ReportWriteOutcome::Duplicate,
+            ReportWriteOutcome::Stored,
+            ReportWriteOutcome::Duplicate
+        ]
+    );
+    let found = get_one(h.datastore.as_ref(), newer.task_id, *newer.report_id()).await;
+    assert_eq!(found, Some(newer));
 
     let found = get_one(h.datastore.as_ref(), first.task_id, *first.report_id()).await;
     assert_eq!(found, Some(first));
@@ -95,7 +117,7 @@ pub async fn duplicate_report_kept_once(h: TestDatastore) {
         })
         .await
         .unwrap();
-    assert_eq!(count, 2);
+    assert_eq!(count, 3);
 }
 
 /// `get_client_reports` answers in the order asked, without missing IDs.
