@@ -20,8 +20,9 @@
 //! calls in the profile), and memory freed on another thread than the one
 //! that allocated it took the owner's lock. With four per core, `dyad
 //! bench` (SQLite, Prio3Count, 10k reports, 2 cores) stored 11.0-11.4k
-//! reports/s end to end against 10.2-10.5k, with 9 % less Leader CPU, for
-//! 2 MB more peak RSS.
+//! reports/s end to end against 10.2-10.5k. Eight per core was about as
+//! fast (11.3-11.9k, with 9 % less Leader CPU than one per core) but
+//! peaked 3 MB higher; four keeps the peak within 2 MB of one per core.
 //!
 //! An operator's own `MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_` or
 //! `MALLOC_TRIM_THRESHOLD_` (glibc's environment settings) wins: dyad then
