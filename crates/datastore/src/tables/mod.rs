@@ -58,8 +58,8 @@ async fn report_ids_found<DB: Backend>(
 /// not already in `table`, leaving the others as they are, and returns the
 /// inserted ones. `there` builds the `SELECT report_id` of the items
 /// already there; `insert` the `INSERT ... ON CONFLICT ... DO NOTHING` of
-/// some items, of `columns` values each. Which of the two ways the backend takes is
-/// [`Backend::INSERT_RETURNS_IDS`].
+/// some items, of `columns` values each. Which of the two ways the backend
+/// takes is [`Backend::INSERT_RETURNS_IDS`].
 ///
 /// A row another transaction inserts meanwhile cannot make an item count
 /// twice: SQLite's writers take turns, and on PostgreSQL (`REPEATABLE
@@ -93,8 +93,9 @@ pub(crate) async fn insert_new<'i, DB: Backend, T>(
     for part in DB::statement_chunks(&new, columns, items.len()) {
         let inserted = Sql::built(&mut insert(part)?).execute(&mut *conn).await?;
         if inserted != part.len() as u64 {
-            // Only another writer could have stored one since the lookup,
-            // and writers take turns.
+            // Only another writer could have stored one since the lookup:
+            // where writers take turns (SQLite, the backend that looks up
+            // first), none can.
             return Err(DatastoreError::Internal(
                 "a row was stored between its lookup and its insert",
             ));
