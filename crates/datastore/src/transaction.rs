@@ -172,7 +172,8 @@ operations! {
         /// One job.
         async fn get_aggregation_job(&mut self, task_id: &TaskId,
             aggregation_job_id: &AggregationJobId) -> Result<Option<AggregationJob>>;
-        /// Writes the job's state, step and last request hash.
+        /// Writes the job's state, step and last request hash (its kept
+        /// initialization answer, if any, stays as stored).
         /// [`DatastoreError::NotFound`] if there is no such job.
         async fn update_aggregation_job(&mut self, job: &AggregationJob, lease: Option<&LeaseToken>)
             -> Result<()>;

@@ -121,9 +121,10 @@ fn one_round() -> (TaskRowCounts, TaskRowCounts) {
         collection_jobs: 1,
         ..TaskRowCounts::default()
     };
+    // The Helper's job finishes in its initialization (Prio3): its answer
+    // is kept on the job's row, and its reports have no rows.
     let helper = TaskRowCounts {
         aggregation_jobs: 1,
-        report_aggregations: reports,
         batch_aggregations: 1,
         collected_batches: 1,
         aggregate_share_jobs: 1,

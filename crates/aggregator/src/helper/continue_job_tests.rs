@@ -75,8 +75,11 @@ async fn two_round_job_finishes_replays_and_unshards() {
     let (env, pair) = setup().await;
     let param = level0_param();
     let (job_id, states, next) = initialized(&env, &pair).await;
-    let (job, _, _) = env.aggregation_job(pair.task_id(), job_id).await.unwrap();
+    let (job, stored, _) = env.aggregation_job(pair.task_id(), job_id).await.unwrap();
     assert_eq!(job.state, AggregationJobState::InProgress);
+    // A job that goes on keeps its reports' states and answers in rows.
+    assert_eq!(job.init_response, None);
+    assert_eq!(stored.len(), 3);
 
     let response = env.send(continue_job(&pair, job_id, &next)).await;
     assert_eq!(response.status, StatusCode::OK);

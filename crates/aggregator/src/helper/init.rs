@@ -26,6 +26,14 @@
 //!    seen ([`super::replay::record_seen`]), and stores the job (step 0, request digest),
 //!    its reports with their responses, and the finished reports' output
 //!    shares folded into this job's batch aggregation rows.
+//!
+//! A job that finishes in its initialization (every report finished or
+//! failed: any one-round VDAF, Prio3 among them) keeps its encoded answer
+//! on its own row instead of one report aggregation per report: nothing
+//! can continue it, so a replay of the request (answered with those
+//! bytes) is all that could read them, and on PostgreSQL those rows were
+//! a large share of the Helper's writes per report. A job that goes on
+//! (Poplar1) stores its reports' states and answers as rows.
 
 use super::facts::{self, InitFacts};
 use super::replay;
@@ -53,6 +61,7 @@ use dyad_datastore::models::{
     TaskCounters,
 };
 use dyad_datastore::{Datastore, DatastoreExt, Transaction, TxError};
+use dyad_messages::codec::{Decode, Encode};
 use dyad_messages::draft09::{
     AggregationJobId, AggregationJobInitReq, AggregationJobResp, PartialBatchSelector,
     PrepareError, PrepareResp, PrepareStepResult, ReportMetadata, Role, TaskId, Time,
@@ -181,7 +190,7 @@ pub(crate) async fn stored_answer(
                 let Some(job) = tx.get_aggregation_job(&task_id, &job_id).await? else {
                     return Ok(None);
                 };
-                let reports = tx.get_report_aggregations(&task_id, &job_id).await?;
+                let reports = stored_reports(tx, &job).await?;
                 Ok(Some((job, reports)))
             })
         })
@@ -205,9 +214,11 @@ fn answer_existing(
     }
     let stored = stored_job(job.step, job.last_request_hash);
     match check_init_request(Some(&stored), request_hash) {
-        Ok(InitDisposition::Replay) => {
-            stored_response(reports, reports.iter().map(|r| &r.report_id))
-        }
+        Ok(InitDisposition::Replay) => match &job.init_response {
+            Some(answer) => AggregationJobResp::get_decoded(answer)
+                .map_err(|e| ApiError::internal(format!("the stored answer is corrupt: {e}"))),
+            None => stored_response(reports, reports.iter().map(|r| &r.report_id)),
+        },
         Ok(InitDisposition::Fresh) => Err(ApiError::internal("stored job judged fresh")),
         Err(error) => Err(ApiError::conflict(error.detail())),
     }
@@ -415,7 +426,7 @@ pub(crate) async fn store_in_tx(
 
     // Another request for the same job may have been stored meanwhile.
     if let Some(existing) = tx.get_aggregation_job(&task_id, &job_id).await? {
-        let reports = tx.get_report_aggregations(&task_id, &job_id).await?;
+        let reports = stored_reports(tx, &existing).await?;
         return answer_existing(&existing, &reports, &outcome.request_hash)
             .map(|answer| (answer, false))
             .map_err(abort);
@@ -486,10 +497,20 @@ pub(crate) async fn store_in_tx(
     } else {
         AggregationJobState::Finished
     };
+    let response = AggregationJobResp::new(responses);
+    if job.state == AggregationJobState::Finished {
+        // Nothing will continue the job: its answer is all a later request
+        // can need (see `stored_reports`).
+        job.init_response = Some(
+            response
+                .get_encoded()
+                .map_err(|e| abort(ApiError::internal(format!("encoding the answer: {e}"))))?,
+        );
+    }
     tx.put_aggregation_job(&job).await?;
     let stored: Vec<ReportAggregation> = reports
         .iter()
-        .zip(&responses)
+        .zip(response.prepare_resps.iter())
         .enumerate()
         .map(|(ord, (report, response))| ReportAggregation {
             task_id,
@@ -503,7 +524,9 @@ pub(crate) async fn store_in_tx(
             last_prep_resp: Some(response.clone()),
         })
         .collect();
-    tx.put_report_aggregations(&stored, None).await?;
+    if job.init_response.is_none() {
+        tx.put_report_aggregations(&stored, None).await?;
+    }
     let mut counters = TaskCounters::default();
     for ra in &stored {
         counters.count_prepared(&ra.state);
@@ -512,7 +535,22 @@ pub(crate) async fn store_in_tx(
     if !rows.is_empty() {
         tx.put_batch_aggregations(&rows, None).await?;
     }
-    Ok((AggregationJobResp::new(responses), true))
+    Ok((response, true))
+}
+
+/// The report aggregations of a stored job: none for a job whose answer
+/// is on its row (it finished in its initialization), whose reports were
+/// never written, so the read is skipped.
+async fn stored_reports(
+    tx: &mut dyn Transaction,
+    job: &AggregationJob,
+) -> Result<Vec<ReportAggregation>, TxError> {
+    if job.init_response.is_some() {
+        return Ok(Vec::new());
+    }
+    Ok(tx
+        .get_report_aggregations(&job.task_id, &job.aggregation_job_id)
+        .await?)
 }
 
 /// The reports among `candidates` whose verdict depends on the parameters

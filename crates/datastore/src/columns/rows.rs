@@ -67,6 +67,7 @@ pub(crate) fn aggregation_job(row: &impl StoredRow) -> Result<AggregationJob> {
             .ok_or_else(|| r.corrupt("state", format!("unknown state {state}")))?,
         step: u16::try_from(step).map_err(|_| r.corrupt("step", "not a u16"))?,
         last_request_hash: r.opt_array32("last_request_hash")?,
+        init_response: r.opt_blob("init_response")?,
         created_at: r.time("created_at")?,
     })
 }

@@ -63,6 +63,12 @@ pub struct AggregationJob {
     /// The Helper's SHA-256 of the last request it answered for this job, to
     /// tell a replay of it from a different request.
     pub last_request_hash: Option<[u8; 32]>,
+    /// The Helper's answer to the job's initialization (an encoded
+    /// `AggregationJobResp`), kept when the job finished in it: its reports
+    /// then have no report aggregations, and a replayed initialization is
+    /// answered with these bytes (section 4.5.1.2). `None` for every other
+    /// job, and on the Leader.
+    pub init_response: Option<Vec<u8>>,
     /// When the job was first stored. Set by the datastore from its clock:
     /// the value given to `put_aggregation_job` is ignored.
     pub created_at: Time,
@@ -86,6 +92,7 @@ impl AggregationJob {
             state: AggregationJobState::InProgress,
             step: 0,
             last_request_hash: None,
+            init_response: None,
             created_at: Time::from_seconds_since_epoch(0),
         }
     }
@@ -102,6 +109,7 @@ impl fmt::Debug for AggregationJob {
             .field("state", &self.state)
             .field("step", &self.step)
             .field("last_request_hash", &self.last_request_hash.is_some())
+            .field("init_response", &self.init_response.as_deref().map(Len))
             .field("created_at", &self.created_at)
             .finish()
     }

@@ -15,7 +15,7 @@ use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, 
 const TABLE: &str = "aggregation_jobs";
 const COLUMNS: &str = "j.task_id, j.aggregation_job_id, j.aggregation_parameter, j.batch_id, \
                        j.client_interval_start, j.client_interval_end, j.state, j.step, \
-                       j.last_request_hash, j.created_at";
+                       j.last_request_hash, j.init_response, j.created_at";
 
 pub(crate) async fn put_aggregation_job<DB: Backend>(
     tx: &mut Tx<'_, DB>,
@@ -30,8 +30,8 @@ pub(crate) async fn put_aggregation_job<DB: Backend>(
     let inserted = sql::<DB>(
         "INSERT INTO aggregation_jobs (task_id, aggregation_job_id, aggregation_parameter,
              batch_id, client_interval_start, client_interval_end, state, step,
-             last_request_hash, created_at, updated_at, retry_after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10)
+             last_request_hash, init_response, created_at, updated_at, retry_after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11)
          ON CONFLICT (task_id, aggregation_job_id) DO NOTHING",
     )
     .bind(job.task_id.as_bytes().as_slice())
@@ -43,6 +43,7 @@ pub(crate) async fn put_aggregation_job<DB: Backend>(
     .bind(columns::code(job.state.code(), "state")?)
     .bind(i32::from(job.step))
     .bind(job.last_request_hash.as_ref().map(|h| h.as_slice()))
+    .bind(job.init_response.as_deref())
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -22,8 +22,9 @@ async fn get(
         .unwrap()
 }
 
-/// A job reads back as stored (with `created_at` from the clock), and an
-/// update changes its state, step and request hash.
+/// A job reads back as stored (with `created_at` from the clock, and a
+/// Helper's kept answer, long enough to leave the row), and an update
+/// changes its state, step and request hash and keeps the answer.
 pub async fn put_get_update(h: TestDatastore) {
     let task = helper_task();
     fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
@@ -34,6 +35,7 @@ pub async fn put_get_update(h: TestDatastore) {
         interval(3600, 7200),
     );
     job.last_request_hash = Some([7; 32]);
+    job.init_response = Some((0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect());
     fixtures::put_aggregation_jobs(h.datastore.as_ref(), std::slice::from_ref(&job)).await;
     job.created_at = h.clock.now();
     let (task_id, id) = (*task.task_id(), job.aggregation_job_id);
