@@ -47,6 +47,6 @@ pub use lease::{Lease, LeaseToken};
 pub use open::{migrate, open};
 pub use options::{DatastoreOptions, DEFAULT_MAX_TRANSACTION_DURATION};
 pub use pooled::PooledDatastore;
-pub use schema::schema_version;
+pub use schema::{schema_version, Migrated};
 pub use tables::queue_depths::QueueDepths;
 pub use transaction::Transaction;

@@ -2,6 +2,7 @@
 //! aggregator's configuration and the `dyad migrate` tool call.
 
 use crate::postgres::{is_postgres_url, PostgresDatastore};
+use crate::schema::Migrated;
 use crate::sqlite::SqliteDatastore;
 use crate::{Datastore, DatastoreError, DatastoreOptions};
 use dyad_core::clock::Clock;
@@ -32,8 +33,8 @@ pub async fn open(
 
 /// Applies the pending schema migrations to the datastore at `url` (either
 /// backend, as in [`open`]; a PostgreSQL database must exist, a SQLite file
-/// is created if missing); returns the schema version it is then at.
-pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
+/// is created if missing); returns the schema versions it was and is at.
+pub async fn migrate(url: &str) -> Result<Migrated, DatastoreError> {
     if url.starts_with("sqlite:") {
         return SqliteDatastore::migrate(url).await;
     }
@@ -86,8 +87,12 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("m.sqlite").display());
             let latest = crate::schema_version();
-            assert_eq!(migrate(&url).await.unwrap(), latest);
-            assert_eq!(migrate(&url).await.unwrap(), latest);
+            let created = migrate(&url).await.unwrap();
+            assert_eq!((created.before, created.after), (0, latest));
+            assert_eq!(created.applied, (1..=latest).collect::<Vec<_>>());
+            let again = migrate(&url).await.unwrap();
+            assert_eq!((again.before, again.after), (latest, latest));
+            assert!(again.applied.is_empty());
             let mut options = DatastoreOptions::new(crate::DatastoreKeys::generate());
             options.apply_migrations = false;
             open(&url, Arc::new(MockClock::default()), &options)

@@ -18,12 +18,48 @@ pub fn schema_version() -> i64 {
     migrator.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// What [`crate::migrate`] did to a database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migrated {
+    /// The schema version the database was at (0: it had no dyad schema).
+    pub before: i64,
+    /// The version it is at now ([`schema_version`]).
+    pub after: i64,
+    /// The migrations applied meanwhile, in order (on PostgreSQL, by this
+    /// call or by another migrator running at the same time); empty when
+    /// the database was up to date.
+    pub applied: Vec<i64>,
+}
+
+impl Migrated {
+    /// Compares the migrations applied before and after a run.
+    pub(crate) fn between(before: &[i64], after: &[i64]) -> Self {
+        Self {
+            before: before.last().copied().unwrap_or(0),
+            after: after.last().copied().unwrap_or(0),
+            applied: after
+                .iter()
+                .copied()
+                .filter(|v| !before.contains(v))
+                .collect(),
+        }
+    }
+}
+
 /// Checks that exactly `migrator`'s migrations were applied to the
 /// database of `pool` (none are if it has no migrations table).
 pub(crate) async fn check_database<DB: Backend>(
     pool: &Pool<DB>,
     migrator: &Migrator,
 ) -> Result<(), DatastoreError> {
+    let applied = applied_versions(pool).await?;
+    check_up_to_date(&applied, migrator)
+}
+
+/// The migrations applied to the database of `pool`, in order.
+pub(crate) async fn applied_versions<DB: Backend>(
+    pool: &Pool<DB>,
+) -> Result<Vec<i64>, DatastoreError> {
     let mut conn = pool.acquire().await?;
     let query = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
     let applied = match sql::<DB>(query).fetch_all(&mut *conn).await {
@@ -40,7 +76,7 @@ pub(crate) async fn check_database<DB: Backend>(
         }
         Err(error) => return Err(error.into()),
     };
-    check_up_to_date(&applied, migrator)
+    Ok(applied)
 }
 
 /// Checks that exactly the built-in migrations were applied.
@@ -87,6 +123,34 @@ mod tests {
             ),
             ..Migrator::DEFAULT
         }
+    }
+
+    #[test]
+    fn a_run_reports_the_versions_it_found_and_left_and_what_it_applied() {
+        assert_eq!(
+            Migrated::between(&[], &[1, 2, 3]),
+            Migrated {
+                before: 0,
+                after: 3,
+                applied: vec![1, 2, 3]
+            }
+        );
+        assert_eq!(
+            Migrated::between(&[1, 2], &[1, 2, 3]),
+            Migrated {
+                before: 2,
+                after: 3,
+                applied: vec![3]
+            }
+        );
+        assert_eq!(
+            Migrated::between(&[1, 2, 3], &[1, 2, 3]),
+            Migrated {
+                before: 3,
+                after: 3,
+                applied: vec![]
+            }
+        );
     }
 
     #[test]

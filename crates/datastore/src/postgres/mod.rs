@@ -65,6 +65,7 @@ mod migrations;
 mod row;
 
 use crate::pooled::PooledDatastore;
+use crate::schema::{self, Migrated};
 use crate::{DatastoreError, DatastoreOptions};
 use dyad_core::clock::Clock;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -148,28 +149,35 @@ impl PooledDatastore<sqlx::Postgres> {
     }
 
     /// Applies pending migrations to the database at `url` (which must
-    /// exist); returns the schema version it is at. Safe to run from many
-    /// replicas at once (see `migrations`).
-    pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
+    /// exist); returns the schema versions it was and is at. Safe to run
+    /// from many replicas at once (see `migrations`).
+    pub async fn migrate(url: &str) -> Result<Migrated, DatastoreError> {
         migrate_with(&connect_options(url)?).await
     }
 }
 
 /// Applies the migrations on a dedicated connection, closed afterwards (it
-/// holds the migrator's advisory lock); returns the schema version.
-async fn migrate_with(connect: &PgConnectOptions) -> Result<i64, DatastoreError> {
+/// holds the migrator's advisory lock); returns what changed (with
+/// migrators running at once, `before` is what this one saw before it took
+/// the lock).
+async fn migrate_with(connect: &PgConnectOptions) -> Result<Migrated, DatastoreError> {
     let migrator = migrations::migrator();
     // A pool of one connection of its own, not the datastore's pool.
     let dedicated = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(connect.clone())
         .await?;
-    let result = migrator.run(&dedicated).await;
+    let result = async {
+        let before = schema::applied_versions(&dedicated).await?;
+        migrator.run(&dedicated).await?;
+        let after = schema::applied_versions(&dedicated).await?;
+        Ok(Migrated::between(&before, &after))
+    }
+    .await;
     // Closing ends the session, releasing the advisory lock even when a
     // migration failed.
     dedicated.close().await;
-    result?;
-    Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
+    result
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod leases;
 mod row;
 
 use crate::pooled::PooledDatastore;
+use crate::schema::{self, Migrated};
 use crate::{DatastoreError, DatastoreOptions};
 use dyad_core::clock::Clock;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -118,18 +119,20 @@ impl PooledDatastore<sqlx::Sqlite> {
     }
 
     /// Applies pending migrations to the database at `url` (creating it if
-    /// missing); returns the schema version it is at.
-    pub async fn migrate(url: &str) -> Result<i64, DatastoreError> {
+    /// missing); returns the schema versions it was and is at.
+    pub async fn migrate(url: &str) -> Result<Migrated, DatastoreError> {
         let connect = connect_options(url)?;
         auto_vacuum::make_incremental(&connect).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(connect)
             .await?;
+        let before = schema::applied_versions(&pool).await?;
         let migrator = sqlx::migrate!("./migrations/sqlite");
         migrator.run(&pool).await?;
+        let after = schema::applied_versions(&pool).await?;
         pool.close().await;
-        Ok(migrator.iter().map(|m| m.version).max().unwrap_or(0))
+        Ok(Migrated::between(&before, &after))
     }
 }
 

@@ -1,5 +1,6 @@
 //! `dyad migrate`: brings a datastore's schema up to date (SQLite or
-//! PostgreSQL) and prints the schema version it is then at. Run it once per
+//! PostgreSQL) and prints the schema version it is then at, with the
+//! version it was at and the migrations applied. Run it once per
 //! release before starting replicas configured with
 //! `datastore_apply_migrations: false`; running it again, or from several
 //! places at once, is harmless. The datastore is given by its URL
@@ -8,6 +9,7 @@
 
 use clap::Args;
 use dyad_aggregator::config::AggregatorConfig;
+use dyad_datastore::Migrated;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -43,14 +45,43 @@ impl fmt::Debug for MigrateArgs {
 }
 
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
-    let version = migrate(&args.url()?).await?;
-    outln!("schema version {version}")?;
+    let migrated = migrate(&args.url()?).await?;
+    outln!("{}", describe(&migrated))?;
     Ok(())
 }
 
-/// Applies the pending migrations to the datastore at `url`; the schema
-/// version it is then at.
-pub async fn migrate(url: &str) -> anyhow::Result<i64> {
+/// The answer: the version the schema is at, and how it got there.
+fn describe(migrated: &Migrated) -> String {
+    let Migrated {
+        before,
+        after,
+        applied,
+    } = migrated;
+    let applied = match applied.as_slice() {
+        [] => return format!("schema version {after}: up to date, no migration applied"),
+        [one] => format!("migration {one} applied"),
+        [first, .., last] if applied.len() as i64 == last - first + 1 => {
+            format!("migrations {first} to {last} applied")
+        }
+        many => format!(
+            "migrations {} applied",
+            many.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    match before {
+        0 => format!("schema version {after}: created ({applied})"),
+        // A database with a gap in its migrations (only by hand).
+        before if before == after => format!("schema version {after}: completed ({applied})"),
+        before => format!("schema version {after}: migrated from version {before} ({applied})"),
+    }
+}
+
+/// Applies the pending migrations to the datastore at `url`: the versions
+/// it was and is at.
+pub async fn migrate(url: &str) -> anyhow::Result<Migrated> {
     dyad_datastore::migrate(url).await.map_err(|error| {
         dyad_aggregator::startup::OpenDatastoreError::new("migrating", url, error).into()
     })
@@ -89,14 +120,13 @@ mod tests {
         block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("m.sqlite").display());
-            assert_eq!(
-                migrate(&url).await.unwrap(),
-                dyad_datastore::schema_version()
-            );
-            assert_eq!(
-                migrate(&url).await.unwrap(),
-                dyad_datastore::schema_version()
-            );
+            let latest = dyad_datastore::schema_version();
+            let created = migrate(&url).await.unwrap();
+            assert_eq!((created.before, created.after), (0, latest));
+            assert_eq!(created.applied, (1..=latest).collect::<Vec<_>>());
+            let again = migrate(&url).await.unwrap();
+            assert_eq!((again.before, again.after), (latest, latest));
+            assert!(again.applied.is_empty());
             opens_without_migrating(&url).await;
         });
     }
@@ -107,14 +137,11 @@ mod tests {
             let Some(db) = TestDatabase::create().await else {
                 return;
             };
-            assert_eq!(
-                migrate(db.url()).await.unwrap(),
-                dyad_datastore::schema_version()
-            );
-            assert_eq!(
-                migrate(db.url()).await.unwrap(),
-                dyad_datastore::schema_version()
-            );
+            let latest = dyad_datastore::schema_version();
+            assert_eq!(migrate(db.url()).await.unwrap().after, latest);
+            let again = migrate(db.url()).await.unwrap();
+            assert_eq!((again.before, again.after), (latest, latest));
+            assert!(again.applied.is_empty());
             opens_without_migrating(db.url()).await;
         });
     }
@@ -164,11 +191,46 @@ mod tests {
         assert_eq!(args.url().unwrap(), url);
         block_on(async {
             assert_eq!(
-                migrate(&args.url().unwrap()).await.unwrap(),
+                migrate(&args.url().unwrap()).await.unwrap().after,
                 dyad_datastore::schema_version()
             );
             opens_without_migrating(&url).await;
         });
+    }
+
+    #[test]
+    fn the_answer_says_what_was_applied_and_from_which_version() {
+        let said = |before, after, applied: &[i64]| {
+            describe(&Migrated {
+                before,
+                after,
+                applied: applied.to_vec(),
+            })
+        };
+        assert_eq!(
+            said(0, 11, &(1..=11).collect::<Vec<_>>()),
+            "schema version 11: created (migrations 1 to 11 applied)"
+        );
+        assert_eq!(
+            said(10, 11, &[11]),
+            "schema version 11: migrated from version 10 (migration 11 applied)"
+        );
+        assert_eq!(
+            said(9, 11, &[10, 11]),
+            "schema version 11: migrated from version 9 (migrations 10 to 11 applied)"
+        );
+        assert_eq!(
+            said(8, 11, &[3, 9, 10, 11]),
+            "schema version 11: migrated from version 8 (migrations 3, 9, 10, 11 applied)"
+        );
+        assert_eq!(
+            said(11, 11, &[3]),
+            "schema version 11: completed (migration 3 applied)"
+        );
+        assert_eq!(
+            said(11, 11, &[]),
+            "schema version 11: up to date, no migration applied"
+        );
     }
 
     #[test]

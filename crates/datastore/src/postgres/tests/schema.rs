@@ -42,11 +42,47 @@ fn migrations_are_shared_by_replicas_and_idempotent() {
         let latest = *all.last().unwrap();
         assert_eq!(all, (1..=latest).collect::<Vec<_>>());
         for replica in replicas {
-            assert_eq!(replica.await.unwrap().unwrap(), latest);
+            let migrated = replica.await.unwrap().unwrap();
+            assert_eq!(migrated.after, latest);
+            // Each names the migrations applied after the version it
+            // found (none, some or all of them, as the others went on).
+            let after_found: Vec<i64> = all
+                .iter()
+                .copied()
+                .filter(|v| *v > migrated.before)
+                .collect();
+            assert_eq!(migrated.applied, after_found);
         }
-        assert_eq!(PostgresDatastore::migrate(&url).await.unwrap(), latest);
-        assert_eq!(crate::migrate(&url).await.unwrap(), latest);
+        let up_to_date = crate::Migrated {
+            before: latest,
+            after: latest,
+            applied: vec![],
+        };
+        assert_eq!(PostgresDatastore::migrate(&url).await.unwrap(), up_to_date);
+        assert_eq!(crate::migrate(&url).await.unwrap(), up_to_date);
         assert_eq!(applied(&f).await, all);
+
+        // A database one release behind (the latest migration taken back):
+        // only that one is applied, and the answer says from where.
+        let mut conn = f.connect().await;
+        sqlx::query("ALTER TABLE aggregation_jobs DROP COLUMN init_response")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+            .bind(latest)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        drop(conn);
+        assert_eq!(
+            crate::migrate(&url).await.unwrap(),
+            crate::Migrated {
+                before: latest - 1,
+                after: latest,
+                applied: vec![latest],
+            }
+        );
     });
 }
 
@@ -101,7 +137,7 @@ fn failed_migration_releases_the_lock() {
         .await
         .expect("the failed migration left the advisory lock held");
         let latest = super::super::migrations::migrator().iter().count() as i64;
-        assert_eq!(again.unwrap(), latest);
+        assert_eq!(again.unwrap().after, latest);
     });
 }
 
