@@ -508,28 +508,29 @@ pub(crate) async fn store_in_tx(
         );
     }
     tx.put_aggregation_job(&job).await?;
-    let stored: Vec<ReportAggregation> = reports
-        .iter()
-        .zip(response.prepare_resps.iter())
-        .enumerate()
-        .map(|(ord, (report, response))| ReportAggregation {
-            task_id,
-            aggregation_job_id: job_id,
-            ord: ord as u64,
-            report_id: report.metadata.id,
-            // Accepted reports' times are storable; a refused report's
-            // time may not be.
-            time: stored_time_of_refused(report.metadata.time),
-            state: to_stored_state(&report.state),
-            last_prep_resp: Some(response.clone()),
-        })
-        .collect();
-    if job.init_response.is_none() {
-        tx.put_report_aggregations(&stored, None).await?;
-    }
     let mut counters = TaskCounters::default();
-    for ra in &stored {
-        counters.count_prepared(&ra.state);
+    for report in &reports {
+        counters.count_prepared(&to_stored_state(&report.state));
+    }
+    // A job that goes on keeps its reports' states and answers as rows.
+    if job.init_response.is_none() {
+        let stored: Vec<ReportAggregation> = reports
+            .iter()
+            .zip(response.prepare_resps.iter())
+            .enumerate()
+            .map(|(ord, (report, response))| ReportAggregation {
+                task_id,
+                aggregation_job_id: job_id,
+                ord: ord as u64,
+                report_id: report.metadata.id,
+                // Accepted reports' times are storable; a refused report's
+                // time may not be.
+                time: stored_time_of_refused(report.metadata.time),
+                state: to_stored_state(&report.state),
+                last_prep_resp: Some(response.clone()),
+            })
+            .collect();
+        tx.put_report_aggregations(&stored, None).await?;
     }
     tx.add_task_counters(&task_id, &counters).await?;
     if !rows.is_empty() {

@@ -2,21 +2,32 @@
 //! crates above: a fresh datastore per test with the clock it reads and a
 //! way to reopen its database ([`TestDatastore`], [`sqlite_harness`]; the
 //! PostgreSQL one [`postgres_harness`]), the
-//! values tests store ([`fixtures`]) and a runtime to run them on
-//! ([`run_test`]). The conformance suite every backend must pass is the
+//! values tests store ([`fixtures`]), a runtime to run them on
+//! ([`run_test`]) and the check of what two migrations of a new database
+//! report ([`assert_created_then_up_to_date`]). The conformance suite every backend must pass is the
 //! crate's integration test `tests/conformance/`.
 
 pub mod fixtures;
 
 use crate::postgres::PostgresDatastore;
 use crate::sqlite::SqliteDatastore;
-use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions};
+use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, Migrated};
 use dyad_core::clock::MockClock;
 use dyad_test_support::postgres::TestDatabase;
 use futures::future::BoxFuture;
 use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
+
+/// Checks what two runs of `migrate` on a new database said: the first
+/// created the whole schema, the second found it up to date.
+pub fn assert_created_then_up_to_date(created: &Migrated, again: &Migrated) {
+    let latest = crate::schema_version();
+    assert_eq!((created.before, created.after), (0, latest));
+    assert_eq!(created.applied, (1..=latest).collect::<Vec<_>>());
+    assert_eq!((again.before, again.after), (latest, latest));
+    assert!(again.applied.is_empty());
+}
 
 /// Opens another handle on a test's database with other keys (to test
 /// what a process configured with those keys would see).
