@@ -112,10 +112,11 @@ async fn sqlite_size(path: &Path) -> (u64, u64) {
 /// are, on the Leader and on the Helper.
 fn one_round() -> (TaskRowCounts, TaskRowCounts) {
     let reports = REPORTS as u64;
+    // The Leader's job lists its reports on its row (a VDAF of one round):
+    // they have no report aggregations either.
     let leader = TaskRowCounts {
         client_reports: reports,
         aggregation_jobs: 1,
-        report_aggregations: reports,
         batch_aggregations: 1,
         collected_batches: 1,
         collection_jobs: 1,

@@ -3,8 +3,10 @@
 //! transaction:
 //!
 //! 1. [`load`] (read transaction): the task, the job, its report
-//!    aggregations in job order, the client reports of those not yet
-//!    initialized, and the job's batch aggregations so far;
+//!    aggregations in job order (for a job that lists its reports on its
+//!    row and has no report aggregations yet, made in memory from the list,
+//!    all in `Start`), the client reports of those not yet initialized, and
+//!    the job's batch aggregations so far;
 //! 2. [`prepare`] (CPU): what to send. A job whose reports are all `Start`
 //!    is initialized with [`leader_initialize`]; preparation is
 //!    deterministic (VDAF-08 section 5.2), so the same stored reports give
@@ -18,7 +20,10 @@
 //!    [`leader_process_response`], and the newly prepared output shares
 //!    folded into the job's batch aggregations;
 //! 5. [`write()`] (one read-write transaction, every write checking the
-//!    lease): report aggregation states, batch aggregations, the release of
+//!    lease): report aggregation states (none for a listed job the step
+//!    finishes: its reports' outcomes live on in the batch aggregations and
+//!    the counters; inserted, for a listed job the step leaves waiting),
+//!    batch aggregations, the release of
 //!    fixed-size batch room taken by failed reports, the return to the pool
 //!    of reports the Helper found too early, the task's statistics (reports
 //!    aggregated or failed, by `PrepareError`), and the job's step and state.
@@ -52,6 +57,9 @@ pub(crate) struct LoadedJob {
     pub job: AggregationJob,
     /// In job order (`ord`).
     pub report_aggregations: Vec<ReportAggregation>,
+    /// Whether `report_aggregations` were made from the job's report list
+    /// (none is stored yet).
+    pub from_list: bool,
     /// The client reports of the report aggregations still in `Start`.
     pub client_reports: Vec<LeaderStoredReport>,
     /// The job's batch aggregations written by earlier steps.
@@ -72,7 +80,14 @@ pub(crate) async fn load(
             let Some(job) = tx.get_aggregation_job(&task_id, &job_id).await? else {
                 return Ok(None);
             };
-            let report_aggregations = tx.get_report_aggregations(&task_id, &job_id).await?;
+            let mut report_aggregations = tx.get_report_aggregations(&task_id, &job_id).await?;
+            let from_list = match &job.report_list {
+                Some(list) if report_aggregations.is_empty() => {
+                    report_aggregations = ReportAggregation::starting(task_id, job_id, list);
+                    true
+                }
+                _ => false,
+            };
             let unstarted: Vec<_> = report_aggregations
                 .iter()
                 .filter(|ra| ra.state == ReportAggregationState::Start)
@@ -88,6 +103,7 @@ pub(crate) async fn load(
                 task,
                 job,
                 report_aggregations,
+                from_list,
                 client_reports,
                 batch_aggregations,
             }))
@@ -236,10 +252,24 @@ pub(crate) struct StepCounts {
     pub waiting: u64,
 }
 
+/// What [`write()`] does with a step's report aggregations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RowWrite {
+    /// Update the stored ones.
+    Update,
+    /// Insert them (a listed job the step leaves waiting: every report of
+    /// the job changed from `Start`, so all of them are here).
+    Insert,
+    /// Store none (a listed job the step finishes).
+    Skip,
+}
+
 /// What [`write()`] stores.
 pub(crate) struct StepWrite {
     pub job: AggregationJob,
+    /// The report aggregations whose state the step changed.
     pub report_aggregations: Vec<ReportAggregation>,
+    pub rows: RowWrite,
     pub batch_aggregations: Vec<BatchAggregation>,
     /// Fixed-size batch room to give back for reports that failed.
     pub release: Option<(BatchId, u64)>,
@@ -331,6 +361,11 @@ fn apply_with<V: DapAggregator<L>, const L: usize>(
     if job_is_finished(&after) {
         job.state = AggregationJobState::Finished;
     }
+    let rows = match (loaded.from_list, job.state) {
+        (false, _) => RowWrite::Update,
+        (true, AggregationJobState::Finished) => RowWrite::Skip,
+        (true, _) => RowWrite::Insert,
+    };
     let release = match (loaded.job.batch_id, newly_failed) {
         (Some(batch_id), count) if count > 0 => Some((batch_id, count)),
         _ => None,
@@ -338,6 +373,7 @@ fn apply_with<V: DapAggregator<L>, const L: usize>(
     Ok(StepWrite {
         job,
         report_aggregations: changed,
+        rows,
         batch_aggregations,
         release,
         back_to_pool,
@@ -355,8 +391,17 @@ pub(crate) async fn write(
         let step = Arc::clone(&step);
         Box::pin(async move {
             if !step.report_aggregations.is_empty() {
-                tx.update_report_aggregations(&step.report_aggregations, Some(&token))
-                    .await?;
+                match step.rows {
+                    RowWrite::Update => {
+                        tx.update_report_aggregations(&step.report_aggregations, Some(&token))
+                            .await?
+                    }
+                    RowWrite::Insert => {
+                        tx.put_report_aggregations(&step.report_aggregations, Some(&token))
+                            .await?
+                    }
+                    RowWrite::Skip => {}
+                }
             }
             if !step.batch_aggregations.is_empty() {
                 tx.put_batch_aggregations(&step.batch_aggregations, Some(&token))

@@ -53,7 +53,7 @@
 //! that decides which path a task takes.
 
 use super::config::JobCreatorConfig;
-use super::new_job::put_job;
+use super::new_job::{put_job, JobReports};
 use super::param_jobs::create_jobs_for_collections;
 use dyad_core::task::{BatchMode, Task};
 use dyad_datastore::models::BatchIdentifier;
@@ -437,7 +437,17 @@ pub(super) async fn create_jobs(
         ..Default::default()
     };
     for (batch_id, reports) in groups {
-        let job_id = put_job(tx, &task_id, &plan.aggregation_parameter, batch_id, reports).await?;
+        // Every VDAF with a parameter fixed in advance (the Prio3 family)
+        // prepares in one round: its jobs list their reports.
+        let job_id = put_job(
+            tx,
+            &task_id,
+            &plan.aggregation_parameter,
+            batch_id,
+            reports,
+            JobReports::Listed,
+        )
+        .await?;
         debug!(
             %task_id,
             aggregation_job_id = %job_id,

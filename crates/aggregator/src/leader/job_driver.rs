@@ -31,7 +31,9 @@
 //! with a definite refusal such as `unrecognizedAggregationJob` for a job it
 //! never stored) does the Leader write, under the lease, state `Abandoned`
 //! for the job and `Failed(report_dropped)` for its unfinished reports
-//! (giving fixed-size batch room back), and log an error with the task and
+//! (a job listing its reports on its row, with no report aggregation
+//! stored yet, has all of them unfinished: they are counted as dropped),
+//! giving fixed-size batch room back, and log an error with the task and
 //! job IDs. A `DELETE` that fails transiently gives the lease back for a
 //! later retry; a job acquired more than `max_attempts` times is not sent
 //! again but goes straight to being abandoned.
@@ -458,33 +460,41 @@ impl AggregationJobDriver {
                     let Some(mut job) = tx.get_aggregation_job(&task_id, &job_id).await? else {
                         return Ok(None);
                     };
-                    let mut dropped = Vec::new();
-                    for mut ra in tx.get_report_aggregations(&task_id, &job_id).await? {
-                        if !ra.state.is_terminal() {
-                            ra.state = ReportAggregationState::Failed(PrepareError::ReportDropped);
-                            dropped.push(ra);
+                    let stored = tx.get_report_aggregations(&task_id, &job_id).await?;
+                    let dropped = match &job.report_list {
+                        // A listed job with no report aggregations stored
+                        // has not finished a step: none of its reports did.
+                        Some(list) if stored.is_empty() => list.len() as u64,
+                        _ => {
+                            let mut dropped = Vec::new();
+                            for mut ra in stored {
+                                if !ra.state.is_terminal() {
+                                    ra.state =
+                                        ReportAggregationState::Failed(PrepareError::ReportDropped);
+                                    dropped.push(ra);
+                                }
+                            }
+                            if !dropped.is_empty() {
+                                tx.update_report_aggregations(&dropped, Some(&token))
+                                    .await?;
+                            }
+                            dropped.len() as u64
                         }
-                    }
-                    if !dropped.is_empty() {
-                        tx.update_report_aggregations(&dropped, Some(&token))
-                            .await?;
+                    };
+                    if dropped > 0 {
                         let counters = TaskCounters {
-                            prepare_failed_report_dropped: dropped.len() as u64,
+                            prepare_failed_report_dropped: dropped,
                             ..TaskCounters::default()
                         };
                         tx.add_task_counters(&task_id, &counters).await?;
                         if let Some(batch_id) = &job.batch_id {
-                            tx.release_outstanding_batch_reservation(
-                                &task_id,
-                                batch_id,
-                                dropped.len() as u64,
-                            )
-                            .await?;
+                            tx.release_outstanding_batch_reservation(&task_id, batch_id, dropped)
+                                .await?;
                         }
                     }
                     job.state = AggregationJobState::Abandoned;
                     tx.update_aggregation_job(&job, Some(&token)).await?;
-                    Ok(Some(dropped.len()))
+                    Ok(Some(dropped))
                 })
             })
             .await;

@@ -27,7 +27,7 @@
 //! Where is: the (batch, parameter) pairs to aggregate and their jobs →
 //! [`create_jobs_for_collections`].
 
-use super::new_job::put_job;
+use super::new_job::{put_job, JobReports};
 use dyad_core::task::{BatchMode, Task};
 use dyad_datastore::models::BatchIdentifier;
 use dyad_datastore::{Transaction, TxError};
@@ -82,7 +82,7 @@ pub(super) async fn create_jobs_for_collections(
             if summary.job_ids.len() as u64 >= max_jobs {
                 break;
             }
-            let job_id = put_job(tx, &task_id, &agg_param, None, chunk).await?;
+            let job_id = put_job(tx, &task_id, &agg_param, None, chunk, JobReports::Rows).await?;
             debug!(
                 %task_id,
                 aggregation_job_id = %job_id,

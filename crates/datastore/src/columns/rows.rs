@@ -6,7 +6,7 @@ use super::{Result, RowReader, StoredRow};
 use crate::models::{
     decode_extensions, AggregateShareJob, AggregationJob, AggregationJobState, BatchAggregation,
     CollectedBatch, CollectionJob, CollectionJobState, LeaderStoredReport, OutstandingBatch,
-    ReportAggregation, ReportAggregationState,
+    ReportAggregation, ReportAggregationState, StoredReportList,
 };
 use crate::{task_document, DatastoreKeys};
 use dyad_core::task::Task;
@@ -68,6 +68,9 @@ pub(crate) fn aggregation_job(row: &impl StoredRow) -> Result<AggregationJob> {
         step: u16::try_from(step).map_err(|_| r.corrupt("step", "not a u16"))?,
         last_request_hash: r.opt_array32("last_request_hash")?,
         init_response: r.opt_blob("init_response")?,
+        report_list: r
+            .opt_decode::<StoredReportList>("report_list")?
+            .map(|list| list.0),
         created_at: r.time("created_at")?,
     })
 }

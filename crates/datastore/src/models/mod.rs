@@ -18,6 +18,7 @@ mod task_counters;
 mod task_rows;
 
 pub use aggregate_share_job::AggregateShareJob;
+pub(crate) use aggregation_job::StoredReportList;
 pub use aggregation_job::{AggregationJob, AggregationJobState};
 pub use batch_aggregation::BatchAggregation;
 pub use batch_identifier::BatchIdentifier;

@@ -6,7 +6,9 @@
 //! are opaque bytes: the protocol crate encodes and decodes them.
 
 use crate::redact::Len;
-use dyad_messages::draft09::{AggregationJobId, PrepareError, PrepareResp, ReportId, TaskId, Time};
+use dyad_messages::draft09::{
+    AggregationJobId, PrepareError, PrepareResp, ReportId, ReportMetadata, TaskId, Time,
+};
 use std::fmt;
 
 /// Where one report stands in its aggregation job.
@@ -137,6 +139,28 @@ impl ReportAggregation {
             state,
             last_prep_resp: None,
         }
+    }
+
+    /// The report aggregations of a job's `reports`, in job order (`ord`
+    /// 0, 1, ...), all in state `Start`.
+    pub fn starting(
+        task_id: TaskId,
+        aggregation_job_id: AggregationJobId,
+        reports: &[ReportMetadata],
+    ) -> Vec<Self> {
+        (0..)
+            .zip(reports)
+            .map(|(ord, report)| {
+                Self::new(
+                    task_id,
+                    aggregation_job_id,
+                    ord,
+                    report.id,
+                    report.time,
+                    ReportAggregationState::Start,
+                )
+            })
+            .collect()
     }
 }
 

@@ -7,7 +7,7 @@ use crate::backend_transaction::{BackendTransaction as Tx, Open};
 use crate::columns::{self, Result};
 use crate::lease::LeasedTable;
 use crate::lease::{Lease, LeaseToken};
-use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier};
+use crate::models::{AggregationJob, AggregationJobState, BatchIdentifier, StoredReportList};
 use crate::tables::{expiry, leases};
 use crate::DatastoreError;
 use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, Time};
@@ -15,7 +15,7 @@ use dyad_messages::draft09::{AggregationJobId, BatchId, Duration, Role, TaskId, 
 const TABLE: &str = "aggregation_jobs";
 const COLUMNS: &str = "j.task_id, j.aggregation_job_id, j.aggregation_parameter, j.batch_id, \
                        j.client_interval_start, j.client_interval_end, j.state, j.step, \
-                       j.last_request_hash, j.init_response, j.created_at";
+                       j.last_request_hash, j.init_response, j.report_list, j.created_at";
 
 pub(crate) async fn put_aggregation_job<DB: Backend>(
     tx: &mut Tx<'_, DB>,
@@ -25,13 +25,20 @@ pub(crate) async fn put_aggregation_job<DB: Backend>(
     let (start, end) =
         columns::interval(&job.client_timestamp_interval, "client timestamp interval")?;
     let now = columns::time(now, "now")?;
+    let report_list = job
+        .report_list
+        .as_ref()
+        .map(|list| StoredReportList::encode(list))
+        .transpose()
+        .map_err(|e| DatastoreError::invalid("report list", e))?;
     // ON CONFLICT keeps the transaction usable after a duplicate (a failed
     // statement would abort it).
     let inserted = sql::<DB>(
         "INSERT INTO aggregation_jobs (task_id, aggregation_job_id, aggregation_parameter,
              batch_id, client_interval_start, client_interval_end, state, step,
-             last_request_hash, init_response, created_at, updated_at, retry_after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11)
+             last_request_hash, init_response, report_list, created_at, updated_at,
+             retry_after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12)
          ON CONFLICT (task_id, aggregation_job_id) DO NOTHING",
     )
     .bind(job.task_id.as_bytes().as_slice())
@@ -44,6 +51,7 @@ pub(crate) async fn put_aggregation_job<DB: Backend>(
     .bind(i32::from(job.step))
     .bind(job.last_request_hash.as_ref().map(|h| h.as_slice()))
     .bind(job.init_response.as_deref())
+    .bind(report_list)
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -374,7 +374,12 @@ pub(crate) async fn count_client_reports_not_aggregated_with<DB: Backend>(
 /// Deletes up to `limit` reports older than `before` that no in-progress
 /// aggregation job still needs (the driver reads a report's shares until
 /// the job's first step is done), skipping rows other transactions hold (a
-/// job creator taking them). A deleted report can no longer be uploaded
+/// job creator taking them). A job holding its reports as report
+/// aggregations keeps exactly those; a job listing them on its row
+/// (`report_list`) keeps every report from the start of its client
+/// interval on, the one test that needs no look into the lists (the
+/// oldest such job is computed once, and is seldom older than a few
+/// seconds). A deleted report can no longer be uploaded
 /// again: its time is before `before`, so the upload is refused as too old
 /// (DAP-09 section 4.4.2).
 pub(crate) async fn delete_client_reports_before<DB: Backend>(
@@ -394,6 +399,9 @@ pub(crate) async fn delete_client_reports_before<DB: Backend>(
                          SELECT 1 FROM aggregation_jobs j
                          WHERE j.task_id = r.task_id
                            AND j.aggregation_job_id = r.aggregation_job_id AND j.state = $4))
+               AND c.client_time < (
+                   SELECT COALESCE(MIN(j.client_interval_start), $2) FROM aggregation_jobs j
+                   WHERE j.task_id = $1 AND j.state = $4 AND j.report_list IS NOT NULL)
              LIMIT $3{})",
         DB::SKIP_ROWS_LOCKED_FOR_DELETE
     );

@@ -7,7 +7,7 @@ use dyad_datastore::testing::fixtures::{
 };
 use dyad_datastore::testing::TestDatastore;
 use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
-use dyad_messages::draft09::{AggregationJobId, BatchId, TaskId};
+use dyad_messages::draft09::{AggregationJobId, BatchId, ReportId, ReportMetadata, TaskId, Time};
 
 async fn get(
     datastore: &dyn Datastore,
@@ -22,9 +22,10 @@ async fn get(
         .unwrap()
 }
 
-/// A job reads back as stored (with `created_at` from the clock, and a
-/// Helper's kept answer, long enough to leave the row), and an update
-/// changes its state, step and request hash and keeps the answer.
+/// A job reads back as stored (with `created_at` from the clock, a
+/// Helper's kept answer and a Leader's report list, each long enough to
+/// leave the row), and an update changes its state, step and request hash
+/// and keeps the answer and the list.
 pub async fn put_get_update(h: TestDatastore) {
     let task = helper_task();
     fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
@@ -36,6 +37,11 @@ pub async fn put_get_update(h: TestDatastore) {
     );
     job.last_request_hash = Some([7; 32]);
     job.init_response = Some((0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect());
+    job.report_list = Some(
+        (0..1000u64)
+            .map(|i| ReportMetadata::new(ReportId::random(), Time::from_seconds_since_epoch(i)))
+            .collect(),
+    );
     fixtures::put_aggregation_jobs(h.datastore.as_ref(), std::slice::from_ref(&job)).await;
     job.created_at = h.clock.now();
     let (task_id, id) = (*task.task_id(), job.aggregation_job_id);

@@ -4,7 +4,8 @@
 
 use dyad_datastore::models::{
     AggregateShareJob, AggregationJob, AggregationJobState, BatchAggregation, BatchIdentifier,
-    CollectionJob, CollectionJobState, ReportAggregation, ReportAggregationState,
+    CollectionJob, CollectionJobState, LeaderStoredReport, ReportAggregation,
+    ReportAggregationState,
 };
 use dyad_datastore::testing::fixtures::{
     self, aggregation_job, ciphertext, fixed_size_leader_task, helper_task, interval, leader_task,
@@ -133,6 +134,19 @@ fn report_aggregation(job: &AggregationJob, ord: u64, time: u64) -> ReportAggreg
     )
 }
 
+/// Stores client reports.
+async fn put_reports(datastore: &dyn Datastore, reports: &[LeaderStoredReport]) {
+    let stored = reports.to_vec();
+    tx(datastore, move |tx| {
+        let stored = stored.clone();
+        Box::pin(async move {
+            tx.put_client_reports(&stored).await?;
+            Ok(())
+        })
+    })
+    .await;
+}
+
 /// Stores jobs with their report aggregations and batch aggregations.
 async fn put_jobs(
     datastore: &dyn Datastore,
@@ -176,20 +190,12 @@ pub async fn expired_reports_spare_in_progress_jobs(h: TestDatastore) {
         .iter()
         .map(|s| report(&task_id, *s, 0))
         .collect();
-    let stored = reports.clone();
-    tx(h.datastore.as_ref(), move |tx| {
-        let stored = stored.clone();
-        Box::pin(async move {
-            tx.put_client_reports(&stored).await?;
-            Ok(())
-        })
-    })
-    .await;
+    put_reports(h.datastore.as_ref(), &reports).await;
     // The report at 200 is in an in-progress job; the one at 300 in a
     // finished one.
     let running = aggregation_job(&task_id, b"", None, interval(200, 1));
     let done = finished(aggregation_job(&task_id, b"", None, interval(300, 1)));
-    let in_job = |job: &AggregationJob, r: &dyad_datastore::models::LeaderStoredReport| {
+    let in_job = |job: &AggregationJob, r: &LeaderStoredReport| {
         ReportAggregation::new(
             task_id,
             job.aggregation_job_id,
@@ -214,6 +220,64 @@ pub async fn expired_reports_spare_in_progress_jobs(h: TestDatastore) {
     .await;
     let left_times: Vec<Time> = left.iter().map(|r| r.time()).collect();
     assert_eq!(left_times, vec![t(200), t(400)]);
+}
+
+/// A Leader's job that lists its reports on its row (no report
+/// aggregations) keeps, while it is in progress, every expired report from
+/// the start of its client interval on; once it is over they go too. A
+/// finished listed job keeps nothing.
+pub async fn expired_reports_spare_the_span_of_an_in_progress_listed_job(h: TestDatastore) {
+    let task = leader_task();
+    let task_id = *task.task_id();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let reports: Vec<_> = [100, 150, 200, 250, 300, 400]
+        .iter()
+        .map(|s| report(&task_id, *s, 0))
+        .collect();
+    put_reports(h.datastore.as_ref(), &reports).await;
+    let listed = |job: &mut AggregationJob, at: &[usize]| {
+        job.report_list = Some(at.iter().map(|i| reports[*i].metadata).collect());
+    };
+    // In progress: the reports at 200 and 300 (interval [200, 301));
+    // finished: the one at 100.
+    let mut running = aggregation_job(&task_id, b"", None, interval(200, 101));
+    listed(&mut running, &[2, 4]);
+    let mut done = finished(aggregation_job(&task_id, b"", None, interval(100, 1)));
+    listed(&mut done, &[0]);
+    put_jobs(
+        h.datastore.as_ref(),
+        vec![running.clone(), done],
+        vec![],
+        vec![],
+    )
+    .await;
+
+    let ds = h.datastore.as_ref();
+    let ids: Vec<ReportId> = reports.iter().map(|r| *r.report_id()).collect();
+    let left_times = || {
+        let ids = ids.clone();
+        async move {
+            tx(ds, move |tx| {
+                let ids = ids.clone();
+                Box::pin(async move { Ok(tx.get_client_reports(&task_id, &ids).await?) })
+            })
+            .await
+            .iter()
+            .map(|r| r.time())
+            .collect::<Vec<Time>>()
+        }
+    };
+    assert_eq!(delete(ds, Op::Reports, task_id, 350, 10).await, 2);
+    assert_eq!(left_times().await, vec![t(200), t(250), t(300), t(400)]);
+
+    let over = finished(running);
+    tx(ds, move |tx| {
+        let over = over.clone();
+        Box::pin(async move { Ok(tx.update_aggregation_job(&over, None).await?) })
+    })
+    .await;
+    assert_eq!(delete(ds, Op::Reports, task_id, 350, 10).await, 3);
+    assert_eq!(left_times().await, vec![t(400)]);
 }
 
 /// Time-interval buckets go once they end by the cutoff and no in-progress

@@ -165,6 +165,7 @@ macro_rules! all_tests {
             }
             garbage_collection {
                 expired_reports_spare_in_progress_jobs,
+                expired_reports_spare_the_span_of_an_in_progress_listed_job,
                 jobs_go_after_their_expired_buckets,
                 abandoned_helper_jobs_go_with_their_rows,
                 fixed_size_batches_go_whole,

@@ -106,17 +106,28 @@ async fn a_report_too_early_for_the_helper_is_retried_in_a_later_job_and_counted
     let first = create_jobs(&env, creator_config(1, 10)).await;
     assert_eq!(first.len(), 1);
     drive_all(&env).await;
+    // A Prio3 job lists its reports and stores no report aggregation: the
+    // outcomes are in the counters, the batch aggregations and the pool.
     let (job1, ras1) = job(&env, first[0]).await;
     assert_eq!(job1.state, AggregationJobState::Finished);
-    for ra in &ras1 {
-        let expected = if ra.report_id == early {
-            ReportAggregationState::Failed(PrepareError::ReportTooEarly)
-        } else {
-            assert!(on_time.contains(&ra.report_id));
-            ReportAggregationState::Finished
-        };
-        assert_eq!(ra.state, expected, "{}", ra.report_id);
-    }
+    assert!(ras1.is_empty());
+    let listed: Vec<_> = job1.report_list.iter().flatten().map(|r| r.id).collect();
+    assert_eq!(listed.len(), 4);
+    assert!(listed.contains(&early) && on_time.iter().all(|id| listed.contains(id)));
+    let counters = env.counters().await;
+    assert_eq!(
+        (
+            counters.reports_aggregated,
+            counters.prepare_failed_report_too_early
+        ),
+        (3, 1)
+    );
+    let counted: u64 = job_batch_aggregations(&env, first[0])
+        .await
+        .iter()
+        .map(|b| b.report_count)
+        .sum();
+    assert_eq!(counted, 3, "the early report is not counted in the job");
     assert_eq!(
         unaggregated(&env).await,
         1,
@@ -131,10 +142,16 @@ async fn a_report_too_early_for_the_helper_is_retried_in_a_later_job_and_counted
     drive_all(&env).await;
     let (job2, ras2) = job(&env, second[0]).await;
     assert_eq!(job2.state, AggregationJobState::Finished);
-    assert_eq!(ras2.len(), 1);
+    assert!(ras2.is_empty());
+    let listed: Vec<_> = job2.report_list.iter().flatten().map(|r| r.id).collect();
+    assert_eq!(listed, [early]);
+    let counters = env.counters().await;
     assert_eq!(
-        (ras2[0].report_id, &ras2[0].state),
-        (early, &ReportAggregationState::Finished)
+        (
+            counters.reports_aggregated,
+            counters.prepare_failed_report_too_early
+        ),
+        (4, 1)
     );
     assert_eq!(unaggregated(&env).await, 0);
     assert!(create_jobs(&env, creator_config(1, 10)).await.is_empty());
@@ -358,9 +375,17 @@ async fn a_job_failing_max_attempts_times_is_abandoned_visibly() {
     assert_eq!(driver.run_once().await.unwrap(), 1);
     let (abandoned, ras) = job(&env, ids[0]).await;
     assert_eq!(abandoned.state, AggregationJobState::Abandoned);
-    assert!(ras
-        .iter()
-        .all(|ra| ra.state == ReportAggregationState::Failed(PrepareError::ReportDropped)));
+    // Its reports are listed on its row: all of them are written off.
+    assert!(ras.is_empty());
+    assert_eq!(abandoned.report_list.map(|list| list.len()), Some(2));
+    let counters = env.counters().await;
+    assert_eq!(
+        (
+            counters.prepare_failed_report_dropped,
+            counters.reports_aggregated
+        ),
+        (2, 0)
+    );
     assert_eq!(env.stub().requests(Route::Delete), 1);
     env.clock().advance(Duration::from_seconds(60));
     assert_eq!(
@@ -406,6 +431,18 @@ async fn a_helper_client_error_abandons_the_job_at_once() {
 
 #[tokio::test]
 async fn a_two_round_vdaf_recovers_from_step_skew() {
+    two_round_job_recovers_from_step_skew(JobHolds::Rows).await;
+}
+
+/// A job that lists its reports on its row (as the creator's jobs do) but
+/// whose first step leaves them waiting (a VDAF of two rounds) stores their
+/// report aggregations in that step, and goes on from them.
+#[tokio::test]
+async fn a_listed_job_left_waiting_by_its_first_step_stores_its_reports_and_goes_on() {
+    two_round_job_recovers_from_step_skew(JobHolds::List).await;
+}
+
+async fn two_round_job_recovers_from_step_skew(holds: JobHolds) {
     let env = Env::new(
         VdafInstance::Poplar1 { bits: 2 },
         BatchMode::TimeInterval,
@@ -426,7 +463,11 @@ async fn a_two_round_vdaf_recovers_from_step_skew() {
     .unwrap()
     .get_encoded()
     .unwrap();
-    let job_id = put_job(&env, &report_ids, time, param.clone()).await;
+    let job_id = put_job(&env, &report_ids, time, param.clone(), holds).await;
+    assert_eq!(
+        job(&env, job_id).await.1.len(),
+        if holds == JobHolds::Rows { 3 } else { 0 }
+    );
 
     env.stub().inject(Route::Continue, Fault::LoseResponse);
     let driver = job_driver(&env, &driver_config(5));
@@ -436,9 +477,13 @@ async fn a_two_round_vdaf_recovers_from_step_skew() {
         (midway.state, midway.step),
         (AggregationJobState::InProgress, 0)
     );
+    assert_eq!(ras.len(), 3);
     assert!(ras
         .iter()
         .all(|ra| matches!(ra.state, ReportAggregationState::WaitingLeader { .. })));
+    let stored: Vec<_> = ras.iter().map(|ra| (ra.ord, ra.report_id)).collect();
+    let expected: Vec<_> = (0..).zip(report_ids.iter().copied()).collect();
+    assert_eq!(stored, expected);
 
     env.clock().advance(Duration::from_seconds(1));
     assert_eq!(driver.run_once().await.unwrap(), 1);
@@ -464,6 +509,15 @@ async fn a_two_round_vdaf_recovers_from_step_skew() {
     assert_eq!((result.as_str(), count), ("[1, 2]", 3));
 }
 
+/// How [`put_job`] stores a job's reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JobHolds {
+    /// A report aggregation in state `Start` each.
+    Rows,
+    /// Listed on the job's row.
+    List,
+}
+
 /// Stores a job over the given reports by hand (the creator makes jobs only
 /// for VDAFs whose aggregation parameter is known in advance).
 async fn put_job(
@@ -471,17 +525,18 @@ async fn put_job(
     report_ids: &[dyad_messages::draft09::ReportId],
     time: Time,
     param: Vec<u8>,
+    holds: JobHolds,
 ) -> AggregationJobId {
     let task_id = env.task_id();
     let job_id = AggregationJobId::random();
-    let job = AggregationJob::new(
+    let mut job = AggregationJob::new(
         task_id,
         job_id,
         param,
         None,
         Interval::new(time, Duration::from_seconds(1)).unwrap(),
     );
-    let ras: Vec<_> = report_ids
+    let mut ras: Vec<_> = report_ids
         .iter()
         .enumerate()
         .map(|(ord, id)| {
@@ -495,6 +550,15 @@ async fn put_job(
             )
         })
         .collect();
+    if holds == JobHolds::List {
+        job.report_list = Some(
+            report_ids
+                .iter()
+                .map(|id| dyad_messages::draft09::ReportMetadata::new(*id, time))
+                .collect(),
+        );
+        ras.clear();
+    }
     let ids = report_ids.to_vec();
     assert!(env.clock().now() > time);
     env.ds()
@@ -502,7 +566,9 @@ async fn put_job(
             let (job, ras, ids) = (job.clone(), ras.clone(), ids.clone());
             Box::pin(async move {
                 tx.put_aggregation_job(&job).await?;
-                tx.put_report_aggregations(&ras, None).await?;
+                if !ras.is_empty() {
+                    tx.put_report_aggregations(&ras, None).await?;
+                }
                 tx.mark_client_reports_aggregation_started(&task_id, &ids)
                     .await?;
                 Ok(())
@@ -531,7 +597,7 @@ async fn a_slow_multi_step_job_renews_its_lease_between_requests() {
         .unwrap()
         .get_encoded()
         .unwrap();
-    let job_id = put_job(&env, &report_ids, time, param).await;
+    let job_id = put_job(&env, &report_ids, time, param, JobHolds::Rows).await;
 
     let cfg = driver_config(5);
     // Without renewal, the second request would not fit in what is left of

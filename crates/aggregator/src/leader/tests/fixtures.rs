@@ -263,6 +263,19 @@ impl Env {
             .expect("read jobs")
     }
 
+    /// The task's counters.
+    pub async fn counters(&self) -> dyad_datastore::models::TaskCounters {
+        let task_id = self.task_id();
+        self.store
+            .datastore
+            .run_read_tx("counters", move |tx| {
+                Box::pin(async move { Ok(tx.get_task_counters(&task_id).await?) })
+            })
+            .await
+            .expect("read counters")
+            .unwrap_or_default()
+    }
+
     /// Stores a collection job for the time interval `batch`, with no
     /// aggregation parameter.
     pub async fn put_interval_collection_job(&self, batch: Interval) -> CollectionJobId {

@@ -8,7 +8,7 @@
 
 use super::fixtures::{Env, HelperKind};
 use super::*;
-use crate::leader::new_job::put_job;
+use crate::leader::new_job::{put_job, JobReports};
 use dyad_core::task::BatchMode;
 use dyad_core::vdaf::{Measurement, VdafInstance};
 use dyad_datastore::models::{BatchIdentifier, ReportAggregationState};
@@ -132,7 +132,9 @@ async fn poplar1_is_aggregated_per_collection_parameter_level_after_level() {
         env.ds()
             .run_tx("put_job", move |tx| {
                 let (reports, level0) = (reports.clone(), level0.clone());
-                Box::pin(async move { put_job(tx, &task_id, &level0, None, &reports).await })
+                Box::pin(async move {
+                    put_job(tx, &task_id, &level0, None, &reports, JobReports::Rows).await
+                })
             })
             .await
             .unwrap()

@@ -65,7 +65,7 @@ fn migrations_are_shared_by_replicas_and_idempotent() {
         // A database one release behind (the latest migration taken back):
         // only that one is applied, and the answer says from where.
         let mut conn = f.connect().await;
-        sqlx::query("ALTER TABLE aggregation_jobs DROP COLUMN init_response")
+        sqlx::query("ALTER TABLE aggregation_jobs DROP COLUMN report_list")
             .execute(&mut conn)
             .await
             .unwrap();
