@@ -706,3 +706,50 @@ fn reports_waiting_for_a_job_stay_waiting_across_migration_0008() {
         assert_eq!(flag, 0, "the flag's column is gone");
     });
 }
+
+/// A process whose schema is older than the database's (a newer release
+/// migrated it while this one still runs) takes no job, and takes them
+/// again once the database is back at its schema.
+#[test]
+fn a_database_migrated_by_a_newer_release_gives_this_process_no_job() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(f.options()).await;
+        let task = leader_task();
+        fixtures::put_tasks(&datastore, &[&task]).await;
+        let job = aggregation_job(task.task_id(), b"", None, interval(0, 3600));
+        fixtures::put_aggregation_jobs(&datastore, &[job]).await;
+        let acquire = || async {
+            datastore
+                .run_tx("acquire", |tx| {
+                    Box::pin(async move {
+                        Ok(tx
+                            .acquire_aggregation_jobs(
+                                dyad_messages::draft09::Duration::from_seconds(60),
+                                10,
+                            )
+                            .await?)
+                    })
+                })
+                .await
+                .unwrap()
+                .len()
+        };
+        let newer = crate::schema_version() + 1;
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum,
+                 execution_time) VALUES (?, 'a newer release', 1, x'00', 0)",
+        )
+        .bind(newer)
+        .execute(&datastore.pool)
+        .await
+        .unwrap();
+        assert_eq!(acquire().await, 0);
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = ?")
+            .bind(newer)
+            .execute(&datastore.pool)
+            .await
+            .unwrap();
+        assert_eq!(acquire().await, 1);
+    });
+}

@@ -12,7 +12,9 @@
 //!   the job's row where the backend can ([`Backend::LOCK_LEASED_ROW`]), so
 //!   an acquirer skips a job whose holder is writing ([`check_job`]: the
 //!   lease, if any, a leased job's update presents);
-//! - renewing: [`renew`]; releasing with a backoff: [`release`].
+//! - renewing: [`renew`]; releasing with a backoff: [`release`];
+//! - a process older than the database's schema takes no job: [`acquire`]
+//!   checks the newest migration applied first ([`newer_schema`]).
 
 use crate::backend::{sql, Backend, LeaseRequest};
 use crate::columns::{self, Result, RowReader};
@@ -33,6 +35,17 @@ pub(crate) async fn acquire<DB: Backend, T>(
     if request.max == 0 {
         return Ok(Vec::new());
     }
+    if let Some(newer) = newer_schema::<DB>(conn).await? {
+        if !WARNED_NEWER_SCHEMA.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                database_schema = newer,
+                process_schema = crate::schema_version(),
+                "the database was migrated by a newer release: this process takes no more jobs; \
+                 replace it with the new release"
+            );
+        }
+        return Ok(Vec::new());
+    }
     DB::acquire_leases(conn, request)
         .await?
         .into_iter()
@@ -46,6 +59,25 @@ pub(crate) async fn acquire<DB: Backend, T>(
             })
         })
         .collect()
+}
+
+/// Whether [`acquire`] said once that the schema is newer than the process.
+static WARNED_NEWER_SCHEMA: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// The newest migration applied to the database, if newer than this
+/// build's schema. A process of an older release can still be running
+/// after a newer release migrated the database (a rolling upgrade on
+/// PostgreSQL); a newer release may store jobs this one would misread, so
+/// such a process takes none and leaves them to the new one.
+async fn newer_schema<DB: Backend>(conn: &mut DB::Connection) -> Result<Option<i64>> {
+    let row = sql::<DB>(
+        "SELECT COALESCE(MAX(version), 0) AS version FROM _sqlx_migrations WHERE success",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let newest = RowReader::new(&row, "_sqlx_migrations").i64("version")?;
+    Ok(Some(newest).filter(|version| *version > crate::schema_version()))
 }
 
 /// The expiry of a lease taken at `now` for `duration`.
