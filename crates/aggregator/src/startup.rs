@@ -83,6 +83,11 @@ impl OpenDatastoreError {
             SetupProblem::CannotOpenFile => Some(
                 "does the SQLite file's folder exist, and may this user write there?".to_owned(),
             ),
+            SetupProblem::AuthenticationFailed => Some(
+                "check the user and password in the URL (postgres://USER:PASSWORD@HOST/NAME), \
+                 and that the server's pg_hba.conf lets that user in from this host"
+                    .to_owned(),
+            ),
         }
     }
 }

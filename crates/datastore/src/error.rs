@@ -114,6 +114,9 @@ pub enum SetupProblem {
     /// SQLite could not open or create its file (missing folder, no
     /// permission).
     CannotOpenFile,
+    /// The PostgreSQL server refused the user: a wrong password, an
+    /// unknown role, or no `pg_hba.conf` entry letting it in from here.
+    AuthenticationFailed,
 }
 
 /// A driver error's message: the server's own for an error it returned,
@@ -155,8 +158,12 @@ impl DatastoreError {
         match error {
             sqlx::Error::Database(db) => {
                 if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                    // invalid_catalog_name
-                    (pg.code() == "3D000").then_some(SetupProblem::MissingDatabase)
+                    match pg.code() {
+                        "3D000" => Some(SetupProblem::MissingDatabase), // invalid_catalog_name
+                        // invalid_password, invalid_authorization_specification
+                        "28P01" | "28000" => Some(SetupProblem::AuthenticationFailed),
+                        _ => None,
+                    }
                 } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                     // SQLITE_CANTOPEN, in the low byte of the extended code.
                     db.code()

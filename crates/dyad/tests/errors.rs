@@ -76,6 +76,30 @@ fn missing_postgres_database_says_how_to_create_it() {
 }
 
 #[test]
+fn a_wrong_postgres_password_says_where_to_look() {
+    let Ok(server) = std::env::var("DYAD_TEST_DATABASE_URL") else {
+        eprintln!("skipped: DYAD_TEST_DATABASE_URL is not set (source scripts/postgres.sh)");
+        return;
+    };
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_password(Some("not-the-password")).unwrap();
+    let output = dyad(&["migrate", "--database", url.as_str()]);
+    assert!(!output.status.success());
+    let shown = stderr(&output);
+    assert_eq!(error_lines(&shown), 1, "{shown}");
+    assert_eq!(
+        count(&shown, "password authentication failed"),
+        1,
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\nhint: check the user and password in the URL"),
+        "{shown}"
+    );
+    assert!(!shown.contains("not-the-password"), "{shown}");
+}
+
+#[test]
 fn unreachable_server_asks_whether_it_runs() {
     // A port that was free a moment ago: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
