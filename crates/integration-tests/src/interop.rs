@@ -53,7 +53,10 @@ pub struct InteropProcess {
 }
 
 impl InteropProcess {
-    /// Starts `dyad SUBCOMMAND --port P` with its output in `dir/NAME.log`.
+    /// Starts `dyad SUBCOMMAND --port P` with its output in `dir/NAME.log`
+    /// and its temporary files (an aggregator's default datastore) under
+    /// `dir`, so that they go with `dir` even if the process has to be
+    /// killed.
     fn spawn(dir: &Path, name: &'static str, subcommand: &str) -> anyhow::Result<Self> {
         let port = free_port();
         let log = dir.join(format!("{name}.log"));
@@ -62,6 +65,7 @@ impl InteropProcess {
             .arg(subcommand)
             .arg("--port")
             .arg(port.to_string())
+            .env("TMPDIR", dir)
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)

@@ -44,6 +44,9 @@ impl Leader {
         let port = free_port();
         let child = Command::new(dyad_binary())
             .args(["interop-aggregator", "--port", &port.to_string()])
+            // Its default datastore goes with this test's folder: the
+            // process is killed, and cannot remove it itself.
+            .env("TMPDIR", dir.path())
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
