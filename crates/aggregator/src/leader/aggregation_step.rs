@@ -37,7 +37,7 @@ use dyad_datastore::models::{
     AggregationJob, AggregationJobState, BatchAggregation, LeaderStoredReport, ReportAggregation,
     ReportAggregationState, TaskCounters,
 };
-use dyad_datastore::{Datastore, DatastoreExt, LeaseToken, TxError};
+use dyad_datastore::{Datastore, DatastoreExt, LeaseToken, Transaction, TxError};
 use dyad_messages::draft09::{
     AggregationJobContinueReq, AggregationJobId, AggregationJobInitReq, AggregationJobResp,
     AggregationJobStep, BatchId, PartialBatchSelector, PrepareError, ReportId, TaskId,
@@ -80,14 +80,7 @@ pub(crate) async fn load(
             let Some(job) = tx.get_aggregation_job(&task_id, &job_id).await? else {
                 return Ok(None);
             };
-            let mut report_aggregations = tx.get_report_aggregations(&task_id, &job_id).await?;
-            let from_list = match &job.report_list {
-                Some(list) if report_aggregations.is_empty() => {
-                    report_aggregations = ReportAggregation::starting(task_id, job_id, list);
-                    true
-                }
-                _ => false,
-            };
+            let (report_aggregations, from_list) = job_reports(tx, &job).await?;
             let unstarted: Vec<_> = report_aggregations
                 .iter()
                 .filter(|ra| ra.state == ReportAggregationState::Start)
@@ -110,6 +103,24 @@ pub(crate) async fn load(
         })
     })
     .await
+}
+
+/// A job's reports in job order, and whether they were made from its
+/// report list: its stored report aggregations if it has any, else (a job
+/// listing its reports, before any step stored them) the list, all in
+/// `Start`.
+pub(crate) async fn job_reports(
+    tx: &mut dyn Transaction,
+    job: &AggregationJob,
+) -> Result<(Vec<ReportAggregation>, bool), TxError> {
+    let (task_id, job_id) = (job.task_id, job.aggregation_job_id);
+    let stored = tx.get_report_aggregations(&task_id, &job_id).await?;
+    Ok(match &job.report_list {
+        Some(list) if stored.is_empty() => {
+            (ReportAggregation::starting(task_id, job_id, list), true)
+        }
+        _ => (stored, false),
+    })
 }
 
 /// The request of a step.

@@ -460,27 +460,22 @@ impl AggregationJobDriver {
                     let Some(mut job) = tx.get_aggregation_job(&task_id, &job_id).await? else {
                         return Ok(None);
                     };
-                    let stored = tx.get_report_aggregations(&task_id, &job_id).await?;
-                    let dropped = match &job.report_list {
-                        // A listed job with no report aggregations stored
-                        // has not finished a step: none of its reports did.
-                        Some(list) if stored.is_empty() => list.len() as u64,
-                        _ => {
-                            let mut dropped = Vec::new();
-                            for mut ra in stored {
-                                if !ra.state.is_terminal() {
-                                    ra.state =
-                                        ReportAggregationState::Failed(PrepareError::ReportDropped);
-                                    dropped.push(ra);
-                                }
-                            }
-                            if !dropped.is_empty() {
-                                tx.update_report_aggregations(&dropped, Some(&token))
-                                    .await?;
-                            }
-                            dropped.len() as u64
-                        }
-                    };
+                    let (reports, from_list) = aggregation_step::job_reports(tx, &job).await?;
+                    let dropped: Vec<_> = reports
+                        .into_iter()
+                        .filter(|ra| !ra.state.is_terminal())
+                        .map(|mut ra| {
+                            ra.state = ReportAggregationState::Failed(PrepareError::ReportDropped);
+                            ra
+                        })
+                        .collect();
+                    // A job still holding its reports as a list has no rows
+                    // to mark.
+                    if !from_list && !dropped.is_empty() {
+                        tx.update_report_aggregations(&dropped, Some(&token))
+                            .await?;
+                    }
+                    let dropped = dropped.len() as u64;
                     if dropped > 0 {
                         let counters = TaskCounters {
                             prepare_failed_report_dropped: dropped,
