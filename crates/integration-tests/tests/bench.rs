@@ -98,6 +98,22 @@ fn check_shape(json: &Value, datastore: &str) {
             })
             .sum();
         assert!(spent > 0.0, "{json:#}");
+        // The rest of the machine's time: other programs' and idle. All
+        // five together are the cores' time over the phase (the process
+        // times tick in hundredths of a second; the machine may have more
+        // cores than this process may use).
+        let rest: f64 = ["others", "idle"]
+            .iter()
+            .map(|part| {
+                let secs = end_to_end["cpu_secs"][part]
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("no {part} CPU time: {json:#}"));
+                assert!(secs >= 0.0, "{json:#}");
+                secs
+            })
+            .sum();
+        let wall = positive(json, &["end_to_end", "secs"]);
+        assert!(spent + rest >= 0.9 * wall - 0.05, "{json:#}");
         for phase in ["upload", "aggregation", "end_to_end"] {
             let cpu = &json[phase]["cpu_secs"];
             let aggregators = cpu["leader"].as_f64().unwrap() + cpu["helper"].as_f64().unwrap();

@@ -46,9 +46,10 @@ use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::DatastoreKeys;
 use dyad_messages::draft09::Duration;
 use futures::StreamExt as _;
-use proc_stats::{cpu_secs_of, MemoryWatch};
+use proc_stats::{cpu_secs_of, machine_cpu_secs, MemoryWatch};
 use results::{
-    BenchResults, CpuSecs, CryptoLimitFigures, Latency, PeakRss, PeakRssSplit, Phase, RssSplit,
+    BenchResults, CpuReading, CpuSecs, CryptoLimitFigures, Latency, PeakRss, PeakRssSplit, Phase,
+    RssSplit,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -209,10 +210,14 @@ async fn run_deployment(
     setup.finish(&format!("leader {leader_url}, helper {helper_url}"));
     let memory = MemoryWatch::start(vec![leader.pid(), helper.pid()]);
     let pids = (leader.pid(), helper.pid());
-    let cpu_now = move || CpuSecs {
-        leader: cpu_secs_of(pids.0),
-        helper: cpu_secs_of(pids.1),
-        loader: cpu_secs_of(std::process::id()),
+    let cpu_now = move || CpuReading {
+        processes: CpuSecs {
+            leader: cpu_secs_of(pids.0),
+            helper: cpu_secs_of(pids.1),
+            loader: cpu_secs_of(std::process::id()),
+            ..CpuSecs::default()
+        },
+        machine: machine_cpu_secs(),
     };
     let limit_per_cpu_sec = limit.per_cpu_sec();
 

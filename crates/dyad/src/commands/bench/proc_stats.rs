@@ -141,6 +141,40 @@ fn clock_ticks_per_sec() -> Option<u64> {
     None
 }
 
+/// The machine's CPU time so far, all cores together, in seconds: busy
+/// (user, nice, system, interrupts) and idle (idle and waiting on I/O).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MachineCpu {
+    pub busy: f64,
+    pub idle: f64,
+}
+
+/// The machine's CPU time so far (`/proc/stat`), where the system tells it.
+pub fn machine_cpu_secs() -> Option<MachineCpu> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    machine_cpu_in_stat(&stat, clock_ticks_per_sec()?)
+}
+
+/// The `cpu` line (all cores) of a `/proc/stat` text: user, nice, system,
+/// idle, iowait, irq, softirq, then fields older kernels lack (steal, time
+/// the hypervisor gave another machine, is neither busy here nor idle).
+fn machine_cpu_in_stat(stat: &str, ticks_per_sec: u64) -> Option<MachineCpu> {
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    if ticks.len() < 7 {
+        return None;
+    }
+    let seconds = |sum: u64| sum as f64 / ticks_per_sec.max(1) as f64;
+    Some(MachineCpu {
+        busy: seconds(ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]),
+        idle: seconds(ticks[3] + ticks[4]),
+    })
+}
+
 /// CPU time the calling thread has used so far, in seconds.
 #[cfg(unix)]
 pub fn thread_cpu_secs() -> Option<f64> {
@@ -161,6 +195,20 @@ pub fn thread_cpu_secs() -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_machines_busy_and_idle_time_come_from_the_all_cores_line() {
+        let stat = "cpu  100 5 45 800 50 10 40 7 0 0\ncpu0 50 2 20 400 25 5 20 3 0 0\nintr 1\n";
+        assert_eq!(
+            machine_cpu_in_stat(stat, 100),
+            Some(MachineCpu {
+                busy: 2.0,
+                idle: 8.5
+            })
+        );
+        assert_eq!(machine_cpu_in_stat("cpu  1 2 3\n", 100), None);
+        assert_eq!(machine_cpu_in_stat("intr 1\n", 100), None);
+    }
 
     /// Some CPU work on the calling thread (a fixed amount: on a loaded
     /// machine its wall time may be far longer than its CPU time).

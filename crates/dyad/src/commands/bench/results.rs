@@ -3,9 +3,10 @@
 //! times the cores), so that runs on different machines and commits
 //! compare; and, because wall time on a shared machine also counts other
 //! programs' turns on the cores, each phase's CPU time (Leader, Helper,
-//! loader) and the reports per CPU-second of both aggregators beside the
+//! loader, the other programs together, and idle) and the reports per CPU-second of both aggregators beside the
 //! crypto limit per CPU-second of the thread that measured it.
 
+use super::proc_stats::MachineCpu;
 use crate::output::{OutputFormat, Table};
 use serde::Serialize;
 
@@ -75,26 +76,55 @@ pub struct Phase {
     pub cpu_ratio_of_limit: Option<f64>,
 }
 
-/// CPU seconds of each process, where the system tells them.
+/// CPU seconds of each process, and of the rest of the machine, where
+/// the system tells them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct CpuSecs {
     pub leader: Option<f64>,
     pub helper: Option<f64>,
     /// `dyad bench` itself: the uploads, the collection and the progress.
     pub loader: Option<f64>,
+    /// Every other program's: the machine's busy time less the three
+    /// above. On PostgreSQL the database server's is here; on SQLite,
+    /// anything but a few tenths of a second means the run was shared.
+    pub others: Option<f64>,
+    /// The cores' idle time: CPU no program used.
+    pub idle: Option<f64>,
+}
+
+/// A reading of each process's CPU time so far and of the machine's.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuReading {
+    /// The three processes' times (`others` and `idle` unset).
+    pub processes: CpuSecs,
+    pub machine: Option<MachineCpu>,
+}
+
+impl CpuReading {
+    /// What each process, the other programs and no program used from
+    /// `self` to `later`.
+    pub fn until(self, later: CpuReading) -> CpuSecs {
+        let spent = |a: Option<f64>, b: Option<f64>| Some((b? - a?).max(0.0));
+        let (before, after) = (self.processes, later.processes);
+        let leader = spent(before.leader, after.leader);
+        let helper = spent(before.helper, after.helper);
+        let loader = spent(before.loader, after.loader);
+        let machine = self.machine.zip(later.machine);
+        // Process times tick in hundredths of a second: a difference just
+        // below zero is rounding.
+        let others = machine
+            .and_then(|(a, b)| Some((b.busy - a.busy - leader? - helper? - loader?).max(0.0)));
+        CpuSecs {
+            leader,
+            helper,
+            loader,
+            others,
+            idle: machine.map(|(a, b)| (b.idle - a.idle).max(0.0)),
+        }
+    }
 }
 
 impl CpuSecs {
-    /// What each process used from `self` to `later`.
-    pub fn until(self, later: CpuSecs) -> CpuSecs {
-        let spent = |a: Option<f64>, b: Option<f64>| Some((b? - a?).max(0.0));
-        CpuSecs {
-            leader: spent(self.leader, later.leader),
-            helper: spent(self.helper, later.helper),
-            loader: spent(self.loader, later.loader),
-        }
-    }
-
     /// The two aggregators' CPU time together.
     fn aggregators(self) -> Option<f64> {
         Some(self.leader? + self.helper?)
@@ -216,6 +246,7 @@ impl BenchResults {
             "reports/s",
             "of crypto limit x cores",
             "CPU s (leader + helper + loader)",
+            "CPU s (other programs / idle)",
             "reports per aggregator CPU-s",
             "of crypto limit per CPU-s",
         ]);
@@ -226,6 +257,7 @@ impl BenchResults {
             format!("{:.0}", limit.per_core_reports_per_sec),
             format!("{:.0} %", 100.0 / self.cores.max(1) as f64),
             or_dash(limit.cpu_secs, 2),
+            String::new(),
             or_dash(limit.reports_per_cpu_sec, 0),
             if limit.reports_per_cpu_sec.is_some() {
                 "100 %".to_owned()
@@ -238,6 +270,7 @@ impl BenchResults {
             String::new(),
             format!("{:.0}", limit.all_cores_reports_per_sec),
             "100 %".to_owned(),
+            String::new(),
             String::new(),
             String::new(),
             String::new(),
@@ -262,6 +295,7 @@ impl BenchResults {
                     or_dash(cpu.helper, 2),
                     or_dash(cpu.loader, 2)
                 ),
+                format!("{} / {}", or_dash(cpu.others, 2), or_dash(cpu.idle, 2)),
                 or_dash(phase.reports_per_aggregator_cpu_sec, 0),
                 percent(phase.cpu_ratio_of_limit),
             ]);
@@ -273,6 +307,7 @@ impl BenchResults {
                 "{:.1} / {:.1} / {:.1} / {:.1} ms",
                 latency.p50, latency.p90, latency.p99, latency.max
             ),
+            String::new(),
             String::new(),
             String::new(),
             String::new(),
@@ -298,6 +333,7 @@ impl BenchResults {
             table.row([
                 name.to_owned(),
                 shown,
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -353,6 +389,8 @@ mod tests {
             leader: Some(leader),
             helper: Some(helper),
             loader: Some(loader),
+            others: Some(0.5),
+            idle: Some(0.25),
         }
     }
 
@@ -379,19 +417,42 @@ mod tests {
 
     #[test]
     fn cpu_spent_is_the_difference_of_two_readings_where_both_are_known() {
-        let before = CpuSecs {
-            leader: Some(1.0),
-            helper: None,
-            loader: Some(2.0),
+        let reading = |leader, helper: Option<f64>, loader, busy, idle| CpuReading {
+            processes: CpuSecs {
+                leader: Some(leader),
+                helper,
+                loader: Some(loader),
+                ..CpuSecs::default()
+            },
+            machine: Some(MachineCpu { busy, idle }),
         };
-        let after = cpu(3.5, 1.0, 2.25);
+        let before = reading(1.0, Some(0.0), 2.0, 10.0, 50.0);
+        let after = reading(3.5, Some(1.0), 2.25, 15.0, 51.5);
+        // 5 s busy, 3.75 s of it the three processes'.
         assert_eq!(
             before.until(after),
             CpuSecs {
                 leader: Some(2.5),
-                helper: None,
+                helper: Some(1.0),
                 loader: Some(0.25),
+                others: Some(1.25),
+                idle: Some(1.5),
             }
+        );
+        // A process time unknown: the others' cannot be told apart.
+        let unknown = reading(1.0, None, 2.0, 10.0, 50.0);
+        let spent = unknown.until(after);
+        assert_eq!((spent.helper, spent.others), (None, None));
+        assert_eq!(spent.idle, Some(1.5));
+        // No machine reading: neither.
+        let blind = CpuReading {
+            machine: None,
+            ..before
+        };
+        let spent = blind.until(after);
+        assert_eq!(
+            (spent.leader, spent.others, spent.idle),
+            (Some(2.5), None, None)
         );
     }
 
@@ -406,6 +467,8 @@ mod tests {
         assert!(text.contains("2.00 + 2.00 + 1.00"), "{text}");
         assert!(text.contains("20.0 %"), "{text}");
         assert!(text.contains("- + - + -"), "{text}");
+        assert!(text.contains("0.50 / 0.25"), "{text}");
+        assert!(text.contains("- / -"), "{text}");
         assert!(text.contains("50.0 / 90.0 / 99.0 / 100.0 ms"), "{text}");
     }
 
@@ -439,6 +502,8 @@ mod tests {
         assert_eq!(json["peak_rss_bytes"]["helper"], serde_json::Value::Null);
         assert_eq!(json["crypto_limit"]["reports_per_cpu_sec"], 1250.0);
         assert_eq!(json["end_to_end"]["cpu_secs"]["loader"], 1.0);
+        assert_eq!(json["end_to_end"]["cpu_secs"]["others"], 0.5);
+        assert_eq!(json["end_to_end"]["cpu_secs"]["idle"], 0.25);
         assert_eq!(json["end_to_end"]["reports_per_aggregator_cpu_sec"], 250.0);
         assert_eq!(json["end_to_end"]["cpu_ratio_of_limit"], 0.2);
         assert_eq!(json["upload_latency_ms"]["p99"], 99.0);
