@@ -1,7 +1,8 @@
 //! The batching report writer: one background task gathers the reports of
 //! many concurrent uploads and writes them in one transaction, flushing once
 //! it holds `max_batch_reports` reports or `max_batch_delay_ms` after the
-//! first one arrived. Each upload is answered only after the transaction
+//! first one arrived; on PostgreSQL two batches are written at once
+//! ([`PARALLEL_BATCHES`]). Each upload is answered only after the transaction
 //! holding its report committed (DAP-09 section 4.4.2: 201 Created promises
 //! the report is kept).
 //!
@@ -38,7 +39,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -181,6 +182,13 @@ impl ReportWriter {
     }
 }
 
+/// Batches written at once where the datastore's writers run in parallel
+/// (PostgreSQL): while one batch's commit waits for the log to reach the
+/// disk, the next is gathered and written, and the server flushes both
+/// commits together. Where writers take turns (SQLite) one at a time: a
+/// second would only wait for the first's connection.
+const PARALLEL_BATCHES: usize = 2;
+
 async fn run(
     datastore: Arc<dyn Datastore>,
     mut receiver: mpsc::Receiver<Pending>,
@@ -189,8 +197,19 @@ async fn run(
     stop: CancellationToken,
 ) {
     let max_reports = config.max_batch_reports.max(1);
+    let max_in_flight = if datastore.writers_run_in_parallel() {
+        PARALLEL_BATCHES
+    } else {
+        1
+    };
+    let mut in_flight = JoinSet::new();
     let mut next_rejections = Instant::now() + FLUSH_INTERVAL;
     loop {
+        // A batch is gathered only once it can be written at once: what
+        // arrives meanwhile joins it.
+        while in_flight.len() >= max_in_flight {
+            joined(in_flight.join_next().await);
+        }
         if Instant::now() >= next_rejections {
             flush_rejections(datastore.as_ref(), &rejections).await;
             next_rejections = Instant::now() + FLUSH_INTERVAL;
@@ -201,6 +220,9 @@ async fn run(
             pending = receiver.recv() => match pending {
                 Some(pending) => pending,
                 None => {
+                    while let Some(result) = in_flight.join_next().await {
+                        joined(Some(result));
+                    }
                     flush_rejections(datastore.as_ref(), &rejections).await;
                     break;
                 }
@@ -211,6 +233,9 @@ async fn run(
                 let mut rest = Vec::new();
                 while let Some(pending) = receiver.recv().await {
                     rest.push(pending);
+                }
+                while let Some(result) = in_flight.join_next().await {
+                    joined(Some(result));
                 }
                 for chunk in chunks(rest, max_reports) {
                     flush(datastore.as_ref(), chunk).await;
@@ -227,9 +252,18 @@ async fn run(
                 Ok(None) | Err(_) => break,
             }
         }
-        flush(datastore.as_ref(), batch).await;
+        let datastore = datastore.clone();
+        in_flight.spawn(async move { flush(datastore.as_ref(), batch).await });
     }
     tracing::debug!("report writer stopped");
+}
+
+/// Logs a batch's task that failed (its uploads were answered by
+/// [`flush`], or see their reply dropped: 500).
+fn joined(result: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(error)) = result {
+        tracing::error!(%error, "a batch of reports failed to be written");
+    }
 }
 
 /// Adds the refusals counted since the last call to the tasks'
@@ -393,8 +427,108 @@ mod tests {
     use super::*;
     use axum::http::header;
     use axum::response::IntoResponse;
+    use dyad_datastore::testing::{fixtures, sqlite_harness};
+    use dyad_datastore::{DatastoreError, ErasedTxFn, TxMode};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Notify;
 
     const WAIT: Duration = Duration::from_millis(100);
+
+    /// A datastore that says whether its writers run in parallel as told,
+    /// and counts the batches of reports written at once: each batch waits
+    /// (a while) for another to start before it is written.
+    struct CountsBatches {
+        inner: Arc<dyn Datastore>,
+        parallel: bool,
+        running: AtomicUsize,
+        most: AtomicUsize,
+        started: Notify,
+    }
+
+    #[async_trait::async_trait]
+    impl Datastore for CountsBatches {
+        async fn run_tx_erased(
+            &self,
+            name: &'static str,
+            mode: TxMode,
+            f: Arc<ErasedTxFn>,
+        ) -> Result<Box<dyn std::any::Any + Send>, TxError> {
+            if name != "upload_reports" {
+                return self.inner.run_tx_erased(name, mode, f).await;
+            }
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            self.started.notify_waiters();
+            let company = async {
+                loop {
+                    let started = self.started.notified();
+                    if self.running.load(Ordering::SeqCst) >= 2 {
+                        break;
+                    }
+                    started.await;
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_millis(500), company).await;
+            let result = self.inner.run_tx_erased(name, mode, f).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+        fn clock(&self) -> &dyn dyad_core::clock::Clock {
+            self.inner.clock()
+        }
+        fn writers_run_in_parallel(&self) -> bool {
+            self.parallel
+        }
+        async fn check_ready(&self) -> Result<(), DatastoreError> {
+            self.inner.check_ready().await
+        }
+        async fn close(&self) {
+            self.inner.close().await
+        }
+    }
+
+    /// The most batches written at once when three one-report batches
+    /// arrive together, on a datastore whose writers run in parallel or
+    /// not; every report is stored either way.
+    async fn batches_at_once(parallel: bool) -> usize {
+        let harness = sqlite_harness().await;
+        let task = fixtures::leader_task();
+        fixtures::put_tasks(harness.datastore.as_ref(), &[&task]).await;
+        let counting = Arc::new(CountsBatches {
+            inner: harness.datastore.clone(),
+            parallel,
+            running: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            started: Notify::new(),
+        });
+        let config = UploadConfig {
+            max_batch_reports: 1,
+            max_batch_delay_ms: 0,
+        };
+        let (writer, task_handle) =
+            ReportWriter::spawn(counting.clone(), config, Duration::from_secs(1));
+        let time = dyad_core::clock::Clock::now(&harness.clock).as_seconds_since_epoch();
+        let reports: Vec<_> = (1..=3)
+            .map(|fill| fixtures::report(task.task_id(), time, fill))
+            .collect();
+        let outcomes =
+            futures::future::join_all(reports.iter().map(|r| writer.write(r.clone(), None))).await;
+        for outcome in outcomes {
+            assert_eq!(outcome.unwrap(), UploadOutcome::Stored);
+        }
+        task_handle.stop().await;
+        counting.most.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_are_written_two_at_once_where_writers_run_in_parallel() {
+        assert_eq!(batches_at_once(true).await, PARALLEL_BATCHES);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_are_written_one_at_a_time_where_writers_take_turns() {
+        assert_eq!(batches_at_once(false).await, 1);
+    }
 
     #[tokio::test]
     async fn a_full_queue_answers_503_with_retry_after_and_recovers_when_drained() {

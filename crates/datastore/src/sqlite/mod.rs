@@ -89,9 +89,16 @@ impl PooledDatastore<sqlx::Sqlite> {
         if options.apply_migrations {
             auto_vacuum::make_incremental(&connect).await?;
         }
+        // No ping of a connection as it leaves the pool (sqlx's default): a
+        // connection to a file does not go stale between transactions, and
+        // each ping was a round trip to the connection's thread (two
+        // context switches) per transaction. sqlx still pings one as it
+        // comes back, which waits for the rollback a dropped transaction
+        // queued.
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
             .connect_with(connect.clone().pragma("cache_size", READER_CACHE_SIZE))
             .await?;
         let migrator = sqlx::migrate!("./migrations/sqlite");
@@ -109,6 +116,7 @@ impl PooledDatastore<sqlx::Sqlite> {
         let writer_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
             .connect_with(connect)
             .await?;
         debug!(
