@@ -520,6 +520,71 @@ mod tests {
         counting.most.load(Ordering::SeqCst)
     }
 
+    /// Copies of one report in batches written at once: one is stored and
+    /// queued for a job, the others are duplicates, and the statistics
+    /// count each once (on PostgreSQL, the batches that lose the race run
+    /// again).
+    async fn copies_in_parallel_batches_are_stored_once(datastore: Arc<dyn Datastore>) {
+        let task = fixtures::leader_task();
+        fixtures::put_tasks(datastore.as_ref(), &[&task]).await;
+        let config = UploadConfig {
+            max_batch_reports: 1,
+            max_batch_delay_ms: 0,
+        };
+        let (writer, task_handle) =
+            ReportWriter::spawn(datastore.clone(), config, Duration::from_secs(1));
+        let time = dyad_core::clock::Clock::now(datastore.clock()).as_seconds_since_epoch();
+        let (once, twice) = (
+            fixtures::report(task.task_id(), time, 1),
+            fixtures::report(task.task_id(), time, 2),
+        );
+        let uploads = [&once, &twice, &twice, &twice, &twice];
+        let outcomes = futures::future::join_all(
+            uploads
+                .iter()
+                .map(|report| writer.write((*report).clone(), None)),
+        )
+        .await;
+        task_handle.stop().await;
+        let outcomes: Vec<_> = outcomes.into_iter().map(Result::unwrap).collect();
+        let stored = |outcome| outcomes.iter().filter(|o| **o == outcome).count();
+        assert_eq!(stored(UploadOutcome::Stored), 2, "{outcomes:?}");
+        assert_eq!(stored(UploadOutcome::Duplicate), 3, "{outcomes:?}");
+        let task_id = *task.task_id();
+        let (queued, counters) = datastore
+            .run_read_tx("check", move |tx| {
+                Box::pin(async move {
+                    Ok((
+                        tx.count_unaggregated_client_reports(&task_id, None).await?,
+                        tx.get_task_counters(&task_id).await?,
+                    ))
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(queued, 2);
+        let counters = counters.unwrap();
+        assert_eq!(
+            (counters.uploads_accepted, counters.uploads_duplicate),
+            (2, 3)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn copies_of_a_report_in_parallel_batches_are_stored_once_on_sqlite() {
+        let harness = sqlite_harness().await;
+        copies_in_parallel_batches_are_stored_once(harness.datastore.clone()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn copies_of_a_report_in_parallel_batches_are_stored_once_on_postgres() {
+        let Some(harness) = dyad_datastore::testing::postgres_harness().await else {
+            return;
+        };
+        assert!(harness.datastore.writers_run_in_parallel());
+        copies_in_parallel_batches_are_stored_once(harness.datastore.clone()).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn batches_are_written_two_at_once_where_writers_run_in_parallel() {
         assert_eq!(batches_at_once(true).await, PARALLEL_BATCHES);
