@@ -41,16 +41,17 @@ use crate::progress::Step;
 use aggregators::{Aggregator, Part};
 use anyhow::{bail, Context as _};
 use clap::Args;
-use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
+use dyad_client::{AnyVdaf as ClientVdaf, Client, ClientBuilder};
 use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::DatastoreKeys;
-use dyad_messages::draft09::Duration;
+use dyad_messages::draft09::{Duration, Report};
 use futures::StreamExt as _;
 use proc_stats::{cpu_secs_of, machine_cpu_secs, MemoryWatch};
 use results::{
     BenchResults, CpuReading, CpuSecs, CryptoLimitFigures, Latency, PeakRss, PeakRssSplit, Phase,
     RssSplit,
 };
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -153,6 +154,36 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Uploads every report, at most `connections` at once, counting each
+/// answered one in `answered`; each upload's time from sent to answered,
+/// in milliseconds.
+async fn upload_all(
+    client: Client<ClientVdaf>,
+    reports: Arc<Vec<Report>>,
+    connections: usize,
+    answered: Arc<AtomicU64>,
+) -> anyhow::Result<Vec<f64>> {
+    // By index: a stream of borrowed reports makes a future that the
+    // compiler cannot prove sendable to another thread.
+    let mut uploads = futures::stream::iter(0..reports.len())
+        .map(|index| {
+            let (client, reports) = (&client, &reports);
+            async move {
+                let sent = Instant::now();
+                let outcome = client.upload_report(&reports[index]).await;
+                (outcome, sent.elapsed())
+            }
+        })
+        .buffer_unordered(connections);
+    let mut latencies = Vec::with_capacity(reports.len());
+    while let Some((outcome, took)) = uploads.next().await {
+        outcome.context("uploading a report")?;
+        latencies.push(took.as_secs_f64() * 1000.0);
+        answered.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(latencies)
+}
+
 /// Steps 2 to 5, on the two aggregators' datastores.
 async fn run_deployment(
     args: &BenchArgs,
@@ -242,23 +273,24 @@ async fn run_deployment(
     let upload = Step::counter("upload", args.reports, "reports");
     let upload_started = Instant::now();
     let cpu_at_start = cpu_now();
-    let mut uploads = futures::stream::iter(&reports)
-        .map(|report| {
-            let client = &client;
-            async move {
-                let sent = Instant::now();
-                let outcome = client.upload_report(report).await;
-                (outcome, sent.elapsed())
-            }
-        })
-        .buffer_unordered(args.connections);
-    let mut latencies = Vec::with_capacity(reports.len());
-    while let Some((outcome, took)) = uploads.next().await {
-        outcome.context("uploading a report")?;
-        latencies.push(took.as_secs_f64() * 1000.0);
-        upload.inc(1);
-    }
-    drop(uploads);
+    // The uploads run as a task of the runtime: polled from this thread,
+    // which is not one of the runtime's workers, every answer woke it from
+    // another thread and every request it sent woke a worker back.
+    let answered = Arc::new(AtomicU64::new(0));
+    let mut uploading = tokio::spawn(upload_all(
+        client.clone(),
+        Arc::new(reports),
+        args.connections,
+        answered.clone(),
+    ));
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    let latencies = loop {
+        tokio::select! {
+            done = &mut uploading => break done.context("the loader's task")??,
+            _ = tick.tick() => upload.set_position(answered.load(Ordering::Relaxed)),
+        }
+    };
+    upload.set_position(args.reports);
     let upload_latency_ms = Latency::of(latencies);
     let upload_secs = upload_started.elapsed().as_secs_f64();
     let cpu_at_last_upload = cpu_now();
