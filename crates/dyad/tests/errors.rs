@@ -46,13 +46,21 @@ fn missing_config_file_is_stated_once() {
     );
 }
 
-#[test]
-fn missing_postgres_database_says_how_to_create_it() {
+/// The test PostgreSQL server's URL, or `None` (the test is skipped) if
+/// `DYAD_TEST_DATABASE_URL` is not set.
+fn postgres_server() -> Option<url::Url> {
     let Ok(server) = std::env::var("DYAD_TEST_DATABASE_URL") else {
         eprintln!("skipped: DYAD_TEST_DATABASE_URL is not set (source scripts/postgres.sh)");
+        return None;
+    };
+    Some(url::Url::parse(&server).unwrap())
+}
+
+#[test]
+fn missing_postgres_database_says_how_to_create_it() {
+    let Some(mut url) = postgres_server() else {
         return;
     };
-    let mut url = url::Url::parse(&server).unwrap();
     let name = format!("dyad_missing_{:016x}", rand::random::<u64>());
     url.set_path(&name);
     let output = dyad(&["migrate", "--database", url.as_str()]);
@@ -77,11 +85,9 @@ fn missing_postgres_database_says_how_to_create_it() {
 
 #[test]
 fn a_wrong_postgres_password_says_where_to_look() {
-    let Ok(server) = std::env::var("DYAD_TEST_DATABASE_URL") else {
-        eprintln!("skipped: DYAD_TEST_DATABASE_URL is not set (source scripts/postgres.sh)");
+    let Some(mut url) = postgres_server() else {
         return;
     };
-    let mut url = url::Url::parse(&server).unwrap();
     url.set_password(Some("not-the-password")).unwrap();
     let output = dyad(&["migrate", "--database", url.as_str()]);
     assert!(!output.status.success());

@@ -107,21 +107,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let step = Step::counter("crypto", args.crypto_reports, "reports");
     let limit = {
         let (vdaf, n) = (args.vdaf, args.crypto_reports);
-        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = Arc::new(AtomicU64::new(0));
         let seen = counter.clone();
         let measuring = tokio::task::spawn_blocking(move || {
             crypto_limit::measure(vdaf, n, |done| {
-                seen.fetch_add(done, std::sync::atomic::Ordering::Relaxed);
+                seen.fetch_add(done, Ordering::Relaxed);
             })
         });
-        tokio::pin!(measuring);
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                measured = &mut measuring => break measured.context("the crypto limit's thread")??,
-                _ = tick.tick() => step.set_position(counter.load(std::sync::atomic::Ordering::Relaxed)),
-            }
-        }
+        follow(&step, &counter, measuring)
+            .await
+            .context("the crypto limit's thread")??
     };
     let cpu_shown = limit.per_cpu_sec().map_or_else(String::new, |per_cpu_sec| {
         format!(", {per_cpu_sec:.0} per CPU-second")
@@ -152,6 +147,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bail!("the collected result differs from the plaintext total");
     }
     Ok(())
+}
+
+/// Waits for `task`, showing on `step` the count in `done` as it grows.
+async fn follow<T>(
+    step: &Step,
+    done: &AtomicU64,
+    task: tokio::task::JoinHandle<T>,
+) -> Result<T, tokio::task::JoinError> {
+    tokio::pin!(task);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            finished = &mut task => return finished,
+            _ = tick.tick() => step.set_position(done.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 /// Uploads every report, at most `connections` at once, counting each
@@ -277,19 +288,15 @@ async fn run_deployment(
     // which is not one of the runtime's workers, every answer woke it from
     // another thread and every request it sent woke a worker back.
     let answered = Arc::new(AtomicU64::new(0));
-    let mut uploading = tokio::spawn(upload_all(
+    let uploading = tokio::spawn(upload_all(
         client.clone(),
         Arc::new(reports),
         args.connections,
         answered.clone(),
     ));
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
-    let latencies = loop {
-        tokio::select! {
-            done = &mut uploading => break done.context("the loader's task")??,
-            _ = tick.tick() => upload.set_position(answered.load(Ordering::Relaxed)),
-        }
-    };
+    let latencies = follow(&upload, &answered, uploading)
+        .await
+        .context("the loader's task")??;
     upload.set_position(args.reports);
     let upload_latency_ms = Latency::of(latencies);
     let upload_secs = upload_started.elapsed().as_secs_f64();
