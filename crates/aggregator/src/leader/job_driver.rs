@@ -155,6 +155,8 @@ impl AggregationJobDriver {
         let task_id = lease.leased.task_id;
         let job_id = lease.leased.aggregation_job_id;
         let mut progressed = false;
+        // The lease's expiry as last written (acquired, or renewed by a step).
+        let mut expiry = lease.expiry;
         for _ in 0..MAX_STEPS_PER_LEASE {
             if self.shutdown.is_cancelled() {
                 return (Err(DriveError::ShuttingDown), progressed);
@@ -168,7 +170,7 @@ impl AggregationJobDriver {
                 return (Ok(()), progressed);
             }
             let started = Instant::now();
-            let stepped = self.step(lease, loaded).await;
+            let stepped = self.step(lease, loaded, &mut expiry).await;
             let result = match &stepped {
                 Ok(true) => "finished",
                 Ok(false) => "continued",
@@ -185,11 +187,13 @@ impl AggregationJobDriver {
         (Err(DriveError::LeaseExpiring), progressed)
     }
 
-    /// One step; whether the job is now finished.
+    /// One step; whether the job is now finished. `expiry` is the lease's
+    /// expiry as last written, updated when the step renews it.
     async fn step(
         &self,
         lease: &Lease<AggregationJob>,
         loaded: Arc<LoadedJob>,
+        expiry: &mut Time,
     ) -> Result<bool, DriveError> {
         let task_id = *loaded.task.task_id();
         let job_id = loaded.job.aggregation_job_id;
@@ -202,8 +206,17 @@ impl AggregationJobDriver {
         let response = match &prepared.request {
             None => None,
             Some(request) => {
-                let expiry = self.renew_lease(lease).await?;
-                self.check_lease_time(expiry)?;
+                // Renewed when half of it has run out, or when what is left
+                // would not outlast the request.
+                if leases::needs_renewal(
+                    self.ds.clock().now(),
+                    *expiry,
+                    self.settings.lease_duration,
+                ) || self.check_lease_time(*expiry).is_err()
+                {
+                    *expiry = self.renew_lease(lease).await?;
+                }
+                self.check_lease_time(*expiry)?;
                 debug!(%task_id, aggregation_job_id = %job_id, %step, "sending to the Helper");
                 Some(match request {
                     StepRequest::Init(request) => {

@@ -52,8 +52,9 @@
 //!   [`aggregation_step::apply`], [`batch_aggregation::accumulate_job_outputs`]
 //! - a step written in one transaction under the lease; reports the Helper
 //!   found too early back to the pool (4.5.1.4) → [`aggregation_step::write`]
-//! - the lease renewed to a full `lease_duration` before each request to the
-//!   Helper → [`leases::renew_lease`]
+//! - the lease renewed to a full `lease_duration` before a request to the
+//!   Helper once half of it has run out → [`leases::renew_lease`],
+//!   [`leases::needs_renewal`]
 //! - no request started that could outlive the lease →
 //!   [`job_driver::AggregationJobDriver::check_lease_time`]
 //! - retries with backoff, lease lost, abandoning after `max_attempts` →

@@ -12,10 +12,12 @@ use dyad_datastore::models::{
     AggregationJob, AggregationJobState, BatchAggregation, BatchIdentifier, ReportAggregation,
     ReportAggregationState,
 };
+use dyad_datastore::Datastore;
 use dyad_messages::draft09::{PrepareError, Query};
 use prio::codec::Encode as _;
 use prio::idpf::IdpfInput;
 use prio::vdaf::poplar1::Poplar1AggregationParam;
+use std::sync::Arc;
 
 fn sums(values: &[u128]) -> Vec<Measurement> {
     values.iter().map(|v| Measurement::Sum(*v)).collect()
@@ -607,11 +609,93 @@ async fn a_slow_multi_step_job_renews_its_lease_between_requests() {
         Route::Init,
         Fault::AdvanceClock(Duration::from_seconds(eaten)),
     );
-    assert_eq!(job_driver(&env, &cfg).run_once().await.unwrap(), 1);
+    let counted = Arc::new(CountsTransactions::new(env.ds()));
+    let driver = AggregationJobDriver::new(
+        counted.clone(),
+        env.http.clone(),
+        &cfg,
+        CancellationToken::new(),
+    );
+    assert_eq!(driver.run_once().await.unwrap(), 1);
     let (done, _) = job(&env, job_id).await;
     assert_eq!((done.state, done.step), (AggregationJobState::Finished, 1));
     assert_eq!(env.stub().requests(Route::Init), 1);
     assert_eq!(env.stub().requests(Route::Continue), 1);
+    // Renewed before the second request only: the first followed the
+    // acquisition.
+    assert_eq!(counted.count("aggregation_job_renew_lease"), 1);
+}
+
+/// A job whose lease was just acquired is sent at once: no renewal (one
+/// more write transaction) while most of the lease is left.
+#[tokio::test]
+async fn a_freshly_acquired_job_is_sent_without_renewing_its_lease() {
+    let env = Env::new(VdafInstance::Prio3Count, BatchMode::TimeInterval, 1).await;
+    env.upload(&vec![Measurement::Count(true); 3], bucket_time(&env, 1))
+        .await;
+    let ids = create_jobs(&env, creator_config(1, 10)).await;
+    let counted = Arc::new(CountsTransactions::new(env.ds()));
+    let driver = AggregationJobDriver::new(
+        counted.clone(),
+        env.http.clone(),
+        &driver_config(3),
+        CancellationToken::new(),
+    );
+    assert_eq!(driver.run_once().await.unwrap(), 1);
+    assert_eq!(
+        job(&env, ids[0]).await.0.state,
+        AggregationJobState::Finished
+    );
+    assert_eq!(env.stub().requests(Route::Init), 1);
+    assert_eq!(counted.count("aggregation_job_renew_lease"), 0);
+}
+
+/// A datastore that counts its transactions by name.
+struct CountsTransactions {
+    inner: Arc<dyn Datastore>,
+    counts: std::sync::Mutex<std::collections::HashMap<&'static str, usize>>,
+}
+
+impl CountsTransactions {
+    fn new(inner: Arc<dyn Datastore>) -> Self {
+        Self {
+            inner,
+            counts: Default::default(),
+        }
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.counts.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl Datastore for CountsTransactions {
+    async fn run_tx_erased(
+        &self,
+        name: &'static str,
+        mode: dyad_datastore::TxMode,
+        f: Arc<dyad_datastore::ErasedTxFn>,
+    ) -> Result<Box<dyn std::any::Any + Send>, dyad_datastore::TxError> {
+        *self.counts.lock().unwrap().entry(name).or_default() += 1;
+        self.inner.run_tx_erased(name, mode, f).await
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.inner.clock()
+    }
+
+    fn writers_run_in_parallel(&self) -> bool {
+        self.inner.writers_run_in_parallel()
+    }
+
+    async fn close(&self) {
+        self.inner.close().await
+    }
+
+    async fn check_ready(&self) -> Result<(), dyad_datastore::DatastoreError> {
+        self.inner.check_ready().await
+    }
 }
 
 /// DAP-09 section 4.5.2.2: the Helper withdraws an abandoned job's
