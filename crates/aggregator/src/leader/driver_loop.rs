@@ -1,9 +1,17 @@
 //! The polling loop both job drivers run ([`run_driver_loop`]): acquire
 //! leased jobs up to a concurrency limit, drive each on its own tokio task,
-//! look again every `interval` (or as soon as a job is done), and stop
+//! look again every `interval`, when woken, or as jobs finish, and stop
 //! promptly on shutdown. It acquires leases but never renews them: a driver
-//! renews the lease of the job it drives before each request to the Helper
+//! renews the lease of the job it drives before a request to the Helper
 //! ([`renew_lease`](super::leases::renew_lease)).
+//!
+//! As jobs finish, the loop acquires again once half of its slots are free
+//! (and only if its last acquisition found every job it asked for), so
+//! that one claim transaction takes several jobs: acquiring one job per
+//! finished job was a write transaction per job (on SQLite one more turn
+//! of the single writer the uploads wait for; on PostgreSQL one more log
+//! flush). Idle, woken, or at its interval, it fills every free slot
+//! ([`should_acquire`]).
 //!
 //! On shutdown (SIGTERM) the loop acquires no new job, and the drivers
 //! start no new step: a step in flight finishes (its request to the
@@ -37,6 +45,28 @@ use tracing::{info, warn};
 /// the grace, at most 2 s.
 pub(crate) fn cut_short_at(grace: Duration) -> Duration {
     (grace / 4).min(Duration::from_secs(2))
+}
+
+/// Why the loop looks for jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Looked {
+    /// It started, its interval passed, or it was woken (jobs were made).
+    Asked,
+    /// One of its jobs finished.
+    JobFinished,
+}
+
+/// Whether the loop acquires jobs now, with `free` of its `max` slots free,
+/// `drained` if its last acquisition found fewer jobs than it asked for.
+/// Asked, it fills what is free. As jobs finish, it waits for half of its
+/// slots to be free, so that one claim takes several jobs, and does not
+/// look at all once it found none left: the job creator wakes it, or its
+/// interval does.
+fn should_acquire(looked: Looked, free: u64, max: u64, drained: bool) -> bool {
+    match looked {
+        Looked::Asked => free > 0,
+        Looked::JobFinished => !drained && (free == max || free >= max.div_ceil(2)),
+    }
 }
 
 /// A kind of leased job.
@@ -74,14 +104,17 @@ pub(crate) async fn run_driver_loop<W: LeasedWork>(
 ) {
     info!(driver = name, ?interval, max_concurrent, "started");
     let mut running: JoinSet<()> = JoinSet::new();
+    let mut looked = Looked::Asked;
+    let mut drained = false;
     loop {
         if shutdown.is_cancelled() {
             break;
         }
         let free = max_concurrent.saturating_sub(running.len() as u64);
-        if free > 0 {
+        if should_acquire(looked, free, max_concurrent, drained) {
             match work.acquire(free).await {
                 Ok(leases) => {
+                    drained = (leases.len() as u64) < free;
                     for lease in leases {
                         let work = Arc::clone(&work);
                         running.spawn(async move { work.drive(lease).await });
@@ -96,16 +129,17 @@ pub(crate) async fn run_driver_loop<W: LeasedWork>(
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        looked = tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
-            _ = woken, if (running.len() as u64) < max_concurrent => {}
+            _ = tokio::time::sleep(interval) => Looked::Asked,
+            _ = woken, if (running.len() as u64) < max_concurrent => Looked::Asked,
             Some(joined) = running.join_next(), if !running.is_empty() => {
                 if let Err(error) = joined {
                     warn!(driver = name, %error, "a job's task failed");
                 }
+                Looked::JobFinished
             }
-        }
+        };
     }
     let in_flight = running.len();
     let deadline = tokio::time::Instant::now() + grace;
@@ -169,12 +203,26 @@ mod tests {
         jobs: Mutex<Vec<Option<Duration>>>,
         cut: CancellationToken,
         ended: Mutex<Vec<&'static str>>,
+        /// How many jobs each acquisition asked for.
+        asked: Mutex<Vec<u64>>,
+    }
+
+    impl Work {
+        fn new(jobs: Vec<Option<Duration>>) -> Self {
+            Self {
+                jobs: Mutex::new(jobs),
+                cut: CancellationToken::new(),
+                ended: Mutex::default(),
+                asked: Mutex::default(),
+            }
+        }
     }
 
     impl LeasedWork for Work {
         type Job = Option<Duration>;
 
         async fn acquire(&self, max: u64) -> Result<Vec<Lease<Self::Job>>, TxError> {
+            self.asked.lock().unwrap().push(max);
             let mut jobs = self.jobs.lock().unwrap();
             let n = jobs.len().min(max as usize);
             Ok(jobs
@@ -207,15 +255,11 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_lets_short_steps_finish_cuts_long_ones_and_ends_within_the_grace() {
-        let work = Arc::new(Work {
-            jobs: Mutex::new(vec![
-                Some(Duration::from_millis(50)),
-                Some(Duration::from_secs(30)),
-                None,
-            ]),
-            cut: CancellationToken::new(),
-            ended: Mutex::default(),
-        });
+        let work = Arc::new(Work::new(vec![
+            Some(Duration::from_millis(50)),
+            Some(Duration::from_secs(30)),
+            None,
+        ]));
         let shutdown = CancellationToken::new();
         let grace = Duration::from_millis(800);
         let running = tokio::spawn(run_driver_loop(
@@ -235,6 +279,54 @@ mod tests {
         assert!(took >= grace - cut_short_at(grace), "{took:?}");
         assert!(took < grace + Duration::from_millis(300), "{took:?}");
         assert_eq!(*work.ended.lock().unwrap(), vec!["finished", "cut"]);
+    }
+
+    #[test]
+    fn finished_jobs_are_replaced_once_half_the_slots_are_free_and_only_while_jobs_are_left() {
+        use Looked::*;
+        // Asked (started, interval, woken): every free slot.
+        assert!(should_acquire(Asked, 1, 8, true));
+        assert!(!should_acquire(Asked, 0, 8, false));
+        // A job finished: once half the slots are free.
+        assert!(!should_acquire(JobFinished, 1, 8, false));
+        assert!(!should_acquire(JobFinished, 3, 8, false));
+        assert!(should_acquire(JobFinished, 4, 8, false));
+        assert!(should_acquire(JobFinished, 2, 3, false));
+        assert!(should_acquire(JobFinished, 1, 1, false));
+        // ... unless the last acquisition found the jobs all taken.
+        assert!(!should_acquire(JobFinished, 8, 8, true));
+    }
+
+    /// Eight quick jobs, four slots: the first claim takes four, and each
+    /// later one two (half the slots) rather than one per finished job.
+    #[tokio::test]
+    async fn one_claim_takes_several_jobs_as_they_finish() {
+        let work = Arc::new(Work::new(vec![Some(Duration::from_millis(5)); 8]));
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(run_driver_loop(
+            "test",
+            work.clone(),
+            Duration::from_secs(60),
+            4,
+            shutdown.clone(),
+            Duration::from_secs(1),
+            None,
+        ));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while work.ended.lock().unwrap().len() < 8 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs not all driven"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        shutdown.cancel();
+        running.await.unwrap();
+        let asked = work.asked.lock().unwrap().clone();
+        assert_eq!(asked[0], 4, "{asked:?}");
+        assert!(asked[1..].iter().all(|&n| n >= 2), "{asked:?}");
+        // 4 + 2 + 2, then one that finds none left (its interval is long).
+        assert!(asked.len() <= 4, "{asked:?}");
     }
 
     #[test]
