@@ -144,6 +144,27 @@ fn bench_on_postgres_reports_every_figure_as_json() {
     check_shape(&bench(&["--datastore", &server]), "postgres");
 }
 
+/// Three rounds: each on fresh datastores (a round that found the last
+/// one's reports would not collect exactly 12), the median's figures shown
+/// with every round's end to end.
+#[test]
+fn bench_rounds_each_run_afresh_and_the_median_round_is_shown() {
+    let json = bench(&["--rounds", "3"]);
+    check_shape(&json, "sqlite");
+    let ratios: Vec<f64> = json["rounds"]["end_to_end_ratio_of_limit"]
+        .as_array()
+        .expect("every round's end to end")
+        .iter()
+        .map(|ratio| ratio.as_f64().expect("a number"))
+        .collect();
+    assert_eq!(ratios.len(), 3, "{json:#}");
+    let shown = json["rounds"]["shown"].as_u64().expect("the round shown") as usize;
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(ratios[shown - 1], sorted[1], "{json:#}");
+    assert_eq!(json["end_to_end"]["ratio_of_limit"], ratios[shown - 1]);
+}
+
 #[test]
 fn bench_refuses_zero_connections_with_one_clear_error() {
     let output = Command::new(dyad_binary())
@@ -153,4 +174,15 @@ fn bench_refuses_zero_connections_with_one_clear_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("--connections").count(), 1, "{stderr}");
+}
+
+#[test]
+fn bench_refuses_zero_rounds_with_one_clear_error() {
+    let output = Command::new(dyad_binary())
+        .args(["bench", "--rounds", "0"])
+        .output()
+        .expect("running dyad bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("--rounds").count(), 1, "{stderr}");
 }

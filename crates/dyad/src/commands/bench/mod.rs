@@ -23,6 +23,12 @@
 //! aggregators as a share of the crypto limit per CPU-second of the thread
 //! that measured it.
 //!
+//! With `--rounds N`, steps 2 to 5 run N times, each on fresh datastores
+//! and processes ([`run_round`]), and the round with the median end-to-end
+//! throughput is shown, headed by every round's end to end
+//! ([`results::median_round`]): on a shared or virtual machine one run's
+//! figures vary by a tenth or more.
+//!
 //! The collected result must equal the plaintext total, or the run fails.
 //! Each phase shows its progress on stderr; the figures go to stdout as a
 //! table (or `--format json`, to compare runs across commits) with each
@@ -49,7 +55,7 @@ use futures::StreamExt as _;
 use proc_stats::{cpu_secs_of, machine_cpu_secs, MemoryWatch};
 use results::{
     BenchResults, CpuReading, CpuSecs, CryptoLimitFigures, Latency, PeakRss, PeakRssSplit, Phase,
-    RssSplit,
+    Rounds, RssSplit,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -77,7 +83,13 @@ pub struct BenchArgs {
     /// dropped at the end. Default: a SQLite file per aggregator.
     #[arg(long, value_name = "URL")]
     datastore: Option<String>,
-    /// Keep the temporary folder (configs and the aggregators' logs).
+    /// How many times to run the deployment (steps 2 to 5, fresh
+    /// aggregators and datastores each time); the figures shown are those
+    /// of the round with the median end-to-end throughput, beside every
+    /// round's. On a shared or virtual machine one run's figures vary.
+    #[arg(long, default_value_t = 1)]
+    rounds: u32,
+    /// Keep the temporary folders (configs and the aggregators' logs).
     #[arg(long)]
     keep: bool,
     /// How to print the figures.
@@ -92,6 +104,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.connections == 0 {
         bail!("--connections must be at least 1");
     }
+    if args.rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
     if !args.vdaf.is_prio3() {
         bail!(
             "the bench runs Prio3 VDAFs; {} needs an aggregation parameter",
@@ -99,8 +114,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     // No log subscriber here: the aggregators' logs go to their files, and
-    // stdout carries only the figures (`--format json` must parse).
-    let databases = Databases::from_arg(args.datastore.as_deref(), "dyad_bench")?;
+    // stdout carries only the figures (`--format json` must parse). The
+    // `--datastore` value is checked before anything is measured.
+    Databases::from_arg(args.datastore.as_deref(), "dyad_bench")?;
 
     // 1. The crypto limit, before any process competes for the cores.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -126,10 +142,35 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         limit.per_core, limit.reports
     ));
 
+    let mut rounds = Vec::new();
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            noteln!("round {round} of {}", args.rounds);
+        }
+        let results = run_round(&args, &limit, cores).await?;
+        if !results.result_matches {
+            out!("{}", results.render(args.format)?)?;
+            bail!("the collected result differs from the plaintext total");
+        }
+        rounds.push(results);
+    }
+    let results = results::median_round(rounds);
+    out!("{}", results.render(args.format)?)?;
+    Ok(())
+}
+
+/// Steps 2 to 5 once, on fresh datastores (and a temporary folder of
+/// their own), dropped at the end.
+async fn run_round(
+    args: &BenchArgs,
+    limit: &crypto_limit::CryptoLimit,
+    cores: usize,
+) -> anyhow::Result<BenchResults> {
+    let databases = Databases::from_arg(args.datastore.as_deref(), "dyad_bench")?;
     let dir = tempfile::Builder::new().prefix("dyad-bench-").tempdir()?;
     let work = async {
         let urls = databases.create(dir.path()).await?;
-        run_deployment(&args, dir.path(), urls, limit, cores, databases.name()).await
+        run_deployment(args, dir.path(), urls, *limit, cores, databases.name()).await
     };
     let outcome = tokio::select! {
         outcome = work => outcome,
@@ -142,11 +183,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let results = outcome?;
     dropped?;
-    out!("{}", results.render(args.format)?)?;
-    if !results.result_matches {
-        bail!("the collected result differs from the plaintext total");
-    }
-    Ok(())
+    Ok(results)
 }
 
 /// Waits for `task`, showing on `step` the count in `done` as it grows.
@@ -404,5 +441,6 @@ async fn run_deployment(
         peak_rss_split_bytes,
         result_matches: collection.aggregate_result == expected
             && collection.report_count == args.reports,
+        rounds: Rounds::one(),
     })
 }

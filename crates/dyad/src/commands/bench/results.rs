@@ -42,6 +42,50 @@ pub struct BenchResults {
     /// The collected aggregate equals the plaintext total of the
     /// measurements (a run where it does not fails).
     pub result_matches: bool,
+    /// With `--rounds`, every round's end to end and which round these
+    /// figures are.
+    pub rounds: Rounds,
+}
+
+/// Every round's end-to-end throughput as a share of the crypto limit of
+/// all cores, in the order they ran, and which of them (counting from 1)
+/// the other figures are: the median's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rounds {
+    pub end_to_end_ratio_of_limit: Vec<f64>,
+    pub shown: usize,
+}
+
+impl Rounds {
+    /// A run of one round (filled in by [`median_round`]).
+    pub fn one() -> Self {
+        Self {
+            end_to_end_ratio_of_limit: Vec::new(),
+            shown: 1,
+        }
+    }
+}
+
+/// The round whose end-to-end throughput is the median of `rounds` (of an
+/// even count, the lower of the two middle ones), with every round's
+/// end to end beside its figures. `rounds` is not empty.
+pub fn median_round(rounds: Vec<BenchResults>) -> BenchResults {
+    let ratios: Vec<f64> = rounds
+        .iter()
+        .map(|round| round.end_to_end.ratio_of_limit)
+        .collect();
+    let mut order: Vec<usize> = (0..rounds.len()).collect();
+    order.sort_by(|&a, &b| ratios[a].total_cmp(&ratios[b]));
+    let median = order[(order.len() - 1) / 2];
+    let mut shown = rounds
+        .into_iter()
+        .nth(median)
+        .expect("a round at the median's index");
+    shown.rounds = Rounds {
+        end_to_end_ratio_of_limit: ratios,
+        shown: median + 1,
+    };
+    shown
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -233,10 +277,24 @@ impl BenchResults {
     }
 
     fn heading(&self) -> String {
-        format!(
+        let mut heading = format!(
             "dyad bench: {} reports of {} over {} connections, {} datastore, {} cores\n",
             self.reports, self.vdaf, self.connections, self.datastore, self.cores
-        )
+        );
+        let ratios = &self.rounds.end_to_end_ratio_of_limit;
+        if ratios.len() > 1 {
+            let each: Vec<String> = ratios
+                .iter()
+                .map(|ratio| format!("{:.1} %", ratio * 100.0))
+                .collect();
+            heading.push_str(&format!(
+                "{} rounds, end to end of the crypto limit x cores: {}; the figures are round {}'s, the median\n",
+                ratios.len(),
+                each.join(", "),
+                self.rounds.shown
+            ));
+        }
+        heading
     }
 
     fn table(&self) -> Table {
@@ -381,6 +439,7 @@ mod tests {
                 helper: None,
             },
             result_matches: true,
+            rounds: Rounds::one(),
         }
     }
 
@@ -491,6 +550,50 @@ mod tests {
         // Ten values: p99 and the maximum are both the slowest.
         let ten = Latency::of((1..=10).map(f64::from).collect());
         assert_eq!((ten.p50, ten.p90, ten.p99), (5.0, 9.0, 10.0));
+    }
+
+    /// A run whose end to end took `secs` (1000 reports, a limit of 2000/s).
+    fn round(secs: f64) -> BenchResults {
+        let mut round = sample();
+        round.end_to_end = Phase::of(1000, secs, 2000.0, CpuSecs::default(), None);
+        round
+    }
+
+    #[test]
+    fn the_median_round_is_shown_with_every_rounds_end_to_end() {
+        // 1000 reports in 4, 2 and 5 s: 12.5 %, 25 % and 10 % of 2000/s.
+        let shown = median_round(vec![round(4.0), round(2.0), round(5.0)]);
+        assert_eq!(shown.end_to_end.ratio_of_limit, 0.125);
+        assert_eq!(
+            shown.rounds,
+            Rounds {
+                end_to_end_ratio_of_limit: vec![0.125, 0.25, 0.1],
+                shown: 1,
+            }
+        );
+        let table = shown.render(OutputFormat::Table).unwrap();
+        assert!(
+            table.contains(
+                "3 rounds, end to end of the crypto limit x cores: 12.5 %, 25.0 %, 10.0 %; \
+                 the figures are round 1's, the median"
+            ),
+            "{table}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&shown.render(OutputFormat::Json).unwrap()).unwrap();
+        assert_eq!(json["rounds"]["shown"], 1);
+        assert_eq!(json["rounds"]["end_to_end_ratio_of_limit"][1], 0.25);
+
+        // An even count: the lower of the two middle ones.
+        let shown = median_round(vec![round(2.0), round(4.0), round(5.0), round(1.0)]);
+        assert_eq!(shown.rounds.shown, 2);
+        // One round: itself, and no line about rounds.
+        let shown = median_round(vec![round(4.0)]);
+        assert_eq!(shown.rounds.end_to_end_ratio_of_limit, vec![0.125]);
+        assert!(!shown
+            .render(OutputFormat::Table)
+            .unwrap()
+            .contains("rounds"));
     }
 
     #[test]
