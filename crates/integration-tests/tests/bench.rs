@@ -165,24 +165,23 @@ fn bench_rounds_each_run_afresh_and_the_median_round_is_shown() {
     assert_eq!(json["end_to_end"]["ratio_of_limit"], ratios[shown - 1]);
 }
 
-#[test]
-fn bench_refuses_zero_connections_with_one_clear_error() {
+/// `dyad bench` with `flag` at 0: refused, the flag named once.
+fn refuses_zero(flag: &str) {
     let output = Command::new(dyad_binary())
-        .args(["bench", "--connections", "0"])
+        .args(["bench", flag, "0"])
         .output()
         .expect("running dyad bench");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.matches("--connections").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches(flag).count(), 1, "{stderr}");
+}
+
+#[test]
+fn bench_refuses_zero_connections_with_one_clear_error() {
+    refuses_zero("--connections");
 }
 
 #[test]
 fn bench_refuses_zero_rounds_with_one_clear_error() {
-    let output = Command::new(dyad_binary())
-        .args(["bench", "--rounds", "0"])
-        .output()
-        .expect("running dyad bench");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.matches("--rounds").count(), 1, "{stderr}");
+    refuses_zero("--rounds");
 }

@@ -406,6 +406,13 @@ async fn run_deployment(
     };
     leader_ds.close().await;
     tokio::join!(leader.stop(), helper.stop());
+    let end_to_end = Phase::of(
+        args.reports,
+        upload_secs + aggregation_secs,
+        all_cores,
+        cpu_at_start.until(cpu_at_collection),
+        limit_per_cpu_sec,
+    );
 
     Ok(BenchResults {
         vdaf: args.vdaf.to_string(),
@@ -430,17 +437,11 @@ async fn run_deployment(
             cpu_at_last_upload.until(cpu_at_collection),
             limit_per_cpu_sec,
         ),
-        end_to_end: Phase::of(
-            args.reports,
-            upload_secs + aggregation_secs,
-            all_cores,
-            cpu_at_start.until(cpu_at_collection),
-            limit_per_cpu_sec,
-        ),
+        rounds: Rounds::only(end_to_end.ratio_of_limit),
+        end_to_end,
         peak_rss_bytes,
         peak_rss_split_bytes,
         result_matches: collection.aggregate_result == expected
             && collection.report_count == args.reports,
-        rounds: Rounds::one(),
     })
 }

@@ -3,8 +3,9 @@
 //! times the cores), so that runs on different machines and commits
 //! compare; and, because wall time on a shared machine also counts other
 //! programs' turns on the cores, each phase's CPU time (Leader, Helper,
-//! loader, the other programs together, and idle) and the reports per CPU-second of both aggregators beside the
-//! crypto limit per CPU-second of the thread that measured it.
+//! loader, the other programs together, and idle) and the reports per
+//! CPU-second of both aggregators beside the crypto limit per CPU-second of
+//! the thread that measured it.
 
 use super::proc_stats::MachineCpu;
 use crate::output::{OutputFormat, Table};
@@ -57,10 +58,10 @@ pub struct Rounds {
 }
 
 impl Rounds {
-    /// A run of one round (filled in by [`median_round`]).
-    pub fn one() -> Self {
+    /// A round on its own, whose end to end was `ratio`.
+    pub fn only(ratio: f64) -> Self {
         Self {
-            end_to_end_ratio_of_limit: Vec::new(),
+            end_to_end_ratio_of_limit: vec![ratio],
             shown: 1,
         }
     }
@@ -439,7 +440,7 @@ mod tests {
                 helper: None,
             },
             result_matches: true,
-            rounds: Rounds::one(),
+            rounds: Rounds::only(0.125),
         }
     }
 
