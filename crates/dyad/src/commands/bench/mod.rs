@@ -83,10 +83,11 @@ pub struct BenchArgs {
     /// dropped at the end. Default: a SQLite file per aggregator.
     #[arg(long, value_name = "URL")]
     datastore: Option<String>,
-    /// How many times to run the deployment (steps 2 to 5, fresh
-    /// aggregators and datastores each time); the figures shown are those
-    /// of the round with the median end-to-end throughput, beside every
-    /// round's. On a shared or virtual machine one run's figures vary.
+    /// How many times to start the aggregators, upload and collect (fresh
+    /// aggregators and datastores each time, one crypto-limit measurement
+    /// for all); the figures shown are those of the round with the median
+    /// end-to-end throughput, beside every round's end to end. On a shared
+    /// or virtual machine one run's figures vary.
     #[arg(long, default_value_t = 1)]
     rounds: u32,
     /// Keep the temporary folders (configs and the aggregators' logs).
