@@ -120,6 +120,7 @@ operations! {
         /// Stores reports, one outcome per report in order. A report whose ID is
         /// already stored for its task, or came earlier in `reports`, is a
         /// [`ReportWriteOutcome::Duplicate`] and changes nothing: the first wins.
+        /// [`DatastoreError::NotFound`] if a report's task is not stored.
         async fn put_client_reports(&mut self, reports: &[LeaderStoredReport])
             -> Result<Vec<ReportWriteOutcome>>;
         /// One stored report.
@@ -339,6 +340,7 @@ operations! {
         /// Adds reports to the set seen with this aggregation parameter; for
         /// each report in order, whether it was already there (or came earlier
         /// in `reports`): such a report must be rejected as `report_replayed`.
+        /// [`DatastoreError::NotFound`] if the task is not stored.
         async fn put_helper_seen_reports(&mut self, task_id: &TaskId, aggregation_parameter: &[u8],
             reports: &[SeenReport]) -> Result<Vec<bool>>;
         /// The aggregation parameters each of `report_ids` was seen with

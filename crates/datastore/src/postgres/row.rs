@@ -93,6 +93,10 @@ impl crate::backend::Backend for sqlx::Postgres {
 
     const LOCK_LEASED_ROW: &'static str = " FOR NO KEY UPDATE";
 
+    const REPORTS_REFERENCE_TASKS: bool = false;
+
+    const LOCK_REFERENCED_ROW: &'static str = " FOR KEY SHARE";
+
     fn acquire_leases<'c>(
         conn: &'c mut <sqlx::Postgres as sqlx::Database>::Connection,
         request: crate::backend::LeaseRequest<'c>,

@@ -120,6 +120,10 @@ impl crate::backend::Backend for sqlx::Sqlite {
 
     const LOCK_LEASED_ROW: &'static str = "";
 
+    const REPORTS_REFERENCE_TASKS: bool = true;
+
+    const LOCK_REFERENCED_ROW: &'static str = "";
+
     fn acquire_leases<'c>(
         conn: &'c mut <sqlx::Sqlite as sqlx::Database>::Connection,
         request: crate::backend::LeaseRequest<'c>,

@@ -103,43 +103,12 @@ pub(crate) async fn put_client_reports<DB: Backend>(
     }
     let mut inserted: HashSet<(TaskId, ReportId)> = HashSet::new();
     for (task_id, task_reports) in &by_task {
-        for chunk in DB::statement_chunks(task_reports, 8, CHUNK) {
-            // A report stored before is a duplicate (usually none).
-            let new = insert_new(
-                &mut *conn,
-                TABLE,
-                chunk,
-                8,
-                |r: &LeaderStoredReport| *r.report_id(),
-                |chunk| {
-                    let mut query = QueryBuilder::<DB>::new(
-                        "SELECT client_reports.report_id FROM client_reports WHERE ",
-                    );
-                    let ids: Vec<ReportId> = chunk.iter().map(|r| *r.report_id()).collect();
-                    push_reports_of::<DB>(&mut query, task_id, &ids);
-                    query
-                },
-                |part| {
-                    let mut query = QueryBuilder::<DB>::new(format!(
-                        "INSERT INTO client_reports ({COLUMNS}, created_at) "
-                    ));
-                    DB::push_rows(&mut query, rows(part, created_at)?);
-                    query.push(" ON CONFLICT (task_id, report_id) DO NOTHING");
-                    Ok(query)
-                },
-            )
-            .await?;
-            // And each stored report waits for a job.
-            for part in DB::statement_chunks(&new, 3, CHUNK) {
-                let mut query = QueryBuilder::<DB>::new(
-                    "INSERT INTO unaggregated_reports (task_id, client_time, report_id) ",
-                );
-                DB::push_rows(&mut query, queue_rows(part)?);
-                query.push(" ON CONFLICT (task_id, client_time, report_id) DO NOTHING");
-                Sql::built(&mut query).execute(&mut *conn).await?;
-            }
-            inserted.extend(new.iter().map(|r| (*task_id, *r.report_id())));
-        }
+        // Its task is stored, and stays so (in place of a foreign key).
+        super::tasks::hold_task::<DB>(&mut *conn, task_id).await?;
+        let new = put_task_reports::<DB>(&mut *conn, task_id, task_reports, created_at)
+            .await
+            .map_err(|error| super::tasks::missing_task(error, task_id))?;
+        inserted.extend(new.into_iter().map(|id| (*task_id, id)));
     }
     // A report was stored only if it was inserted, and only its first copy.
     Ok(reports
@@ -152,6 +121,56 @@ pub(crate) async fn put_client_reports<DB: Backend>(
             }
         })
         .collect())
+}
+
+/// Inserts one task's reports (first copies only) that are not stored
+/// yet, each with its key in the queue of unaggregated reports; returns
+/// the IDs inserted.
+async fn put_task_reports<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    task_reports: &[&LeaderStoredReport],
+    created_at: i64,
+) -> Result<Vec<ReportId>> {
+    let mut inserted = Vec::new();
+    for chunk in DB::statement_chunks(task_reports, 8, CHUNK) {
+        // A report stored before is a duplicate (usually none).
+        let new = insert_new(
+            &mut *conn,
+            TABLE,
+            chunk,
+            8,
+            |r: &LeaderStoredReport| *r.report_id(),
+            |chunk| {
+                let mut query = QueryBuilder::<DB>::new(
+                    "SELECT client_reports.report_id FROM client_reports WHERE ",
+                );
+                let ids: Vec<ReportId> = chunk.iter().map(|r| *r.report_id()).collect();
+                push_reports_of::<DB>(&mut query, task_id, &ids);
+                query
+            },
+            |part| {
+                let mut query = QueryBuilder::<DB>::new(format!(
+                    "INSERT INTO client_reports ({COLUMNS}, created_at) "
+                ));
+                DB::push_rows(&mut query, rows(part, created_at)?);
+                query.push(" ON CONFLICT (task_id, report_id) DO NOTHING");
+                Ok(query)
+            },
+        )
+        .await?;
+        // And each stored report waits for a job.
+        for part in DB::statement_chunks(&new, 3, CHUNK) {
+            let mut query = QueryBuilder::<DB>::new(
+                "INSERT INTO unaggregated_reports (task_id, client_time, report_id) ",
+            );
+            DB::push_rows(&mut query, queue_rows(part)?);
+            query.push(" ON CONFLICT (task_id, client_time, report_id) DO NOTHING");
+            Sql::built(&mut query).execute(&mut *conn).await?;
+        }
+        inserted.extend(new.iter().map(|r| *r.report_id()));
+    }
+    Ok(inserted)
 }
 
 pub(crate) async fn get_client_report<DB: Backend>(

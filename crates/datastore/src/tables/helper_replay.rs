@@ -21,9 +21,28 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
     reports: &[SeenReport],
 ) -> Result<Vec<bool>> {
     let Open { conn, .. } = tx.write("put_helper_seen_reports")?;
+    // Its task is stored, and stays so (in place of a foreign key).
+    super::tasks::hold_task::<DB>(&mut *conn, task_id).await?;
     let firsts = backend::first_of_each(reports, |seen| seen.report_id);
+    let mut inserted = insert_seen::<DB>(&mut *conn, task_id, aggregation_parameter, &firsts)
+        .await
+        .map_err(|error| super::tasks::missing_task(error, task_id))?;
+    // Only the first copy of a newly inserted ID is new.
+    Ok(reports
+        .iter()
+        .map(|seen| !inserted.remove(&seen.report_id))
+        .collect())
+}
+
+/// Inserts the entries not there yet; returns their report IDs.
+async fn insert_seen<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+    aggregation_parameter: &[u8],
+    firsts: &[&SeenReport],
+) -> Result<HashSet<ReportId>> {
     let mut inserted: HashSet<ReportId> = HashSet::new();
-    for chunk in DB::statement_chunks(&firsts, 4, CHUNK) {
+    for chunk in DB::statement_chunks(firsts, 4, CHUNK) {
         // An entry already there (usually none) is left as it is.
         let new = insert_new(
             &mut *conn,
@@ -75,11 +94,7 @@ pub(crate) async fn put_helper_seen_reports<DB: Backend>(
         .await?;
         inserted.extend(new.iter().map(|seen| seen.report_id));
     }
-    // Only the first copy of a newly inserted ID is new.
-    Ok(reports
-        .iter()
-        .map(|seen| !inserted.remove(&seen.report_id))
-        .collect())
+    Ok(inserted)
 }
 
 /// With a non-empty `clash_prefix`, a report seen at many levels gives

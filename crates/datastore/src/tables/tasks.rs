@@ -167,6 +167,53 @@ pub(crate) async fn delete_task_rows<DB: Backend>(
     Ok((TaskRowCounts::from_table_counts(counts), deleted > 0))
 }
 
+/// Checks, inside a write, that the task of rows about to be inserted
+/// into a table written once per report is stored, and keeps it so until
+/// the transaction ends ([`Backend::LOCK_REFERENCED_ROW`]): what the
+/// table's foreign key to `tasks` checks for each row where it has one
+/// ([`Backend::REPORTS_REFERENCE_TASKS`]; then this does nothing), done
+/// once for all of them. [`DatastoreError::NotFound`] if there is no such
+/// task; the inserts' own key failure must be passed through
+/// [`missing_task`] for the same answer.
+pub(crate) async fn hold_task<DB: Backend>(
+    conn: &mut DB::Connection,
+    task_id: &TaskId,
+) -> Result<()> {
+    if DB::REPORTS_REFERENCE_TASKS {
+        return Ok(());
+    }
+    let held = sql::<DB>(&format!(
+        "SELECT 1 AS held FROM tasks WHERE task_id = $1{}",
+        DB::LOCK_REFERENCED_ROW
+    ))
+    .bind(task_id.as_bytes().as_slice())
+    .fetch_optional(&mut *conn)
+    .await?;
+    match held {
+        Some(_) => Ok(()),
+        None => Err(task_not_found(task_id)),
+    }
+}
+
+/// An insert's foreign key failure, where the tables written once per
+/// report keep their key to `tasks`, as the [`DatastoreError::NotFound`]
+/// of their task that [`hold_task`] gives elsewhere; any other error as
+/// it is.
+pub(crate) fn missing_task(error: DatastoreError, task_id: &TaskId) -> DatastoreError {
+    match &error {
+        DatastoreError::Database(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            task_not_found(task_id)
+        }
+        _ => error,
+    }
+}
+
+fn task_not_found(task_id: &TaskId) -> DatastoreError {
+    DatastoreError::NotFound {
+        what: format!("task {task_id}"),
+    }
+}
+
 /// Whether a task with this ID is stored.
 pub(crate) async fn task_exists<DB: Backend>(
     tx: &mut Tx<'_, DB>,

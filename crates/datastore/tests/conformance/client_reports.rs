@@ -5,7 +5,7 @@ use dyad_datastore::models::{
 };
 use dyad_datastore::testing::fixtures::{self, aggregation_job, interval, leader_task, report, t};
 use dyad_datastore::testing::TestDatastore;
-use dyad_datastore::{Datastore, DatastoreExt};
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::{PrepareError, ReportId, ReportMetadata, TaskId};
 
 async fn put(
@@ -57,6 +57,35 @@ pub async fn round_trip(h: TestDatastore) {
         .await;
         assert_eq!(found, Some(expected));
     }
+}
+
+/// A report of a task that is not stored is refused with `NotFound`, and
+/// the reports of the stored task in the same call are not kept either:
+/// the transaction wrote nothing.
+pub async fn reports_of_a_task_not_stored_are_refused(h: TestDatastore) {
+    let task = leader_task();
+    fixtures::put_tasks(h.datastore.as_ref(), &[&task]).await;
+    let kept = report(task.task_id(), 3600, 1);
+    let orphan = report(leader_task().task_id(), 3600, 2);
+    let reports = vec![kept.clone(), orphan];
+    let result = h
+        .datastore
+        .run_tx("put_client_reports", move |tx| {
+            let reports = reports.clone();
+            Box::pin(async move { Ok(tx.put_client_reports(&reports).await?) })
+        })
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(TxError::Datastore(DatastoreError::NotFound { .. }))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(
+        get_one(h.datastore.as_ref(), kept.task_id, *kept.report_id()).await,
+        None
+    );
 }
 
 /// A report ID seen twice, in one batch or across batches, is stored once:

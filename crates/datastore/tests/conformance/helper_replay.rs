@@ -3,7 +3,7 @@
 use dyad_datastore::models::SeenReport;
 use dyad_datastore::testing::fixtures::{self, helper_task, t};
 use dyad_datastore::testing::TestDatastore;
-use dyad_datastore::{Datastore, DatastoreExt};
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
 use dyad_messages::draft09::{ReportId, TaskId};
 
 async fn put(
@@ -43,6 +43,40 @@ pub async fn replays_are_reported(h: TestDatastore) {
     assert_eq!(other_parameter, vec![false]);
     let other_task = put(h.datastore.as_ref(), *other.task_id(), b"", vec![a]).await;
     assert_eq!(other_task, vec![false]);
+}
+
+/// Reports of a task that is not stored are refused with `NotFound`, and
+/// nothing is kept of them.
+pub async fn reports_of_a_task_not_stored_are_refused(h: TestDatastore) {
+    let missing = *helper_task().task_id();
+    let report = seen(100);
+    let reports = vec![report];
+    let result = h
+        .datastore
+        .run_tx("put", move |tx| {
+            let reports = reports.clone();
+            Box::pin(async move { Ok(tx.put_helper_seen_reports(&missing, b"", &reports).await?) })
+        })
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(TxError::Datastore(DatastoreError::NotFound { .. }))
+        ),
+        "{result:?}"
+    );
+    let found = h
+        .datastore
+        .run_read_tx("seen", move |tx| {
+            Box::pin(async move {
+                Ok(tx
+                    .get_helper_seen_aggregation_parameters(&missing, &[report.report_id], b"")
+                    .await?)
+            })
+        })
+        .await
+        .unwrap();
+    assert!(found.is_empty());
 }
 
 /// The parameters each report was seen with are listed; old entries can be

@@ -101,6 +101,7 @@ macro_rules! all_tests {
             }
             client_reports {
                 round_trip,
+                reports_of_a_task_not_stored_are_refused,
                 duplicate_report_kept_once,
                 get_many_keeps_order_and_skips_missing,
                 unaggregated_reports_oldest_first,
@@ -155,6 +156,7 @@ macro_rules! all_tests {
             }
             helper_replay {
                 replays_are_reported,
+                reports_of_a_task_not_stored_are_refused,
                 parameters_and_expiry,
                 clash_prefix_gives_the_clashing_and_the_first_parameters,
             }

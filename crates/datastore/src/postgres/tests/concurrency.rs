@@ -2,8 +2,9 @@
 //! never acquire the same job, an acquirer never waits for another one's
 //! uncommitted acquisition (`SKIP LOCKED`), two job creators take
 //! disjoint reports, a creator's claim is not aborted by the writers
-//! around the reports it read, and replicas uploading the same reports at
-//! once store each once.
+//! around the reports it read, replicas uploading the same reports at
+//! once store each once, and a task deleted during an upload keeps none
+//! of its reports.
 
 use super::{upload, with_database, Fixture};
 use crate::lease::Lease;
@@ -405,5 +406,67 @@ fn replicas_uploading_the_same_reports_store_each_once() {
             .await
             .unwrap();
         assert_eq!(waiting, reports.len() as u64, "each waits for a job once");
+    });
+}
+
+/// A task deleted while an upload of its reports is still open keeps none
+/// of them (migration 0013 took the reports' foreign key to their task;
+/// each insert holds the task's row instead): the deletion waits for the
+/// upload, and whichever way the two are serialized, no report is left
+/// without its task.
+#[test]
+fn a_task_deleted_during_an_upload_keeps_none_of_its_reports() {
+    with_database(|f| async move {
+        let uploader: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+        let deleter: Arc<dyn Datastore> = Arc::new(f.open(f.options()).await);
+        let task = leader_task();
+        fixtures::put_tasks(uploader.as_ref(), &[&task]).await;
+        let task_id = *task.task_id();
+        let reports: Vec<_> = (0..20).map(|i| report(&task_id, 3600 + i, 1)).collect();
+        let (stored, go) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let upload = {
+            let (stored, go) = (stored.clone(), go.clone());
+            let runs = Arc::new(AtomicU32::new(0));
+            tokio::spawn(async move {
+                uploader
+                    .run_tx("upload", move |tx| {
+                        let (reports, stored, go) = (reports.clone(), stored.clone(), go.clone());
+                        let first_run = runs.fetch_add(1, Ordering::SeqCst) == 0;
+                        Box::pin(async move {
+                            let outcomes = tx.put_client_reports(&reports).await?;
+                            if first_run {
+                                stored.notify_one();
+                                go.notified().await;
+                            }
+                            Ok(outcomes)
+                        })
+                    })
+                    .await
+            })
+        };
+        stored.notified().await;
+        let deletion = tokio::spawn(async move {
+            deleter
+                .run_tx("delete_task", move |tx| {
+                    Box::pin(async move { Ok(tx.delete_task(&task_id).await?) })
+                })
+                .await
+        });
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        assert!(!deletion.is_finished(), "the deletion waits for the upload");
+        go.notify_one();
+        match upload.await.unwrap() {
+            Ok(_) | Err(TxError::Datastore(crate::DatastoreError::NotFound { .. })) => {}
+            Err(other) => panic!("the upload failed otherwise: {other:?}"),
+        }
+        assert!(deletion.await.unwrap().unwrap().is_some());
+        let mut conn = f.connect().await;
+        for table in ["client_reports", "unaggregated_reports"] {
+            let left: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(left, 0, "{table}");
+        }
     });
 }

@@ -65,10 +65,15 @@ fn migrations_are_shared_by_replicas_and_idempotent() {
         // A database one release behind (the latest migration taken back):
         // only that one is applied, and the answer says from where.
         let mut conn = f.connect().await;
-        sqlx::query("ALTER TABLE aggregation_jobs DROP COLUMN report_list")
+        for table in ["client_reports", "helper_seen_reports"] {
+            sqlx::query(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {table}_task_id_fkey
+                 FOREIGN KEY (task_id) REFERENCES tasks (task_id) ON DELETE CASCADE"
+            ))
             .execute(&mut conn)
             .await
             .unwrap();
+        }
         sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
             .bind(latest)
             .execute(&mut conn)
@@ -365,5 +370,25 @@ fn report_aggregations_have_no_foreign_key_to_their_job() {
         .await
         .unwrap();
         assert_eq!(keys, 0);
+    });
+}
+
+/// The tables written once per report carry no foreign key to their task
+/// on PostgreSQL (migration 0013): each insert reads the task's row once
+/// instead (`tables::tasks::hold_task`).
+#[test]
+fn per_report_tables_have_no_foreign_key_to_their_task() {
+    with_database(|f| async move {
+        f.open(f.options()).await;
+        for table in ["client_reports", "helper_seen_reports"] {
+            let keys: i64 = sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM pg_constraint
+                 WHERE conrelid = '{table}'::regclass AND contype = 'f'"
+            ))
+            .fetch_one(&mut f.connect().await)
+            .await
+            .unwrap();
+            assert_eq!(keys, 0, "{table}");
+        }
     });
 }
