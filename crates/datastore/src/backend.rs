@@ -145,20 +145,16 @@ pub(crate) trait Backend:
     /// lock on PostgreSQL; nothing on SQLite, whose writers take turns).
     const LOCK_LEASED_ROW: &'static str;
 
-    /// Whether the tables written once per report (`client_reports`,
-    /// `helper_seen_reports`) keep their foreign key to `tasks`. SQLite's
-    /// do: its check is a lookup in its own page cache. PostgreSQL's do
-    /// not (migration 0013): its check is a query per inserted row, which
-    /// cost as much as the insert, so [`crate::tables::tasks::hold_task`]
-    /// reads the task's row once per call instead.
-    const REPORTS_REFERENCE_TASKS: bool;
-
-    /// What follows the `SELECT` of a task's row that stands in for a
-    /// foreign key to it ([`crate::tables::tasks::hold_task`]): the lock
-    /// PostgreSQL's own key check would take (`FOR KEY SHARE`: the task
-    /// cannot be deleted until the transaction ends, and nothing else
-    /// waits); nothing on SQLite, whose writers take turns.
-    const LOCK_REFERENCED_ROW: &'static str;
+    /// How [`crate::tables::tasks::hold_task`] stands in for the foreign
+    /// key to `tasks` of the tables written once per report
+    /// (`client_reports`, `helper_seen_reports`). `None` where they keep
+    /// it (SQLite: its check is a lookup in its own page cache). Otherwise
+    /// the lock with which the task's row is read once per call: on
+    /// PostgreSQL (migration 0013 dropped the keys; each was a query per
+    /// inserted row, which cost as much as the insert) the lock its own key
+    /// check would take, `FOR KEY SHARE`: the task cannot be deleted until
+    /// the transaction ends, and nothing else waits.
+    const REFERENCED_TASK_LOCK: Option<&'static str>;
 
     /// Leases the jobs `request` asks for without two transactions taking
     /// the same job; `request.max` is positive. The one part of leasing

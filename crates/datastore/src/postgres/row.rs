@@ -93,9 +93,7 @@ impl crate::backend::Backend for sqlx::Postgres {
 
     const LOCK_LEASED_ROW: &'static str = " FOR NO KEY UPDATE";
 
-    const REPORTS_REFERENCE_TASKS: bool = false;
-
-    const LOCK_REFERENCED_ROW: &'static str = " FOR KEY SHARE";
+    const REFERENCED_TASK_LOCK: Option<&'static str> = Some(" FOR KEY SHARE");
 
     fn acquire_leases<'c>(
         conn: &'c mut <sqlx::Postgres as sqlx::Database>::Connection,

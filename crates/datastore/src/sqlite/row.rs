@@ -120,9 +120,7 @@ impl crate::backend::Backend for sqlx::Sqlite {
 
     const LOCK_LEASED_ROW: &'static str = "";
 
-    const REPORTS_REFERENCE_TASKS: bool = true;
-
-    const LOCK_REFERENCED_ROW: &'static str = "";
+    const REFERENCED_TASK_LOCK: Option<&'static str> = None;
 
     fn acquire_leases<'c>(
         conn: &'c mut <sqlx::Sqlite as sqlx::Database>::Connection,

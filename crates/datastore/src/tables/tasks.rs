@@ -169,22 +169,21 @@ pub(crate) async fn delete_task_rows<DB: Backend>(
 
 /// Checks, inside a write, that the task of rows about to be inserted
 /// into a table written once per report is stored, and keeps it so until
-/// the transaction ends ([`Backend::LOCK_REFERENCED_ROW`]): what the
-/// table's foreign key to `tasks` checks for each row where it has one
-/// ([`Backend::REPORTS_REFERENCE_TASKS`]; then this does nothing), done
-/// once for all of them. [`DatastoreError::NotFound`] if there is no such
-/// task; the inserts' own key failure must be passed through
-/// [`missing_task`] for the same answer.
+/// the transaction ends: what the table's foreign key to `tasks` checks
+/// for each row, done once for all of them where the table has no such
+/// key ([`Backend::REFERENCED_TASK_LOCK`]; where it has one, this does
+/// nothing). [`DatastoreError::NotFound`] if there is no such task; the
+/// inserts' own key failure must be passed through [`missing_task`] for
+/// the same answer.
 pub(crate) async fn hold_task<DB: Backend>(
     conn: &mut DB::Connection,
     task_id: &TaskId,
 ) -> Result<()> {
-    if DB::REPORTS_REFERENCE_TASKS {
+    let Some(lock) = DB::REFERENCED_TASK_LOCK else {
         return Ok(());
-    }
+    };
     let held = sql::<DB>(&format!(
-        "SELECT 1 AS held FROM tasks WHERE task_id = $1{}",
-        DB::LOCK_REFERENCED_ROW
+        "SELECT 1 AS held FROM tasks WHERE task_id = $1{lock}"
     ))
     .bind(task_id.as_bytes().as_slice())
     .fetch_optional(&mut *conn)

@@ -106,13 +106,7 @@ pub async fn update_of_missing_job_fails(h: TestDatastore) {
             Box::pin(async move { Ok(tx.update_aggregation_job(&job, None).await?) })
         })
         .await;
-    assert!(
-        matches!(
-            result,
-            Err(TxError::Datastore(DatastoreError::NotFound { .. }))
-        ),
-        "{result:?}"
-    );
+    crate::assert_not_found(&result);
 }
 
 /// In-progress jobs that may hold reports of a batch are counted by

@@ -5,7 +5,7 @@ use dyad_datastore::models::{
 };
 use dyad_datastore::testing::fixtures::{self, aggregation_job, interval, leader_task, report, t};
 use dyad_datastore::testing::TestDatastore;
-use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
+use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{PrepareError, ReportId, ReportMetadata, TaskId};
 
 async fn put(
@@ -75,13 +75,7 @@ pub async fn reports_of_a_task_not_stored_are_refused(h: TestDatastore) {
             Box::pin(async move { Ok(tx.put_client_reports(&reports).await?) })
         })
         .await;
-    assert!(
-        matches!(
-            result,
-            Err(TxError::Datastore(DatastoreError::NotFound { .. }))
-        ),
-        "{result:?}"
-    );
+    crate::assert_not_found(&result);
     assert_eq!(
         get_one(h.datastore.as_ref(), kept.task_id, *kept.report_id()).await,
         None

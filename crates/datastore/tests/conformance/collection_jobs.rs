@@ -6,7 +6,7 @@ use dyad_datastore::models::{
 };
 use dyad_datastore::testing::fixtures::{self, ciphertext, interval, leader_task};
 use dyad_datastore::testing::TestDatastore;
-use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
+use dyad_datastore::{Datastore, DatastoreExt, TxError};
 use dyad_messages::draft09::{BatchId, CollectionJobId, FixedSizeQuery, Query, TaskId};
 use dyad_messages::problem::DapProblemType;
 
@@ -177,13 +177,7 @@ pub async fn update_of_missing_job_fails(h: TestDatastore) {
         time_interval_job(task.task_id(), 0, 3600),
     )
     .await;
-    assert!(
-        matches!(
-            result,
-            Err(TxError::Datastore(DatastoreError::NotFound { .. }))
-        ),
-        "{result:?}"
-    );
+    crate::assert_not_found(&result);
 }
 
 /// What the Leader must still aggregate for VDAFs whose parameter the

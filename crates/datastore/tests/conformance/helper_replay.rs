@@ -3,7 +3,7 @@
 use dyad_datastore::models::SeenReport;
 use dyad_datastore::testing::fixtures::{self, helper_task, t};
 use dyad_datastore::testing::TestDatastore;
-use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
+use dyad_datastore::{Datastore, DatastoreExt};
 use dyad_messages::draft09::{ReportId, TaskId};
 
 async fn put(
@@ -58,13 +58,7 @@ pub async fn reports_of_a_task_not_stored_are_refused(h: TestDatastore) {
             Box::pin(async move { Ok(tx.put_helper_seen_reports(&missing, b"", &reports).await?) })
         })
         .await;
-    assert!(
-        matches!(
-            result,
-            Err(TxError::Datastore(DatastoreError::NotFound { .. }))
-        ),
-        "{result:?}"
-    );
+    crate::assert_not_found(&result);
     let found = h
         .datastore
         .run_read_tx("seen", move |tx| {

@@ -25,6 +25,19 @@ mod taskprov_peer_aggregators;
 mod tasks;
 mod transactions;
 
+/// Asserts that a transaction failed with [`dyad_datastore::DatastoreError::NotFound`].
+fn assert_not_found<T: std::fmt::Debug>(result: &Result<T, dyad_datastore::TxError>) {
+    assert!(
+        matches!(
+            result,
+            Err(dyad_datastore::TxError::Datastore(
+                dyad_datastore::DatastoreError::NotFound { .. }
+            ))
+        ),
+        "{result:?}"
+    );
+}
+
 macro_rules! harness {
     (required $harness:path) => {
         $harness().await

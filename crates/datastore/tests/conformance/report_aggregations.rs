@@ -132,11 +132,5 @@ pub async fn update_of_missing_row_fails(h: TestDatastore) {
             Box::pin(async move { Ok(tx.update_report_aggregations(&rows, None).await?) })
         })
         .await;
-    assert!(
-        matches!(
-            result,
-            Err(TxError::Datastore(DatastoreError::NotFound { .. }))
-        ),
-        "{result:?}"
-    );
+    crate::assert_not_found(&result);
 }

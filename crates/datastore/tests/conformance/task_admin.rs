@@ -11,7 +11,7 @@ use dyad_datastore::testing::fixtures::{
     self, aggregation_job, ciphertext, interval, leader_task, report, t,
 };
 use dyad_datastore::testing::TestDatastore;
-use dyad_datastore::{Datastore, DatastoreError, DatastoreExt, TxError};
+use dyad_datastore::{Datastore, DatastoreError, DatastoreExt};
 use dyad_messages::draft09::{
     AggregateShare, CollectionJobId, Query, ReportId, ReportIdChecksum, TaskId, Time,
 };
@@ -250,13 +250,7 @@ pub async fn update_expiration(h: TestDatastore) {
             Box::pin(async move { Ok(tx.update_task_expiration(&unknown, Some(later)).await?) })
         })
         .await;
-    assert!(
-        matches!(
-            result,
-            Err(TxError::Datastore(DatastoreError::NotFound { .. }))
-        ),
-        "{result:?}"
-    );
+    crate::assert_not_found(&result);
 }
 
 /// A read-only transaction can count but not delete or update.
