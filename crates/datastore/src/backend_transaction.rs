@@ -7,9 +7,10 @@
 //! ONLY`). Each backend begins it (its `Backend::BEGIN`, see
 //! `crate::pooled`).
 
-use crate::backend::Backend;
+use crate::backend::{sql, Backend};
 use crate::{DatastoreError, DatastoreKeys};
 use dyad_messages::draft09::Time;
+use sqlx::pool::PoolConnection;
 use std::sync::Arc;
 
 type Result<T> = std::result::Result<T, DatastoreError>;
@@ -43,10 +44,19 @@ impl TxMode {
     }
 }
 
-/// One open transaction on backend `DB`. Dropped without being committed,
-/// it rolls back.
+/// One open transaction on backend `DB`, begun and ended by plain
+/// statements on its pooled connection. Dropped while still open (a body
+/// that panicked), it marks the connection to be closed rather than
+/// returned to the pool: closing a connection rolls its transaction back.
+///
+/// Why not sqlx's `Transaction`: sqlx-sqlite answers its BEGIN and COMMIT
+/// through a rendezvous, the connection's thread blocking until the async
+/// side has taken the answer, which is one more thread wake-up each, on
+/// every transaction of the SQLite writer all uploads wait for.
 pub(crate) struct BackendTransaction<'c, DB: Backend> {
-    inner: sqlx::Transaction<'c, DB>,
+    conn: &'c mut PoolConnection<DB>,
+    /// Whether the transaction has begun and not yet ended.
+    open: bool,
     pub(crate) now: Time,
     pub(crate) mode: TxMode,
     keys: Arc<DatastoreKeys>,
@@ -61,34 +71,48 @@ pub(crate) struct Open<'t, DB: Backend> {
 }
 
 impl<'c, DB: Backend> BackendTransaction<'c, DB> {
-    pub(crate) fn new(
-        inner: sqlx::Transaction<'c, DB>,
+    /// Begins a transaction on `conn` with the statement `begin`.
+    pub(crate) async fn begin(
+        conn: &'c mut PoolConnection<DB>,
+        begin: &'static str,
         now: Time,
         mode: TxMode,
         keys: Arc<DatastoreKeys>,
-    ) -> Self {
-        Self {
-            inner,
+    ) -> Result<Self> {
+        sql::<DB>(begin).execute(&mut **conn).await?;
+        Ok(Self {
+            conn,
+            open: true,
             now,
             mode,
             keys,
-        }
+        })
     }
 
     /// Rolls the transaction back, leaving its connection out of any
     /// transaction.
-    pub(crate) async fn rollback(self) -> Result<()> {
-        Ok(self.inner.rollback().await?)
+    pub(crate) async fn rollback(mut self) -> Result<()> {
+        self.end("ROLLBACK").await
     }
 
-    pub(crate) async fn commit(self) -> Result<()> {
-        Ok(self.inner.commit().await?)
+    /// Commits the transaction. If the COMMIT fails, the transaction may
+    /// still be open (SQLite leaves it open when the commit is busy): the
+    /// caller rolls it back, or the connection is closed when this is
+    /// dropped.
+    pub(crate) async fn commit(&mut self) -> Result<()> {
+        self.end("COMMIT").await
+    }
+
+    async fn end(&mut self, statement: &'static str) -> Result<()> {
+        sql::<DB>(statement).execute(&mut **self.conn).await?;
+        self.open = false;
+        Ok(())
     }
 
     /// The transaction, to read.
     pub(crate) fn read(&mut self) -> Open<'_, DB> {
         Open {
-            conn: &mut self.inner,
+            conn: &mut **self.conn,
             now: self.now,
             keys: &self.keys,
         }
@@ -101,6 +125,14 @@ impl<'c, DB: Backend> BackendTransaction<'c, DB> {
             Ok(self.read())
         } else {
             Err(DatastoreError::ReadOnly { operation })
+        }
+    }
+}
+
+impl<DB: Backend> Drop for BackendTransaction<'_, DB> {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::datastore::{
 };
 use crate::{Datastore, DatastoreError, DatastoreKeys, DatastoreOptions, TxError};
 use dyad_core::clock::Clock;
-use sqlx::{Connection as _, Pool};
+use sqlx::Pool;
 use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
@@ -181,22 +181,25 @@ async fn attempt<DB: Backend>(
         _ => &datastore.pool,
     };
     let mut conn = pool.acquire().await.map_err(DatastoreError::from)?;
-    let inner = conn.begin_with(begin).await.map_err(DatastoreError::from)?;
-    let mut tx = BackendTransaction::<DB>::new(inner, now, mode, datastore.keys.clone());
+    let mut tx =
+        BackendTransaction::<DB>::begin(&mut conn, begin, now, mode, datastore.keys.clone())
+            .await?;
     let started = Instant::now();
-    // On error the sqlx transaction rolls back when dropped (also if the
-    // body panics); a connection that failed is discarded.
     let outcome = tokio::time::timeout(datastore.max_transaction_duration, f(&mut tx)).await;
     let value = match outcome {
-        Ok(result) => result?,
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            // The body failed (or asked for a rerun): its writes are undone
+            // before the connection goes back to the pool, or the
+            // connection is closed (which undoes them too).
+            roll_back_abandoned(tx.rollback(), datastore.statement_timeout).await;
+            return Err(error);
+        }
         Err(_) => {
             // The body is dropped at the await it hung on; its transaction
             // (and the locks it holds: SQLite's write lock, PostgreSQL's row
             // locks) ends here.
             let rolled_back = roll_back_abandoned(tx.rollback(), datastore.statement_timeout).await;
-            if !rolled_back {
-                conn.close_on_drop();
-            }
             return Err(abandoned(
                 name,
                 datastore.max_transaction_duration,
@@ -206,15 +209,21 @@ async fn attempt<DB: Backend>(
         }
     };
     let commit_can_be_in_doubt = DB::BEGIN.commit_can_be_in_doubt;
-    tx.commit().await.map_err(|error| match error {
-        // The COMMIT may or may not have reached the server.
-        DatastoreError::Database(source)
-            if commit_can_be_in_doubt && crate::error::is_connection_failure_sqlx(&source) =>
-        {
-            DatastoreError::CommitInDoubt { name, source }
+    if let Err(error) = tx.commit().await {
+        // A COMMIT that failed may leave the transaction open (SQLite's
+        // busy commit): it is rolled back, or its connection closed.
+        roll_back_abandoned(tx.rollback(), datastore.statement_timeout).await;
+        return Err(match error {
+            // The COMMIT may or may not have reached the server.
+            DatastoreError::Database(source)
+                if commit_can_be_in_doubt && crate::error::is_connection_failure_sqlx(&source) =>
+            {
+                DatastoreError::CommitInDoubt { name, source }
+            }
+            other => other,
         }
-        other => other,
-    })?;
+        .into());
+    }
     Ok(value)
 }
 

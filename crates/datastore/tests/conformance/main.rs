@@ -111,6 +111,7 @@ macro_rules! all_tests {
                 concurrent_writers_all_commit,
                 dropped_callers_leave_no_half_transaction,
                 hanging_body_is_cut_at_the_bound,
+                a_panicking_body_leaves_no_half_transaction,
             }
             client_reports {
                 round_trip,

@@ -390,3 +390,66 @@ pub async fn hanging_body_is_cut_at_the_bound(h: TestDatastore) {
         closing.elapsed()
     );
 }
+
+/// A body that panics after writing commits nothing, and the panic reaches
+/// the caller; the connection it ran on is never handed out still inside
+/// its transaction, so a pool of one connection serves the next writer at
+/// once (on SQLite: the write lock is free again).
+pub async fn a_panicking_body_leaves_no_half_transaction(h: TestDatastore) {
+    let mut options = dyad_datastore::DatastoreOptions::new(h.keys.clone());
+    // One connection: one left inside the panicked transaction would
+    // fail or block every later one.
+    options.max_connections = 1;
+    options.acquire_timeout = std::time::Duration::from_secs(5);
+    let bounded = h.reopen_with.as_ref()(options).await.unwrap();
+    let task = leader_task();
+    let task_id = *task.task_id();
+    let stored_task = task.clone();
+
+    let datastore = bounded.clone();
+    let panicked = tokio::spawn(async move {
+        datastore
+            .run_tx("panics_writing", move |tx| {
+                let task = task.clone();
+                Box::pin(async move {
+                    tx.put_task(&task).await?;
+                    panic!("the body fails half-way");
+                    #[allow(unreachable_code)]
+                    Ok(())
+                })
+            })
+            .await
+    })
+    .await;
+    assert!(panicked.unwrap_err().is_panic());
+
+    let quick = std::time::Duration::from_secs(10);
+    let found = tokio::time::timeout(
+        quick,
+        bounded.run_read_tx("check", move |tx| {
+            Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+        }),
+    )
+    .await
+    .expect("the pool serves after a body panicked")
+    .unwrap();
+    assert_eq!(found, None, "the panicked body's write was committed");
+    tokio::time::timeout(
+        quick,
+        bounded.run_tx("after", move |tx| {
+            let task = stored_task.clone();
+            Box::pin(async move { Ok(tx.put_task(&task).await?) })
+        }),
+    )
+    .await
+    .expect("a writer gets through after a body panicked")
+    .unwrap();
+    let found = h
+        .datastore
+        .run_read_tx("check_again", move |tx| {
+            Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+        })
+        .await
+        .unwrap();
+    assert!(found.is_some());
+}
