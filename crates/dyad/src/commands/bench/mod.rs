@@ -7,9 +7,10 @@
 //!    own datastore (SQLite files, or fresh databases on the PostgreSQL
 //!    server `--datastore` names, dropped at the end), with a task
 //!    provisioned as `dyad quickstart` does ([`aggregators`]).
-//! 3. The loader prepares N reports (sharded and sealed, not timed), then
-//!    uploads them over C connections: upload ingest. The Leader's job
-//!    creator and drivers run throughout, as in a deployment.
+//! 3. The loader prepares N reports with the DAP client (sharded, sealed
+//!    and encoded, not timed), then uploads them over C bare HTTP/1.1
+//!    connections ([`loader`]): upload ingest. The Leader's job creator and
+//!    drivers run throughout, as in a deployment.
 //! 4. A collection of the whole batch, started after the last upload:
 //!    aggregation is the time from the last upload to the collection
 //!    ready, end to end from the first upload to the collection ready.
@@ -36,6 +37,7 @@
 
 mod aggregators;
 mod crypto_limit;
+mod loader;
 mod proc_stats;
 mod results;
 
@@ -47,11 +49,11 @@ use crate::progress::Step;
 use aggregators::{Aggregator, Part};
 use anyhow::{bail, Context as _};
 use clap::Args;
-use dyad_client::{AnyVdaf as ClientVdaf, Client, ClientBuilder};
+use dyad_client::{AnyVdaf as ClientVdaf, ClientBuilder};
 use dyad_core::vdaf::VdafInstance;
 use dyad_datastore::DatastoreKeys;
-use dyad_messages::draft09::{Duration, Report};
-use futures::StreamExt as _;
+use dyad_messages::draft09::Duration;
+use dyad_messages::Encode as _;
 use proc_stats::{cpu_secs_of, machine_cpu_secs, MemoryWatch};
 use results::{
     BenchResults, CpuReading, CpuSecs, CryptoLimitFigures, Latency, PeakRss, PeakRssSplit, Phase,
@@ -203,36 +205,6 @@ async fn follow<T>(
     }
 }
 
-/// Uploads every report, at most `connections` at once, counting each
-/// answered one in `answered`; each upload's time from sent to answered,
-/// in milliseconds.
-async fn upload_all(
-    client: Client<ClientVdaf>,
-    reports: Arc<Vec<Report>>,
-    connections: usize,
-    answered: Arc<AtomicU64>,
-) -> anyhow::Result<Vec<f64>> {
-    // By index: a stream of borrowed reports makes a future that the
-    // compiler cannot prove sendable to another thread.
-    let mut uploads = futures::stream::iter(0..reports.len())
-        .map(|index| {
-            let (client, reports) = (&client, &reports);
-            async move {
-                let sent = Instant::now();
-                let outcome = client.upload_report(&reports[index]).await;
-                (outcome, sent.elapsed())
-            }
-        })
-        .buffer_unordered(connections);
-    let mut latencies = Vec::with_capacity(reports.len());
-    while let Some((outcome, took)) = uploads.next().await {
-        outcome.context("uploading a report")?;
-        latencies.push(took.as_secs_f64() * 1000.0);
-        answered.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(latencies)
-}
-
 /// Steps 2 to 5, on the two aggregators' datastores.
 async fn run_deployment(
     args: &BenchArgs,
@@ -301,7 +273,7 @@ async fn run_deployment(
     };
     let limit_per_cpu_sec = limit.per_cpu_sec();
 
-    // 3. The loader: reports prepared first, then uploaded.
+    // 3. The loader: reports prepared (and encoded) first, then uploaded.
     let client = ClientBuilder::new(
         task_id,
         leader_url.clone(),
@@ -314,7 +286,8 @@ async fn run_deployment(
     let prepare = Step::counter("prepare", args.reports, "reports");
     let mut reports = Vec::with_capacity(measurements.len());
     for measurement in &measurements {
-        reports.push(client.prepare_report(measurement, now()).await?);
+        let report = client.prepare_report(measurement, now()).await?;
+        reports.push(hyper::body::Bytes::from(report.get_encoded()?));
         prepare.inc(1);
     }
     prepare.finish(&format!("{} reports sharded and sealed", args.reports));
@@ -326,8 +299,8 @@ async fn run_deployment(
     // which is not one of the runtime's workers, every answer woke it from
     // another thread and every request it sent woke a worker back.
     let answered = Arc::new(AtomicU64::new(0));
-    let uploading = tokio::spawn(upload_all(
-        client.clone(),
+    let uploading = tokio::spawn(loader::upload_all(
+        loader::Target::new(&leader_url, &task_id)?,
         Arc::new(reports),
         args.connections,
         answered.clone(),
