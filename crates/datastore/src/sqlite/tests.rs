@@ -753,3 +753,32 @@ fn a_database_migrated_by_a_newer_release_gives_this_process_no_job() {
         assert_eq!(acquire().await, 1);
     });
 }
+
+/// The garbage collector's read of the earliest in-progress job that lists
+/// its reports goes through the partial index of just those jobs
+/// (migration 0014), not through every job of the task.
+#[test]
+fn the_earliest_listed_job_in_progress_is_read_from_its_own_index() {
+    run_test(async {
+        let f = Fixture::new();
+        let datastore = f.open(f.options()).await;
+        let query = format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::tables::client_reports::EARLIEST_LISTED_JOB_IN_PROGRESS
+        );
+        let plan = sqlx::query(&query)
+            .bind(vec![0u8; 32])
+            .bind(0i64)
+            .fetch_all(&datastore.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            plan.contains("aggregation_jobs_listed_in_progress"),
+            "{plan}"
+        );
+    });
+}

@@ -390,6 +390,16 @@ pub(crate) async fn count_client_reports_not_aggregated_with<DB: Backend>(
     columns::count_of(&counted, TABLE)
 }
 
+/// The earliest client interval start of task `$1`'s in-progress jobs that
+/// list their reports on their row, or `$2` if there is none. The state
+/// (`AggregationJobState::InProgress`, 0) is a literal, as in the partial
+/// index `aggregation_jobs_listed_in_progress` (migration 0014): a
+/// parameter would not let either planner use the index, and the read would
+/// go through every job of the task.
+pub(crate) const EARLIEST_LISTED_JOB_IN_PROGRESS: &str =
+    "SELECT COALESCE(MIN(j.client_interval_start), $2) FROM aggregation_jobs j
+     WHERE j.task_id = $1 AND j.state = 0 AND j.report_list IS NOT NULL";
+
 /// Deletes up to `limit` reports older than `before` that no in-progress
 /// aggregation job still needs (the driver reads a report's shares until
 /// the job's first step is done), skipping rows other transactions hold (a
@@ -418,9 +428,7 @@ pub(crate) async fn delete_client_reports_before<DB: Backend>(
                          SELECT 1 FROM aggregation_jobs j
                          WHERE j.task_id = r.task_id
                            AND j.aggregation_job_id = r.aggregation_job_id AND j.state = $4))
-               AND c.client_time < (
-                   SELECT COALESCE(MIN(j.client_interval_start), $2) FROM aggregation_jobs j
-                   WHERE j.task_id = $1 AND j.state = $4 AND j.report_list IS NOT NULL)
+               AND c.client_time < ({EARLIEST_LISTED_JOB_IN_PROGRESS})
              LIMIT $3{})",
         DB::SKIP_ROWS_LOCKED_FOR_DELETE
     );

@@ -73,6 +73,44 @@ fn report_lookups_probe_the_primary_key_whatever_the_statistics() {
     });
 }
 
+/// The garbage collector's read of the earliest in-progress job that lists
+/// its reports goes through the partial index of just those jobs
+/// (migration 0014), even as a generic plan, not through every job of the
+/// task.
+#[test]
+fn the_earliest_listed_job_in_progress_is_read_from_its_own_index() {
+    with_database(|f| async move {
+        let _datastore = f.open(f.options()).await;
+        let mut conn = f.connect().await;
+        sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql(&format!(
+            "PREPARE earliest(BYTEA, BIGINT) AS {}",
+            crate::tables::client_reports::EARLIEST_LISTED_JOB_IN_PROGRESS
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let plan: Vec<String> = sqlx::raw_sql(&format!(
+            "EXPLAIN EXECUTE earliest('\\x{}'::BYTEA, 0)",
+            hex(&[7; 32])
+        ))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("aggregation_jobs_listed_in_progress"),
+            "{plan}"
+        );
+    });
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
