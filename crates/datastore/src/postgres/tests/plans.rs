@@ -33,19 +33,8 @@ fn report_lookups_probe_the_primary_key_whatever_the_statistics() {
             task_id.as_bytes().to_vec(),
             wanted.clone(),
         );
-        let mut conn = f.connect().await;
         // No ANALYZE has run: the statistics are those of a new table.
-        sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        sqlx::raw_sql(&format!(
-            "PREPARE lookup(BYTEA[], BYTEA) AS {}",
-            query.sql()
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        let mut conn = prepared_generic(&f, "lookup(BYTEA[], BYTEA)", query.sql()).await;
         let ids = wanted
             .iter()
             .map(|id| format!("'\\x{}'::BYTEA", hex(id)))
@@ -57,14 +46,7 @@ fn report_lookups_probe_the_primary_key_whatever_the_statistics() {
         );
         let found = sqlx::raw_sql(&execute).fetch_all(&mut conn).await.unwrap();
         assert_eq!(found.len(), 500, "every wanted report, once");
-        let plan: Vec<String> = sqlx::raw_sql(&format!("EXPLAIN {execute}"))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get::<String, _>(0))
-            .collect();
-        let plan = plan.join("\n");
+        let plan = plan_of(&mut conn, &execute).await;
         assert!(plan.contains("Tid Scan"), "{plan}");
         assert!(plan.contains("client_reports_pkey"), "{plan}");
         for scan in ["Seq Scan", "Bitmap Heap Scan"] {
@@ -81,34 +63,48 @@ fn report_lookups_probe_the_primary_key_whatever_the_statistics() {
 fn the_earliest_listed_job_in_progress_is_read_from_its_own_index() {
     with_database(|f| async move {
         let _datastore = f.open(f.options()).await;
-        let mut conn = f.connect().await;
-        sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        sqlx::raw_sql(&format!(
-            "PREPARE earliest(BYTEA, BIGINT) AS {}",
-            crate::tables::client_reports::EARLIEST_LISTED_JOB_IN_PROGRESS
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        let plan: Vec<String> = sqlx::raw_sql(&format!(
-            "EXPLAIN EXECUTE earliest('\\x{}'::BYTEA, 0)",
-            hex(&[7; 32])
-        ))
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get::<String, _>(0))
-        .collect();
-        let plan = plan.join("\n");
+        let mut conn = prepared_generic(
+            &f,
+            "earliest(BYTEA, BIGINT)",
+            crate::tables::client_reports::EARLIEST_LISTED_JOB_IN_PROGRESS,
+        )
+        .await;
+        let execute = format!("EXECUTE earliest('\\x{}'::BYTEA, 0)", hex(&[7; 32]));
+        let plan = plan_of(&mut conn, &execute).await;
         assert!(
             plan.contains("aggregation_jobs_listed_in_progress"),
             "{plan}"
         );
     });
+}
+
+/// A connection on which `sql` is prepared as `signature` (a name and its
+/// parameter types) and always runs as a generic plan, the plan a pooled
+/// connection's prepared statement comes to.
+async fn prepared_generic(f: &super::Fixture, signature: &str, sql: &str) -> sqlx::PgConnection {
+    let mut conn = f.connect().await;
+    sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!("PREPARE {signature} AS {sql}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+/// The plan of `execute` (an `EXECUTE` of a prepared statement), one line
+/// per node.
+async fn plan_of(conn: &mut sqlx::PgConnection, execute: &str) -> String {
+    sqlx::raw_sql(&format!("EXPLAIN {execute}"))
+        .fetch_all(conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn hex(bytes: &[u8]) -> String {
