@@ -269,12 +269,10 @@ pub async fn dropped_callers_leave_no_half_transaction(h: TestDatastore) {
 /// lock is free again), and closing is prompt.
 pub async fn hanging_body_is_cut_at_the_bound(h: TestDatastore) {
     let limit = std::time::Duration::from_millis(400);
-    let mut options = dyad_datastore::DatastoreOptions::new(h.keys.clone());
-    options.max_transaction_duration = limit;
     // One connection: a connection kept by the hung body would starve
     // every later transaction.
-    options.max_connections = 1;
-    options.acquire_timeout = std::time::Duration::from_secs(5);
+    let mut options = one_connection(&h);
+    options.max_transaction_duration = limit;
     let bounded = h.reopen_with.as_ref()(options).await.unwrap();
     let task = leader_task();
     let task_id = *task.task_id();
@@ -350,15 +348,13 @@ pub async fn hanging_body_is_cut_at_the_bound(h: TestDatastore) {
     // serves again at once: reads and writes through this handle and
     // through the test's own (on SQLite, the write lock was released).
     let quick = std::time::Duration::from_secs(5);
-    let found = tokio::time::timeout(
+    let found = task_read_within(
+        &bounded,
+        task_id,
         quick,
-        bounded.run_read_tx("check", move |tx| {
-            Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
-        }),
+        "the pool serves after a body was cut",
     )
-    .await
-    .expect("the pool serves after a body was cut")
-    .unwrap();
+    .await;
     assert_eq!(found, None);
     for (i, datastore) in [&bounded, &h.datastore, &bounded].into_iter().enumerate() {
         let (task, more) = (
@@ -396,12 +392,9 @@ pub async fn hanging_body_is_cut_at_the_bound(h: TestDatastore) {
 /// its transaction, so a pool of one connection serves the next writer at
 /// once (on SQLite: the write lock is free again).
 pub async fn a_panicking_body_leaves_no_half_transaction(h: TestDatastore) {
-    let mut options = dyad_datastore::DatastoreOptions::new(h.keys.clone());
     // One connection: one left inside the panicked transaction would
     // fail or block every later one.
-    options.max_connections = 1;
-    options.acquire_timeout = std::time::Duration::from_secs(5);
-    let bounded = h.reopen_with.as_ref()(options).await.unwrap();
+    let bounded = h.reopen_with.as_ref()(one_connection(&h)).await.unwrap();
     let task = leader_task();
     let task_id = *task.task_id();
     let stored_task = task.clone();
@@ -424,15 +417,13 @@ pub async fn a_panicking_body_leaves_no_half_transaction(h: TestDatastore) {
     assert!(panicked.unwrap_err().is_panic());
 
     let quick = std::time::Duration::from_secs(10);
-    let found = tokio::time::timeout(
+    let found = task_read_within(
+        &bounded,
+        task_id,
         quick,
-        bounded.run_read_tx("check", move |tx| {
-            Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
-        }),
+        "the pool serves after a body panicked",
     )
-    .await
-    .expect("the pool serves after a body panicked")
-    .unwrap();
+    .await;
     assert_eq!(found, None, "the panicked body's write was committed");
     tokio::time::timeout(
         quick,
@@ -452,4 +443,31 @@ pub async fn a_panicking_body_leaves_no_half_transaction(h: TestDatastore) {
         .await
         .unwrap();
     assert!(found.is_some());
+}
+
+/// The options of a pool of one connection, waiting at most 5 s for it.
+fn one_connection(h: &TestDatastore) -> dyad_datastore::DatastoreOptions {
+    let mut options = dyad_datastore::DatastoreOptions::new(h.keys.clone());
+    options.max_connections = 1;
+    options.acquire_timeout = std::time::Duration::from_secs(5);
+    options
+}
+
+/// Task `task_id` as `datastore` reads it, within `bound` (else the test
+/// fails with `serves`).
+async fn task_read_within(
+    datastore: &std::sync::Arc<dyn dyad_datastore::Datastore>,
+    task_id: dyad_messages::draft09::TaskId,
+    bound: std::time::Duration,
+    serves: &str,
+) -> Option<dyad_core::task::Task> {
+    tokio::time::timeout(
+        bound,
+        datastore.run_read_tx("check", move |tx| {
+            Box::pin(async move { Ok(tx.get_task(&task_id).await?) })
+        }),
+    )
+    .await
+    .expect(serves)
+    .unwrap()
 }

@@ -40,10 +40,12 @@ const BODY_SHOWN: usize = 512;
 /// Where the reports go: the Leader's address and the upload resource.
 #[derive(Clone, Debug)]
 pub(super) struct Target {
-    /// `host:port`, to connect to and for the `Host` header.
+    /// `host:port`, to connect to.
     authority: String,
+    /// The same, as the `Host` header (built once, not per request).
+    host: hyper::header::HeaderValue,
     /// The upload resource's path.
-    path: String,
+    path: hyper::Uri,
 }
 
 impl Target {
@@ -62,9 +64,11 @@ impl Target {
         let resource = leader
             .join(&format!("tasks/{task_id}/reports"))
             .with_context(|| format!("the upload resource under {leader}"))?;
+        let authority = format!("{host}:{port}");
         Ok(Self {
-            authority: format!("{host}:{port}"),
-            path: resource.path().to_owned(),
+            host: authority.parse()?,
+            path: resource.path().parse()?,
+            authority,
         })
     }
 }
@@ -148,9 +152,12 @@ impl Connection {
     ) -> anyhow::Result<()> {
         let mut refused = 0;
         loop {
-            let request = hyper::Request::put(self.target.path.as_str())
-                .header(hyper::header::HOST, self.target.authority.as_str())
-                .header(hyper::header::CONTENT_TYPE, DapMediaType::Report.as_str())
+            let request = hyper::Request::put(self.target.path.clone())
+                .header(hyper::header::HOST, self.target.host.clone())
+                .header(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static(DapMediaType::Report.as_str()),
+                )
                 .body(Full::new(body.clone()))?;
             sender.ready().await.context("the connection closed")?;
             let response = sender.send_request(request).await?;

@@ -58,6 +58,20 @@ async fn leader(seen: Arc<Seen>) -> url::Url {
     format!("http://127.0.0.1:{port}/prefix/").parse().unwrap()
 }
 
+/// The error of uploading `reports` reports to `url` over `connections`
+/// connections, which must fail, with its causes.
+async fn failed_upload(url: &url::Url, reports: u8, connections: usize) -> String {
+    let error = upload_all(
+        Target::new(url, &TaskId::from_bytes([1; 32])).unwrap(),
+        bodies(reports),
+        connections,
+        Arc::new(AtomicU64::new(0)),
+    )
+    .await
+    .unwrap_err();
+    format!("{error:#}")
+}
+
 fn bodies(n: u8) -> Arc<Vec<Bytes>> {
     Arc::new((0..n).map(|i| Bytes::from(vec![i; 3])).collect())
 }
@@ -98,15 +112,7 @@ async fn a_refusal_stops_the_run_with_its_status_and_body() {
     let seen = Arc::new(Seen::default());
     *seen.answer.lock().unwrap() = Some((400, "urn:ietf:params:ppm:dap:error:invalidMessage"));
     let url = leader(seen).await;
-    let error = upload_all(
-        Target::new(&url, &TaskId::from_bytes([1; 32])).unwrap(),
-        bodies(5),
-        2,
-        Arc::new(AtomicU64::new(0)),
-    )
-    .await
-    .unwrap_err();
-    let message = format!("{error:#}");
+    let message = failed_upload(&url, 5, 2).await;
     assert!(message.contains("400 Bad Request"), "{message}");
     assert!(message.contains("invalidMessage"), "{message}");
 }
@@ -118,15 +124,7 @@ async fn a_leader_that_is_not_there_is_named_in_the_error() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let url: url::Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
-    let error = upload_all(
-        Target::new(&url, &TaskId::from_bytes([1; 32])).unwrap(),
-        bodies(2),
-        1,
-        Arc::new(AtomicU64::new(0)),
-    )
-    .await
-    .unwrap_err();
-    let message = format!("{error:#}");
+    let message = failed_upload(&url, 2, 1).await;
     assert!(
         message.contains(&format!("connecting to the Leader at 127.0.0.1:{port}")),
         "{message}"
